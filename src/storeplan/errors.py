@@ -1,0 +1,70 @@
+"""The storeplan exception hierarchy.
+
+Every error a user can cause derives from :class:`StoreplanError`, so callers (and
+the CLI) can catch one class and show one readable line.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "StoreplanError",
+    "InputError",
+    "MissingColumnError",
+    "InvalidCoordinateError",
+    "DuplicateIdError",
+    "NegativeValueError",
+    "EmptyInputError",
+    "UnreadableFileError",
+    "UnknownOptionError",
+    "CRSError",
+    "InfeasibleError",
+    "SolverError",
+]
+
+
+class StoreplanError(Exception):
+    """Base class of every error storeplan raises on purpose."""
+
+
+class InputError(StoreplanError, ValueError):
+    """The input data or scenario is invalid."""
+
+
+class MissingColumnError(InputError):
+    """A required column is missing from a table."""
+
+
+class InvalidCoordinateError(InputError):
+    """A longitude/latitude is NaN or outside [-180, 180] x [-90, 90]."""
+
+
+class DuplicateIdError(InputError):
+    """Two rows of one table share an id."""
+
+
+class NegativeValueError(InputError):
+    """A quantity that must be non-negative (population, demand, cost) is negative or NaN."""
+
+
+class EmptyInputError(InputError):
+    """A table or file has no rows."""
+
+
+class UnreadableFileError(InputError):
+    """A file does not exist, cannot be read, or has an unsupported format."""
+
+
+class UnknownOptionError(InputError):
+    """An option has a value outside its allowed set (e.g. an unknown objective)."""
+
+
+class CRSError(InputError):
+    """A coordinate reference system is unknown or cannot be converted to WGS84."""
+
+
+class InfeasibleError(StoreplanError):
+    """The constraints cannot all be met; the message names the constraint."""
+
+
+class SolverError(StoreplanError):
+    """A solver failed for a reason other than infeasibility."""
