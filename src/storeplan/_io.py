@@ -28,7 +28,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix if suffix is not None else ".tmp" + target.suffix,
+        prefix=f".{target.name}.",
+        suffix=suffix if suffix is not None else ".tmp" + target.suffix,
         dir=target.parent,
     )
     os.close(fd)

@@ -180,8 +180,13 @@ class Network:
         n, m = len(area_lon), len(site_lon)
         if n == 0 or m == 0:
             return cls(
-                np.zeros(n + 1, np.int64), np.empty(0, np.int32), np.empty(0, np.float32), n, m,
-                radius_km, k,
+                np.zeros(n + 1, np.int64),
+                np.empty(0, np.int32),
+                np.empty(0, np.float32),
+                n,
+                m,
+                radius_km,
+                k,
             )
         au = unit_vectors(area_lon, area_lat)
         su = unit_vectors(site_lon, site_lat)
@@ -201,16 +206,12 @@ class Network:
             d = chord_to_km(np.concatenate(vals))
             return cls._from_sorted_pairs(i, j, d, n, m, radius_km, k if k is None else min(k, m))
         if radius_km is None and k is None:
-            raise ValueError(
-                f"a {n} x {m} network is too large to store in full; give radius_km or k"
-            )
+            raise ValueError(f"a {n} x {m} network is too large to store in full; give radius_km or k")
         site_tree = cKDTree(su)
         parts_i, parts_j, parts_c = [], [], []
         if radius_km is not None and radius_km > 0:
             area_tree = cKDTree(au)
-            pairs = area_tree.sparse_distance_matrix(
-                site_tree, km_to_chord(radius_km), output_type="ndarray"
-            )
+            pairs = area_tree.sparse_distance_matrix(site_tree, km_to_chord(radius_km), output_type="ndarray")
             parts_i.append(pairs["i"].astype(np.int64))
             parts_j.append(pairs["j"].astype(np.int64))
             parts_c.append(pairs["v"].astype(np.float64))
@@ -231,7 +232,12 @@ class Network:
         i, j, c = i[first], j[first], c[first]
         order = np.lexsort((j, c, i))
         return cls._from_sorted_pairs(
-            i[order], j[order], chord_to_km(c[order]), n, m, radius_km,
+            i[order],
+            j[order],
+            chord_to_km(c[order]),
+            n,
+            m,
+            radius_km,
             None if k is None else min(int(k), m),
         )
 

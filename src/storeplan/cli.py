@@ -1,0 +1,216 @@
+"""The ``storeplan`` command line: ``demo``, ``run``, ``validate``.
+
+The CLI only parses arguments and calls the Python API. Errors print one readable
+line (``error: ...``) and exit non-zero: 2 for bad input or infeasible constraints,
+130 when interrupted. Output files are written atomically, so an interrupted run
+leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import StoreplanError
+
+app = typer.Typer(
+    name="storeplan",
+    help="Plan a retail store network: where to open stores, in what order, and what they earn.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out_console = Console()
+
+#: The bundled default scenario (China, year one).
+DEMO_SCENARIO = "china_year_one.toml"
+
+_PHASE_LABEL = {
+    "load": "Loading scenario and data",
+    "network": "Building the distance network",
+    "solve": "Choosing sites",
+    "evaluate": "Evaluating the plan",
+    "curve": "Coverage curve",
+    "save": "Writing plan, map and report",
+}
+
+
+def demo_scenario_path() -> Path:
+    """Path of the bundled default scenario file."""
+    return Path(str(resources.files("storeplan") / "scenarios" / DEMO_SCENARIO))
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool):
+    """A Rich progress bar with one task per phase; yields a ``progress(phase, frac)`` callback."""
+    if not enabled:
+        yield lambda phase, frac: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as prog:
+        tasks: dict[str, Any] = {}
+
+        def update(phase: str, frac: float) -> None:
+            if phase not in tasks:
+                tasks[phase] = prog.add_task(_PHASE_LABEL.get(phase, phase), total=1.0)
+            prog.update(tasks[phase], completed=frac)
+
+        yield update
+
+
+def _run_guarded(fn, *args, **kwargs):
+    """Run ``fn``; turn storeplan errors into one line + exit 2, Ctrl-C into exit 130."""
+    try:
+        return fn(*args, **kwargs)
+    except StoreplanError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/]: no partial output files were written")
+        raise typer.Exit(130) from None
+
+
+def _solve_and_save(
+    scenario_path: Path, out: Path, overrides: dict[str, Any], *, quiet: bool, report: bool
+) -> dict[str, Any]:
+    from .api import solve
+    from .scenario import Scenario
+
+    _configure_logging(quiet)
+    with _progress(not quiet) as progress:
+        progress("load", 0.0)
+        scenario = Scenario.from_toml(scenario_path, **overrides)
+        progress("load", 1.0)
+        plan = solve(scenario, progress=progress)
+        progress("save", 0.0)
+        written = plan.save(out, report=report)
+        progress("save", 1.0)
+    m = plan.metrics
+    if not quiet:
+        _print_summary(plan.scenario_name, plan.objective, m, out, written)
+    return m
+
+
+def _configure_logging(quiet: bool) -> None:
+    """One log line per phase on stderr (INFO), unless quiet."""
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("storeplan")
+    logger.handlers.clear()
+    logger.propagate = False
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.addHandler(RichHandler(console=console, show_path=False, show_time=False))
+
+
+def _print_summary(name: str, kind: str, m: dict[str, Any], out: Path, written: dict[str, Path]) -> None:
+    table = Table(title=f"storeplan: {name} ({kind})", show_header=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("stores (new / existing)", f"{m['n_new_stores']} / {m['n_existing_stores']}")
+    table.add_row(
+        f"population within {m['radius_km']:g} km",
+        f"{m['covered_population']:,.0f} ({100 * m['coverage_share']:.1f}%)",
+    )
+    table.add_row("mean / median km to nearest store", f"{m['mean_km']:.1f} / {m['median_km']:.1f}")
+    table.add_row("objective", f"{m['objective']:,.6g}")
+    table.add_row("bound", f"{m['bound']:,.6g}")
+    table.add_row("gap", "proven optimal" if m["proven_optimal"] else f"{100 * m['gap']:.3f}%")
+    table.add_row("seconds", f"{m['seconds']:.1f}")
+    out_console.print(table)
+    out_console.print(f"wrote {len(written)} files to {out}/: {', '.join(sorted(written))}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
+    stores: Annotated[int | None, typer.Option(help="Number of new stores (default 200).")] = None,
+    province: Annotated[
+        list[str] | None,
+        typer.Option("--province", help="Limit to these provinces (repeatable), e.g. --province Zhejiang."),
+    ] = None,
+    objective: Annotated[str | None, typer.Option(help="pmedian, coverage or fixed_cost.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="Solver time limit, seconds.")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Skip map and report.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Plan year one in China on the bundled real data (GeoNames places, county polygons,
+    2020 census) with synthetic rivals and online orders."""
+    overrides: dict[str, Any] = {}
+    if province:
+        overrides["areas"] = {"provinces": list(province)}
+    obj: dict[str, Any] = {}
+    if stores is not None:
+        obj["stores"] = stores
+    if objective is not None:
+        obj["kind"] = objective
+    if obj:
+        overrides["objective"] = obj
+    opts: dict[str, Any] = {}
+    if seed is not None:
+        opts["seed"] = seed
+    if time_limit is not None:
+        opts["time_limit"] = time_limit
+    if opts:
+        overrides["options"] = opts
+    _run_guarded(_solve_and_save, demo_scenario_path(), out, overrides, quiet=quiet, report=not no_report)
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
+    no_report: Annotated[bool, typer.Option("--no-report", help="Skip map and report.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Plan the scenario in SCENARIO and write plan files, map and report to --out."""
+    _run_guarded(_solve_and_save, scenario, out, {}, quiet=quiet, report=not no_report)
+
+
+@app.command()
+def validate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Check a scenario file and its data without solving."""
+    from .scenario import Scenario
+
+    scn = _run_guarded(Scenario.from_toml, scenario)
+    info = scn.summary()
+    if as_json:
+        out_console.print_json(json.dumps(info))
+        return
+    out_console.print(f"[green]ok[/]: {scenario} is valid")
+    for k, v in info.items():
+        out_console.print(f"  {k}: {v:,}" if isinstance(v, int | float) else f"  {k}: {v}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
