@@ -219,8 +219,9 @@ def _non_negative(out: pd.DataFrame, column: str, what: str, *, required: bool) 
     if column not in out.columns:
         return
     values = pd.to_numeric(out[column], errors="coerce").astype("float64")
-    bad = values.isna().to_numpy() if required else np.zeros(len(values), bool)
-    bad |= values.to_numpy() < 0
+    bad = values.to_numpy() < 0
+    if required:
+        bad = bad | values.isna().to_numpy()
     if bad.any():
         raise NegativeValueError(
             f"{what}: {column} must be a non-negative number; bad value(s) for id(s) "
