@@ -1,0 +1,264 @@
+"""Static PNG charts of a plan (matplotlib, Agg backend), each written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._io import atomic_path
+from ._common import metric, require, served_areas
+
+__all__ = [
+    "coverage_curve_chart",
+    "distance_chart",
+    "region_chart",
+    "stores_per_region",
+    "write_charts",
+]
+
+_BLUE = "#2166ac"
+_PURPLE = "#762a83"
+_ORANGE = "#e08214"
+_GREY = "#9e9e9e"
+
+
+def _figure(width: float, height: float) -> tuple[Any, Any]:
+    """A new figure on the Agg canvas and its axes.
+
+    The figure is created without ``pyplot``, so writing charts never changes the
+    caller's matplotlib backend or leaks open figures.
+    """
+    require("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots()
+
+
+def _save(fig: Any, path: str | Path, dpi: int) -> Path:
+    """Save a figure atomically as PNG: ``path`` is either complete or untouched."""
+    with atomic_path(path, suffix=".tmp.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight",
+                    metadata={"Software": None})
+    return Path(path)
+
+
+def _no_data(ax: Any, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes,
+            fontsize=12, color="#666666")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _style(ax: Any) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def coverage_curve_chart(plan: Any, path: str | Path, *, dpi: int = 110) -> Path:
+    """Plot the share of population covered (and mean distance) against the number of stores.
+
+    Parameters
+    ----------
+    plan : Plan
+        Uses ``plan.coverage_curve`` (``n_stores, covered_share, mean_km``) and
+        ``plan.stores`` (the chosen number of stores is marked).
+    path : str or Path
+        Output PNG, written atomically.
+    dpi : int, default 110
+        Resolution.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    fig, ax = _figure(7.0, 4.2)
+    curve = getattr(plan, "coverage_curve", None)
+    if curve is None or len(curve) == 0 or "n_stores" not in curve:
+        _no_data(ax, "no coverage curve in this plan")
+        return _save(fig, path, dpi)
+    curve = curve.sort_values("n_stores")
+    x = pd.to_numeric(curve["n_stores"], errors="coerce").to_numpy(float)
+    if "covered_share" in curve:
+        share = pd.to_numeric(curve["covered_share"], errors="coerce").to_numpy(float)
+    else:
+        total = metric(plan, "total_population") or np.nan
+        share = pd.to_numeric(curve["covered_population"], errors="coerce").to_numpy(float) / total
+    _style(ax)
+    ax.plot(x, 100 * share, color=_BLUE, marker="o", markersize=3.5, linewidth=2,
+            label="population covered")
+    ax.set_xlabel("number of stores")
+    ax.set_ylabel("population covered (%)", color=_BLUE)
+    ax.set_ylim(0, 100)
+    ax.tick_params(axis="y", colors=_BLUE)
+    handles = ax.get_lines()[:]
+    if "mean_km" in curve and pd.to_numeric(curve["mean_km"], errors="coerce").notna().any():
+        ax2 = ax.twinx()
+        ax2.plot(x, pd.to_numeric(curve["mean_km"], errors="coerce"), color=_ORANGE,
+                 linestyle="--", linewidth=1.8, label="mean distance (km)")
+        ax2.set_ylabel("mean distance to store (km)", color=_ORANGE)
+        ax2.tick_params(axis="y", colors=_ORANGE)
+        ax2.set_ylim(bottom=0)
+        ax2.spines[["top"]].set_visible(False)
+        handles += ax2.get_lines()
+    n = len(getattr(plan, "stores", ()))
+    if n:
+        ax.axvline(n, color=_GREY, linestyle=":", linewidth=1.2)
+        ax.annotate(f"plan: {n:,} stores", xy=(n, 97), xytext=(-4, 0), ha="right", va="top",
+                    textcoords="offset points", fontsize=9, color="#555555")
+    ax.legend(handles=handles, loc="center right", frameon=False, fontsize=9)
+    ax.set_title("Coverage as the network grows", loc="left", fontsize=12)
+    return _save(fig, path, dpi)
+
+
+def distance_chart(plan: Any, path: str | Path, *, bins: int = 40, dpi: int = 110) -> Path:
+    """Population-weighted histogram of the distance from each area to its store.
+
+    Parameters
+    ----------
+    plan : Plan
+        Uses ``plan.assignment`` (``area_id, store_id, km``) and ``plan.areas``
+        (``population``). Unserved areas are counted in the title, not in the bars.
+    path : str or Path
+        Output PNG, written atomically.
+    bins : int, default 40
+        Number of histogram bins.
+    dpi : int, default 110
+        Resolution.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    fig, ax = _figure(7.0, 4.2)
+    areas = served_areas(plan)
+    km = areas["km"].to_numpy(float)
+    pop = areas["population"].to_numpy(float)
+    served = np.isfinite(km) & np.array([s is not None for s in areas["store_id"]], bool)
+    total = float(pop.sum())
+    unserved = float(pop[~served].sum())
+    if not served.any() or pop[served].sum() <= 0:
+        _no_data(ax, "no served population")
+        return _save(fig, path, dpi)
+    _style(ax)
+    k, w = km[served], pop[served]
+    hi = float(np.quantile(k, 0.995)) if len(k) > 20 else float(k.max())
+    hi = max(hi, 1e-6)
+    ax.hist(np.clip(k, 0, hi), bins=bins, range=(0, hi), weights=w / 1e6, color=_BLUE,
+            alpha=0.85, edgecolor="white", linewidth=0.4)
+    ax.set_xlabel("distance to assigned store (km)")
+    ax.set_ylabel("population (millions)")
+    mean = float(np.average(k, weights=w))
+    ax.axvline(mean, color=_ORANGE, linewidth=1.6, label=f"mean {mean:,.1f} km")
+    radius = metric(plan, "radius_km")
+    if radius is not None and 0 < float(radius) <= hi * 1.5:
+        ax.axvline(float(radius), color="#b2182b", linestyle="--", linewidth=1.4,
+                   label=f"coverage radius {float(radius):,.0f} km")
+    ax.legend(frameon=False, fontsize=9)
+    title = "Distance from customers to their store"
+    if unserved > 0 and total > 0:
+        title += f"\n{100 * unserved / total:.1f}% of population not served (not shown)"
+    ax.set_title(title, loc="left", fontsize=12)
+    return _save(fig, path, dpi)
+
+
+def region_chart(plan: Any, path: str | Path, *, top: int = 15, dpi: int = 110) -> Path:
+    """Horizontal bar chart of stores per region (top regions), split new / existing.
+
+    Parameters
+    ----------
+    plan : Plan
+        Uses ``plan.stores`` (``region``, ``status``).
+    path : str or Path
+        Output PNG, written atomically.
+    top : int, default 15
+        Regions shown; the rest are summed into one "other regions" bar.
+    dpi : int, default 110
+        Resolution.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    table = stores_per_region(plan, top=top)
+    fig, ax = _figure(7.0, 1.2 + 0.32 * max(len(table), 3))
+    if table.empty:
+        _no_data(ax, "no stores in this plan")
+        return _save(fig, path, dpi)
+    _style(ax)
+    ax.grid(axis="y", visible=False)
+    ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
+    t = table.iloc[::-1]
+    y = np.arange(len(t))
+    ax.barh(y, t["new"], color=_BLUE, label="new")
+    ax.barh(y, t["existing"], left=t["new"], color=_PURPLE, label="existing")
+    for yi, total in zip(y, t["total"], strict=True):
+        ax.text(total, yi, f" {int(total):,}", va="center", fontsize=8.5, color="#333333")
+    ax.set_yticks(y, [str(r) for r in t.index])
+    ax.set_xlabel("stores")
+    ax.set_xlim(0, float(t["total"].max()) * 1.12)
+    ax.legend(frameon=False, fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2)
+    ax.set_title("Stores per region", loc="left", fontsize=12)
+    return _save(fig, path, dpi)
+
+
+def stores_per_region(plan: Any, top: int | None = None) -> pd.DataFrame:
+    """Count stores per region (``new``, ``existing``, ``total``), largest first.
+
+    Parameters
+    ----------
+    plan : Plan
+        Uses ``plan.stores``.
+    top : int, optional
+        Keep the ``top`` largest regions and sum the rest into ``"other regions"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by region name.
+    """
+    stores = getattr(plan, "stores", None)
+    cols = ["new", "existing", "total"]
+    if stores is None or len(stores) == 0:
+        return pd.DataFrame(columns=cols, dtype=int)
+    region = (stores["region"].astype(object) if "region" in stores
+              else pd.Series([None] * len(stores), dtype=object))
+    region = region.map(lambda r: "(no region)" if r is None or pd.isna(r) or r == "" else str(r))
+    status = (stores["status"].astype(str).str.lower() if "status" in stores
+              else pd.Series(["new"] * len(stores)))
+    df = pd.DataFrame({"region": region.to_numpy(), "existing": (status == "existing").to_numpy()})
+    df["new"] = ~df["existing"]
+    out = df.groupby("region", sort=False)[["new", "existing"]].sum().astype(int)
+    out["total"] = out["new"] + out["existing"]
+    out = out.sort_values(["total", "new"], ascending=False, kind="stable")
+    if top is not None and len(out) > top:
+        rest, n_rest = out.iloc[top:].sum(), len(out) - top
+        out = out.iloc[:top].copy()
+        out.loc[f"other regions ({n_rest})"] = rest
+    out.index.name = "region"
+    return out[cols]
+
+
+def write_charts(plan: Any, out_dir: str | Path) -> dict[str, Path]:
+    """Write every chart of a plan into ``out_dir``.
+
+    Returns
+    -------
+    dict of str to Path
+        ``coverage_curve``, ``distance``, ``regions`` -> PNG paths.
+    """
+    out = Path(out_dir)
+    return {
+        "coverage_curve": coverage_curve_chart(plan, out / "coverage_curve.png"),
+        "distance": distance_chart(plan, out / "distance.png"),
+        "regions": region_chart(plan, out / "stores_per_region.png"),
+    }
