@@ -48,7 +48,7 @@ def require(name: str) -> ModuleType:
     """
     try:
         return importlib.import_module(name)
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    except ImportError as exc:
         raise ImportError(_INSTALL_HINT.format(name=name)) from exc
 
 
