@@ -1,0 +1,201 @@
+"""The shared pipeline of the minimisation models (p-median, UFL) (internal).
+
+heuristic (greedy + fast interchange [+ VNS]) -> Lagrangian lower bound ->
+reduced-cost fixing -> HiGHS MIP on what is left (when small enough) -> Solution.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import InfeasibleError, InputError, SolverError
+from ._validate import Instance
+from .bounds import lagrangian_min, reduce_min
+from .constraints import SideArrays, check_sites
+from .greedy import State
+from .mip import solve_min_mip
+from .solution import MIP_PROVEN_TOL, Solution, make_solution
+from .swap import heuristic_search, improve
+
+__all__ = ["solve_min", "METHODS", "MIP_AUTO_ARCS", "MIP_DEFAULT_SECONDS"]
+
+METHODS = ("auto", "heuristic", "mip")
+#: ``method="auto"`` runs the MIP when at most this many arcs survive reduced-cost fixing.
+MIP_AUTO_ARCS = 200_000
+#: MIP time limit when the caller gives no ``time_limit``, seconds.
+MIP_DEFAULT_SECONDS = 300.0
+#: Default VNS iterations after the first local optimum when a gap remains.
+VNS_DEFAULT_ITERATIONS = 30
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        raise InputError(f"method must be one of {METHODS}, got {method!r}")
+    return method
+
+
+def _state_from_sites(inst: Instance, side: SideArrays, sites: np.ndarray) -> State:
+    st = State(inst, side)
+    st.open_many(sites)
+    return st
+
+
+def _infeasible_message(side: SideArrays, kmin: int, what: str) -> str:
+    if side.has_conflicts:
+        return f"no feasible set of {what} sites satisfies the minimum spacing"
+    if side.has_groups:
+        return f"no feasible set of {what} sites satisfies the group limits"
+    return f"no feasible set of {what} sites satisfies the side constraints"
+
+
+def solve_min(
+    inst: Instance,
+    side: SideArrays,
+    kmin: int,
+    kmax: int,
+    *,
+    ufl: bool,
+    time_limit: float | None,
+    seed: int,
+    method: str,
+    label: str,
+    t0: float,
+) -> Solution:
+    """Solve one minimisation instance; see the module docstring."""
+    deadline = None if time_limit is None else t0 + time_limit
+    what_sites = str(kmin) if kmin == kmax else "open"
+    nnz = inst.nnz
+    small = nnz <= MIP_AUTO_ARCS
+    iterations = 0
+    methods: list[str] = []
+
+    res = heuristic_search(
+        inst, side, kmin, kmax, stop_when_no_gain=ufl, seed=seed, deadline=deadline,
+        vns_iterations=0,
+    )
+    st = res.state
+    if st is None:
+        if method == "heuristic" or not small:
+            raise InfeasibleError(_infeasible_message(side, kmin, what_sites))
+        # let the MIP decide feasibility
+        keep = np.ones(nnz, dtype=bool)
+        mip = solve_min_mip(
+            inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side, kmin, kmax,
+            keep, ~np.zeros(inst.n, dtype=bool) if not inst.must_serve else
+            np.zeros(inst.n, dtype=bool), np.zeros(inst.m, dtype=np.int8),
+            time_limit=_mip_time(deadline), warm_sites=None, seed=seed,
+        )
+        if mip.infeasible:
+            raise InfeasibleError(
+                _infeasible_message(side, kmin, what_sites) + " (proven by the MIP)"
+            )
+        if mip.y is None:
+            raise SolverError(f"{label}: no feasible solution found within the time limit")
+        st = _state_from_sites(inst, side, mip.y)
+        methods.append("mip")
+    else:
+        methods.append(res.method)
+        iterations += res.moves
+
+    ub = st.objective()
+    threshold = _threshold(inst, ub)
+    bound = -np.inf
+    mip_optimal = False
+
+    def lagrange(st: State, ub: float) -> float:
+        nonlocal iterations
+        lam0 = np.minimum(st.d1, inst.unserved)
+        lr = lagrangian_min(
+            inst, side, kmin, kmax, ub, lam0, target=_threshold(inst, ub),
+            max_iter=1000, deadline=deadline,
+        )
+        iterations += lr.iterations
+        return lr
+
+    lr = lagrange(st, ub)
+    bound = max(bound, lr.bound)
+    methods.append("lagrangian")
+    proven = bound >= threshold
+
+    # VNS when the gap is open and the MIP will not run
+    will_mip = method == "mip" or (method == "auto" and not proven)
+    if not proven and (method == "heuristic" or not small):
+        res2 = heuristic_search(
+            inst, side, kmin, kmax, stop_when_no_gain=ufl, seed=seed, deadline=deadline,
+            vns_iterations=VNS_DEFAULT_ITERATIONS, start=st.sites,
+        )
+        if res2.state is not None and res2.state.objective() < ub - 1e-9 * max(1, abs(ub)):
+            st = res2.state
+            ub = st.objective()
+            threshold = _threshold(inst, ub)
+            methods.append("vns")
+            lr = lagrange(st, ub)
+            bound = max(bound, lr.bound)
+        iterations += res2.moves
+        proven = bound >= threshold
+
+    mip_info = {}
+    if not proven and will_mip and method != "heuristic":
+        keep, keep_u, site_state, _ = reduce_min(inst, side, kmin, kmax, lr.lam, threshold)
+        if inst.must_serve:
+            keep_u[:] = False
+        n_arcs = int(keep.sum())
+        mip_info = {"mip_arcs": n_arcs, "arcs": nnz,
+                    "sites_fixed_open": int(np.count_nonzero(site_state == 1)),
+                    "sites_fixed_closed": int(np.count_nonzero(site_state == 2))}
+        if method == "mip" or n_arcs <= MIP_AUTO_ARCS:
+            remaining = _mip_time(deadline)
+            if remaining is None or remaining > 0.05:
+                mip = solve_min_mip(
+                    inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side,
+                    kmin, kmax, keep, keep_u, site_state, time_limit=remaining,
+                    warm_sites=st.sites, seed=seed,
+                )
+                methods.append("mip")
+                iterations += mip.nodes
+                if mip.y is not None:
+                    cand = _state_from_sites(inst, side, mip.y)
+                    if cand.objective() < ub:
+                        st = cand
+                        ub = st.objective()
+                if mip.infeasible:
+                    bound = max(bound, threshold)
+                elif mip.optimal:
+                    bound = max(bound, min(mip.objective, threshold))
+                    mip_optimal = True
+                elif np.isfinite(mip.bound):
+                    bound = max(bound, min(mip.bound, threshold))
+
+    if inst.must_serve and st.n_unserved() > 0:
+        raise InfeasibleError(
+            f"{st.n_unserved()} clients cannot be served by any feasible set of {what_sites} "
+            "sites (give unserved_cost to allow unserved clients)"
+        )
+    viol = check_sites(side, st.sites)
+    if viol is not None:  # pragma: no cover - guarded by the kernels
+        raise SolverError(f"{label}: internal error, solution violates constraints: {viol}")
+    # a bound at the threshold leaves at most MIP_PROVEN_TOL / 10 relative gap
+    certified = mip_optimal or bound >= _threshold(inst, ub)
+    return make_solution(
+        st.sites, st.assignment(), ub, bound, seconds=time.perf_counter() - t0,
+        iterations=iterations, method="+".join(methods), sense="min",
+        mip_optimal=certified, integral=inst.integral, info=mip_info,
+    )
+
+
+def _threshold(inst: Instance, ub: float) -> float:
+    """Objective value below which a solution counts as strictly better than ``ub``."""
+    if inst.integral:
+        return ub - 0.5
+    return ub - 0.1 * MIP_PROVEN_TOL * max(abs(ub), 1.0)
+
+
+def _mip_time(deadline: float | None) -> float | None:
+    if deadline is None:
+        return MIP_DEFAULT_SECONDS
+    return max(0.0, deadline - time.perf_counter())
+
+
+__all__ += ["check_method", "improve"]

@@ -1,0 +1,353 @@
+r"""Lagrangian relaxation bounds and reduced-cost variable fixing.
+
+**Minimisation (p-median, UFL, with unserved option).** With :math:`y_j` open,
+:math:`x_{ij}` assign, :math:`u_i` unserved, relax :math:`\sum_j x_{ij} + u_i = 1`
+with multipliers :math:`\lambda_i`:
+
+.. math::
+
+    L(\lambda) = \sum_i \lambda_i + \sum_i \min(0, U_i - \lambda_i)
+        + \min_{y \in Y} \sum_j y_j \rho_j, \qquad
+    \rho_j = f_j + \sum_{i} \min(0, c_{ij} - \lambda_i),
+
+where :math:`Y` keeps must-open / forbidden sites and the cardinality
+:math:`k_{\min} \le \sum_j y_j \le k_{\max}` (group and spacing constraints are relaxed,
+which keeps the bound valid). Every :math:`\lambda` gives a lower bound; subgradient
+optimisation (Held-Karp step, Beasley 1993) maximises it.
+
+**Maximal covering.** Relax :math:`z_i \le \sum_{j \in N(i)} y_j` with
+:math:`\lambda_i \in [0, w_i]`:
+
+.. math::
+
+    U(\lambda) = \sum_i \max(0, w_i - \lambda_i) + \max_{y \in Y} \sum_j y_j
+        \sum_{i \in C(j)} \lambda_i .
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from ._kernels import FORBIDDEN, MUST
+from ._validate import Instance
+from .constraints import SideArrays
+
+__all__ = ["LagrangianResult", "lagrangian_min", "reduce_min", "lagrangian_cover"]
+
+
+@njit(cache=True)
+def _select(rho, status, kmin, kmax, sel, maximise):
+    """Pick the best set of sites for site values ``rho`` under must/forbidden and
+    cardinality; fills ``sel`` (0/1); returns (value, nsel, order of free sites)."""
+    m = rho.shape[0]
+    val = 0.0
+    nmust = 0
+    nfree = 0
+    for j in range(m):
+        sel[j] = 0
+        if status[j] == MUST:
+            sel[j] = 1
+            val += rho[j]
+            nmust += 1
+        elif status[j] != FORBIDDEN:
+            nfree += 1
+    free = np.empty(nfree, dtype=np.int64)
+    t = 0
+    for j in range(m):
+        if status[j] != MUST and status[j] != FORBIDDEN:
+            free[t] = j
+            t += 1
+    order = free[np.argsort(-rho[free])] if maximise else free[np.argsort(rho[free])]
+    nsel = nmust
+    for t in range(nfree):
+        j = order[t]
+        if nsel >= kmax:
+            break
+        better = rho[j] > 0.0 if maximise else rho[j] < 0.0
+        if nsel < kmin or better:
+            sel[j] = 1
+            val += rho[j]
+            nsel += 1
+        else:
+            break
+    return val, nsel, order
+
+
+@njit(cache=True)
+def _subgradient_min(
+    indptr, indices, cost, unserved, fcost, status, kmin, kmax, lam, ub, target,
+    max_iter, patience, pi0,
+):
+    n = lam.shape[0]
+    m = fcost.shape[0]
+    rho = np.empty(m)
+    sel = np.zeros(m, dtype=np.uint8)
+    g = np.empty(n)
+    best = -np.inf
+    best_lam = lam.copy()
+    pi = pi0
+    stall = 0
+    it = 0
+    for it in range(max_iter):  # noqa: B007
+        rho[:] = fcost
+        const = 0.0
+        for i in range(n):
+            li = lam[i]
+            const += li
+            if unserved[i] < li:
+                const += unserved[i] - li
+            for k in range(indptr[i], indptr[i + 1]):
+                c = cost[k]
+                if c >= li:
+                    break
+                rho[indices[k]] += c - li
+        val, nsel, order = _select(rho, status, kmin, kmax, sel, False)
+        L = const + val
+        if best + 1e-12 * max(1.0, abs(L)) < L:
+            best = L
+            best_lam[:] = lam
+            stall = 0
+        else:
+            stall += 1
+            if stall >= patience:
+                pi *= 0.5
+                stall = 0
+        if best >= target or pi < 1e-6:
+            break
+        norm = 0.0
+        for i in range(n):
+            li = lam[i]
+            gi = 1.0
+            if unserved[i] < li:
+                gi -= 1.0
+            for k in range(indptr[i], indptr[i + 1]):
+                if cost[k] >= li:
+                    break
+                if sel[indices[k]]:
+                    gi -= 1.0
+            g[i] = gi
+            norm += gi * gi
+        if norm == 0.0:
+            break
+        step = pi * max(ub - L, 1e-9 * max(1.0, abs(ub))) / norm
+        for i in range(n):
+            lam[i] += step * g[i]
+            if lam[i] < 0.0:
+                lam[i] = 0.0
+    return best, best_lam, it + 1, pi
+
+
+@dataclass
+class LagrangianResult:
+    """Best Lagrangian bound, its multipliers, and the iteration count."""
+
+    bound: float
+    lam: np.ndarray
+    iterations: int
+
+
+def lagrangian_min(
+    inst: Instance,
+    side: SideArrays,
+    kmin: int,
+    kmax: int,
+    ub: float,
+    lam0: np.ndarray,
+    *,
+    target: float | None = None,
+    max_iter: int = 1000,
+    patience: int = 30,
+    deadline: float | None = None,
+) -> LagrangianResult:
+    """Subgradient optimisation of :math:`L(\\lambda)` (lower bound for minimisation).
+
+    ``ub`` is the incumbent objective (step-size target); iterations stop once the bound
+    reaches ``target`` (default ``ub``). ``deadline`` is checked between chunks.
+    """
+    lam = np.asarray(lam0, dtype=np.float64).copy()
+    tgt = ub if target is None else target
+    best, best_lam, its = -np.inf, lam.copy(), 0
+    pi = 2.0
+    chunk = max_iter if deadline is None else max(20, min(max_iter, 100))
+    while its < max_iter:
+        n_this = min(chunk, max_iter - its)
+        b, bl, k, pi = _subgradient_min(
+            inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side.status,
+            kmin, kmax, lam, ub, tgt, n_this, patience, pi,
+        )
+        its += k
+        if b > best:
+            best, best_lam = b, bl.copy()
+        if best >= tgt or pi < 1e-6 or k < n_this:
+            break
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+    return LagrangianResult(float(best), best_lam, its)
+
+
+@njit(cache=True)
+def _reduce_min(indptr, indices, cost, unserved, fcost, status, kmin, kmax, lam, threshold):
+    """Reduced-cost fixing. Returns (keep_arc mask, keep_unserved mask, site_state,
+    L) where site_state is 0 free, 1 fixed open, 2 fixed closed."""
+    n = lam.shape[0]
+    m = fcost.shape[0]
+    rho = fcost.copy()
+    const = 0.0
+    for i in range(n):
+        li = lam[i]
+        const += li
+        if unserved[i] < li:
+            const += unserved[i] - li
+        for k in range(indptr[i], indptr[i + 1]):
+            c = cost[k]
+            if c >= li:
+                break
+            rho[indices[k]] += c - li
+    sel = np.zeros(m, dtype=np.uint8)
+    val, nsel, order = _select(rho, status, kmin, kmax, sel, False)
+    L = const + val
+    # last selected free and first unselected free site values
+    rq = np.nan
+    rq1 = np.nan
+    for t in range(order.shape[0]):
+        j = order[t]
+        if sel[j]:
+            rq = rho[j]
+        else:
+            rq1 = rho[j]
+            break
+    state = np.zeros(m, dtype=np.int8)
+    lb_open = np.empty(m)  # bound when site j is forced open
+    for j in range(m):
+        if status[j] == FORBIDDEN:
+            state[j] = 2
+            lb_open[j] = np.inf
+            continue
+        if status[j] == MUST:
+            state[j] = 1
+            lb_open[j] = L
+            continue
+        if sel[j]:
+            lb_open[j] = L
+            lb0 = np.inf
+            if nsel > kmin:
+                lb0 = L - rho[j]
+            if not np.isnan(rq1):
+                lb0 = min(lb0, L - rho[j] + rq1)
+            if lb0 > threshold:
+                state[j] = 1
+        else:
+            lb1 = np.inf
+            if nsel < kmax:
+                lb1 = L + max(0.0, rho[j])
+            if not np.isnan(rq):
+                lb1 = min(lb1, L + rho[j] - rq)
+            lb_open[j] = lb1
+            if lb1 > threshold:
+                state[j] = 2
+    keep = np.zeros(indices.shape[0], dtype=np.uint8)
+    keep_u = np.zeros(n, dtype=np.uint8)
+    for i in range(n):
+        li = lam[i]
+        if L + max(0.0, unserved[i] - li) <= threshold:
+            keep_u[i] = 1
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            if state[j] == 2:
+                continue
+            lb = lb_open[j] + max(0.0, cost[k] - li)
+            if lb <= threshold:
+                keep[k] = 1
+    return keep, keep_u, state, L
+
+
+def reduce_min(
+    inst: Instance, side: SideArrays, kmin: int, kmax: int, lam: np.ndarray, threshold: float
+):
+    """Fix variables whose Lagrangian bound exceeds ``threshold`` (no solution with
+    objective <= threshold uses them). Returns (keep_arc, keep_unserved, site_state, L)."""
+    keep, keep_u, state, L = _reduce_min(
+        inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side.status,
+        kmin, kmax, np.asarray(lam, dtype=np.float64), float(threshold),
+    )
+    return keep.astype(bool), keep_u.astype(bool), state, float(L)
+
+
+@njit(cache=True)
+def _subgradient_cover(cptr, crow, w, status, kmin, kmax, lam, lb, max_iter, patience):
+    """Minimise U(lambda) over lambda in [0, w] (upper bound for maximal covering)."""
+    n = w.shape[0]
+    m = cptr.shape[0] - 1
+    rho = np.empty(m)
+    sel = np.zeros(m, dtype=np.uint8)
+    cov = np.empty(n)
+    best = np.inf
+    best_lam = lam.copy()
+    pi = 1.0
+    stall = 0
+    it = 0
+    for it in range(max_iter):  # noqa: B007
+        for j in range(m):
+            s = 0.0
+            for k in range(cptr[j], cptr[j + 1]):
+                s += lam[crow[k]]
+            rho[j] = s
+        val, nsel, order = _select(rho, status, kmin, kmax, sel, True)
+        U = val
+        for i in range(n):
+            if w[i] > lam[i]:
+                U += w[i] - lam[i]
+        if best - 1e-12 * max(1.0, abs(U)) > U:
+            best = U
+            best_lam[:] = lam
+            stall = 0
+        else:
+            stall += 1
+            if stall >= patience:
+                pi *= 0.5
+                stall = 0
+        if best <= lb or pi < 1e-6:
+            break
+        cov[:] = 0.0
+        for j in range(m):
+            if sel[j]:
+                for k in range(cptr[j], cptr[j + 1]):
+                    cov[crow[k]] += 1.0
+        # subgradient of U w.r.t. lambda_i: cov_i - [lambda_i < w_i]
+        norm = 0.0
+        for i in range(n):
+            gi = cov[i] - (1.0 if lam[i] < w[i] else 0.0)
+            cov[i] = gi
+            norm += gi * gi
+        if norm == 0.0:
+            break
+        step = pi * max(U - lb, 1e-9 * max(1.0, abs(U))) / norm
+        for i in range(n):
+            v = lam[i] - step * cov[i]
+            lam[i] = min(max(v, 0.0), w[i])
+    return best, best_lam, it + 1
+
+
+def lagrangian_cover(
+    cptr: np.ndarray,
+    crow: np.ndarray,
+    w: np.ndarray,
+    side: SideArrays,
+    kmin: int,
+    kmax: int,
+    lb: float,
+    *,
+    max_iter: int = 300,
+    patience: int = 20,
+) -> LagrangianResult:
+    """Subgradient upper bound for maximal covering (``lb`` = incumbent covered weight)."""
+    lam = 0.5 * np.asarray(w, dtype=np.float64)
+    best, best_lam, its = _subgradient_cover(
+        cptr, crow, np.asarray(w, dtype=np.float64), side.status, kmin, kmax, lam,
+        float(lb), max_iter, patience,
+    )
+    return LagrangianResult(float(best), best_lam, int(its))

@@ -1,0 +1,312 @@
+r"""Maximal covering (MCLP) and partial set covering.
+
+A client :math:`i` is covered by site :math:`j` when :math:`c_{ij} \le r` (stored
+entries only). Maximal covering:
+
+.. math::
+
+    \max \sum_i w_i z_i \quad\text{s.t.}\quad z_i \le \sum_{j : c_{ij} \le r} y_j,\;\;
+    \sum_j y_j = p,\;\; y \in Y_{\text{side}},\;\; y \in \{0,1\}^m,\; 0 \le z \le 1 .
+
+Partial set covering (fewest sites reaching a share :math:`s` of the weight):
+
+.. math::
+
+    \min \sum_j y_j \quad\text{s.t.}\quad \sum_i w_i z_i \ge s \sum_i w_i,\;\;
+    z_i \le \sum_{j : c_{ij} \le r} y_j,\;\; y \in Y_{\text{side}} .
+
+The heuristic minimises the uncovered weight with the shared fast-interchange engine
+(covered pairs cost 0, an uncovered client costs :math:`w_i`); the Lagrangian bound of
+:func:`.bounds.lagrangian_cover` bounds the covered weight from above.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import InfeasibleError, InputError, SolverError
+from ._minimize import MIP_AUTO_ARCS, _mip_time, check_method
+from ._validate import (
+    Instance,
+    as_sorted_csr,
+    build_instance,
+    check_n_m,
+    check_p,
+    check_time_limit,
+    check_weights,
+)
+from .bounds import lagrangian_cover
+from .constraints import Constraints, SideArrays, check_sites, prepare
+from .greedy import State
+from .mip import solve_cover_mip
+from .solution import Solution, make_solution
+from .swap import heuristic_search
+
+__all__ = ["coverage", "set_cover"]
+
+VNS_ITERATIONS = 30
+
+
+def _check_radius(radius) -> float:
+    r = float(radius)
+    if not np.isfinite(r) or r < 0:
+        raise InputError(f"radius must be a finite non-negative number, got {radius!r}")
+    return r
+
+
+def _cover_instance(cost, radius, weights) -> tuple[Instance, np.ndarray]:
+    n, m, indptr, indices, vals = as_sorted_csr(cost)
+    check_n_m(n, m)
+    r = _check_radius(radius)
+    w = check_weights(weights, n)
+    covered = vals <= r
+    rows = np.repeat(np.arange(n), np.diff(indptr))[covered]
+    new_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=new_ptr[1:])
+    inst = build_instance(n, m, new_ptr, indices[covered], np.zeros(int(covered.sum())), w)
+    return inst, w
+
+
+def _covered_assignment(st: State) -> np.ndarray:
+    return st.assignment()
+
+
+def _is_int(w: np.ndarray) -> bool:
+    return bool(np.all(w == np.round(w)))
+
+
+def _run_heuristic(inst, side, k, seed, deadline, vns):
+    return heuristic_search(
+        inst, side, k, k, seed=seed, deadline=deadline, vns_iterations=vns,
+    )
+
+
+def coverage(
+    cost,
+    p: int,
+    radius: float,
+    *,
+    weights=None,
+    constraints: Constraints | None = None,
+    time_limit: float | None = None,
+    seed: int = 0,
+    method: str = "auto",
+) -> Solution:
+    """Open ``p`` sites maximising the weight of clients within ``radius``.
+
+    Parameters
+    ----------
+    cost : ndarray or scipy.sparse CSR, shape (n_clients, n_sites)
+        Distance (e.g. km); client ``i`` is covered by site ``j`` when
+        ``cost[i, j] <= radius`` (missing CSR entries never cover).
+    p : int
+        Number of sites to open.
+    radius : float
+        Coverage radius in the units of ``cost``.
+    weights : array-like, optional
+        Client weights (e.g. population), default 1.
+    constraints, time_limit, seed, method
+        As in :func:`storeplan.solvers.pmedian`.
+
+    Returns
+    -------
+    Solution
+        ``sense == "max"``; ``objective`` is the covered weight, ``bound`` an upper
+        bound; ``assignment`` is the nearest covering open site or -1 (uncovered).
+    """
+    t0 = time.perf_counter()
+    method = check_method(method)
+    inst, w = _cover_instance(cost, radius, weights)
+    p = check_p(p, inst.m)
+    tl = check_time_limit(time_limit)
+    deadline = None if tl is None else t0 + tl
+    side = prepare(constraints, inst.m, p, p)
+    total = float(w.sum())
+    small = inst.nnz + inst.n <= MIP_AUTO_ARCS
+    iterations = 0
+    res = _run_heuristic(inst, side, p, seed, deadline, 0)
+    methods = []
+    st = res.state
+    if st is None and (method == "heuristic" or not small):
+        raise InfeasibleError(_infeasible(side, p))
+    if st is not None:
+        methods.append(res.method)
+        iterations += res.moves
+        covered = total - st.objective()
+        lr = lagrangian_cover(inst.cptr, inst.crow, w, side, p, p, covered)
+        iterations += lr.iterations
+        methods.append("lagrangian")
+        bound = lr.bound
+        if _is_int(w):
+            bound = np.floor(bound + 1e-6)
+        proven = bound <= covered + 1e-9 * max(1.0, covered)
+        if not proven and (method == "heuristic" or (not small and method == "auto")):
+            res2 = _run_heuristic(inst, side, p, seed, deadline, VNS_ITERATIONS)
+            if res2.state is not None and res2.state.objective() < st.objective() - 1e-9:
+                st = res2.state
+                methods.append("vns")
+            iterations += res2.moves
+            covered = total - st.objective()
+            proven = bound <= covered + 1e-9 * max(1.0, covered)
+    else:
+        covered, bound, proven = -np.inf, np.inf, False
+    mip_opt = False
+    if not proven and method != "heuristic" and (small or method == "mip"):
+        mip = solve_cover_mip(
+            inst.cptr, inst.crow, w, side, p=p, target=None, time_limit=_mip_time(deadline),
+            warm_sites=None if st is None else st.sites, seed=seed,
+        )
+        methods.append("mip")
+        iterations += mip.nodes
+        if mip.infeasible:
+            raise InfeasibleError(_infeasible(side, p) + " (proven by the MIP)")
+        if mip.y is not None:
+            cand = State(inst, side)
+            cand.open_many(mip.y)
+            if st is None or cand.objective() < st.objective():
+                st = cand
+        if st is None:
+            raise SolverError("coverage: no feasible solution found within the time limit")
+        covered = total - st.objective()
+        if mip.optimal:
+            mip_opt = True
+            bound = min(bound, max(covered, mip.objective))
+        elif np.isfinite(mip.bound):
+            bound = min(bound, mip.bound)
+    viol = check_sites(side, st.sites)
+    if viol is not None:  # pragma: no cover
+        raise SolverError(f"coverage: internal error, solution violates constraints: {viol}")
+    return make_solution(
+        st.sites, _covered_assignment(st), covered, bound, seconds=time.perf_counter() - t0,
+        iterations=iterations, method="+".join(methods), sense="max", mip_optimal=mip_opt,
+        integral=_is_int(w),
+    )
+
+
+def _infeasible(side: SideArrays, p: int) -> str:
+    if side.has_conflicts:
+        return f"no feasible set of {p} sites satisfies the minimum spacing"
+    return f"no feasible set of {p} sites satisfies the group limits"
+
+
+def set_cover(
+    cost,
+    radius: float,
+    share: float,
+    *,
+    weights=None,
+    constraints: Constraints | None = None,
+    time_limit: float | None = None,
+    seed: int = 0,
+    method: str = "auto",
+) -> Solution:
+    """Fewest sites whose ``radius`` neighbourhoods cover at least ``share`` of the weight.
+
+    Parameters
+    ----------
+    cost : ndarray or scipy.sparse CSR, shape (n_clients, n_sites)
+        Distance; covered when ``cost[i, j] <= radius``.
+    radius : float
+        Coverage radius in the units of ``cost``.
+    share : float
+        Required covered share of the total weight, in (0, 1].
+    weights, constraints, time_limit, seed, method
+        As in :func:`coverage`.
+
+    Returns
+    -------
+    Solution
+        ``objective`` is the number of open sites (``sense == "min"``), ``bound`` a lower
+        bound on it. ``info["covered"]`` holds the covered weight.
+    """
+    t0 = time.perf_counter()
+    method = check_method(method)
+    s = float(share)
+    if not np.isfinite(s) or s <= 0 or s > 1:
+        raise InputError(f"share must be in (0, 1], got {share!r}")
+    inst, w = _cover_instance(cost, radius, weights)
+    tl = check_time_limit(time_limit)
+    deadline = None if tl is None else t0 + tl
+    m = inst.m
+    side = prepare(constraints, m, 0, m)
+    total = float(w.sum())
+    target = s * total * (1 - 1e-12)
+    # weight that any allowed site can cover
+    allowed = side.status != 2
+    reach = np.zeros(inst.n, dtype=bool)
+    for j in np.flatnonzero(allowed):
+        reach[inst.crow[inst.cptr[j]: inst.cptr[j + 1]]] = True
+    if w[reach].sum() < target:
+        raise InfeasibleError(
+            f"share {s:g} cannot be reached: only {w[reach].sum() / max(total, 1e-300):.4g} of "
+            "the weight lies within radius of an allowed site"
+        )
+    lo = max(1, int(side.must.size), int(side.gmin.sum()) if side.has_groups else 0)
+    cache: dict[int, State | None] = {}
+    iterations = 0
+
+    def cov(k: int) -> float:
+        nonlocal iterations
+        if k not in cache:
+            r = _run_heuristic(inst, side, k, seed, deadline, 0)
+            cache[k] = r.state
+            iterations += r.moves
+        st = cache[k]
+        return -np.inf if st is None else total - st.objective()
+
+    n_allowed = int(allowed.sum())
+    hi = lo
+    while cov(hi) < target and hi < n_allowed:
+        hi = min(n_allowed, hi * 2)
+    if cov(hi) < target:
+        raise InfeasibleError(f"share {s:g} cannot be reached under the side constraints")
+    a = lo
+    while a < hi:  # smallest heuristic k reaching the target (coverage grows with k)
+        mid = (a + hi) // 2
+        if cov(mid) >= target:
+            hi = mid
+        else:
+            a = mid + 1
+    k_best = hi
+    st = cache[k_best]
+    methods = ["greedy+swap"]
+    bound = float(lo)
+    monotone = not side.has_conflicts and not side.has_groups
+    if monotone and k_best > lo:
+        # k* >= k whenever the Lagrangian upper bound of coverage(k - 1) misses the target
+        k = k_best - 1
+        while k >= lo:
+            lr = lagrangian_cover(inst.cptr, inst.crow, w, side, k, k, target)
+            iterations += lr.iterations
+            if lr.bound < target:
+                bound = float(k + 1)
+                break
+            k -= 1
+        methods.append("lagrangian")
+    mip_opt = False
+    small = inst.nnz + inst.n <= MIP_AUTO_ARCS
+    if bound < k_best and method != "heuristic" and (small or method == "mip"):
+        mip = solve_cover_mip(
+            inst.cptr, inst.crow, w, side, p=None, target=target,
+            time_limit=_mip_time(deadline), warm_sites=st.sites, seed=seed,
+        )
+        methods.append("mip")
+        iterations += mip.nodes
+        if mip.y is not None and mip.y.size < st.nopen:
+            cand = State(inst, side)
+            cand.open_many(mip.y)
+            if total - cand.objective() >= target:
+                st = cand
+        if mip.optimal:
+            mip_opt = True
+            bound = max(bound, np.ceil(mip.objective - 1e-6))
+        elif np.isfinite(mip.bound):
+            bound = max(bound, np.ceil(mip.bound - 1e-6))
+    covered = total - st.objective()
+    return make_solution(
+        st.sites, st.assignment(), float(st.nopen), bound, seconds=time.perf_counter() - t0,
+        iterations=iterations, method="+".join(methods), sense="min", mip_optimal=mip_opt,
+        integral=True, info={"covered": covered, "target": target},
+    )
