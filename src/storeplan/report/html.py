@@ -313,8 +313,9 @@ def render_report(
     figs = []
     for key, (alt, cap) in captions.items():
         if key in charts:
-            figs.append(f'<figure><img src="{escape(charts[key], quote=True)}" '
-                        f'alt="{escape(alt, quote=True)}"><figcaption>{escape(cap)}'
+            src = escape(charts[key], quote=True)
+            figs.append(f'<figure><a href="{src}"><img src="{src}" '
+                        f'alt="{escape(alt, quote=True)}"></a><figcaption>{escape(cap)}'
                         "</figcaption></figure>")
     if figs:
         parts += ["<h2>Charts</h2>", f'<div class="charts">{"".join(figs)}</div>']

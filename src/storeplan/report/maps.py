@@ -327,7 +327,8 @@ _LEGEND_CSS = """
   background: rgba(255,255,255,0.93); padding: 8px 11px; border-radius: 6px;
   box-shadow: 0 1px 5px rgba(0,0,0,0.35); font: 12px/1.45 system-ui, sans-serif;
   max-width: 330px; color: #222; }
-.storeplan-legend h4 { margin: 0 0 4px; font-size: 13px; }
+.storeplan-legend h4 { margin: 0 0 4px; font-size: 13px; display: inline; }
+.storeplan-legend summary { cursor: pointer; margin-bottom: 3px; }
 .storeplan-legend .sw { display: inline-block; width: 11px; height: 11px;
   border-radius: 50%; margin-right: 6px; vertical-align: -1px; border: 1px solid #555; }
 .storeplan-legend .notes { margin-top: 5px; color: #555; font-size: 11px; }
@@ -362,10 +363,10 @@ def _legend_html(plan: Any, data: dict[str, Any]) -> str:
     title = e(str(getattr(plan, "scenario_name", "") or "storeplan"))
     sub = e(f"{n_stores:,} stores, {n_areas:,} areas ({data['n_served']:,} served)"
             + (f", radius {fmt_km(data['radius_km'])}" if data["radius_km"] else ""))
-    return (f'<h4>{title}</h4><div>{sub}</div>'
+    return (f'<details open><summary><h4>{title}</h4></summary><div>{sub}</div>'
             f'{"".join(items)}<div class="notes">{note_html}</div>'
             "<div class=\"notes\">Bubble area \u221d population. Background tiles need a "
-            "network connection; the data layers do not.</div>")
+            "network connection; the data layers do not.</div></details>")
 
 
 def build_map(

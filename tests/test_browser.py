@@ -1,0 +1,138 @@
+"""Render map.html and report.html in a real headless Chromium with the network cut off.
+
+Needs Debian's ``chromium`` (``apt-get install chromium``); skipped without it. The
+browser gets a dead proxy and a resolver that resolves nothing, so anything the
+pages try to fetch from the internet fails: the map's data layers must come from
+the inlined Leaflet, and the report's charts from the local PNG files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("folium")
+pytest.importorskip("matplotlib")
+PIL_Image = pytest.importorskip("PIL.Image")
+
+from storeplan.report import write_map, write_report  # noqa: E402
+from storeplan.report._demo import demo_plan  # noqa: E402
+from storeplan.report.maps import AREA_COLORS, STORE_COLORS  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_S = 120
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
+
+
+CHROMIUM = _chromium()
+if CHROMIUM is None:
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install -y chromium); "
+        "the real-browser rendering tests need it",
+        allow_module_level=True,
+    )
+
+
+def run_chromium(page: Path, tmp: Path, *args: str, size: str = "1200,900") -> str:
+    """Run headless Chromium offline on ``page``; return stdout."""
+    cmd = [
+        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-extensions", "--disable-dev-shm-usage",
+        "--hide-scrollbars", "--mute-audio",
+        # Offline: every http(s) request goes to a closed port and no name resolves.
+        "--proxy-server=http://127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--user-data-dir={tmp / 'chromium-profile'}", "--virtual-time-budget=5000",
+        f"--window-size={size}", *args, page.resolve().as_uri(),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S,
+                          cwd=tmp, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def screenshot(page: Path, tmp: Path, size: str = "1200,900") -> np.ndarray:
+    shot = tmp / f"{page.stem}-{size.replace(',', 'x')}.png"
+    run_chromium(page, tmp, f"--screenshot={shot}", size=size)
+    assert shot.is_file(), "chromium wrote no screenshot"
+    with PIL_Image.open(shot) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def n_colours(img: np.ndarray) -> int:
+    return len(np.unique(img.reshape(-1, 3), axis=0))
+
+
+def pixels_near(img: np.ndarray, hex_colour: str, tol: int = 12) -> int:
+    rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(img.astype(int) - rgb).max(axis=2) <= tol).sum())
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return demo_plan(n_areas=400, n_stores=25, n_rivals=120, seed=3)
+
+
+def test_map_renders_offline(plan, tmp_path: Path) -> None:
+    page = write_map(plan, tmp_path / "map.html")
+    dom = run_chromium(page, tmp_path, "--dump-dom")
+    assert "leaflet-container" in dom, "Leaflet did not initialise (inlined JS failed?)"
+    # Our stores: SVG circle markers in their own pane, one path per store.
+    n_paths = dom.count('class="leaflet-interactive"')
+    assert n_paths >= len(plan.stores), f"{n_paths} interactive paths"
+    assert "leaflet-pane leaflet-storeplanStores-pane" in dom
+    # Areas, rivals, radius circles: drawn on canvas.
+    assert "<canvas" in dom
+    # Layer control and legend rendered, with the attribution from plan.notes.
+    assert "leaflet-control-layers" in dom and "New stores (" in dom
+    assert "storeplan-legend" in dom and "GeoNames (CC BY 4.0)" in dom
+
+    img = screenshot(page, tmp_path)
+    assert img.shape[:2] == (900, 1200)
+    assert n_colours(img) > 200, "map screenshot looks blank"
+    # Background tiles cannot load offline, so the colours come from our layers.
+    assert pixels_near(img, STORE_COLORS["new"]) > 200
+    assert pixels_near(img, STORE_COLORS["existing"]) > 20
+    assert sum(pixels_near(img, c, tol=40) for c in AREA_COLORS) > 500
+
+
+def test_map_without_leaflet_would_be_blank(plan, tmp_path: Path) -> None:
+    """Control: the same page with the inlined Leaflet removed draws nothing."""
+    text = write_map(plan, tmp_path / "map.html").read_text(encoding="utf-8")
+    start = text.index("<script>/* @preserve")
+    end = text.index("</script>", start) + len("</script>")
+    broken = tmp_path / "broken.html"
+    broken.write_text(text[:start] + text[end:], encoding="utf-8")
+    dom = run_chromium(broken, tmp_path, "--dump-dom")
+    assert 'class="leaflet-interactive"' not in dom
+
+
+def test_report_renders_its_charts(plan, tmp_path: Path) -> None:
+    paths = write_report(plan, tmp_path / "out")
+    dom = run_chromium(paths["report"], tmp_path, "--dump-dom")
+    assert dom.count("<img") == 3 and "Store network plan" in dom
+
+    size = "1200,3000"
+    img = screenshot(paths["report"], tmp_path, size=size)
+    assert n_colours(img) > 300, "report screenshot looks blank"
+    # The purple of existing stores is used only inside the chart images.
+    purple = pixels_near(img, STORE_COLORS["existing"], tol=20)
+    assert purple > 300, f"charts not visible ({purple} chart-coloured pixels)"
+
+    # Control: with the PNGs gone, the same pixels disappear.
+    shutil.rmtree(tmp_path / "out" / "charts")
+    img2 = screenshot(paths["report"], tmp_path / "out", size=size)
+    assert pixels_near(img2, STORE_COLORS["existing"], tol=20) < purple / 10
