@@ -1,0 +1,934 @@
+r"""Huff competition model: shares, capture, cannibalisation, calibration.
+
+Every demand area :math:`i` splits its yearly offline spending :math:`M_i` (currency per
+year, from :mod:`storeplan.demand`) between the stores it can reach and an *outside option*
+(buying at a store not in the model, or not buying offline) with the Huff / multinomial-logit
+rule
+
+.. math::
+
+    P_{ij} = \frac{u_{ij}}{u_0 + \sum_{k \in \text{open}} u_{ik}}, \qquad
+    u_{ij} = a_i^{[j\ \text{ours}]} \, A_j \, f_{\ell(i)}(d_{ij}), \qquad
+    P_{i0} = \frac{u_0}{u_0 + \sum_k u_{ik}},
+
+with :math:`A_j` the attractiveness of the store (per format for ours, per brand for
+rivals), :math:`a_i` our brand affinity in the area (:func:`storeplan.demand.brand_affinity`),
+:math:`d_{ij}` the great-circle distance in km and :math:`f_\ell` a distance decay that
+depends on the area level :math:`\ell` (``power``: :math:`\max(d, d_{\min})^{-\lambda_\ell}`;
+``exponential``: :math:`e^{-\lambda_\ell d}`, :math:`\lambda_\ell` per km). Pairs farther
+than the network radius (and beyond the ``k`` nearest) are not stored and count as
+:math:`u_{ij} = 0`.
+
+Online and offline as one: a share ``transfer_rate`` of our online revenue :math:`O_i` in
+an area moves to our stores in proportion to their Huff shares, so a store's gross revenue
+is :math:`R_j = \sum_i (M_i + t\,O_i) P_{ij}`. The part :math:`t\,O_i P_{ij}` is
+*cannibalised from our online channel*: it is revenue for the store, not for the brand. The
+brand's net gain from its store network is therefore the offline capture
+:math:`\sum_i M_i \sum_{j \text{ ours}} P_{ij}`, which is monotone submodular in the set of
+our stores (an MNL capture), the objective of :func:`storeplan.solvers.revenue.revenue`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from storeplan.demand import DemandParams, brand_affinity, offline_spending, online_revenue
+from storeplan.errors import InputError, MissingColumnError, UnknownOptionError
+from storeplan.geo import Network
+
+__all__ = [
+    "CANDIDATE",
+    "EXISTING",
+    "RIVAL",
+    "MarketParams",
+    "Market",
+    "HuffShares",
+    "Capture",
+    "Cannibalisation",
+    "CalibrationReport",
+    "decay",
+    "huff_shares",
+    "build_market",
+    "capture",
+    "cannibalisation",
+    "revenue_inputs",
+    "select_sites",
+    "calibrate",
+    "predicted_sales",
+]
+
+#: Store kinds in :attr:`Market.kind`.
+CANDIDATE, EXISTING, RIVAL = 0, 1, 2
+_KIND_NAMES = np.array(["candidate", "existing", "rival"], dtype=object)
+
+_POWER_DEFAULTS = {"country": 2.0, "region": 2.0, "city": 2.0, "county": 2.2, "township": 2.5}
+_EXP_DEFAULTS = {"country": 0.10, "region": 0.10, "city": 0.10, "county": 0.15, "township": 0.25}
+
+
+class MarketParams(BaseModel):
+    """Parameters of the Huff model (frozen).
+
+    Parameters
+    ----------
+    decay : {"power", "exponential"}
+        Distance-decay function. ``power``: ``max(d, min_km) ** -lambda``; ``exponential``:
+        ``exp(-lambda * d)`` with lambda per km.
+    decay_by_level : dict of str to float, optional
+        ``lambda`` per area level. Default (``None``) picks the defaults of the chosen kind:
+        power exponents 2.0 for cities (and above), 2.2 for counties, 2.5 for townships;
+        exponential rates 0.10, 0.15, 0.25 per km. Exponents near 2 are the classic Huff
+        estimates for shopping goods; steeper decay in townships encodes that township
+        residents travel less far (an assumption to calibrate with :func:`calibrate`).
+    default_decay : float
+        ``lambda`` for areas of unknown level. Default 2.0 (power) — for the exponential
+        kind set it explicitly (e.g. 0.12).
+    min_km : float
+        Distances below this count as this (km); avoids the power-law singularity at 0 and
+        stands for the travel inside an area. Default 1.0 km.
+    outside : float
+        Utility of the outside option (not buying at any modelled store), in the units of
+        ``A * f(d)``. Default 0.05: with power decay 2 a standard store 4.5 km away splits
+        an area 50/50 with the outside option.
+    format_attractiveness : dict of str to float
+        Attractiveness ``A`` of our store formats. Default flagship 4.0 (a large experience
+        store), standard 1.0, partner 0.5 (shop-in-shop at a dealer); assumptions.
+    default_format : str
+        Format of our stores when none is given. Default ``"standard"``.
+    brand_attractiveness : dict of str to float
+        Attractiveness of rival brands' stores; brands not listed get ``rival_default``.
+        A rival's own ``attractiveness`` column, when present, takes precedence.
+    rival_default : float
+        Default 1.0 (a rival store as attractive as our standard store).
+    transfer_rate : float
+        Share (0..1) of our online revenue in an area that moves to our stores, scaled by
+        our stores' Huff share there. Default 0.15 (assumption).
+    radius_km, k : float, int
+        Truncation of the area x store network: pairs within ``radius_km`` plus each
+        area's ``k`` nearest stores. Default 50 km and 8.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decay: Literal["power", "exponential"] = "power"
+    decay_by_level: dict[str, float] | None = None
+    default_decay: float = Field(2.0, gt=0.0)
+    min_km: float = Field(1.0, gt=0.0)
+    outside: float = Field(0.05, ge=0.0)
+    format_attractiveness: dict[str, float] = Field(
+        default_factory=lambda: {"flagship": 4.0, "standard": 1.0, "partner": 0.5}
+    )
+    default_format: str = "standard"
+    brand_attractiveness: dict[str, float] = Field(default_factory=dict)
+    rival_default: float = Field(1.0, ge=0.0)
+    transfer_rate: float = Field(0.15, ge=0.0, le=1.0)
+    radius_km: float = Field(50.0, gt=0.0)
+    k: int = Field(8, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> MarketParams:
+        if self.default_format not in self.format_attractiveness:
+            raise ValueError(f"default_format {self.default_format!r} has no attractiveness")
+        for name, table in (
+            ("decay_by_level", self.decay_by_level or {}),
+            ("format_attractiveness", self.format_attractiveness),
+            ("brand_attractiveness", self.brand_attractiveness),
+        ):
+            for key, v in table.items():
+                if not np.isfinite(v) or v < 0:
+                    raise ValueError(f"{name}[{key!r}] must be finite and >= 0, got {v}")
+        return self
+
+    def level_decay(self) -> dict[str, float]:
+        """The ``lambda`` per level actually used (explicit table or the kind's defaults)."""
+        if self.decay_by_level is not None:
+            return dict(self.decay_by_level)
+        return dict(_POWER_DEFAULTS if self.decay == "power" else _EXP_DEFAULTS)
+
+    def area_decay(self, level: np.ndarray | None, n: int) -> np.ndarray:
+        """``lambda`` per area from an array of level names (None: all ``default_decay``)."""
+        out = np.full(n, self.default_decay, dtype=np.float64)
+        if level is not None:
+            level = np.asarray(level, dtype=object)
+            for lvl, v in self.level_decay().items():
+                out[level == lvl] = v
+        return out
+
+
+def decay(km: np.ndarray, lam: np.ndarray | float, kind: str = "power", min_km: float = 1.0):
+    """Distance decay ``f(d)``; ``km`` and ``lam`` broadcast. Returns float64."""
+    d = np.asarray(km, dtype=np.float64)
+    lam = np.asarray(lam, dtype=np.float64)
+    if kind == "power":
+        return np.exp(-lam * np.log(np.maximum(d, min_km)))
+    if kind == "exponential":
+        return np.exp(-lam * d)
+    raise UnknownOptionError(f"decay kind {kind!r} is not 'power' or 'exponential'")
+
+
+def _rows(net: Network) -> np.ndarray:
+    return np.repeat(np.arange(net.n_areas, dtype=np.int64), np.diff(net.indptr))
+
+
+@dataclass(frozen=True)
+class HuffShares:
+    """Huff probabilities over a :class:`~storeplan.geo.Network`.
+
+    Attributes
+    ----------
+    values : ndarray of float64, shape (nnz,)
+        ``P_ij`` aligned with ``net.indices`` (0 for closed stores).
+    outside : ndarray of float64, shape (n_areas,)
+        ``P_i0``, the outside option's share; ``values`` of a row plus ``outside`` sum to 1.
+    denominator : ndarray of float64, shape (n_areas,)
+        ``u_0 + sum_k u_ik`` per area.
+    net : Network
+    """
+
+    values: np.ndarray
+    outside: np.ndarray
+    denominator: np.ndarray
+    net: Network
+
+    def to_csr(self) -> sp.csr_matrix:
+        """Shares as an (n_areas, n_stores) ``csr_matrix``."""
+        n = self.net
+        return sp.csr_matrix((self.values, n.indices, n.indptr), shape=(n.n_areas, n.n_sites))
+
+    def store_sum(self, weight: np.ndarray) -> np.ndarray:
+        """``sum_i weight_i * P_ij`` per store (e.g. revenue when weight is spending)."""
+        w = np.asarray(weight, dtype=np.float64)[_rows(self.net)] * self.values
+        return np.bincount(self.net.indices, weights=w, minlength=self.net.n_sites)
+
+
+def _shares_from_utility(net: Network, util: np.ndarray, outside: float | np.ndarray):
+    rows = _rows(net)
+    den = np.bincount(rows, weights=util, minlength=net.n_areas) + outside
+    den = np.asarray(den, dtype=np.float64)
+    safe = np.where(den > 0, den, 1.0)
+    vals = util / safe[rows]
+    out = np.where(den > 0, np.broadcast_to(outside, den.shape) / safe, 1.0)
+    return HuffShares(vals, out, den, net)
+
+
+def huff_shares(
+    net: Network,
+    attractiveness: np.ndarray,
+    params: MarketParams | None = None,
+    *,
+    level: np.ndarray | None = None,
+    affinity: np.ndarray | None = None,
+    own: np.ndarray | None = None,
+    active: np.ndarray | None = None,
+) -> HuffShares:
+    """Huff probabilities of every stored (area, store) pair.
+
+    Parameters
+    ----------
+    net : Network
+        Areas (rows) x stores (columns), km.
+    attractiveness : array of float, shape (n_stores,)
+        ``A_j`` of every store (ours and rivals).
+    params : MarketParams, optional
+        Decay kind and ``lambda`` per level, ``min_km``, outside utility ``u_0``.
+    level : array of str, shape (n_areas,), optional
+        Area levels (selects ``lambda``); None uses ``params.default_decay``.
+    affinity : array of float, shape (n_areas,), optional
+        Multiplier of *our* stores' utilities per area (:func:`storeplan.demand.brand_affinity`).
+    own : array of bool, shape (n_stores,), optional
+        Which stores are ours (affinity applies to them only). Default: none.
+    active : array of bool, shape (n_stores,), optional
+        Open stores; closed ones get utility 0. Default: all open.
+
+    Returns
+    -------
+    HuffShares
+        ``values`` per stored pair and ``outside`` per area; each row sums to 1.
+
+    Notes
+    -----
+    O(nnz) time and memory, fully vectorised (no loop over areas).
+    """
+    params = params or MarketParams()
+    A = np.asarray(attractiveness, dtype=np.float64)
+    if A.shape != (net.n_sites,):
+        raise InputError(f"attractiveness must have {net.n_sites} entries, got {A.shape}")
+    lam = params.area_decay(level, net.n_areas)
+    util = _pair_utility(net, A, lam, params, affinity, own, active)
+    return _shares_from_utility(net, util, params.outside)
+
+
+def _pair_utility(net, A, lam, params, affinity=None, own=None, active=None) -> np.ndarray:
+    rows = _rows(net)
+    cols = net.indices
+    util = A[cols] * decay(net.km, lam[rows], params.decay, params.min_km)
+    if affinity is not None and own is not None:
+        aff = np.asarray(affinity, dtype=np.float64)
+        util = np.where(np.asarray(own, dtype=bool)[cols], util * aff[rows], util)
+    if active is not None:
+        util = np.where(np.asarray(active, dtype=bool)[cols], util, 0.0)
+    return util
+
+
+@dataclass(frozen=True)
+class Market:
+    """A Huff market: areas, every store (candidates, our existing stores, rivals) and the
+    pair utilities. Built by :func:`build_market`; store index ``j < n_candidates`` is
+    candidate site ``j`` (row ``j`` of the sites table).
+
+    Attributes
+    ----------
+    net : Network
+        Areas x stores (candidates first, then existing, then rivals), km.
+    area_ids, store_ids : ndarray of object
+    kind : ndarray of int8, shape (n_stores,)
+        :data:`CANDIDATE`, :data:`EXISTING` or :data:`RIVAL`.
+    store_format : ndarray of object
+        Format of our stores (candidates and existing); ``None`` for rivals.
+    store_brand : ndarray of object
+        Brand of rivals; ``None`` for ours.
+    fixed_attractiveness : ndarray of float64
+        A rival's own ``attractiveness`` column (NaN when not given).
+    level : ndarray of object or None
+        Area levels.
+    affinity : ndarray of float64, shape (n_areas,)
+        Our brand affinity per area.
+    market : ndarray of float64, shape (n_areas,)
+        Offline spending potential per area ``M_i``, currency per year.
+    online : ndarray of float64, shape (n_areas,)
+        Our own online revenue per area ``O_i``, currency per year.
+    params : MarketParams
+    attractiveness : ndarray of float64, shape (n_stores,)
+    utility : ndarray of float64, shape (nnz,)
+        ``u_ij`` per stored pair (affinity applied to our stores).
+    """
+
+    net: Network
+    area_ids: np.ndarray
+    store_ids: np.ndarray
+    kind: np.ndarray
+    store_format: np.ndarray
+    store_brand: np.ndarray
+    fixed_attractiveness: np.ndarray
+    level: np.ndarray | None
+    affinity: np.ndarray
+    market: np.ndarray
+    online: np.ndarray
+    params: MarketParams
+    attractiveness: np.ndarray = field(repr=False)
+    utility: np.ndarray = field(repr=False)
+
+    @property
+    def n_areas(self) -> int:
+        return self.net.n_areas
+
+    @property
+    def n_stores(self) -> int:
+        return self.net.n_sites
+
+    @property
+    def n_candidates(self) -> int:
+        return int(np.count_nonzero(self.kind == CANDIDATE))
+
+    @property
+    def own(self) -> np.ndarray:
+        """Boolean mask of our stores (candidates and existing)."""
+        return self.kind != RIVAL
+
+    def with_params(self, params: MarketParams) -> Market:
+        """The same market under other Huff parameters (network kept; decay, attractiveness
+        and utilities recomputed). ``radius_km`` / ``k`` changes need :func:`build_market`."""
+        A = _store_attractiveness(
+            params, self.kind, self.store_format, self.store_brand, self.fixed_attractiveness
+        )
+        lam = params.area_decay(self.level, self.n_areas)
+        util = _pair_utility(self.net, A, lam, params, self.affinity, self.own)
+        return replace(self, params=params, attractiveness=A, utility=util)
+
+    def open_mask(self, new_sites=None) -> np.ndarray:
+        """Open stores: all existing and rival stores plus the candidate indices given."""
+        mask = self.kind != CANDIDATE
+        if new_sites is not None:
+            idx = _site_index(new_sites, self.n_candidates)
+            mask[idx] = True
+        return mask
+
+    def shares(self, new_sites=None) -> HuffShares:
+        """Huff shares with candidate indices ``new_sites`` open (plus existing, rivals)."""
+        active = self.open_mask(new_sites)
+        util = np.where(active[self.net.indices], self.utility, 0.0)
+        return _shares_from_utility(self.net, util, self.params.outside)
+
+
+def _site_index(sites, n_candidates: int) -> np.ndarray:
+    idx = np.unique(np.asarray(sites if sites is not None else [], dtype=np.int64).reshape(-1))
+    if idx.size and (idx[0] < 0 or idx[-1] >= n_candidates):
+        raise InputError(f"candidate site indices must lie in 0..{n_candidates - 1}")
+    return idx
+
+
+def _store_attractiveness(params, kind, fmt, brand, fixed) -> np.ndarray:
+    n = kind.shape[0]
+    A = np.empty(n, dtype=np.float64)
+    fa = params.format_attractiveness
+    for j in range(n):  # one pass over the store table (not a hot loop)
+        if kind[j] == RIVAL:
+            if np.isfinite(fixed[j]):
+                A[j] = fixed[j]
+            else:
+                A[j] = params.brand_attractiveness.get(brand[j], params.rival_default)
+        else:
+            f = fmt[j]
+            if f not in fa:
+                raise UnknownOptionError(
+                    f"store format {f!r} has no attractiveness; known: {sorted(fa)}"
+                )
+            A[j] = fa[f]
+    return A
+
+
+def _col(df: pd.DataFrame | None, name: str, table: str) -> np.ndarray:
+    if name not in df.columns:
+        raise MissingColumnError(f"{table} table is missing column {name!r}")
+    return df[name].to_numpy()
+
+
+def _format_column(df: pd.DataFrame, default: str) -> np.ndarray:
+    if "format" not in df.columns:
+        return np.full(len(df), default, dtype=object)
+    col = df["format"].astype(object).to_numpy()
+    bad = pd.isna(col) | (col == "")
+    col = col.copy()
+    col[bad] = default
+    return col
+
+
+def _candidate_formats(sites: pd.DataFrame, fmt: str | np.ndarray | None, default: str):
+    n = len(sites)
+    if fmt is not None and not isinstance(fmt, str):
+        out = np.asarray(fmt, dtype=object)
+        if out.shape != (n,):
+            raise InputError(f"candidate_format must have {n} entries, got {out.shape}")
+        return out
+    chosen = default if fmt is None else fmt
+    out = np.full(n, chosen, dtype=object)
+    if "formats" in sites.columns:
+        allowed = sites["formats"].astype(object).to_numpy()
+        for j, a in enumerate(allowed):
+            if isinstance(a, str) and a.strip():
+                names = [s.strip() for s in a.split(",") if s.strip()]
+                if chosen not in names:
+                    out[j] = names[0]
+    return out
+
+
+def build_market(
+    areas: pd.DataFrame,
+    sites: pd.DataFrame,
+    *,
+    existing: pd.DataFrame | None = None,
+    rivals: pd.DataFrame | None = None,
+    demand: DemandParams | None = None,
+    params: MarketParams | None = None,
+    candidate_format: str | np.ndarray | None = None,
+    market: np.ndarray | None = None,
+) -> Market:
+    """Assemble a :class:`Market` from the canonical tables.
+
+    Parameters
+    ----------
+    areas : DataFrame
+        ``id, lon, lat, population``; optional ``level, income, online_share,
+        online_orders`` (see :mod:`storeplan.demand`).
+    sites : DataFrame
+        Candidate sites ``id, lon, lat``; optional ``formats``. Store index ``j`` of the
+        market is row ``j`` here.
+    existing : DataFrame, optional
+        Our existing stores ``id, lon, lat``; optional ``format``.
+    rivals : DataFrame, optional
+        ``id, brand, lon, lat``; optional ``attractiveness``.
+    demand : DemandParams, optional
+    params : MarketParams, optional
+    candidate_format : str or array of str, optional
+        Format each candidate would open as. Default ``params.default_format``, or the
+        first allowed format of a site whose ``formats`` list excludes it.
+    market : array of float, shape (n_areas,), optional
+        Offline spending potential ``M_i`` (currency per year) to use instead of
+        :func:`storeplan.demand.offline_spending` ``total``.
+
+    Returns
+    -------
+    Market
+
+    Notes
+    -----
+    The network is built with :meth:`storeplan.geo.Network.build` using
+    ``params.radius_km`` and ``params.k``: O(n log m + nnz log nnz), 12 bytes per pair
+    plus 8 for the utility.
+    """
+    demand = demand or DemandParams()
+    params = params or MarketParams()
+    for name in ("id", "lon", "lat"):
+        _col(areas, name, "areas")
+        _col(sites, name, "sites")
+    parts_lon = [sites["lon"].to_numpy(np.float64)]
+    parts_lat = [sites["lat"].to_numpy(np.float64)]
+    ids = [sites["id"].astype(str).to_numpy(dtype=object)]
+    kind = [np.full(len(sites), CANDIDATE, np.int8)]
+    fmt = [_candidate_formats(sites, candidate_format, params.default_format)]
+    brand = [np.full(len(sites), None, dtype=object)]
+    fixed = [np.full(len(sites), np.nan)]
+    if existing is not None and len(existing):
+        for name in ("id", "lon", "lat"):
+            _col(existing, name, "existing")
+        parts_lon.append(existing["lon"].to_numpy(np.float64))
+        parts_lat.append(existing["lat"].to_numpy(np.float64))
+        ids.append(existing["id"].astype(str).to_numpy(dtype=object))
+        kind.append(np.full(len(existing), EXISTING, np.int8))
+        fmt.append(_format_column(existing, params.default_format))
+        brand.append(np.full(len(existing), None, dtype=object))
+        fixed.append(np.full(len(existing), np.nan))
+    if rivals is not None and len(rivals):
+        for name in ("id", "lon", "lat", "brand"):
+            _col(rivals, name, "rivals")
+        parts_lon.append(rivals["lon"].to_numpy(np.float64))
+        parts_lat.append(rivals["lat"].to_numpy(np.float64))
+        ids.append(rivals["id"].astype(str).to_numpy(dtype=object))
+        kind.append(np.full(len(rivals), RIVAL, np.int8))
+        fmt.append(np.full(len(rivals), None, dtype=object))
+        brand.append(rivals["brand"].astype(object).to_numpy())
+        if "attractiveness" in rivals.columns:
+            fixed.append(pd.to_numeric(rivals["attractiveness"], errors="coerce").to_numpy(float))
+        else:
+            fixed.append(np.full(len(rivals), np.nan))
+    lon, lat = np.concatenate(parts_lon), np.concatenate(parts_lat)
+    net = Network.build(
+        areas["lon"].to_numpy(np.float64), areas["lat"].to_numpy(np.float64), lon, lat,
+        radius_km=params.radius_km, k=params.k,
+    )
+    if market is None:
+        market_arr = offline_spending(areas, demand)["total"].to_numpy(np.float64)
+    else:
+        market_arr = np.asarray(market, dtype=np.float64)
+        if market_arr.shape != (len(areas),):
+            raise InputError(f"market must have {len(areas)} entries, got {market_arr.shape}")
+    level = areas["level"].astype(object).to_numpy() if "level" in areas.columns else None
+    m = Market(
+        net=net,
+        area_ids=areas["id"].astype(str).to_numpy(dtype=object),
+        store_ids=np.concatenate(ids),
+        kind=np.concatenate(kind),
+        store_format=np.concatenate(fmt),
+        store_brand=np.concatenate(brand),
+        fixed_attractiveness=np.concatenate(fixed),
+        level=level,
+        affinity=brand_affinity(areas, demand),
+        market=market_arr,
+        online=online_revenue(areas, demand),
+        params=params,
+        attractiveness=np.zeros(net.n_sites),
+        utility=np.zeros(net.nnz),
+    )
+    return m.with_params(params)
+
+
+# --------------------------------------------------------------------------- capture
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Revenue of every store and our share of every area for one set of open stores.
+
+    Attributes
+    ----------
+    stores : DataFrame
+        One row per open store: ``id, index, kind`` (``new`` / ``existing`` / ``rival``),
+        ``offline_revenue`` (``sum_i M_i P_ij``), ``online_transfer`` (``sum_i t O_i P_ij``,
+        ours only), ``revenue`` (their sum), currency per year.
+    areas : DataFrame
+        ``id, market, online, own_share, rival_share, outside_share, own_offline_revenue,
+        online_transfer``.
+    own_offline : float
+        Our stores' offline capture, currency per year (net gain to the brand).
+    own_revenue : float
+        Our stores' gross revenue (offline + transferred online), currency per year.
+    online_transfer : float
+        Revenue moved from our online channel to our stores, currency per year.
+    """
+
+    stores: pd.DataFrame
+    areas: pd.DataFrame
+    own_offline: float
+    own_revenue: float
+    online_transfer: float
+
+
+def capture(market: Market, new_sites=None) -> Capture:
+    """Revenue per store and our share per area with candidate indices ``new_sites`` open.
+
+    Our existing stores and all rivals are always open. Currency per year throughout.
+    O(nnz), vectorised.
+    """
+    sh = market.shares(new_sites)
+    own = market.own
+    active = market.open_mask(new_sites)
+    t = market.params.transfer_rate
+    offline = sh.store_sum(market.market)
+    transfer = np.where(own, sh.store_sum(t * market.online), 0.0)
+    rows = _rows(market.net)
+    own_pair = own[market.net.indices]
+    own_share = np.bincount(rows, weights=np.where(own_pair, sh.values, 0.0),
+                            minlength=market.n_areas)
+    rival_share = 1.0 - own_share - sh.outside
+    idx = np.flatnonzero(active)
+    kind_name = np.where(market.kind[idx] == CANDIDATE, "new", _KIND_NAMES[market.kind[idx]])
+    stores = pd.DataFrame({
+        "id": market.store_ids[idx],
+        "index": idx,
+        "kind": kind_name,
+        "offline_revenue": offline[idx],
+        "online_transfer": transfer[idx],
+        "revenue": offline[idx] + transfer[idx],
+    })
+    areas = pd.DataFrame({
+        "id": market.area_ids,
+        "market": market.market,
+        "online": market.online,
+        "own_share": own_share,
+        "rival_share": np.clip(rival_share, 0.0, 1.0),
+        "outside_share": sh.outside,
+        "own_offline_revenue": market.market * own_share,
+        "online_transfer": t * market.online * own_share,
+    })
+    own_off = float(np.dot(market.market, own_share))
+    own_tr = float(np.dot(t * market.online, own_share))
+    return Capture(stores, areas, own_off, own_off + own_tr, own_tr)
+
+
+@dataclass(frozen=True)
+class Cannibalisation:
+    """Where the revenue of every new store comes from.
+
+    Attributes
+    ----------
+    stores : DataFrame
+        One row per new store: ``id, index, revenue`` (gross, currency per year),
+        ``from_own_stores`` (what our other stores lose because this one is open),
+        ``from_online`` (our online revenue it pulls into the store), ``net_gain`` (new
+        revenue for the brand: taken from rivals and the outside option). ``revenue =
+        from_own_stores + from_online + net_gain``; each term is measured against the same
+        network without this one store.
+    areas : DataFrame
+        ``id, share_before, share_after`` (our offline share with existing stores only and
+        with existing plus new), ``revenue_before, revenue_after`` (our offline capture,
+        currency per year).
+    total_net_gain : float
+        Offline capture with the new stores minus without them, currency per year.
+    """
+
+    stores: pd.DataFrame
+    areas: pd.DataFrame
+    total_net_gain: float
+
+
+def cannibalisation(market: Market, new_sites) -> Cannibalisation:
+    """Leave-one-out cannibalisation accounting for the candidate indices ``new_sites``.
+
+    For each new store ``j`` and area ``i`` with ``S_i`` our share with every store open
+    and ``S_i^{-j} = (Own_i - u_ij) / (D_i - u_ij)`` our share without ``j``:
+    ``net_gain_j = sum_i M_i (S_i - S_i^{-j})``, ``from_online_j = sum_i t O_i (S_i -
+    S_i^{-j})``, ``revenue_j = sum_i (M_i + t O_i) u_ij / D_i`` and ``from_own_stores_j``
+    the rest. O(nnz), vectorised.
+    """
+    idx = _site_index(new_sites, market.n_candidates)
+    net = market.net
+    rows = _rows(net)
+    after = market.shares(idx)
+    before = market.shares(None)
+    own_pair = market.own[net.indices]
+    active = market.open_mask(idx)
+    util = np.where(active[net.indices], market.utility, 0.0)
+    own_u = np.bincount(rows, weights=np.where(own_pair, util, 0.0), minlength=market.n_areas)
+    den = after.denominator
+    safe = np.where(den > 0, den, 1.0)
+    s_after = own_u / safe
+    is_new = np.zeros(market.n_stores, dtype=bool)
+    is_new[idx] = True
+    sel = np.flatnonzero(is_new[net.indices])
+    i_sel = rows[sel]
+    u = util[sel]
+    den_wo = den[i_sel] - u
+    s_wo = np.where(den_wo > 0, (own_u[i_sel] - u) / np.where(den_wo > 0, den_wo, 1.0), 0.0)
+    diff = s_after[i_sel] - s_wo
+    t = market.params.transfer_rate
+    j_sel = net.indices[sel]
+    n = market.n_stores
+    net_gain = np.bincount(j_sel, weights=market.market[i_sel] * diff, minlength=n)
+    from_online = np.bincount(j_sel, weights=t * market.online[i_sel] * diff, minlength=n)
+    w = market.market[i_sel] + t * market.online[i_sel]
+    revenue = np.bincount(j_sel, weights=w * u / safe[i_sel], minlength=n)
+    stores = pd.DataFrame({
+        "id": market.store_ids[idx],
+        "index": idx,
+        "revenue": revenue[idx],
+        "from_own_stores": revenue[idx] - from_online[idx] - net_gain[idx],
+        "from_online": from_online[idx],
+        "net_gain": net_gain[idx],
+    })
+    own_before = np.bincount(rows, weights=np.where(own_pair, before.values, 0.0),
+                             minlength=market.n_areas)
+    own_after = np.bincount(rows, weights=np.where(own_pair, after.values, 0.0),
+                            minlength=market.n_areas)
+    areas = pd.DataFrame({
+        "id": market.area_ids,
+        "share_before": own_before,
+        "share_after": own_after,
+        "revenue_before": market.market * own_before,
+        "revenue_after": market.market * own_after,
+    })
+    total = float(np.dot(market.market, own_after - own_before))
+    return Cannibalisation(stores, areas, total)
+
+
+# --------------------------------------------------------------------- site selection
+
+
+def revenue_inputs(market: Market) -> dict:
+    """Arrays for :func:`storeplan.solvers.revenue.revenue` from a market.
+
+    Returns a dict with ``utility`` (``csr_matrix`` areas x candidates of our candidate
+    stores' ``u_ij``), ``weight`` (``M_i``, currency per year), ``base_own`` (sum of our
+    existing stores' utilities per area) and ``base_total`` (``u_0`` + every existing and
+    rival utility per area). The objective ``sum_i M_i (base_own_i + U_i) / (base_total_i
+    + U_i)`` is our offline capture, net of the online channel's cannibalisation.
+    """
+    net = market.net
+    rows = _rows(net)
+    cols = net.indices
+    kind_pair = market.kind[cols]
+    cand = kind_pair == CANDIDATE
+    counts = np.bincount(rows[cand], minlength=market.n_areas)
+    indptr = np.zeros(market.n_areas + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    U = sp.csr_matrix(
+        (market.utility[cand], cols[cand].astype(np.int32), indptr),
+        shape=(market.n_areas, market.n_candidates),
+    )
+    other = ~cand
+    base_own = np.bincount(rows, weights=np.where(kind_pair == EXISTING, market.utility, 0.0),
+                           minlength=market.n_areas)
+    base_total = market.params.outside + np.bincount(
+        rows, weights=np.where(other, market.utility, 0.0), minlength=market.n_areas
+    )
+    return {"utility": U, "weight": market.market.copy(), "base_own": base_own,
+            "base_total": base_total}
+
+
+def select_sites(market: Market, p: int | None = None, **kwargs):
+    """Competitive site selection on a market: :func:`storeplan.solvers.revenue.revenue`
+    with :func:`revenue_inputs`. ``kwargs`` go to the solver (``fixed_cost``,
+    ``opening_cost``, ``budget``, ``constraints``, ``must_open``, ``forbidden``,
+    ``conflicts``, ``time_limit``, ``seed``)."""
+    from storeplan.solvers.revenue import revenue
+
+    return revenue(p=p, **revenue_inputs(market), **kwargs)
+
+
+# ------------------------------------------------------------------------ calibration
+
+
+def predicted_sales(market: Market, new_sites=None) -> np.ndarray:
+    """Gross yearly revenue of every store (offline capture plus, for ours, the online
+    transfer), currency per year, shape (n_stores,); closed candidates get 0."""
+    sh = market.shares(new_sites)
+    out = sh.store_sum(market.market)
+    out += np.where(market.own, sh.store_sum(market.params.transfer_rate * market.online), 0.0)
+    out[~market.open_mask(new_sites)] = 0.0
+    return out
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """Fit report of :func:`calibrate`.
+
+    Attributes
+    ----------
+    r2 : float
+        Coefficient of determination of predicted vs observed sales (levels).
+    mape : float
+        Mean absolute percentage error (fraction, 0.1 = 10 %).
+    n_stores : int
+    fitted : dict
+        Fitted values by name (``decay``, ``outside``, ``format:<name>``, ``brand:<name>``).
+    table : DataFrame
+        ``id, observed, predicted, error`` per store (currency per year).
+    success : bool
+    message : str
+    n_evaluations : int
+    """
+
+    r2: float
+    mape: float
+    n_stores: int
+    fitted: dict
+    table: pd.DataFrame
+    success: bool
+    message: str
+    n_evaluations: int
+
+
+def calibrate(
+    market: Market,
+    observed_sales: pd.DataFrame,
+    *,
+    fit_decay: Literal["common", "level", "none"] = "common",
+    fit_formats: bool = True,
+    fit_outside: bool = True,
+    fit_brands: bool = False,
+    errors: Literal["log", "relative"] = "log",
+) -> tuple[MarketParams, CalibrationReport]:
+    """Fit decay and attractiveness parameters to observed yearly sales of our stores.
+
+    Nonlinear least squares (:func:`scipy.optimize.least_squares`, trust-region
+    reflective) on log parameters. The residual of store ``j`` is
+    ``log(pred_j / obs_j)`` (``errors="log"``, multiplicative errors) or
+    ``(pred_j - obs_j) / mean(obs)`` (``"relative"``).
+
+    Parameters
+    ----------
+    market : Market
+        Built with the stores whose sales are observed as ``existing`` stores.
+    observed_sales : DataFrame
+        ``id, annual_sales`` (currency per year) of existing stores; other ids are ignored.
+    fit_decay : {"common", "level", "none"}
+        ``common`` fits one ``lambda`` for every level (the level table is replaced),
+        ``level`` one per level present in the areas.
+    fit_formats : bool
+        Fit the attractiveness of every format of the observed stores except
+        ``params.default_format``, which stays fixed as the scale reference (shares are
+        invariant to scaling every utility and ``u_0`` together).
+    fit_outside : bool
+        Fit the outside utility ``u_0``.
+    fit_brands : bool
+        Also fit each rival brand's attractiveness (weakly identified from own sales only;
+        off by default).
+    errors : {"log", "relative"}
+
+    Returns
+    -------
+    params : MarketParams
+        Fitted parameters (other settings copied from ``market.params``).
+    report : CalibrationReport
+
+    Raises
+    ------
+    MissingColumnError, InputError
+        Bad ``observed_sales`` or fewer observed stores than free parameters.
+    """
+    from scipy.optimize import least_squares
+
+    for c in ("id", "annual_sales"):
+        if c not in observed_sales.columns:
+            raise MissingColumnError(f"observed_sales is missing column {c!r}")
+    base = market.params
+    obs_ids = observed_sales["id"].astype(str).to_numpy()
+    obs_val = pd.to_numeric(observed_sales["annual_sales"], errors="coerce").to_numpy(float)
+    pos = {sid: j for j, sid in enumerate(market.store_ids) if market.kind[j] == EXISTING}
+    keep = np.array([(s in pos) and np.isfinite(v) and v > 0 for s, v in zip(obs_ids, obs_val,
+                                                                             strict=True)])
+    if not keep.any():
+        raise InputError("observed_sales has no positive sales of existing stores in the market")
+    obs_ids, obs_val = obs_ids[keep], obs_val[keep]
+    store_idx = np.array([pos[s] for s in obs_ids], dtype=np.int64)
+
+    names: list[str] = []
+    x0: list[float] = []
+    levels = base.level_decay()
+    if fit_decay == "common":
+        names.append("decay")
+        x0.append(float(np.mean(list(levels.values())) if levels else base.default_decay))
+    elif fit_decay == "level":
+        present = sorted(set(market.level.tolist())) if market.level is not None else []
+        for lvl in present:
+            names.append(f"decay:{lvl}")
+            x0.append(levels.get(lvl, base.default_decay))
+        if not present:
+            names.append("decay")
+            x0.append(base.default_decay)
+    elif fit_decay != "none":
+        raise UnknownOptionError(f"fit_decay {fit_decay!r} is not common, level or none")
+    if fit_outside:
+        names.append("outside")
+        x0.append(max(base.outside, 1e-6))
+    if fit_formats:
+        fmts = sorted(set(market.store_format[store_idx].tolist()) - {base.default_format})
+        for f in fmts:
+            names.append(f"format:{f}")
+            x0.append(base.format_attractiveness[f])
+    if fit_brands:
+        rb = market.store_brand[market.kind == RIVAL]
+        for b in sorted({x for x in rb.tolist() if x is not None}):
+            names.append(f"brand:{b}")
+            x0.append(base.brand_attractiveness.get(b, base.rival_default))
+    if not names:
+        raise InputError("nothing to fit")
+    if len(names) > len(store_idx):
+        raise InputError(f"{len(names)} parameters but only {len(store_idx)} observed stores")
+
+    def to_params(x: np.ndarray) -> MarketParams:
+        vals = dict(zip(names, np.exp(x), strict=True))
+        upd: dict = {}
+        lv = dict(levels)
+        if "decay" in vals:
+            lv = dict.fromkeys(lv, vals["decay"])
+            upd["default_decay"] = vals["decay"]
+        for k, v in vals.items():
+            if k.startswith("decay:"):
+                lv[k.split(":", 1)[1]] = v
+        upd["decay_by_level"] = lv
+        if "outside" in vals:
+            upd["outside"] = vals["outside"]
+        fa = dict(base.format_attractiveness)
+        ba = dict(base.brand_attractiveness)
+        for k, v in vals.items():
+            if k.startswith("format:"):
+                fa[k.split(":", 1)[1]] = v
+            elif k.startswith("brand:"):
+                ba[k.split(":", 1)[1]] = v
+        upd["format_attractiveness"] = fa
+        upd["brand_attractiveness"] = ba
+        return base.model_copy(update=upd)
+
+    scale = float(np.mean(obs_val))
+    n_eval = [0]
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        n_eval[0] += 1
+        pred = predicted_sales(market.with_params(to_params(x)))[store_idx]
+        if errors == "log":
+            return np.log(np.maximum(pred, 1e-12)) - np.log(obs_val)
+        return (pred - obs_val) / scale
+
+    if errors not in ("log", "relative"):
+        raise UnknownOptionError(f"errors {errors!r} is not 'log' or 'relative'")
+    res = least_squares(resid, np.log(np.asarray(x0, dtype=float)), method="trf",
+                        x_scale=1.0, bounds=(np.log(1e-6), np.log(1e4)))
+    fitted_params = to_params(res.x)
+    pred = predicted_sales(market.with_params(fitted_params))[store_idx]
+    ss_res = float(np.sum((pred - obs_val) ** 2))
+    ss_tot = float(np.sum((obs_val - obs_val.mean()) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
+    mape = float(np.mean(np.abs(pred - obs_val) / obs_val))
+    table = pd.DataFrame({"id": obs_ids, "observed": obs_val, "predicted": pred,
+                          "error": pred - obs_val})
+    report = CalibrationReport(
+        r2=r2, mape=mape, n_stores=len(store_idx),
+        fitted=dict(zip(names, np.exp(res.x).tolist(), strict=True)), table=table,
+        success=bool(res.success), message=str(res.message), n_evaluations=n_eval[0],
+    )
+    return fitted_params, report

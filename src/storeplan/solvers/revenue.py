@@ -1,0 +1,859 @@
+r"""Competitive (Huff / MNL) site selection: lazy greedy plus swap local search.
+
+With :math:`X` the set of new candidate sites we open, :math:`u_{ij} \ge 0` the Huff
+utility of candidate :math:`j` in area :math:`i`, :math:`b_i` our existing stores' utility,
+:math:`B_i > 0` the utility of everything already there (outside option, rivals, our
+existing stores) and :math:`W_i` the area's offline spending (currency per year):
+
+.. math::
+
+    \max_X \; F(X) = f(X) - \sum_{j \in X} c_j, \qquad
+    f(X) = \sum_i W_i \, \frac{b_i + \sum_{j \in X} u_{ij}}{B_i + \sum_{j \in X} u_{ij}}
+
+subject to :math:`|X| = p` (or :math:`\sum_{j \in X} k_j \le \text{budget}`, or no limit),
+must-open / forbidden sites and minimum-spacing conflicts. :math:`f` is our offline capture
+(net of the online channel's cannibalisation, see :mod:`storeplan.market`); it is monotone
+and submodular, so greedy achieves :math:`f(G) - f(\emptyset) \ge (1 - 1/e)(f(X^*) -
+f(\emptyset))` under a cardinality constraint (Nemhauser, Wolsey & Fisher 1978).
+
+Reported bound (``sense="max"``, an upper bound on the optimum): the smaller of
+
+* the greedy guarantee :math:`f(M) + (f(G) - f(M)) / (1 - 1/e)` -- only for the
+  cardinality problem without fixed costs or conflicts (:math:`M` = must-open);
+* the *online* submodular bound (Leskovec et al. 2007) at the final solution :math:`S`:
+  :math:`F(X^*) \le f(S) + \max_X \sum_{j \in X} h_j` with :math:`h_j = f(j \mid S) - c_j`
+  (:math:`-c_j` for :math:`j \in S`), the max taken over :math:`|X| = p` containing
+  :math:`M` (budget: a fractional knapsack; no limit: all positive terms). Valid for every
+  constraint set because it relaxes them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+import scipy.sparse as sp
+
+from storeplan.errors import InfeasibleError, InputError, SolverError
+from storeplan.solvers.constraints import FORBIDDEN, Constraints, prepare
+from storeplan.solvers.solution import Solution, make_solution
+
+__all__ = ["revenue", "RevenueProblem", "objective_value", "marginal_gains", "GREEDY_FACTOR"]
+
+#: The greedy approximation factor 1 - 1/e.
+GREEDY_FACTOR = 1.0 - float(np.exp(-1.0))
+
+
+@dataclass(frozen=True)
+class RevenueProblem:
+    """Validated arrays of a competitive-location instance (internal, but public so tests
+    and benchmarks can evaluate solutions).
+
+    ``cptr, crow, cval``: CSC of the candidate utilities (per candidate: areas and
+    ``u_ij``); ``rptr, rcol, rval``: the same as CSR (per area). ``weight``, ``base_own``,
+    ``base_total`` per area; ``fixed`` (yearly) and ``cost`` (opening) per candidate.
+    """
+
+    cptr: np.ndarray
+    crow: np.ndarray
+    cval: np.ndarray
+    rptr: np.ndarray
+    rcol: np.ndarray
+    rval: np.ndarray
+    weight: np.ndarray
+    base_own: np.ndarray
+    base_total: np.ndarray
+    fixed: np.ndarray
+    cost: np.ndarray
+
+    @property
+    def n_areas(self) -> int:
+        return int(self.weight.shape[0])
+
+    @property
+    def n_sites(self) -> int:
+        return int(self.cptr.shape[0] - 1)
+
+    @classmethod
+    def build(cls, utility, weight, *, base_own=None, base_total=None, fixed_cost=None,
+              opening_cost=None) -> RevenueProblem:
+        """Validate inputs (see :func:`revenue`) and build the CSC/CSR arrays."""
+        if not sp.issparse(utility):
+            utility = sp.csr_matrix(np.asarray(utility, dtype=np.float64))
+        U = sp.csr_matrix(utility, dtype=np.float64)
+        U.sum_duplicates()
+        n, m = U.shape
+        if U.nnz and (not np.all(np.isfinite(U.data)) or U.data.min() < 0):
+            raise InputError("utility must be finite and >= 0")
+        W = _vec(weight, n, "weight")
+        b = np.zeros(n) if base_own is None else _vec(base_own, n, "base_own")
+        B = b.copy() if base_total is None else _vec(base_total, n, "base_total")
+        if np.any(b * (1 - 1e-12) > B):
+            raise InputError("base_total must be >= base_own in every area")
+        C = U.tocsc()
+        C.sort_indices()
+        fixed = np.zeros(m) if fixed_cost is None else _vec(fixed_cost, m, "fixed_cost", True)
+        cost = np.zeros(m) if opening_cost is None else _vec(opening_cost, m, "opening_cost")
+        return cls(
+            C.indptr.astype(np.int64), C.indices.astype(np.int64), C.data.astype(np.float64),
+            U.indptr.astype(np.int64), U.indices.astype(np.int64), U.data.astype(np.float64),
+            W, b, B, fixed, cost,
+        )
+
+
+def _vec(x, n: int, name: str, allow_neg: bool = False) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim == 0:
+        a = np.full(n, float(a))
+    if a.shape != (n,):
+        raise InputError(f"{name} must have {n} entries, got shape {a.shape}")
+    if not np.all(np.isfinite(a)) or (not allow_neg and np.any(a < 0)):
+        raise InputError(f"{name} must be finite" + ("" if allow_neg else " and >= 0"))
+    return a
+
+
+# ------------------------------------------------------------------------ kernels
+
+
+@nb.njit(cache=True)
+def _share(num, den):
+    return num / den if den > 0.0 else 0.0
+
+
+@nb.njit(cache=True)
+def _gain(j, cptr, crow, cval, W, num, den):
+    g = 0.0
+    for t in range(cptr[j], cptr[j + 1]):
+        i = crow[t]
+        u = cval[t]
+        d = den[i]
+        g += W[i] * (_share(num[i] + u, d + u) - _share(num[i], d))
+    return g
+
+
+@nb.njit(cache=True)
+def _loss(j, cptr, crow, cval, W, num, den):
+    g = 0.0
+    for t in range(cptr[j], cptr[j + 1]):
+        i = crow[t]
+        u = cval[t]
+        g += W[i] * (_share(num[i], den[i]) - _share(num[i] - u, den[i] - u))
+    return g
+
+
+@nb.njit(cache=True)
+def _apply(j, sign, cptr, crow, cval, num, den):
+    for t in range(cptr[j], cptr[j + 1]):
+        i = crow[t]
+        num[i] += sign * cval[t]
+        den[i] += sign * cval[t]
+
+
+@nb.njit(cache=True)
+def _all_gains(cptr, crow, cval, W, num, den, out):
+    for j in range(cptr.shape[0] - 1):
+        out[j] = _gain(j, cptr, crow, cval, W, num, den)
+
+
+@nb.njit(cache=True)
+def _objective(W, num, den):
+    s = 0.0
+    for i in range(W.shape[0]):
+        s += W[i] * _share(num[i], den[i])
+    return s
+
+
+@nb.njit(cache=True)
+def _better(ka, a, kb, b):
+    """Lexicographic (key desc, index asc) order."""
+    return ka > kb or (ka == kb and a < b)
+
+
+@nb.njit(cache=True)
+def _sift_down(heap, size, pos, key):
+    while True:
+        left = 2 * pos + 1
+        if left >= size:
+            return
+        best = left
+        right = left + 1
+        if right < size and _better(key[heap[right]], heap[right], key[heap[left]], heap[left]):
+            best = right
+        if _better(key[heap[best]], heap[best], key[heap[pos]], heap[pos]):
+            heap[pos], heap[best] = heap[best], heap[pos]
+            pos = best
+        else:
+            return
+
+
+@nb.njit(cache=True)
+def _key(g, fixed_j, cost_j, mode):
+    net = g - fixed_j
+    if mode != 1:
+        return net
+    if cost_j > 0.0:
+        return net / cost_j
+    return np.inf if net > 0.0 else net
+
+
+@nb.njit(cache=True)
+def _greedy(cptr, crow, cval, W, num, den, fixed, cost, status, conf_ptr, conf_adj,
+            is_open, n_open, target, mode, budget_left, lazy):
+    """Add sites greedily. mode 0: exactly ``target`` sites; 1: budget; 2: while positive.
+
+    ``status``: 0 free, 1 must (already open), 2 forbidden. Returns (order, n_added, evals,
+    budget_left). ``num``/``den``/``is_open`` are updated in place.
+    """
+    m = cptr.shape[0] - 1
+    blocked = np.zeros(m, dtype=np.bool_)
+    for j in range(m):
+        if status[j] == 2 or is_open[j]:
+            blocked[j] = True
+        if is_open[j]:
+            for t in range(conf_ptr[j], conf_ptr[j + 1]):
+                blocked[conf_adj[t]] = True
+    key = np.full(m, -np.inf)
+    stamp = np.full(m, -1, dtype=np.int64)
+    heap = np.empty(m, dtype=np.int64)
+    size = 0
+    evals = 0
+    for j in range(m):
+        if not blocked[j]:
+            g = _gain(j, cptr, crow, cval, W, num, den)
+            evals += 1
+            key[j] = _key(g, fixed[j], cost[j], mode)
+            stamp[j] = 0
+            heap[size] = j
+            size += 1
+    for pos in range(size // 2 - 1, -1, -1):
+        _sift_down(heap, size, pos, key)
+    order = np.empty(m, dtype=np.int64)
+    n_added = 0
+    rnd = 0
+    while size > 0:
+        if mode == 0 and n_open >= target:
+            break
+        if lazy:
+            j = heap[0]
+            if blocked[j] or (mode == 1 and cost[j] > budget_left):
+                size -= 1
+                heap[0] = heap[size]
+                _sift_down(heap, size, 0, key)
+                continue
+            if stamp[j] != rnd:
+                g = _gain(j, cptr, crow, cval, W, num, den)
+                evals += 1
+                key[j] = _key(g, fixed[j], cost[j], mode)
+                stamp[j] = rnd
+                _sift_down(heap, size, 0, key)
+                continue
+            size -= 1
+            heap[0] = heap[size]
+            _sift_down(heap, size, 0, key)
+        else:
+            j = -1
+            kbest = -np.inf
+            for c in range(m):
+                if blocked[c] or (mode == 1 and cost[c] > budget_left):
+                    continue
+                g = _gain(c, cptr, crow, cval, W, num, den)
+                evals += 1
+                k = _key(g, fixed[c], cost[c], mode)
+                if j < 0 or _better(k, c, kbest, j):
+                    j = c
+                    kbest = k
+            if j < 0:
+                break
+            key[j] = kbest
+        if mode != 0 and not key[j] > 0.0:
+            break
+        # accept j
+        _apply(j, 1.0, cptr, crow, cval, num, den)
+        is_open[j] = True
+        blocked[j] = True
+        for t in range(conf_ptr[j], conf_ptr[j + 1]):
+            blocked[conf_adj[t]] = True
+        budget_left -= cost[j]
+        n_open += 1
+        order[n_added] = j
+        n_added += 1
+        rnd += 1
+    return order[:n_added], n_added, evals, budget_left
+
+
+@nb.njit(cache=True)
+def _swap_sweep(cptr, crow, cval, rptr, rcol, rval, W, num, den, fixed, cost, status,
+                conf_ptr, conf_adj, is_open, open_list, slot_of, budget_left, use_budget,
+                cand_order, tol):
+    """One sweep of best-removal swaps: for each closed candidate j (in ``cand_order``) find
+    the open site i whose exchange for j improves F most; apply it when > ``tol``.
+
+    Swap deltas are exact: ``gain_j - loss_i`` plus a correction on areas where both i
+    and j are stored. Returns (moves, evaluations, budget_left).
+    """
+    p = open_list.shape[0]
+    loss = np.empty(p)
+    for s in range(p):
+        i = open_list[s]
+        loss[s] = _loss(i, cptr, crow, cval, W, num, den) - fixed[i]
+    corr = np.zeros(p)
+    touched = np.empty(p, dtype=np.int64)
+    mark = np.zeros(p, dtype=np.bool_)
+    moves = 0
+    evals = 0
+    for jj in range(cand_order.shape[0]):
+        j = cand_order[jj]
+        if is_open[j] or status[j] == 2:
+            continue
+        only = -1
+        n_conf = 0
+        for t in range(conf_ptr[j], conf_ptr[j + 1]):
+            k = conf_adj[t]
+            if is_open[k]:
+                n_conf += 1
+                only = slot_of[k]
+        if n_conf > 1:
+            continue
+        if n_conf == 1 and status[open_list[only]] == 1:
+            continue
+        evals += 1
+        gj = 0.0
+        n_t = 0
+        for t in range(cptr[j], cptr[j + 1]):
+            a = crow[t]
+            uj = cval[t]
+            n0 = num[a]
+            d0 = den[a]
+            s0 = _share(n0, d0)
+            ga = W[a] * (_share(n0 + uj, d0 + uj) - s0)
+            gj += ga
+            for r in range(rptr[a], rptr[a + 1]):
+                i = rcol[r]
+                if not is_open[i]:
+                    continue
+                ui = rval[r]
+                s = slot_of[i]
+                la = W[a] * (s0 - _share(n0 - ui, d0 - ui))
+                exact = W[a] * (_share(n0 - ui + uj, d0 - ui + uj) - s0)
+                corr[s] += exact - ga + la
+                if not mark[s]:
+                    mark[s] = True
+                    touched[n_t] = s
+                    n_t += 1
+        base = gj - fixed[j]
+        best = 0.0
+        best_s = -1
+        lo = 0
+        hi = p
+        if only >= 0:
+            lo = only
+            hi = only + 1
+        for s in range(lo, hi):
+            i = open_list[s]
+            if status[i] == 1:
+                continue
+            if use_budget and cost[j] - cost[i] > budget_left:
+                continue
+            delta = base - loss[s] + corr[s]
+            if delta > best:
+                best = delta
+                best_s = s
+        for q in range(n_t):
+            corr[touched[q]] = 0.0
+            mark[touched[q]] = False
+        if best_s >= 0 and best > tol:
+            i = open_list[best_s]
+            _apply(i, -1.0, cptr, crow, cval, num, den)
+            _apply(j, 1.0, cptr, crow, cval, num, den)
+            is_open[i] = False
+            is_open[j] = True
+            slot_of[i] = -1
+            slot_of[j] = best_s
+            open_list[best_s] = j
+            budget_left -= cost[j] - cost[i]
+            moves += 1
+            for s in range(p):
+                k = open_list[s]
+                loss[s] = _loss(k, cptr, crow, cval, W, num, den) - fixed[k]
+    return moves, evals, budget_left
+
+
+@nb.njit(cache=True)
+def _lagrangian(cptr, crow, cval, W, b, B, zmax, fixed, cost, lam0, must, free, k, mode,
+                budget, target, iters, theta0):
+    """Subgradient minimisation of the Lagrangian upper bound (see :func:`revenue` Notes).
+
+    ``L(lam) = sum_i max_{z >= 0} [W_i g_i(z) - lam_i z] + max_X sum_{j in X} (c_j - fixed_j)``
+    with ``g_i(z) = (b_i + z) / (B_i + z)``, ``z <= zmax_i`` (the area's total candidate
+    utility) and ``c_j = sum_i lam_i u_ij``; the inner max
+    over ``X`` is the top ``k`` free sites plus ``must`` (mode 0), a fractional knapsack
+    (mode 1) or every positive term (mode 2). Every ``lam >= 0`` gives a valid bound.
+    Returns (best bound, iterations run).
+    """
+    n = W.shape[0]
+    m = cptr.shape[0] - 1
+    lam = lam0.copy()
+    best = np.inf
+    theta = theta0
+    stall = 0
+    c = np.empty(m)
+    x = np.zeros(m)
+    z = np.empty(n)
+    sg = np.empty(n)
+    done = 0
+    for _ in range(iters):
+        done += 1
+        total = 0.0
+        for i in range(n):
+            Bi = B[i]
+            bi = b[i]
+            Wi = W[i]
+            if Wi <= 0.0:
+                z[i] = 0.0
+                continue
+            if Bi <= bi or Bi <= 0.0:
+                z[i] = 0.0
+                total += Wi
+                continue
+            li = lam[i]
+            slope0 = Wi * (Bi - bi) / (Bi * Bi)
+            if li >= slope0:
+                z[i] = 0.0
+                total += Wi * bi / Bi
+            else:
+                zi = zmax[i]
+                if li > 0.0:
+                    zi = min(np.sqrt(Wi * (Bi - bi) / li) - Bi, zi)
+                z[i] = zi
+                total += Wi * (bi + zi) / (Bi + zi) - li * zi
+        for j in range(m):
+            s = 0.0
+            for t in range(cptr[j], cptr[j + 1]):
+                s += lam[crow[t]] * cval[t]
+            c[j] = s - fixed[j]
+            x[j] = 0.0
+        for q in range(must.shape[0]):
+            total += c[must[q]]
+            x[must[q]] = 1.0
+        if mode == 0:
+            vals = np.empty(free.shape[0])
+            for q in range(free.shape[0]):
+                vals[q] = -c[free[q]]
+            order = np.argsort(vals)
+            for q in range(min(k, free.shape[0])):
+                j = free[order[q]]
+                total += c[j]
+                x[j] = 1.0
+        elif mode == 2:
+            for q in range(free.shape[0]):
+                j = free[q]
+                if c[j] > 0.0:
+                    total += c[j]
+                    x[j] = 1.0
+        else:
+            cap = budget
+            ratio = np.empty(free.shape[0])
+            for q in range(free.shape[0]):
+                j = free[q]
+                if c[j] <= 0.0:
+                    ratio[q] = np.inf
+                elif cost[j] <= 0.0:
+                    ratio[q] = -np.inf
+                else:
+                    ratio[q] = -c[j] / cost[j]
+            order = np.argsort(ratio)
+            for q in range(free.shape[0]):
+                j = free[order[q]]
+                if c[j] <= 0.0:
+                    break
+                if cost[j] <= 0.0:
+                    take = 1.0
+                elif cap <= 0.0:
+                    break
+                else:
+                    take = min(1.0, cap / cost[j])
+                    cap -= take * cost[j]
+                total += take * c[j]
+                x[j] = take
+        if total < best:
+            best = total
+            stall = 0
+        else:
+            stall += 1
+            if stall >= 5:
+                theta *= 0.5
+                stall = 0
+        for i in range(n):
+            sg[i] = -z[i]
+        for j in range(m):
+            if x[j] > 0.0:
+                for t in range(cptr[j], cptr[j + 1]):
+                    sg[crow[t]] += x[j] * cval[t]
+        norm = 0.0
+        for i in range(n):
+            norm += sg[i] * sg[i]
+        if norm <= 0.0 or best - target <= 1e-9 * abs(target) or theta < 1e-6:
+            break
+        step = theta * (total - target) / norm
+        for i in range(n):
+            v = lam[i] - step * sg[i]
+            lam[i] = v if v > 0.0 else 0.0
+    return best, done
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def _state(prob: RevenueProblem, sites: np.ndarray):
+    num = prob.base_own.copy()
+    den = prob.base_total.copy()
+    for j in sites:
+        _apply(int(j), 1.0, prob.cptr, prob.crow, prob.cval, num, den)
+    return num, den
+
+
+def objective_value(prob: RevenueProblem, sites) -> float:
+    """``F(X) = f(X) - sum fixed`` for candidate indices ``sites`` (currency per year)."""
+    sites = np.unique(np.asarray(sites, dtype=np.int64))
+    num, den = _state(prob, sites)
+    return float(_objective(prob.weight, num, den) - prob.fixed[sites].sum())
+
+
+def marginal_gains(prob: RevenueProblem, sites) -> np.ndarray:
+    """``f(j | X)`` for every candidate ``j`` (0 for ``j`` in ``sites``), currency per year."""
+    sites = np.unique(np.asarray(sites, dtype=np.int64))
+    num, den = _state(prob, sites)
+    out = np.empty(prob.n_sites)
+    _all_gains(prob.cptr, prob.crow, prob.cval, prob.weight, num, den, out)
+    out[sites] = 0.0
+    return out
+
+
+def _store_revenue(prob: RevenueProblem, sites: np.ndarray, num, den) -> np.ndarray:
+    out = np.empty(sites.shape[0])
+    for k, j in enumerate(sites):
+        a, b = prob.cptr[j], prob.cptr[j + 1]
+        rows = prob.crow[a:b]
+        d = den[rows]
+        out[k] = float(np.sum(prob.weight[rows] * prob.cval[a:b] / np.where(d > 0, d, 1.0)))
+    return out
+
+
+def _assignment(prob: RevenueProblem, is_open: np.ndarray) -> np.ndarray:
+    n = prob.n_areas
+    rows = np.repeat(np.arange(n), np.diff(prob.rptr))
+    val = np.where(is_open[prob.rcol], prob.rval, -1.0)
+    out = np.full(n, -1, dtype=np.int64)
+    if val.size == 0:
+        return out
+    # per-row argmax of val among open candidates (ties: first stored)
+    order = np.lexsort((-val, rows))
+    first = np.r_[True, rows[order][1:] != rows[order][:-1]]
+    r, v, c = rows[order][first], val[order][first], prob.rcol[order][first]
+    ok = v >= 0
+    out[r[ok]] = c[ok]
+    return out
+
+
+def _online_bound(prob, sites, must, eligible, p, budget, mode, f_s) -> float:
+    h = marginal_gains(prob, sites) - prob.fixed
+    h[sites] = -prob.fixed[sites]
+    base = f_s + float(h[must].sum())
+    free = eligible.copy()
+    free[must] = False
+    hv = h[free]
+    if mode == 0:
+        k = p - must.size
+        if k <= 0:
+            return base
+        if hv.size < k:
+            return base + float(hv.sum())
+        top = np.partition(hv, hv.size - k)[hv.size - k:]
+        return base + float(top.sum())
+    if mode == 2:
+        return base + float(np.maximum(hv, 0.0).sum())
+    # budget: fractional knapsack over positive terms
+    cap = budget - float(prob.cost[must].sum())
+    cv = prob.cost[free]
+    pos = hv > 0
+    hv, cv = hv[pos], cv[pos]
+    zero = cv <= 0
+    total = float(hv[zero].sum())
+    hv, cv = hv[~zero], cv[~zero]
+    order = np.argsort(-hv / cv, kind="stable")
+    for q in order:
+        if cap <= 0:
+            break
+        take = min(1.0, cap / cv[q])
+        total += take * hv[q]
+        cap -= take * cv[q]
+    return base + total
+
+
+# ------------------------------------------------------------------------ solver
+
+
+def revenue(
+    utility,
+    weight,
+    p: int | None = None,
+    *,
+    base_own=None,
+    base_total=None,
+    fixed_cost=None,
+    opening_cost=None,
+    budget: float | None = None,
+    constraints: Constraints | None = None,
+    must_open=None,
+    forbidden=None,
+    conflicts=None,
+    swap: bool = True,
+    lazy: bool = True,
+    max_sweeps: int = 50,
+    bound_iters: int = 200,
+    time_limit: float | None = None,
+    seed: int = 0,
+) -> Solution:
+    """Choose new store sites that maximise our Huff capture minus fixed costs.
+
+    Parameters
+    ----------
+    utility : csr_matrix or ndarray, shape (n_areas, n_candidates)
+        Huff utility ``u_ij >= 0`` of each candidate in each area (a missing entry is 0);
+        see :func:`storeplan.market.revenue_inputs`.
+    weight : array of float, shape (n_areas,)
+        Offline spending potential per area ``W_i``, currency per year.
+    p : int, optional
+        Number of new sites to open (exactly). ``None``: limited by ``budget``, or, with
+        neither, open every site whose net marginal gain is positive.
+    base_own : array of float, shape (n_areas,), optional
+        Utility of our existing stores per area (default 0).
+    base_total : array of float, shape (n_areas,), optional
+        Utility of everything present before any new site: outside option + rivals + our
+        existing stores (default ``base_own``). Must be >= ``base_own``.
+    fixed_cost : float or array, shape (n_candidates,), optional
+        Yearly fixed cost of each candidate (rent, staff), currency per year.
+    opening_cost : float or array, optional
+        One-off opening cost per candidate, currency; used with ``budget``.
+    budget : float, optional
+        Most total ``opening_cost`` of the new sites (when ``p`` is None).
+    constraints : Constraints, optional
+        ``must_open``, ``forbidden``, ``conflicts`` (minimum spacing pairs); ``group``
+        limits are not supported here.
+    must_open, forbidden, conflicts : optional
+        Shortcuts merged into ``constraints``: candidate indices, and a (k, 2) int array
+        of pairs that may not both be open (:func:`storeplan.geo.pairs_within`).
+    swap : bool
+        Run swap local search after greedy (default True).
+    lazy : bool
+        Lazy (accelerated) greedy; ``False`` re-evaluates every candidate each step
+        (same result, for checking).
+    max_sweeps : int
+        Most swap sweeps.
+    bound_iters : int
+        Most subgradient iterations of the Lagrangian bound (0: skip it).
+    time_limit : float, optional
+        Seconds; checked between sweeps.
+    seed : int
+        Seeds the order in which swap sweeps visit candidates. Same seed, same result.
+
+    Returns
+    -------
+    Solution
+        ``sense="max"``; ``objective`` = ``F`` (including the capture of existing stores),
+        ``bound`` an upper bound on the optimum (see module notes), ``assignment`` the
+        open new site with the highest utility in each area (-1 none). ``info`` holds
+        ``store_revenue`` (offline capture per site in ``sites``, currency per year),
+        ``capture`` (``f``), ``fixed`` (total fixed cost), ``base`` (``f`` with no new
+        site), ``greedy_objective``, ``greedy_bound``, ``online_bound``, ``sweeps``,
+        ``budget_used``.
+
+    Raises
+    ------
+    InfeasibleError
+        Constraints cannot be met (too few allowed sites, must-open over budget, ...).
+    InputError
+        Malformed arrays.
+
+    Notes
+    -----
+    Lazy greedy evaluates a candidate's marginal gain in O(nnz of its column) and keeps
+    stale upper bounds in a heap (valid by submodularity: gains only shrink). A swap
+    sweep costs O(sum over areas of (row length)^2 + m p). Memory O(nnz + n + m).
+    """
+    t0 = time.perf_counter()
+    prob = RevenueProblem.build(utility, weight, base_own=base_own, base_total=base_total,
+                                fixed_cost=fixed_cost, opening_cost=opening_cost)
+    m = prob.n_sites
+    if p is not None:
+        p = int(p)
+        if p < 0:
+            raise InputError(f"p must be >= 0, got {p}")
+        if p > m:
+            raise InfeasibleError(f"p = {p} but there are only {m} candidate sites")
+        mode = 0
+        if budget is not None:
+            raise InputError("give p or budget, not both")
+    elif budget is not None:
+        mode = 1
+        if not np.isfinite(budget) or budget < 0:
+            raise InputError("budget must be finite and >= 0")
+    else:
+        mode = 2
+    c = constraints or Constraints()
+    if must_open is not None or forbidden is not None or conflicts is not None:
+        c = Constraints(
+            must_open=_merge(c.must_open, must_open),
+            forbidden=_merge(c.forbidden, forbidden),
+            group=c.group, group_min=c.group_min, group_max=c.group_max,
+            conflicts=_merge_pairs(c.conflicts, conflicts),
+        )
+    side = prepare(c, m, p if mode == 0 else 0, p if mode == 0 else m)
+    if side.has_groups:
+        raise SolverError("revenue() does not support group constraints")
+    must = side.must
+    budget_left = float(budget) if mode == 1 else 0.0
+    if mode == 1:
+        budget_left -= float(prob.cost[must].sum())
+        if budget_left < -1e-9 * max(1.0, float(budget)):
+            raise InfeasibleError(
+                f"must_open sites cost {prob.cost[must].sum():.6g} but the budget is {budget}"
+            )
+    status = side.status.astype(np.int8)
+    is_open = np.zeros(m, dtype=np.bool_)
+    num, den = prob.base_own.copy(), prob.base_total.copy()
+    for j in must:
+        _apply(int(j), 1.0, prob.cptr, prob.crow, prob.cval, num, den)
+        is_open[j] = True
+    f_empty = float(_objective(prob.weight, prob.base_own, prob.base_total))
+    f_must = float(_objective(prob.weight, num, den))
+    target = p if mode == 0 else m
+    order, n_added, evals, budget_left = _greedy(
+        prob.cptr, prob.crow, prob.cval, prob.weight, num, den, prob.fixed, prob.cost, status,
+        side.conf_ptr, side.conf_adj, is_open, int(must.size), int(target), int(mode),
+        float(budget_left), bool(lazy),
+    )
+    if mode == 0 and int(is_open.sum()) < p:
+        raise InfeasibleError(
+            f"only {int(is_open.sum())} sites can be open together under the minimum-spacing"
+            f" and forbidden constraints found by greedy, but p = {p}"
+        )
+    iterations = int(evals)
+    greedy_sites = np.flatnonzero(is_open)
+    f_greedy = float(_objective(prob.weight, num, den))
+    greedy_obj = f_greedy - float(prob.fixed[greedy_sites].sum())
+    method = "lazy-greedy" if lazy else "greedy"
+
+    if mode == 1:
+        # cost-benefit greedy can miss a single large item (Khuller, Moss & Naor 1999)
+        free = np.flatnonzero((status == 0) & (prob.cost <= float(budget) - prob.cost[must].sum()))
+        if free.size:
+            base_num, base_den = _state(prob, must)
+            g = np.empty(m)
+            _all_gains(prob.cptr, prob.crow, prob.cval, prob.weight, base_num, base_den, g)
+            val = g[free] - prob.fixed[free]
+            k = free[int(np.argmax(val))]
+            single = f_must + float(val.max()) - float(prob.fixed[must].sum())
+            if single > greedy_obj + 1e-12 * max(1.0, abs(greedy_obj)):
+                is_open[:] = False
+                is_open[must] = True
+                is_open[k] = True
+                num, den = _state(prob, np.flatnonzero(is_open))
+                budget_left = float(budget) - float(prob.cost[is_open].sum())
+                greedy_obj = single
+
+    sweeps = 0
+    if swap:
+        rng = np.random.default_rng(seed)
+        open_list = np.flatnonzero(is_open).astype(np.int64)
+        slot_of = np.full(m, -1, dtype=np.int64)
+        slot_of[open_list] = np.arange(open_list.size)
+        if open_list.size and open_list.size < m:
+            while sweeps < max_sweeps:
+                if time_limit is not None and time.perf_counter() - t0 > time_limit:
+                    break
+                cur = float(_objective(prob.weight, num, den))
+                tol = 1e-9 * max(1.0, abs(cur))
+                cand_order = rng.permutation(m).astype(np.int64)
+                moves, ev, budget_left = _swap_sweep(
+                    prob.cptr, prob.crow, prob.cval, prob.rptr, prob.rcol, prob.rval,
+                    prob.weight, num, den, prob.fixed, prob.cost, status, side.conf_ptr,
+                    side.conf_adj, is_open, open_list, slot_of, float(budget_left),
+                    mode == 1, cand_order, tol,
+                )
+                sweeps += 1
+                iterations += int(moves) + int(ev)
+                # refresh the running sums against drift
+                num, den = _state(prob, np.flatnonzero(is_open))
+                if moves == 0:
+                    break
+            method += "+swap"
+
+    sites = np.flatnonzero(is_open).astype(np.int64)
+    f_final = float(_objective(prob.weight, num, den))
+    fixed_total = float(prob.fixed[sites].sum())
+    obj = f_final - fixed_total
+    eligible = status != FORBIDDEN
+    online = _online_bound(prob, sites, must, eligible, p, float(budget or 0.0), mode, f_final)
+    lag = np.inf
+    lag_iters = 0
+    if bound_iters > 0:
+        lam0 = prob.weight * np.maximum(den - num, 0.0) / np.where(den > 0, den, 1.0) ** 2
+        zmax = np.bincount(prob.crow, weights=prob.cval, minlength=prob.n_areas)
+        free = np.flatnonzero(eligible & (status != 1)).astype(np.int64)
+        cap = float(budget) - float(prob.cost[must].sum()) if mode == 1 else 0.0
+        k = (p - must.size) if mode == 0 else 0
+        lag, lag_iters = _lagrangian(
+            prob.cptr, prob.crow, prob.cval, prob.weight, prob.base_own, prob.base_total, zmax,
+            prob.fixed, prob.cost, lam0, must.astype(np.int64), free, int(k), int(mode), cap,
+            obj, int(bound_iters), 1.0,
+        )
+        iterations += int(lag_iters)
+        method += "+lagrangian"
+    greedy_bound = np.inf
+    if mode == 0 and not side.has_conflicts and not np.any(prob.fixed != 0):
+        greedy_bound = f_must + (f_greedy - f_must) / GREEDY_FACTOR
+    bound = min(online, greedy_bound, float(lag))
+    if mode == 0 and p == int(eligible.sum()):
+        bound = obj  # every allowed site is open: the only feasible solution
+    if mode == 0 and p == must.size:
+        bound = obj
+    store_rev = _store_revenue(prob, sites, num, den)
+    info = {
+        "store_revenue": store_rev,
+        "capture": f_final,
+        "fixed": fixed_total,
+        "base": f_empty,
+        "greedy_objective": greedy_obj,
+        "greedy_bound": float(greedy_bound),
+        "online_bound": float(online),
+        "lagrangian_bound": float(lag),
+        "sweeps": sweeps,
+        "budget_used": float(prob.cost[sites].sum()),
+        "greedy_order": order,
+    }
+    if bound < obj:  # round-off only: the bound is valid
+        bound = max(bound, obj)
+    return make_solution(
+        sites, _assignment(prob, is_open), obj, bound,
+        seconds=time.perf_counter() - t0, iterations=iterations, method=method, sense="max",
+        info=info,
+    )
+
+
+def _merge(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return np.concatenate([np.asarray(a).reshape(-1), np.asarray(b).reshape(-1)])
+
+
+def _merge_pairs(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return np.concatenate([np.asarray(a).reshape(-1, 2), np.asarray(b).reshape(-1, 2)])
