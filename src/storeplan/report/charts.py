@@ -113,8 +113,9 @@ def coverage_curve_chart(plan: Any, path: str | Path, *, dpi: int = 110) -> Path
         ax.axvline(n, color=_GREY, linestyle=":", linewidth=1.2)
         ax.annotate(f"plan: {n:,} stores", xy=(n, 97), xytext=(-4, 0), ha="right", va="top",
                     textcoords="offset points", fontsize=9, color="#555555")
-    ax.legend(handles=handles, loc="center right", frameon=False, fontsize=9)
-    ax.set_title("Coverage as the network grows", loc="left", fontsize=12)
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2,
+              frameon=False, fontsize=9, borderaxespad=0.2)
+    ax.set_title("Coverage as the network grows", loc="left", fontsize=12, pad=24)
     return _save(fig, path, dpi)
 
 
@@ -150,11 +151,18 @@ def distance_chart(plan: Any, path: str | Path, *, bins: int = 40, dpi: int = 11
         return _save(fig, path, dpi)
     _style(ax)
     k, w = km[served], pop[served]
-    hi = float(np.quantile(k, 0.995)) if len(k) > 20 else float(k.max())
+    # Clip the long tail into the last bar so the bulk of the distribution stays readable.
+    hi = float(k.max())
+    if len(k) > 20:
+        order = np.argsort(k)
+        cum = np.cumsum(w[order]) / w.sum()
+        hi = float(k[order][min(np.searchsorted(cum, 0.99), len(k) - 1)])
     hi = max(hi, 1e-6)
+    clipped = bool((k > hi).any())
     ax.hist(np.clip(k, 0, hi), bins=bins, range=(0, hi), weights=w / 1e6, color=_BLUE,
             alpha=0.85, edgecolor="white", linewidth=0.4)
-    ax.set_xlabel("distance to assigned store (km)")
+    ax.set_xlabel("distance to assigned store (km)"
+                  + (f"; last bar includes all \u2265 {hi:,.0f} km" if clipped else ""))
     ax.set_ylabel("population (millions)")
     mean = float(np.average(k, weights=w))
     ax.axvline(mean, color=_ORANGE, linewidth=1.6, label=f"mean {mean:,.1f} km")

@@ -212,7 +212,11 @@ def _assumptions(plan: Any) -> str:
     asg = getattr(plan, "assignment", None)
     if asg is not None and len(asg):
         unserved = int(asg["store_id"].isna().sum())
-        rows.append(["unserved areas", f"{unserved:,} of {len(asg):,}"])
+        rows.append(["areas without a store", f"{unserved:,} of {len(asg):,}"])
+        if "covered" in asg:
+            covered = int(asg["covered"].fillna(False).astype(bool).sum())
+            rows.append(["areas covered", f"{covered:,} of {len(asg):,}"
+                         + (f" (within {fmt_km(radius)})" if radius is not None else "")])
     for k in sorted(metrics, key=str):
         if k in _HEADLINE_KEYS or k == "radius_km":
             continue

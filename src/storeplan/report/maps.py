@@ -39,8 +39,8 @@ AREA_COLORS = ("#1a9850", "#91cf60", "#fdae61", "#d73027")
 STORE_COLORS = {"new": "#2166ac", "existing": "#762a83"}
 #: Colours of rival brands, in order of brand size; further brands share the last one.
 RIVAL_COLORS = (
-    "#ff7f00", "#a65628", "#f781bf", "#e6ab02", "#17becf",
-    "#8c564b", "#bcbd22", "#e377c2", "#7f7f7f", "#000000",
+    "#e7298a", "#17becf", "#a6761d", "#1b1b1b", "#bcbd22",
+    "#f781bf", "#66c2a5", "#b15928", "#8c8c8c", "#ffff33",
 )
 
 # Columns of ``plan.stores`` shown in every store popup, in this order.
@@ -96,12 +96,20 @@ def _distance_classes(km: np.ndarray, radius: float | None) -> tuple[np.ndarray,
     cls[served & (km <= t1)] = 0
     cls[served & (km > t1) & (km <= t2)] = 1
     cls[served & (km > t2)] = 2
-    labels = [
-        f"served, \u2264 {t1:,.1f} km",
-        f"served, {t1:,.1f}\u2013{t2:,.1f} km",
-        f"served, > {t2:,.1f} km",
-        "not served",
-    ]
+    if radius is not None and radius > 0:
+        labels = [
+            f"\u2264 {t1:,.1f} km from its store",
+            f"{t1:,.1f}\u2013{t2:,.1f} km (covered)",
+            f"> {t2:,.1f} km (not covered)",
+            "no store assigned",
+        ]
+    else:
+        labels = [
+            f"\u2264 {t1:,.1f} km from its store",
+            f"{t1:,.1f}\u2013{t2:,.1f} km",
+            f"> {t2:,.1f} km",
+            "no store assigned",
+        ]
     return cls, labels
 
 
@@ -215,6 +223,7 @@ def _map_data(plan: Any, max_rival_brands: int) -> dict[str, Any]:
         "rivals": rivals,
         "radius_km": radius,
         "n_served": int(np.isfinite(km).sum()),
+        "n_covered": int((cls <= 1).sum()),
     }
 
 
@@ -326,7 +335,7 @@ _LEGEND_CSS = """
 .storeplan-legend {
   background: rgba(255,255,255,0.93); padding: 8px 11px; border-radius: 6px;
   box-shadow: 0 1px 5px rgba(0,0,0,0.35); font: 12px/1.45 system-ui, sans-serif;
-  max-width: 330px; color: #222; }
+  max-width: 330px; max-height: calc(100vh - 120px); overflow-y: auto; color: #222; }
 .storeplan-legend h4 { margin: 0 0 4px; font-size: 13px; display: inline; }
 .storeplan-legend summary { cursor: pointer; margin-bottom: 3px; }
 .storeplan-legend .sw { display: inline-block; width: 11px; height: 11px;
@@ -340,13 +349,18 @@ table.storeplan-popup td { padding: 1px 0; }
 """
 
 
+def _shorten(text: str, n: int) -> str:
+    """Cut ``text`` to at most ``n`` characters at a word boundary."""
+    return text if len(text) <= n else text[: n - 1].rsplit(" ", 1)[0] + " \u2026"
+
+
 def _legend_html(plan: Any, data: dict[str, Any]) -> str:
     """The fixed legend box: title, colour key and data notes (all text escaped)."""
     e = html.escape
     items = []
     for color, label in zip(data["area_colors"], data["area_labels"], strict=True):
         items.append(f'<div><span class="sw" style="background:{color}"></span>'
-                     f"area {e(label)}</div>")
+                     f"area: {e(label)}</div>")
     for name, color in STORE_COLORS.items():
         items.append(f'<div><span class="sw" style="background:{color};border-color:#fff;'
                      f'outline:1px solid {color}"></span>{e(name)} store</div>')
@@ -354,15 +368,21 @@ def _legend_html(plan: Any, data: dict[str, Any]) -> str:
         items.append(f'<div><span class="sw" style="background:{r["color"]}"></span>'
                      f'rival: {e(r["brand"])} ({len(r["rows"]):,})</div>')
     notes = [str(n) for n in (getattr(plan, "notes", None) or ())]
+    synth = [n for n in notes if "synthetic" in n.lower()]
     note_html = "".join(
-        f'<div class="{"synthetic" if "synthetic" in n.lower() else ""}">{e(n)}</div>'
-        for n in notes
+        f'<div class="synthetic" title="{e(n, quote=True)}">{e(_shorten(n, 150))}</div>'
+        for n in synth
     )
+    if notes:
+        note_html += (f"<details><summary>data sources ({len(notes)})</summary>"
+                      + "".join(f"<div>{e(n)}</div>" for n in notes) + "</details>")
     n_stores = len(data["stores"])
     n_areas = len(data["areas"])
     title = e(str(getattr(plan, "scenario_name", "") or "storeplan"))
-    sub = e(f"{n_stores:,} stores, {n_areas:,} areas ({data['n_served']:,} served)"
-            + (f", radius {fmt_km(data['radius_km'])}" if data["radius_km"] else ""))
+    sub = f"{n_stores:,} stores; {n_areas:,} areas, {data['n_served']:,} with a store"
+    if data["radius_km"]:
+        sub += f", {data['n_covered']:,} within {fmt_km(data['radius_km'])}"
+    sub = e(sub)
     return (f'<details open><summary><h4>{title}</h4></summary><div>{sub}</div>'
             f'{"".join(items)}<div class="notes">{note_html}</div>'
             "<div class=\"notes\">Bubble area \u221d population. Background tiles need a "
