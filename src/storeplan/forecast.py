@@ -1,0 +1,262 @@
+"""Revenue and cash-flow forecast of a rollout, against the sales target.
+
+:func:`forecast` turns a :class:`storeplan.rollout.Schedule` and its value oracle into
+per-store and per-year tables: sales (with ramp-up and cannibalisation), opening costs,
+fixed costs, cash flow, cumulative cash flow, payback year and NPV.
+
+Conventions (the same as :mod:`storeplan.rollout`): stores open on the first day of their
+opening year; every cash flow of year ``t`` is counted at the end of year ``t`` and
+discounted by ``(1 + r) ** -t`` (end-of-year convention); cash flow = ``gross_margin x
+sales - fixed cost - opening cost``; no terminal value after the horizon. Sales targets
+count the sales of all our stores (existing and new), currency per year.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .rollout import Schedule, evaluate, ramp_factor
+
+__all__ = ["Forecast", "forecast", "extra_stores_needed"]
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A rollout forecast.
+
+    Attributes
+    ----------
+    per_store_year : DataFrame
+        One row per open store and year ``1..horizon``: ``id, year, label, status
+        (existing/new), open_year, age_years, ramp, full_revenue, revenue, opening_cost,
+        fixed_cost, cash_flow, cumulative_cash_flow, discounted_cash_flow`` (+ ``region``);
+        currency (per year where it is a flow).
+    per_year : DataFrame
+        One row per year ``1..horizon``: ``year, label, in_rollout, stores_open,
+        stores_opened, revenue, revenue_new, revenue_existing, target, target_met,
+        shortfall, extra_stores, capex, budget, fixed_cost, cash_flow, cumulative_cash_flow,
+        cash_flow_new, cumulative_cash_flow_new, discount_factor, discounted_cash_flow``.
+    npv : float
+        NPV of all store cash flows over the horizon, currency.
+    npv_new : float
+        NPV added by the rollout (``npv`` minus the existing stores alone), currency.
+    payback_year : int or None
+        First year from which the cumulative cash flow of the new stores (undiscounted)
+        stays >= 0; None if not within the horizon (or no new store).
+    total_revenue : float
+        Sales over the rollout years, currency.
+    final_revenue : float
+        Sales in the last rollout year, currency per year.
+    target_met : bool or None
+        Every rollout year with a target met; None without targets.
+    shortfall : float
+        Largest yearly shortfall against the target, currency per year (0 when met).
+    extra_stores : int
+        Most extra stores any year needs to close its shortfall (0 when met); see
+        :func:`extra_stores_needed`.
+    discount_rate : float
+    horizon : int
+        Years.
+    notes : tuple of str
+    """
+
+    per_store_year: pd.DataFrame
+    per_year: pd.DataFrame
+    npv: float
+    npv_new: float
+    payback_year: int | None
+    total_revenue: float
+    final_revenue: float
+    target_met: bool | None
+    shortfall: float
+    extra_stores: int
+    discount_rate: float
+    horizon: int
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def headline(self) -> dict[str, Any]:
+        """Headline numbers as a plain dict (JSON-friendly)."""
+        return {
+            "npv": self.npv,
+            "npv_new": self.npv_new,
+            "payback_year": self.payback_year,
+            "total_revenue": self.total_revenue,
+            "final_revenue": self.final_revenue,
+            "target_met": self.target_met,
+            "shortfall": self.shortfall,
+            "extra_stores": self.extra_stores,
+            "discount_rate": self.discount_rate,
+            "horizon": self.horizon,
+        }
+
+    def rollout_years(self) -> pd.DataFrame:
+        """``per_year`` restricted to the rollout years."""
+        return self.per_year[self.per_year["in_rollout"]].reset_index(drop=True)
+
+
+def extra_stores_needed(shortfall: float, marginal_revenue: float, ramp_months: float,
+                        ramp_shape: str = "linear") -> int:
+    """Extra stores to open at the start of a year to close a sales shortfall that year.
+
+    ``ceil(shortfall / (marginal_revenue x first-year ramp factor))``, with
+    ``marginal_revenue`` the average full-ramp sales of the marginal stores (currency per
+    year). It ignores the cannibalisation the extra stores would cause among themselves, so
+    it is a lower estimate; re-run :func:`storeplan.rollout.schedule` with higher limits
+    for an exact answer. Returns 0 when ``shortfall <= 0`` and -1 when no store earns
+    anything in its first year.
+    """
+    if shortfall <= 0:
+        return 0
+    first = float(ramp_factor(0.0, ramp_months, ramp_shape))
+    per_store = marginal_revenue * first
+    if not per_store > 0:
+        return -1
+    return int(math.ceil(shortfall / per_store - 1e-9))
+
+
+def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray], *,
+             marginal_share: float = 0.25) -> Forecast:
+    """Forecast sales, costs and cash flow of a rollout schedule.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        From :func:`storeplan.rollout.schedule` (carries the spec and the costs).
+    oracle : callable
+        The value oracle the schedule was made with (``oracle(open_idx) -> revenue``,
+        currency per year at full ramp).
+    marginal_share : float
+        Share (0..1] of a year's new stores, the lowest-selling ones, whose average
+        full-ramp sales values an extra store (for ``extra_stores``).
+
+    Returns
+    -------
+    Forecast
+
+    Notes
+    -----
+    Uses ``horizon`` oracle calls at most (years after the rollout reuse the last set).
+    """
+    spec = schedule.spec
+    H, Y = spec.horizon, spec.years
+    o = schedule.open_year
+    ev = evaluate(oracle, o, spec, schedule.opening_cost, schedule.fixed_cost)
+    disc = ev["discount"]
+    labels = spec.year_labels(H)
+    years = np.arange(1, H + 1)
+    is_open = (o[:, None] >= 0) & (o[:, None] <= years[None, :])
+    j_idx, t_idx = np.nonzero(is_open)
+    new = o >= 1
+    cash = ev["cash"]
+    cum_store = np.cumsum(cash, axis=1)
+    psy = pd.DataFrame({
+        "id": schedule.ids[j_idx],
+        "year": years[t_idx],
+        "label": labels[t_idx],
+        "status": np.where(new[j_idx], "new", "existing"),
+        "open_year": o[j_idx],
+        "age_years": years[t_idx] - o[j_idx],
+        "ramp": ev["ramp"][j_idx, t_idx],
+        "full_revenue": ev["full_revenue"][j_idx, t_idx],
+        "revenue": ev["revenue"][j_idx, t_idx],
+        "opening_cost": ev["opening"][j_idx, t_idx],
+        "fixed_cost": ev["fixed"][j_idx, t_idx],
+        "cash_flow": cash[j_idx, t_idx],
+        "cumulative_cash_flow": cum_store[j_idx, t_idx],
+        "discounted_cash_flow": cash[j_idx, t_idx] * disc[t_idx],
+    })
+    if "region" in schedule.extra:
+        psy["region"] = np.asarray(schedule.extra["region"], dtype=object)[j_idx]
+    psy = psy.sort_values(["year", "open_year", "id"], kind="stable").reset_index(drop=True)
+
+    revenue = ev["revenue"].sum(axis=0)
+    revenue_new = ev["revenue"][new].sum(axis=0)
+    cash_year = cash.sum(axis=0)
+    cash_new = cash[new].sum(axis=0)
+    cum_new = np.cumsum(cash_new)
+    targets = np.full(H, np.nan)
+    targets[:Y] = spec.targets()
+    has_target = ~np.isnan(targets)
+    shortfall = np.where(has_target, np.maximum(targets - revenue, 0.0), np.nan)
+    budgets = np.full(H, np.nan)
+    budgets[:Y] = spec.budgets()
+    opened = np.bincount(o[new], minlength=H + 1)[1:H + 1]
+    extra = np.zeros(H, np.int64)
+    for t in np.flatnonzero(has_target & (shortfall > 0)):
+        extra[t] = extra_stores_needed(float(shortfall[t]), _marginal_revenue(ev, o, t + 1, marginal_share),
+                                       spec.ramp_months, spec.ramp_shape)
+    per_year = pd.DataFrame({
+        "year": years,
+        "label": labels,
+        "in_rollout": years <= Y,
+        "stores_open": is_open.sum(axis=0),
+        "stores_opened": opened,
+        "revenue": revenue,
+        "revenue_new": revenue_new,
+        "revenue_existing": revenue - revenue_new,
+        "target": targets,
+        "target_met": pd.array([bool(r >= tg - 1e-6 * max(1.0, tg)) if h else pd.NA
+                                for r, tg, h in zip(revenue, targets, has_target, strict=True)],
+                               dtype="boolean"),
+        "shortfall": shortfall,
+        "extra_stores": extra,
+        "capex": ev["opening"].sum(axis=0),
+        "budget": budgets,
+        "fixed_cost": ev["fixed"].sum(axis=0),
+        "cash_flow": cash_year,
+        "cumulative_cash_flow": np.cumsum(cash_year),
+        "cash_flow_new": cash_new,
+        "cumulative_cash_flow_new": cum_new,
+        "discount_factor": disc,
+        "discounted_cash_flow": cash_year * disc,
+    })
+    npv = float(cash_year @ disc)
+    base = np.where(o == 0, 0, -1)
+    npv0 = float(evaluate(oracle, base, spec, schedule.opening_cost, schedule.fixed_cost)["value"])
+    payback = None
+    if new.any():
+        # payback: first year from which the cumulative cash of the new stores stays >= 0
+        neg = np.flatnonzero(cum_new < -1e-9)
+        first = int(neg[-1]) + 1 if len(neg) else 0
+        payback = int(years[first]) if first < H else None
+    tmet = None
+    if has_target[:Y].any():
+        tmet = bool(np.all(revenue[:Y][has_target[:Y]] >= targets[:Y][has_target[:Y]]
+                           - 1e-6 * np.maximum(1.0, targets[:Y][has_target[:Y]])))
+    short = float(np.nanmax(shortfall[:Y])) if has_target[:Y].any() else 0.0
+    notes = (
+        "Stores open on the first day of their opening year; cash flows are discounted at the "
+        f"end of each year at {spec.discount_rate:.1%} per year; no terminal value after year {H}.",
+        f"Cash flow = {spec.gross_margin:.0%} gross margin x sales - fixed costs - opening costs.",
+        f"Ramp-up: {spec.ramp_shape.replace('_', '-')} over {spec.ramp_months:g} months.",
+        "Extra stores to meet a missed target: shortfall / (average sales of the lowest-selling "
+        f"{marginal_share:.0%} of new stores x first-year ramp); a lower estimate.",
+    )
+    return Forecast(
+        per_store_year=psy, per_year=per_year, npv=npv, npv_new=npv - npv0, payback_year=payback,
+        total_revenue=float(revenue[:Y].sum()), final_revenue=float(revenue[Y - 1]), target_met=tmet,
+        shortfall=max(short, 0.0), extra_stores=int(extra[:Y].max()) if Y else 0,
+        discount_rate=spec.discount_rate, horizon=H, notes=notes,
+    )
+
+
+def _marginal_revenue(ev: dict, o: np.ndarray, year: int, share: float) -> float:
+    """Average full-ramp sales (currency per year) of the lowest-selling ``share`` of the
+    new stores open in ``year`` (those opened that year, else all new stores open)."""
+    full = ev["full_revenue"][:, year - 1]
+    pick = np.flatnonzero(o == year)
+    if len(pick) == 0:
+        pick = np.flatnonzero((o >= 1) & (o <= year))
+    if len(pick) == 0:
+        pick = np.flatnonzero((o >= 0) & (o <= year))
+    if len(pick) == 0:
+        return 0.0
+    vals = np.sort(full[pick])
+    k = max(1, int(math.ceil(share * len(vals))))
+    return float(vals[:k].mean())

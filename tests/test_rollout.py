@@ -1,0 +1,259 @@
+"""Rollout schedule: limits, must-open/existing, NPV by hand, oracles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from storeplan.errors import InfeasibleError, InputError
+from storeplan.rollout import (
+    NEVER,
+    AdditiveOracle,
+    NearestOracle,
+    RolloutSpec,
+    evaluate,
+    oracle_from_market,
+    ramp_factor,
+    schedule,
+)
+
+
+class PairOracle:
+    """Two stores: A sells 1000 alone, B 800 alone; together A 900, B 700 (currency/year)."""
+
+    def __call__(self, idx):
+        idx = list(np.asarray(idx))
+        if idx == [0]:
+            return np.array([1000.0])
+        if idx == [1]:
+            return np.array([800.0])
+        if idx == [0, 1]:
+            return np.array([900.0, 700.0])
+        return np.zeros(len(idx))
+
+
+PAIR_COSTS = {"opening_cost": np.array([300.0, 200.0]), "fixed_cost": np.array([100.0, 100.0])}
+
+
+def pair_spec(**kw) -> RolloutSpec:
+    base = {"years": 2, "horizon_years": 2, "stores_per_year": 1, "ramp_months": 0, "discount_rate": 0.10,
+                "gross_margin": 1.0, "improve_seconds": 1.0}
+    return RolloutSpec(**{**base, **kw})
+
+
+def test_npv_by_hand_two_stores_two_years():
+    # A in year 1, B in year 2 (instant ramp, margin 1, r = 10 %, end-of-year discounting):
+    #   year 1: A alone  1000 - 100 (fixed) - 300 (opening)                 =  600
+    #   year 2: A 900 - 100 = 800; B 700 - 100 - 200 (opening) = 400       = 1200
+    #   NPV = 600 / 1.1 + 1200 / 1.1**2 = 545.4545 + 991.7355              = 1537.190
+    # B first, then A: 500 / 1.1 + (500 + 600) / 1.21 = 1363.636; A only: 600/1.1 + 900/1.21 = 1289.256
+    s = schedule(PairOracle(), **PAIR_COSTS, spec=pair_spec(), ids=["A", "B"])
+    assert s.open_year.tolist() == [1, 2]
+    assert s.npv == pytest.approx(600 / 1.1 + 1200 / 1.21, rel=1e-12)
+    assert s.npv == pytest.approx(1537.190082644628, rel=1e-12)
+    assert s.npv_new == pytest.approx(s.npv)  # no existing stores
+    assert s.opened_per_year().tolist() == [1, 1]
+    assert s.capex_per_year().tolist() == [300.0, 200.0]
+
+
+def test_npv_by_hand_with_linear_ramp():
+    # 12-month linear ramp: a store sells on average half its full rate in its first year.
+    #   year 1: 0.5 * 1000 - 100 - 300 = 100
+    #   year 2: A 900 - 100 = 800; B 0.5 * 700 - 100 - 200 = 50             = 850
+    #   NPV = 100 / 1.1 + 850 / 1.21 = 90.909 + 702.479 = 793.388
+    spec = pair_spec(ramp_months=12)
+    ev = evaluate(PairOracle(), np.array([1, 2]), spec, **PAIR_COSTS)
+    assert ev["cash"].sum(axis=0).tolist() == pytest.approx([100.0, 850.0])
+    assert float(ev["value"]) == pytest.approx(100 / 1.1 + 850 / 1.21, rel=1e-12)
+    forced = schedule(PairOracle(), **PAIR_COSTS, spec=spec, ids=["A", "B"],
+                      must_open_year={"A": 1, "B": 2}, improve=False)
+    assert forced.open_year.tolist() == [1, 2]
+    assert forced.npv == pytest.approx(793.3884297520661)
+
+
+def test_ramp_factors():
+    assert float(ramp_factor(0, 12)) == pytest.approx(0.5)
+    assert float(ramp_factor(12, 12)) == 1.0
+    assert float(ramp_factor(0, 24)) == pytest.approx(0.25)  # integral of a/24 over 0..12 / 12
+    assert float(ramp_factor(12, 24)) == pytest.approx(0.75)
+    assert float(ramp_factor(0, 12, "s_curve")) == pytest.approx(0.5)  # smoothstep is symmetric
+    assert float(ramp_factor(0, 24, "s_curve")) < float(ramp_factor(0, 24))  # slower start
+    assert float(ramp_factor(-12, 12)) == 0.0
+    assert float(ramp_factor(0, 0)) == 1.0
+
+
+def test_spec_validation():
+    with pytest.raises(ValueError, match="3 years"):
+        RolloutSpec(years=3, stores_per_year=[1, 2])
+    with pytest.raises(ValueError, match="min_stores_per_year"):
+        RolloutSpec(years=2, stores_per_year=2, min_stores_per_year=3)
+    with pytest.raises(ValueError, match="horizon_years"):
+        RolloutSpec(years=5, horizon_years=3)
+    with pytest.raises(ValueError):
+        RolloutSpec(years=2, unknown=1)
+    s = RolloutSpec(years=3, stores_per_year=[1, 2, 3], budget_per_year=10.0)
+    assert s.max_stores().tolist() == [1, 2, 3]
+    assert s.budgets().tolist() == [10.0] * 3
+    assert s.horizon == 10
+
+
+def test_existing_and_must_open_respected():
+    rev = np.array([10.0, 500.0, 400.0, 300.0, 1.0, 900.0])
+    spec = RolloutSpec(years=3, stores_per_year=1, ramp_months=0, gross_margin=1.0, improve_seconds=1.0)
+    s = schedule(AdditiveOracle(rev), np.full(6, 50.0), np.full(6, 20.0), spec,
+                 ids=list("abcdef"), existing=["a"], must_open=["e"], must_open_year={"b": 3},
+                 forbidden=["f"])
+    oy = dict(zip(s.ids, s.open_year, strict=True))
+    assert oy["a"] == 0  # existing: open from year 0
+    assert oy["e"] == 1  # must-open, year 1 by default (even at a loss)
+    assert oy["b"] == 3  # must-open in the year given
+    assert oy["f"] == NEVER  # forbidden
+    assert oy["c"] == 2  # the best free site takes the only free slot
+    assert s.opened_per_year().tolist() == [1, 1, 1]
+    assert s.opening_cost[0] == 50.0 and s.capex_per_year().tolist() == [50.0, 50.0, 50.0]
+
+
+def test_infeasible_must_open_and_minimum():
+    spec = RolloutSpec(years=2, stores_per_year=1, ramp_months=0)
+    with pytest.raises(InfeasibleError, match="stores_per_year"):
+        schedule(AdditiveOracle(np.ones(3)), np.ones(3), np.ones(3), spec, must_open=[0, 1])
+    spec = RolloutSpec(years=2, budget_per_year=5.0, ramp_months=0)
+    with pytest.raises(InfeasibleError, match="budget_per_year"):
+        schedule(AdditiveOracle(np.ones(3)), np.full(3, 10.0), np.ones(3), spec, must_open=[0])
+    spec = RolloutSpec(years=2, min_stores_per_year=2, ramp_months=0)
+    with pytest.raises(InfeasibleError, match="min_stores_per_year"):
+        schedule(AdditiveOracle(np.ones(3)), np.ones(3), np.ones(3), spec)
+    with pytest.raises(InputError, match="unknown site"):
+        schedule(AdditiveOracle(np.ones(3)), np.ones(3), np.ones(3), spec, must_open=["zz"])
+
+
+def test_minimum_opens_loss_making_stores():
+    spec = RolloutSpec(years=2, min_stores_per_year=1, stores_per_year=3, ramp_months=0, gross_margin=1.0)
+    s = schedule(AdditiveOracle(np.array([1.0, 2.0, 3.0])), np.full(3, 100.0), np.full(3, 10.0), spec)
+    assert s.opened_per_year().tolist() == [1, 1]
+    assert s.npv < 0
+
+
+def _instance(seed: int, n_sites: int = 40, n_areas: int = 400):
+    rng = np.random.default_rng(seed)
+    alon, alat = rng.uniform(0, 2, n_areas), rng.uniform(0, 2, n_areas)
+    spend = rng.uniform(1e5, 5e6, n_areas)
+    slon, slat = rng.uniform(0, 2, n_sites), rng.uniform(0, 2, n_sites)
+    oracle = NearestOracle.build(alon, alat, spend, slon, slat, 40.0)
+    return oracle, rng.uniform(1e6, 3e6, n_sites), rng.uniform(2e5, 8e5, n_sites)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    years=st.integers(1, 3),
+    n=st.integers(3, 14),
+    cap=st.lists(st.integers(0, 4), min_size=3, max_size=3),
+    lo=st.lists(st.integers(0, 1), min_size=3, max_size=3),
+    budget=st.lists(st.one_of(st.none(), st.floats(0, 8e6)), min_size=3, max_size=3),
+    n_exist=st.integers(0, 2),
+    n_must=st.integers(0, 2),
+    ramp=st.sampled_from([0.0, 12.0, 30.0]),
+    additive=st.booleans(),
+)
+def test_limits_never_exceeded(seed, years, n, cap, lo, budget, n_exist, n_must, ramp, additive):
+    oracle, oc, fc = _instance(seed, n_sites=n, n_areas=60)
+    if additive:
+        oracle = AdditiveOracle(np.random.default_rng(seed).uniform(0, 3e6, n))
+    cap, lo = cap[:years], [min(a, b) for a, b in zip(lo[:years], cap[:years], strict=True)]
+    bud = [np.inf if b is None else b for b in budget[:years]]
+    spec = RolloutSpec(years=years, stores_per_year=cap, min_stores_per_year=lo,
+                       budget_per_year=[float(b) if np.isfinite(b) else 1e300 for b in bud],
+                       ramp_months=ramp, horizon_years=years + 2, improve_seconds=0.2)
+    rng = np.random.default_rng(seed + 1)
+    perm = rng.permutation(n)
+    exist, must = perm[:n_exist], perm[n_exist:n_exist + n_must]
+    try:
+        s = schedule(oracle, oc, fc, spec, existing=exist, must_open=must, seed=seed)
+    except InfeasibleError:
+        # only a must-open set or a yearly minimum can make it infeasible
+        assert n_must > 0 or sum(lo) > 0
+        return
+    opened = s.opened_per_year()
+    assert (opened <= np.asarray(cap)).all()
+    assert (opened >= np.asarray(lo)).all()
+    assert (s.capex_per_year() <= np.asarray(bud) * (1 + 1e-9) + 1e-6).all()
+    assert (s.open_year[exist] == 0).all()
+    assert (s.open_year[must] == 1).all()
+    assert ((s.open_year >= -1) & (s.open_year <= years)).all()
+    assert ((s.open_year == 0) == np.isin(np.arange(n), exist)).all()
+    assert np.isfinite(s.npv)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lazy_equals_plain_greedy_when_submodular(seed):
+    # instant ramp-up: equal weights, nearest-store capture is submodular -> CELF is exact
+    oracle, oc, fc = _instance(seed)
+    spec = RolloutSpec(years=3, stores_per_year=[4, 4, 4], ramp_months=0, improve_seconds=0)
+    lazy = schedule(oracle, oc, fc, spec, existing=[0], improve=False)
+    plain = schedule(oracle, oc, fc, spec, existing=[0], improve=False, lazy=False)
+    assert (lazy.open_year == plain.open_year).all()
+    generic_lazy = schedule(lambda i: oracle(i), oc, fc, spec, existing=[0], improve=False)
+    generic_plain = schedule(lambda i: oracle(i), oc, fc, spec, existing=[0], improve=False, lazy=False)
+    assert (generic_lazy.open_year == lazy.open_year).all()
+    assert (generic_plain.open_year == lazy.open_year).all()
+    assert generic_lazy.evaluations < generic_plain.evaluations
+    # the submodular bound holds
+    assert lazy.bound >= lazy.npv - 1e-6 * abs(lazy.npv)
+
+
+def test_generic_callable_matches_gains_oracle():
+    oracle, oc, fc = _instance(5, n_sites=15, n_areas=200)
+    spec = RolloutSpec(years=2, stores_per_year=3, improve_seconds=0)
+    a = schedule(oracle, oc, fc, spec, improve=False)
+    b = schedule(lambda idx: oracle(idx), oc, fc, spec, improve=False)
+    assert (a.open_year == b.open_year).all()
+    assert a.npv == pytest.approx(b.npv)
+
+
+def test_state_updates_between_years():
+    # site 1 sits on top of site 0: once 0 opens in year 1, 1 loses its value and site 2 wins
+    oracle = NearestOracle.build([0.0, 0.0, 1.0], [0.0, 0.001, 0.0], [5e6, 5e6, 3e6],
+                                 [0.0, 0.0, 1.0], [0.0, 0.0005, 0.0], 20.0)
+    spec = RolloutSpec(years=2, stores_per_year=1, ramp_months=0, gross_margin=1.0, improve_seconds=0)
+    s = schedule(oracle, np.full(3, 1e5), np.full(3, 1e5), spec, improve=False)
+    assert s.open_year[0] == 1 or s.open_year[1] == 1
+    assert s.open_year[2] == 2
+
+
+def test_swap_improvement_never_worse():
+    oracle, oc, fc = _instance(7)
+    spec = RolloutSpec(years=3, stores_per_year=[5, 3, 2], ramp_months=18, improve_seconds=1.0)
+    g = schedule(oracle, oc, fc, spec, improve=False)
+    s = schedule(oracle, oc, fc, spec)
+    assert s.npv >= g.npv - 1e-6 * abs(g.npv)
+    assert "swap" in s.method
+
+
+def test_huff_oracle_gains_match_brute_force():
+    from storeplan.market import build_market
+
+    rng = np.random.default_rng(1)
+    areas = pd.DataFrame({"id": [f"a{i}" for i in range(40)], "lon": rng.uniform(0, 1, 40),
+                          "lat": rng.uniform(0, 1, 40), "population": rng.uniform(1e3, 1e4, 40)})
+    sites = pd.DataFrame({"id": [f"s{i}" for i in range(8)], "lon": rng.uniform(0, 1, 8),
+                          "lat": rng.uniform(0, 1, 8)})
+    ex = pd.DataFrame({"id": ["e0"], "lon": [0.5], "lat": [0.5]})
+    riv = pd.DataFrame({"id": ["r0"], "brand": ["x"], "lon": [0.2], "lat": [0.3]})
+    mk = build_market(areas, sites, existing=ex, rivals=riv)
+    orc = oracle_from_market(mk, [*sites["id"], "e0"])
+    open_idx, w = np.array([1, 4, 8]), np.array([1.0, 2.0, 0.5])
+    cand = np.array([0, 2, 7])
+    own, delta = orc.gains(open_idx, w, cand)
+    base = orc(open_idx)
+    for k, c in enumerate(cand):
+        idx = np.sort(np.append(open_idx, c))
+        rev = orc(idx)
+        at = int(np.searchsorted(idx, c))
+        assert own[k] == pytest.approx(rev[at], rel=1e-9)
+        assert delta[k] == pytest.approx(float(np.dot(w, np.delete(rev, at) - base)), rel=1e-9, abs=1e-6)
+    with pytest.raises(InputError):
+        oracle_from_market(mk, ["nope"])
