@@ -150,8 +150,13 @@ def test_report_escapes_plan_text(tmp_path: Path) -> None:
     evil = "<script>alert(1)</script>"
     stores = base.stores.copy()
     stores.loc[0, "region"] = evil
+    stores.loc[1, "format"] = evil
+    rivals = base.rivals.copy()
+    rivals.loc[0, "brand"] = evil
+    areas = base.areas.copy()
+    areas.loc[0, "name"] = evil
     plan = dataclasses.replace(
-        base, scenario_name=evil, stores=stores, notes=(evil,),
+        base, scenario_name=evil, stores=stores, rivals=rivals, areas=areas, notes=(evil,),
         metrics={**base.metrics, evil: evil}, provenance={**base.provenance, "x": evil},
     )
     paths = write_report(plan, tmp_path)
@@ -291,3 +296,18 @@ def test_missing_extra_names_the_install_command(
     with pytest.raises(ImportError, match=r"storeplan\[report\]"):
         write_map(plan, tmp_path / "m.html")
     assert not (tmp_path / "m.html").exists()
+
+
+def test_with_the_real_plan_class(tmp_path: Path) -> None:
+    plan_mod = pytest.importorskip("storeplan.plan")
+    demo = make_plan(n_areas=120, n_stores=8, n_rivals=20)
+    fields = {f.name: getattr(demo, f.name, None) for f in dataclasses.fields(plan_mod.Plan)}
+    plan = plan_mod.Plan(**fields)
+    paths = write_report(plan, tmp_path / "a")
+    assert "Demand areas (120)" in paths["map"].read_text(encoding="utf-8")
+    # A plan read back with Plan.load carries no areas and no rivals.
+    empty = pd.DataFrame({"id": pd.Series(dtype=str), "lon": [], "lat": []})
+    loaded = dataclasses.replace(plan, areas=empty, rivals=empty.assign(brand=pd.Series(dtype=str)))
+    paths = write_report(loaded, tmp_path / "b")
+    assert "Demand areas (0)" in paths["map"].read_text(encoding="utf-8")
+    assert ">8<" in paths["report"].read_text(encoding="utf-8")
