@@ -6,6 +6,7 @@ most tests then read province slices from that cache.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -243,12 +244,20 @@ def test_cache_round_trip(national, cache_folder):
     pdt.assert_frame_equal(again.rivals, national.rivals)
 
 
-def test_corrupt_cache_is_rebuilt(national, cache_folder, caplog):
+def test_corrupt_cache_is_rebuilt(national, cache_folder):
     areas_file = next(cache_folder.glob("*seed0*-areas.parquet"))
     areas_file.write_bytes(b"PAR1 this is not parquet")
-    with caplog.at_level("WARNING", logger="storeplan.data.datasets"):
+    # Own handler on the module logger: the CLI may have stopped "storeplan" propagating.
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger = logging.getLogger("storeplan.data.datasets")
+    logger.addHandler(handler)
+    try:
         d = china(seed=0, provinces="Hainan")
-    assert "rebuilding" in caplog.text
+    finally:
+        logger.removeHandler(handler)
+    assert any("rebuilding" in r.getMessage() for r in records)
     exp = national.areas[national.areas["region"] == "Hainan"].reset_index(drop=True)
     pdt.assert_frame_equal(d.areas, exp)
     # the bad file was replaced by a readable one
