@@ -72,7 +72,15 @@ class State:
         return int(np.count_nonzero(self.f1 < 0))
 
     def assignment(self) -> np.ndarray:
-        return self.f1.copy()
+        """Nearest open site of every client in its stored row order (-1 = unserved).
+
+        Recomputed from scratch so that ties (zero weights, coverage) resolve to the
+        site with the smallest raw cost."""
+        i = self.inst
+        d1, d2 = np.empty(i.n), np.empty(i.n)
+        f1, f2 = np.empty(i.n, dtype=np.int64), np.empty(i.n, dtype=np.int64)
+        kern.assign_all(i.indptr, i.indices, i.cost, i.unserved, self.is_open, d1, f1, d2, f2)
+        return f1
 
 
 def construct(

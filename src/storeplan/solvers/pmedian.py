@@ -36,11 +36,8 @@ __all__ = ["pmedian"]
 def check_reachable(indptr, indices, status, n: int) -> None:
     """Raise InfeasibleError when some client has no stored site that may open."""
     allowed = (status != FORBIDDEN)[indices]
-    counts = np.add.reduceat(allowed.astype(np.int64), indptr[:-1]) if indices.size else None
-    has = np.zeros(n, dtype=bool)
-    if counts is not None:
-        nonempty = np.diff(indptr) > 0
-        has[nonempty] = counts[nonempty] > 0
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    has = np.bincount(rows[allowed], minlength=n) > 0
     if not has.all():
         bad = np.flatnonzero(~has)
         raise InfeasibleError(
