@@ -136,3 +136,44 @@ def test_report_renders_its_charts(plan, tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "out" / "charts")
     img2 = screenshot(paths["report"], tmp_path / "out", size=size)
     assert pixels_near(img2, STORE_COLORS["existing"], tol=20) < purple / 10
+
+
+def test_map_popups_open_offline(tmp_path: Path) -> None:
+    """Clicking a store (SVG) and an area (canvas) opens popups built from the data."""
+    import re
+
+    plan = demo_plan(n_areas=150, n_stores=6, n_rivals=0, seed=4)
+    text = write_map(plan, tmp_path / "map.html").read_text(encoding="utf-8")
+    map_var = re.search(r"var (map_\w+) = L\.map\(", text).group(1)
+    area = plan.areas.iloc[-1]
+    probe = f"""<script>
+    setTimeout(function () {{
+        var m = {map_var};
+        var out = document.createElement('pre');
+        out.id = 'probe';
+        var store = document.querySelector('.leaflet-storeplanStores-pane path');
+        store.dispatchEvent(new MouseEvent('click', {{bubbles: true}}));
+        var c = document.querySelector('.leaflet-popup-content');
+        out.textContent = 'STORE[' + (c ? c.textContent : '') + ']';
+        m.closePopup();
+        var p = m.latLngToContainerPoint([{area['lat']}, {area['lon']}]);
+        var r = m.getContainer().getBoundingClientRect();
+        var canvas = document.querySelector('.leaflet-overlay-pane canvas');
+        canvas.dispatchEvent(new MouseEvent('click', {{bubbles: true,
+            clientX: r.left + p.x, clientY: r.top + p.y}}));
+        var all = document.querySelectorAll('.leaflet-popup-content');  // old one fades out
+        c = all.length > 1 ? all[all.length - 1] : all[0];
+        out.textContent += 'AREA[' + (c ? c.textContent : '') + ']';
+        document.body.appendChild(out);
+    }}, 300);
+    </script>"""
+    page = tmp_path / "probe.html"
+    page.write_text(text.replace("</html>", probe + "</html>"), encoding="utf-8")
+    dom = run_chromium(page, tmp_path, "--dump-dom")
+    got = re.search(r"STORE\[(.*?)\]AREA\[(.*?)\]", dom, re.S)
+    assert got, "probe did not run"
+    store, area_text = got.groups()
+    assert "covered population" in store and "demand captured" in store
+    assert any(sid in store for sid in plan.stores["id"])
+    assert "served by" in area_text and "distance" in area_text
+    assert "demand captured" not in area_text
