@@ -196,6 +196,7 @@ def test_slice_equals_national_restricted(national):
     assert d.rivals["lon"].between(lo["lon"], hi["lon"]).all()
     assert d.rivals["lat"].between(lo["lat"], hi["lat"]).all()
     assert set(d.census["region"]) == {"Hainan", "Ningxia"}
+    assert repr(d).startswith(f"ChinaData({len(d.areas)} areas")
 
 
 def test_province_aliases(national):

@@ -187,6 +187,12 @@ class ChinaData:
     synthetic_columns: tuple[str, ...] = SYNTHETIC_COLUMNS
     notes: tuple[str, ...] = field(default=_NOTES)
 
+    def __repr__(self) -> str:
+        regions = ", ".join(self.regions) if len(self.regions) <= 4 else (
+            f"{len(self.regions)} regions")
+        return (f"ChinaData({len(self.areas)} areas, {len(self.rivals)} rival stores, "
+                f"{regions}, seed={self.seed})")
+
 
 # --------------------------------------------------------------------------- helpers
 
