@@ -319,3 +319,18 @@ def test_calibration_rejects_bad_input():
         calibrate(mk, pd.DataFrame({"id": ["nope"], "annual_sales": [1.0]}))
     with pytest.raises(InputError):
         calibrate(mk, pd.DataFrame({"id": ["e0"]}))
+
+
+def test_store_attractiveness_by_format_brand_and_override():
+    areas, sites, existing, rivals = _frames(13, n_existing=2, n_rivals=3)
+    existing["format"] = ["flagship", "partner"]
+    rivals["brand"] = ["BrandX", "BrandY", "BrandZ"]
+    rivals["attractiveness"] = [np.nan, np.nan, 0.7]
+    params = MarketParams(brand_attractiveness={"BrandX": 1.5})
+    mk = build_market(areas, sites, existing=existing, rivals=rivals, params=params)
+    n = len(sites)
+    np.testing.assert_allclose(mk.attractiveness[n:], [4.0, 0.5, 1.5, 1.0, 0.7])
+    assert np.all(mk.attractiveness[:n] == 1.0)  # candidates open as "standard"
+    existing["format"] = ["kiosk", "partner"]
+    with pytest.raises(UnknownOptionError):
+        build_market(areas, sites, existing=existing, rivals=rivals)

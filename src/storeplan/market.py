@@ -373,22 +373,20 @@ def _site_index(sites, n_candidates: int) -> np.ndarray:
 
 
 def _store_attractiveness(params, kind, fmt, brand, fixed) -> np.ndarray:
-    n = kind.shape[0]
-    A = np.empty(n, dtype=np.float64)
+    rival = kind == RIVAL
     fa = params.format_attractiveness
-    for j in range(n):  # one pass over the store table (not a hot loop)
-        if kind[j] == RIVAL:
-            if np.isfinite(fixed[j]):
-                A[j] = fixed[j]
-            else:
-                A[j] = params.brand_attractiveness.get(brand[j], params.rival_default)
-        else:
-            f = fmt[j]
-            if f not in fa:
-                raise UnknownOptionError(
-                    f"store format {f!r} has no attractiveness; known: {sorted(fa)}"
-                )
-            A[j] = fa[f]
+    own_fmt = pd.Series(fmt[~rival], dtype=object)
+    unknown = sorted(set(own_fmt.tolist()) - set(fa))
+    if unknown:
+        raise UnknownOptionError(
+            f"store format(s) {unknown} have no attractiveness; known: {sorted(fa)}"
+        )
+    A = np.empty(kind.shape[0], dtype=np.float64)
+    A[~rival] = own_fmt.map(fa).to_numpy(dtype=np.float64)
+    by_brand = pd.Series(brand[rival], dtype=object).map(params.brand_attractiveness)
+    by_brand = by_brand.astype(np.float64).fillna(params.rival_default).to_numpy()
+    own_col = fixed[rival]
+    A[rival] = np.where(np.isfinite(own_col), own_col, by_brand)
     return A
 
 

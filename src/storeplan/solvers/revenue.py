@@ -16,15 +16,26 @@ must-open / forbidden sites and minimum-spacing conflicts. :math:`f` is our offl
 and submodular, so greedy achieves :math:`f(G) - f(\emptyset) \ge (1 - 1/e)(f(X^*) -
 f(\emptyset))` under a cardinality constraint (Nemhauser, Wolsey & Fisher 1978).
 
-Reported bound (``sense="max"``, an upper bound on the optimum): the smaller of
+Reported bound (``sense="max"``, an upper bound on the optimum): the smallest of
 
 * the greedy guarantee :math:`f(M) + (f(G) - f(M)) / (1 - 1/e)` -- only for the
   cardinality problem without fixed costs or conflicts (:math:`M` = must-open);
 * the *online* submodular bound (Leskovec et al. 2007) at the final solution :math:`S`:
   :math:`F(X^*) \le f(S) + \max_X \sum_{j \in X} h_j` with :math:`h_j = f(j \mid S) - c_j`
   (:math:`-c_j` for :math:`j \in S`), the max taken over :math:`|X| = p` containing
-  :math:`M` (budget: a fractional knapsack; no limit: all positive terms). Valid for every
-  constraint set because it relaxes them.
+  :math:`M` (budget: a fractional knapsack; no limit: all positive terms);
+* a Lagrangian bound: relax :math:`z_i = \sum_j u_{ij} x_j` with multipliers
+  :math:`\lambda_i \ge 0`; the area terms :math:`\max_{0 \le z \le \bar z_i} W_i g_i(z) -
+  \lambda_i z` have a closed form and the site terms are a top-:math:`p` (or knapsack)
+  selection, so each evaluation is O(nnz); subgradient steps start from the tangent at
+  :math:`S`. Its limit is the continuous relaxation, which is weak when many candidates
+  overlap (fractional sites spread over a concave share), so expect gaps of 10-30 % on
+  dense instances even when the solution is good: on 30 random instances (200 areas,
+  16 candidates, p = 4) brute force found greedy + swap optimal 26 times and at worst
+  1.0 % below the optimum, while the bound sat 15 % above the optimum on average.
+
+All three relax the side constraints, so they stay valid with conflicts, must-open and
+forbidden sites.
 """
 
 from __future__ import annotations
