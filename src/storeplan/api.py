@@ -88,7 +88,13 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
         )
     else:
         net = Network.build(
-            areas["lon"], areas["lat"], col_lon, col_lat, radius_km=opt.max_km, k=opt.neighbours
+            areas["lon"],
+            areas["lat"],
+            col_lon,
+            col_lat,
+            radius_km=opt.max_km,
+            k=opt.neighbours,
+            dense_pair_limit=opt.dense_pairs,
         )
     log.info(
         "network: %d areas x %d sites, %d pairs (%.1f MB) in %.2f s",

@@ -134,7 +134,11 @@ def _print_summary(name: str, kind: str, m: dict[str, Any], out: Path, written: 
     table.add_row("gap", "proven optimal" if m["proven_optimal"] else f"{100 * m['gap']:.3f}%")
     table.add_row("seconds", f"{m['seconds']:.1f}")
     out_console.print(table)
-    out_console.print(f"wrote {len(written)} files to {out}/: {', '.join(sorted(written))}")
+    names = sorted(
+        str(Path(p).relative_to(out)) if Path(p).is_relative_to(out) else Path(p).name
+        for p in written.values()
+    )
+    out_console.print(f"wrote {len(written)} files to {out}/: {', '.join(names)}")
 
 
 @app.command()

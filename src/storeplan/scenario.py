@@ -161,12 +161,14 @@ class ConstraintsSpec(_Model):
 
 class OptionsSpec(_Model):
     """Run options: ``seed``, ``time_limit`` (seconds), neighbour-list size ``neighbours``
-    (k nearest sites kept per area) and ``max_km`` (every pair closer is kept)."""
+    (k nearest sites kept per area), ``max_km`` (every pair closer is kept) and
+    ``dense_pairs`` (store every area-site pair when areas x sites is at most this)."""
 
     seed: int = 0
     time_limit: float | None = Field(60.0, gt=0)
     neighbours: int = Field(64, ge=1)
     max_km: float = Field(50.0, gt=0)
+    dense_pairs: int = Field(4_000_000, ge=0)
 
 
 class ScenarioSpec(_Model):

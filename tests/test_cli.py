@@ -1,0 +1,55 @@
+"""The command line: run / validate on a small scenario, one-line errors, no partial output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from storeplan.cli import app
+
+runner = CliRunner()
+
+
+def test_validate_ok(scenario_dir):
+    res = runner.invoke(app, ["validate", str(scenario_dir()), "--json"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    assert info["areas"] == 5 and info["new_stores"] == 2 and info["objective"] == "pmedian"
+
+
+def test_run_writes_plan_files(tmp_path, scenario_dir):
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["run", str(scenario_dir()), "--out", str(out), "--no-report", "--quiet"])
+    assert res.exit_code == 0, res.output
+    for name in ("plan.csv", "plan.geojson", "assignment.parquet", "summary.json"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_stores"] == 2
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda df: df.drop(columns="lat"), "missing required column 'lat'"),
+        (lambda df: df.assign(population=[1, 2, -3, 4, 5]), "population must be a non-negative number"),
+        (lambda df: df.assign(id=["a", "a", "c", "d", "e"]), "duplicate id"),
+    ],
+    ids=["missing-column", "negative", "duplicate"],
+)
+def test_bad_input_one_line_and_no_output(tmp_path, scenario_dir, line_areas, mutate, message):
+    path = scenario_dir()
+    mutate(line_areas).to_csv(tmp_path / "areas.csv", index=False)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["run", str(path), "--out", str(out)])
+    assert res.exit_code == 2
+    assert message in res.output
+    assert "Traceback" not in res.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_infeasible_is_reported(scenario_dir):
+    res = runner.invoke(app, ["validate", str(scenario_dir(objective='kind = "pmedian"\nstores = 9'))])
+    assert res.exit_code == 2
+    assert "9 new stores asked" in res.output
