@@ -334,3 +334,22 @@ def test_store_attractiveness_by_format_brand_and_override():
     existing["format"] = ["kiosk", "partner"]
     with pytest.raises(UnknownOptionError):
         build_market(areas, sites, existing=existing, rivals=rivals)
+
+
+def test_calibration_recovers_decay_per_level():
+    areas, sites, existing, rivals = _frames(11, n_areas=1500, n_sites=1, n_existing=60,
+                                             n_rivals=25)
+    truth = MarketParams(
+        decay_by_level={"city": 1.5, "county": 2.0, "township": 2.6},
+        outside=0.2,
+        format_attractiveness={"flagship": 2.5, "standard": 1.0, "partner": 0.6},
+    )
+    mk_true = build_market(areas, sites, existing=existing, rivals=rivals, params=truth)
+    sales = predicted_sales(mk_true)[mk_true.kind == EXISTING]
+    observed = pd.DataFrame({"id": existing["id"], "annual_sales": sales})
+    start = build_market(areas, sites, existing=existing, rivals=rivals)
+    fitted, report = calibrate(start, observed, fit_decay="level")
+    got = fitted.level_decay()
+    for lvl, want in {"city": 1.5, "county": 2.0, "township": 2.6}.items():
+        assert got[lvl] == pytest.approx(want, rel=0.02)
+    assert report.fitted["outside"] == pytest.approx(0.2, rel=0.05)

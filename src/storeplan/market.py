@@ -851,7 +851,11 @@ def calibrate(
         names.append("decay")
         x0.append(float(np.mean(list(levels.values())) if levels else base.default_decay))
     elif fit_decay == "level":
-        present = sorted(set(market.level.tolist())) if market.level is not None else []
+        present = (
+            sorted({x for x in market.level.tolist() if isinstance(x, str)})
+            if market.level is not None
+            else []
+        )
         for lvl in present:
             names.append(f"decay:{lvl}")
             x0.append(levels.get(lvl, base.default_decay))
