@@ -188,3 +188,23 @@ def test_infeasible_and_bad_input():
         revenue(U, W, 2, base_own=B + 1.0, base_total=B)
     with pytest.raises(InputError):
         revenue(U, W, 2, budget=5.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bound_valid_in_budget_and_free_modes(seed):
+    U, W, b, B = _instance(seed, n=40, m=10)
+    rng = np.random.default_rng(seed)
+    fixed = rng.uniform(0, 15, 10)
+    cost = rng.uniform(0.5, 2.0, 10)
+    prob = RevenueProblem.build(U, W, base_own=b, base_total=B, fixed_cost=fixed)
+    subsets = [s for k in range(11) for s in itertools.combinations(range(10), k)]
+    value = {s: objective_value(prob, s) for s in subsets}
+    opt_budget = max(v for s, v in value.items() if cost[list(s)].sum() <= 4.0)
+    opt_free = max(value.values())
+    sol = revenue(U, W, base_own=b, base_total=B, fixed_cost=fixed, opening_cost=cost,
+                  budget=4.0)
+    assert cost[sol.sites].sum() <= 4.0
+    assert sol.objective <= opt_budget + 1e-9 * abs(opt_budget) <= sol.bound + 1e-9 * abs(
+        opt_budget)
+    sol = revenue(U, W, base_own=b, base_total=B, fixed_cost=fixed)
+    assert sol.objective <= opt_free + 1e-9 * abs(opt_free) <= sol.bound + 1e-9 * abs(opt_free)

@@ -759,7 +759,10 @@ def revenue(
 
     if mode == 1:
         # cost-benefit greedy can miss a single large item (Khuller, Moss & Naor 1999)
-        free = np.flatnonzero((status == 0) & (prob.cost <= float(budget) - prob.cost[must].sum()))
+        ok = (status == 0) & (prob.cost <= float(budget) - prob.cost[must].sum())
+        for j in must:  # a single site may not conflict with a must-open one
+            ok[side.conf_adj[side.conf_ptr[j]:side.conf_ptr[j + 1]]] = False
+        free = np.flatnonzero(ok)
         if free.size:
             base_num, base_den = _state(prob, must)
             g = np.empty(m)
