@@ -1,0 +1,336 @@
+"""Rollout charts (PNG) and the PDF "chart pack" (matplotlib ``PdfPages``).
+
+Chart functions return a :class:`matplotlib.figure.Figure` built without ``pyplot`` (no
+global state, no backend change); :func:`write_rollout_charts` saves them as PNG for
+``report.html`` and :func:`write_pdf` writes the chart pack:
+
+1. headline page: NPV, NPV added by the rollout, payback year, sales in the last
+   rollout year vs target, and a year-by-year table;
+2. stores opened per year (and stores open);
+3. sales vs target per year;
+4. cumulative cash flow (all stores and new stores);
+5. sales by region in the last rollout year (when the stores have a region).
+
+Every file is written to a temporary name and renamed (:mod:`storeplan._io`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._io import atomic_path
+from ._common import require
+
+__all__ = [
+    "stores_per_year_figure",
+    "revenue_vs_target_figure",
+    "cash_flow_figure",
+    "region_figure",
+    "headline_figure",
+    "write_rollout_charts",
+    "write_pdf",
+    "ROLLOUT_CHARTS",
+]
+
+#: PNG file names written by :func:`write_rollout_charts` (region chart only with regions).
+ROLLOUT_CHARTS = ("rollout_stores.png", "rollout_revenue.png", "rollout_cash.png", "rollout_regions.png")
+
+_BLUE = "#2166ac"
+_LIGHT = "#92c5de"
+_GREEN = "#1b7837"
+_RED = "#b2182b"
+_GREY = "#9e9e9e"
+_ORANGE = "#e08214"
+
+
+def _figure(width: float, height: float, axes: bool = True) -> tuple[Any, Any]:
+    require("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, (fig.subplots() if axes else None)
+
+
+def _style(ax: Any) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def _scale(values: Any) -> tuple[float, str]:
+    v = np.asarray(values, dtype=float)
+    top = float(np.nanmax(np.abs(v))) if v.size and np.isfinite(v).any() else 0.0
+    for s, unit in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if top >= s:
+            return s, unit
+    return 1.0, ""
+
+
+def _money(x: Any, currency: str = "") -> str:
+    """``12.3 bn`` style amounts; ``-`` when missing."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)) or pd.isna(x):
+        return "-"
+    x = float(x)
+    s, unit = _scale([x])
+    digits = 1 if s > 1 else 0
+    text = f"{x / s:,.{digits}f}" + (f" {unit}" if unit else "")
+    return f"{text} {currency}".strip()
+
+
+def _years(fc: Any) -> pd.DataFrame:
+    return fc.per_year[fc.per_year["in_rollout"]].reset_index(drop=True)
+
+
+def _labels(py: pd.DataFrame) -> list[str]:
+    return [str(v) for v in py["label"]]
+
+
+def stores_per_year_figure(fc: Any) -> Any:
+    """Bars: new stores opened per rollout year; line: stores open at year end."""
+    py = _years(fc)
+    fig, ax = _figure(6.4, 3.6)
+    x = np.arange(len(py))
+    ax.bar(x, py["stores_opened"], color=_BLUE, label="opened in the year")
+    for k, v in enumerate(py["stores_opened"]):
+        ax.text(k, v, f"{int(v):,}", ha="center", va="bottom", fontsize=8)
+    ax2 = ax.twinx()
+    ax2.plot(x, py["stores_open"], color=_ORANGE, marker="o", label="open (incl. existing)")
+    ax2.set_ylim(0, max(1.0, float(py["stores_open"].max()) * 1.15))
+    ax2.spines[["top"]].set_visible(False)
+    ax2.set_ylabel("stores open")
+    ax.set_xticks(x, _labels(py))
+    ax.set_xlabel("year")
+    ax.set_ylabel("stores opened")
+    ax.set_title("Stores opened per year")
+    _style(ax)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, frameon=False, fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def revenue_vs_target_figure(fc: Any, currency: str = "") -> Any:
+    """Stacked bars of sales (existing / new stores) per rollout year with the target."""
+    py = _years(fc)
+    fig, ax = _figure(6.4, 3.6)
+    s, unit = _scale(np.concatenate([py["revenue"].to_numpy(float), py["target"].to_numpy(float)]))
+    x = np.arange(len(py))
+    ex = py["revenue_existing"].to_numpy(float) / s
+    new = py["revenue_new"].to_numpy(float) / s
+    ax.bar(x, ex, color=_LIGHT, label="existing stores")
+    ax.bar(x, new, bottom=ex, color=_BLUE, label="new stores")
+    tg = py["target"].to_numpy(float) / s
+    if np.isfinite(tg).any():
+        ax.scatter(x, tg, marker="_", s=900, color=_RED, linewidths=2.5, label="target", zorder=3)
+        for k in np.flatnonzero(np.isfinite(tg)):
+            met = py["revenue"].iloc[k] >= py["target"].iloc[k] * (1 - 1e-9)
+            ax.text(k, max(tg[k], ex[k] + new[k]), "met" if met else "missed", ha="center", va="bottom",
+                    fontsize=8, color=_GREEN if met else _RED)
+    ax.set_xticks(x, _labels(py))
+    ax.set_xlabel("year")
+    ax.set_ylabel(f"sales per year ({unit} {currency})".replace("( ", "(").replace(" )", ")")
+                  if (unit or currency) else "sales per year")
+    ax.set_title("Store sales vs target")
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+def cash_flow_figure(fc: Any, currency: str = "") -> Any:
+    """Cumulative cash flow over the horizon (all stores and new stores), payback marked."""
+    py = fc.per_year
+    fig, ax = _figure(6.4, 3.6)
+    s, unit = _scale(np.concatenate([py["cumulative_cash_flow"], py["cumulative_cash_flow_new"]]))
+    x = py["label"].to_numpy()
+    colors = np.where(py["cash_flow_new"] >= 0, _LIGHT, "#f4a582")
+    ax.bar(x, py["cash_flow_new"].to_numpy(float) / s, color=colors, label="yearly cash flow, new stores")
+    ax.plot(x, py["cumulative_cash_flow"].to_numpy(float) / s, color=_GREY, marker=".",
+            label="cumulative, all stores")
+    ax.plot(x, py["cumulative_cash_flow_new"].to_numpy(float) / s, color=_BLUE, marker="o",
+            label="cumulative, new stores")
+    ax.axhline(0, color="#333333", linewidth=0.8)
+    rollout_end = py.loc[py["in_rollout"], "label"].max()
+    ax.axvline(rollout_end + 0.5, color=_GREY, linestyle=":", linewidth=1)
+    if fc.payback_year is not None:
+        lab = py.loc[py["year"] == fc.payback_year, "label"].iloc[0]
+        ax.annotate(f"payback: year {lab}", (lab, 0), xytext=(0, 18), textcoords="offset points",
+                    ha="center", fontsize=8, color=_GREEN, arrowprops={"arrowstyle": "-", "color": _GREEN})
+    ax.set_xticks(x)
+    ax.set_xlabel("year")
+    unit_txt = " ".join(t for t in (unit, currency) if t)
+    ax.set_ylabel(f"cash flow ({unit_txt})" if unit_txt else "cash flow")
+    ax.set_title(f"Cumulative cash flow (NPV {_money(fc.npv, currency)} at {fc.discount_rate:.1%})")
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+def region_table(fc: Any) -> pd.DataFrame | None:
+    """Sales and stores per region in the last rollout year (None without regions)."""
+    psy = fc.per_store_year
+    if "region" not in psy.columns:
+        return None
+    last = int(fc.per_year.loc[fc.per_year["in_rollout"], "year"].max())
+    cur = psy[psy["year"] == last].copy()
+    cur["region"] = cur["region"].astype(object).where(cur["region"].notna(), "(none)")
+    if cur["region"].nunique() == 0:
+        return None
+    out = cur.groupby("region", sort=False).agg(stores=("id", "size"), revenue=("revenue", "sum"))
+    total = float(out["revenue"].sum())
+    out["share"] = out["revenue"] / total if total > 0 else np.nan
+    return out.sort_values("revenue", ascending=False).reset_index()
+
+
+def region_figure(fc: Any, top: int = 15, currency: str = "") -> Any | None:
+    """Horizontal bars: share of sales by region in the last rollout year (None without
+    regions)."""
+    tab = region_table(fc)
+    if tab is None or tab.empty:
+        return None
+    tab = tab.head(top).iloc[::-1]
+    fig, ax = _figure(6.4, max(2.4, 0.32 * len(tab) + 1.2))
+    y = np.arange(len(tab))
+    ax.barh(y, tab["share"] * 100.0, color=_BLUE)
+    for k, (sh, n, rv) in enumerate(zip(tab["share"], tab["stores"], tab["revenue"], strict=True)):
+        ax.text(sh * 100.0, k, f"  {sh:.0%} ({n} stores, {_money(rv, currency)})", va="center", fontsize=7)
+    ax.set_yticks(y, [str(r) for r in tab["region"]], fontsize=8)
+    ax.set_xlabel("share of our store sales, %")
+    ax.set_title("Sales by region, last rollout year")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_xlim(0, max(1.0, float(tab["share"].max()) * 100.0 * 1.45))
+    fig.tight_layout()
+    return fig
+
+
+def headline_figure(fc: Any, schedule: Any = None, *, title: str = "Rollout chart pack",
+                    subtitle: str = "", currency: str = "") -> Any:
+    """A4-landscape page: headline numbers and the year-by-year table."""
+    fig, _ = _figure(11.69, 8.27, axes=False)
+    fig.text(0.05, 0.93, title, fontsize=20, weight="bold")
+    if subtitle:
+        fig.text(0.05, 0.895, subtitle, fontsize=11, color="#555555")
+    py = _years(fc)
+    last = py.iloc[-1]
+    target = last["target"]
+    cards = [
+        ("NPV, all stores", _money(fc.npv, currency), f"{fc.horizon}-year horizon, {fc.discount_rate:.1%}"),
+        ("NPV added by the rollout", _money(fc.npv_new, currency), "vs existing stores alone"),
+        ("Payback (new stores)", "-" if fc.payback_year is None else f"year {fc.payback_year}",
+         "cumulative cash flow >= 0"),
+        (f"Sales, year {last['label']}", _money(last["revenue"], currency),
+         "no target" if pd.isna(target) else f"target {_money(target, currency)}"),
+        ("New stores", f"{int(py['stores_opened'].sum()):,}",
+         f"{int(last['stores_open']):,} open at the end"),
+    ]
+    if fc.target_met is not None:
+        verdict = "all targets met" if fc.target_met else (
+            f"shortfall up to {_money(fc.shortfall, currency)}; about {fc.extra_stores:,} more stores")
+        cards.append(("Targets", "met" if fc.target_met else "missed", verdict))
+    for k, (label, value, note) in enumerate(cards):
+        x = 0.05 + (k % 3) * 0.31
+        y = 0.80 - (k // 3) * 0.13
+        fig.text(x, y, label, fontsize=10, color="#555555")
+        fig.text(x, y - 0.045, value, fontsize=18, weight="bold",
+                 color=_RED if value in ("missed",) or value.startswith("-") else "#111111")
+        fig.text(x, y - 0.075, note, fontsize=8, color="#777777")
+    header = ["year", "opened", "open", "sales", "target", "met", "shortfall", "capex", "cash flow",
+              "cumulative"]
+    rows = []
+    for _, r in py.iterrows():
+        met = r["target_met"]
+        rows.append([
+            str(r["label"]), f"{int(r['stores_opened']):,}", f"{int(r['stores_open']):,}",
+            _money(r["revenue"]), _money(r["target"]), "-" if pd.isna(met) else ("yes" if met else "no"),
+            _money(r["shortfall"]) if not pd.isna(met) and not met else "-", _money(r["capex"]),
+            _money(r["cash_flow"]), _money(r["cumulative_cash_flow"]),
+        ])
+    top = 0.52
+    height = min(0.40, 0.04 * (len(rows) + 1))
+    ax = fig.add_axes((0.05, top - height, 0.90, height))
+    ax.axis("off")
+    table = ax.table(cellText=rows, colLabels=header, loc="upper center", cellLoc="right", colLoc="right")
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    table.scale(1.0, 1.3)
+    for (r, _c), cell in table.get_celld().items():
+        cell.set_edgecolor("#dddddd")
+        if r == 0:
+            cell.set_facecolor("#f0f0f0")
+            cell.set_text_props(weight="bold")
+    notes = list(getattr(fc, "notes", ()))
+    if schedule is not None:
+        notes.append(f"Schedule: {schedule.method}, {schedule.seconds:.1f} s, {schedule.evaluations:,} "
+                     "oracle evaluations.")
+    if currency:
+        notes.append(f"Amounts in {currency}.")
+    fig.text(0.05, 0.04, "\n".join(notes), fontsize=7, color="#555555", va="bottom", wrap=True)
+    return fig
+
+
+def _figures(fc: Any, currency: str) -> dict[str, Any]:
+    figs = {
+        "rollout_stores.png": stores_per_year_figure(fc),
+        "rollout_revenue.png": revenue_vs_target_figure(fc, currency),
+        "rollout_cash.png": cash_flow_figure(fc, currency),
+    }
+    reg = region_figure(fc, currency=currency)
+    if reg is not None:
+        figs["rollout_regions.png"] = reg
+    return figs
+
+
+def write_rollout_charts(fc: Any, out_dir: str | Path, *, dpi: int = 110,
+                         currency: str = "") -> dict[str, Path]:
+    """Save the rollout charts as PNG (names in :data:`ROLLOUT_CHARTS`) into ``out_dir``.
+
+    Returns the written paths by file name (the region chart only when stores have a
+    region).
+    """
+    out = Path(out_dir)
+    written = {}
+    for name, fig in _figures(fc, currency).items():
+        with atomic_path(out / name, suffix=".tmp.png") as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+        written[name] = out / name
+    return written
+
+
+def write_pdf(fc: Any, path: str | Path, *, schedule: Any = None, title: str = "Rollout chart pack",
+              subtitle: str = "", currency: str = "") -> Path:
+    """Write the rollout chart pack as one PDF, atomically.
+
+    Parameters
+    ----------
+    fc : storeplan.forecast.Forecast
+    path : path
+        Target ``.pdf`` file.
+    schedule : storeplan.rollout.Schedule, optional
+        Adds the method and run time to the notes.
+    title, subtitle : str
+    currency : str
+        Label of amounts (e.g. ``"CNY"``).
+
+    Returns
+    -------
+    Path
+    """
+    require("matplotlib")
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    pages = [headline_figure(fc, schedule, title=title, subtitle=subtitle, currency=currency)]
+    pages.extend(_figures(fc, currency).values())
+    meta = {"Title": title, "Creator": "storeplan", "CreationDate": None}
+    with atomic_path(path, suffix=".tmp.pdf") as tmp, PdfPages(tmp, metadata=meta) as pdf:
+        for fig in pages:
+            pdf.savefig(fig)
+    return Path(path)
