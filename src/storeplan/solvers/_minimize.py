@@ -15,7 +15,7 @@ from ._validate import Instance
 from .bounds import lagrangian_min, reduce_min
 from .constraints import SideArrays, check_sites
 from .greedy import State
-from .mip import solve_min_mip
+from .mip import solve_min_radius_mip
 from .solution import MIP_PROVEN_TOL, Solution, make_solution
 from .swap import heuristic_search, improve
 
@@ -81,7 +81,7 @@ def solve_min(
             raise InfeasibleError(_infeasible_message(side, kmin, what_sites))
         # let the MIP decide feasibility
         keep = np.ones(nnz, dtype=bool)
-        mip = solve_min_mip(
+        mip = solve_min_radius_mip(
             inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side, kmin, kmax,
             keep, ~np.zeros(inst.n, dtype=bool) if not inst.must_serve else
             np.zeros(inst.n, dtype=bool), np.zeros(inst.m, dtype=np.int8),
@@ -148,7 +148,7 @@ def solve_min(
         if method == "mip" or n_arcs <= MIP_AUTO_ARCS:
             remaining = _mip_time(deadline)
             if remaining is None or remaining > 0.05:
-                mip = solve_min_mip(
+                mip = solve_min_radius_mip(
                     inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side,
                     kmin, kmax, keep, keep_u, site_state, time_limit=remaining,
                     warm_sites=st.sites, seed=seed,

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 from .constraints import FORBIDDEN, MUST, SideArrays
 from .solution import MIP_PROVEN_TOL
@@ -39,6 +40,7 @@ from .solution import MIP_PROVEN_TOL
 __all__ = ["MipResult", "solve_min_mip", "solve_cover_mip"]
 
 INF = highspy.kHighsInf
+_VERBOSE = False
 
 
 @dataclass
@@ -102,10 +104,15 @@ def _run(
     c, lo_c, hi_c, integer, A, row_lo, row_hi, *, maximise, time_limit, warm, seed, threads=1
 ):
     h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h.setOptionValue("output_flag", _VERBOSE)
     h.setOptionValue("mip_rel_gap", MIP_PROVEN_TOL / 10)
     h.setOptionValue("random_seed", int(seed) % (2**31 - 1))
     h.setOptionValue("threads", int(threads))
+    if warm is not None:
+        # our heuristic already supplies a (usually optimal) incumbent
+        h.setOptionValue("mip_heuristic_effort", 0.0)
+        for opt in ("rens", "rins", "root_reduced_cost", "feasibility_jump"):
+            h.setOptionValue(f"mip_heuristic_run_{opt}", False)
     if time_limit is not None:
         h.setOptionValue("time_limit", max(float(time_limit), 0.01))
     lp = highspy.HighsLp()
@@ -131,7 +138,10 @@ def _run(
     if maximise:
         lp.sense_ = highspy.ObjSense.kMaximize
     h.passModel(lp)
-    if warm is not None:
+    if isinstance(warm, tuple):
+        idx, val = warm
+        h.setSolution(int(idx.shape[0]), np.asarray(idx, np.int32), np.asarray(val, np.float64))
+    elif warm is not None:
         sol = highspy.HighsSolution()
         sol.col_value = list(np.asarray(warm, dtype=np.float64))
         h.setSolution(sol)
@@ -243,6 +253,169 @@ def _warm_min(indptr, indices, cost, unserved, ycol, sites, arc, ucl, ny, n):
         else:
             return None
     return x
+
+
+@njit(cache=True)
+def _radius_rows(indptr, indices, cost, unserved, keep, keep_u, ycol, nyc):
+    """COO triplets of the radius formulation (see :func:`solve_min_radius_mip`).
+
+    Returns (rows, cols, vals, row_hi, z_cost, const, ok)."""
+    n = indptr.shape[0] - 1
+    cap = 0
+    for k in range(keep.shape[0]):
+        if keep[k]:
+            cap += 1
+    cap = 3 * (cap + n) + 8
+    rr = np.empty(cap, dtype=np.int64)
+    cc = np.empty(cap, dtype=np.int64)
+    vv = np.empty(cap)
+    rhi = np.empty(cap)
+    zc = np.empty(cap)
+    nz = 0
+    nrow = 0
+    zn = 0
+    const = 0.0
+    for i in range(n):
+        u = unserved[i] if keep_u[i] else np.inf
+        # levels: distinct kept costs below u
+        prev = -1.0
+        have = False
+        first_level = True
+        z_prev = -1  # column of z^{k-1} (-1 means the constant 1)
+        for k in range(indptr[i], indptr[i + 1]):
+            if not keep[k] or ycol[indices[k]] < 0:
+                continue
+            c = cost[k]
+            if c >= u:
+                break
+            if not have or c != prev:
+                if have:
+                    # close the previous level: new z for it
+                    z = nyc + zn
+                    zn += 1
+                    rr[nz] = nrow
+                    cc[nz] = z
+                    vv[nz] = -1.0
+                    nz += 1
+                    zc[zn - 1] = c - prev
+                    if z_prev >= 0:
+                        rr[nz] = nrow
+                        cc[nz] = z_prev
+                        vv[nz] = 1.0
+                        nz += 1
+                        rhi[nrow] = 0.0
+                    else:
+                        rhi[nrow] = -1.0
+                    nrow += 1
+                    z_prev = z
+                else:
+                    const += c
+                    first_level = False
+                have = True
+                prev = c
+            # y_j of this level enters the current (open) row with -1
+            rr[nz] = nrow
+            cc[nz] = ycol[indices[k]]
+            vv[nz] = -1.0
+            nz += 1
+        if not have:
+            if keep_u[i]:
+                const += unserved[i]
+                continue
+            return rr[:0], cc[:0], vv[:0], rhi[:0], zc[:0], 0.0, False
+        if keep_u[i]:
+            # the unserved level u closes the last row: z_last >= z_prev - S_last
+            z = nyc + zn
+            zn += 1
+            rr[nz] = nrow
+            cc[nz] = z
+            vv[nz] = -1.0
+            nz += 1
+            zc[zn - 1] = u - prev
+        if z_prev >= 0:
+            rr[nz] = nrow
+            cc[nz] = z_prev
+            vv[nz] = 1.0
+            nz += 1
+            rhi[nrow] = 0.0
+        else:
+            rhi[nrow] = -1.0
+        nrow += 1
+        if nz + 2 * n + 8 > cap:
+            pass
+    _ = first_level
+    return rr[:nz], cc[:nz], vv[:nz], rhi[:nrow], zc[:zn], const, True
+
+
+def solve_min_radius_mip(
+    indptr, indices, cost, unserved, fcost, side: SideArrays, kmin: int, kmax: int,
+    keep_arc: np.ndarray, keep_u: np.ndarray, site_state: np.ndarray,
+    *, time_limit: float | None, warm_sites: np.ndarray | None, seed: int = 0,
+) -> MipResult:
+    r"""Radius (level) formulation of the reduced minimisation MIP.
+
+    For client :math:`i` let :math:`D_i^1 < \dots < D_i^{K_i}` be the distinct costs of
+    its kept arcs (plus :math:`U_i` when it may stay unserved) and :math:`S_i^k` the sum
+    of :math:`y_j` over sites at level :math:`k`:
+
+    .. math::
+
+        \min \sum_j f_j y_j + \sum_i \Bigl(D_i^1 + \sum_{k < K_i}
+            (D_i^{k+1} - D_i^k) z_i^k\Bigr)
+        \quad\text{s.t.}\quad z_i^{k-1} - z_i^k - S_i^k \le 0 \;(z_i^0 = 1),\;
+        z_i^{K_i - 1} - S_i^{K_i} \le 0,\; z \ge 0 .
+
+    Telescoping gives :math:`z_i^k \ge 1 - \sum_{l \le k} S_i^l`, so the LP bound equals
+    that of the classical formulation (Elloumi 2010; García, Labbé & Marín 2011) with
+    one nonzero per arc and no :math:`x_{ij} \le y_j` rows.
+    """
+    m = fcost.shape[0]
+    site_state = site_state.copy()
+    site_state[side.status == FORBIDDEN] = 2
+    site_state[side.status == MUST] = 1
+    ycol = np.full(m, -1, dtype=np.int64)
+    kept_sites = np.flatnonzero(site_state != 2)
+    ny = kept_sites.size
+    ycol[kept_sites] = np.arange(ny)
+    rr, cc, vv, rhi, zc, const, ok = _radius_rows(
+        indptr, indices, cost, unserved, keep_arc.astype(np.uint8), keep_u.astype(np.uint8),
+        ycol, ny,
+    )
+    if not ok:
+        return MipResult("infeasible", None, INF, INF, 0)
+    nz_ = zc.shape[0]
+    ncol = ny + nz_
+    c = np.concatenate([fcost[kept_sites], zc])
+    lo_c = np.zeros(ncol)
+    hi_c = np.concatenate([np.ones(ny), np.full(nz_, INF)])
+    lo_c[:ny][site_state[kept_sites] == 1] = 1.0
+    integer = np.zeros(ncol, dtype=bool)
+    integer[:ny] = True
+    nrow0 = rhi.shape[0]
+    srows, scols, svals, slo, shi, nside = _side_rows(side, ycol, kmin, kmax, ny)
+    r_rows = [rr] + [nrow0 + r for r in srows]
+    r_cols = [cc] + scols
+    r_vals = [vv] + svals
+    row_lo = [np.full(nrow0, -INF)] + [np.atleast_1d(np.asarray(v, float)) for v in slo]
+    row_hi = [rhi] + [np.atleast_1d(np.asarray(v, float)) for v in shi]
+    A = sp.coo_matrix(
+        (np.concatenate(r_vals), (np.concatenate(r_rows), np.concatenate(r_cols))),
+        shape=(nrow0 + nside, ncol),
+    )
+    warm = None
+    if warm_sites is not None and np.all(ycol[warm_sites] >= 0):
+        # partial solution (integer columns only); HiGHS completes the z by an LP
+        yv = np.zeros(ny)
+        yv[ycol[warm_sites]] = 1.0
+        warm = (np.arange(ny, dtype=np.int32), yv)
+    status, x, obj, bound, nodes = _run(
+        c, lo_c, hi_c, integer, A, np.concatenate(row_lo), np.concatenate(row_hi),
+        maximise=False, time_limit=time_limit, warm=warm, seed=seed,
+    )
+    y = None
+    if x is not None:
+        y = kept_sites[x[:ny] > 0.5]
+    return MipResult(status, y, obj + const, bound + const, nodes)
 
 
 def solve_cover_mip(
