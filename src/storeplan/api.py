@@ -5,9 +5,16 @@ Phases (each logged, each reported to an optional ``progress`` callback):
 1. ``network``: sparse great-circle km from areas to candidate sites + existing stores
    (radius- and k-limited, :class:`storeplan.geo.Network`);
 2. ``solve``: the location model on that structure (:mod:`storeplan.solvers`);
-3. ``evaluate``: exact metrics: every area's nearest open store by KD-tree (so a
-   radius-limited model never misreports a distance), objective, bound and gap;
-4. ``curve``: coverage and mean distance as stores are added in greedy order.
+2. ``market``: the Huff market (:mod:`storeplan.market`): offline spending per area,
+   every candidate, our existing stores and the rivals; calibrated to the existing
+   stores' ``annual_sales`` when they carry it;
+3. ``solve``: the location model; for ``revenue`` the competitive site selection;
+4. ``evaluate``: exact metrics: every area's nearest open store by KD-tree (so a
+   radius-limited model never misreports a distance), objective, bound and gap, and
+   the market outputs of the chosen network (revenue per store and category,
+   cannibalisation of our stores and of our web shop, share per area before/after);
+5. ``curve``: coverage and mean distance as stores are added in greedy order;
+6. ``rollout`` (when the scenario has one): opening year per store and the forecast.
 
 For ``pmedian`` and ``fixed_cost`` on a radius-limited network, an area whose stored
 sites are all closed is charged its largest stored distance, a lower bound on its real
@@ -39,7 +46,7 @@ __all__ = ["solve", "PHASES"]
 log = logging.getLogger(__name__)
 
 #: Phase names reported to ``progress(phase, fraction)``.
-PHASES = ("network", "solve", "evaluate", "curve")
+PHASES = ("network", "market", "solve", "evaluate", "curve", "rollout")
 
 ProgressFn = Callable[[str, float], None]
 
@@ -106,6 +113,19 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
     )
     report("network", 1.0)
 
+    # ---------------------------------------------------------------- market
+    report("market", 0.0)
+    t0 = time.perf_counter()
+    market, calibration = _build_market(scenario)
+    log.info(
+        "market: %d stores (%d rivals), offline spending %.4g per year in %.2f s",
+        market.n_stores,
+        len(scenario.rivals),
+        float(market.market.sum()),
+        time.perf_counter() - t0,
+    )
+    report("market", 1.0)
+
     # ---------------------------------------------------------------- constraints
     constraints = _constraints(scenario, col_lon, col_lat)
     p_new = scenario.n_new_stores()
@@ -136,6 +156,8 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
             time_limit=opt.time_limit,
             seed=opt.seed,
         )
+    elif obj.kind == "revenue":
+        sol = _solve_revenue(scenario, market, constraints, fmt_names[:n_sites], fmt_by_name)
     else:  # fixed_cost
         yearly = np.array([_yearly_cost(fmt_by_name[f], obj.amortisation_years) for f in fmt_names])
         yearly[n_sites:] = 0.0  # existing stores are sunk: kept open at no decision cost
@@ -170,6 +192,8 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
     # ---------------------------------------------------------------- evaluate
     report("evaluate", 0.0)
     open_cols = np.asarray(sol.sites, dtype=np.int64)
+    if obj.kind == "revenue":  # the revenue solver returns candidate indices only
+        open_cols = np.concatenate([open_cols, n_sites + np.arange(n_exist)])
     km, nearest_idx = nearest(areas["lon"], areas["lat"], col_lon[open_cols], col_lat[open_cols])
     assigned = open_cols[np.asarray(nearest_idx, dtype=np.int64)]
     if obj.kind == "fixed_cost" and capacity is not None:
@@ -184,7 +208,9 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
     covered = km <= radius + 1e-9
     exact = _exact_objective(obj.kind, weights, km, covered, open_cols, scenario, fmt_names, n_sites)
     bound = float(sol.bound)
-    if obj.kind == "coverage":
+    if obj.kind == "revenue":
+        exact = float(sol.objective)  # the Huff model is evaluated exactly on its network
+    if obj.kind in ("coverage", "revenue"):
         sense = "max"
         bound = max(bound, exact)
     else:
@@ -193,7 +219,9 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
     gap = abs(exact - bound) / max(abs(exact), 1e-12)
     if gap < 1e-9:
         gap = 0.0
-    proven = bool(sol.proven_optimal) and (obj.kind == "coverage" or net.is_complete or gap == 0.0)
+    proven = bool(sol.proven_optimal) and (
+        obj.kind in ("coverage", "revenue") or net.is_complete or gap == 0.0
+    )
 
     stores = _stores_table(scenario, open_cols, n_sites, fmt_names, assigned, weights, covered)
     assignment = pd.DataFrame(
@@ -203,6 +231,9 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
             "km": km.astype(np.float64),
             "covered": covered,
         }
+    )
+    stores, assignment, market_metrics = _market_outputs(
+        scenario, market, open_cols, n_sites, stores, assignment, assigned
     )
     report("evaluate", 1.0)
 
@@ -241,6 +272,9 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
         "opening_cost": float(stores.loc[stores["status"] == "new", "opening_cost"].sum()),
         "yearly_fixed_cost": float(stores["fixed_cost"].sum()),
     }
+    metrics.update(market_metrics)
+    if calibration is not None:
+        metrics["calibration"] = calibration
     if obj.budget is not None:
         metrics["budget"] = float(obj.budget)
     provenance = {
@@ -251,7 +285,7 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
     }
-    return Plan(
+    plan = Plan(
         scenario_name=scenario.name,
         objective=obj.kind,
         stores=stores,
@@ -264,6 +298,188 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
         provenance=provenance,
         notes=scenario.notes,
     )
+    if scenario.rollout is not None:
+        plan = _rollout(plan, scenario, market, report)
+    return plan
+
+
+# ---------------------------------------------------------------------------- market
+def _build_market(scenario: Scenario):
+    """The Huff market of a scenario (candidates = sites), calibrated when possible.
+
+    Returns ``(market, calibration)`` where ``calibration`` is ``None`` or a dict with the
+    fit report (R^2, MAPE, fitted values).
+    """
+    from .market import build_market, calibrate
+
+    existing = scenario.existing
+    if len(existing):
+        existing = existing.copy()
+        names = set(scenario.format_names)
+        fmt = existing["format"].astype(object) if "format" in existing.columns else None
+        default = scenario.format().name
+        existing["format"] = (
+            default if fmt is None else fmt.where(fmt.isin(list(names)), default).fillna(default)
+        )
+    market = build_market(
+        scenario.areas,
+        scenario.sites[["id", "lon", "lat"]],
+        existing=existing,
+        rivals=scenario.rivals,
+        demand=scenario.demand,
+        params=scenario.market_params(),
+        candidate_format=scenario.site_formats(),
+    )
+    cal = scenario.calibration
+    if not cal.enabled or "annual_sales" not in existing.columns:
+        return market, None
+    observed = existing[["id", "annual_sales"]].dropna()
+    observed = observed[observed["annual_sales"] > 0]
+    if len(observed) < cal.min_stores:
+        log.info("calibration skipped: %d existing stores with sales (< %d)", len(observed), cal.min_stores)
+        return market, None
+    params, rep = calibrate(
+        market, observed, fit_decay=cal.fit_decay, fit_formats=cal.fit_formats, fit_outside=cal.fit_outside
+    )
+    log.info("calibration: %d stores, R^2 %.3f, MAPE %.1f%%", rep.n_stores, rep.r2, 100 * rep.mape)
+    info = {
+        "n_stores": rep.n_stores,
+        "r2": rep.r2,
+        "mape": rep.mape,
+        "fitted": dict(rep.fitted),
+        "success": bool(rep.success),
+    }
+    return market.with_params(params), info
+
+
+def _solve_revenue(scenario: Scenario, market, constraints, site_formats, fmt_by_name):
+    """Competitive site selection: maximise our offline capture minus yearly fixed costs."""
+    from .market import select_sites
+
+    n_sites = len(scenario.sites)
+    obj, opt = scenario.objective, scenario.options
+    fixed = np.array([fmt_by_name[f].fixed_cost for f in site_formats], dtype=np.float64)
+    opening = np.array([fmt_by_name[f].opening_cost for f in site_formats], dtype=np.float64)
+    must = constraints.must_open
+    must = None if must is None else must[must < n_sites]
+    forbidden = constraints.forbidden
+    conflicts = constraints.conflicts
+    if conflicts is not None and len(conflicts):
+        # a candidate too close to an existing store may not open at all
+        near_existing = np.concatenate(
+            [conflicts[conflicts[:, 1] >= n_sites, 0], conflicts[conflicts[:, 0] >= n_sites, 1]]
+        )
+        near_existing = near_existing[near_existing < n_sites]
+        if len(near_existing):
+            forbidden = np.unique(
+                np.concatenate([forbidden if forbidden is not None else [], near_existing]).astype(np.int64)
+            )
+        conflicts = conflicts[(conflicts[:, 0] < n_sites) & (conflicts[:, 1] < n_sites)]
+    p = int(obj.stores) if obj.stores is not None else None
+    return select_sites(
+        market,
+        p=p,
+        fixed_cost=fixed,
+        opening_cost=opening,
+        budget=obj.budget if p is None else None,
+        must_open=must if must is not None and len(must) else None,
+        forbidden=forbidden if forbidden is not None and len(forbidden) else None,
+        conflicts=conflicts if conflicts is not None and len(conflicts) else None,
+        time_limit=opt.time_limit,
+        seed=opt.seed,
+    )
+
+
+def _market_outputs(scenario, market, open_cols, n_sites, stores, assignment, assigned):
+    """Revenue per store (by category), cannibalisation, catchment share, share per area."""
+    from .demand import offline_spending
+    from .market import cannibalisation, capture
+
+    new_idx = np.sort(open_cols[open_cols < n_sites])
+    cap = capture(market, new_idx)
+    can = cannibalisation(market, new_idx)
+    shares = market.shares(new_idx)
+    off = offline_spending(scenario.areas, scenario.demand)
+    by_id = cap.stores.set_index("id")
+    ids = stores["id"].astype(str)
+    out = stores.copy()
+    out["revenue"] = ids.map(by_id["revenue"]).fillna(0.0).to_numpy()
+    out["offline_revenue"] = ids.map(by_id["offline_revenue"]).fillna(0.0).to_numpy()
+    out["online_transfer"] = ids.map(by_id["online_transfer"]).fillna(0.0).to_numpy()
+    pos = {str(s): k for k, s in enumerate(market.store_ids)}
+    store_pos = np.array([pos[s] for s in ids], dtype=np.int64)
+    for cat in scenario.demand.category_names:
+        rev = shares.store_sum(off[cat].to_numpy(np.float64))
+        out[f"revenue_{cat}"] = rev[store_pos]
+    cb = can.stores.set_index("id")
+    for col in ("from_own_stores", "from_online", "net_gain"):
+        out[col] = ids.map(cb[col]).to_numpy(dtype=np.float64)  # NaN for existing stores
+    # market share in the catchment: the store's offline revenue over the offline spending
+    # of the areas it serves (nearest-store catchment)
+    col_ids = np.concatenate(
+        [scenario.sites["id"].astype(str).to_numpy(), scenario.existing["id"].astype(str).to_numpy()]
+    )
+    catchment_market = pd.Series(market.market, index=col_ids[assigned]).groupby(level=0).sum()
+    cm = ids.map(catchment_market).fillna(0.0).to_numpy()
+    out["catchment_share"] = np.divide(
+        out["offline_revenue"].to_numpy(), cm, out=np.zeros(len(out)), where=cm > 0
+    )
+    areas_out = assignment.copy()
+    areas_out["market"] = market.market
+    areas_out["online_revenue"] = market.online
+    areas_out["share_before"] = can.areas["share_before"].to_numpy()
+    areas_out["share_after"] = can.areas["share_after"].to_numpy()
+    total_market = float(market.market.sum())
+    before = float(np.dot(market.market, areas_out["share_before"]))
+    metrics = {
+        "total_market": total_market,
+        "own_revenue": cap.own_revenue,
+        "own_offline_revenue": cap.own_offline,
+        "online_transfer": cap.online_transfer,
+        "market_share": cap.own_offline / total_market if total_market > 0 else 0.0,
+        "market_share_before": before / total_market if total_market > 0 else 0.0,
+        "net_gain": can.total_net_gain,
+        "cannibalised_from_own_stores": float(np.nansum(out["from_own_stores"])),
+        "cannibalised_from_online": float(np.nansum(out["from_online"])),
+        "rival_revenue": float(cap.stores.loc[cap.stores["kind"] == "rival", "revenue"].sum()),
+    }
+    return out, areas_out, metrics
+
+
+def _rollout(plan: Plan, scenario: Scenario, market, report) -> Plan:
+    """Schedule the plan's stores over the rollout years and forecast them."""
+    from dataclasses import replace
+
+    from .forecast import forecast
+    from .rollout import oracle_from_market, rollout_plan
+
+    report("rollout", 0.0)
+    t0 = time.perf_counter()
+    spec = scenario.rollout
+    oracle = oracle_from_market(market, plan.stores["id"].astype(str).tolist())
+    sched = rollout_plan(plan, spec, oracle=oracle, seed=scenario.options.seed)
+    fc = forecast(sched, oracle)
+    metrics = dict(plan.metrics)
+    metrics["rollout"] = {
+        **fc.headline(),
+        "years": spec.years,
+        "opened_per_year": [int(x) for x in sched.opened_per_year()],
+        "capex_per_year": [float(x) for x in sched.capex_per_year()],
+        "method": sched.method,
+        "npv_bound": sched.bound,
+        "npv_gap": sched.gap,
+    }
+    metrics["seconds"] = plan.metrics["seconds"] + (time.perf_counter() - t0)
+    log.info(
+        "rollout: %d years, NPV %.4g, payback year %s, target met %s in %.2f s",
+        spec.years,
+        fc.npv,
+        fc.payback_year,
+        fc.target_met,
+        time.perf_counter() - t0,
+    )
+    report("rollout", 1.0)
+    return replace(plan, metrics=metrics, schedule=sched, forecast=fc)
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -62,6 +62,10 @@ class Plan:
         ``seed, scenario_hash, versions, created, source``.
     notes : tuple of str
         Data attribution and the layers that are synthetic.
+    schedule : storeplan.rollout.Schedule or None
+        Opening year of every store, when the scenario has a ``[rollout]``.
+    forecast : storeplan.forecast.Forecast or None
+        Revenue, costs, cash flow and NPV per store and year of that rollout.
     """
 
     scenario_name: str
@@ -75,6 +79,8 @@ class Plan:
     coverage_curve: pd.DataFrame
     provenance: dict[str, Any]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    schedule: Any = None
+    forecast: Any = None
 
     # ------------------------------------------------------------------ views
     @property
@@ -119,11 +125,39 @@ class Plan:
             self.assignment.to_parquet(tmp, index=False)
         written["assignment.parquet"] = out / "assignment.parquet"
         written["summary.json"] = write_json(out / "summary.json", self.summary())
+        if self.schedule is not None and self.forecast is not None:
+            written.update(self._save_rollout(out, pdf=report))
         log.info("wrote %s", ", ".join(written))
         if report:
             from .report import write_report
 
             written.update(write_report(self, out))
+        return written
+
+    def _save_rollout(self, out: Path, *, pdf: bool) -> dict[str, Path]:
+        """rollout.csv (opening year per store), forecast_years.csv, forecast_stores.parquet
+        and, with ``pdf``, the rollout chart pack report.pdf."""
+        written: dict[str, Path] = {}
+        with atomic_path(out / "rollout.csv") as tmp:
+            self.schedule.to_frame().to_csv(tmp, index=False)
+        written["rollout.csv"] = out / "rollout.csv"
+        with atomic_path(out / "forecast_years.csv") as tmp:
+            self.forecast.per_year.to_csv(tmp, index=False)
+        written["forecast_years.csv"] = out / "forecast_years.csv"
+        with atomic_path(out / "forecast_stores.parquet") as tmp:
+            self.forecast.per_store_year.to_parquet(tmp, index=False)
+        written["forecast_stores.parquet"] = out / "forecast_stores.parquet"
+        if pdf:
+            from .report.pdf import write_pdf
+
+            written["report.pdf"] = Path(
+                write_pdf(
+                    self.forecast,
+                    out / "report.pdf",
+                    schedule=self.schedule,
+                    title=f"{self.scenario_name}: rollout",
+                )
+            )
         return written
 
     @classmethod

@@ -52,7 +52,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .data.io import read_table, validate_areas, validate_rivals, validate_sites, validate_stores
+from .demand import DemandParams
 from .errors import InfeasibleError, InputError, UnknownOptionError, UnreadableFileError
+from .market import MarketParams
+from .rollout import RolloutSpec
 
 __all__ = [
     "Scenario",
@@ -61,11 +64,12 @@ __all__ = [
     "ObjectiveSpec",
     "ConstraintsSpec",
     "OptionsSpec",
+    "CalibrationSpec",
     "OBJECTIVES",
 ]
 
 #: Objective kinds the scenario accepts.
-OBJECTIVES = ("pmedian", "coverage", "fixed_cost")
+OBJECTIVES = ("pmedian", "coverage", "fixed_cost", "revenue")
 
 
 class _Model(BaseModel):
@@ -125,7 +129,9 @@ class ObjectiveSpec(_Model):
     """What to optimise and how many stores (or what budget).
 
     ``kind``: ``pmedian`` (minimise population-weighted km to the nearest store),
-    ``coverage`` (maximise population within ``radius_km``) or ``fixed_cost``
+    ``coverage`` (maximise population within ``radius_km``), ``revenue`` (maximise our
+    captured offline revenue minus the stores' yearly fixed costs, Huff model against
+    rivals and our own stores, see :mod:`storeplan.market`) or ``fixed_cost``
     (minimise yearly store costs + ``cost_per_km`` x population x km per year, where a
     store's yearly cost is its format's ``fixed_cost`` + ``opening_cost`` /
     ``amortisation_years``).
@@ -171,6 +177,20 @@ class OptionsSpec(_Model):
     dense_pairs: int = Field(4_000_000, ge=0)
 
 
+class CalibrationSpec(_Model):
+    """Fit the Huff model to observed sales of existing stores (``annual_sales`` column).
+
+    ``enabled``: calibrate whenever at least ``min_stores`` existing stores carry sales.
+    The other fields go to :func:`storeplan.market.calibrate`.
+    """
+
+    enabled: bool = True
+    min_stores: int = Field(5, ge=2)
+    fit_decay: Literal["common", "level", "none"] = "common"
+    fit_formats: bool = True
+    fit_outside: bool = True
+
+
 class ScenarioSpec(_Model):
     """The whole scenario file."""
 
@@ -184,6 +204,10 @@ class ScenarioSpec(_Model):
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
     constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)
     options: OptionsSpec = Field(default_factory=OptionsSpec)
+    demand: DemandParams = Field(default_factory=DemandParams)
+    market: MarketParams = Field(default_factory=MarketParams)
+    calibration: CalibrationSpec = Field(default_factory=CalibrationSpec)
+    rollout: RolloutSpec | None = None
 
     @model_validator(mode="after")
     def _formats(self) -> ScenarioSpec:
@@ -231,6 +255,14 @@ class Scenario:
     objective : ObjectiveSpec
     constraints : ConstraintsSpec
     options : OptionsSpec
+    demand : DemandParams
+        Spending potential per area and category (:mod:`storeplan.demand`).
+    market : MarketParams
+        Huff model parameters (:mod:`storeplan.market`); the formats' attractiveness
+        replaces ``format_attractiveness``.
+    calibration : CalibrationSpec
+    rollout : RolloutSpec or None
+        Multi-year rollout (:mod:`storeplan.rollout`), when the scenario has one.
     notes : tuple of str
         Data attribution and which layers are synthetic.
     source : str
@@ -249,6 +281,10 @@ class Scenario:
     notes: tuple[str, ...] = ()
     source: str = "frames"
     description: str = ""
+    demand: DemandParams = field(default_factory=DemandParams)
+    market: MarketParams = field(default_factory=MarketParams)
+    calibration: CalibrationSpec = field(default_factory=CalibrationSpec)
+    rollout: RolloutSpec | None = None
 
     # ------------------------------------------------------------------ factories
     @classmethod
@@ -331,6 +367,10 @@ class Scenario:
             notes=tuple(notes),
             source=source,
             sites_min_population=spec.sites.min_population,
+            demand=spec.demand,
+            market=spec.market,
+            calibration=spec.calibration,
+            rollout=spec.rollout,
         )
 
     @classmethod
@@ -350,6 +390,10 @@ class Scenario:
         notes: tuple[str, ...] = (),
         source: str = "frames",
         sites_min_population: float = 0.0,
+        demand: DemandParams | Mapping[str, Any] | None = None,
+        market: MarketParams | Mapping[str, Any] | None = None,
+        calibration: CalibrationSpec | Mapping[str, Any] | None = None,
+        rollout: RolloutSpec | Mapping[str, Any] | None = None,
     ) -> Scenario:
         """Build a scenario from DataFrames (validated here).
 
@@ -368,6 +412,14 @@ class Scenario:
                 else ConstraintsSpec(**(constraints or {}))
             )
             opt = options if isinstance(options, OptionsSpec) else OptionsSpec(**(options or {}))
+            dem = demand if isinstance(demand, DemandParams) else DemandParams(**(demand or {}))
+            mkt = market if isinstance(market, MarketParams) else MarketParams(**(market or {}))
+            cal = (
+                calibration
+                if isinstance(calibration, CalibrationSpec)
+                else CalibrationSpec(**(calibration or {}))
+            )
+            rol = rollout if (rollout is None or isinstance(rollout, RolloutSpec)) else RolloutSpec(**rollout)
         except ValidationError as exc:
             cls_ = UnknownOptionError if _unknown_option(exc) else InputError
             raise cls_(_pydantic_message(exc, name)) from None
@@ -393,6 +445,10 @@ class Scenario:
             notes=tuple(notes),
             source=source,
             description=description,
+            demand=dem,
+            market=mkt,
+            calibration=cal,
+            rollout=rol,
         )
         scn.check()
         return scn
@@ -409,6 +465,13 @@ class Scenario:
             if f.name == name:
                 return f
         raise UnknownOptionError(f"unknown store format {name!r}; expected one of {self.format_names}")
+
+    def market_params(self) -> MarketParams:
+        """The Huff parameters with our formats' attractiveness and default format."""
+        fa = {f.name: float(f.attractiveness) for f in self.formats}
+        return self.market.model_copy(
+            update={"format_attractiveness": fa, "default_format": self.format().name}
+        )
 
     def site_formats(self) -> np.ndarray:
         """Format name for a new store at every candidate site (by the site's area level)."""
@@ -469,6 +532,11 @@ class Scenario:
                 f"constraints: site(s) {', '.join(self.sites.loc[both, 'id'][:5])} "
                 "are both must-open and forbidden"
             )
+        if (con.region_min or con.region_max) and obj.kind == "revenue":
+            raise InputError(
+                "constraints.region_min/region_max are not supported with the revenue objective; "
+                "use pmedian, coverage or fixed_cost, or drop the quotas"
+            )
         if con.region_min or con.region_max:
             if "region" not in self.sites.columns:
                 raise InputError("constraints.region_min/region_max need a 'region' column on the sites")
@@ -513,6 +581,10 @@ class Scenario:
             "objective": self.objective.model_dump(),
             "constraints": self.constraints.model_dump(),
             "options": self.options.model_dump(),
+            "demand": self.demand.model_dump(),
+            "market": self.market.model_dump(),
+            "calibration": self.calibration.model_dump(),
+            "rollout": None if self.rollout is None else self.rollout.model_dump(),
         }
         h.update(json.dumps(settings, sort_keys=True, default=str).encode())
         for frame in (self.areas, self.sites, self.existing, self.rivals):
