@@ -243,27 +243,6 @@ def _load(task: ScenarioTask):
     return scenario, rollout
 
 
-def _market_for(plan, scenario):
-    """A Huff market whose candidates are the plan's new stores (None if it cannot be built)."""
-    try:
-        from .market import MarketParams, build_market
-    except ImportError:
-        return None
-    stores = plan.stores
-    new = stores[stores["status"].astype(str) == "new"]
-    fa = {f.name: float(f.attractiveness) for f in scenario.formats}
-    params = MarketParams(format_attractiveness=fa, default_format=scenario.format().name)
-    fmt = new["format"].astype(object).to_numpy() if "format" in new else None
-    existing = scenario.existing.copy()
-    if len(existing):
-        col = existing["format"] if "format" in existing else pd.Series(pd.NA, index=existing.index)
-        known = col.astype(object).isin(list(fa))
-        existing["format"] = col.astype(object).where(known, scenario.format().name)
-    return build_market(scenario.areas, new[["id", "lon", "lat"]].reset_index(drop=True),
-                        existing=existing, rivals=scenario.rivals, params=params,
-                        candidate_format=fmt)
-
-
 def run_scenario(task: ScenarioTask) -> dict[str, Any]:
     """Solve one scenario (+ rollout/forecast) and return its comparison row.
 
@@ -282,7 +261,7 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
     """
     from .api import solve
     from .forecast import forecast
-    from .rollout import oracle_from_market, oracle_from_plan, rollout_plan
+    from .rollout import market_for_plan, oracle_from_market, oracle_from_plan, rollout_plan
 
     t0 = time.perf_counter()
     row: dict[str, Any] = dict.fromkeys(COLUMNS, math.nan)
@@ -300,8 +279,8 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
                    kind=plan.objective, mean_km=float(m.get("mean_km", math.nan)))
         market = None
         try:
-            market = _market_for(plan, scenario)
-        except StoreplanError as exc:  # e.g. a format without attractiveness
+            market = market_for_plan(plan, scenario)
+        except (StoreplanError, ImportError) as exc:  # e.g. a format without attractiveness
             log.warning("%s: no market model (%s); using the plan's captured demand", row["name"], exc)
         ids = plan.stores["id"].astype(str).tolist()
         if market is not None:
@@ -316,7 +295,7 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
             oracle = oracle_from_plan(plan, rollout.spend_per_person if rollout else 1_000.0)
             row["revenue_source"] = "plan"
         if rollout is not None:
-            sched = rollout_plan(plan, rollout, oracle=oracle, seed=scenario.options.seed)
+            sched = rollout_plan(plan, rollout, scenario=scenario, oracle=oracle)
             fc = forecast(sched, oracle)
             row.update(npv=fc.npv, revenue=fc.final_revenue,
                        payback_year=math.nan if fc.payback_year is None else fc.payback_year,

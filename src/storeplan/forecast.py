@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .rollout import Schedule, evaluate, ramp_factor
+from .rollout import RolloutSpec, Schedule, evaluate, ramp_factor, rollout_plan
 
-__all__ = ["Forecast", "forecast", "extra_stores_needed"]
+__all__ = ["Forecast", "forecast", "forecast_plan", "extra_stores_needed"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,8 @@ class Forecast:
     horizon : int
         Years.
     notes : tuple of str
+    schedule : Schedule or None
+        The schedule forecast.
     """
 
     per_store_year: pd.DataFrame
@@ -79,6 +81,7 @@ class Forecast:
     discount_rate: float
     horizon: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    schedule: Schedule | None = field(default=None, repr=False, compare=False)
 
     def headline(self) -> dict[str, Any]:
         """Headline numbers as a plain dict (JSON-friendly)."""
@@ -120,7 +123,7 @@ def extra_stores_needed(shortfall: float, marginal_revenue: float, ramp_months: 
     return int(math.ceil(shortfall / per_store - 1e-9))
 
 
-def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray], *,
+def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray] | None = None, *,
              marginal_share: float = 0.25) -> Forecast:
     """Forecast sales, costs and cash flow of a rollout schedule.
 
@@ -128,9 +131,9 @@ def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray], *,
     ----------
     schedule : Schedule
         From :func:`storeplan.rollout.schedule` (carries the spec and the costs).
-    oracle : callable
-        The value oracle the schedule was made with (``oracle(open_idx) -> revenue``,
-        currency per year at full ramp).
+    oracle : callable, optional
+        The value oracle (``oracle(open_idx) -> revenue``, currency per year at full
+        ramp); default: the one the schedule was made with.
     marginal_share : float
         Share (0..1] of a year's new stores, the lowest-selling ones, whose average
         full-ramp sales values an extra store (for ``extra_stores``).
@@ -145,6 +148,11 @@ def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray], *,
     """
     spec = schedule.spec
     H, Y = spec.horizon, spec.years
+    oracle = schedule.oracle if oracle is None else oracle
+    if oracle is None:
+        from .errors import InputError
+
+        raise InputError("forecast: the schedule carries no oracle; pass one")
     o = schedule.open_year
     ev = evaluate(oracle, o, spec, schedule.opening_cost, schedule.fixed_cost)
     disc = ev["discount"]
@@ -242,8 +250,18 @@ def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray], *,
         per_store_year=psy, per_year=per_year, npv=npv, npv_new=npv - npv0, payback_year=payback,
         total_revenue=float(revenue[:Y].sum()), final_revenue=float(revenue[Y - 1]), target_met=tmet,
         shortfall=max(short, 0.0), extra_stores=int(extra[:Y].max()) if Y else 0,
-        discount_rate=spec.discount_rate, horizon=H, notes=notes,
+        discount_rate=spec.discount_rate, horizon=H, notes=notes, schedule=schedule,
     )
+
+
+def forecast_plan(plan: Any, spec: RolloutSpec, *, scenario: Any = None, **kwargs: Any) -> Forecast:
+    """Schedule a plan's stores (:func:`storeplan.rollout.rollout_plan`) and forecast them.
+
+    With ``scenario`` the Huff market model values the stores (cannibalisation, rivals);
+    without, the plan's captured demand x ``spec.spend_per_person``. ``kwargs`` go to
+    :func:`storeplan.rollout.rollout_plan`. The schedule is ``result.schedule``.
+    """
+    return forecast(rollout_plan(plan, spec, scenario=scenario, **kwargs))
 
 
 def _marginal_revenue(ev: dict, o: np.ndarray, year: int, share: float) -> float:

@@ -68,6 +68,7 @@ __all__ = [
     "oracle_from_plan",
     "oracle_from_market",
     "rollout_plan",
+    "market_for_plan",
     "NEVER",
 ]
 
@@ -536,6 +537,9 @@ class Schedule:
         Oracle calls (``gains`` calls count once).
     extra : dict
         Region per site and other labels (``region`` when known).
+    oracle : callable
+        The value oracle the schedule was made with (used by
+        :func:`storeplan.forecast.forecast` when none is given).
     """
 
     ids: np.ndarray
@@ -551,6 +555,7 @@ class Schedule:
     seconds: float
     evaluations: int
     extra: dict = field(default_factory=dict)
+    oracle: Any = field(default=None, repr=False, compare=False)
 
     @property
     def years(self) -> int:
@@ -863,7 +868,7 @@ def schedule(
         ids=ids_arr, open_year=open_year, opening_cost=opening_cost, fixed_cost=fixed_cost, spec=spec,
         npv=npv, npv_new=npv - npv0, bound=bound, gap=float(max(gap, 0.0)) if np.isfinite(gap) else gap,
         method=method, seconds=time.perf_counter() - t0, evaluations=int(counter[0]),
-        extra=dict(extra or {}),
+        extra=dict(extra or {}), oracle=oracle,
     )
 
 
@@ -979,17 +984,49 @@ def _improve(oracle, open_year, best, spec, opening_cost, fixed_cost, fixed_mask
 # ----------------------------------------------------------------------------- plans
 
 
-def rollout_plan(plan: Any, spec: RolloutSpec, *, oracle: RevenueOracle | None = None,
+def market_for_plan(plan: Any, scenario: Any, params: Any = None) -> Any:
+    """A :class:`storeplan.market.Market` whose candidates are the plan's new stores.
+
+    Our existing stores (``scenario.existing``) and the rivals (``scenario.rivals``) are
+    always open. Format attractiveness comes from the scenario's formats (``params``, a
+    :class:`storeplan.market.MarketParams`, overrides it); existing stores whose format is
+    unknown get the default format.
+    """
+    from .market import MarketParams, build_market
+
+    stores = plan.stores
+    new = stores[stores["status"].astype(str) == "new"] if "status" in stores else stores
+    if params is None:
+        fa = {f.name: float(f.attractiveness) for f in scenario.formats}
+        params = MarketParams(format_attractiveness=fa, default_format=scenario.format().name)
+    fa = params.format_attractiveness
+    fmt = None
+    if "format" in new:
+        fmt = new["format"].astype(object).to_numpy().copy()
+        fmt[~np.isin(fmt, list(fa))] = params.default_format
+    existing = scenario.existing.copy()
+    if len(existing):
+        col = existing["format"] if "format" in existing else pd.Series(pd.NA, index=existing.index)
+        known = col.astype(object).isin(list(fa))
+        existing["format"] = col.astype(object).where(known, params.default_format)
+    return build_market(scenario.areas, new[["id", "lon", "lat"]].reset_index(drop=True),
+                        existing=existing, rivals=scenario.rivals, params=params, candidate_format=fmt)
+
+
+def rollout_plan(plan: Any, spec: RolloutSpec, *, scenario: Any = None, oracle: RevenueOracle | None = None,
                  market: Any = None, must_open: Any = None, **kwargs: Any) -> Schedule:
     """Schedule the stores of a :class:`storeplan.plan.Plan` over the rollout years.
 
     The universe is ``plan.stores`` (new and existing rows); existing stores are open
     from year 0. Costs come from the ``opening_cost`` / ``fixed_cost`` columns (0 when
-    absent). The oracle is, in order: ``oracle`` if given, a :class:`HuffOracle` on
-    ``market`` (a :class:`storeplan.market.Market` holding the plan's new stores as
-    candidates), or :func:`oracle_from_plan` with ``spec.spend_per_person``.
-    ``kwargs`` go to :func:`schedule`.
+    absent). The oracle is, in order: ``oracle`` if given; a :class:`HuffOracle` on
+    ``market``, or on :func:`market_for_plan` when ``scenario`` is given (falling back
+    when the market cannot be built); else :func:`oracle_from_plan` with
+    ``spec.spend_per_person``. With ``scenario``, its ``constraints.must_open`` sites open
+    in year 1 (or ``spec.must_open_year``). ``kwargs`` go to :func:`schedule`.
     """
+    from .errors import StoreplanError
+
     stores = plan.stores
     n = len(stores)
     ids = stores["id"].astype(str).to_numpy(dtype=object)
@@ -998,9 +1035,18 @@ def rollout_plan(plan: Any, spec: RolloutSpec, *, oracle: RevenueOracle | None =
         exist = (stores["status"].astype(str) == "existing").to_numpy()
     oc = stores["opening_cost"].to_numpy(np.float64) if "opening_cost" in stores else np.zeros(n)
     fc = stores["fixed_cost"].to_numpy(np.float64) if "fixed_cost" in stores else np.zeros(n)
+    if oracle is None and market is None and scenario is not None:
+        try:
+            market = market_for_plan(plan, scenario)
+        except (StoreplanError, ImportError):
+            market = None
     if oracle is None:
         oracle = oracle_from_market(market, ids) if market is not None else oracle_from_plan(
             plan, spec.spend_per_person)
+    if must_open is None and scenario is not None and scenario.constraints.must_open:
+        must_open = np.isin(ids, [str(s) for s in scenario.constraints.must_open]) & ~exist
+    if "seed" not in kwargs and scenario is not None:
+        kwargs["seed"] = scenario.options.seed
     extra = {}
     if "region" in stores:
         extra["region"] = stores["region"].astype(object).to_numpy()
