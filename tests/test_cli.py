@@ -53,3 +53,34 @@ def test_infeasible_is_reported(scenario_dir):
     res = runner.invoke(app, ["validate", str(scenario_dir(objective='kind = "pmedian"\nstores = 9'))])
     assert res.exit_code == 2
     assert "9 new stores asked" in res.output
+
+
+def test_compare_and_sweep_one_row_per_scenario(tmp_path, scenario_dir):
+    a = scenario_dir()
+    b = tmp_path / "b.toml"
+    b.write_text(a.read_text().replace('name = "test"', 'name = "three"').replace("stores = 2", "stores = 3"))
+    out = tmp_path / "cmp"
+    res = runner.invoke(app, ["compare", str(a), str(b), "--out", str(out), "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    import pandas as pd
+
+    table = pd.read_csv(out / "comparison.csv")
+    assert table["name"].tolist() == ["test", "three"]
+    assert table["stores"].tolist() == [2, 3]
+    assert (out / "comparison.png").stat().st_size > 1000
+
+    out2 = tmp_path / "sweep"
+    res = runner.invoke(
+        app, ["sweep", str(a), "--grid", "objective.stores=[1, 2, 3]", "--out", str(out2), "--workers", "1"]
+    )
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out2 / "comparison.csv")
+    assert len(table) == 3 and table["stores"].tolist() == [1, 2, 3]
+    # more stores never lengthen the mean distance on this line of towns
+    assert table["objective"].is_monotonic_decreasing
+
+
+def test_sweep_bad_grid_is_one_line(tmp_path, scenario_dir):
+    res = runner.invoke(app, ["sweep", str(scenario_dir()), "--grid", "stores", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "expected KEY=" in res.output

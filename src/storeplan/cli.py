@@ -1,4 +1,4 @@
-"""The ``storeplan`` command line: ``demo``, ``run``, ``validate``.
+"""The ``storeplan`` command line: ``demo``, ``run``, ``validate``, ``compare``, ``sweep``.
 
 The CLI only parses arguments and calls the Python API. Errors print one readable
 line (``error: ...``) and exit non-zero: 2 for bad input or infeasible constraints,
@@ -204,6 +204,131 @@ def validate(
     out_console.print(f"[green]ok[/]: {scenario} is valid")
     for k, v in info.items():
         out_console.print(f"  {k}: {v:,}" if isinstance(v, int | float) else f"  {k}: {v}")
+
+
+_ENGINE_HELP = "local (processes on this machine), dask or ray."
+
+
+def _print_comparison(table) -> None:
+    cols = [
+        c
+        for c in (
+            "name",
+            "stores",
+            "coverage",
+            "share",
+            "revenue",
+            "npv",
+            "objective",
+            "gap",
+            "seconds",
+            "error",
+        )
+        if c in table.columns
+    ]
+    t = Table(title="comparison")
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("name", "error") else "right", overflow="fold")
+    for _, row in table.iterrows():
+        cells = []
+        for c in cols:
+            v = row[c]
+            if v is None or (isinstance(v, float) and v != v):
+                cells.append("")
+            elif c in ("coverage", "share", "gap"):
+                cells.append(f"{100 * float(v):.2f}%")
+            elif isinstance(v, float):
+                cells.append(f"{v:,.4g}" if abs(v) < 1e5 else f"{v:,.0f}")
+            else:
+                cells.append(str(v))
+        t.add_row(*cells)
+    out_console.print(t)
+
+
+def _parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """``KEY=[v1, v2]`` (a TOML array) or ``KEY=v`` -> {KEY: [values]}."""
+    import tomllib
+
+    from .errors import UnknownOptionError
+
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, rhs = item.partition("=")
+        if not sep or not key.strip():
+            raise UnknownOptionError(
+                f"--grid {item!r}: expected KEY=[v1, v2, ...], e.g. objective.stores=[100, 200]"
+            )
+        try:
+            value = tomllib.loads(f"v = {rhs.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = rhs.strip()  # a bare string
+        grid[key.strip()] = value if isinstance(value, list) else [value]
+    return grid
+
+
+@app.command()
+def compare(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files (TOML).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out-compare"),
+    engine: Annotated[str, typer.Option(help=_ENGINE_HELP)] = "local",
+    workers: Annotated[int | None, typer.Option(help="Parallel workers (default: CPU count).")] = None,
+    address: Annotated[str | None, typer.Option(help="Dask scheduler / Ray cluster address.")] = None,
+    save_plans: Annotated[bool, typer.Option("--save-plans", help="Also save each plan.")] = False,
+) -> None:
+    """Run several scenarios and write one comparison table (CSV, Parquet) and chart."""
+    from .engine import compare as run_compare
+
+    _configure_logging(False)
+    result = _run_guarded(
+        run_compare,
+        [str(p) for p in scenarios],
+        out,
+        engine=engine,
+        workers=workers,
+        address=address,
+        save_plans=save_plans,
+    )
+    _print_comparison(result.table)
+    out_console.print(f"wrote {out}/comparison.csv, comparison.parquet, comparison.png")
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Base scenario file (TOML).")],
+    grid: Annotated[
+        list[str],
+        typer.Option(
+            "--grid",
+            "-g",
+            help=(
+                "A setting and its values, repeatable: objective.stores=[100, 200] "
+                "or rollout.stores_per_year=[[100, 200], [150, 150]]."
+            ),
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out-sweep"),
+    engine: Annotated[str, typer.Option(help=_ENGINE_HELP)] = "local",
+    workers: Annotated[int | None, typer.Option(help="Parallel workers (default: CPU count).")] = None,
+    address: Annotated[str | None, typer.Option(help="Dask scheduler / Ray cluster address.")] = None,
+    save_plans: Annotated[bool, typer.Option("--save-plans", help="Also save each plan.")] = False,
+) -> None:
+    """Run every combination of a settings grid over one scenario; one table row each."""
+    from .engine import sweep as run_sweep
+
+    _configure_logging(False)
+    parsed = _run_guarded(_parse_grid, grid)
+    result = _run_guarded(
+        run_sweep,
+        str(scenario),
+        parsed,
+        out,
+        engine=engine,
+        workers=workers,
+        address=address,
+        save_plans=save_plans,
+    )
+    _print_comparison(result.table)
+    out_console.print(f"wrote {out}/comparison.csv, comparison.parquet, comparison.png")
 
 
 def main(argv: list[str] | None = None) -> int:
