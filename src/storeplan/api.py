@@ -2,12 +2,12 @@
 
 Phases (each logged, each reported to an optional ``progress`` callback):
 
-1. ``network``: sparse great-circle km from areas to candidate sites + existing stores
-   (radius- and k-limited, :class:`storeplan.geo.Network`);
-2. ``solve``: the location model on that structure (:mod:`storeplan.solvers`);
-2. ``market``: the Huff market (:mod:`storeplan.market`): offline spending per area,
+1. ``market``: the Huff market (:mod:`storeplan.market`): offline spending per area,
    every candidate, our existing stores and the rivals; calibrated to the existing
    stores' ``annual_sales`` when they carry it;
+2. ``network``: sparse great-circle km from areas to candidate sites + existing stores
+   (radius- and k-limited, :class:`storeplan.geo.Network`; the market's own network for
+   ``revenue``);
 3. ``solve``: the location model; for ``revenue`` the competitive site selection;
 4. ``evaluate``: exact metrics: every area's nearest open store by KD-tree (so a
    radius-limited model never misreports a distance), objective, bound and gap, and
@@ -46,7 +46,7 @@ __all__ = ["solve", "PHASES"]
 log = logging.getLogger(__name__)
 
 #: Phase names reported to ``progress(phase, fraction)``.
-PHASES = ("network", "market", "solve", "evaluate", "curve", "rollout")
+PHASES = ("market", "network", "solve", "evaluate", "curve", "rollout")
 
 ProgressFn = Callable[[str, float], None]
 
@@ -86,10 +86,25 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
     col_lat = np.concatenate([sites["lat"].to_numpy(float), existing["lat"].to_numpy(float)])
     weights = areas["population"].to_numpy(np.float64)
 
+    # ---------------------------------------------------------------- market
+    report("market", 0.0)
+    t0 = time.perf_counter()
+    market, calibration = _build_market(scenario)
+    log.info(
+        "market: %d stores (%d rivals), offline spending %.4g per year in %.2f s",
+        market.n_stores,
+        len(scenario.rivals),
+        float(market.market.sum()),
+        time.perf_counter() - t0,
+    )
+    report("market", 1.0)
+
     # ---------------------------------------------------------------- network
     report("network", 0.0)
     t0 = time.perf_counter()
-    if obj.kind == "coverage":
+    if obj.kind == "revenue":
+        net = market.net  # the Huff model's own areas x stores network
+    elif obj.kind == "coverage":
         net = Network.build(
             areas["lon"], areas["lat"], col_lon, col_lat, radius_km=obj.radius_km, dense_pair_limit=0
         )
@@ -113,19 +128,6 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
     )
     report("network", 1.0)
 
-    # ---------------------------------------------------------------- market
-    report("market", 0.0)
-    t0 = time.perf_counter()
-    market, calibration = _build_market(scenario)
-    log.info(
-        "market: %d stores (%d rivals), offline spending %.4g per year in %.2f s",
-        market.n_stores,
-        len(scenario.rivals),
-        float(market.market.sum()),
-        time.perf_counter() - t0,
-    )
-    report("market", 1.0)
-
     # ---------------------------------------------------------------- constraints
     constraints = _constraints(scenario, col_lon, col_lat)
     p_new = scenario.n_new_stores()
@@ -135,7 +137,7 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
     # ---------------------------------------------------------------- solve
     report("solve", 0.0)
     t0 = time.perf_counter()
-    csr = net.to_csr(np.float64)
+    csr = None if obj.kind == "revenue" else net.to_csr(np.float64)
     if obj.kind == "pmedian":
         sol = solvers.pmedian(
             csr,

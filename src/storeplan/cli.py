@@ -38,10 +38,12 @@ DEMO_SCENARIO = "china_year_one.toml"
 
 _PHASE_LABEL = {
     "load": "Loading scenario and data",
+    "market": "Building the market (Huff model)",
     "network": "Building the distance network",
     "solve": "Choosing sites",
     "evaluate": "Evaluating the plan",
     "curve": "Coverage curve",
+    "rollout": "Scheduling the rollout",
     "save": "Writing plan, map and report",
 }
 
