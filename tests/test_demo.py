@@ -44,7 +44,8 @@ def test_demo_plan_is_consistent(demo_out):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_stores"] == 12
     assert 0 < summary["coverage_share"] <= 1
-    assert summary["bound"] >= summary["objective"] - 1e-6  # coverage is maximised: bound above
+    assert summary["objective_kind"] == "revenue"
+    assert summary["bound"] >= summary["objective"] - 1e-6  # revenue is maximised: bound above
     assert summary["gap"] >= 0
     assert summary["provenance"]["seed"] == 0
     # the report credits GeoNames and names the synthetic layers
@@ -53,9 +54,23 @@ def test_demo_plan_is_consistent(demo_out):
     assert "SYNTHETIC" in report.upper()
 
 
-def test_demo_scenario_validates():
-    res = CliRunner().invoke(app, ["validate", str(demo_scenario_path()), "--json"])
+def test_demo_rollout_outputs(demo_out):
+    out, text = demo_out
+    for name in ("rollout.csv", "forecast_years.csv", "forecast_stores.parquet", "report.pdf"):
+        assert (out / name).is_file(), name
+    rollout = pd.read_csv(out / "rollout.csv")
+    opened = rollout.loc[rollout["open_year"] > 0, "open_year"].value_counts()
+    assert opened.get(1, 0) <= 200 and opened.get(2, 0) <= 350 and opened.get(3, 0) <= 450
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["market_share"] > 0 and summary["own_revenue"] > 0
+    assert "rollout: revenue target" in text
+
+
+@pytest.mark.parametrize("name,stores", [("three-years", 1000), ("year-one", 200)])
+def test_demo_scenarios_validate(name, stores):
+    res = CliRunner().invoke(app, ["validate", str(demo_scenario_path(name)), "--json"])
     assert res.exit_code == 0, res.output
     info = json.loads(res.stdout)
     assert info["areas"] == 16048
-    assert info["new_stores"] == 200
+    assert info["new_stores"] == stores
+    assert info["rival_stores"] > 1000

@@ -33,8 +33,11 @@ app = typer.Typer(
 console = Console(stderr=True)
 out_console = Console()
 
-#: The bundled default scenario (China, year one).
-DEMO_SCENARIO = "china_year_one.toml"
+#: The bundled scenarios (``storeplan demo --scenario NAME``); the first is the default.
+DEMO_SCENARIOS = {
+    "three-years": "china_three_years.toml",
+    "year-one": "china_year_one.toml",
+}
 
 _PHASE_LABEL = {
     "load": "Loading scenario and data",
@@ -48,9 +51,15 @@ _PHASE_LABEL = {
 }
 
 
-def demo_scenario_path() -> Path:
-    """Path of the bundled default scenario file."""
-    return Path(str(resources.files("storeplan") / "scenarios" / DEMO_SCENARIO))
+def demo_scenario_path(name: str = "three-years") -> Path:
+    """Path of a bundled scenario file (default: the three-year China rollout)."""
+    from .errors import UnknownOptionError
+
+    if name not in DEMO_SCENARIOS:
+        raise UnknownOptionError(
+            f"unknown demo scenario {name!r}; expected one of {', '.join(DEMO_SCENARIOS)}"
+        )
+    return Path(str(resources.files("storeplan") / "scenarios" / DEMO_SCENARIOS[name]))
 
 
 @contextlib.contextmanager
@@ -131,10 +140,32 @@ def _print_summary(name: str, kind: str, m: dict[str, Any], out: Path, written: 
         f"{m['covered_population']:,.0f} ({100 * m['coverage_share']:.1f}%)",
     )
     table.add_row("mean / median km to nearest store", f"{m['mean_km']:.1f} / {m['median_km']:.1f}")
+    if "own_revenue" in m:
+        table.add_row("store revenue per year (offline + from online)", f"{m['own_revenue']:,.0f}")
+        table.add_row(
+            "our offline market share (before -> after)",
+            f"{100 * m['market_share_before']:.1f}% -> {100 * m['market_share']:.1f}%",
+        )
+        table.add_row(
+            "taken from own stores / from online",
+            f"{m['cannibalised_from_own_stores']:,.0f} / {m['cannibalised_from_online']:,.0f}",
+        )
     table.add_row("objective", f"{m['objective']:,.6g}")
     table.add_row("bound", f"{m['bound']:,.6g}")
     table.add_row("gap", "proven optimal" if m["proven_optimal"] else f"{100 * m['gap']:.3f}%")
     table.add_row("seconds", f"{m['seconds']:.1f}")
+    r = m.get("rollout")
+    if r:
+        table.add_row("rollout: stores opened per year", " / ".join(str(x) for x in r["opened_per_year"]))
+        table.add_row(f"rollout: NPV (horizon {r['horizon']} years)", f"{r['npv']:,.0f}")
+        table.add_row("rollout: payback year", str(r["payback_year"]))
+        if r["target_met"] is not None:
+            verdict = (
+                "met"
+                if r["target_met"]
+                else f"missed by {r['shortfall']:,.0f} (about {r['extra_stores']} more stores)"
+            )
+            table.add_row("rollout: revenue target", verdict)
     out_console.print(table)
     names = sorted(
         str(Path(p).relative_to(out)) if Path(p).is_relative_to(out) else Path(p).name
@@ -146,7 +177,16 @@ def _print_summary(name: str, kind: str, m: dict[str, Any], out: Path, written: 
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
-    stores: Annotated[int | None, typer.Option(help="Number of new stores (default 200).")] = None,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            "--scenario",
+            help="Bundled scenario: three-years (1,000 stores, rollout) or year-one (200 stores).",
+        ),
+    ] = "three-years",
+    stores: Annotated[
+        int | None, typer.Option(help="Number of new stores (default: the scenario's).")
+    ] = None,
     province: Annotated[
         list[str] | None,
         typer.Option("--province", help="Limit to these provinces (repeatable), e.g. --province Zhejiang."),
@@ -157,8 +197,9 @@ def demo(
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip map and report.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Plan year one in China on the bundled real data (GeoNames places, county polygons,
-    2020 census) with synthetic rivals and online orders."""
+    """Plan stores in China on the bundled real data (GeoNames places, county polygons,
+    2020 census) with synthetic rivals and online orders: 1,000 stores in three years
+    (200 in year one) by default."""
     overrides: dict[str, Any] = {}
     if province:
         overrides["areas"] = {"provinces": list(province)}
@@ -176,7 +217,8 @@ def demo(
         opts["time_limit"] = time_limit
     if opts:
         overrides["options"] = opts
-    _run_guarded(_solve_and_save, demo_scenario_path(), out, overrides, quiet=quiet, report=not no_report)
+    path = _run_guarded(demo_scenario_path, scenario)
+    _run_guarded(_solve_and_save, path, out, overrides, quiet=quiet, report=not no_report)
 
 
 @app.command()
