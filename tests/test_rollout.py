@@ -234,7 +234,7 @@ def test_swap_improvement_never_worse():
 
 
 def test_huff_oracle_gains_match_brute_force():
-    from storeplan.market import build_market
+    from storeplan.market import build_market, predicted_sales
 
     rng = np.random.default_rng(1)
     areas = pd.DataFrame({"id": [f"a{i}" for i in range(40)], "lon": rng.uniform(0, 1, 40),
@@ -257,3 +257,8 @@ def test_huff_oracle_gains_match_brute_force():
         assert delta[k] == pytest.approx(float(np.dot(w, np.delete(rev, at) - base)), rel=1e-9, abs=1e-6)
     with pytest.raises(InputError):
         oracle_from_market(mk, ["nope"])
+    # same revenue as the market model itself; candidates outside the universe stay closed
+    sub = oracle_from_market(mk, ["s1", "s5", "e0", "s6"])
+    rev = sub(np.array([0, 2, 3]))
+    full = predicted_sales(mk, np.array([1, 6]))
+    np.testing.assert_allclose(rev, full[[1, 8, 6]], rtol=1e-12)

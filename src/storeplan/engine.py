@@ -277,34 +277,45 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
                    coverage=float(m.get("coverage_share", math.nan)),
                    objective=float(m.get("objective", math.nan)), gap=float(m.get("gap", math.nan)),
                    kind=plan.objective, mean_km=float(m.get("mean_km", math.nan)))
-        market = None
-        try:
-            market = market_for_plan(plan, scenario)
-        except (StoreplanError, ImportError) as exc:  # e.g. a format without attractiveness
-            log.warning("%s: no market model (%s); using the plan's captured demand", row["name"], exc)
-        ids = plan.stores["id"].astype(str).tolist()
-        if market is not None:
-            from .market import capture
+        fc = getattr(plan, "forecast", None)  # solve() runs the scenario's rollout itself
+        sched = getattr(plan, "schedule", None)
+        share = m.get("market_share")
+        revenue = m.get("own_revenue")
+        row["revenue_source"] = "huff" if share is not None else None
+        need_oracle = (rollout is not None and fc is None) or share is None or revenue is None
+        if need_oracle:
+            market = None
+            try:
+                market = market_for_plan(plan, scenario)
+            except (StoreplanError, ImportError) as exc:  # e.g. a format without attractiveness
+                log.warning("%s: no market model (%s); using the plan's captured demand", row["name"], exc)
+            ids = plan.stores["id"].astype(str).tolist()
+            if market is not None:
+                from .market import capture
 
-            cap = capture(market, np.arange(market.n_candidates))
-            total = float(market.market.sum())
-            row["share"] = cap.own_offline / total if total > 0 else math.nan
-            oracle = oracle_from_market(market, ids)
-            row["revenue_source"] = "huff"
-        else:
-            oracle = oracle_from_plan(plan, rollout.spend_per_person if rollout else 1_000.0)
-            row["revenue_source"] = "plan"
-        if rollout is not None:
-            sched = rollout_plan(plan, rollout, scenario=scenario, oracle=oracle)
-            fc = forecast(sched, oracle)
+                if share is None:
+                    cap = capture(market, np.arange(market.n_candidates))
+                    total = float(market.market.sum())
+                    share = cap.own_offline / total if total > 0 else math.nan
+                oracle = oracle_from_market(market, ids)
+                row["revenue_source"] = "huff"
+            else:
+                oracle = oracle_from_plan(plan, rollout.spend_per_person if rollout else 1_000.0)
+                row["revenue_source"] = "plan"
+            if revenue is None:
+                revenue = float(np.sum(oracle(np.arange(len(ids)))))
+            if rollout is not None and fc is None:
+                sched = rollout_plan(plan, rollout, scenario=scenario, oracle=oracle)
+                fc = forecast(sched, oracle)
+        row["share"] = math.nan if share is None else float(share)
+        row["revenue"] = math.nan if revenue is None else float(revenue)
+        if fc is not None:
             row.update(npv=fc.npv, revenue=fc.final_revenue,
                        payback_year=math.nan if fc.payback_year is None else fc.payback_year,
                        target_met=fc.target_met, shortfall=fc.shortfall,
-                       final_year_stores=int((sched.open_year >= 0).sum()))
-            if task.save_dir:
+                       final_year_stores=int((sched.open_year >= 0).sum()) if sched is not None else math.nan)
+            if task.save_dir and sched is not None:
                 _save_rollout(task.save_dir, sched, fc)
-        else:
-            row["revenue"] = float(np.sum(oracle(np.arange(len(ids)))))
         if task.save_dir:
             plan.save(task.save_dir, report=False)
     except Exception as exc:  # noqa: BLE001 - one bad scenario must not stop a sweep

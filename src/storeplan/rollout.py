@@ -406,56 +406,94 @@ class HuffOracle:
     market : storeplan.market.Market
     store : ndarray of int64, shape (n_sites,)
         Market store index of every rollout site (candidates toggled open/closed, our
-        existing stores always open in the market).
+        existing stores always open in the market, like the rivals).
 
     Revenue of a site is its gross Huff revenue (offline capture + transferred online
-    revenue, :func:`storeplan.market.predicted_sales`), currency per year.
+    revenue), identical to :func:`storeplan.market.predicted_sales`, currency per year.
+    Candidates of the market that are not rollout sites stay closed.
+
+    Notes
+    -----
+    The first call indexes the market's area x store pairs once (O(nnz)); after that a
+    call or a ``gains`` evaluation costs O(pairs of the rollout sites + n_areas), not
+    O(nnz): the always-open stores (existing, rivals) and the outside option are folded
+    into one denominator per area.
     """
 
     market: Any
     store: np.ndarray
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _index: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def _candidates(self, open_idx: np.ndarray) -> np.ndarray:
-        from .market import CANDIDATE
+    def _prepared(self) -> dict:
+        if not self._index:
+            from .market import CANDIDATE
 
-        s = self.store[np.asarray(open_idx, np.int64)]
-        return s[self.market.kind[s] == CANDIDATE]
+            mk = self.market
+            net = mk.net
+            rows = np.repeat(np.arange(net.n_areas, dtype=np.int64), np.diff(net.indptr))
+            cols = net.indices
+            cand_pair = mk.kind[cols] == CANDIDATE
+            base = np.bincount(rows, weights=np.where(cand_pair, 0.0, mk.utility), minlength=net.n_areas)
+            base = base + mk.params.outside
+            # pairs of every rollout site, grouped by site (rollout order)
+            n = len(self.store)
+            site_of_store = np.full(net.n_sites, -1, np.int64)
+            site_of_store[self.store] = np.arange(n)
+            site_pair = site_of_store[cols]
+            sel = np.flatnonzero(site_pair >= 0)
+            order = sel[np.argsort(site_pair[sel], kind="stable")]
+            counts = np.bincount(site_pair[order], minlength=n)
+            ptr = np.zeros(n + 1, np.int64)
+            np.cumsum(counts, out=ptr[1:])
+            self._index.update(
+                n_areas=net.n_areas, base=base, ptr=ptr, row=rows[order], util=mk.utility[order],
+                toggled=(mk.kind[self.store] == CANDIDATE),
+                spend=mk.market + mk.params.transfer_rate * mk.online,
+            )
+        return self._index
+
+    @staticmethod
+    def _pairs(ix: dict, sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pair positions of ``sites`` (concatenated) and the position of each pair's site."""
+        ptr = ix["ptr"]
+        lo, hi = ptr[sites], ptr[sites + 1]
+        lens = hi - lo
+        owner = np.repeat(np.arange(len(sites)), lens)
+        start = np.repeat(lo - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) if len(sites) else lo
+        pos = np.arange(int(lens.sum())) + start
+        return pos, owner
+
+    def _den(self, ix: dict, open_idx: np.ndarray) -> np.ndarray:
+        tog = open_idx[ix["toggled"][open_idx]]
+        pos, _ = self._pairs(ix, tog)
+        return ix["base"] + np.bincount(ix["row"][pos], weights=ix["util"][pos], minlength=ix["n_areas"])
 
     def __call__(self, open_idx: np.ndarray) -> np.ndarray:
-        from .market import predicted_sales
-
-        rev = predicted_sales(self.market, self._candidates(open_idx))
-        return rev[self.store[np.asarray(open_idx, np.int64)]]
+        ix = self._prepared()
+        idx = np.asarray(open_idx, np.int64)
+        den = self._den(ix, idx)
+        pos, owner = self._pairs(ix, idx)
+        r = ix["row"][pos]
+        safe = np.where(den > 0, den, 1.0)
+        return np.bincount(owner, weights=ix["spend"][r] * ix["util"][pos] / safe[r], minlength=len(idx))
 
     def gains(self, open_idx, weight, candidates) -> tuple[np.ndarray, np.ndarray]:
-        mk = self.market
-        net = mk.net
-        key = (np.asarray(open_idx, np.int64).tobytes(), np.asarray(weight, np.float64).tobytes())
-        if key not in self._cache:
-            self._cache.clear()
-            rows = np.repeat(np.arange(net.n_areas), np.diff(net.indptr))
-            active = mk.open_mask(self._candidates(open_idx))
-            util = np.where(active[net.indices], mk.utility, 0.0)
-            den = np.bincount(rows, weights=util, minlength=net.n_areas) + mk.params.outside
-            w_store = np.zeros(net.n_sites)
-            w_store[self.store[np.asarray(open_idx, np.int64)]] = np.asarray(weight, np.float64)
-            v = np.bincount(rows, weights=util * w_store[net.indices], minlength=net.n_areas)
-            spend = mk.market + mk.params.transfer_rate * mk.online
-            self._cache[key] = (rows, den, v, spend)
-        rows, den, v, spend = self._cache[key]
+        ix = self._prepared()
+        idx = np.asarray(open_idx, np.int64)
+        den = self._den(ix, idx)
+        pos, owner = self._pairs(ix, idx)
+        w = np.asarray(weight, np.float64)
+        v = np.bincount(ix["row"][pos], weights=ix["util"][pos] * w[owner], minlength=ix["n_areas"])
         c = np.asarray(candidates, np.int64)
-        want = np.full(net.n_sites, -1, np.int64)
-        want[self.store[c]] = np.arange(len(c))
-        pos = want[net.indices]
-        sel = pos >= 0
-        r, u, p = rows[sel], mk.utility[sel], pos[sel]
+        cpos, cowner = self._pairs(ix, c)
+        r, u = ix["row"][cpos], ix["util"][cpos]
         d0 = den[r]
         d1 = d0 + u
         safe0 = np.where(d0 > 0, d0, 1.0)
         safe1 = np.where(d1 > 0, d1, 1.0)
-        own = np.bincount(p, weights=spend[r] * u / safe1, minlength=len(c))
-        delta = np.bincount(p, weights=spend[r] * v[r] * (1.0 / safe1 - 1.0 / safe0) * (d0 > 0),
+        spend = ix["spend"][r]
+        own = np.bincount(cowner, weights=spend * u / safe1, minlength=len(c))
+        delta = np.bincount(cowner, weights=spend * v[r] * (1.0 / safe1 - 1.0 / safe0) * (d0 > 0),
                             minlength=len(c))
         return own, delta
 
