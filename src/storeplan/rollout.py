@@ -140,8 +140,13 @@ class RolloutSpec(BaseModel):
         person it serves, currency per person per year.
     must_open_year : dict of str to int
         Site id -> year for must-open sites that open later than year 1.
+    improve_evaluations : int
+        Most schedule evaluations of the swap improvement after the greedy construction
+        (0: no improvement). A count, not a time, so a schedule is the same on every
+        machine and engine.
     improve_seconds : float
-        Time limit of the swap improvement after the greedy construction (seconds; 0: none).
+        Safety time limit of the swap improvement, seconds (results depend on the machine
+        only when it binds).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -160,7 +165,8 @@ class RolloutSpec(BaseModel):
     objective: Literal["npv", "net_revenue"] = "npv"
     spend_per_person: float = Field(1_000.0, ge=0.0)
     must_open_year: dict[str, int] = Field(default_factory=dict)
-    improve_seconds: float = Field(5.0, ge=0.0)
+    improve_evaluations: int = Field(2000, ge=0)
+    improve_seconds: float = Field(60.0, ge=0.0)
 
     @model_validator(mode="after")
     def _check(self) -> RolloutSpec:
@@ -740,7 +746,8 @@ def schedule(
     lazy : bool
         Lazy (CELF) re-evaluation in the greedy.
     improve : bool
-        Run the swap improvement (time-limited by ``spec.improve_seconds``).
+        Run the swap improvement (``spec.improve_evaluations`` evaluations at most, and
+        ``spec.improve_seconds``).
     seed : int
         Order of the moves tried by the improvement.
 
@@ -772,7 +779,8 @@ def schedule(
        capture with ``ramp_months = 0``); with ramp-up weights it is an accelerated
        heuristic (``lazy=False`` gives the plain greedy).
     2. *Swap improvement* on the exact multi-year NPV (:func:`evaluate`), first
-       improvement, until no move improves or ``spec.improve_seconds`` pass: move a store
+       improvement, until no move improves, ``spec.improve_evaluations`` schedules have been
+       evaluated or ``spec.improve_seconds`` pass: move a store
        to an earlier year with room, exchange the years of two stores, replace an opened
        store by an unopened site in the same year, drop a store whose year stays above
        its minimum. Every move keeps the per-year store and budget limits.
@@ -889,7 +897,7 @@ def schedule(
     ev = evaluate(oracle, open_year, spec, opening_cost, fixed_cost, discount=spec.objective == "npv")
     counter[0] += int(ev["calls"])
     best = float(ev["value"])
-    if improve and spec.improve_seconds > 0:
+    if improve and spec.improve_seconds > 0 and spec.improve_evaluations > 0:
         open_year, best = _improve(oracle, open_year, best, spec, opening_cost, fixed_cost,
                                    is_must | is_exist, is_forb, last_gain, seed, counter,
                                    time.perf_counter() + spec.improve_seconds)
@@ -966,6 +974,7 @@ def _bound(oracle, spec, opening_cost, fixed_cost, is_exist, is_forb, npv0, coun
 def _improve(oracle, open_year, best, spec, opening_cost, fixed_cost, fixed_mask, is_forb, last_gain,
              seed, counter, deadline) -> tuple[np.ndarray, float]:
     """First-improvement local search on the exact schedule value (see :func:`schedule`)."""
+    budget_left = [spec.improve_evaluations]
     rng = np.random.default_rng(seed)
     Y = spec.years
     hi, lo, budget = spec.max_stores(), spec.min_stores(), spec.budgets()
@@ -981,11 +990,12 @@ def _improve(oracle, open_year, best, spec, opening_cost, fixed_cost, fixed_mask
     def value(x: np.ndarray) -> float:
         ev = evaluate(oracle, x, spec, opening_cost, fixed_cost, discount=discount)
         counter[0] += int(ev["calls"])
+        budget_left[0] -= 1
         return float(ev["value"])
 
     movable = ~fixed_mask & ~is_forb
     improved = True
-    while improved and time.perf_counter() < deadline:
+    while improved and time.perf_counter() < deadline and budget_left[0] > 0:
         improved = False
         opened = np.flatnonzero(movable & (o >= 1))
         closed = np.flatnonzero(movable & (o == NEVER))
@@ -1004,7 +1014,7 @@ def _improve(oracle, open_year, best, spec, opening_cost, fixed_cost, fixed_mask
             moves.append((j, NEVER, -1, 0))
         rng.shuffle(moves)
         for j, yj, k, yk in moves:
-            if time.perf_counter() >= deadline:
+            if time.perf_counter() >= deadline or budget_left[0] <= 0:
                 break
             x = o.copy()
             x[j] = yj
