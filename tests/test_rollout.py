@@ -262,3 +262,15 @@ def test_huff_oracle_gains_match_brute_force():
     rev = sub(np.array([0, 2, 3]))
     full = predicted_sales(mk, np.array([1, 6]))
     np.testing.assert_allclose(rev, full[[1, 8, 6]], rtol=1e-12)
+
+
+def test_budget_uses_the_better_of_gain_and_ratio_greedy():
+    # budget 10: A alone (gain 100 - 10 = 90) loses to B + C (2 x (60 - 5) = 110);
+    # the gain greedy takes A first, the cost-benefit (ratio) greedy takes B and C.
+    spec = RolloutSpec(years=1, horizon_years=1, budget_per_year=10.0, ramp_months=0, gross_margin=1.0,
+                       discount_rate=0.0, improve_seconds=0)
+    s = schedule(AdditiveOracle(np.array([100.0, 60.0, 60.0])), np.array([10.0, 5.0, 5.0]), np.zeros(3), spec,
+                 improve=False)
+    assert s.open_year.tolist() == [-1, 1, 1]
+    assert s.npv == pytest.approx(110.0)
+    assert "ratio" in s.method

@@ -825,9 +825,51 @@ def schedule(
         must_year[j] = int(yr)
     hi, lo, budget = spec.max_stores(), spec.min_stores(), spec.budgets()
     disc = spec.discount(H) if spec.objective == "npv" else np.ones(H)
-    ctx = _GreedyContext(oracle, spec, opening_cost, fixed_cost, disc, counter=[0])
+    counter = [0]
+    rules = ["gain", "ratio"] if np.isfinite(budget).any() and (opening_cost > 0).any() else ["gain"]
+    candidates = []
+    for rule in rules:
+        oy, lg = _construct(oracle, spec, opening_cost, fixed_cost, disc, counter, is_exist, is_must,
+                            is_forb, must_year, hi, lo, budget, lazy, rule)
+        ev = evaluate(oracle, oy, spec, opening_cost, fixed_cost, discount=spec.objective == "npv")
+        counter[0] += int(ev["calls"])
+        candidates.append((float(ev["value"]), rule, oy, lg))
+    best, rule, open_year, last_gain = max(candidates, key=lambda c: c[0])
+    method = ("greedy-marginal-npv" + ("-lazy" if lazy else "")
+              + (f"(best of {'/'.join(rules)}: {rule})" if len(rules) > 1 else ""))
+    if improve and spec.improve_seconds > 0 and spec.improve_evaluations > 0:
+        open_year, best = _improve(oracle, open_year, best, spec, opening_cost, fixed_cost,
+                                   is_must | is_exist, is_forb, last_gain, seed, counter,
+                                   time.perf_counter() + spec.improve_seconds)
+        method += "+swap"
+    # report the true NPV (discounted) and the existing-only baseline
+    ev = evaluate(oracle, open_year, spec, opening_cost, fixed_cost)
+    base_year = np.where(is_exist, 0, NEVER)
+    ev0 = evaluate(oracle, base_year, spec, opening_cost, fixed_cost)
+    counter[0] += int(ev["calls"]) + int(ev0["calls"])
+    npv, npv0 = float(ev["value"]), float(ev0["value"])
+    bound = _bound(oracle, spec, opening_cost, fixed_cost, is_exist, is_forb, npv0, counter)
+    gap = (bound - npv) / max(abs(npv), 1e-12) if np.isfinite(bound) else float("nan")
+    return Schedule(
+        ids=ids_arr, open_year=open_year, opening_cost=opening_cost, fixed_cost=fixed_cost, spec=spec,
+        npv=npv, npv_new=npv - npv0, bound=bound, gap=float(max(gap, 0.0)) if np.isfinite(gap) else gap,
+        method=method, seconds=time.perf_counter() - t0, evaluations=int(counter[0]),
+        extra=dict(extra or {}), oracle=oracle,
+    )
+
+
+def _construct(oracle, spec, opening_cost, fixed_cost, disc, counter, is_exist, is_must, is_forb,
+               must_year, hi, lo, budget, lazy, rule) -> tuple[np.ndarray, np.ndarray]:
+    """Year-by-year greedy (see :func:`schedule`); ``rule`` ``"gain"`` ranks candidates by
+    marginal value, ``"ratio"`` by marginal value per unit of opening cost."""
+    n, Y = len(opening_cost), spec.years
+    cost_key = np.maximum(opening_cost, 1e-9 * max(1.0, float(opening_cost.max(initial=0.0))))
+
+    def key(g: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return g / cost_key[j] if rule == "ratio" else g
+
+    ctx = _GreedyContext(oracle, spec, opening_cost, fixed_cost, disc, counter=counter)
     batch = 16 if hasattr(oracle, "gains") else 1
-    counter = ctx.counter
     open_year = np.full(n, NEVER, np.int64)
     open_year[is_exist] = 0
     last_gain = np.full(n, -np.inf)
@@ -851,7 +893,7 @@ def schedule(
         gains = ctx.gain(free) if len(free) else np.zeros(0)
         if y == 1:
             last_gain[free] = gains
-        heap = [(-g, int(j)) for g, j in zip(gains, free, strict=True)]
+        heap = [(-float(kv), int(j)) for kv, j in zip(key(gains, free), free, strict=True)]
         heapq.heapify(heap)
         fresh = {int(j) for j in free}  # evaluated on the current state
         while heap and count < hi[y - 1]:
@@ -865,17 +907,18 @@ def schedule(
                     # oracle is vectorised: exact values, so CELF's choice is unchanged)
                     top = [heapq.heappop(heap) for _ in range(min(batch, len(heap)))]
                     stale = np.array([k for _, k in top if k not in fresh], np.int64)
-                    g = ctx.gain(stale)
-                    for gv, k in zip(g, stale, strict=True):
-                        heapq.heappush(heap, (-float(gv), int(k)))
-                        fresh.add(int(k))
+                    g = key(ctx.gain(stale), stale)
+                    for kv, k in zip(g, stale, strict=True):
+                        heapq.heappush(heap, (-float(kv), int(k)))
+                    stale_set = set(stale.tolist())
+                    fresh.update(stale_set)
                     for item in top:
-                        if item[1] in fresh and item[1] not in set(stale.tolist()):
+                        if item[1] not in stale_set:
                             heapq.heappush(heap, item)
                 else:
                     rest = np.array([k for _, k in heap], np.int64)
-                    g = ctx.gain(rest)
-                    heap = [(-gv, int(k)) for gv, k in zip(g, rest, strict=True)]
+                    g = key(ctx.gain(rest), rest)
+                    heap = [(-float(kv), int(k)) for kv, k in zip(g, rest, strict=True)]
                     heapq.heapify(heap)
                     fresh = {int(k) for k in rest}
                 continue
@@ -885,7 +928,7 @@ def schedule(
             open_year[j] = y
             spent += float(opening_cost[j])
             count += 1
-            last_gain[j] = max(last_gain[j], -neg)
+            last_gain[j] = max(last_gain[j], -neg * (cost_key[j] if rule == "ratio" else 1.0))
             ctx.start(y, open_year)
             fresh = set()
         if count < lo[y - 1]:
@@ -893,29 +936,7 @@ def schedule(
                 f"rollout.min_stores_per_year: year {y} needs {lo[y - 1]} new stores but only {count} "
                 f"fit the remaining sites and the budget {budget[y - 1]:,.0f}")
 
-    method = "greedy-marginal-npv" + ("-lazy" if lazy else "")
-    ev = evaluate(oracle, open_year, spec, opening_cost, fixed_cost, discount=spec.objective == "npv")
-    counter[0] += int(ev["calls"])
-    best = float(ev["value"])
-    if improve and spec.improve_seconds > 0 and spec.improve_evaluations > 0:
-        open_year, best = _improve(oracle, open_year, best, spec, opening_cost, fixed_cost,
-                                   is_must | is_exist, is_forb, last_gain, seed, counter,
-                                   time.perf_counter() + spec.improve_seconds)
-        method += "+swap"
-    # report the true NPV (discounted) and the existing-only baseline
-    ev = evaluate(oracle, open_year, spec, opening_cost, fixed_cost)
-    base_year = np.where(is_exist, 0, NEVER)
-    ev0 = evaluate(oracle, base_year, spec, opening_cost, fixed_cost)
-    counter[0] += int(ev["calls"]) + int(ev0["calls"])
-    npv, npv0 = float(ev["value"]), float(ev0["value"])
-    bound = _bound(oracle, spec, opening_cost, fixed_cost, is_exist, is_forb, npv0, counter)
-    gap = (bound - npv) / max(abs(npv), 1e-12) if np.isfinite(bound) else float("nan")
-    return Schedule(
-        ids=ids_arr, open_year=open_year, opening_cost=opening_cost, fixed_cost=fixed_cost, spec=spec,
-        npv=npv, npv_new=npv - npv0, bound=bound, gap=float(max(gap, 0.0)) if np.isfinite(gap) else gap,
-        method=method, seconds=time.perf_counter() - t0, evaluations=int(counter[0]),
-        extra=dict(extra or {}), oracle=oracle,
-    )
+    return open_year, last_gain
 
 
 class _GreedyContext:
