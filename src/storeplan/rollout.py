@@ -777,7 +777,11 @@ def schedule(
        re-evaluated; this returns exactly the plain greedy's choice when gains only fall as
        stores are added (an additive oracle, or a submodular one such as Huff/nearest
        capture with ``ramp_months = 0``); with ramp-up weights it is an accelerated
-       heuristic (``lazy=False`` gives the plain greedy).
+       heuristic (``lazy=False`` gives the plain greedy). Under capital budgets the
+       construction runs twice, ranking by marginal value and by marginal value per unit
+       of opening cost, and keeps the better schedule (the CELF rule of Leskovec et al.,
+       2007, which for one budget and a monotone submodular value is within
+       ``(1 - 1/e) / 2`` of the optimum; NPV with costs has no such guarantee).
     2. *Swap improvement* on the exact multi-year NPV (:func:`evaluate`), first
        improvement, until no move improves, ``spec.improve_evaluations`` schedules have been
        evaluated or ``spec.improve_seconds`` pass: move a store
