@@ -17,10 +17,14 @@ __all__ = [
     "fmt_int",
     "fmt_num",
     "fmt_km",
+    "fmt_money",
     "fmt_pct",
     "fmt_seconds",
     "fmt_value",
     "served_areas",
+    "has_columns",
+    "category_columns",
+    "share_by_region",
     "synthetic_notes",
     "metric",
 ]
@@ -97,6 +101,32 @@ def fmt_km(x: Any) -> str:
     if is_missing(x):
         return "-"
     return f"{float(x):,.1f} km"
+
+
+def fmt_money(x: Any, digits: int = 1) -> str:
+    """Format an amount of money compactly (``2.57e11 -> "257.2 bn"``, ``-3.4e6 -> "-3.4 m"``).
+
+    Parameters
+    ----------
+    x : number
+        Amount in currency units; ``"-"`` when missing.
+    digits : int, default 1
+        Decimals after scaling to thousands (``k``), millions (``m``) or billions (``bn``).
+
+    Returns
+    -------
+    str
+    """
+    if is_missing(x):
+        return "-"
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    for scale, unit in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if abs(v) >= scale * (1 - 0.5 * 10.0 ** -digits / 1000):
+            return f"{v / scale:,.{digits}f} {unit}"
+    return f"{v:,.0f}"
 
 
 def fmt_pct(x: Any, digits: int = 1) -> str:
@@ -194,6 +224,66 @@ def served_areas(plan: Any) -> pd.DataFrame:
     out["store_id"] = pd.Series(store_id, dtype=object)
     out["km"] = km
     return out
+
+
+def has_columns(df: Any, *cols: str) -> bool:
+    """True when ``df`` is a non-empty DataFrame with every column in ``cols``
+    holding at least one value."""
+    if df is None or not isinstance(df, pd.DataFrame) or len(df) == 0:
+        return False
+    return all(c in df.columns and bool(df[c].notna().any()) for c in cols)
+
+
+def category_columns(stores: Any) -> list[str]:
+    """The ``revenue_<category>`` columns of a stores table (in table order)."""
+    if stores is None or not isinstance(stores, pd.DataFrame):
+        return []
+    return [c for c in stores.columns if str(c).startswith("revenue_") and len(str(c)) > 8]
+
+
+def share_by_region(plan: Any) -> pd.DataFrame:
+    """Our offline market share per region, before and after the plan's new stores.
+
+    Joins ``plan.assignment`` (``area_id, market, share_before, share_after``) with the
+    region of each area in ``plan.areas``; a region's share is its areas' own offline
+    revenue over their offline spending (market-weighted mean of the area shares).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``region, market, revenue_before, revenue_after, share_before, share_after,
+        change`` (``change`` in share points, 0..1), one row per region, largest market
+        first; empty when the columns are missing.
+    """
+    cols = ["region", "market", "revenue_before", "revenue_after", "share_before",
+            "share_after", "change"]
+    asg = getattr(plan, "assignment", None)
+    areas = getattr(plan, "areas", None)
+    if not has_columns(asg, "area_id", "market", "share_after") or not has_columns(
+        areas, "id", "region"
+    ):
+        return pd.DataFrame(columns=cols)
+    a = asg.drop_duplicates("area_id", keep="first")
+    region = pd.Series(areas["region"].astype(object).to_numpy(),
+                       index=areas["id"].astype(str).to_numpy())
+    region = region[~region.index.duplicated()]
+    reg = a["area_id"].astype(str).map(region)
+    reg = reg.map(lambda r: "(no region)" if is_missing(r) or r == "" else str(r))
+    market = pd.to_numeric(a["market"], errors="coerce").fillna(0.0).to_numpy(float)
+    after = pd.to_numeric(a["share_after"], errors="coerce").fillna(0.0).to_numpy(float)
+    before = (pd.to_numeric(a["share_before"], errors="coerce").fillna(0.0).to_numpy(float)
+              if "share_before" in a else np.zeros(len(a)))
+    df = pd.DataFrame({"region": reg.to_numpy(), "market": market,
+                       "revenue_before": market * before, "revenue_after": market * after})
+    out = df.groupby("region", sort=False)[["market", "revenue_before", "revenue_after"]].sum()
+    m = out["market"].to_numpy(float)
+    out["share_before"] = np.divide(out["revenue_before"].to_numpy(float), m,
+                                    out=np.zeros(len(out)), where=m > 0)
+    out["share_after"] = np.divide(out["revenue_after"].to_numpy(float), m,
+                                   out=np.zeros(len(out)), where=m > 0)
+    out["change"] = out["share_after"] - out["share_before"]
+    out = out.sort_values("market", ascending=False, kind="stable").reset_index()
+    return out[cols]
 
 
 def synthetic_notes(notes: Any) -> list[str]:

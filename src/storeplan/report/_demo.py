@@ -11,7 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["demo_plan"]
+__all__ = ["demo_plan", "add_market", "add_rollout", "CATEGORIES"]
+
+#: Product categories of the synthetic revenue columns (``revenue_<category>``).
+CATEGORIES = ("phones", "tv_home", "smart_home")
 
 _REGIONS = (
     "Guangdong", "Shandong", "Henan", "Jiangsu", "Sichuan", "Hebei", "Hunan", "Zhejiang",
@@ -35,6 +38,9 @@ def demo_plan(
     seed: int = 0,
     radius_km: float | None = 60.0,
     objective: str = "coverage",
+    market: bool = False,
+    rollout_years: int = 0,
+    calibration: bool = False,
 ) -> Any:
     """Return a synthetic object with the attributes of :class:`storeplan.plan.Plan`.
 
@@ -49,12 +55,19 @@ def demo_plan(
         serves every area from its nearest store.
     objective : str
         Objective kind recorded in the plan.
+    market : bool, default False
+        Add the market-model outputs (see :func:`add_market`).
+    rollout_years : int, default 0
+        With ``> 0``, also schedule the stores over this many years and forecast them
+        (see :func:`add_rollout`; implies ``market``).
+    calibration : bool, default False
+        Add a ``metrics["calibration"]`` fit report (made up).
 
     Returns
     -------
     types.SimpleNamespace
         With ``scenario_name, objective, stores, assignment, areas, rivals, metrics,
-        coverage_curve, provenance, notes``.
+        coverage_curve, provenance, notes, schedule, forecast``.
     """
     rng = np.random.default_rng(seed)
     # Clustered "cities" so the map and the distance histogram look plausible.
@@ -124,7 +137,7 @@ def demo_plan(
         "median_km": float(np.median(km[served])) if served.any() else None,
         "radius_km": radius_km, "total_population": total, "method": "demo-greedy",
     }
-    return SimpleNamespace(
+    plan = SimpleNamespace(
         scenario_name="Demo <plan> & test",
         objective=objective,
         stores=stores,
@@ -142,4 +155,155 @@ def demo_plan(
             "Places: GeoNames (CC BY 4.0)",
             "Rival stores: synthetic layer (randomly generated, not real locations)",
         ),
+        schedule=None,
+        forecast=None,
     )
+    if market or rollout_years > 0:
+        plan = add_market(plan, seed=seed)
+    if calibration:
+        plan.metrics["calibration"] = {
+            "n_stores": int((status == "existing").sum()), "r2": 0.87, "mape": 0.123,
+            "fitted": {"decay": 1.74, "outside": 0.21}, "success": True,
+        }
+    if rollout_years > 0:
+        plan = add_rollout(plan, years=rollout_years, seed=seed)
+    return plan
+
+
+def add_market(plan: Any, *, seed: int = 0, spend_per_person: float = 2_000.0) -> Any:
+    """Add made-up market-model outputs shaped like those of ``storeplan.solve``.
+
+    Parameters
+    ----------
+    plan : SimpleNamespace
+        From :func:`demo_plan`; changed in place (and returned).
+    seed : int
+        Random seed.
+    spend_per_person : float
+        Offline spending per person per year in the served areas, currency.
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``plan`` with ``stores`` columns ``revenue, offline_revenue, online_transfer,
+        revenue_<category>, from_own_stores, from_online, net_gain, catchment_share``,
+        ``assignment`` columns ``market, online_revenue, share_before, share_after`` and
+        the market metrics (``own_revenue, market_share, net_gain, ...``).
+    """
+    rng = np.random.default_rng(seed + 101)
+    areas, asg, stores = plan.areas, plan.assignment.copy(), plan.stores.copy()
+    n = len(areas)
+    market = areas["population"].to_numpy(float) * spend_per_person * rng.uniform(0.5, 1.5, n)
+    km = pd.to_numeric(asg["km"], errors="coerce").to_numpy(float)
+    served = np.isfinite(km)
+    # Share falls with distance to our store; existing stores already held part of it.
+    after = np.where(served, 0.55 * np.exp(-np.nan_to_num(km, nan=1e9) / 25.0), 0.0)
+    after *= rng.uniform(0.6, 1.0, n)
+    sid = asg["store_id"].astype(object).to_numpy()
+    status = dict(zip(stores["id"], stores["status"], strict=True))
+    existing_area = np.array([status.get(s) == "existing" for s in sid])
+    before = np.where(existing_area, after * 0.9, after * rng.uniform(0.0, 0.25, n))
+    asg["market"] = market
+    asg["online_revenue"] = market * 0.02
+    asg["share_before"] = before
+    asg["share_after"] = after
+    # Store revenue = the offline spending its areas give it (+ a little online transfer).
+    pos = {s: i for i, s in enumerate(stores["id"])}
+    j = np.array([pos.get(s, -1) if s is not None and not pd.isna(s) else -1 for s in sid])
+    ok = j >= 0
+    offline = np.bincount(j[ok], weights=(market * after)[ok], minlength=len(stores))
+    cm = np.bincount(j[ok], weights=market[ok], minlength=len(stores))
+    online = offline * rng.uniform(0.002, 0.01, len(stores))
+    stores["revenue"] = offline + online
+    stores["offline_revenue"] = offline
+    stores["online_transfer"] = online
+    mix = rng.dirichlet([6.0, 2.5, 1.5], len(stores))
+    for k, cat in enumerate(CATEGORIES):
+        stores[f"revenue_{cat}"] = offline * mix[:, k]
+    new = (stores["status"] == "new").to_numpy()
+    own = np.where(new, stores["revenue"] * rng.uniform(0.02, 0.15, len(stores)), np.nan)
+    onl = np.where(new, online * 0.95, np.nan)
+    stores["from_own_stores"] = own
+    stores["from_online"] = onl
+    stores["net_gain"] = np.where(new, stores["revenue"] - own - onl, np.nan)
+    stores["catchment_share"] = np.divide(offline, cm, out=np.zeros(len(stores)), where=cm > 0)
+    flagship = (stores["format"] == "flagship").to_numpy() if "format" in stores else False
+    stores["opening_cost"] = np.where(flagship, 8e6, 1.5e6)
+    stores["fixed_cost"] = np.where(flagship, 4e6, 0.9e6)
+    total = float(market.sum())
+    plan.assignment, plan.stores = asg, stores
+    plan.metrics.update({
+        "total_market": total,
+        "own_revenue": float(stores["revenue"].sum()),
+        "own_offline_revenue": float(offline.sum()),
+        "online_transfer": float(online.sum()),
+        "market_share": float(offline.sum() / total),
+        "market_share_before": float(np.dot(market, before) / total),
+        "net_gain": float(np.nansum(stores["net_gain"])),
+        "cannibalised_from_own_stores": float(np.nansum(own)),
+        "cannibalised_from_online": float(np.nansum(onl)),
+        "rival_revenue": total * 0.4,
+    })
+    return plan
+
+
+def add_rollout(
+    plan: Any,
+    *,
+    years: int = 3,
+    seed: int = 0,
+    target_factor: tuple[float, ...] = (0.5, 0.8, 1.3),
+    ramp_months: float = 12.0,
+) -> Any:
+    """Schedule the plan's stores over ``years`` and forecast them (real rollout code).
+
+    Uses :func:`storeplan.rollout.rollout_plan` with the no-market fallback oracle
+    (nearest store, population x spend) and :func:`storeplan.forecast.forecast`, so
+    ``plan.schedule`` and ``plan.forecast`` are the real types.
+
+    Parameters
+    ----------
+    plan : SimpleNamespace
+        From :func:`demo_plan`; changed in place (and returned).
+    years : int
+        Rollout years; the new stores are spread evenly over them.
+    seed : int
+        Seed of the schedule's improvement step.
+    target_factor : tuple of float
+        Sales target of year ``t`` = ``target_factor[t]`` x the sales of the full network
+        at full ramp (the last factor repeats); above 1 the target is missed.
+    ramp_months : float
+        Months to full sales.
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``plan`` with ``schedule``, ``forecast`` and ``metrics["rollout"]``.
+    """
+    from ..forecast import forecast
+    from ..rollout import RolloutSpec, oracle_from_plan, rollout_plan
+
+    n_new = int((plan.stores["status"] == "new").sum())
+    per_year = [len(c) for c in np.array_split(np.arange(n_new), years)]
+    spend = 1_000.0
+    oracle = oracle_from_plan(plan, spend)
+    full = float(np.sum(oracle(np.arange(len(plan.stores)))))
+    factors = [target_factor[min(t, len(target_factor) - 1)] for t in range(years)]
+    spec = RolloutSpec(
+        years=years, start_year=2027, stores_per_year=per_year, min_stores_per_year=per_year,
+        ramp_months=ramp_months, target_revenue=[f * full for f in factors],
+        horizon_years=max(years, 6), improve_seconds=0.2,
+    )
+    sched = rollout_plan(plan, spec, oracle=oracle, seed=seed)
+    fc = forecast(sched, oracle)
+    plan.schedule, plan.forecast = sched, fc
+    plan.metrics["rollout"] = {
+        **fc.headline(),
+        "years": years,
+        "opened_per_year": [int(x) for x in sched.opened_per_year()],
+        "capex_per_year": [float(x) for x in sched.capex_per_year()],
+        "method": sched.method,
+        "npv_bound": sched.bound,
+        "npv_gap": sched.gap,
+    }
+    return plan

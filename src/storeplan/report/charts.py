@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 
 from .._io import atomic_path
-from ._common import metric, require, served_areas
+from ._common import metric, require, served_areas, share_by_region
 
 __all__ = [
     "coverage_curve_chart",
     "distance_chart",
     "region_chart",
+    "share_region_chart",
     "stores_per_region",
     "write_charts",
 ]
@@ -23,6 +24,7 @@ _BLUE = "#2166ac"
 _PURPLE = "#762a83"
 _ORANGE = "#e08214"
 _GREY = "#9e9e9e"
+_LIGHT = "#92c5de"
 
 
 def _figure(width: float, height: float) -> tuple[Any, Any]:
@@ -219,6 +221,53 @@ def region_chart(plan: Any, path: str | Path, *, top: int = 15, dpi: int = 110) 
     return _save(fig, path, dpi)
 
 
+def share_region_chart(plan: Any, path: str | Path, *, top: int = 15, dpi: int = 110) -> Path:
+    """Our offline market share per region, after vs before the plan's new stores.
+
+    Parameters
+    ----------
+    plan : Plan
+        Uses ``plan.assignment`` (``area_id, market, share_before, share_after``) and
+        ``plan.areas`` (``id, region``), see :func:`storeplan.report._common.share_by_region`.
+    path : str or Path
+        Output PNG, written atomically.
+    top : int, default 15
+        The regions with the largest offline market are shown, ordered by share after.
+    dpi : int, default 110
+        Resolution.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    table = share_by_region(plan).head(top)
+    fig, ax = _figure(7.0, 1.3 + 0.36 * max(len(table), 3))
+    if table.empty:
+        _no_data(ax, "no market shares in this plan")
+        return _save(fig, path, dpi)
+    _style(ax)
+    ax.grid(axis="y", visible=False)
+    ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
+    t = table.sort_values("share_after", kind="stable")
+    y = np.arange(len(t))
+    h = 0.38
+    after = 100 * t["share_after"].to_numpy(float)
+    before = 100 * t["share_before"].to_numpy(float)
+    ax.barh(y + h / 2, after, height=h, color=_BLUE, label="after the plan")
+    ax.barh(y - h / 2, before, height=h, color=_LIGHT, label="before (existing stores)")
+    for yi, a, b in zip(y, after, before, strict=True):
+        ax.text(a, yi + h / 2, f" {a:.1f}%", va="center", fontsize=8, color="#333333")
+        if b > 0:
+            ax.text(b, yi - h / 2, f" {b:.1f}%", va="center", fontsize=7, color="#666666")
+    ax.set_yticks(y, [str(r) for r in t["region"]])
+    ax.set_xlabel("our share of offline spending (%)")
+    ax.set_xlim(0, max(1.0, float(max(after.max(), before.max()))) * 1.18)
+    ax.legend(frameon=True, framealpha=0.9, edgecolor="#dddddd", fontsize=9, loc="lower right")
+    ax.set_title(f"Market share by region ({len(t)} largest markets)", loc="left", fontsize=12)
+    return _save(fig, path, dpi)
+
+
 def stores_per_region(plan: Any, top: int | None = None) -> pd.DataFrame:
     """Count stores per region (``new``, ``existing``, ``total``), largest first.
 
@@ -262,11 +311,15 @@ def write_charts(plan: Any, out_dir: str | Path) -> dict[str, Path]:
     Returns
     -------
     dict of str to Path
-        ``coverage_curve``, ``distance``, ``regions`` -> PNG paths.
+        ``coverage_curve``, ``distance``, ``regions`` -> PNG paths, plus
+        ``share_by_region`` when the plan has market shares per area and regions.
     """
     out = Path(out_dir)
-    return {
+    paths = {
         "coverage_curve": coverage_curve_chart(plan, out / "coverage_curve.png"),
         "distance": distance_chart(plan, out / "distance.png"),
         "regions": region_chart(plan, out / "stores_per_region.png"),
     }
+    if not share_by_region(plan).empty:
+        paths["share_by_region"] = share_region_chart(plan, out / "share_by_region.png")
+    return paths

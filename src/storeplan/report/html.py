@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from html import escape
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .._io import write_text
 from ._common import (
+    category_columns,
     fmt_int,
     fmt_km,
+    fmt_money,
     fmt_num,
     fmt_pct,
     fmt_seconds,
     fmt_value,
+    has_columns,
     is_missing,
     metric,
+    share_by_region,
     synthetic_notes,
 )
 
-__all__ = ["write_report", "render_report"]
+__all__ = ["write_report", "render_report", "write_rollout_pngs"]
+
+log = logging.getLogger(__name__)
 
 _OBJECTIVE_LABELS = {
     "pmedian": "minimise population-weighted distance (p-median)",
@@ -33,6 +42,23 @@ _HEADLINE_KEYS = {
     "objective", "bound", "gap", "proven_optimal", "seconds", "n_stores",
     "covered_population", "coverage_share", "mean_km", "median_km", "total_population",
 }
+# Market-model metrics shown in the revenue cards (hidden from "Assumptions" when shown).
+_MARKET_KEYS = {
+    "total_market", "own_revenue", "own_offline_revenue", "online_transfer", "market_share",
+    "market_share_before", "net_gain", "cannibalised_from_own_stores",
+    "cannibalised_from_online",
+}
+# Rollout chart PNGs of storeplan.report.pdf.write_rollout_charts: key, alt, caption.
+_ROLLOUT_CHARTS = (
+    ("rollout_stores", "Stores opened per year",
+     "New stores opened each year (bars) and stores open at the end of the year (line)."),
+    ("rollout_revenue", "Store sales vs target",
+     "Sales of existing and new stores per rollout year, with the sales target."),
+    ("rollout_cash", "Cumulative cash flow",
+     "Yearly cash flow of the new stores and the cumulative cash flow over the NPV horizon."),
+    ("rollout_regions", "Sales by region",
+     "Share of our store sales by region in the last rollout year."),
+)
 
 _CSS = """
 :root { --ink: #1f2933; --muted: #616e7c; --line: #e4e7eb; --accent: #2166ac;
@@ -62,6 +88,7 @@ h2 { font-size: 18px; margin: 34px 0 10px; padding-bottom: 4px;
 .charts { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; align-items: start; }
 .charts figure { margin: 6px 0 10px; }
 @media (max-width: 900px) { .charts { grid-template-columns: 1fr; } }
+.two .charts { grid-template-columns: 1fr; }
 .charts img { max-width: 100%; height: auto; border: 1px solid var(--line);
               border-radius: 6px; }
 figcaption { color: var(--muted); font-size: 13px; }
@@ -70,34 +97,86 @@ th, td { padding: 5px 9px; border-bottom: 1px solid var(--line); text-align: lef
          vertical-align: top; }
 th { background: #f5f7fa; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
+.scroll { overflow-x: auto; }
+.scroll table.wide { font-size: 13px; }
+.scroll table.wide th, .scroll table.wide td { padding: 5px 6px; }
 .two { display: grid; grid-template-columns: 1fr 1fr; gap: 24px; }
 @media (max-width: 760px) { .two { grid-template-columns: 1fr; } }
 ul.notes li { margin: 3px 0; }
 li.synthetic { color: var(--warn); font-weight: 600; }
+.verdict { padding: 12px 16px; border-radius: 6px; margin: 12px 0; font-size: 16px; }
+.verdict.met { background: #ecfdf3; border-left: 5px solid #1b7837; color: #14532d; }
+.verdict.missed { background: #fef2f2; border-left: 5px solid #b2182b; color: #7f1d1d; }
+.verdict.none { background: #f5f7fa; border-left: 5px solid var(--muted); }
+.card.good .value { color: #1b7837; }
+.card.bad .value { color: #b2182b; }
+tr.after td { color: var(--muted); }
+td.yes { color: #1b7837; font-weight: 600; }
+td.no { color: #b2182b; font-weight: 600; }
+.bar { display: inline-block; height: 10px; background: var(--accent); border-radius: 2px;
+       vertical-align: middle; margin-right: 6px; }
+.box { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; margin: 10px 0; }
+.box.warn { border-color: #fdba74; background: var(--warn-bg); }
+.downloads a { margin-right: 14px; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
 code { font-size: 13px; background: #f5f7fa; padding: 1px 4px; border-radius: 3px; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; }
 @media print { body { background: #fff; } main { padding: 0; } .maplink { color: #000; } }
 """
 
 
-def _card(label: str, value: str, detail: str = "") -> str:
+def _card(label: str, value: str, detail: str = "", tone: str = "") -> str:
     d = f'<div class="detail">{escape(detail)}</div>' if detail else ""
-    return (f'<div class="card"><div class="label">{escape(label)}</div>'
+    cls = f"card {tone}".strip()
+    return (f'<div class="{cls}"><div class="label">{escape(label)}</div>'
             f'<div class="value">{escape(value)}</div>{d}</div>')
 
 
-def _table(header: list[tuple[str, bool]], rows: list[list[str]]) -> str:
-    """An HTML table; ``header`` is (title, numeric) pairs; cell text is escaped here."""
+#: A table cell: plain text, or ``(text, exact value for data-value, extra CSS class)``
+#: with an optional fourth item, the width in px of a bar drawn before the text.
+Cell = str | tuple[Any, ...]
+
+
+def _cell(c: Cell, num: bool) -> str:
+    bar = 0
+    if isinstance(c, tuple):
+        text, value, extra = c[:3]
+        bar = int(c[3]) if len(c) > 3 else 0
+    else:
+        text, value, extra = c, None, ""
+    cls = " ".join(x for x in ("num" if num else "", extra) if x)
+    attrs = f' class="{cls}"' if cls else ""
+    if value is not None and not is_missing(value):
+        attrs += f' data-value="{escape(repr(float(value)), quote=True)}"'
+    pre = f'<span class="bar" style="width:{bar}px"></span>' if bar > 0 else ""
+    return f"<td{attrs}>{pre}{escape(text)}</td>"
+
+
+def _table(header: list[tuple[str, bool]], rows: list[list[Cell]], *,
+           row_classes: list[str] | None = None, table_id: str | None = None,
+           wide: bool = False) -> str:
+    """An HTML table; ``header`` is (title, numeric) pairs; cell text is escaped here.
+
+    A cell is a string or ``(text, value, css_class)``: ``value`` (a number) is written
+    to ``data-value`` so the exact figure behind a rounded one can be read back.
+    """
     head = "".join(f'<th class="num">{escape(h)}</th>' if num else f"<th>{escape(h)}</th>"
                    for h, num in header)
     body = []
-    for r in rows:
-        cells = "".join(
-            f'<td class="num">{escape(c)}</td>' if num else f"<td>{escape(c)}</td>"
-            for c, (_, num) in zip(r, header, strict=True)
-        )
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    for k, r in enumerate(rows):
+        cells = "".join(_cell(c, num) for c, (_, num) in zip(r, header, strict=True))
+        rc = row_classes[k] if row_classes else ""
+        body.append(f'<tr class="{rc}">{cells}</tr>' if rc else f"<tr>{cells}</tr>")
+    tid = f' id="{escape(table_id, quote=True)}"' if table_id else ""
+    cls = ' class="wide"' if wide else ""
+    table = (f"<table{tid}{cls}><thead><tr>{head}</tr></thead>"
+             f"<tbody>{''.join(body)}</tbody></table>")
+    return f'<div class="scroll">{table}</div>' if wide else table
+
+
+def _money_cell(x: Any) -> Cell:
+    return (fmt_money(x), None if is_missing(x) else float(x), "")
 
 
 def _headline(plan: Any) -> str:
@@ -136,6 +215,319 @@ def _headline(plan: Any) -> str:
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
+def _has_market(plan: Any) -> bool:
+    """True when the plan carries the market-model metrics (own revenue, share)."""
+    return metric(plan, "own_revenue") is not None
+
+
+def _revenue_cards(plan: Any) -> str:
+    """Cards: own revenue, market share after vs before, net gain, cannibalisation."""
+    own = metric(plan, "own_revenue")
+    offline = metric(plan, "own_offline_revenue")
+    online = metric(plan, "online_transfer")
+    share = metric(plan, "market_share")
+    before = metric(plan, "market_share_before")
+    total = metric(plan, "total_market")
+    net = metric(plan, "net_gain")
+    c_own = metric(plan, "cannibalised_from_own_stores")
+    c_web = metric(plan, "cannibalised_from_online")
+    cards = [_card("Own revenue per year", fmt_money(own),
+                   f"stores {fmt_money(offline)} + from our web shop {fmt_money(online)}")]
+    if share is not None:
+        detail = f"before the new stores {fmt_pct(before)}" if before is not None else ""
+        if before is not None:
+            detail += f" ({100 * (float(share) - float(before)):+.1f} pts)"
+        if total is not None:
+            detail += f"; offline market {fmt_money(total)}/year"
+        cards.append(_card("Offline market share", fmt_pct(share), detail))
+    if net is not None:
+        cards.append(_card("Net new revenue per year", fmt_money(net),
+                           "new stores' revenue minus what they take from our own "
+                           "stores and web shop"))
+    if c_own is not None or c_web is not None:
+        both = float(c_own or 0.0) + float(c_web or 0.0)
+        cards.append(_card("Cannibalised per year", fmt_money(both),
+                           f"from our stores {fmt_money(c_own)}, "
+                           f"from our web shop {fmt_money(c_web)}"))
+    return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _rollout_headline(plan: Any) -> dict[str, Any] | None:
+    """Headline numbers of the rollout: from ``plan.forecast`` or ``metrics["rollout"]``."""
+    fc = getattr(plan, "forecast", None)
+    if fc is not None:
+        try:
+            return dict(fc.headline())
+        except AttributeError:
+            pass
+    r = metric(plan, "rollout")
+    return dict(r) if isinstance(r, dict) and r else None
+
+
+def _year_label(plan: Any, year: Any) -> str:
+    """Label of rollout year ``year`` (calendar year when the forecast has one)."""
+    if is_missing(year):
+        return "-"
+    fc = getattr(plan, "forecast", None)
+    py = getattr(fc, "per_year", None)
+    if isinstance(py, pd.DataFrame) and {"year", "label"} <= set(py.columns):
+        hit = py.loc[py["year"] == int(year), "label"]
+        if len(hit) and str(hit.iloc[0]) != str(int(year)):
+            return f"{hit.iloc[0]} (year {int(year)})"
+    return f"year {int(year)}"
+
+
+def _verdict(plan: Any, h: dict[str, Any]) -> str:
+    """One sentence: were the sales targets met, and if not what would close the gap."""
+    met = h.get("target_met")
+    if met is None or is_missing(met):
+        return ('<div class="verdict none">No sales target was set for this rollout.</div>')
+    if bool(met):
+        return ('<div class="verdict met"><strong>Sales targets met</strong> in every rollout '
+                "year.</div>")
+    short = h.get("shortfall")
+    extra = h.get("extra_stores")
+    fc = getattr(plan, "forecast", None)
+    py = getattr(fc, "per_year", None)
+    years = ""
+    if isinstance(py, pd.DataFrame) and "target_met" in py:
+        miss = py[py["in_rollout"].astype(bool) & py["target_met"].eq(False).fillna(False)] \
+            if "in_rollout" in py else py[py["target_met"].eq(False).fillna(False)]
+        if len(miss):
+            years = " in " + ", ".join(str(v) for v in miss["label"])
+    text = f"<strong>Sales target missed</strong>{escape(years)}: shortfall up to " \
+           f"{escape(fmt_money(short))} a year."
+    if extra is not None and not is_missing(extra) and int(extra) > 0:
+        text += (f" About <strong>{int(extra):,} more stores</strong> would close it "
+                 "(a lower estimate: it ignores their cannibalisation of each other).")
+    elif extra is not None and not is_missing(extra) and int(extra) < 0:
+        text += " More stores alone cannot close it (new stores earn nothing in year one)."
+    return f'<div class="verdict missed">{text}</div>'
+
+
+def _rollout_cards(plan: Any, h: dict[str, Any]) -> str:
+    rate = h.get("discount_rate")
+    horizon = h.get("horizon")
+    detail = "all stores"
+    if horizon is not None and not is_missing(horizon):
+        detail += f", {int(horizon)}-year horizon"
+    if rate is not None and not is_missing(rate):
+        detail += f", discounted at {fmt_pct(rate)}"
+    npv = h.get("npv")
+    npv_new = h.get("npv_new")
+    payback = h.get("payback_year")
+    cards = [
+        _card("NPV", fmt_money(npv), detail,
+              "bad" if npv is not None and not is_missing(npv) and float(npv) < 0 else ""),
+        _card("NPV added by the new stores", fmt_money(npv_new), "vs the existing stores alone"),
+        _card("Payback of the new stores",
+              "not within horizon" if payback is None or is_missing(payback)
+              else _year_label(plan, payback),
+              "first year from which their cumulative cash flow stays \u2265 0"),
+    ]
+    fc = getattr(plan, "forecast", None)
+    py = getattr(fc, "per_year", None)
+    if isinstance(py, pd.DataFrame) and len(py) and "in_rollout" in py:
+        ry = py[py["in_rollout"].astype(bool)]
+        last = ry.iloc[-1]
+        tg = last.get("target")
+        cards.append(_card(f"Sales in {_year_label(plan, last['year'])}",
+                           fmt_money(last["revenue"]),
+                           "no target" if is_missing(tg) else f"target {fmt_money(tg)}",
+                           "" if is_missing(tg) else
+                           ("good" if float(last["revenue"]) >= float(tg) * (1 - 1e-9)
+                            else "bad")))
+        cards.append(_card("New stores opened", fmt_int(ry["stores_opened"].sum()),
+                           f"over {len(ry)} years; {fmt_int(last['stores_open'])} open at the end"))
+        cards.append(_card("Opening capex", fmt_money(ry["capex"].sum()),
+                           "opening costs over the rollout years"))
+    else:
+        final = h.get("final_revenue")
+        cards.append(_card("Sales in the last rollout year", fmt_money(final), ""))
+        opened = h.get("opened_per_year")
+        if isinstance(opened, list | tuple) and opened:
+            cards.append(_card("New stores opened", fmt_int(sum(opened)),
+                               "per year: " + ", ".join(f"{int(v):,}" for v in opened)))
+    return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _rollout_table(plan: Any) -> str:
+    """Year-by-year table of the forecast (rollout years, then the rest of the horizon)."""
+    fc = getattr(plan, "forecast", None)
+    py = getattr(fc, "per_year", None)
+    if not isinstance(py, pd.DataFrame) or len(py) == 0:
+        return ""
+    header = [("year", False), ("stores opened", True), ("stores open", True),
+              ("sales", True), ("target", True), ("target met", False), ("shortfall", True),
+              ("extra stores needed", True), ("capex", True), ("cash flow", True),
+              ("cumulative cash flow", True)]
+    rows: list[list[Cell]] = []
+    classes: list[str] = []
+    for _, r in py.iterrows():
+        in_roll = bool(r.get("in_rollout", True))
+        met = r.get("target_met")
+        if is_missing(met):
+            met_cell: Cell = ("-", None, "")
+        else:
+            met_cell = ("yes", None, "yes") if bool(met) else ("no", None, "no")
+        missed = not is_missing(met) and not bool(met)
+        extra = r.get("extra_stores")
+        rows.append([
+            (str(r["label"]), None, ""),
+            (fmt_int(r["stores_opened"]), r["stores_opened"], ""),
+            (fmt_int(r["stores_open"]), r["stores_open"], ""),
+            _money_cell(r["revenue"]),
+            _money_cell(r.get("target")),
+            met_cell,
+            _money_cell(r.get("shortfall")) if missed else ("-", r.get("shortfall"), ""),
+            (fmt_int(extra) if missed else "-", extra, ""),
+            _money_cell(r.get("capex")),
+            _money_cell(r.get("cash_flow")),
+            _money_cell(r.get("cumulative_cash_flow")),
+        ])
+        classes.append("" if in_roll else "after")
+    n_roll = int(py["in_rollout"].sum()) if "in_rollout" in py else len(py)
+    note = ""
+    if n_roll < len(py):
+        note = (f"<p>Rows in grey: years after the {n_roll}-year rollout, no new openings; "
+                "their cash flow counts in the NPV.</p>")
+    return _table(header, rows, row_classes=classes, table_id="rollout-years", wide=True) + note
+
+
+def _rollout_section(plan: Any, charts: dict[str, str], links: dict[str, str]) -> str:
+    """The ROLLOUT section, or ``""`` when the plan has no rollout."""
+    h = _rollout_headline(plan)
+    if h is None:
+        return ""
+    parts = ['<section id="rollout">', "<h2>Rollout</h2>", _verdict(plan, h),
+             _rollout_cards(plan, h)]
+    table = _rollout_table(plan)
+    if table:
+        parts += ["<h3>Year by year</h3>", table]
+    parts.append(_figures(charts, _ROLLOUT_CHARTS))
+    method = h.get("method")
+    gap = h.get("npv_gap")
+    bits = []
+    if method:
+        bits.append(f"Schedule: {escape(str(method))}")
+    if gap is not None and not is_missing(gap):
+        bits.append(f"NPV within {escape(fmt_pct(gap))} of its bound")
+    fc = getattr(plan, "forecast", None)
+    notes = [str(n) for n in (getattr(fc, "notes", None) or ())]
+    if bits:
+        parts.append(f'<p class="sub">{"; ".join(bits)}.</p>')
+    if notes:
+        parts.append('<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes)
+                     + "</ul>")
+    for href in links.values():
+        parts.append(f'<p>The same charts and table, printable: <a href="'
+                     f'{escape(href, quote=True)}">{escape(href)}</a>.</p>')
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _figures(charts: dict[str, str], spec: tuple[tuple[str, str, str], ...]) -> str:
+    figs = []
+    for key, alt, cap in spec:
+        if key in charts:
+            src = escape(charts[key], quote=True)
+            figs.append(f'<figure><a href="{src}"><img src="{src}" '
+                        f'alt="{escape(alt, quote=True)}"></a><figcaption>{escape(cap)}'
+                        "</figcaption></figure>")
+    return f'<div class="charts">{"".join(figs)}</div>' if figs else ""
+
+
+def _categories(plan: Any) -> str:
+    """Revenue by product category (``revenue_<category>`` columns), new vs existing."""
+    stores = plan.stores
+    cats = category_columns(stores)
+    if not cats:
+        return ""
+    vals = {c: pd.to_numeric(stores[c], errors="coerce").fillna(0.0) for c in cats}
+    total = float(sum(v.sum() for v in vals.values()))
+    status = (stores["status"].astype(str).str.lower() if "status" in stores
+              else pd.Series(["new"] * len(stores), index=stores.index))
+    rows: list[list[Cell]] = []
+    for c in sorted(cats, key=lambda c: -float(vals[c].sum())):
+        v = float(vals[c].sum())
+        share = v / total if total > 0 else 0.0
+        rows.append([
+            (c[len("revenue_"):].replace("_", " "), None, ""),
+            _money_cell(v),
+            (fmt_pct(share), share, "", max(1, round(120 * share))),
+            _money_cell(float(vals[c][status == "new"].sum())),
+            _money_cell(float(vals[c][status == "existing"].sum())),
+        ])
+    rows.append([("all categories", None, ""), _money_cell(total), ("100.0%", 1.0, ""),
+                 _money_cell(float(sum(v[status == "new"].sum() for v in vals.values()))),
+                 _money_cell(float(sum(v[status == "existing"].sum()
+                                       for v in vals.values())))])
+    return _table([("category", False), ("store revenue per year", True), ("share", True),
+                   ("new stores", True), ("existing stores", True)], rows,
+                  table_id="categories")
+
+
+def _share_regions(plan: Any, top: int = 12) -> str:
+    t = share_by_region(plan)
+    if t.empty:
+        return ""
+    rows: list[list[Cell]] = []
+    for _, r in t.head(top).iterrows():
+        rows.append([(str(r["region"]), None, ""), _money_cell(r["market"]),
+                     (fmt_pct(r["share_before"]), r["share_before"], ""),
+                     (fmt_pct(r["share_after"]), r["share_after"], ""),
+                     (f"{100 * float(r['change']):+.1f} pts", r["change"], "")])
+    more = f" ({top} largest of {len(t)})" if len(t) > top else ""
+    return (f"<p>Offline market per region{escape(more)}: our share before and after "
+            "the new stores.</p>"
+            + _table([("region", False), ("offline market per year", True),
+                      ("share before", True), ("share after", True), ("change", True)],
+                     rows, table_id="share-regions"))
+
+
+def _calibration(plan: Any) -> str:
+    cal = metric(plan, "calibration")
+    if not isinstance(cal, dict) or not cal:
+        return ""
+    r2 = cal.get("r2")
+    mape = cal.get("mape")
+    n = cal.get("n_stores")
+    good = r2 is not None and not is_missing(r2) and float(r2) >= 0.6
+    fitted = cal.get("fitted") or {}
+    fit = ", ".join(f"{k.replace('_', ' ')} {fmt_value(v)}" for k, v in fitted.items()) \
+        if isinstance(fitted, dict) else fmt_value(fitted)
+    verdict = ("The model reproduces the observed sales well." if good else
+               "The fit is weak: treat store revenues as rough estimates.")
+    return (f'<div class="box{"" if good else " warn"}" id="calibration">'
+            f"<strong>Market model calibrated</strong> on the sales of {fmt_int(n)} existing "
+            f"stores: R\u00b2 {escape(fmt_num(r2, 3))}, mean absolute error "
+            f"{escape(fmt_pct(mape))}. {escape(verdict)}"
+            + (f"<br>Fitted parameters: {escape(fit)}." if fit else "")
+            + "</div>")
+
+
+def _revenue_section(plan: Any, charts: dict[str, str]) -> str:
+    """Revenue by category, market share by region and the calibration box."""
+    parts = []
+    cal = _calibration(plan)
+    if cal:
+        parts.append(cal)
+    cats = _categories(plan)
+    if cats:
+        parts += ["<h3>Revenue by product category</h3>", cats]
+    regions = _share_regions(plan)
+    if regions or "share_by_region" in charts:
+        fig = _figures(charts, (("share_by_region", "Market share by region",
+                                 "Our share of offline spending in the largest regional "
+                                 "markets, after vs before the plan."),))
+        parts += ["<h3>Market share by region</h3>",
+                  f'<div class="two"><div>{fig}</div><div>{regions}</div></div>']
+    if not parts:
+        return ""
+    return '<section id="revenue"><h2>Revenue and market share</h2>' + "\n".join(parts) + \
+        "</section>"
+
+
 def _top_stores(plan: Any, top_n: int) -> str:
     stores = plan.stores
     if len(stores) == 0:
@@ -144,22 +536,40 @@ def _top_stores(plan: Any, top_n: int) -> str:
                None)
     df = stores.sort_values(key, ascending=False, kind="stable") if key else stores
     df = df.head(top_n)
+    market = has_columns(df, "revenue") and any(
+        c in df for c in ("catchment_share", "net_gain", "from_own_stores"))
     cols: list[tuple[str, str, bool]] = [("id", "store", False)]
-    cols += [(c, c, False) for c in ("status", "format", "region") if c in df]
-    cols += [(c, lbl, True) for c, lbl in (
-        ("covered_population", "covered population"), ("demand_captured", "demand captured"),
-        ("revenue", "revenue"), ("share", "share"), ("n_areas", "areas"),
-    ) if c in df]
+    text_cols = ("name", "status", "region") if market else ("name", "status", "format", "region")
+    cols += [(c, c, False) for c in text_cols if c in df]
+    opens = _open_years(plan)
+    if opens:
+        df = df.assign(_opens=df["id"].astype(str).map(opens))
+        cols.append(("_opens", "opens", False))
+    if market:
+        cols += [(c, lbl, True) for c, lbl in (
+            ("revenue", "revenue / year"), ("catchment_share", "catchment share"),
+            ("net_gain", "net gain"), ("from_own_stores", "from own stores"),
+            ("from_online", "from web shop"),
+        ) if c in df]
+    else:
+        cols += [(c, lbl, True) for c, lbl in (
+            ("covered_population", "covered population"),
+            ("demand_captured", "demand captured"),
+            ("revenue", "revenue"), ("share", "share"), ("n_areas", "areas"),
+        ) if c in df]
+    money = {"revenue", "net_gain", "from_own_stores", "from_online"} if market else set()
     rows = []
     for rank, (_, r) in enumerate(df.iterrows(), start=1):
-        row = [str(rank)]
+        row: list[Cell] = [str(rank)]
         for c, _, num in cols:
             v = r[c]
             if not num:
                 row.append("-" if is_missing(v) else str(v))
+            elif c in money:
+                row.append(_money_cell(v))
             elif c in ("covered_population", "n_areas"):
                 row.append(fmt_int(v))
-            elif c == "share":
+            elif c in ("share", "catchment_share"):
                 row.append(fmt_pct(v))
             else:
                 row.append(fmt_num(v))
@@ -167,8 +577,44 @@ def _top_stores(plan: Any, top_n: int) -> str:
     header = [("#", True)] + [(lbl, num) for _, lbl, num in cols]
     ranked = f"ranked by {key.replace('_', ' ')}" if key else "in plan order"
     more = f" of {len(stores):,}" if len(stores) > top_n else ""
+    expl = ""
+    if market:
+        expl = (" Revenue per year; catchment share: the store's share of offline spending "
+                "in the areas it serves; net gain: revenue minus what it takes from our "
+                "other stores and web shop (existing stores: -).")
     return (f"<p>Top {len(df):,}{more} stores, {escape(ranked)}. "
-            "Every store is on the map.</p>" + _table(header, rows))
+            f"Every store is on the map.{escape(expl)}</p>"
+            + _table(header, rows, table_id="top-stores", wide=market))
+
+
+def _open_years(plan: Any) -> dict[str, str]:
+    """Store id -> opening year label (``existing``, ``2027``, ``not opened``) from the
+    plan's rollout schedule; empty without one."""
+    sched = getattr(plan, "schedule", None)
+    ids = getattr(sched, "ids", None)
+    years = getattr(sched, "open_year", None)
+    if ids is None or years is None:
+        return {}
+    labels = _wave_labels(plan)
+    out = {}
+    for i, y in zip(ids, years, strict=False):
+        y = int(y)
+        lab = labels.get(y, str(y))
+        out[str(i)] = ("existing" if y == 0 else "not opened" if y < 0
+                       else f"year {y}" if lab == str(y) else lab)
+    return out
+
+
+def _wave_labels(plan: Any) -> dict[int, str]:
+    """Rollout year -> label (calendar year when known)."""
+    fc = getattr(plan, "forecast", None)
+    py = getattr(fc, "per_year", None)
+    if isinstance(py, pd.DataFrame) and {"year", "label"} <= set(py.columns):
+        return {int(y): str(lb) for y, lb in zip(py["year"], py["label"], strict=True)}
+    spec = getattr(getattr(plan, "schedule", None), "spec", None)
+    if spec is not None and getattr(spec, "start_year", None):
+        return {y: str(spec.start_year + y - 1) for y in range(1, int(spec.years) + 1)}
+    return {}
 
 
 def _regions(plan: Any, top: int = 20) -> str:
@@ -217,8 +663,15 @@ def _assumptions(plan: Any) -> str:
             covered = int(asg["covered"].fillna(False).astype(bool).sum())
             rows.append(["areas covered", f"{covered:,} of {len(asg):,}"
                          + (f" (within {fmt_km(radius)})" if radius is not None else "")])
+    shown = set(_HEADLINE_KEYS) | {"radius_km"}
+    if _has_market(plan):
+        shown |= _MARKET_KEYS
+    if isinstance(metrics.get("calibration"), dict) and metrics["calibration"]:
+        shown.add("calibration")
+    if _rollout_headline(plan) is not None:
+        shown.add("rollout")
     for k in sorted(metrics, key=str):
-        if k in _HEADLINE_KEYS or k == "radius_km":
+        if k in shown:
             continue
         rows.append([str(k).replace("_", " "), fmt_value(metrics[k])])
     return _table([("setting", False), ("value", False)], rows)
@@ -258,6 +711,7 @@ def render_report(
     map_href: str | None = "map.html",
     *,
     top_n: int = 20,
+    files: dict[str, str] | None = None,
 ) -> str:
     """Return the report page as an HTML string.
 
@@ -266,16 +720,21 @@ def render_report(
     plan : Plan
         A :class:`storeplan.plan.Plan` (or any object with the same attributes).
     charts : dict of str to str, optional
-        ``coverage_curve``, ``distance``, ``regions`` -> relative image URLs.
+        Chart key -> relative image URL: ``coverage_curve``, ``distance``, ``regions``,
+        ``share_by_region`` and the rollout charts ``rollout_stores``,
+        ``rollout_revenue``, ``rollout_cash``, ``rollout_regions``.
     map_href : str, optional
         Relative URL of the interactive map; ``None`` omits the link.
     top_n : int, default 20
         Rows of the top-stores table.
+    files : dict of str to str, optional
+        Link text -> relative URL of other output files (``report.pdf``, ``plan.csv``, ...).
 
     Returns
     -------
     str
-        A complete HTML document; all plan text is escaped.
+        A complete HTML document; all plan text is escaped. Sections for revenue,
+        market share, calibration and the rollout appear only when the plan has them.
     """
     charts = charts or {}
     name = str(getattr(plan, "scenario_name", "") or "storeplan plan")
@@ -300,31 +759,34 @@ def render_report(
                      "parts of this plan rest on made-up data, not observations.</strong>"
                      f"{items}</div>")
     parts += ["<h2>Headline</h2>", _headline(plan)]
+    if _has_market(plan):
+        parts.append(_revenue_cards(plan))
     if map_href:
         parts.append(f'<p><a class="maplink" href="{escape(map_href, quote=True)}">'
                      "Open the interactive map \u2192</a> "
                      "stores, catchments, demand areas and rivals (works offline).</p>")
-    captions = {
-        "coverage_curve": ("Coverage as the network grows",
-                           "Share of the population covered and mean distance to the "
-                           "nearest store for networks of increasing size."),
-        "distance": ("Distance to the assigned store",
-                     "Population-weighted histogram of the distance from each demand area "
-                     "to its store."),
-        "regions": ("Stores per region", "New and existing stores in the regions with most "
-                                         "stores."),
-    }
-    figs = []
-    for key, (alt, cap) in captions.items():
-        if key in charts:
-            src = escape(charts[key], quote=True)
-            figs.append(f'<figure><a href="{src}"><img src="{src}" '
-                        f'alt="{escape(alt, quote=True)}"></a><figcaption>{escape(cap)}'
-                        "</figcaption></figure>")
+    files = dict(files or {})
+    if files:
+        items = "".join(f'<a href="{escape(href, quote=True)}">{escape(label)}</a>'
+                        for label, href in files.items())
+        parts.append(f'<p class="downloads">Files: {items}</p>')
+    rollout_links = {k: v for k, v in files.items() if k.startswith("report.pdf")}
+    parts.append(_rollout_section(plan, charts, rollout_links))
+    parts.append(_revenue_section(plan, charts))
+    parts += ["<h2>Top stores</h2>", _top_stores(plan, top_n)]
+    captions = (
+        ("coverage_curve", "Coverage as the network grows",
+         "Share of the population covered and mean distance to the nearest store for "
+         "networks of increasing size."),
+        ("distance", "Distance to the assigned store",
+         "Population-weighted histogram of the distance from each demand area to its store."),
+        ("regions", "Stores per region",
+         "New and existing stores in the regions with most stores."),
+    )
+    figs = _figures(charts, captions)
     if figs:
-        parts += ["<h2>Charts</h2>", f'<div class="charts">{"".join(figs)}</div>']
+        parts += ["<h2>Network charts</h2>", figs]
     parts += [
-        "<h2>Top stores</h2>", _top_stores(plan, top_n),
         "<h2>Stores per region</h2>", _regions(plan),
         "<h2>Assumptions and settings</h2>", _assumptions(plan),
         "<h2>Data sources and attribution</h2>", _notes(plan),
@@ -334,6 +796,35 @@ def render_report(
         "</main></body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+#: Output files of ``Plan.save`` linked from the report when present: file -> link text.
+_LINKED_FILES = (
+    ("report.pdf", "report.pdf (rollout chart pack)"),
+    ("plan.csv", "plan.csv (stores)"),
+    ("forecast_years.csv", "forecast_years.csv"),
+    ("rollout.csv", "rollout.csv (opening year per store)"),
+    ("summary.json", "summary.json"),
+)
+
+
+def write_rollout_pngs(plan: Any, charts_dir: str | Path) -> dict[str, Path]:
+    """Write the rollout charts of ``plan.forecast`` as PNG (empty dict without one).
+
+    Uses :func:`storeplan.report.pdf.write_rollout_charts`; keys are the file stems
+    (``rollout_stores``, ``rollout_revenue``, ``rollout_cash``, ``rollout_regions``).
+    """
+    fc = getattr(plan, "forecast", None)
+    if fc is None or not isinstance(getattr(fc, "per_year", None), pd.DataFrame):
+        return {}
+    from .pdf import write_rollout_charts
+
+    try:
+        written = write_rollout_charts(fc, charts_dir)
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        log.warning("rollout charts skipped: %s: %s", type(exc).__name__, exc)
+        return {}
+    return {Path(name).stem: Path(p) for name, p in written.items()}
 
 
 def write_report(
@@ -354,7 +845,8 @@ def write_report(
     plan : Plan
         A :class:`storeplan.plan.Plan` (or any object with the same attributes).
     out_dir : str or Path
-        Output folder (created if needed).
+        Output folder (created if needed). ``report.pdf``, ``plan.csv`` and the other
+        files of ``Plan.save`` already in it are linked from the report.
     map : bool, default True
         Also write the interactive ``map.html``.
     top_n : int, default 20
@@ -363,7 +855,9 @@ def write_report(
     Returns
     -------
     dict of str to Path
-        ``report``, ``map`` (if written), ``coverage_curve``, ``distance``, ``regions``.
+        ``report``, ``map`` (if written), ``coverage_curve``, ``distance``, ``regions``;
+        ``share_by_region`` with market shares per area; ``rollout_stores``,
+        ``rollout_revenue``, ``rollout_cash`` (+ ``rollout_regions``) with a forecast.
     """
     from .charts import write_charts
     from .maps import write_map
@@ -371,10 +865,11 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = dict(write_charts(plan, out / "charts"))
+    paths.update(write_rollout_pngs(plan, out / "charts"))
     if map:
         paths["map"] = write_map(plan, out / "map.html")
     rel = {k: f"charts/{p.name}" for k, p in paths.items() if k != "map"}
-    page = render_report(plan, rel, "map.html" if map else None, top_n=top_n)
+    files = {label: name for name, label in _LINKED_FILES if (out / name).is_file()}
+    page = render_report(plan, rel, "map.html" if map else None, top_n=top_n, files=files)
     paths["report"] = write_text(out / "report.html", page)
     return {"report": paths.pop("report"), **paths}
-
