@@ -92,7 +92,7 @@ def test_run_scenario_row(scenarios):
 def test_compare_one_row_per_scenario_local(scenarios, tmp_path):
     out = tmp_path / "cmp"
     paths = [scenarios["pmedian"], scenarios["rollout"], scenarios["broken"]]
-    res = compare(paths, out, engine="local", workers=2)
+    res = compare(paths, out, engine="local", workers=2, save_plans=True)
     t = res.table
     assert len(t) == 3 and list(t.columns[: len(COLUMNS)]) == list(COLUMNS)
     assert t["name"].tolist() == ["pmed", "roll", "broken"]
@@ -104,6 +104,8 @@ def test_compare_one_row_per_scenario_local(scenarios, tmp_path):
     assert len(back) == 3 and back["name"].tolist() == t["name"].tolist()
     assert len(pd.read_csv(out / "comparison.csv")) == 3
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+    assert (out / "scenarios" / "pmedian" / "plan.csv").is_file()
+    assert (out / "scenarios" / "rollout" / "rollout.csv").is_file()
 
 
 def test_sweep_and_dask_match_local(scenarios, tmp_path):

@@ -314,8 +314,8 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
                        payback_year=math.nan if fc.payback_year is None else fc.payback_year,
                        target_met=fc.target_met, shortfall=fc.shortfall,
                        final_year_stores=int((sched.open_year >= 0).sum()) if sched is not None else math.nan)
-            if task.save_dir and sched is not None:
-                _save_rollout(task.save_dir, sched, fc)
+            if task.save_dir and sched is not None and getattr(plan, "schedule", None) is None:
+                _save_rollout(task.save_dir, sched, fc)  # else Plan.save writes the rollout files
         if task.save_dir:
             plan.save(task.save_dir, report=False)
     except Exception as exc:  # noqa: BLE001 - one bad scenario must not stop a sweep
