@@ -274,3 +274,32 @@ def test_budget_uses_the_better_of_gain_and_ratio_greedy():
     assert s.open_year.tolist() == [-1, 1, 1]
     assert s.npv == pytest.approx(110.0)
     assert "ratio" in s.method
+
+
+def test_rollout_of_any_plan_with_the_fallback_oracles(scenario_dir, tmp_path):
+    from storeplan import Plan, Scenario, solve
+    from storeplan.rollout import oracle_from_plan, rollout_plan
+
+    plan = solve(Scenario.from_toml(scenario_dir(objective='kind = "pmedian"\nstores = 3')))
+    spec = RolloutSpec(years=2, stores_per_year=[1, 2], spend_per_person=1e6, improve_seconds=1.0)
+    oracle = oracle_from_plan(plan, spec.spend_per_person)
+    assert isinstance(oracle, NearestOracle)  # the plan's areas: nearest open store takes the spend
+    every = np.arange(len(plan.stores))
+    # with every store open, each store sells its captured demand x spend per person
+    np.testing.assert_allclose(oracle(every), plan.stores["demand_captured"].to_numpy() * 1e6, rtol=1e-9)
+    s = rollout_plan(plan, spec)
+    # year 1 opens the best store; later stores only open where they add net value
+    assert s.opened_per_year()[0] == 1 and (s.opened_per_year() <= [1, 2]).all()
+    assert set(s.ids) == set(plan.stores["id"])
+    plan.save(tmp_path / "saved", report=False)
+    loaded = Plan.load(tmp_path / "saved")
+    assert isinstance(oracle_from_plan(loaded), AdditiveOracle)  # no areas: captured demand, additive
+    s2 = rollout_plan(loaded, spec)
+    assert s2.opened_per_year().tolist() == [1, 2]  # additive: every store adds its own sales
+
+
+def test_unlimited_store_counts_do_not_overflow_the_bound():
+    spec = RolloutSpec(years=3, ramp_months=0, improve_seconds=0)
+    s = schedule(AdditiveOracle(np.array([5.0, 4.0, 3.0])), np.ones(3), np.zeros(3), spec)
+    assert (s.open_year == 1).all()
+    assert s.bound >= s.npv - 1e-9 and np.isfinite(s.gap)

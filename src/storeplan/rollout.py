@@ -987,7 +987,7 @@ def _bound(oracle, spec, opening_cost, fixed_cost, is_exist, is_forb, npv0, coun
         g = w * own - fixed_cost[cand] * disc[y - 1:].sum() - opening_cost[cand] * disc[y - 1]
         best = np.maximum(best, g)
     pos = np.sort(best[best > 0])[::-1]
-    k = int(min(spec.max_stores().sum(), len(pos)))
+    k = int(min(np.minimum(spec.max_stores(), len(cand)).sum(), len(pos)))
     budgets = spec.budgets()
     if np.isfinite(budgets).all():
         cheap = np.sort(opening_cost[cand])
