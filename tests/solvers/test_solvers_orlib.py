@@ -46,3 +46,15 @@ def test_uncap_optimum_proven(name):
     assert sol.proven_optimal
     total = f[sol.sites].sum() + cost[np.arange(cost.shape[0]), sol.assignment].sum()
     assert total == pytest.approx(sol.objective)
+
+
+@pytest.mark.parametrize("k", [2, 6])
+def test_pmed_truncated_radius_model(monkeypatch, k):
+    # force the truncated-and-expanded radius MIP (used for large reduced models)
+    from storeplan.solvers import _minimize
+
+    monkeypatch.setattr(_minimize, "MIP_AUTO_ARCS", 300)
+    d, p = read_pmed(DATA / "pmed" / f"pmed{k}.txt")
+    sol = pmedian(d, p)
+    assert sol.objective == pytest.approx(PMED_OPT[f"pmed{k}"])
+    assert sol.proven_optimal

@@ -24,6 +24,8 @@ __all__ = ["solve_min", "METHODS", "MIP_AUTO_ARCS", "MIP_DEFAULT_SECONDS"]
 METHODS = ("auto", "heuristic", "mip")
 #: ``method="auto"`` runs the MIP when at most this many arcs survive reduced-cost fixing.
 MIP_AUTO_ARCS = 200_000
+#: Largest truncated radius model (arcs) tried when the reduced model exceeds MIP_AUTO_ARCS.
+MIP_TRUNCATED_ARCS = 400_000
 #: MIP time limit when the caller gives no ``time_limit``, seconds.
 MIP_DEFAULT_SECONDS = 300.0
 #: Default VNS iterations after the first local optimum when a gap remains.
@@ -145,28 +147,53 @@ def solve_min(
         mip_info = {"mip_arcs": n_arcs, "arcs": nnz,
                     "sites_fixed_open": int(np.count_nonzero(site_state == 1)),
                     "sites_fixed_closed": int(np.count_nonzero(site_state == 2))}
-        if method == "mip" or n_arcs <= MIP_AUTO_ARCS:
+        # Full reduced model when small; otherwise the truncated radius model, expanded
+        # for the clients whose service level it cut off (García, Labbé & Marín 2011).
+        full = method == "mip" or n_arcs <= MIP_AUTO_ARCS
+        lim = None if full else np.minimum(st.d1, inst.unserved).copy()
+        rounds = 0
+        while True:
             remaining = _mip_time(deadline)
-            if remaining is None or remaining > 0.05:
-                mip = solve_min_radius_mip(
-                    inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side,
-                    kmin, kmax, keep, keep_u, site_state, time_limit=remaining,
-                    warm_sites=st.sites, seed=seed,
-                )
-                methods.append("mip")
-                iterations += mip.nodes
-                if mip.y is not None:
-                    cand = _state_from_sites(inst, side, mip.y)
-                    if cand.objective() < ub:
-                        st = cand
-                        ub = st.objective()
-                if mip.infeasible:
-                    bound = max(bound, threshold)
-                elif mip.optimal:
-                    bound = max(bound, min(mip.objective, threshold))
-                    mip_optimal = True
-                elif np.isfinite(mip.bound):
+            if remaining is not None and remaining <= 0.05:
+                break
+            mip = solve_min_radius_mip(
+                inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side,
+                kmin, kmax, keep, keep_u, site_state, time_limit=remaining,
+                warm_sites=st.sites, seed=seed, lim_cost=lim, extra=1 if lim is not None else
+                1 << 30, max_arcs=None if full else MIP_TRUNCATED_ARCS,
+            )
+            if mip.status == "too_large":
+                break
+            rounds += 1
+            if rounds == 1:
+                methods.append("mip" if full else "mip(radius-expand)")
+            iterations += mip.nodes
+            mip_info["mip_rounds"] = rounds
+            mip_info["mip_model_arcs"] = mip.n_arcs
+            cand = None
+            if mip.y is not None:
+                cand = _state_from_sites(inst, side, mip.y)
+                if cand.objective() < ub:
+                    st = cand
+                    ub = st.objective()
+            if mip.infeasible:
+                bound = max(bound, threshold)
+                break
+            if not mip.optimal:
+                if np.isfinite(mip.bound):
                     bound = max(bound, min(mip.bound, threshold))
+                break
+            bound = max(bound, min(mip.objective, threshold))
+            if bound >= _threshold(inst, ub) or mip.objective >= ub - 1e-9 * max(1.0, abs(ub)):
+                mip_optimal = True
+                bound = max(bound, min(mip.objective, ub))
+                break
+            if lim is None or cand is None:
+                break
+            grow = mip.truncated & (cand.d1 > mip.last_cost * (1 + 1e-12))
+            if not grow.any():
+                break
+            lim[grow] = np.maximum(lim[grow], cand.d1[grow])
 
     if inst.must_serve and st.n_unserved() > 0:
         raise InfeasibleError(

@@ -52,6 +52,9 @@ class MipResult:
     objective: float
     bound: float
     nodes: int
+    last_cost: np.ndarray | None = None
+    truncated: np.ndarray | None = None
+    n_arcs: int = 0
 
     @property
     def optimal(self) -> bool:
@@ -256,32 +259,39 @@ def _warm_min(indptr, indices, cost, unserved, ycol, sites, arc, ucl, ny, n):
 
 
 @njit(cache=True)
-def _radius_rows(indptr, indices, cost, unserved, keep, keep_u, ycol, nyc):
-    """COO triplets of the radius formulation (see :func:`solve_min_radius_mip`).
+def _radius_rows(indptr, indices, cost, unserved, keep, keep_u, ycol, nyc, lim_cost, extra):
+    """COO triplets of the (possibly truncated) radius formulation.
 
-    Returns (rows, cols, vals, row_hi, z_cost, const, ok)."""
+    Client ``i`` keeps every level of cost ``<= lim_cost[i]`` plus ``extra`` more; when
+    levels remain beyond that, the model is truncated: the last ``z`` costs the step to
+    the next level and no row forces service (a relaxation, García et al. 2011).
+    Returns (rows, cols, vals, row_hi, z_cost, const, last_cost, truncated, ok), where
+    ``last_cost[i]`` is the largest cost level kept for client ``i``.
+    """
     n = indptr.shape[0] - 1
     cap = 0
     for k in range(keep.shape[0]):
         if keep[k]:
             cap += 1
-    cap = 3 * (cap + n) + 8
+    cap = 3 * cap + 4 * n + 8
     rr = np.empty(cap, dtype=np.int64)
     cc = np.empty(cap, dtype=np.int64)
     vv = np.empty(cap)
     rhi = np.empty(cap)
     zc = np.empty(cap)
+    last_cost = np.full(n, np.inf)
+    trunc = np.zeros(n, dtype=np.uint8)
     nz = 0
     nrow = 0
     zn = 0
     const = 0.0
     for i in range(n):
         u = unserved[i] if keep_u[i] else np.inf
-        # levels: distinct kept costs below u
         prev = -1.0
         have = False
-        first_level = True
-        z_prev = -1  # column of z^{k-1} (-1 means the constant 1)
+        z_prev = -1  # column of z^{k-1} (-1: the constant 1)
+        n_extra = 0
+        truncated = False
         for k in range(indptr[i], indptr[i + 1]):
             if not keep[k] or ycol[indices[k]] < 0:
                 continue
@@ -290,14 +300,14 @@ def _radius_rows(indptr, indices, cost, unserved, keep, keep_u, ycol, nyc):
                 break
             if not have or c != prev:
                 if have:
-                    # close the previous level: new z for it
+                    # a new level: close the row of the previous one with z^{prev}
                     z = nyc + zn
+                    zc[zn] = c - prev
                     zn += 1
                     rr[nz] = nrow
                     cc[nz] = z
                     vv[nz] = -1.0
                     nz += 1
-                    zc[zn - 1] = c - prev
                     if z_prev >= 0:
                         rr[nz] = nrow
                         cc[nz] = z_prev
@@ -308,12 +318,15 @@ def _radius_rows(indptr, indices, cost, unserved, keep, keep_u, ycol, nyc):
                         rhi[nrow] = -1.0
                     nrow += 1
                     z_prev = z
+                    if prev > lim_cost[i]:
+                        n_extra += 1
+                    if n_extra > extra:
+                        truncated = True
+                        break
                 else:
                     const += c
-                    first_level = False
                 have = True
                 prev = c
-            # y_j of this level enters the current (open) row with -1
             rr[nz] = nrow
             cc[nz] = ycol[indices[k]]
             vv[nz] = -1.0
@@ -321,17 +334,22 @@ def _radius_rows(indptr, indices, cost, unserved, keep, keep_u, ycol, nyc):
         if not have:
             if keep_u[i]:
                 const += unserved[i]
+                last_cost[i] = unserved[i]
                 continue
-            return rr[:0], cc[:0], vv[:0], rhi[:0], zc[:0], 0.0, False
+            return (rr[:0], cc[:0], vv[:0], rhi[:0], zc[:0], 0.0, last_cost, trunc, False)
+        last_cost[i] = prev
+        if truncated:
+            trunc[i] = 1
+            continue
         if keep_u[i]:
-            # the unserved level u closes the last row: z_last >= z_prev - S_last
             z = nyc + zn
+            zc[zn] = u - prev
             zn += 1
             rr[nz] = nrow
             cc[nz] = z
             vv[nz] = -1.0
             nz += 1
-            zc[zn - 1] = u - prev
+            last_cost[i] = u
         if z_prev >= 0:
             rr[nz] = nrow
             cc[nz] = z_prev
@@ -341,16 +359,14 @@ def _radius_rows(indptr, indices, cost, unserved, keep, keep_u, ycol, nyc):
         else:
             rhi[nrow] = -1.0
         nrow += 1
-        if nz + 2 * n + 8 > cap:
-            pass
-    _ = first_level
-    return rr[:nz], cc[:nz], vv[:nz], rhi[:nrow], zc[:zn], const, True
+    return rr[:nz], cc[:nz], vv[:nz], rhi[:nrow], zc[:zn], const, last_cost, trunc, True
 
 
 def solve_min_radius_mip(
     indptr, indices, cost, unserved, fcost, side: SideArrays, kmin: int, kmax: int,
     keep_arc: np.ndarray, keep_u: np.ndarray, site_state: np.ndarray,
     *, time_limit: float | None, warm_sites: np.ndarray | None, seed: int = 0,
+    lim_cost: np.ndarray | None = None, extra: int = 1 << 30, max_arcs: int | None = None,
 ) -> MipResult:
     r"""Radius (level) formulation of the reduced minimisation MIP.
 
@@ -368,6 +384,11 @@ def solve_min_radius_mip(
     Telescoping gives :math:`z_i^k \ge 1 - \sum_{l \le k} S_i^l`, so the LP bound equals
     that of the classical formulation (Elloumi 2010; García, Labbé & Marín 2011) with
     one nonzero per arc and no :math:`x_{ij} \le y_j` rows.
+
+    With ``lim_cost`` / ``extra`` each client keeps its levels up to ``lim_cost[i]``
+    plus ``extra`` more; the service row of a truncated client is dropped and its last
+    ``z`` costs the step to the next level, a relaxation whose optimum is a valid lower
+    bound (García, Labbé & Marín 2011; see :func:`._minimize.solve_min`).
     """
     m = fcost.shape[0]
     site_state = site_state.copy()
@@ -377,12 +398,16 @@ def solve_min_radius_mip(
     kept_sites = np.flatnonzero(site_state != 2)
     ny = kept_sites.size
     ycol[kept_sites] = np.arange(ny)
-    rr, cc, vv, rhi, zc, const, ok = _radius_rows(
+    n = indptr.shape[0] - 1
+    lim = np.full(n, np.inf) if lim_cost is None else np.asarray(lim_cost, dtype=np.float64)
+    rr, cc, vv, rhi, zc, const, last_cost, trunc, ok = _radius_rows(
         indptr, indices, cost, unserved, keep_arc.astype(np.uint8), keep_u.astype(np.uint8),
-        ycol, ny,
+        ycol, ny, lim, int(extra),
     )
     if not ok:
         return MipResult("infeasible", None, INF, INF, 0)
+    if max_arcs is not None and rr.shape[0] > max_arcs + zc.shape[0] * 2:
+        return MipResult("too_large", None, INF, -INF, 0)
     nz_ = zc.shape[0]
     ncol = ny + nz_
     c = np.concatenate([fcost[kept_sites], zc])
@@ -415,7 +440,11 @@ def solve_min_radius_mip(
     y = None
     if x is not None:
         y = kept_sites[x[:ny] > 0.5]
-    return MipResult(status, y, obj + const, bound + const, nodes)
+    res = MipResult(status, y, obj + const, bound + const, nodes)
+    res.last_cost = last_cost
+    res.truncated = trunc.astype(bool)
+    res.n_arcs = int(np.count_nonzero(vv == -1.0)) - nz_
+    return res
 
 
 def solve_cover_mip(
