@@ -89,3 +89,24 @@ def test_existing_stores_counted_in_sales_not_in_payback():
     assert f.payback_year is None
     assert f.npv_new == pytest.approx(-120.0)
     assert f.npv == pytest.approx(2 * 4990.0 - 120.0)
+
+
+@pytest.mark.parametrize("target", [{3: 2500.0}, [None, None, 2500.0]])
+def test_target_after_the_rollout_years(target):
+    # year 3 sells 2000 (all three stores at full ramp) against 2500: shortfall 500;
+    # an extra store opened in the last rollout year (2) is at full ramp in year 3 and is
+    # valued at the lowest-selling quarter (ceil: 1 of 3) of the new stores: 400 -> 2 stores
+    _, f = _three_stores(target)
+    assert f.target_met is False
+    assert f.shortfall == pytest.approx(500.0)
+    assert f.per_year["extra_stores"].tolist() == [0, 0, 2]
+    assert f.extra_stores == 2
+
+
+def test_calendar_year_targets():
+    _, f = _three_stores({2029: 1999.0}, start_year=2027)
+    assert f.per_year["label"].tolist() == [2027, 2028, 2029]
+    assert f.per_year["target"].isna().tolist() == [True, True, False]
+    assert f.target_met is True
+    with pytest.raises(ValueError, match="outside the horizon"):
+        RolloutSpec(years=2, horizon_years=3, target_revenue={7: 1.0})

@@ -54,11 +54,12 @@ class Forecast:
     final_revenue : float
         Sales in the last rollout year, currency per year.
     target_met : bool or None
-        Every rollout year with a target met; None without targets.
+        Every year with a target met; None without targets.
     shortfall : float
         Largest yearly shortfall against the target, currency per year (0 when met).
     extra_stores : int
-        Most extra stores any year needs to close its shortfall (0 when met); see
+        Most extra stores any year needs to close its shortfall (0 when met), opened at
+        the start of that year (of the last rollout year for later years); see
         :func:`extra_stores_needed`.
     discount_rate : float
     horizon : int
@@ -104,10 +105,11 @@ class Forecast:
 
 
 def extra_stores_needed(shortfall: float, marginal_revenue: float, ramp_months: float,
-                        ramp_shape: str = "linear") -> int:
-    """Extra stores to open at the start of a year to close a sales shortfall that year.
+                        ramp_shape: str = "linear", age_years: int = 0) -> int:
+    """Extra stores to close a sales shortfall in a year.
 
-    ``ceil(shortfall / (marginal_revenue x first-year ramp factor))``, with
+    The extra stores open ``age_years`` before the start of that year (0: at its start).
+    ``ceil(shortfall / (marginal_revenue x ramp factor of that year))``, with
     ``marginal_revenue`` the average full-ramp sales of the marginal stores (currency per
     year). It ignores the cannibalisation the extra stores would cause among themselves, so
     it is a lower estimate; re-run :func:`storeplan.rollout.schedule` with higher limits
@@ -116,7 +118,7 @@ def extra_stores_needed(shortfall: float, marginal_revenue: float, ramp_months: 
     """
     if shortfall <= 0:
         return 0
-    first = float(ramp_factor(0.0, ramp_months, ramp_shape))
+    first = float(ramp_factor(12.0 * age_years, ramp_months, ramp_shape))
     per_store = marginal_revenue * first
     if not per_store > 0:
         return -1
@@ -188,8 +190,7 @@ def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray] | No
     cash_year = cash.sum(axis=0)
     cash_new = cash[new].sum(axis=0)
     cum_new = np.cumsum(cash_new)
-    targets = np.full(H, np.nan)
-    targets[:Y] = spec.targets()
+    targets = spec.targets(H)
     has_target = ~np.isnan(targets)
     shortfall = np.where(has_target, np.maximum(targets - revenue, 0.0), np.nan)
     budgets = np.full(H, np.nan)
@@ -197,8 +198,10 @@ def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray] | No
     opened = np.bincount(o[new], minlength=H + 1)[1:H + 1]
     extra = np.zeros(H, np.int64)
     for t in np.flatnonzero(has_target & (shortfall > 0)):
+        # extra stores open at the start of year t, or of the last rollout year for later years
+        age = (t + 1) - min(t + 1, Y)
         extra[t] = extra_stores_needed(float(shortfall[t]), _marginal_revenue(ev, o, t + 1, marginal_share),
-                                       spec.ramp_months, spec.ramp_shape)
+                                       spec.ramp_months, spec.ramp_shape, age_years=age)
     per_year = pd.DataFrame({
         "year": years,
         "label": labels,
@@ -234,10 +237,10 @@ def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray] | No
         first = int(neg[-1]) + 1 if len(neg) else 0
         payback = int(years[first]) if first < H else None
     tmet = None
-    if has_target[:Y].any():
-        tmet = bool(np.all(revenue[:Y][has_target[:Y]] >= targets[:Y][has_target[:Y]]
-                           - 1e-6 * np.maximum(1.0, targets[:Y][has_target[:Y]])))
-    short = float(np.nanmax(shortfall[:Y])) if has_target[:Y].any() else 0.0
+    if has_target.any():
+        tmet = bool(np.all(revenue[has_target] >= targets[has_target]
+                           - 1e-6 * np.maximum(1.0, targets[has_target])))
+    short = float(np.nanmax(shortfall)) if has_target.any() else 0.0
     notes = (
         "Stores open on the first day of their opening year; cash flows are discounted at the "
         f"end of each year at {spec.discount_rate:.1%} per year; no terminal value after year {H}.",
@@ -249,7 +252,7 @@ def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray] | No
     return Forecast(
         per_store_year=psy, per_year=per_year, npv=npv, npv_new=npv - npv0, payback_year=payback,
         total_revenue=float(revenue[:Y].sum()), final_revenue=float(revenue[Y - 1]), target_met=tmet,
-        shortfall=max(short, 0.0), extra_stores=int(extra[:Y].max()) if Y else 0,
+        shortfall=max(short, 0.0), extra_stores=int(extra.max()) if H else 0,
         discount_rate=spec.discount_rate, horizon=H, notes=notes, schedule=schedule,
     )
 

@@ -127,9 +127,12 @@ class RolloutSpec(BaseModel):
     gross_margin : float
         Share of sales (0..1) that is cash to the brand after cost of goods and variable
         costs; fixed and opening costs are subtracted from it. Default 0.30 (assumption).
-    target_revenue : list of float, optional
-        Store sales target per rollout year, currency per year (``None`` entries: no target
-        that year). Sales of existing and new stores count.
+    target_revenue : list of float or dict, optional
+        Store sales target, currency per year; sales of existing and new stores count.
+        A list gives years ``1, 2, ...`` (up to the horizon; ``None`` or missing entries:
+        no target). A table gives selected years, e.g. ``{ 5 = 70e9 }`` (year 5) or, with
+        ``start_year``, calendar years ``{ 2030 = 70e9 }``; years after the rollout
+        (within the horizon) are allowed.
     horizon_years : int, optional
         Years of cash flow in the NPV (default ``max(years, 10)``).
     objective : {"npv", "net_revenue"}
@@ -160,7 +163,7 @@ class RolloutSpec(BaseModel):
     ramp_shape: Literal["linear", "s_curve"] = "linear"
     discount_rate: float = Field(0.08, ge=0.0, le=1.0)
     gross_margin: float = Field(0.30, gt=0.0, le=1.0)
-    target_revenue: list[float | None] | None = None
+    target_revenue: list[float | None] | dict[int, float] | None = None
     horizon_years: int | None = Field(None, ge=1, le=100)
     objective: Literal["npv", "net_revenue"] = "npv"
     spend_per_person: float = Field(1_000.0, ge=0.0)
@@ -174,7 +177,6 @@ class RolloutSpec(BaseModel):
         hi = _per_year(self.stores_per_year, y, "stores_per_year")
         lo = _per_year(self.min_stores_per_year, y, "min_stores_per_year")
         bud = _per_year(self.budget_per_year, y, "budget_per_year")
-        _per_year(self.target_revenue, y, "target_revenue")
         for name, vals in (("stores_per_year", hi), ("min_stores_per_year", lo), ("budget_per_year", bud)):
             if vals is not None and any((v is None) or (not math.isfinite(v)) or v < 0 for v in vals):
                 raise ValueError(f"{name} must be finite and >= 0")
@@ -182,12 +184,9 @@ class RolloutSpec(BaseModel):
             for t, (a, b) in enumerate(zip(lo, hi, strict=True), start=1):
                 if a > b:
                     raise ValueError(f"year {t}: min_stores_per_year {a} > stores_per_year {b}")
-        if self.target_revenue is not None:
-            for v in self.target_revenue:
-                if v is not None and (not math.isfinite(v) or v < 0):
-                    raise ValueError("target_revenue entries must be finite and >= 0")
         if self.horizon_years is not None and self.horizon_years < y:
             raise ValueError(f"horizon_years {self.horizon_years} < years {y}")
+        self.targets()  # raises ValueError on a bad year or value
         for sid, yr in self.must_open_year.items():
             if not 1 <= yr <= y:
                 raise ValueError(f"must_open_year[{sid!r}] = {yr} is outside 1..{y}")
@@ -214,11 +213,32 @@ class RolloutSpec(BaseModel):
         v = _per_year(self.budget_per_year, self.years, "budget_per_year")
         return np.full(self.years, np.inf) if v is None else np.asarray(v, np.float64)
 
-    def targets(self) -> np.ndarray:
-        """Sales target per rollout year, currency per year (NaN: none)."""
-        if self.target_revenue is None:
-            return np.full(self.years, np.nan)
-        return np.array([np.nan if v is None else float(v) for v in self.target_revenue])
+    def targets(self, horizon: int | None = None) -> np.ndarray:
+        """Sales target per year ``1..horizon``, currency per year (NaN: none)."""
+        h = self.horizon if horizon is None else horizon
+        out = np.full(h, np.nan)
+        tr = self.target_revenue
+        if tr is None:
+            return out
+        if isinstance(tr, dict):
+            items = []
+            for k, v in tr.items():
+                t = int(k)
+                if self.start_year is not None and t >= self.start_year:
+                    t = t - self.start_year + 1
+                items.append((t, v, k))
+        else:
+            items = [(t, v, t) for t, v in enumerate(tr, start=1)]
+        for t, v, label in items:
+            if v is None:
+                continue
+            if not 1 <= t <= self.horizon:
+                raise ValueError(f"target_revenue: year {label} is outside the horizon 1..{self.horizon}")
+            if not math.isfinite(v) or v < 0:
+                raise ValueError(f"target_revenue: year {label} target must be finite and >= 0")
+            if t <= h:
+                out[t - 1] = float(v)
+        return out
 
     def discount(self, horizon: int | None = None) -> np.ndarray:
         """End-of-year discount factors ``(1 + r) ** -t`` for ``t = 1..horizon``."""

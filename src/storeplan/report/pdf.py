@@ -85,7 +85,11 @@ def _money(x: Any, currency: str = "") -> str:
 
 
 def _years(fc: Any) -> pd.DataFrame:
-    return fc.per_year[fc.per_year["in_rollout"]].reset_index(drop=True)
+    """The rollout years and any later year with a sales target."""
+    py = fc.per_year
+    keep = py["in_rollout"].to_numpy(bool) | py["target"].notna().to_numpy()
+    last = int(np.flatnonzero(keep).max()) if keep.any() else 0
+    return py.iloc[: last + 1].reset_index(drop=True)
 
 
 def _labels(py: pd.DataFrame) -> list[str]:
