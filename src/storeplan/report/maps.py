@@ -26,9 +26,24 @@ import numpy as np
 import pandas as pd
 
 from .._io import write_text
-from ._common import fmt_int, fmt_km, fmt_num, is_missing, metric, require, served_areas
+from ._common import (
+    category_columns,
+    fmt_int,
+    fmt_km,
+    fmt_money,
+    fmt_num,
+    fmt_pct,
+    has_columns,
+    is_missing,
+    metric,
+    require,
+    served_areas,
+)
 
-__all__ = ["write_map", "build_map", "AREA_COLORS", "STORE_COLORS", "RIVAL_COLORS"]
+__all__ = [
+    "write_map", "build_map", "AREA_COLORS", "STORE_COLORS", "RIVAL_COLORS", "SHARE_COLORS",
+    "SHARE_BREAKS", "WAVE_COLORS", "NOT_OPENED_COLOR",
+]
 
 _STATIC = Path(__file__).with_name("static")
 _LEAFLET_DIR = _STATIC / "leaflet-1.9.4"
@@ -43,9 +58,32 @@ RIVAL_COLORS = (
     "#f781bf", "#66c2a5", "#b15928", "#8c8c8c", "#ffff33",
 )
 
+#: Our offline market share per area: class upper bounds (shares 0..1) and the
+#: sequential colours of the classes (light = low share, dark red = high).
+SHARE_BREAKS = (0.001, 0.01, 0.05, 0.15, 0.30, 0.50)
+SHARE_COLORS = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#e31a1c", "#800026")
+#: Colours of the rollout waves (opening years 1, 2, ...; repeated after the last).
+WAVE_COLORS = (
+    "#2166ac", "#1a9850", "#252525", "#00a6ca", "#a65628", "#984ea3", "#66a61e",
+    "#e7298a", "#7570b3", "#999999",
+)
+#: Colour of stores of the plan that the rollout does not open.
+NOT_OPENED_COLOR = "#9e9e9e"
+
 # Columns of ``plan.stores`` shown in every store popup, in this order.
 _STORE_BASE = ("id", "lon", "lat", "format", "region", "status", "covered_population",
                "demand_captured", "n_areas")
+# Market-model columns of ``plan.stores``: (column, popup label, kind).
+_STORE_MARKET = (
+    ("revenue", "revenue / year", "money"),
+    ("offline_revenue", "in-store sales", "money"),
+    ("online_transfer", "from web-shop buyers", "money"),
+    ("catchment_share", "catchment share", "pct"),
+    ("net_gain", "net gain / year", "money"),
+    ("from_own_stores", "taken from own stores", "money"),
+    ("from_online", "taken from web shop", "money"),
+)
+_STORE_SKIP = {"name", "opening_cost", "fixed_cost"}
 
 
 @cache
@@ -113,17 +151,38 @@ def _distance_classes(km: np.ndarray, radius: float | None) -> tuple[np.ndarray,
     return cls, labels
 
 
-def _store_popup_rows(stores: pd.DataFrame) -> list[list[list[str]]]:
-    """Pre-format the popup table (label, value) of every store."""
-    extra = [c for c in stores.columns if c not in _STORE_BASE][:8]
+def _store_popup_rows(
+    stores: pd.DataFrame, waves: list[str] | None = None
+) -> list[list[list[str]]]:
+    """Pre-format the popup table (label, value) of every store.
+
+    ``waves`` (one label per store, e.g. ``"2027 (wave 1)"``) adds an "opens" row.
+    """
+    market = [(c, lb, k) for c, lb, k in _STORE_MARKET if c in stores.columns]
+    cats = category_columns(stores)
+    known = set(_STORE_BASE) | {c for c, _, _ in market} | set(cats) | _STORE_SKIP
+    extra = [c for c in stores.columns if c not in known][:8]
     cols = {c: stores[c].astype(object).to_numpy() for c in stores.columns}
     n = len(stores)
     out: list[list[list[str]]] = []
     for i in range(n):
         rows = [["store", str(cols["id"][i])]]
+        if "name" in cols and not is_missing(cols["name"][i]):
+            rows.append(["name", str(cols["name"][i])])
         for c, label in (("status", "status"), ("format", "format"), ("region", "region")):
             if c in cols and not is_missing(cols[c][i]):
                 rows.append([label, str(cols[c][i])])
+        if waves is not None:
+            rows.append(["opens", waves[i]])
+        for c, label, kind in market:
+            v = cols[c][i]
+            if is_missing(v):
+                continue
+            rows.append([label, fmt_pct(v) if kind == "pct" else fmt_money(v)])
+        for c in cats:
+            v = cols[c][i]
+            if not is_missing(v):
+                rows.append([f"  {c[len('revenue_'):].replace('_', ' ')}", fmt_money(v)])
         if "covered_population" in cols:
             rows.append(["covered population", fmt_int(cols["covered_population"][i])])
         if "demand_captured" in cols:
@@ -164,9 +223,10 @@ def _map_data(plan: Any, max_rival_brands: int) -> dict[str, Any]:
     )
     slon = pd.to_numeric(stores["lon"], errors="coerce").to_numpy(float)
     slat = pd.to_numeric(stores["lat"], errors="coerce").to_numpy(float)
-    popups = _store_popup_rows(stores)
+    group, store_groups, wave_text = _store_groups(plan, store_ids, status)
+    popups = _store_popup_rows(stores, wave_text)
     store_rows = [
-        [_r(slon[i], 4), _r(slat[i], 4), 1 if status[i] == "existing" else 0, popups[i]]
+        [_r(slon[i], 4), _r(slat[i], 4), int(group[i]), popups[i]]
         for i in range(len(stores))
     ]
 
@@ -184,6 +244,12 @@ def _map_data(plan: Any, max_rival_brands: int) -> dict[str, Any]:
             areas["region"], strict=True,
         )
     ]
+    share = _area_shares(plan, areas["id"])
+    if share is not None:
+        after, before, market = share
+        ca, cb = _share_classes(after), _share_classes(before)
+        for row, a, b, x, y, m in zip(area_rows, ca, cb, after, before, market, strict=True):
+            row += [int(a), int(b), _r(x, 4), _r(y, 4), _r(m, 0)]
 
     rivals: list[dict[str, Any]] = []
     rv = getattr(plan, "rivals", None)
@@ -219,12 +285,134 @@ def _map_data(plan: Any, max_rival_brands: int) -> dict[str, Any]:
         "area_colors": list(AREA_COLORS),
         "stores": store_rows,
         "store_ids": store_ids,
-        "store_colors": [STORE_COLORS["new"], STORE_COLORS["existing"]],
+        "store_colors": [g["color"] for g in store_groups],
+        "store_groups": store_groups,
+        "has_share": share is not None,
+        "share_colors": list(SHARE_COLORS),
+        "share_labels": _share_labels(),
         "rivals": rivals,
         "radius_km": radius,
         "n_served": int(np.isfinite(km).sum()),
         "n_covered": int((cls <= 1).sum()),
     }
+
+
+def _share_classes(share: np.ndarray) -> np.ndarray:
+    """Class 0..6 of each share (see :data:`SHARE_BREAKS`); missing shares -> class 0."""
+    x = np.nan_to_num(np.asarray(share, dtype=float), nan=0.0)
+    return np.searchsorted(np.asarray(SHARE_BREAKS), x, side="right").astype(np.int8)
+
+
+def _share_labels() -> list[str]:
+    """Legend labels of the share classes (``"< 0.1%"``, ``"0.1-1%"``, ..., ``"≥ 50%"``)."""
+    def pct(b: float) -> str:
+        return f"{100 * b:g}%"
+
+    b = SHARE_BREAKS
+    labels = [f"< {pct(b[0])}"]
+    labels += [f"{pct(lo)}–{pct(hi)}" for lo, hi in zip(b[:-1], b[1:], strict=True)]
+    labels.append(f"≥ {pct(b[-1])}")
+    return labels
+
+
+def _area_shares(plan: Any, area_ids: pd.Series) -> tuple[np.ndarray, ...] | None:
+    """(share after, share before, offline market) per area in ``area_ids`` order, or
+    ``None`` when ``plan.assignment`` has no ``share_after``."""
+    asg = getattr(plan, "assignment", None)
+    if not has_columns(asg, "area_id", "share_after"):
+        return None
+    a = asg.drop_duplicates("area_id", keep="first")
+    a = a.set_index(a["area_id"].astype(str))
+    ids = area_ids.astype(str)
+
+    def col(c: str) -> np.ndarray:
+        if c not in a:
+            return np.full(len(ids), np.nan)
+        v = pd.to_numeric(a[c], errors="coerce")
+        return ids.map(v).to_numpy(dtype=float)
+
+    return col("share_after"), col("share_before"), col("market")
+
+
+def _wave_labels(plan: Any) -> dict[int, str]:
+    """Rollout year -> label (calendar year when the forecast or spec has one)."""
+    fc = getattr(plan, "forecast", None)
+    py = getattr(fc, "per_year", None)
+    if isinstance(py, pd.DataFrame) and {"year", "label"} <= set(py.columns):
+        return {int(y): str(lb) for y, lb in zip(py["year"], py["label"], strict=True)}
+    spec = getattr(getattr(plan, "schedule", None), "spec", None)
+    start = getattr(spec, "start_year", None)
+    years = getattr(spec, "years", None)
+    if start and years:
+        return {y: str(int(start) + y - 1) for y in range(1, int(years) + 1)}
+    return {}
+
+
+def _store_groups(
+    plan: Any, store_ids: list[str], status: list[str]
+) -> tuple[np.ndarray, list[dict[str, Any]], list[str] | None]:
+    """Group every store for the map: by rollout wave when the plan has a schedule,
+    else new / existing.
+
+    Returns
+    -------
+    group : ndarray of int
+        Group index of each store.
+    groups : list of dict
+        ``name`` (layer name), ``label`` (legend), ``color``, ``n``, ``show``.
+    waves : list of str or None
+        Opening-year text of each store for its popup (``None`` without a schedule).
+    """
+    n = len(store_ids)
+    sched = getattr(plan, "schedule", None)
+    ids = getattr(sched, "ids", None)
+    years = getattr(sched, "open_year", None)
+    if ids is None or years is None or n == 0:
+        is_old = np.array([s == "existing" for s in status], dtype=bool)
+        groups = [
+            {"name": f"New stores ({int((~is_old).sum()):,})", "label": "new store",
+             "color": STORE_COLORS["new"], "n": int((~is_old).sum()), "show": True},
+            {"name": f"Existing stores ({int(is_old.sum()):,})", "label": "existing store",
+             "color": STORE_COLORS["existing"], "n": int(is_old.sum()), "show": True},
+        ]
+        return is_old.astype(np.int64), groups, None
+    by_id = {str(i): int(y) for i, y in zip(ids, np.asarray(years), strict=False)}
+    # Stores the schedule does not know keep their status: existing -> 0, else never.
+    oy = np.array([by_id.get(s, 0 if st == "existing" else -1)
+                   for s, st in zip(store_ids, status, strict=True)], dtype=np.int64)
+    labels = _wave_labels(plan)
+    order = ([0] if (oy == 0).any() else []) + sorted(set(oy[oy > 0].tolist()))
+    if (oy < 0).any():
+        order.append(-1)
+    groups: list[dict[str, Any]] = []
+    index = {}
+    for y in order:
+        k = int((oy == y).sum())
+        if y == 0:
+            g = {"name": f"Existing stores ({k:,})", "label": "existing store",
+                 "color": STORE_COLORS["existing"]}
+        elif y < 0:
+            g = {"name": f"Not opened in the rollout ({k:,})",
+                 "label": "not opened in the rollout", "color": NOT_OPENED_COLOR}
+        else:
+            lab = labels.get(y, str(y))
+            when = f"year {y}" if lab == str(y) else f"{lab} (year {y})"
+            g = {"name": f"Opening {when}: {k:,} new stores", "label": f"opens {when}",
+                 "color": WAVE_COLORS[(y - 1) % len(WAVE_COLORS)]}
+        g.update(n=k, show=True, year=int(y))
+        index[y] = len(groups)
+        groups.append(g)
+    group = np.array([index[y] for y in oy], dtype=np.int64)
+    text = []
+    for y in oy:
+        if y == 0:
+            text.append("already open")
+        elif y < 0:
+            text.append("not in the rollout")
+        else:
+            lab = labels.get(int(y), str(int(y)))
+            text.append(f"year {int(y)}" if lab == str(int(y)) else f"{lab} (year {int(y)})")
+    return group, groups, text
 
 
 _SETUP_JS = r"""
@@ -259,32 +447,64 @@ var {{ this.get_name() }} = (function (map) {
     };
     legend.addTo(map);
     function fmt(x) { return x === null ? '-' : x.toLocaleString('en-US'); }
+    function pct(x) {
+        return (x === null || x === undefined) ? '-' : (100 * x).toFixed(x < 0.01 ? 2 : 1) + '%';
+    }
+    function money(x) {
+        if (x === null || x === undefined) { return '-'; }
+        var u = [[1e9, ' bn'], [1e6, ' m'], [1e3, ' k']];
+        for (var i = 0; i < u.length; i++) {
+            if (Math.abs(x) >= u[i][0]) { return (x / u[i][0]).toFixed(1) + u[i][1]; }
+        }
+        return x.toFixed(0);
+    }
+    // Build a layer's markers only once it is shown (hidden layers cost nothing).
+    function lazy(group, fill) {
+        var done = false;
+        function once() { if (!done) { done = true; fill(); } }
+        if (map.hasLayer(group)) { once(); } else { group.once('add', once); }
+    }
     return {
-        areas: function (group) {
-            var A = D.areas, C = D.area_colors;
-            A.forEach(function (a) {
-                var m = L.circleMarker([a[1], a[0]], {
-                    renderer: canvas, radius: a[2], color: C[a[3]], weight: 0.6,
-                    opacity: 0.9, fillColor: C[a[3]], fillOpacity: 0.45
+        areas: function (group, mode) {
+            // mode 0: distance classes; 1: our market share after; 2: share before.
+            var A = D.areas, C = [D.area_colors, D.share_colors, D.share_colors][mode];
+            var idx = [3, 9, 10][mode];
+            lazy(group, function () {
+                A.forEach(function (a) {
+                    var c = C[a[idx]];
+                    var m = L.circleMarker([a[1], a[0]], {
+                        renderer: canvas, radius: mode ? Math.max(a[2], 3) : a[2],
+                        color: mode ? '#7f7f7f' : c,
+                        weight: mode ? 0.4 : 0.6, opacity: 0.9, fillColor: c,
+                        fillOpacity: mode ? 0.75 : 0.45
+                    });
+                    m.bindPopup(function () {
+                        var rows = [
+                            ['area', a[7]], ['region', a[8] || '-'],
+                            ['population', fmt(a[6])],
+                            ['served by', a[4] >= 0 ? D.store_ids[a[4]] : 'not served'],
+                            ['distance', a[5] === null ? '-' : a[5].toFixed(1) + ' km']
+                        ];
+                        if (D.has_share) {
+                            rows.push(['offline market / year', money(a[13])]);
+                            rows.push(['our share after', pct(a[11])]);
+                            rows.push(['our share before', pct(a[12])]);
+                        } else {
+                            rows.push(['class', D.area_labels[a[3]]]);
+                        }
+                        return table(rows);
+                    });
+                    group.addLayer(m);
                 });
-                m.bindPopup(function () {
-                    return table([
-                        ['area', a[7]], ['region', a[8] || '-'],
-                        ['population', fmt(a[6])],
-                        ['served by', a[4] >= 0 ? D.store_ids[a[4]] : 'not served'],
-                        ['distance', a[5] === null ? '-' : a[5].toFixed(1) + ' km'],
-                        ['class', D.area_labels[a[3]]]
-                    ]);
-                });
-                group.addLayer(m);
             });
         },
         stores: function (group, wanted) {
             D.stores.forEach(function (s) {
                 if (s[2] !== wanted || s[0] === null || s[1] === null) { return; }
                 var m = L.circleMarker([s[1], s[0]], {
-                    renderer: svg, pane: 'storeplanStores', radius: D.store_radius, color: '#ffffff',
-                    weight: 1.5, opacity: 1, fillColor: D.store_colors[wanted], fillOpacity: 0.95
+                    renderer: svg, pane: 'storeplanStores', radius: D.store_radius,
+                    color: '#ffffff', weight: 1.5, opacity: 1,
+                    fillColor: D.store_colors[wanted], fillOpacity: 0.95
                 });
                 m.bindPopup(function () { return table(s[3]); });
                 group.addLayer(m);
@@ -292,16 +512,16 @@ var {{ this.get_name() }} = (function (map) {
         },
         rivals: function (group, k) {
             var R = D.rivals[k];
-            R.rows.forEach(function (r) {
+            lazy(group, function () { R.rows.forEach(function (r) {
                 var m = L.circleMarker([r[1], r[0]], {
                     renderer: canvas, radius: 3.5, color: '#222222', weight: 0.8,
                     opacity: 0.9, fillColor: R.color, fillOpacity: 0.9
                 });
                 m.bindPopup(function () { return table([['rival', r[2]], ['id', r[3]]]); });
                 group.addLayer(m);
-            });
+            }); });
         },
-        catchments: function (group) {
+        catchments: function (group) { lazy(group, function () {
             var segs = D.stores.map(function () { return []; });
             D.areas.forEach(function (a) {
                 var s = D.stores[a[4]];
@@ -315,7 +535,7 @@ var {{ this.get_name() }} = (function (map) {
                     interactive: false
                 }));
             });
-        },
+        }); },
         radius: function (group) {
             D.stores.forEach(function (s) {
                 if (s[0] === null || s[1] === null) { return; }
@@ -358,12 +578,26 @@ def _legend_html(plan: Any, data: dict[str, Any]) -> str:
     """The fixed legend box: title, colour key and data notes (all text escaped)."""
     e = html.escape
     items = []
-    for color, label in zip(data["area_colors"], data["area_labels"], strict=True):
-        items.append(f'<div><span class="sw" style="background:{color}"></span>'
-                     f"area: {e(label)}</div>")
-    for name, color in STORE_COLORS.items():
-        items.append(f'<div><span class="sw" style="background:{color};border-color:#fff;'
-                     f'outline:1px solid {color}"></span>{e(name)} store</div>')
+    dist = [f'<div><span class="sw" style="background:{color}"></span>area: {e(label)}</div>'
+            for color, label in zip(data["area_colors"], data["area_labels"], strict=True)]
+    if data["has_share"]:
+        items.append("<div><b>Demand areas: our offline market share</b></div>")
+        for color, label in zip(data["share_colors"], data["share_labels"], strict=True):
+            items.append(f'<div><span class="sw" style="background:{color};'
+                         f'border-color:#7f7f7f"></span>{e(label)}</div>')
+        items.append(f"<details><summary>distance layer colours</summary>{''.join(dist)}"
+                     "</details>")
+    else:
+        items += dist
+    waves = any("year" in g and g["year"] != 0 for g in data["store_groups"])
+    if waves:
+        items.append("<div><b>Stores by opening year</b></div>")
+    for g in data["store_groups"]:
+        if g["n"] == 0 and not waves:
+            continue
+        items.append(f'<div><span class="sw" style="background:{g["color"]};border-color:#fff;'
+                     f'outline:1px solid {g["color"]}"></span>{e(g["label"])}'
+                     + (f" ({g['n']:,})" if waves else "") + "</div>")
     for r in data["rivals"]:
         items.append(f'<div><span class="sw" style="background:{r["color"]}"></span>'
                      f'rival: {e(r["brand"])} ({len(r["rows"]):,})</div>')
@@ -477,14 +711,26 @@ def build_map(
         layer(f"Coverage radius ({data['radius_km']:,.0f} km)", "radius", show=True)
     if n_served:
         layer("Catchments (store \u2192 area)", "catchments", show=bool(show_catchments))
-    layer(f"Demand areas ({len(data['areas']):,})", "areas")
+    n_areas = len(data["areas"])
+    if data["has_share"]:
+        layer(f"Demand areas ({n_areas:,}): our market share after", "areas", ", 1")
+        layer("Demand areas: our market share before", "areas", ", 2", show=False)
+        layer("Demand areas: distance to store", "areas", ", 0", show=False)
+    else:
+        layer(f"Demand areas ({n_areas:,})", "areas", ", 0")
+    groups = data["store_groups"]
+    waves = any("year" in g for g in groups)
+    # With market shares or rollout waves the map is about our network: rivals start
+    # hidden (one click in the layer control shows them).
+    show_rivals = not (data["has_share"] or waves)
     for k, r in enumerate(data["rivals"]):
-        layer(f"Rival: {r['brand']} ({len(r['rows']):,})", "rivals", f", {k}")
-    n_new = sum(1 for s in data["stores"] if s[2] == 0)
-    n_old = len(data["stores"]) - n_new
-    if n_old:
-        layer(f"Existing stores ({n_old:,})", "stores", ", 1")
-    layer(f"New stores ({n_new:,})", "stores", ", 0")
+        layer(f"Rival: {r['brand']} ({len(r['rows']):,})", "rivals", f", {k}",
+              show=show_rivals)
+    # Existing stores first (drawn below), then the new stores / waves on top.
+    old = [k for k, g in enumerate(groups) if g["label"] == "existing store"]
+    for k in old + [k for k in range(len(groups)) if k not in old]:
+        if groups[k]["n"] or (not waves and k not in old):
+            layer(groups[k]["name"], "stores", f", {k}")
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
 
     lat = [a[1] for a in data["areas"]] + [s[1] for s in data["stores"] if s[1] is not None]
