@@ -456,67 +456,79 @@ def _select(c, x, must, free, k, mode, budget, cost):
 
 
 @nb.njit(cache=True)
-def _cut_bound(rptr, rcol, rval, W, b, B, is_open, fixed, cost, must, free, k, mode, budget,
-               target, iters, eta0):
-    """Bound from submodular cuts: per area, the share is at most each of five linear
-    functions of the open-site indicators ``x`` that are exact at the heuristic solution
-    ``S`` (``is_open``) -- Nemhauser-Wolsey cuts at the empty set and at ``S`` (both forms),
-    the tangent of ``g_i`` at ``S``, and the all-open share. For weights ``pi_i`` in the
-    simplex, ``sum_i W_i sum_k pi_ik cut_ik(x) - sum_j fixed_j x_j`` is linear in ``x`` and
-    its maximum over the relaxed site set (:func:`_select`) is an upper bound; ``pi`` is
-    improved by exponentiated-gradient (mirror) steps. Its limit is the LP relaxation over
-    these cuts. Returns (best bound, iterations run).
+def _cut_bound(rptr, rcol, rval, W, b, B, refs, fixed, cost, must, free, k, mode, budget,
+               target, iters, eta0, pi0):
+    """Bound from submodular cuts (see the module notes).
+
+    Per area the share is at most each of ``K = 2 + 3 R`` functions linear in the
+    open-site indicators ``x``: the Nemhauser-Wolsey cut at the empty set, the all-open
+    share, and for each reference set ``refs[r]`` (exact there) the two Nemhauser-Wolsey
+    cuts and the tangent of the concave share. For weights ``pi_i`` in the simplex,
+    ``sum_i W_i sum_k pi_ik cut_ik(x) - sum_j fixed_j x_j`` is linear in ``x`` and its
+    maximum over the relaxed site set (:func:`_select`) is an upper bound; ``pi`` is
+    improved by exponentiated-gradient (mirror) steps, starting from ``pi0`` (shape
+    (n, K); empty: a default start). Returns (best bound, iterations, pi, last x).
     """
     n = W.shape[0]
     m = fixed.shape[0]
     nnz = rcol.shape[0]
-    al = np.empty((n, 5))
-    be = np.empty((nnz, 4))
+    R = refs.shape[0]
+    K = 2 + 3 * R
+    al = np.empty((n, K))
+    be = np.zeros((nnz, K))
     for i in range(n):
         bi = b[i]
         Bi = B[i]
-        zS = 0.0
         zN = 0.0
         for t in range(rptr[i], rptr[i + 1]):
             zN += rval[t]
-            if is_open[rcol[t]]:
-                zS += rval[t]
         g0 = _share(bi, Bi)
-        gS = _share(bi + zS, Bi + zS)
         gN = _share(bi + zN, Bi + zN)
-        tangent = Bi + zS > 0.0
-        gp = (Bi - bi) / ((Bi + zS) * (Bi + zS)) if tangent else 0.0
-        s1 = 0.0
-        s2 = 0.0
-        for t in range(rptr[i], rptr[i + 1]):
-            u = rval[t]
-            gu = _share(bi + u, Bi + u)
-            be[t, 0] = gu - g0
-            if is_open[rcol[t]]:
-                # removals: rho_j(N - j) with additions rho_j(S); rho_j(S - j) with rho_j(0)
-                be[t, 1] = gN - _share(bi + zN - u, Bi + zN - u)
-                be[t, 2] = gS - _share(bi + zS - u, Bi + zS - u)
-                s1 += be[t, 1]
-                s2 += be[t, 2]
-            else:
-                be[t, 1] = _share(bi + zS + u, Bi + zS + u) - gS
-                be[t, 2] = gu - g0
-            be[t, 3] = gp * u
         al[i, 0] = g0
-        al[i, 1] = gS - s1
-        al[i, 2] = gS - s2
-        al[i, 3] = gS - gp * zS if tangent else gN
-        al[i, 4] = gN
-    pi = np.empty((n, 5))
-    for i in range(n):
-        pi[i, 0] = 0.05
-        pi[i, 1] = 0.6
-        pi[i, 2] = 0.15
-        pi[i, 3] = 0.15
-        pi[i, 4] = 0.05
+        al[i, 1] = gN
+        for t in range(rptr[i], rptr[i + 1]):
+            be[t, 0] = _share(bi + rval[t], Bi + rval[t]) - g0
+        for r in range(R):
+            c1 = 2 + 3 * r
+            zS = 0.0
+            for t in range(rptr[i], rptr[i + 1]):
+                if refs[r, rcol[t]]:
+                    zS += rval[t]
+            gS = _share(bi + zS, Bi + zS)
+            tangent = Bi + zS > 0.0
+            gp = (Bi - bi) / ((Bi + zS) * (Bi + zS)) if tangent else 0.0
+            s1 = 0.0
+            s2 = 0.0
+            for t in range(rptr[i], rptr[i + 1]):
+                u = rval[t]
+                if refs[r, rcol[t]]:
+                    # removals: rho_j(N - j) with additions rho_j(S); rho_j(S - j) with rho_j(0)
+                    be[t, c1] = gN - _share(bi + zN - u, Bi + zN - u)
+                    be[t, c1 + 1] = gS - _share(bi + zS - u, Bi + zS - u)
+                    s1 += be[t, c1]
+                    s2 += be[t, c1 + 1]
+                else:
+                    be[t, c1] = _share(bi + zS + u, Bi + zS + u) - gS
+                    be[t, c1 + 1] = be[t, 0]
+                be[t, c1 + 2] = gp * u
+            al[i, c1] = gS - s1
+            al[i, c1 + 1] = gS - s2
+            al[i, c1 + 2] = gS - gp * zS if tangent else gN
+    pi = np.empty((n, K))
+    if pi0.shape[0] == n and pi0.shape[1] == K:
+        pi[:, :] = pi0
+    else:
+        for i in range(n):
+            pi[i, 0] = 0.05
+            pi[i, 1] = 0.05
+            for r in range(R):
+                pi[i, 2 + 3 * r] = 0.6 / R
+                pi[i, 3 + 3 * r] = 0.15 / R
+                pi[i, 4 + 3 * r] = 0.15 / R
     c = np.empty(m)
     x = np.zeros(m)
-    v = np.empty(5)
+    v = np.empty(K)
+    pw = np.empty(K)
     best = np.inf
     done = 0
     stall = 0
@@ -527,14 +539,14 @@ def _cut_bound(rptr, rcol, rval, W, b, B, is_open, fixed, cost, must, free, k, m
         const = 0.0
         for i in range(n):
             wi = W[i]
-            p0 = wi * pi[i, 0]
-            p1 = wi * pi[i, 1]
-            p2 = wi * pi[i, 2]
-            p3 = wi * pi[i, 3]
-            for q in range(5):
-                const += wi * pi[i, q] * al[i, q]
+            for q in range(K):
+                pw[q] = wi * pi[i, q]
+                const += pw[q] * al[i, q]
             for t in range(rptr[i], rptr[i + 1]):
-                c[rcol[t]] += p0 * be[t, 0] + p1 * be[t, 1] + p2 * be[t, 2] + p3 * be[t, 3]
+                acc = 0.0
+                for q in range(K):
+                    acc += pw[q] * be[t, q]
+                c[rcol[t]] += acc
         for j in range(m):
             c[j] -= fixed[j]
         total = const + _select(c, x, must, free, k, mode, budget, cost)
@@ -546,28 +558,28 @@ def _cut_bound(rptr, rcol, rval, W, b, B, is_open, fixed, cost, must, free, k, m
             if stall >= 10:
                 scale *= 0.5
                 stall = 0
-        if best - target <= 1e-10 * abs(target):
+        if best - target <= 1e-10 * abs(target) or it == iters - 1:
             break
         eta = scale * eta0 / np.sqrt(it + 1.0)
         for i in range(n):
-            for q in range(5):
+            for q in range(K):
                 v[q] = al[i, q]
             for t in range(rptr[i], rptr[i + 1]):
                 xj = x[rcol[t]]
                 if xj > 0.0:
-                    for q in range(4):
+                    for q in range(K):
                         v[q] += be[t, q] * xj
             vmin = v.min()
             tot = 0.0
-            for q in range(5):
+            for q in range(K):
                 w = pi[i, q] * np.exp(-eta * (v[q] - vmin))
                 if w < 1e-12:
                     w = 1e-12
                 pi[i, q] = w
                 tot += w
-            for q in range(5):
+            for q in range(K):
                 pi[i, q] /= tot
-    return best, done
+    return best, done, pi, x
 
 
 @nb.njit(cache=True)
@@ -761,6 +773,7 @@ def revenue(
     max_sweeps: int = 50,
     bound_iters: int = 200,
     lagrangian: bool = False,
+    cut_rounds: int = 2,
     time_limit: float | None = None,
     seed: int = 0,
 ) -> Solution:
@@ -802,6 +815,9 @@ def revenue(
         Most swap sweeps.
     bound_iters : int
         Most iterations of each of the cut and Lagrangian bounds (0: skip both).
+    cut_rounds : int
+        Rounds of the cut bound; each later round adds the cuts exact at the site set
+        the previous round's relaxation picked (cutting planes). Default 2.
     lagrangian : bool
         Also compute the continuous-relaxation Lagrangian bound (off by default: the cut
         bound was tighter on every instance tried).
@@ -960,12 +976,25 @@ def revenue(
         cap = float(budget) - float(prob.cost[must].sum()) if mode == 1 else 0.0
         k = (p - must.size) if mode == 0 else 0
         must64 = must.astype(np.int64)
-        cut, cut_iters = _cut_bound(
-            prob.rptr, prob.rcol, prob.rval, prob.weight, prob.base_own, prob.base_total,
-            is_open, prob.fixed, prob.cost, must64, free, int(k), int(mode), cap, obj,
-            int(bound_iters), 100.0,
-        )
-        iterations += int(cut_iters)
+        refs = is_open[None, :].copy()
+        pi = np.empty((0, 0))
+        cut = np.inf
+        for _ in range(max(1, cut_rounds)):
+            b_r, it_r, pi, x_last = _cut_bound(
+                prob.rptr, prob.rcol, prob.rval, prob.weight, prob.base_own, prob.base_total,
+                refs, prob.fixed, prob.cost, must64, free, int(k), int(mode), cap, obj,
+                int(bound_iters), 100.0, pi,
+            )
+            cut = min(cut, float(b_r))
+            iterations += int(it_r)
+            new_ref = x_last > 0.5
+            if cut - obj <= 1e-9 * max(abs(obj), 1e-12) or any(
+                np.array_equal(new_ref, r) for r in refs
+            ):
+                break
+            # cutting-plane round: add the cuts exact at the relaxation's choice of sites
+            refs = np.vstack([refs, new_ref[None, :]])
+            pi = np.hstack([0.8 * pi, np.tile([0.1, 0.05, 0.05], (pi.shape[0], 1))])
         method += "+cuts"
         if lagrangian and cut - obj > 1e-6 * max(abs(obj), 1e-12):
             lam0 = prob.weight * np.maximum(den - num, 0.0) / np.where(den > 0, den, 1.0) ** 2
