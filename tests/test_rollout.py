@@ -303,3 +303,29 @@ def test_unlimited_store_counts_do_not_overflow_the_bound():
     s = schedule(AdditiveOracle(np.array([5.0, 4.0, 3.0])), np.ones(3), np.zeros(3), spec)
     assert (s.open_year == 1).all()
     assert s.bound >= s.npv - 1e-9 and np.isfinite(s.gap)
+
+
+def test_huff_incremental_state_matches_a_fresh_oracle():
+    from storeplan.market import build_market
+
+    rng = np.random.default_rng(4)
+    n_a, n_s = 300, 40
+    areas = pd.DataFrame({"id": [f"a{i}" for i in range(n_a)], "lon": rng.uniform(0, 2, n_a),
+                          "lat": rng.uniform(0, 2, n_a), "population": rng.uniform(1e3, 1e4, n_a)})
+    sites = pd.DataFrame({"id": [f"s{i}" for i in range(n_s)], "lon": rng.uniform(0, 2, n_s),
+                          "lat": rng.uniform(0, 2, n_s)})
+    ex = pd.DataFrame({"id": ["e0"], "lon": [1.0], "lat": [1.0]})
+    mk = build_market(areas, sites, existing=ex)
+    ids = [*sites["id"], "e0"]
+    warm = oracle_from_market(mk, ids)
+    cand = np.arange(n_s)
+    open_idx = np.array([n_s])  # the existing store
+    w = np.array([2.0])
+    for step in range(12):  # grow the open set one site at a time, like the greedy
+        own, delta = warm.gains(open_idx, w, cand)
+        cold = oracle_from_market(mk, ids).gains(open_idx, w, cand)
+        np.testing.assert_allclose(own, cold[0], rtol=1e-12)
+        np.testing.assert_allclose(delta, cold[1], rtol=1e-9, atol=1e-6)
+        j = int(rng.choice(np.setdiff1d(cand, open_idx)))
+        open_idx = np.sort(np.append(open_idx, j))
+        w = np.where(open_idx == n_s, 2.0, 1.0 + (step % 3 == 2))  # weights change every 3rd step

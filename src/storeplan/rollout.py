@@ -143,10 +143,11 @@ class RolloutSpec(BaseModel):
         person it serves, currency per person per year.
     must_open_year : dict of str to int
         Site id -> year for must-open sites that open later than year 1.
-    improve_evaluations : int
+    improve_evaluations : int, optional
         Most schedule evaluations of the swap improvement after the greedy construction
         (0: no improvement). A count, not a time, so a schedule is the same on every
-        machine and engine.
+        machine and engine. Default: ``2_000_000 / (sites x years)`` clipped to 50..2000
+        (one evaluation costs about ``years`` oracle calls over the open sites).
     improve_seconds : float
         Safety time limit of the swap improvement, seconds (results depend on the machine
         only when it binds).
@@ -168,7 +169,7 @@ class RolloutSpec(BaseModel):
     objective: Literal["npv", "net_revenue"] = "npv"
     spend_per_person: float = Field(1_000.0, ge=0.0)
     must_open_year: dict[str, int] = Field(default_factory=dict)
-    improve_evaluations: int = Field(2000, ge=0)
+    improve_evaluations: int | None = Field(None, ge=0)
     improve_seconds: float = Field(60.0, ge=0.0)
 
     @model_validator(mode="after")
@@ -503,13 +504,34 @@ class HuffOracle:
         safe = np.where(den > 0, den, 1.0)
         return np.bincount(owner, weights=ix["spend"][r] * ix["util"][pos] / safe[r], minlength=len(idx))
 
+    def _state(self, ix: dict, idx: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Denominator and weighted own utility per area for the open sites ``idx`` with
+        weights ``w``; updated incrementally when the previous call's open set grew by a
+        few sites with the old weights unchanged (the greedy's pattern)."""
+        prev = ix.get("state")
+        if prev is not None and len(idx) >= len(prev[0]):
+            old_idx, old_w, den, v = prev
+            kept = np.isin(idx, old_idx, assume_unique=True)
+            if int(kept.sum()) == len(old_idx) and np.array_equal(w[kept], old_w):
+                add, w_add = idx[~kept], w[~kept]
+                if len(add):
+                    pos, owner = self._pairs(ix, add)
+                    r, u = ix["row"][pos], ix["util"][pos]
+                    tog = ix["toggled"][add][owner]
+                    np.add.at(den, r[tog], u[tog])
+                    np.add.at(v, r, u * w_add[owner])
+                ix["state"] = (idx.copy(), w.copy(), den, v)
+                return den, v
+        den = self._den(ix, idx)
+        pos, owner = self._pairs(ix, idx)
+        v = np.bincount(ix["row"][pos], weights=ix["util"][pos] * w[owner], minlength=ix["n_areas"])
+        ix["state"] = (idx.copy(), w.copy(), den, v)
+        return den, v
+
     def gains(self, open_idx, weight, candidates) -> tuple[np.ndarray, np.ndarray]:
         ix = self._prepared()
         idx = np.asarray(open_idx, np.int64)
-        den = self._den(ix, idx)
-        pos, owner = self._pairs(ix, idx)
-        w = np.asarray(weight, np.float64)
-        v = np.bincount(ix["row"][pos], weights=ix["util"][pos] * w[owner], minlength=ix["n_areas"])
+        den, v = self._state(ix, idx, np.asarray(weight, np.float64))
         c = np.asarray(candidates, np.int64)
         cpos, cowner = self._pairs(ix, c)
         r, u = ix["row"][cpos], ix["util"][cpos]
@@ -861,10 +883,13 @@ def schedule(
     best, rule, open_year, last_gain = max(candidates, key=lambda c: c[0])
     method = ("greedy-marginal-npv" + ("-lazy" if lazy else "")
               + (f"(best of {'/'.join(rules)}: {rule})" if len(rules) > 1 else ""))
-    if improve and spec.improve_seconds > 0 and spec.improve_evaluations > 0:
+    n_evals = spec.improve_evaluations
+    if n_evals is None:
+        n_evals = int(np.clip(2_000_000 // max(1, n * spec.years), 50, 2000))
+    if improve and spec.improve_seconds > 0 and n_evals > 0:
         open_year, best = _improve(oracle, open_year, best, spec, opening_cost, fixed_cost,
                                    is_must | is_exist, is_forb, last_gain, seed, counter,
-                                   time.perf_counter() + spec.improve_seconds)
+                                   time.perf_counter() + spec.improve_seconds, n_evals)
         method += "+swap"
     # report the true NPV (discounted) and the existing-only baseline
     ev = evaluate(oracle, open_year, spec, opening_cost, fixed_cost)
@@ -973,8 +998,10 @@ class _GreedyContext:
 
     def weights(self, y: int, o: np.ndarray) -> np.ndarray:
         """``m sum_{t>=y} d_t rho(t)`` for stores opened in years ``o``."""
-        rho = ramp_matrix(np.asarray(o, np.int64), self.spec, self.H)
-        return self.spec.gross_margin * (rho[:, y - 1:] @ self.disc[y - 1:])
+        o = np.asarray(o, np.int64)
+        years, inv = np.unique(o, return_inverse=True)  # the weight depends on the year only
+        rho = ramp_matrix(years, self.spec, self.H)
+        return (self.spec.gross_margin * (rho[:, y - 1:] @ self.disc[y - 1:]))[inv.reshape(-1)]
 
     def start(self, y: int, open_year: np.ndarray) -> None:
         self.y = y
@@ -1017,9 +1044,9 @@ def _bound(oracle, spec, opening_cost, fixed_cost, is_exist, is_forb, npv0, coun
 
 
 def _improve(oracle, open_year, best, spec, opening_cost, fixed_cost, fixed_mask, is_forb, last_gain,
-             seed, counter, deadline) -> tuple[np.ndarray, float]:
+             seed, counter, deadline, n_evals) -> tuple[np.ndarray, float]:
     """First-improvement local search on the exact schedule value (see :func:`schedule`)."""
-    budget_left = [spec.improve_evaluations]
+    budget_left = [n_evals]
     rng = np.random.default_rng(seed)
     Y = spec.years
     hi, lo, budget = spec.max_stores(), spec.min_stores(), spec.budgets()
