@@ -43,11 +43,13 @@ class FakePlan:
     coverage_curve: pd.DataFrame
     provenance: dict
     notes: tuple
+    schedule: Any = None
+    forecast: Any = None
 
 
 def make_plan(**kw: Any) -> FakePlan:
     p = demo_plan(**kw)
-    return FakePlan(**{f.name: getattr(p, f.name) for f in dataclasses.fields(FakePlan)})
+    return FakePlan(**{f.name: getattr(p, f.name, None) for f in dataclasses.fields(FakePlan)})
 
 
 class _Tags(HTMLParser):
@@ -186,14 +188,6 @@ def test_map_inlines_leaflet_and_has_no_cdn_links(plan: FakePlan, report: dict[s
     assert "<plan>" not in text  # legend text escaped for HTML, then for the script
 
 
-def test_map_scales_to_16k_areas(tmp_path: Path) -> None:
-    big = make_plan(n_areas=16_000, n_stores=1_000, n_rivals=3_000, seed=2)
-    path = write_map(big, tmp_path / "map.html")
-    size = path.stat().st_size
-    assert size < 15e6, f"map.html is {size / 1e6:.1f} MB"
-    assert size > 1e6  # the data really is in there
-
-
 def test_map_without_rivals_radius_or_assignment(tmp_path: Path) -> None:
     base = make_plan(n_areas=80, n_stores=5, n_rivals=0, radius_km=None)
     assert base.rivals.empty
@@ -311,3 +305,289 @@ def test_with_the_real_plan_class(tmp_path: Path) -> None:
     paths = write_report(loaded, tmp_path / "b")
     assert "Demand areas (0)" in paths["map"].read_text(encoding="utf-8")
     assert ">8<" in paths["report"].read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------- revenue, rollout
+class _Table(HTMLParser):
+    """Rows of the table with a given id: cells as (text, data-value or None)."""
+
+    def __init__(self, table_id: str) -> None:
+        super().__init__()
+        self.table_id = table_id
+        self.depth = 0
+        self.rows: list[list[tuple[str, float | None]]] = []
+        self.header: list[str] = []
+        self._cell: list[str] | None = None
+        self._value: float | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "table" and (self.depth or a.get("id") == self.table_id):
+            self.depth += 1
+        if not self.depth:
+            return
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+            v = a.get("data-value")
+            self._value = float(v) if v is not None else None
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.depth:
+            return
+        if tag in ("td", "th") and self._cell is not None:
+            text = "".join(self._cell).strip()
+            if tag == "th":
+                self.header.append(text)
+            else:
+                self.rows[-1].append((text, self._value))
+            self._cell = None
+        elif tag == "table":
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def read_table(text: str, table_id: str) -> tuple[list[str], list[list[tuple[str, float | None]]]]:
+    p = _Table(table_id)
+    p.feed(text)
+    return p.header, [r for r in p.rows if r]
+
+
+@pytest.fixture(scope="module")
+def rollout_plan() -> FakePlan:
+    return make_plan(n_areas=300, n_stores=20, n_rivals=80, seed=1, rollout_years=3,
+                     calibration=True)
+
+
+@pytest.fixture(scope="module")
+def rollout_report(rollout_plan: FakePlan, tmp_path_factory: pytest.TempPathFactory
+                   ) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("rollout")
+    (out / "report.pdf").write_bytes(b"%PDF-1.4 stand-in")  # as Plan.save writes it first
+    return write_report(rollout_plan, out)
+
+
+def test_rollout_report_writes_rollout_and_share_charts(rollout_report: dict[str, Path]) -> None:
+    assert {"share_by_region", "rollout_stores", "rollout_revenue", "rollout_cash",
+            "rollout_regions"} <= set(rollout_report)
+    out = rollout_report["report"].parent
+    t = tags(rollout_report["report"].read_text(encoding="utf-8"))
+    srcs = {a["src"] for tag, a in t if tag == "img"}
+    for name in ("share_by_region", "rollout_stores", "rollout_revenue", "rollout_cash",
+                 "rollout_regions"):
+        assert f"charts/{name}.png" in srcs
+        assert (out / "charts" / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
+    for s in srcs:
+        assert (out / s).is_file()
+    hrefs = [a.get("href") for tag, a in t if tag == "a"]
+    assert "report.pdf" in hrefs
+
+
+def test_revenue_sections_present(rollout_plan: FakePlan, rollout_report: dict[str, Path]) -> None:
+    from storeplan.report._common import fmt_money, share_by_region
+
+    text = rollout_report["report"].read_text(encoding="utf-8")
+    m = rollout_plan.metrics
+    # headline cards
+    assert "Own revenue per year" in text and f">{fmt_money(m['own_revenue'])}<" in text
+    assert f">{fmt_pct(m['market_share'])}<" in text
+    assert f"before the new stores {fmt_pct(m['market_share_before'])}" in text
+    assert f">{fmt_money(m['net_gain'])}<" in text
+    both = m["cannibalised_from_own_stores"] + m["cannibalised_from_online"]
+    assert f">{fmt_money(both)}<" in text
+    assert f"from our stores {fmt_money(m['cannibalised_from_own_stores'])}" in text
+    # calibration box
+    assert 'id="calibration"' in text and "R\u00b2 0.870" in text and "12.3%" in text
+    # top stores: revenue, catchment share, net gain, cannibalisation, opening year
+    header, rows = read_table(text, "top-stores")
+    for col in ("revenue / year", "catchment share", "net gain", "from own stores",
+                "from web shop", "opens"):
+        assert col in header
+    st = rollout_plan.stores.sort_values("revenue", ascending=False)
+    first = dict(zip(header[1:], rows[0][1:], strict=True))
+    assert first["store"][0] == st["id"].iloc[0]
+    assert first["revenue / year"][1] == pytest.approx(st["revenue"].iloc[0])
+    assert first["catchment share"][0] == fmt_pct(st["catchment_share"].iloc[0])
+    # revenue by category adds up to the stores' offline revenue
+    _, cats = read_table(text, "categories")
+    assert {r[0][0] for r in cats[:-1]} == {"phones", "tv home", "smart home"}
+    assert cats[-1][0][0] == "all categories"
+    assert cats[-1][1][1] == pytest.approx(rollout_plan.stores["offline_revenue"].sum())
+    assert sum(r[1][1] for r in cats[:-1]) == pytest.approx(cats[-1][1][1])
+    # share by region: market-weighted area shares
+    _, reg = read_table(text, "share-regions")
+    t = share_by_region(rollout_plan)
+    assert reg[0][0][0] == t["region"].iloc[0]
+    assert reg[0][3][1] == pytest.approx(t["share_after"].iloc[0])
+    a = rollout_plan.assignment.merge(rollout_plan.areas[["id", "region"]], left_on="area_id",
+                                      right_on="id")
+    a = a[a["region"] == t["region"].iloc[0]]
+    assert t["share_after"].iloc[0] == pytest.approx(
+        (a["market"] * a["share_after"]).sum() / a["market"].sum())
+    # the metrics shown in cards and sections are not repeated under the assumptions
+    _, assumptions = read_table(text, "assumptions")
+    settings = {r[0][0] for r in assumptions}
+    assert not settings & {"rollout", "calibration", "own revenue", "market share", "net gain"}
+
+
+def test_rollout_table_equals_the_forecast(rollout_plan: FakePlan,
+                                           rollout_report: dict[str, Path]) -> None:
+    text = rollout_report["report"].read_text(encoding="utf-8")
+    header, rows = read_table(text, "rollout-years")
+    assert header == ["year", "stores opened", "stores open", "sales", "target", "target met",
+                      "shortfall", "extra stores needed", "capex", "cash flow",
+                      "cumulative cash flow"]
+    py = rollout_plan.forecast.per_year
+    assert len(rows) == len(py)
+    col = {h: k for k, h in enumerate(header)}
+    for r, (_, y) in zip(rows, py.iterrows(), strict=True):
+        assert r[col["year"]][0] == str(y["label"])
+        assert r[col["stores opened"]][1] == y["stores_opened"]
+        assert r[col["stores open"]][1] == y["stores_open"]
+        for h, c in (("sales", "revenue"), ("capex", "capex"), ("cash flow", "cash_flow"),
+                     ("cumulative cash flow", "cumulative_cash_flow")):
+            assert r[col[h]][1] == pytest.approx(float(y[c]), rel=1e-12, abs=1e-6), h
+        if pd.isna(y["target"]):
+            assert r[col["target"]][0] == "-" and r[col["target met"]][0] == "-"
+        else:
+            assert r[col["target"]][1] == pytest.approx(float(y["target"]))
+            assert r[col["target met"]][0] == ("yes" if y["target_met"] else "no")
+            if not y["target_met"]:
+                assert r[col["shortfall"]][1] == pytest.approx(float(y["shortfall"]))
+                assert r[col["extra stores needed"]][0] == f"{int(y['extra_stores']):,}"
+    # the demo's year-3 target is above the network's full sales: missed, with extra stores
+    fc = rollout_plan.forecast
+    assert fc.target_met is False and fc.extra_stores > 0
+    assert "Sales target missed" in text
+    assert f"About <strong>{fc.extra_stores:,} more stores</strong>" in text
+    from storeplan.report._common import fmt_money
+
+    assert f">{fmt_money(fc.npv)}<" in text and f">{fmt_money(fc.npv_new)}<" in text
+    assert 'id="rollout"' in text
+
+
+def test_rollout_verdict_when_targets_are_met(tmp_path: Path) -> None:
+    from storeplan.report._demo import add_rollout
+
+    met = add_rollout(demo_plan(n_areas=120, n_stores=9, n_rivals=0, seed=5, market=True),
+                      years=2, target_factor=(0.1, 0.2))
+    assert met.forecast.target_met is True
+    plan = make_plan(n_areas=120, n_stores=9, n_rivals=0, seed=5, market=True)
+    plan = dataclasses.replace(plan, schedule=met.schedule, forecast=met.forecast,
+                               metrics=met.metrics)
+    text = write_report(plan, tmp_path, map=False)["report"].read_text(encoding="utf-8")
+    assert "Sales targets met" in text and "Sales target missed" not in text
+
+
+def test_sections_absent_without_market_or_rollout(report: dict[str, Path]) -> None:
+    text = report["report"].read_text(encoding="utf-8")
+    for marker in ('id="rollout"', 'id="revenue"', 'id="calibration"', "Own revenue per year",
+                   "catchment share", "Offline market share", "report.pdf", "rollout_"):
+        assert marker not in text, marker
+
+
+def test_rollout_from_metrics_only(rollout_plan: FakePlan, tmp_path: Path) -> None:
+    """A plan read back with Plan.load has metrics["rollout"] but no forecast: headline only."""
+    plan = dataclasses.replace(rollout_plan, forecast=None, schedule=None)
+    paths = write_report(plan, tmp_path)
+    text = paths["report"].read_text(encoding="utf-8")
+    assert 'id="rollout"' in text and "Sales target missed" in text
+    assert 'id="rollout-years"' not in text
+    assert not [k for k in paths if k.startswith("rollout_")]
+    _, assumptions = read_table(text, "assumptions")
+    assert "rollout" not in {r[0][0] for r in assumptions}  # shown above, not dumped here
+
+
+def test_map_colours_areas_by_share_and_stores_by_wave(rollout_plan: FakePlan,
+                                                        rollout_report: dict[str, Path]) -> None:
+    from storeplan.report.maps import SHARE_COLORS, WAVE_COLORS
+
+    text = rollout_report["map"].read_text(encoding="utf-8")
+    opened = rollout_plan.schedule.opened_per_year()
+    labels = rollout_plan.forecast.per_year["label"].tolist()
+    for y, n in enumerate(opened, start=1):
+        assert f"Opening {labels[y - 1]} (year {y}): {n:,} new stores" in text
+        assert WAVE_COLORS[y - 1] in text
+    n_old = int((rollout_plan.stores["status"] == "existing").sum())
+    assert f"Existing stores ({n_old:,})" in text
+    assert "Demand areas (300): our market share after" in text
+    assert "Demand areas: our market share before" in text
+    assert all(c in text for c in SHARE_COLORS)
+    assert "Stores by opening year" in text and "\u2265 50%" in text
+    # store popups carry revenue, share and net gain
+    for label in ("revenue / year", "catchment share", "net gain / year", "opens"):
+        assert f'"{label}"' in text
+
+
+def test_map_without_share_keeps_coverage_colours(report: dict[str, Path]) -> None:
+    from storeplan.report.maps import AREA_COLORS
+
+    text = report["map"].read_text(encoding="utf-8")
+    assert "our market share after" not in text and "Opening " not in text
+    assert '"has_share":false' in text
+    assert "Stores by opening year" not in text
+    assert "New stores (" in text and all(c in text for c in AREA_COLORS)
+
+
+def test_map_scales_to_16k_areas(tmp_path: Path) -> None:
+    """16k areas with market shares, 1,000 stores in 4 waves, 3,000 rivals: small and fast."""
+    import time
+    from types import SimpleNamespace
+
+    big = make_plan(n_areas=16_000, n_stores=1_000, n_rivals=3_000, seed=2, market=True)
+    years = np.where(big.stores["status"] == "existing", 0, 1 + np.arange(len(big.stores)) % 4)
+    sched = SimpleNamespace(ids=big.stores["id"].to_numpy(object), open_year=years,
+                            spec=SimpleNamespace(years=4, start_year=2027))
+    big = dataclasses.replace(big, schedule=sched)
+    t0 = time.perf_counter()
+    path = write_map(big, tmp_path / "map.html")
+    seconds = time.perf_counter() - t0
+    size = path.stat().st_size
+    assert size < 15e6, f"map.html is {size / 1e6:.1f} MB"
+    assert size > 1e6  # the data really is in there
+    assert seconds < 20, f"map took {seconds:.1f} s"
+    text = path.read_text(encoding="utf-8")
+    assert "Opening 2030 (year 4)" in text and "Demand areas (16,000): our market share" in text
+
+
+def test_real_solve_with_rollout_report_and_reload(tmp_path: Path) -> None:
+    """A small real revenue solve with a rollout, saved (report.pdf first) and re-loaded."""
+    storeplan = pytest.importorskip("storeplan")
+    lon, lat = np.meshgrid(np.linspace(110.0, 111.2, 5), np.linspace(30.0, 31.0, 4))
+    areas = pd.DataFrame({
+        "id": [f"t{i}" for i in range(20)], "lon": lon.ravel(), "lat": lat.ravel(),
+        "population": 20_000.0 * (1 + np.arange(20) % 7),
+        "region": np.where(lon.ravel() < 110.6, "West", "East"),
+        "online_orders": np.arange(20) % 5 * 10.0,
+    })
+    rivals = pd.DataFrame({"id": ["r1", "r2"], "brand": ["X", "Y"], "lon": [110.3, 110.9],
+                           "lat": [30.3, 30.7]})
+    scn = storeplan.Scenario.from_frames(
+        areas, rivals=rivals,
+        formats=[{"name": "standard", "opening_cost": 1e5, "fixed_cost": 2e4}],
+        objective={"kind": "revenue", "stores": 4},
+        rollout={"years": 2, "stores_per_year": [2, 2], "target_revenue": [1e12, None],
+                 "improve_seconds": 0.1},
+    )
+    plan = storeplan.solve(scn)
+    written = plan.save(tmp_path / "out")
+    text = written["report"].read_text(encoding="utf-8")
+    fc = plan.forecast
+    _, rows = read_table(text, "rollout-years")
+    assert [r[1][1] for r in rows] == fc.per_year["stores_opened"].tolist()
+    assert [r[3][1] for r in rows] == pytest.approx(fc.per_year["revenue"].tolist())
+    assert "Sales target missed" in text and 'href="report.pdf"' in text
+    assert (tmp_path / "out" / "report.pdf").is_file()
+    assert "Own revenue per year" in text and 'id="categories"' in text
+    m = written["map"].read_text(encoding="utf-8")
+    assert "Opening year 1: 2 new stores" in m and "our market share after" in m
+    # Plan.load: no areas, no forecast; the revenue cards and rollout headline remain.
+    loaded = storeplan.Plan.load(tmp_path / "out")
+    paths = write_report(loaded, tmp_path / "loaded")
+    text = paths["report"].read_text(encoding="utf-8")
+    assert "Own revenue per year" in text and 'id="rollout"' in text
+    assert 'id="rollout-years"' not in text and "share_by_region" not in paths

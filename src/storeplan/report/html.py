@@ -254,14 +254,12 @@ def _revenue_cards(plan: Any) -> str:
 
 def _rollout_headline(plan: Any) -> dict[str, Any] | None:
     """Headline numbers of the rollout: from ``plan.forecast`` or ``metrics["rollout"]``."""
-    fc = getattr(plan, "forecast", None)
-    if fc is not None:
-        try:
-            return dict(fc.headline())
-        except AttributeError:
-            pass
     r = metric(plan, "rollout")
-    return dict(r) if isinstance(r, dict) and r else None
+    out = dict(r) if isinstance(r, dict) and r else {}
+    fc = getattr(plan, "forecast", None)
+    if fc is not None and callable(getattr(fc, "headline", None)):
+        out.update(fc.headline())
+    return out or None
 
 
 def _year_label(plan: Any, year: Any) -> str:
@@ -674,7 +672,7 @@ def _assumptions(plan: Any) -> str:
         if k in shown:
             continue
         rows.append([str(k).replace("_", " "), fmt_value(metrics[k])])
-    return _table([("setting", False), ("value", False)], rows)
+    return _table([("setting", False), ("value", False)], rows, table_id="assumptions")
 
 
 def _notes(plan: Any) -> str:

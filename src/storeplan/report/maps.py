@@ -466,7 +466,7 @@ var {{ this.get_name() }} = (function (map) {
     }
     return {
         areas: function (group, mode) {
-            // mode 0: distance classes; 1: our market share after; 2: share before.
+            // mode 0: distance classes; 1: share after the plan; 2: share before.
             var A = D.areas, C = [D.area_colors, D.share_colors, D.share_colors][mode];
             var idx = [3, 9, 10][mode];
             lazy(group, function () {
