@@ -73,10 +73,13 @@ def solve_min(
     iterations = 0
     methods: list[str] = []
 
+    timings: dict[str, float] = {}
+    tp = time.perf_counter()
     res = heuristic_search(
         inst, side, kmin, kmax, stop_when_no_gain=ufl, seed=seed, deadline=deadline,
         vns_iterations=0,
     )
+    timings["heuristic_s"] = time.perf_counter() - tp
     st = res.state
     if st is None:
         if method == "heuristic" or not small:
@@ -116,7 +119,9 @@ def solve_min(
         iterations += lr.iterations
         return lr
 
+    tp = time.perf_counter()
     lr = lagrange(st, ub)
+    timings["lagrangian_s"] = time.perf_counter() - tp
     bound = max(bound, lr.bound)
     methods.append("lagrangian")
     proven = bound >= threshold
@@ -124,10 +129,12 @@ def solve_min(
     # VNS when the gap is open and the MIP will not run
     will_mip = method == "mip" or (method == "auto" and not proven)
     if not proven and (method == "heuristic" or not small):
+        tp = time.perf_counter()
         res2 = heuristic_search(
             inst, side, kmin, kmax, stop_when_no_gain=ufl, seed=seed, deadline=deadline,
             vns_iterations=VNS_DEFAULT_ITERATIONS, start=st.sites,
         )
+        timings["vns_s"] = time.perf_counter() - tp
         if res2.state is not None and res2.state.objective() < ub - 1e-9 * max(1, abs(ub)):
             st = res2.state
             ub = st.objective()
@@ -138,13 +145,14 @@ def solve_min(
         iterations += res2.moves
         proven = bound >= threshold
 
-    mip_info = {}
+    mip_info: dict = timings
+    tp = time.perf_counter()
     if not proven and will_mip and method != "heuristic":
         keep, keep_u, site_state, _ = reduce_min(inst, side, kmin, kmax, lr.lam, threshold)
         if inst.must_serve:
             keep_u[:] = False
         n_arcs = int(keep.sum())
-        mip_info = {"mip_arcs": n_arcs, "arcs": nnz,
+        mip_info |= {"mip_arcs": n_arcs, "arcs": nnz,
                     "sites_fixed_open": int(np.count_nonzero(site_state == 1)),
                     "sites_fixed_closed": int(np.count_nonzero(site_state == 2))}
         # Full reduced model when small; otherwise the truncated radius model, expanded
@@ -195,6 +203,7 @@ def solve_min(
                 break
             lim[grow] = np.maximum(lim[grow], cand.d1[grow])
 
+    timings["mip_s"] = time.perf_counter() - tp
     if inst.must_serve and st.n_unserved() > 0:
         raise InfeasibleError(
             f"{st.n_unserved()} clients cannot be served by any feasible set of {what_sites} "
