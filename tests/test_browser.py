@@ -177,3 +177,119 @@ def test_map_popups_open_offline(tmp_path: Path) -> None:
     assert any(sid in store for sid in plan.stores["id"])
     assert "served by" in area_text and "distance" in area_text
     assert "demand captured" not in area_text
+
+
+# ---------------------------------------------------------------------------- rollout
+@pytest.fixture(scope="module")
+def rollout_plan():
+    return demo_plan(n_areas=400, n_stores=25, n_rivals=120, seed=3, rollout_years=3)
+
+
+def _probe(page: Path, tmp: Path, body: str, name: str = "probe.html") -> str:
+    """Run ``body`` (JS, with ``m`` the Leaflet map) 300 ms after load; return the DOM."""
+    import re
+
+    text = page.read_text(encoding="utf-8")
+    found = re.search(r"var (map_\w+) = L\.map\(", text)
+    map_var = found.group(1) if found else "null"
+    script = (f"<script>setTimeout(function () {{ var m = {map_var}; {body} }}, 300);"
+              "</script>")
+    probe = tmp / name
+    probe.write_text(text.replace("</html>", script + "</html>"), encoding="utf-8")
+    return run_chromium(probe, tmp, "--dump-dom")
+
+
+def test_rollout_map_wave_layers_render_offline(rollout_plan, tmp_path: Path) -> None:
+    from storeplan.report.maps import SHARE_COLORS, WAVE_COLORS
+
+    page = write_map(rollout_plan, tmp_path / "map.html")
+    opened = rollout_plan.schedule.opened_per_year()
+    assert (opened > 0).all() and len(opened) == 3
+    n_old = int((rollout_plan.schedule.open_year == 0).sum())
+    # Per wave: one SVG path per store in that wave's colour; then switch wave 2 off in
+    # the layer control, and the market-share-before layer on.
+    js = """
+    function count() {
+        var out = {};
+        document.querySelectorAll('.leaflet-storeplanStores-pane path').forEach(function (p) {
+            var f = p.getAttribute('fill'); out[f] = (out[f] || 0) + 1;
+        });
+        return JSON.stringify(out);
+    }
+    function toggle(text) {
+        var labels = document.querySelectorAll('.leaflet-control-layers-overlays label');
+        for (var i = 0; i < labels.length; i++) {
+            if (labels[i].textContent.indexOf(text) >= 0) {
+                labels[i].querySelector('input').click(); return true;
+            }
+        }
+        return false;
+    }
+    var pre = document.createElement('pre');
+    pre.id = 'probe';
+    pre.textContent = 'BEFORE' + count();
+    var ok = toggle('(year 2)') && toggle('market share before');
+    pre.textContent += 'AFTER' + count() + 'TOGGLED' + ok + 'END';
+    document.body.appendChild(pre);
+    """
+    dom = _probe(page, tmp_path, js)
+    import json
+    import re
+
+    got = re.search(r"BEFORE(\{.*?\})AFTER(\{.*?\})TOGGLED(\w+)END", dom)
+    assert got, "probe did not run (Leaflet or the map script failed offline)"
+    before, after = json.loads(got.group(1)), json.loads(got.group(2))
+    assert got.group(3) == "true"
+    for y, n in enumerate(opened):
+        assert before.get(WAVE_COLORS[y], 0) == n, (y + 1, before)
+    assert before.get(STORE_COLORS["existing"], 0) == n_old
+    assert after.get(WAVE_COLORS[1], 0) == 0  # wave 2 switched off
+    assert after.get(WAVE_COLORS[0], 0) == opened[0] and after.get(WAVE_COLORS[2], 0) == opened[2]
+    # The layer control lists one layer per wave, and the legend the wave colours.
+    for y, n in enumerate(opened, start=1):
+        assert f"(year {y}): {n} new stores" in dom
+    assert "Stores by opening year" in dom and "our offline market share" in dom
+
+    img = screenshot(page, tmp_path)
+    assert n_colours(img) > 200, "map screenshot looks blank"
+    for y in range(3):
+        assert pixels_near(img, WAVE_COLORS[y], tol=10) > 40, f"wave {y + 1} not visible"
+    # Areas in the sequential share palette (canvas), drawn offline.
+    assert sum(pixels_near(img, c, tol=10) for c in SHARE_COLORS[1:]) > 300
+
+
+def test_report_rollout_charts_render(rollout_plan, tmp_path: Path) -> None:
+    paths = write_report(rollout_plan, tmp_path / "out")
+    js = """
+    var pre = document.createElement('pre');
+    pre.id = 'probe';
+    var s = '';
+    Array.prototype.forEach.call(document.images, function (im) {
+        s += 'IMG ' + im.getAttribute('src') + ' ' + im.complete + ' ' + im.naturalWidth + ';';
+    });
+    pre.textContent = s + 'END';
+    document.body.appendChild(pre);
+    """
+    dom = _probe(paths["report"], tmp_path / "out", js, name="report-probe.html")
+    import re
+
+    imgs = {m.group(1): (m.group(2), int(m.group(3)))
+            for m in re.finditer(r"IMG (\S+) (\w+) (\d+);", dom)}
+    rollout = [k for k in imgs if "rollout_" in k]
+    assert len(rollout) == 4, imgs
+    for src in rollout + ["charts/share_by_region.png"]:
+        complete, width = imgs[src]
+        assert complete == "true" and width > 400, (src, imgs[src])
+    assert "Rollout" in dom and "Year by year" in dom
+
+    size = "1200,2400"  # headline, rollout table and the four rollout charts
+    img = screenshot(paths["report"], tmp_path, size=size)
+    assert n_colours(img) > 300, "report screenshot looks blank"
+    light = "#92c5de"  # existing-store bars and yearly cash flow in the rollout charts
+    n_light = pixels_near(img, light, tol=8)
+    assert n_light > 2000, f"rollout charts not visible ({n_light} chart-coloured pixels)"
+    # Control: without the rollout PNGs most of those pixels disappear.
+    for p in (tmp_path / "out" / "charts").glob("rollout_*.png"):
+        p.unlink()
+    img2 = screenshot(paths["report"], tmp_path / "out", size=size)
+    assert pixels_near(img2, light, tol=8) < n_light / 3

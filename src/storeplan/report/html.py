@@ -405,11 +405,13 @@ def _rollout_section(plan: Any, charts: dict[str, str], links: dict[str, str]) -
     parts.append(_figures(charts, _ROLLOUT_CHARTS))
     method = h.get("method")
     gap = h.get("npv_gap")
+    bound = h.get("npv_bound")
     bits = []
     if method:
         bits.append(f"Schedule: {escape(str(method))}")
-    if gap is not None and not is_missing(gap):
-        bits.append(f"NPV within {escape(fmt_pct(gap))} of its bound")
+    if bound is not None and not is_missing(bound) and gap is not None and not is_missing(gap):
+        bits.append(f"upper bound on the NPV {escape(fmt_money(bound))} "
+                    f"(gap {escape(fmt_pct(gap))})")
     fc = getattr(plan, "forecast", None)
     notes = [str(n) for n in (getattr(fc, "notes", None) or ())]
     if bits:
