@@ -285,8 +285,11 @@ def test_rollout_of_any_plan_with_the_fallback_oracles(scenario_dir, tmp_path):
     oracle = oracle_from_plan(plan, spec.spend_per_person)
     assert isinstance(oracle, NearestOracle)  # the plan's areas: nearest open store takes the spend
     every = np.arange(len(plan.stores))
-    # with every store open, each store sells its captured demand x spend per person
-    np.testing.assert_allclose(oracle(every), plan.stores["demand_captured"].to_numpy() * 1e6, rtol=1e-9)
+    # with every store open, each store sells its covered population (radius) x spend per person
+    np.testing.assert_allclose(oracle(every), plan.stores["covered_population"].to_numpy() * 1e6, rtol=1e-9)
+    # with the k nearest stores kept, it sells its p-median catchment (demand captured)
+    reach = oracle_from_plan(plan, 1e6, k=3)
+    np.testing.assert_allclose(reach(every), plan.stores["demand_captured"].to_numpy() * 1e6, rtol=1e-9)
     s = rollout_plan(plan, spec)
     # year 1 opens the best store; later stores only open where they add net value
     assert s.opened_per_year()[0] == 1 and (s.opened_per_year() <= [1, 2]).all()
@@ -329,3 +332,28 @@ def test_huff_incremental_state_matches_a_fresh_oracle():
         j = int(rng.choice(np.setdiff1d(cand, open_idx)))
         open_idx = np.sort(np.append(open_idx, j))
         w = np.where(open_idx == n_s, 2.0, 1.0 + (step % 3 == 2))  # weights change every 3rd step
+
+
+def test_nearest_oracle_matches_brute_force_while_growing():
+    rng = np.random.default_rng(8)
+    n_a, n_s = 150, 25
+    alon, alat = rng.uniform(0, 1, n_a), rng.uniform(0, 1, n_a)
+    slon, slat = rng.uniform(0, 1, n_s), rng.uniform(0, 1, n_s)
+    spend = rng.uniform(1, 10, n_a)
+    warm = NearestOracle.build(alon, alat, spend, slon, slat, 30.0)
+    km = warm.km.toarray()
+    km[km == 0] = np.inf  # not stored: out of reach
+    open_idx = np.array([3])
+    for _ in range(10):
+        d = km[:, open_idx]
+        near = np.argmin(d, axis=1)
+        reach = np.isfinite(d.min(axis=1))
+        expect = np.bincount(near[reach], weights=spend[reach], minlength=len(open_idx))
+        np.testing.assert_allclose(warm(open_idx), expect, rtol=1e-12)
+        cand = np.setdiff1d(np.arange(n_s), open_idx)
+        w = np.linspace(1.0, 2.0, len(open_idx))
+        own, delta = warm.gains(open_idx, w, cand)
+        cold = NearestOracle(warm.km, spend).gains(open_idx, w, cand)
+        np.testing.assert_allclose(own, cold[0])
+        np.testing.assert_allclose(delta, cold[1])
+        open_idx = np.sort(np.append(open_idx, rng.choice(cand)))

@@ -353,75 +353,122 @@ class AdditiveOracle:
 
 @dataclass(frozen=True)
 class NearestOracle:
-    """Each area's spending goes to its nearest open site within ``radius_km``.
+    """Each area's spending goes to its nearest open site among its stored pairs.
 
     Revenue of site ``j`` = ``sum`` of ``spend`` (currency per year) over the areas whose
-    nearest open site is ``j`` and lies within ``radius_km``. A site opened next to
-    another takes the areas now closer to it: cannibalisation by proximity. Total revenue
-    is a weighted coverage function (monotone submodular in the open set).
+    nearest open site is ``j`` (ties: the lower site index); an area none of whose stored
+    sites is open spends nothing. A site opened next to another takes the areas now
+    closer to it: cannibalisation by proximity. Total revenue is a weighted coverage
+    function (monotone submodular in the open set).
 
-    Build with :meth:`build`; the area x site pairs are held as a CSR matrix of km.
+    Build with :meth:`build` (pairs within ``radius_km`` plus, optionally, each area's
+    ``k`` nearest sites); the pairs are held as a CSR matrix of km.
+
+    Notes
+    -----
+    Calls cost O(pairs of the open sites); the greedy's pattern (the open set growing by
+    a site) is served incrementally, O(pairs of the added sites).
     """
 
     km: Any  # scipy.sparse.csr_matrix (n_areas, n_sites), km; absent pair = out of reach
     spend: np.ndarray  # (n_areas,), currency per year
+    _index: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def build(cls, area_lon, area_lat, spend, site_lon, site_lat, radius_km: float) -> NearestOracle:
-        """Pairs within ``radius_km`` (great-circle) of every area."""
+    def build(cls, area_lon, area_lat, spend, site_lon, site_lat, radius_km: float,
+              k: int | None = None) -> NearestOracle:
+        """Pairs within ``radius_km`` (great-circle) of every area, plus its ``k`` nearest
+        sites when ``k`` is given."""
         import scipy.sparse as sp
 
         from .geo import Network
 
         net = Network.build(np.asarray(area_lon, float), np.asarray(area_lat, float),
                             np.asarray(site_lon, float), np.asarray(site_lat, float),
-                            radius_km=radius_km, dense_pair_limit=0)
+                            radius_km=radius_km, k=k, dense_pair_limit=0)
         data = np.maximum(net.km.astype(np.float64), 1e-9)  # keep explicit zeros stored
         m = sp.csr_matrix((data, net.indices, net.indptr), shape=(net.n_areas, net.n_sites))
         return cls(m, np.asarray(spend, np.float64))
 
-    def _state(self, open_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        m = self.km
-        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
-        is_open = np.zeros(m.shape[1], bool)
-        is_open[np.asarray(open_idx, np.int64)] = True
-        live = is_open[m.indices]
-        best = np.full(m.shape[0], np.inf)
-        owner = np.full(m.shape[0], -1, np.int64)
-        if live.any():
-            r, d, c = rows[live], m.data[live], m.indices[live]
-            order = np.lexsort((c, d, r))  # by area, then km, then site index (ties)
-            r, d, c = r[order], d[order], c[order]
-            first = np.ones(len(r), bool)
-            first[1:] = r[1:] != r[:-1]
-            best[r[first]] = d[first]
-            owner[r[first]] = c[first]
-        return rows, best, owner
+    def _prepared(self) -> dict:
+        if not self._index:
+            m = self.km
+            rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+            order = np.argsort(m.indices, kind="stable")
+            ptr = np.zeros(m.shape[1] + 1, np.int64)
+            np.cumsum(np.bincount(m.indices, minlength=m.shape[1]), out=ptr[1:])
+            self._index.update(ptr=ptr, row=rows[order], km=np.asarray(m.data, np.float64)[order],
+                               n_areas=m.shape[0], n_sites=m.shape[1])
+        return self._index
+
+    @staticmethod
+    def _pairs(ix: dict, sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ptr = ix["ptr"]
+        lo, hi = ptr[sites], ptr[sites + 1]
+        lens = hi - lo
+        if len(sites) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        owner = np.repeat(np.arange(len(sites)), lens)
+        start = np.repeat(lo - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+        return np.arange(int(lens.sum())) + start, owner
+
+    @staticmethod
+    def _merge(best, owner, r, d, c) -> None:
+        """Fold candidate pairs (area r, km d, site c) into the per-area best, in place."""
+        if len(r) == 0:
+            return
+        cur_d = best[r]
+        cur_c = np.where(owner[r] >= 0, owner[r], np.iinfo(np.int64).max)
+        better = (d < cur_d) | ((d == cur_d) & (c < cur_c))
+        r, d, c = r[better], d[better], c[better]
+        order = np.lexsort((c, d, r))  # per area: nearest first, then lower site index
+        r, d, c = r[order], d[order], c[order]
+        first = np.ones(len(r), bool)
+        first[1:] = r[1:] != r[:-1]
+        best[r[first]] = d[first]
+        owner[r[first]] = c[first]
+
+    def _state(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ix = self._prepared()
+        prev = ix.get("state")
+        if prev is not None and len(idx) >= len(prev[0]):
+            old, best, owner = prev
+            kept = np.isin(idx, old, assume_unique=True)
+            if int(kept.sum()) == len(old):
+                add = idx[~kept]
+                pos, o = self._pairs(ix, add)
+                self._merge(best, owner, ix["row"][pos], ix["km"][pos], add[o])
+                ix["state"] = (idx.copy(), best, owner)
+                return best, owner
+        best = np.full(ix["n_areas"], np.inf)
+        owner = np.full(ix["n_areas"], -1, np.int64)
+        pos, o = self._pairs(ix, idx)
+        self._merge(best, owner, ix["row"][pos], ix["km"][pos], idx[o])
+        ix["state"] = (idx.copy(), best, owner)
+        return best, owner
 
     def __call__(self, open_idx: np.ndarray) -> np.ndarray:
         idx = np.asarray(open_idx, np.int64)
-        _, _, owner = self._state(idx)
+        _, owner = self._state(idx)
         has = owner >= 0
         rev = np.bincount(owner[has], weights=self.spend[has], minlength=self.km.shape[1])
         return rev[idx]
 
     def gains(self, open_idx, weight, candidates) -> tuple[np.ndarray, np.ndarray]:
         idx = np.asarray(open_idx, np.int64)
-        rows, best, owner = self._state(idx)
-        n_sites = self.km.shape[1]
-        w_site = np.zeros(n_sites)
+        best, owner = self._state(idx)
+        ix = self._index
+        w_site = np.zeros(ix["n_sites"])
         w_site[idx] = np.asarray(weight, np.float64)
-        m = self.km
-        cand = np.zeros(n_sites, bool)
         c = np.asarray(candidates, np.int64)
-        cand[c] = True
-        sel = cand[m.indices]
-        r, d, j = rows[sel], m.data[sel], m.indices[sel]
-        wins = d < best[r]
-        own = np.bincount(j[wins], weights=self.spend[r[wins]], minlength=n_sites)
-        lost_w = np.where(owner[r] >= 0, w_site[np.maximum(owner[r], 0)], 0.0)
-        delta = -np.bincount(j[wins], weights=(self.spend[r] * lost_w)[wins], minlength=n_sites)
-        return own[c], delta[c]
+        pos, o = self._pairs(ix, c)
+        r, d, j = ix["row"][pos], ix["km"][pos], c[o]
+        cur = owner[r]
+        wins = (d < best[r]) | ((d == best[r]) & (j < np.where(cur >= 0, cur, np.iinfo(np.int64).max)))
+        own = np.bincount(o[wins], weights=self.spend[r[wins]], minlength=len(c))
+        lost_w = np.where(cur >= 0, w_site[np.maximum(cur, 0)], 0.0)
+        delta = -np.bincount(o[wins], weights=(self.spend[r] * lost_w)[wins], minlength=len(c))
+        return own, delta
 
 
 @dataclass(frozen=True)
@@ -562,30 +609,29 @@ def oracle_from_market(market: Any, site_ids: Sequence[str]) -> HuffOracle:
 
 
 def oracle_from_plan(plan: Any, spend_per_person: float = 1_000.0, *,
-                     radius_km: float | None = None) -> RevenueOracle:
+                     radius_km: float | None = None, k: int | None = None) -> RevenueOracle:
     """Fallback oracle for any :class:`storeplan.plan.Plan` (no market model needed).
 
     With the plan's areas (``lon, lat, population``) available: a :class:`NearestOracle`
     where every area's ``population x spend_per_person`` (currency per year) goes to its
-    nearest open store within ``radius_km`` (default: the plan's ``metrics['radius_km']``
-    for coverage plans, else the largest assigned distance, i.e. every area served
-    by the full plan stays served). Otherwise (a loaded plan): an :class:`AdditiveOracle`
-    with ``stores.demand_captured x spend_per_person``, no cannibalisation.
+    nearest open store within ``radius_km`` (default: the plan's ``metrics['radius_km']``,
+    else 15 km): a catchment model, so a new store adds the people it brings within
+    reach and takes from its neighbours those now nearer to it. With every store open
+    each store sells its ``covered_population x spend_per_person``. ``k`` also keeps
+    each area's ``k`` nearest stores (a store sells to its nearest-store areas however
+    far; with all open that is ``demand_captured x spend_per_person`` of a p-median
+    plan). Otherwise (a loaded plan): an :class:`AdditiveOracle` with
+    ``stores.demand_captured x spend_per_person``, no cannibalisation.
     Site ``j`` is row ``j`` of ``plan.stores``.
     """
     stores = plan.stores
     areas = getattr(plan, "areas", None)
     if areas is not None and len(areas) and {"lon", "lat", "population"} <= set(areas.columns):
         if radius_km is None:
-            if plan.objective == "coverage" and plan.metrics.get("radius_km"):
-                radius_km = float(plan.metrics["radius_km"])
-            elif len(plan.assignment) and "km" in plan.assignment:
-                radius_km = float(plan.assignment["km"].max()) + 1e-6
-            else:
-                radius_km = 50.0
+            radius_km = float(plan.metrics.get("radius_km") or 15.0)
         spend = areas["population"].to_numpy(np.float64) * spend_per_person
         return NearestOracle.build(areas["lon"], areas["lat"], spend, stores["lon"], stores["lat"],
-                                   max(radius_km, 1e-6))
+                                   max(radius_km, 1e-6), k=k)
     demand = stores["demand_captured"].to_numpy(np.float64) if "demand_captured" in stores else np.zeros(
         len(stores))
     return AdditiveOracle(demand * spend_per_person)
