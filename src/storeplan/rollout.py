@@ -861,11 +861,12 @@ def schedule(
        the remaining store count and capital budget is opened while ``g_c > 0`` or the
        year's minimum is not met; the market state is updated after each opening, so a
        store opened in year 1 changes the value of its neighbours in year 2. Lazy
-       evaluation (CELF): stale gains are kept in a heap and only the top one is
-       re-evaluated; this returns exactly the plain greedy's choice when gains only fall as
-       stores are added (an additive oracle, or a submodular one such as Huff/nearest
-       capture with ``ramp_months = 0``); with ramp-up weights it is an accelerated
-       heuristic (``lazy=False`` gives the plain greedy). Under capital budgets the
+       evaluation (CELF): stale gains are kept in a heap and only the top one (the top 16
+       with a vectorised ``gains`` oracle) is re-evaluated; this returns exactly the
+       plain greedy's choice when gains only fall as stores are added (an additive
+       oracle, or a submodular one such as Huff/nearest capture with
+       ``ramp_months = 0``); with ramp-up weights it is an accelerated heuristic
+       (``lazy=False`` gives the plain greedy). Under capital budgets the
        construction runs twice, ranking by marginal value and by marginal value per unit
        of opening cost, and keeps the better schedule (the CELF rule of Leskovec et al.,
        2007, which for one budget and a monotone submodular value is within
@@ -873,9 +874,15 @@ def schedule(
     2. *Swap improvement* on the exact multi-year NPV (:func:`evaluate`), first
        improvement, until no move improves, ``spec.improve_evaluations`` schedules have been
        evaluated or ``spec.improve_seconds`` pass: move a store
-       to an earlier year with room, exchange the years of two stores, replace an opened
-       store by an unopened site in the same year, drop a store whose year stays above
-       its minimum. Every move keeps the per-year store and budget limits.
+       to an earlier year with room, exchange the years of two stores (12 sampled
+       partners per store), replace an opened store by one of the 20 most promising
+       unopened sites in the same year, drop a store whose year stays above its minimum.
+       Every move keeps the per-year store and budget limits.
+
+    Cost: the greedy makes about one ``gains`` call per opened store (O(pairs of the
+    added store) for :class:`HuffOracle` / :class:`NearestOracle`, incremental); an
+    evaluation of the improvement costs ``years`` oracle calls. Measured on 2 cores:
+    1,000 stores / 16k areas / 3 years 4 s; 10,000 stores / 100k areas / 5 years 24 s.
 
     Bound: with a submodular revenue oracle and instant ramp-up the NPV of any feasible
     schedule is at most ``NPV(existing) + sum`` of the ``K`` largest positive single-store
