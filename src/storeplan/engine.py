@@ -521,38 +521,52 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     return table
 
 
+def _short_labels(table: pd.DataFrame) -> list[str]:
+    """Row labels: a sweep's settings (last key part, ``stores=200, discount_rate=0.1``) or
+    the scenario name, at most 48 characters."""
+    out = []
+    for name, over in zip(table["name"], table.get("overrides", [None] * len(table)), strict=True):
+        text = str(name)
+        if isinstance(over, str) and over:
+            text = ", ".join(
+                f"{part.split('=', 1)[0].rsplit('.', 1)[-1]}={part.split('=', 1)[1]}" if "=" in part else part
+                for part in re.split(r",(?=[A-Za-z_][\w.]*=)", over)
+            )
+        out.append(text if len(text) <= 48 else text[:47] + "\u2026")
+    return out
+
+
 def comparison_chart(table: pd.DataFrame, path: str | Path, *, dpi: int = 110) -> Path:
-    """Bar charts of coverage share and NPV (or yearly revenue without rollouts) per
+    """Horizontal bars of coverage share and NPV (or yearly revenue without rollouts) per
     scenario, saved atomically as PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     n = len(table)
-    fig = Figure(figsize=(max(7.0, 2.0 + 0.55 * n), 4.2))
+    labels = _short_labels(table)
+    fig = Figure(figsize=(10.0, max(2.6, 0.34 * n + 1.4)))
     FigureCanvasAgg(fig)
-    ax1, ax2 = fig.subplots(1, 2)
-    names = [str(x) for x in table["name"]]
-    x = np.arange(n)
+    ax1, ax2 = fig.subplots(1, 2, sharey=True)
+    y = np.arange(n)[::-1]
     cov = table["coverage"].to_numpy(float)
-    ax1.bar(x, np.nan_to_num(cov * 100.0), color="#2166ac")
-    ax1.set_ylabel("population covered, %")
-    ax1.set_title("Coverage")
+    ax1.barh(y, np.nan_to_num(cov * 100.0), color="#2166ac")
+    ax1.set_xlabel("population covered, %")
+    ax1.set_title("Coverage", fontsize=10)
     use_npv = table["npv"].notna().any()
     val = table["npv" if use_npv else "revenue"].to_numpy(float)
     scale, unit = _scale(np.nanmax(np.abs(val)) if np.isfinite(val).any() else 1.0)
     colors = ["#1b7837" if v >= 0 else "#b2182b" for v in np.nan_to_num(val)]
-    ax2.bar(x, np.nan_to_num(val) / scale, color=colors)
-    ax2.set_ylabel(("NPV" if use_npv else "revenue per year") + (f", {unit}" if unit else ""))
-    ax2.set_title("NPV of the rollout" if use_npv else "Store revenue at full ramp")
+    ax2.barh(y, np.nan_to_num(val) / scale, color=colors)
+    ax2.set_xlabel(("NPV" if use_npv else "revenue per year") + (f", {unit}" if unit else ""))
+    ax2.set_title("NPV of the rollout" if use_npv else "Store revenue per year", fontsize=10)
+    ax1.set_yticks(y, labels, fontsize=8)
+    err = table["error"].notna().to_numpy() if "error" in table else np.zeros(n, bool)
     for ax in (ax1, ax2):
-        ax.set_xticks(x)
-        ax.set_xticklabels(names, rotation=30 if n > 2 else 0, ha="right" if n > 2 else "center", fontsize=8)
         ax.spines[["top", "right"]].set_visible(False)
-        ax.grid(axis="y", color="#e5e5e5", linewidth=0.8)
+        ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
         ax.set_axisbelow(True)
-        err = table["error"].notna().to_numpy()
         for k in np.flatnonzero(err):
-            ax.text(k, 0, "failed", ha="center", va="bottom", fontsize=7, color="#b2182b", rotation=90)
+            ax.text(0, y[k], " failed", va="center", fontsize=7, color="#b2182b")
     fig.tight_layout()
     with atomic_path(path, suffix=".tmp.png") as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
