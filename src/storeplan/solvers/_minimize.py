@@ -114,7 +114,7 @@ def solve_min(
         lam0 = np.minimum(st.d1, inst.unserved)
         lr = lagrangian_min(
             inst, side, kmin, kmax, ub, lam0, target=_threshold(inst, ub),
-            max_iter=1000, deadline=deadline,
+            max_iter=2000, patience=50, deadline=deadline,
         )
         iterations += lr.iterations
         return lr

@@ -135,7 +135,8 @@ def coverage(
         methods.append(res.method)
         iterations += res.moves
         covered = total - st.objective()
-        lr = lagrangian_cover(inst.cptr, inst.crow, w, side, p, p, covered)
+        lr = lagrangian_cover(inst.cptr, inst.crow, w, side, p, p, covered, max_iter=2000,
+                              patience=50)
         iterations += lr.iterations
         methods.append("lagrangian")
         bound = lr.bound
