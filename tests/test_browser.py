@@ -230,6 +230,10 @@ def test_rollout_map_wave_layers_render_offline(rollout_plan, tmp_path: Path) ->
     pre.textContent = 'BEFORE' + count();
     var ok = toggle('(year 2)') && toggle('market share before');
     pre.textContent += 'AFTER' + count() + 'TOGGLED' + ok + 'END';
+    var store = document.querySelector('.leaflet-storeplanStores-pane path');
+    store.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+    var c = document.querySelector('.leaflet-popup-content');
+    pre.textContent += 'POPUP[' + (c ? c.textContent : '') + ']';
     document.body.appendChild(pre);
     """
     dom = _probe(page, tmp_path, js)
@@ -249,6 +253,11 @@ def test_rollout_map_wave_layers_render_offline(rollout_plan, tmp_path: Path) ->
     for y, n in enumerate(opened, start=1):
         assert f"(year {y}): {n} new stores" in dom
     assert "Stores by opening year" in dom and "our offline market share" in dom
+    popup = re.search(r"POPUP\[(store.*?)\]", dom, re.S)
+    assert popup, "the store popup did not open"
+    popup = popup.group(1)
+    for label in ("revenue / year", "catchment share", "opens"):
+        assert label in popup, popup
 
     img = screenshot(page, tmp_path)
     assert n_colours(img) > 200, "map screenshot looks blank"

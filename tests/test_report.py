@@ -468,6 +468,11 @@ def test_rollout_table_equals_the_forecast(rollout_plan: FakePlan,
 
     assert f">{fmt_money(fc.npv)}<" in text and f">{fmt_money(fc.npv_new)}<" in text
     assert 'id="rollout"' in text
+    # "In brief" at the top says the same in words
+    brief = text[text.index('id="brief"'):text.index("</ul>", text.index('id="brief"'))]
+    assert f"misses its sales target by up to {fmt_money(fc.shortfall)}" in brief
+    assert f"about {fc.extra_stores:,} more stores" in brief
+    assert f"Our stores would sell {fmt_money(rollout_plan.metrics['own_revenue'])}" in brief
 
 
 def test_rollout_verdict_when_targets_are_met(tmp_path: Path) -> None:
@@ -486,8 +491,10 @@ def test_rollout_verdict_when_targets_are_met(tmp_path: Path) -> None:
 def test_sections_absent_without_market_or_rollout(report: dict[str, Path]) -> None:
     text = report["report"].read_text(encoding="utf-8")
     for marker in ('id="rollout"', 'id="revenue"', 'id="calibration"', "Own revenue per year",
-                   "catchment share", "Offline market share", "report.pdf", "rollout_"):
+                   "catchment share", "Offline market share", "report.pdf", "rollout_",
+                   "Our stores would sell", "The rollout"):
         assert marker not in text, marker
+    assert 'id="brief"' in text and "The plan opens 16 new stores next to 4 existing" in text
 
 
 def test_rollout_from_metrics_only(rollout_plan: FakePlan, tmp_path: Path) -> None:

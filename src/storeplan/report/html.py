@@ -120,6 +120,8 @@ td.no { color: #b2182b; font-weight: 600; }
 .box.warn { border-color: #fdba74; background: var(--warn-bg); }
 .downloads a { margin-right: 14px; }
 h3 { font-size: 15px; margin: 18px 0 6px; }
+ul.brief { font-size: 16px; margin: 8px 0 4px; padding-left: 22px; }
+ul.brief li { margin: 4px 0; }
 code { font-size: 13px; background: #f5f7fa; padding: 1px 4px; border-radius: 3px; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; }
 @media print { body { background: #fff; } main { padding: 0; } .maplink { color: #000; } }
@@ -200,6 +202,7 @@ def _headline(plan: Any) -> str:
     else:
         gap_detail = "no bound reported"
     radius = metric(plan, "radius_km")
+    fmt_obj = fmt_money if kind == "revenue" else fmt_num
     cards = [
         _card("Stores", fmt_int(n), f"{n_new:,} new, {n_old:,} existing"),
         _card("Population covered", fmt_pct(share) if share is not None else fmt_int(covered),
@@ -207,12 +210,67 @@ def _headline(plan: Any) -> str:
               + (f" within {fmt_km(radius)}" if radius else "")),
         _card("Mean distance to store", fmt_km(metric(plan, "mean_km")),
               f"median {fmt_km(metric(plan, 'median_km'))}, population-weighted"),
-        _card("Objective", fmt_num(metric(plan, "objective")), kind or "-"),
-        _card("Bound and gap", fmt_num(metric(plan, "bound")), gap_detail),
+        _card("Objective", fmt_obj(metric(plan, "objective")),
+              "revenue minus yearly fixed costs" if kind == "revenue" else (kind or "-")),
+        _card("Bound and gap", fmt_obj(metric(plan, "bound")), gap_detail),
         _card("Run time", fmt_seconds(metric(plan, "seconds")),
               str(metric(plan, "method", "") or "")),
     ]
     return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _summary(plan: Any) -> str:
+    """"In brief": two to four sentences a manager reads first (only facts the plan has)."""
+    stores = plan.stores
+    status = stores["status"].astype(str).str.lower() if "status" in stores else None
+    n_new = int((status == "new").sum()) if status is not None else len(stores)
+    n_old = int((status == "existing").sum()) if status is not None else 0
+    items = []
+    first = f"The plan opens {n_new:,} new stores"
+    first += f" next to {n_old:,} existing ones." if n_old else "."
+    share = metric(plan, "coverage_share")
+    radius = metric(plan, "radius_km")
+    if share is not None and radius:
+        first += f" {fmt_pct(share)} of the population lives within {fmt_km(radius)} of one."
+    items.append(first)
+    if _has_market(plan):
+        own = metric(plan, "own_revenue")
+        after = metric(plan, "market_share")
+        before = metric(plan, "market_share_before")
+        text = f"Our stores would sell {fmt_money(own)} a year"
+        if after is not None:
+            text += f", {fmt_pct(after)} of offline spending"
+            if before is not None:
+                text += f" (today {fmt_pct(before)})"
+        net = metric(plan, "net_gain")
+        if net is not None:
+            text += f"; {fmt_money(net)} of it is new revenue after cannibalisation"
+        items.append(text + ".")
+    h = _rollout_headline(plan)
+    if h is not None:
+        years = h.get("years")
+        text = "The rollout"
+        if years is not None and not is_missing(years):
+            text += f" over {int(years)} years"
+        met = h.get("target_met")
+        if met is None or is_missing(met):
+            text += " has no sales target"
+        elif bool(met):
+            text += " meets every yearly sales target"
+        else:
+            text += (f" misses its sales target by up to {fmt_money(h.get('shortfall'))}"
+                     " a year")
+            extra = h.get("extra_stores")
+            if extra is not None and not is_missing(extra) and int(extra) > 0:
+                text += f" (about {int(extra):,} more stores would close it)"
+        text += f"; NPV {fmt_money(h.get('npv'))}"
+        payback = h.get("payback_year")
+        text += ("; the new stores do not pay back within the horizon"
+                 if payback is None or is_missing(payback)
+                 else f"; the new stores pay back in {_year_label(plan, payback)}")
+        items.append(text + ".")
+    lis = "".join(f"<li>{escape(t)}</li>" for t in items)
+    return f'<ul class="brief" id="brief">{lis}</ul>'
 
 
 def _has_market(plan: Any) -> bool:
@@ -758,7 +816,7 @@ def render_report(
         parts.append('<div class="notice" role="note"><strong>Synthetic data layers: '
                      "parts of this plan rest on made-up data, not observations.</strong>"
                      f"{items}</div>")
-    parts += ["<h2>Headline</h2>", _headline(plan)]
+    parts += ["<h2>Headline</h2>", _summary(plan), _headline(plan)]
     if _has_market(plan):
         parts.append(_revenue_cards(plan))
     if map_href:

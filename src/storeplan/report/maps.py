@@ -244,7 +244,7 @@ def _map_data(plan: Any, max_rival_brands: int) -> dict[str, Any]:
             areas["region"], strict=True,
         )
     ]
-    share = _area_shares(plan, areas["id"])
+    share = _area_shares(plan, areas["id"]) if len(areas) else None
     if share is not None:
         after, before, market = share
         ca, cb = _share_classes(after), _share_classes(before)
