@@ -143,6 +143,35 @@ class DemandParams(BaseModel):
         Average value of one of our web-shop orders, currency. Default 1,200 (assumption:
         a phone-heavy basket). Converts ``online_orders`` (orders per year) to our online
         revenue in :func:`online_revenue`.
+
+    Notes
+    -----
+    Default categories (penetration x purchases per year x price budget / mid / high):
+
+    ========== =========== ============ ========================== =========================
+    category   penetration purchases/yr price (currency)           anchor
+    ========== =========== ============ ========================== =========================
+    phones     0.77        0.33         800 / 1,400 / 2,200        ~1.09 bn mobile internet
+                                                                   users / 1.41 bn people
+                                                                   (CNNIC 2023); ~270 M
+                                                                   phones a year in China (3-
+                                                                   year replacement cycle)
+    tv_home    0.36        0.125        1,500 / 2,800 / 5,000      households per person
+                                                                   (2.62 persons per household,
+                                                                   2020 census); TV replaced
+                                                                   every ~8 years
+    smart_home 0.35        0.8          120 / 250 / 450            assumption (routers,
+                                                                   speakers, cameras, plugs)
+    ========== =========== ============ ========================== =========================
+
+    Every default is a planning assumption to be replaced by the brand's own data.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> areas = pd.DataFrame({"id": ["a"], "population": [1000.0], "level": ["township"]})
+    >>> round(float(spending(areas)["phones"].iloc[0]))  # 1000 * 0.77 * 0.33 * 800
+    203280
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

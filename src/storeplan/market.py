@@ -253,6 +253,20 @@ def huff_shares(
     Notes
     -----
     O(nnz) time and memory, fully vectorised (no loop over areas).
+
+    Examples
+    --------
+    One area, stores 1, 2 and 4 km away with attractiveness 1, 2, 1, power decay 2 and an
+    outside utility of 0.25: utilities 1, 0.5, 0.0625, shares 16/29, 8/29, 1/29 and 4/29.
+
+    >>> import numpy as np
+    >>> from storeplan.geo import Network
+    >>> net = Network(np.array([0, 3]), np.array([0, 1, 2], np.int32),
+    ...               np.array([1.0, 2.0, 4.0], np.float32), 1, 3)
+    >>> p = MarketParams(decay_by_level={}, default_decay=2.0, outside=0.25)
+    >>> sh = huff_shares(net, np.array([1.0, 2.0, 1.0]), p)
+    >>> (sh.values * 29).round(6).tolist(), float((sh.outside * 29).round(6)[0])
+    ([16.0, 8.0, 1.0], 4.0)
     """
     params = params or MarketParams()
     A = np.asarray(attractiveness, dtype=np.float64)
