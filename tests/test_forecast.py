@@ -110,3 +110,23 @@ def test_calendar_year_targets():
     assert f.target_met is True
     with pytest.raises(ValueError, match="outside the horizon"):
         RolloutSpec(years=2, horizon_years=3, target_revenue={7: 1.0})
+
+
+def test_stores_to_meet_target_by_rerunning_the_schedule():
+    from storeplan.forecast import stores_to_meet_target
+
+    rev = np.arange(100.0, 0.0, -10.0)  # 100, 90, ..., 10 per year
+    spec = RolloutSpec(years=1, horizon_years=1, stores_per_year=2, ramp_months=0, gross_margin=1.0,
+                       target_revenue=[300.0], improve_seconds=0)
+    s = schedule(AdditiveOracle(rev), np.ones(10), np.zeros(10), spec)
+    f = forecast(s)  # the schedule carries its oracle
+    assert f.final_revenue == pytest.approx(190.0) and f.shortfall == pytest.approx(110.0)
+    # 190 + 80 = 270 < 300 <= 190 + 80 + 70 = 340: two more stores
+    assert stores_to_meet_target(s) == 2
+    assert stores_to_meet_target(s, 1, max_extra=1) is None
+    met = schedule(AdditiveOracle(rev), np.ones(10), np.zeros(10),
+                   RolloutSpec(**{**spec.model_dump(), "target_revenue": [150.0]}))
+    assert stores_to_meet_target(met) == 0
+    far = schedule(AdditiveOracle(rev), np.ones(10), np.zeros(10),
+                   RolloutSpec(**{**spec.model_dump(), "target_revenue": [1e6]}))
+    assert stores_to_meet_target(far) is None

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from .rollout import RolloutSpec, Schedule, evaluate, ramp_factor, rollout_plan
+from .rollout import schedule as _schedule
 
-__all__ = ["Forecast", "forecast", "forecast_plan", "extra_stores_needed"]
+__all__ = ["Forecast", "forecast", "forecast_plan", "extra_stores_needed", "stores_to_meet_target"]
 
 
 @dataclass(frozen=True)
@@ -247,8 +248,13 @@ def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray] | No
         f"Cash flow = {spec.gross_margin:.0%} gross margin x sales - fixed costs - opening costs.",
         f"Ramp-up: {spec.ramp_shape.replace('_', '-')} over {spec.ramp_months:g} months.",
         "Extra stores to meet a missed target: shortfall / (average sales of the lowest-selling "
-        f"{marginal_share:.0%} of new stores x first-year ramp); a lower estimate.",
+        f"{marginal_share:.0%} of new stores x first-year ramp); a lower estimate "
+        "(storeplan.forecast.stores_to_meet_target re-runs the schedule instead).",
     )
+    left = int(np.sum(o == -1))
+    if extra.max(initial=0) > left:
+        notes += (f"The extra stores needed ({int(extra.max()):,}) exceed the {left:,} sites not opened: "
+                  "the target needs more candidate sites (a larger plan) or stronger stores.",)
     return Forecast(
         per_store_year=psy, per_year=per_year, npv=npv, npv_new=npv - npv0, payback_year=payback,
         total_revenue=float(revenue[:Y].sum()), final_revenue=float(revenue[Y - 1]), target_met=tmet,
@@ -281,3 +287,95 @@ def _marginal_revenue(ev: dict, o: np.ndarray, year: int, share: float) -> float
     vals = np.sort(full[pick])
     k = max(1, int(math.ceil(share * len(vals))))
     return float(vals[:k].mean())
+
+
+def stores_to_meet_target(schedule: Schedule, year: int | None = None, *,
+                          oracle: Callable[[np.ndarray], np.ndarray] | None = None,
+                          max_extra: int | None = None) -> int | None:
+    """Extra stores to open in a rollout year for its sales target, by re-running the schedule.
+
+    The schedule is re-run (same sites, costs and limits) with the year's store limit and
+    minimum raised to ``opened + e`` and its capital budget lifted, and the smallest ``e``
+    whose sales reach the target is found by bisection (sales grow with ``e`` for a
+    monotone oracle), each run without the swap improvement. Earlier years stay as the
+    greedy chose them (it is deterministic); the extra stores are the best remaining
+    sites given the market state, so their cannibalisation is counted, unlike
+    :func:`extra_stores_needed`.
+
+    Parameters
+    ----------
+    schedule : Schedule
+    year : int, optional
+        Rollout year ``1..years``; default the first rollout year whose target is missed.
+    oracle : callable, optional
+        Default: the schedule's.
+    max_extra : int, optional
+        Most extra stores to try (default: every site not yet opened).
+
+    Returns
+    -------
+    int or None
+        0 when the target is already met (or there is none), ``None`` when even
+        ``max_extra`` extra stores fall short.
+    """
+    spec = schedule.spec
+    oracle = schedule.oracle if oracle is None else oracle
+    targets = spec.targets(spec.horizon)
+
+    def sales(s: Schedule, t: int) -> float:
+        ev = evaluate(oracle, s.open_year, spec, s.opening_cost, s.fixed_cost)
+        return float(ev["revenue"][:, t - 1].sum())
+
+    if year is None:
+        missed = [t for t in range(1, spec.years + 1)
+                  if np.isfinite(targets[t - 1]) and sales(schedule, t) < targets[t - 1]]
+        if not missed:
+            return 0
+        year = missed[0]
+    if not 1 <= year <= spec.years:
+        from .errors import InputError
+
+        raise InputError(f"year {year} is outside the rollout years 1..{spec.years}")
+    goal = targets[year - 1]
+    if not np.isfinite(goal) or sales(schedule, year) >= goal:
+        return 0
+    opened = schedule.opened_per_year()
+    free = int(np.sum(schedule.open_year == -1) - (0 if schedule.forbidden is None else
+                                                   np.sum(schedule.forbidden & (schedule.open_year == -1))))
+    hi_extra = free if max_extra is None else min(free, max_extra)
+    if hi_extra <= 0:
+        return None
+    base = spec.model_dump()
+
+    def run(e: int) -> float:
+        hi = spec.max_stores().copy()
+        lo = spec.min_stores().copy()
+        bud = spec.budgets().copy()
+        hi[year - 1] = opened[year - 1] + e
+        lo[year - 1] = opened[year - 1] + e
+        bud[year - 1] = 1e300
+        lo = np.minimum(lo, hi)
+        s2 = RolloutSpec(**{**base, "stores_per_year": [int(min(v, 2**53)) for v in hi],
+                            "min_stores_per_year": [int(v) for v in lo],
+                            "budget_per_year": [float(min(v, 1e300)) for v in bud],
+                            "improve_evaluations": 0})
+        must = schedule.must_year if schedule.must_year is not None else np.zeros(len(schedule.ids), np.int64)
+        try:
+            new = _schedule(oracle, schedule.opening_cost, schedule.fixed_cost, s2, ids=schedule.ids,
+                            existing=schedule.open_year == 0, must_open=must > 0,
+                            must_open_year={int(j): int(must[j]) for j in np.flatnonzero(must > 0)},
+                            forbidden=schedule.forbidden, improve=False)
+        except Exception:  # noqa: BLE001 - a later year's minimum may become infeasible
+            return -np.inf
+        return sales(new, year)
+
+    if run(hi_extra) < goal:
+        return None
+    lo_e, hi_e = 0, hi_extra  # sales(lo_e) < goal <= sales(hi_e)
+    while hi_e - lo_e > 1:
+        mid = (lo_e + hi_e) // 2
+        if run(mid) >= goal:
+            hi_e = mid
+        else:
+            lo_e = mid
+    return hi_e

@@ -672,6 +672,9 @@ class Schedule:
     oracle : callable
         The value oracle the schedule was made with (used by
         :func:`storeplan.forecast.forecast` when none is given).
+    must_year, forbidden : ndarray, optional
+        Year each must-open site had to open in (0: none) and the forbidden mask, kept to
+        re-run the schedule (:func:`storeplan.forecast.stores_to_meet_target`).
     """
 
     ids: np.ndarray
@@ -688,6 +691,8 @@ class Schedule:
     evaluations: int
     extra: dict = field(default_factory=dict)
     oracle: Any = field(default=None, repr=False, compare=False)
+    must_year: np.ndarray | None = field(default=None, repr=False, compare=False)
+    forbidden: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def years(self) -> int:
@@ -956,7 +961,7 @@ def schedule(
         ids=ids_arr, open_year=open_year, opening_cost=opening_cost, fixed_cost=fixed_cost, spec=spec,
         npv=npv, npv_new=npv - npv0, bound=bound, gap=float(max(gap, 0.0)) if np.isfinite(gap) else gap,
         method=method, seconds=time.perf_counter() - t0, evaluations=int(counter[0]),
-        extra=dict(extra or {}), oracle=oracle,
+        extra=dict(extra or {}), oracle=oracle, must_year=np.where(is_must, must_year, 0), forbidden=is_forb,
     )
 
 
