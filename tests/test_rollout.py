@@ -357,3 +357,11 @@ def test_nearest_oracle_matches_brute_force_while_growing():
         np.testing.assert_allclose(own, cold[0])
         np.testing.assert_allclose(delta, cold[1])
         open_idx = np.sort(np.append(open_idx, rng.choice(cand)))
+
+
+def test_bad_oracle_output_is_reported():
+    spec = RolloutSpec(years=1, ramp_months=0, improve_seconds=0)
+    with pytest.raises(InputError, match="values for"):
+        schedule(lambda idx: np.ones(len(idx) + 1), np.ones(3), np.zeros(3), spec)
+    with pytest.raises(InputError, match="negative"):
+        schedule(lambda idx: -np.ones(len(idx)), np.ones(3), np.zeros(3), spec)

@@ -741,7 +741,7 @@ def evaluate(oracle: Callable[[np.ndarray], np.ndarray], open_year: np.ndarray, 
         idx = np.flatnonzero((o >= 0) & (o <= t))
         key = idx.tobytes()
         if key not in cache:
-            cache[key] = np.asarray(oracle(idx), np.float64) if len(idx) else np.zeros(0)
+            cache[key] = _revenue(oracle, idx)
         full[idx, t - 1] = cache[key]
     ramp = ramp_matrix(o, spec, h)
     revenue = full * ramp
@@ -757,17 +757,29 @@ def evaluate(oracle: Callable[[np.ndarray], np.ndarray], open_year: np.ndarray, 
             "value": np.asarray(float(cash.sum(axis=0) @ disc)), "calls": np.asarray(len(cache))}
 
 
+def _revenue(oracle, idx: np.ndarray) -> np.ndarray:
+    """``oracle(idx)`` checked: one finite, non-negative revenue per open site."""
+    if len(idx) == 0:
+        return np.zeros(0)
+    rev = np.asarray(oracle(idx), np.float64).reshape(-1)
+    if rev.shape != (len(idx),):
+        raise InputError(f"the revenue oracle returned {rev.shape[0]} values for {len(idx)} open sites")
+    if not np.isfinite(rev).all() or (rev < 0).any():
+        raise InputError("the revenue oracle returned a negative or non-finite revenue")
+    return rev
+
+
 def _gains(oracle, open_idx, weight, cand, counter) -> tuple[np.ndarray, np.ndarray]:
     counter[0] += 1
     if hasattr(oracle, "gains"):
         own, delta = oracle.gains(open_idx, weight, cand)
         return np.asarray(own, np.float64), np.asarray(delta, np.float64)
-    base = np.asarray(oracle(open_idx), np.float64) if len(open_idx) else np.zeros(0)
+    base = _revenue(oracle, open_idx)
     own = np.empty(len(cand))
     delta = np.empty(len(cand))
     for k, c in enumerate(cand):
         idx = np.sort(np.append(open_idx, c))
-        rev = np.asarray(oracle(idx), np.float64)
+        rev = _revenue(oracle, idx)
         counter[0] += 1
         at = int(np.searchsorted(idx, c))
         own[k] = rev[at]
