@@ -261,6 +261,12 @@ def test_rollout_map_wave_layers_render_offline(rollout_plan, tmp_path: Path) ->
 
     img = screenshot(page, tmp_path)
     assert n_colours(img) > 200, "map screenshot looks blank"
+    # The same map with the legend and layer control hidden: colours come from markers only.
+    bare = tmp_path / "bare.html"
+    bare.write_text(page.read_text(encoding="utf-8").replace(
+        "</head>", "<style>.leaflet-control-container{display:none}</style></head>"),
+        encoding="utf-8")
+    img = screenshot(bare, tmp_path)
     for y in range(3):
         assert pixels_near(img, WAVE_COLORS[y], tol=10) > 40, f"wave {y + 1} not visible"
     # Areas in the sequential share palette (canvas), drawn offline.

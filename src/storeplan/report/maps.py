@@ -64,8 +64,8 @@ SHARE_BREAKS = (0.001, 0.01, 0.05, 0.15, 0.30, 0.50)
 SHARE_COLORS = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#e31a1c", "#800026")
 #: Colours of the rollout waves (opening years 1, 2, ...; repeated after the last).
 WAVE_COLORS = (
-    "#2166ac", "#1a9850", "#252525", "#00a6ca", "#a65628", "#984ea3", "#66a61e",
-    "#e7298a", "#7570b3", "#999999",
+    "#2166ac", "#1a9850", "#252525", "#5e3c99", "#35978f", "#8c510a", "#c51b7d",
+    "#7fbc41", "#4393c3", "#999999",
 )
 #: Colour of stores of the plan that the rollout does not open.
 NOT_OPENED_COLOR = "#9e9e9e"
