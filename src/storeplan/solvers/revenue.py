@@ -403,6 +403,36 @@ def _swap_sweep(cptr, crow, cval, rptr, rcol, rval, W, num, den, fixed, cost, st
 
 
 @nb.njit(cache=True)
+def _heap_sift(idx, keys, pos, size):
+    while True:
+        left = 2 * pos + 1
+        if left >= size:
+            return
+        big = left
+        if left + 1 < size and keys[idx[left + 1]] > keys[idx[left]]:
+            big = left + 1
+        if keys[idx[big]] > keys[idx[pos]]:
+            idx[pos], idx[big] = idx[big], idx[pos]
+            pos = big
+        else:
+            return
+
+
+@nb.njit(cache=True)
+def _argsort(keys):
+    """Indices that sort ``keys`` ascending (heapsort; compiles much faster than
+    ``np.argsort`` in Numba; tie order unspecified)."""
+    size = keys.shape[0]
+    idx = np.arange(size)
+    for start in range(size // 2 - 1, -1, -1):
+        _heap_sift(idx, keys, start, size)
+    for end in range(size - 1, 0, -1):
+        idx[0], idx[end] = idx[end], idx[0]
+        _heap_sift(idx, keys, 0, end)
+    return idx
+
+
+@nb.njit(cache=True)
 def _select(c, x, must, free, k, mode, budget, cost):
     """``max sum_j c_j x_j`` over the relaxed site set (fills ``x``, returns the value):
     ``must`` plus the top ``k`` of ``free`` (mode 0), ``must`` plus a fractional knapsack of
@@ -418,7 +448,7 @@ def _select(c, x, must, free, k, mode, budget, cost):
         vals = np.empty(nf)
         for q in range(nf):
             vals[q] = -c[free[q]]
-        order = np.argsort(vals)
+        order = _argsort(vals)
         for q in range(min(k, nf)):
             j = free[order[q]]
             total += c[j]
@@ -440,7 +470,7 @@ def _select(c, x, must, free, k, mode, budget, cost):
                 ratio[q] = -np.inf
             else:
                 ratio[q] = -c[j] / cost[j]
-        order = np.argsort(ratio)
+        order = _argsort(ratio)
         for q in range(nf):
             j = free[order[q]]
             if c[j] <= 0.0:
@@ -518,7 +548,9 @@ def _cut_bound(rptr, rcol, rval, W, b, B, refs, fixed, cost, must, free, k, mode
             al[i, c1 + 2] = gS - gp * zS if tangent else gN
     pi = np.empty((n, K))
     if pi0.shape[0] == n and pi0.shape[1] == K:
-        pi[:, :] = pi0
+        for i in range(n):
+            for q in range(K):
+                pi[i, q] = pi0[i, q]
     else:
         for i in range(n):
             pi[i, 0] = 0.05
@@ -537,7 +569,8 @@ def _cut_bound(rptr, rcol, rval, W, b, B, refs, fixed, cost, must, free, k, mode
     scale = 1.0
     for it in range(iters):
         done += 1
-        c[:] = 0.0
+        for j in range(m):
+            c[j] = 0.0
         const = 0.0
         for i in range(n):
             wi = W[i]
@@ -571,7 +604,9 @@ def _cut_bound(rptr, rcol, rval, W, b, B, refs, fixed, cost, must, free, k, mode
                 if xj > 0.0:
                     for q in range(K):
                         v[q] += be[t, q] * xj
-            vmin = v.min()
+            vmin = v[0]
+            for q in range(1, K):
+                vmin = min(vmin, v[q])
             tot = 0.0
             for q in range(K):
                 w = pi[i, q] * np.exp(-eta * (v[q] - vmin))
