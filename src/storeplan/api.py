@@ -459,7 +459,7 @@ def _rollout(plan: Plan, scenario: Scenario, market, report) -> Plan:
     t0 = time.perf_counter()
     spec = scenario.rollout
     oracle = oracle_from_market(market, plan.stores["id"].astype(str).tolist())
-    sched = rollout_plan(plan, spec, oracle=oracle, seed=scenario.options.seed)
+    sched = rollout_plan(plan, spec, scenario=scenario, oracle=oracle, seed=scenario.options.seed)
     fc = forecast(sched, oracle)
     metrics = dict(plan.metrics)
     metrics["rollout"] = {
