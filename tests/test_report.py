@@ -472,6 +472,7 @@ def test_rollout_table_equals_the_forecast(rollout_plan: FakePlan,
     brief = text[text.index('id="brief"'):text.index("</ul>", text.index('id="brief"'))]
     assert f"misses its sales target by up to {fmt_money(fc.shortfall)}" in brief
     assert f"about {fc.extra_stores:,} more stores" in brief
+    assert "left unopened" not in brief  # every new store opens in the demo rollout
     assert f"Our stores would sell {fmt_money(rollout_plan.metrics['own_revenue'])}" in brief
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "has_columns",
     "category_columns",
     "share_by_region",
+    "wave_labels",
     "synthetic_notes",
     "metric",
 ]
@@ -284,6 +285,24 @@ def share_by_region(plan: Any) -> pd.DataFrame:
     out["change"] = out["share_after"] - out["share_before"]
     out = out.sort_values("market", ascending=False, kind="stable").reset_index()
     return out[cols]
+
+
+def wave_labels(plan: Any) -> dict[int, str]:
+    """Rollout year -> label (the calendar year when the forecast or the spec has one).
+
+    Reads ``plan.forecast.per_year`` (``year, label``), else ``plan.schedule.spec``
+    (``start_year, years``); empty when neither is there.
+    """
+    fc = getattr(plan, "forecast", None)
+    py = getattr(fc, "per_year", None)
+    if isinstance(py, pd.DataFrame) and {"year", "label"} <= set(py.columns):
+        return {int(y): str(lb) for y, lb in zip(py["year"], py["label"], strict=True)}
+    spec = getattr(getattr(plan, "schedule", None), "spec", None)
+    start = getattr(spec, "start_year", None)
+    years = getattr(spec, "years", None)
+    if start and years:
+        return {y: str(int(start) + y - 1) for y in range(1, int(years) + 1)}
+    return {}
 
 
 def synthetic_notes(notes: Any) -> list[str]:

@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._io import write_text
@@ -24,6 +25,7 @@ from ._common import (
     metric,
     share_by_region,
     synthetic_notes,
+    wave_labels,
 )
 
 __all__ = ["write_report", "render_report", "write_rollout_pngs"]
@@ -252,6 +254,15 @@ def _summary(plan: Any) -> str:
         text = "The rollout"
         if years is not None and not is_missing(years):
             text += f" over {int(years)} years"
+        sched = getattr(plan, "schedule", None)
+        oy = getattr(sched, "open_year", None)
+        if oy is not None:
+            oy = np.asarray(oy)
+            n_open, n_never = int((oy > 0).sum()), int((oy < 0).sum())
+            if n_never:
+                text += (f" opens {n_open:,} of the {n_open + n_never:,} new stores "
+                         f"({n_never:,} left unopened; the revenue and share figures "
+                         "above include them) and")
         met = h.get("target_met")
         if met is None or is_missing(met):
             text += " has no sales target"
@@ -317,6 +328,9 @@ def _rollout_headline(plan: Any) -> dict[str, Any] | None:
     fc = getattr(plan, "forecast", None)
     if fc is not None and callable(getattr(fc, "headline", None)):
         out.update(fc.headline())
+        py = getattr(fc, "per_year", None)
+        if "years" not in out and isinstance(py, pd.DataFrame) and "in_rollout" in py:
+            out["years"] = int(py["in_rollout"].sum())
     return out or None
 
 
@@ -653,7 +667,7 @@ def _open_years(plan: Any) -> dict[str, str]:
     years = getattr(sched, "open_year", None)
     if ids is None or years is None:
         return {}
-    labels = _wave_labels(plan)
+    labels = wave_labels(plan)
     out = {}
     for i, y in zip(ids, years, strict=False):
         y = int(y)
@@ -661,18 +675,6 @@ def _open_years(plan: Any) -> dict[str, str]:
         out[str(i)] = ("existing" if y == 0 else "not opened" if y < 0
                        else f"year {y}" if lab == str(y) else lab)
     return out
-
-
-def _wave_labels(plan: Any) -> dict[int, str]:
-    """Rollout year -> label (calendar year when known)."""
-    fc = getattr(plan, "forecast", None)
-    py = getattr(fc, "per_year", None)
-    if isinstance(py, pd.DataFrame) and {"year", "label"} <= set(py.columns):
-        return {int(y): str(lb) for y, lb in zip(py["year"], py["label"], strict=True)}
-    spec = getattr(getattr(plan, "schedule", None), "spec", None)
-    if spec is not None and getattr(spec, "start_year", None):
-        return {y: str(spec.start_year + y - 1) for y in range(1, int(spec.years) + 1)}
-    return {}
 
 
 def _regions(plan: Any, top: int = 20) -> str:

@@ -38,6 +38,7 @@ from ._common import (
     metric,
     require,
     served_areas,
+    wave_labels,
 )
 
 __all__ = [
@@ -334,20 +335,6 @@ def _area_shares(plan: Any, area_ids: pd.Series) -> tuple[np.ndarray, ...] | Non
     return col("share_after"), col("share_before"), col("market")
 
 
-def _wave_labels(plan: Any) -> dict[int, str]:
-    """Rollout year -> label (calendar year when the forecast or spec has one)."""
-    fc = getattr(plan, "forecast", None)
-    py = getattr(fc, "per_year", None)
-    if isinstance(py, pd.DataFrame) and {"year", "label"} <= set(py.columns):
-        return {int(y): str(lb) for y, lb in zip(py["year"], py["label"], strict=True)}
-    spec = getattr(getattr(plan, "schedule", None), "spec", None)
-    start = getattr(spec, "start_year", None)
-    years = getattr(spec, "years", None)
-    if start and years:
-        return {y: str(int(start) + y - 1) for y in range(1, int(years) + 1)}
-    return {}
-
-
 def _store_groups(
     plan: Any, store_ids: list[str], status: list[str]
 ) -> tuple[np.ndarray, list[dict[str, Any]], list[str] | None]:
@@ -380,7 +367,7 @@ def _store_groups(
     # Stores the schedule does not know keep their status: existing -> 0, else never.
     oy = np.array([by_id.get(s, 0 if st == "existing" else -1)
                    for s, st in zip(store_ids, status, strict=True)], dtype=np.int64)
-    labels = _wave_labels(plan)
+    labels = wave_labels(plan)
     order = ([0] if (oy == 0).any() else []) + sorted(set(oy[oy > 0].tolist()))
     if (oy < 0).any():
         order.append(-1)
