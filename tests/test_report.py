@@ -501,7 +501,7 @@ def test_sections_absent_without_market_or_rollout(report: dict[str, Path]) -> N
 def test_rollout_from_metrics_only(rollout_plan: FakePlan, tmp_path: Path) -> None:
     """A plan read back with Plan.load has metrics["rollout"] but no forecast: headline only."""
     plan = dataclasses.replace(rollout_plan, forecast=None, schedule=None)
-    paths = write_report(plan, tmp_path)
+    paths = write_report(plan, tmp_path, map=False)
     text = paths["report"].read_text(encoding="utf-8")
     assert 'id="rollout"' in text and "Sales target missed" in text
     assert 'id="rollout-years"' not in text
