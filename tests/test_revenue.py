@@ -225,3 +225,16 @@ def test_bound_valid_when_the_heuristic_is_not_optimal():
         assert sol.bound >= opt * (1 - 1e-9)
         assert not sol.proven_optimal or sol.objective >= opt * (1 - 1e-9)
     assert missed >= 1 and computed >= 1  # the checks above are not vacuous
+
+
+def test_time_limit_keeps_a_valid_bound():
+    U, W, b, B = _instance(0, n=200, m=16, density=0.25)
+    prob = RevenueProblem.build(U, W, base_own=b, base_total=B)
+    opt = _brute_force(prob, 4)
+    quick = revenue(U, W, 4, base_own=b, base_total=B, time_limit=0.0, bound_iters=400)
+    full = revenue(U, W, 4, base_own=b, base_total=B, bound_iters=400)
+    assert quick.info["sweeps"] == 0 and full.info["sweeps"] >= 1
+    assert quick.iterations < full.iterations
+    assert quick.objective <= opt * (1 + 1e-12)
+    assert quick.bound >= opt * (1 - 1e-9)
+    assert full.bound <= quick.bound + 1e-9 * opt

@@ -64,6 +64,9 @@ from storeplan.solvers.solution import Solution, make_solution
 
 __all__ = ["revenue", "RevenueProblem", "objective_value", "marginal_gains", "GREEDY_FACTOR"]
 
+#: Iterations of the cut bound per Numba call (the time limit is checked between calls).
+_BOUND_CHUNK = 50
+
 #: The greedy approximation factor 1 - 1/e.
 GREEDY_FACTOR = 1.0 - float(np.exp(-1.0))
 
@@ -489,7 +492,7 @@ def _select(c, x, must, free, k, mode, budget, cost):
 
 @nb.njit(cache=True)
 def _cut_bound(rptr, rcol, rval, W, b, B, refs, fixed, cost, must, free, k, mode, budget,
-               target, iters, eta0, pi0):
+               target, iters, eta0, pi0, it0, scale0, best0, stall0, last):
     """Bound from submodular cuts (see the module notes).
 
     Per area the share is at most each of ``K = 2 + 3 R`` functions linear in the
@@ -499,7 +502,10 @@ def _cut_bound(rptr, rcol, rval, W, b, B, refs, fixed, cost, must, free, k, mode
     ``sum_i W_i sum_k pi_ik cut_ik(x) - sum_j fixed_j x_j`` is linear in ``x`` and its
     maximum over the relaxed site set (:func:`_select`) is an upper bound; ``pi`` is
     improved by exponentiated-gradient (mirror) steps, starting from ``pi0`` (shape
-    (n, K); empty: a default start). Returns (best bound, iterations, pi, last x).
+    (n, K); empty: a default start). ``it0`` and ``scale0`` continue the step schedule of
+    an earlier call (chunked runs), with its best bound ``best0`` and stall count
+    ``stall0``; ``last``: the final iteration of the whole run computes no step.
+    Returns (best bound, iterations, pi, last x, scale, stall).
     """
     n = W.shape[0]
     m = fixed.shape[0]
@@ -563,11 +569,11 @@ def _cut_bound(rptr, rcol, rval, W, b, B, refs, fixed, cost, must, free, k, mode
     x = np.zeros(m)
     v = np.empty(K)
     pw = np.empty(K)
-    best = np.inf
+    best = best0
     done = 0
-    stall = 0
-    scale = 1.0
-    for it in range(iters):
+    stall = stall0
+    scale = scale0
+    for it in range(it0, it0 + iters):
         done += 1
         for j in range(m):
             c[j] = 0.0
@@ -593,7 +599,7 @@ def _cut_bound(rptr, rcol, rval, W, b, B, refs, fixed, cost, must, free, k, mode
             if stall >= 10:
                 scale *= 0.5
                 stall = 0
-        if best - target <= 1e-10 * abs(target) or it == iters - 1:
+        if best - target <= 1e-10 * abs(target) or (last and it == it0 + iters - 1):
             break
         eta = scale * eta0 / np.sqrt(it + 1.0)
         for i in range(n):
@@ -616,7 +622,7 @@ def _cut_bound(rptr, rcol, rval, W, b, B, refs, fixed, cost, must, free, k, mode
                 tot += w
             for q in range(K):
                 pi[i, q] /= tot
-    return best, done, pi, x
+    return best, done, pi, x, scale, stall
 
 
 @nb.njit(cache=True)
@@ -859,7 +865,8 @@ def revenue(
         Also compute the continuous-relaxation Lagrangian bound (off by default: the cut
         bound was tighter on every instance tried).
     time_limit : float, optional
-        Seconds; checked between sweeps.
+        Seconds; checked between swap sweeps and between chunks of bound iterations
+        (greedy always completes; the bound then stays valid, only looser).
     seed : int
         Seeds the order in which swap sweeps visit candidates. Same seed, same result.
 
@@ -1028,14 +1035,24 @@ def revenue(
         refs = is_open[None, :].copy()
         pi = np.empty((0, 0))
         cut = np.inf
-        for _ in range(max(1, cut_rounds)):
-            b_r, it_r, pi, x_last = _cut_bound(
-                prob.rptr, prob.rcol, prob.rval, prob.weight, prob.base_own, prob.base_total,
-                refs, prob.fixed, prob.cost, must64, free, int(k), int(mode), cap, obj,
-                int(bound_iters), 100.0, pi,
-            )
-            cut = min(cut, float(b_r))
-            iterations += int(it_r)
+        for rnd in range(max(1, cut_rounds)):
+            if rnd and _out_of_time(t0, time_limit):
+                break
+            # chunks of iterations so that a time limit is honoured between them
+            it_done, scale, stall, b_r, x_last = 0, 1.0, 0, np.inf, None
+            while it_done < bound_iters:
+                chunk = min(_BOUND_CHUNK, bound_iters - it_done)
+                b_r, it_r, pi, x_last, scale, stall = _cut_bound(
+                    prob.rptr, prob.rcol, prob.rval, prob.weight, prob.base_own,
+                    prob.base_total, refs, prob.fixed, prob.cost, must64, free, int(k),
+                    int(mode), cap, obj, int(chunk), 100.0, pi, int(it_done), float(scale),
+                    float(b_r), int(stall), it_done + chunk >= bound_iters,
+                )
+                cut = min(cut, float(b_r))
+                iterations += int(it_r)
+                it_done += chunk
+                if it_r < chunk or _out_of_time(t0, time_limit):
+                    break
             new_ref = x_last > 0.5
             if cut - obj <= 1e-9 * max(abs(obj), 1e-12) or any(
                 np.array_equal(new_ref, r) for r in refs
@@ -1085,6 +1102,10 @@ def revenue(
         seconds=time.perf_counter() - t0, iterations=iterations, method=method, sense="max",
         info=info,
     )
+
+
+def _out_of_time(t0: float, time_limit: float | None) -> bool:
+    return time_limit is not None and time.perf_counter() - t0 > time_limit
 
 
 def _merge(a, b):
