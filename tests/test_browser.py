@@ -234,8 +234,20 @@ def test_rollout_map_wave_layers_render_offline(rollout_plan, tmp_path: Path) ->
     store.dispatchEvent(new MouseEvent('click', {bubbles: true}));
     var c = document.querySelector('.leaflet-popup-content');
     pre.textContent += 'POPUP[' + (c ? c.textContent : '') + ']';
+    m.closePopup();
+    var p = m.latLngToContainerPoint([AREA_LAT, AREA_LON]);
+    var r = m.getContainer().getBoundingClientRect();
+    var canvas = document.querySelector('.leaflet-overlay-pane canvas');
+    canvas.dispatchEvent(new MouseEvent('click', {bubbles: true,
+        clientX: r.left + p.x, clientY: r.top + p.y}));
+    var all = document.querySelectorAll('.leaflet-popup-content');
+    c = all.length > 1 ? all[all.length - 1] : all[0];
+    pre.textContent += 'AREA[' + (c ? c.textContent : '') + ']';
     document.body.appendChild(pre);
     """
+    area = rollout_plan.areas.iloc[-1]
+    js = js.replace("AREA_LAT", repr(float(area["lat"]))).replace("AREA_LON",
+                                                                   repr(float(area["lon"])))
     dom = _probe(page, tmp_path, js)
     import json
     import re
@@ -258,6 +270,10 @@ def test_rollout_map_wave_layers_render_offline(rollout_plan, tmp_path: Path) ->
     popup = popup.group(1)
     for label in ("revenue / year", "catchment share", "opens"):
         assert label in popup, popup
+    area_popup = re.search(r"AREA\[(area.*?)\]", dom, re.S)
+    assert area_popup, "the area popup did not open"
+    for label in ("our share after", "our share before", "offline market / year"):
+        assert label in area_popup.group(1), area_popup.group(1)
 
     img = screenshot(page, tmp_path)
     assert n_colours(img) > 200, "map screenshot looks blank"

@@ -821,6 +821,10 @@ def render_report(
     parts += ["<h2>Headline</h2>", _summary(plan), _headline(plan)]
     if _has_market(plan):
         parts.append(_revenue_cards(plan))
+        parts.append('<p class="sub">Amounts in the scenario\'s currency (CNY for the bundled '
+                     "China data), per year unless stated; bn = billion, m = million. Market "
+                     "share: our stores' share of offline spending on the categories we sell."
+                     "</p>")
     if map_href:
         parts.append(f'<p><a class="maplink" href="{escape(map_href, quote=True)}">'
                      "Open the interactive map \u2192</a> "

@@ -572,6 +572,9 @@ def _legend_html(plan: Any, data: dict[str, Any]) -> str:
         for color, label in zip(data["share_colors"], data["share_labels"], strict=True):
             items.append(f'<div><span class="sw" style="background:{color};'
                          f'border-color:#7f7f7f"></span>{e(label)}</div>')
+        items.append('<div class="notes">Share of the area\'s offline spending that our '
+                     "stores capture, after the plan (toggle \u201cbefore\u201d: existing "
+                     "stores only).</div>")
         items.append(f"<details><summary>distance layer colours</summary>{''.join(dist)}"
                      "</details>")
     else:
