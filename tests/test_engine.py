@@ -27,13 +27,15 @@ def scenarios(tmp_path: Path) -> dict[str, Path]:
     """Twelve areas in two regions, three scenario files (one with a rollout, one broken)."""
     rng = np.random.default_rng(0)
     n = 12
-    pd.DataFrame({
-        "id": [f"a{i}" for i in range(n)],
-        "lon": rng.uniform(120.0, 121.0, n),
-        "lat": rng.uniform(30.0, 31.0, n),
-        "population": rng.uniform(1e3, 1e5, n).round(),
-        "region": rng.choice(["north", "south"], n),
-    }).to_csv(tmp_path / "areas.csv", index=False)
+    pd.DataFrame(
+        {
+            "id": [f"a{i}" for i in range(n)],
+            "lon": rng.uniform(120.0, 121.0, n),
+            "lat": rng.uniform(30.0, 31.0, n),
+            "population": rng.uniform(1e3, 1e5, n).round(),
+            "region": rng.choice(["north", "south"], n),
+        }
+    ).to_csv(tmp_path / "areas.csv", index=False)
 
     def write(name: str, body: str) -> Path:
         p = tmp_path / f"{name}.toml"
@@ -41,15 +43,20 @@ def scenarios(tmp_path: Path) -> dict[str, Path]:
         return p
 
     return {
-        "pmedian": write("pmedian", """
+        "pmedian": write(
+            "pmedian",
+            """
             name = "pmed"
             [areas]
             path = "areas.csv"
             [objective]
             kind = "pmedian"
             stores = 3
-            """),
-        "rollout": write("rollout", """
+            """,
+        ),
+        "rollout": write(
+            "rollout",
+            """
             name = "roll"
             [areas]
             path = "areas.csv"
@@ -63,15 +70,19 @@ def scenarios(tmp_path: Path) -> dict[str, Path]:
             ramp_months = 12
             target_revenue = [1.0, 1e15]
             improve_seconds = 0.3
-            """),
-        "broken": write("broken", """
+            """,
+        ),
+        "broken": write(
+            "broken",
+            """
             name = "broken"
             [areas]
             path = "areas.csv"
             [objective]
             kind = "pmedian"
             stores = 50
-            """),
+            """,
+        ),
     }
 
 
@@ -111,10 +122,12 @@ def test_compare_one_row_per_scenario_local(scenarios, tmp_path):
 def test_sweep_and_dask_match_local(scenarios, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     grid = {"objective.stores": [3, 4], "rollout.stores_per_year": [1, 2]}
-    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
-                                  dashboard_address=None) as cluster:
-        dask_res = sweep(scenarios["rollout"], grid, tmp_path / "dask", engine="dask",
-                         address=cluster.scheduler_address)
+    with distributed.LocalCluster(
+        n_workers=1, processes=False, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        dask_res = sweep(
+            scenarios["rollout"], grid, tmp_path / "dask", engine="dask", address=cluster.scheduler_address
+        )
     local_res = sweep(scenarios["rollout"], grid, tmp_path / "local", engine="local", workers=2)
     t = dask_res.table
     assert len(t) == 4 and t["error"].isna().all()
@@ -149,3 +162,19 @@ def test_run_many_engines():
             run_many([1], abs, engine="ray")
     else:
         assert run_many([-1, -2], abs, engine="ray", workers=1) == [1, 2]
+
+
+@pytest.mark.slow
+def test_ray_matches_local(scenarios, tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is optional: pip install 'storeplan[ray]'")
+    grid = {"objective.stores": [3, 4]}
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        ray_res = sweep(scenarios["rollout"], grid, tmp_path / "ray", engine="ray")
+    finally:
+        ray.shutdown()
+    local = sweep(scenarios["rollout"], grid, tmp_path / "local", engine="local", workers=1).table
+    t = ray_res.table
+    assert t["error"].isna().all() and t["name"].tolist() == local["name"].tolist()
+    for col in ("stores", "coverage", "npv", "revenue", "share", "objective", "gap"):
+        np.testing.assert_allclose(t[col].to_numpy(float), local[col].to_numpy(float), rtol=1e-12)
