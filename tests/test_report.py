@@ -428,6 +428,10 @@ def test_revenue_sections_present(rollout_plan: FakePlan, rollout_report: dict[s
     a = a[a["region"] == t["region"].iloc[0]]
     assert t["share_after"].iloc[0] == pytest.approx(
         (a["market"] * a["share_after"]).sum() / a["market"].sum())
+    # stores per region: revenue per region, the "other regions" row sums the tail
+    header, reg_rows = read_table(text, "regions")
+    assert header[-1] == "revenue / year"
+    assert sum(r[-1][1] for r in reg_rows) == pytest.approx(rollout_plan.stores["revenue"].sum())
     # the metrics shown in cards and sections are not repeated under the assumptions
     _, assumptions = read_table(text, "assumptions")
     settings = {r[0][0] for r in assumptions}

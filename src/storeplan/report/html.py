@@ -683,17 +683,38 @@ def _regions(plan: Any, top: int = 20) -> str:
     t = stores_per_region(plan, top=top)
     if t.empty:
         return "<p>No stores.</p>"
-    cov = None
-    if "covered_population" in plan.stores and "region" in plan.stores:
-        cov = plan.stores.groupby(plan.stores["region"].astype(object).fillna("(no region)"),
-                                  sort=False)["covered_population"].sum()
-    rows = []
-    for region, r in t.iterrows():
-        c = cov.get(region) if cov is not None else None
-        rows.append([str(region), fmt_int(r["new"]), fmt_int(r["existing"]),
-                     fmt_int(r["total"]), fmt_int(c)])
-    return _table([("region", False), ("new", True), ("existing", True), ("total", True),
-                   ("covered population", True)], rows)
+    stores = plan.stores
+    region = (stores["region"].astype(object).fillna("(no region)") if "region" in stores
+              else None)
+    cov = rev = None
+    if region is not None and "covered_population" in stores:
+        cov = stores.groupby(region, sort=False)["covered_population"].sum()
+    if region is not None and has_columns(stores, "revenue"):
+        rev = pd.to_numeric(stores["revenue"], errors="coerce").groupby(region, sort=False).sum()
+    listed = [n for n in t.index if n in (cov.index if cov is not None else ())
+              or n in (rev.index if rev is not None else ())]
+
+    def value(series: pd.Series | None, name: Any) -> Any:
+        if series is None:
+            return None
+        if name in series.index:
+            return series.get(name)
+        if str(name).startswith("other regions"):  # the tail summed by stores_per_region
+            return float(series.sum() - series.reindex(listed).fillna(0.0).sum())
+        return None
+
+    rows: list[list[Cell]] = []
+    for name, r in t.iterrows():
+        row: list[Cell] = [str(name), fmt_int(r["new"]), fmt_int(r["existing"]),
+                           fmt_int(r["total"]), fmt_int(value(cov, name))]
+        if rev is not None:
+            row.append(_money_cell(value(rev, name)))
+        rows.append(row)
+    header = [("region", False), ("new", True), ("existing", True), ("total", True),
+              ("covered population", True)]
+    if rev is not None:
+        header.append(("revenue / year", True))
+    return _table(header, rows, table_id="regions")
 
 
 def _assumptions(plan: Any) -> str:
