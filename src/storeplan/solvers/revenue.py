@@ -1027,7 +1027,8 @@ def revenue(
     online = _online_bound(prob, sites, must, eligible, p, float(budget or 0.0), mode, f_final)
     lag = np.inf
     cut = np.inf
-    if bound_iters > 0:
+    trivial = mode == 0 and (p == must.size or p == int(eligible.sum()))
+    if bound_iters > 0 and not trivial:
         free = np.flatnonzero(eligible & (status != 1)).astype(np.int64)
         cap = float(budget) - float(prob.cost[must].sum()) if mode == 1 else 0.0
         k = (p - must.size) if mode == 0 else 0
