@@ -603,3 +603,24 @@ def test_real_solve_with_rollout_report_and_reload(tmp_path: Path) -> None:
     text = paths["report"].read_text(encoding="utf-8")
     assert "Own revenue per year" in text and 'id="rollout"' in text
     assert 'id="rollout-years"' not in text and "share_by_region" not in paths
+
+
+def test_rollout_and_revenue_sections_escape_plan_text(rollout_plan: FakePlan,
+                                                       tmp_path: Path) -> None:
+    evil = "<script>alert(1)</script>"
+    stores = rollout_plan.stores.copy()
+    stores["region"] = evil
+    stores["name"] = evil
+    areas = rollout_plan.areas.copy()
+    areas["region"] = evil
+    plan = dataclasses.replace(rollout_plan, stores=stores, areas=areas,
+                               metrics={**rollout_plan.metrics,
+                                        "calibration": {"n_stores": 3, "r2": 0.2,
+                                                        "fitted": {evil: 1.0}}})
+    paths = write_report(plan, tmp_path)
+    for key in ("report", "map"):
+        text = paths[key].read_text(encoding="utf-8")
+        assert evil not in text, key
+    text = paths["report"].read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert 'class="box warn"' in text and "The fit is weak" in text
