@@ -1,4 +1,12 @@
-"""The one-page HTML report of a plan (``report.html`` + ``charts/*.png`` + ``map.html``)."""
+"""The one-page HTML report of a plan (``report.html`` + ``charts/*.png`` + ``map.html``).
+
+Read top to bottom in five minutes: an "in brief" summary, headline cards (network,
+revenue and market share), the rollout (verdict on the sales targets, NPV, payback, the
+year-by-year table and the charts of :func:`storeplan.report.pdf.write_rollout_charts`),
+revenue by category and market share by region (with the calibration of the market
+model), the top stores, then the network charts, assumptions, data sources and
+provenance. Sections whose data the plan lacks (older plans, ``Plan.load``) are left out.
+"""
 
 from __future__ import annotations
 
