@@ -458,7 +458,8 @@ def _rollout_table(plan: Any) -> str:
             _money_cell(r.get("target")),
             met_cell,
             _money_cell(r.get("shortfall")) if missed else ("-", r.get("shortfall"), ""),
-            (fmt_int(extra) if missed else "-", extra, ""),
+            ("-" if not missed else "n/a" if is_missing(extra) or int(extra) < 0
+             else fmt_int(extra), extra, ""),
             _money_cell(r.get("capex")),
             _money_cell(r.get("cash_flow")),
             _money_cell(r.get("cumulative_cash_flow")),
