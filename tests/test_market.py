@@ -353,3 +353,20 @@ def test_calibration_recovers_decay_per_level():
     for lvl, want in {"city": 1.5, "county": 2.0, "township": 2.6}.items():
         assert got[lvl] == pytest.approx(want, rel=0.02)
     assert report.fitted["outside"] == pytest.approx(0.2, rel=0.05)
+
+
+def test_outside_option_scales_with_population():
+    # two identical areas 1 km from one store; the bigger one keeps more spending outside
+    areas = pd.DataFrame({"id": ["small", "big"], "lon": [113.0, 113.0], "lat": [23.0, 23.0],
+                          "population": [20_000.0, 2_000_000.0]})
+    sites = pd.DataFrame({"id": ["s"], "lon": [113.0], "lat": [23.0]})
+    params = MarketParams(outside=0.05, outside_per_100k=3.0)
+    mk = build_market(areas, sites, params=params)
+    np.testing.assert_allclose(mk.outside_u, [0.05 + 0.6, 0.05 + 60.0])
+    share = capture(mk, [0]).areas["own_share"].to_numpy()
+    # u = 1 (A = 1, d clamped to min_km = 1 km): share = 1 / (1 + u0)
+    np.testing.assert_allclose(share, [1 / 1.65, 1 / 61.05])
+    ri = revenue_inputs(mk)
+    np.testing.assert_allclose(ri["base_total"], mk.outside_u)
+    plain = build_market(areas, sites)
+    np.testing.assert_allclose(plain.outside_u, [0.05, 0.05])
