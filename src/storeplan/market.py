@@ -7,17 +7,18 @@ rule
 
 .. math::
 
-    P_{ij} = \frac{u_{ij}}{u_0 + \sum_{k \in \text{open}} u_{ik}}, \qquad
+    P_{ij} = \frac{u_{ij}}{u_{0i} + \sum_{k \in \text{open}} u_{ik}}, \qquad
     u_{ij} = a_i^{[j\ \text{ours}]} \, A_j \, f_{\ell(i)}(d_{ij}), \qquad
-    P_{i0} = \frac{u_0}{u_0 + \sum_k u_{ik}},
+    P_{i0} = \frac{u_{0i}}{u_{0i} + \sum_k u_{ik}},
 
 with :math:`A_j` the attractiveness of the store (per format for ours, per brand for
 rivals), :math:`a_i` our brand affinity in the area (:func:`storeplan.demand.brand_affinity`),
-:math:`d_{ij}` the great-circle distance in km and :math:`f_\ell` a distance decay that
+:math:`d_{ij}` the great-circle distance in km, :math:`f_\ell` a distance decay that
 depends on the area level :math:`\ell` (``power``: :math:`\max(d, d_{\min})^{-\lambda_\ell}`;
-``exponential``: :math:`e^{-\lambda_\ell d}`, :math:`\lambda_\ell` per km). Pairs farther
-than the network radius (and beyond the ``k`` nearest) are not stored and count as
-:math:`u_{ij} = 0`.
+``exponential``: :math:`e^{-\lambda_\ell d}`, :math:`\lambda_\ell` per km) and
+:math:`u_{0i}` the outside option's utility (``outside`` plus ``outside_per_100k`` per
+100,000 residents). Pairs farther than the network radius (and beyond the ``k`` nearest)
+are not stored and count as :math:`u_{ij} = 0`.
 
 Online and offline as one: a share ``transfer_rate`` of our online revenue :math:`O_i` in
 an area moves to our stores in proportion to their Huff shares, so a store's gross revenue
