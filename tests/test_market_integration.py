@@ -146,3 +146,17 @@ def test_rollout_through_solve_and_save(tmp_path, towns):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["rollout"]["npv"] == pytest.approx(fc.npv)
     assert Plan.load(tmp_path).metrics["rollout"]["years"] == 2
+
+
+def test_outside_option_scales_with_population():
+    # one area of 200,000 people and one standard store on it (distance below min_km = 1 km,
+    # so f = 1, A = 1): u0 = 0.05 + 3.0 * 200,000 / 100,000 = 6.05, our share = 1 / 7.05
+    from storeplan.market import MarketParams, build_market
+
+    areas = pd.DataFrame({"id": ["a"], "lon": [110.0], "lat": [30.0], "population": [200_000.0]})
+    sites = pd.DataFrame({"id": ["s"], "lon": [110.0], "lat": [30.0]})
+    plain = build_market(areas, sites, params=MarketParams())
+    scaled = build_market(areas, sites, params=MarketParams(outside_per_100k=3.0))
+    assert plain.shares([0]).values[0] == pytest.approx(1 / 1.05)
+    assert scaled.shares([0]).values[0] == pytest.approx(1 / 7.05)
+    assert scaled.shares([0]).outside[0] == pytest.approx(6.05 / 7.05)

@@ -508,7 +508,7 @@ class HuffOracle:
             cols = net.indices
             cand_pair = mk.kind[cols] == CANDIDATE
             base = np.bincount(rows, weights=np.where(cand_pair, 0.0, mk.utility), minlength=net.n_areas)
-            base = base + mk.params.outside
+            base = base + mk.outside_u
             # pairs of every rollout site, grouped by site (rollout order)
             n = len(self.store)
             site_of_store = np.full(net.n_sites, -1, np.int64)
