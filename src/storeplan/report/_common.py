@@ -228,15 +228,35 @@ def served_areas(plan: Any) -> pd.DataFrame:
 
 
 def has_columns(df: Any, *cols: str) -> bool:
-    """True when ``df`` is a non-empty DataFrame with every column in ``cols``
-    holding at least one value."""
+    """Tell whether ``df`` is a non-empty DataFrame whose columns ``cols`` all hold a value.
+
+    Parameters
+    ----------
+    df : object
+        Usually a DataFrame; anything else (``None``) gives False.
+    *cols : str
+        Column names.
+
+    Returns
+    -------
+    bool
+    """
     if df is None or not isinstance(df, pd.DataFrame) or len(df) == 0:
         return False
     return all(c in df.columns and bool(df[c].notna().any()) for c in cols)
 
 
 def category_columns(stores: Any) -> list[str]:
-    """The ``revenue_<category>`` columns of a stores table (in table order)."""
+    """Return the ``revenue_<category>`` columns of a stores table (in table order).
+
+    Parameters
+    ----------
+    stores : DataFrame or None
+
+    Returns
+    -------
+    list of str
+    """
     if stores is None or not isinstance(stores, pd.DataFrame):
         return []
     return [c for c in stores.columns if str(c).startswith("revenue_") and len(str(c)) > 8]

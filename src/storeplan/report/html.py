@@ -905,8 +905,20 @@ _LINKED_FILES = (
 def write_rollout_pngs(plan: Any, charts_dir: str | Path) -> dict[str, Path]:
     """Write the rollout charts of ``plan.forecast`` as PNG (empty dict without one).
 
-    Uses :func:`storeplan.report.pdf.write_rollout_charts`; keys are the file stems
-    (``rollout_stores``, ``rollout_revenue``, ``rollout_cash``, ``rollout_regions``).
+    Parameters
+    ----------
+    plan : Plan
+        Uses ``plan.forecast`` (a :class:`storeplan.forecast.Forecast`).
+    charts_dir : str or Path
+        Folder of the PNGs (``out/charts``).
+
+    Returns
+    -------
+    dict of str to Path
+        From :func:`storeplan.report.pdf.write_rollout_charts`, keyed by file stem
+        (``rollout_stores``, ``rollout_revenue``, ``rollout_cash``, ``rollout_regions``);
+        empty without a forecast, or when the forecast lacks what the charts need (a
+        warning is logged and the report goes on without them).
     """
     fc = getattr(plan, "forecast", None)
     if fc is None or not isinstance(getattr(fc, "per_year", None), pd.DataFrame):
