@@ -158,7 +158,7 @@ def _run_ray(items, fn, workers, address) -> list:
     try:
         import ray
     except ImportError as exc:
-        raise EngineUnavailableError('engine "ray" needs ray: pip install "ray[default]"') from exc
+        raise EngineUnavailableError('engine "ray" needs ray: pip install "storeplan[ray]"') from exc
     started = False
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"address": address, "include_dashboard": False, "log_to_driver": False}
@@ -167,11 +167,17 @@ def _run_ray(items, fn, workers, address) -> list:
         ray.init(**kwargs)
         started = True
     try:
-        remote = ray.remote(fn)
-        return list(ray.get([remote.remote(t) for t in items]))
+        # ray.remote wraps Python functions only; a module-level trampoline takes any callable
+        remote = ray.remote(_apply)
+        return list(ray.get([remote.remote(fn, t) for t in items]))
     finally:
         if started:
             ray.shutdown()
+
+
+def _apply(fn: Callable[[Any], Any], item: Any) -> Any:
+    """``fn(item)``; the task Ray runs (a plain function, picklable by reference)."""
+    return fn(item)
 
 
 # ----------------------------------------------------------------------------- scenario tasks
