@@ -34,9 +34,11 @@ def run_peer(name: str, d: np.ndarray, p: int, time_limit: float, seed: int = 0)
     if name == "pbp":
         from pbp_pmedian import solve
 
-        value, sites, _, status, _ = solve(d, p, time_limit=time_limit)
-        obj = pmedian_cost(d, sites)
-        status = str(status)
+        value, sites, _, status, engine = solve(d, p, time_limit=time_limit)
+        if sites is None or len(sites) != p:
+            obj, status = float("nan"), f"no solution ({status}, {engine})"
+        else:
+            obj, status = pmedian_cost(d, sites), f"{status} ({engine})"
     elif name == "fasterpam":
         import kmedoids
 

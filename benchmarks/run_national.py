@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> None:
           f"instance build {t_build:.1f} s, time limit {args.time_limit:g} s per model\n")
     print(table(rows, ["model", "objective", "bound", "gap %", "seconds", "iterations",
                        "unserved clients", "method"]))
+    print("\nphase seconds (p-median): " + ", ".join(
+        f"{k} {v:.1f}" for k, v in sol.info.items() if k.endswith("_s")))
     print(f"\npeak RSS: {rss_build:.0f} MiB after building the instance, {rss_pm:.0f} MiB "
           f"after p-median, {peak_rss_mib():.0f} MiB at the end")
 
