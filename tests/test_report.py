@@ -624,3 +624,32 @@ def test_rollout_and_revenue_sections_escape_plan_text(rollout_plan: FakePlan,
     text = paths["report"].read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert 'class="box warn"' in text and "The fit is weak" in text
+
+
+def test_share_by_city_tier_table():
+    """Hand-checked: two areas per level; the tier share is the market-weighted mean."""
+    import types
+
+    from storeplan.report._common import share_by_region
+    from storeplan.report.html import render_report
+
+    areas = pd.DataFrame({"id": ["a", "b", "c"], "level": ["city", "city", "township"],
+                          "region": ["R", "R", "R"]})
+    assignment = pd.DataFrame({"area_id": ["a", "b", "c"], "market": [100.0, 300.0, 50.0],
+                               "share_before": [0.0, 0.0, 0.0], "share_after": [0.2, 0.1, 0.5]})
+    plan = types.SimpleNamespace(assignment=assignment, areas=areas)
+    t = share_by_region(plan, column="level").set_index("region")
+    # city: (100 * 0.2 + 300 * 0.1) / 400 = 0.125; township: 0.5
+    assert t.loc["city", "share_after"] == pytest.approx(0.125)
+    assert t.loc["township", "share_after"] == pytest.approx(0.5)
+    assert t.loc["city", "market"] == pytest.approx(400.0)
+    assert "share-levels" not in render_report(types.SimpleNamespace(
+        scenario_name="x", objective="coverage", stores=pd.DataFrame(), assignment=pd.DataFrame(),
+        areas=pd.DataFrame(), rivals=pd.DataFrame(), metrics={}, coverage_curve=pd.DataFrame(),
+        provenance={}, notes=()), {})
+
+
+def test_share_by_tier_in_report(rollout_report: dict[str, Path]) -> None:
+    text = rollout_report["report"].read_text(encoding="utf-8")
+    header, rows = read_table(text, "share-levels")
+    assert header[0] == "level" and [r[0][0] for r in rows] == ["county"]

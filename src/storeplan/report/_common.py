@@ -262,34 +262,36 @@ def category_columns(stores: Any) -> list[str]:
     return [c for c in stores.columns if str(c).startswith("revenue_") and len(str(c)) > 8]
 
 
-def share_by_region(plan: Any) -> pd.DataFrame:
-    """Our offline market share per region, before and after the plan's new stores.
+def share_by_region(plan: Any, column: str = "region") -> pd.DataFrame:
+    """Our offline market share per region (or per other area ``column``, e.g. ``level``
+    for the city tier), before and after the plan's new stores.
 
     Joins ``plan.assignment`` (``area_id, market, share_before, share_after``) with the
-    region of each area in ``plan.areas``; a region's share is its areas' own offline
+    ``column`` of each area in ``plan.areas``; a group's share is its areas' own offline
     revenue over their offline spending (market-weighted mean of the area shares).
 
     Returns
     -------
     pandas.DataFrame
         ``region, market, revenue_before, revenue_after, share_before, share_after,
-        change`` (``change`` in share points, 0..1), one row per region, largest market
-        first; empty when the columns are missing.
+        change`` (``region`` holds the group label whatever ``column`` is; ``change`` in
+        share points, 0..1), one row per group, largest market first; empty when the
+        columns are missing.
     """
     cols = ["region", "market", "revenue_before", "revenue_after", "share_before",
             "share_after", "change"]
     asg = getattr(plan, "assignment", None)
     areas = getattr(plan, "areas", None)
     if not has_columns(asg, "area_id", "market", "share_after") or not has_columns(
-        areas, "id", "region"
+        areas, "id", column
     ):
         return pd.DataFrame(columns=cols)
     a = asg.drop_duplicates("area_id", keep="first")
-    region = pd.Series(areas["region"].astype(object).to_numpy(),
-                       index=areas["id"].astype(str).to_numpy())
-    region = region[~region.index.duplicated()]
-    reg = a["area_id"].astype(str).map(region)
-    reg = reg.map(lambda r: "(no region)" if is_missing(r) or r == "" else str(r))
+    group = pd.Series(areas[column].astype(object).to_numpy(),
+                      index=areas["id"].astype(str).to_numpy())
+    group = group[~group.index.duplicated()]
+    reg = a["area_id"].astype(str).map(group)
+    reg = reg.map(lambda r: f"(no {column})" if is_missing(r) or r == "" else str(r))
     market = pd.to_numeric(a["market"], errors="coerce").fillna(0.0).to_numpy(float)
     after = pd.to_numeric(a["share_after"], errors="coerce").fillna(0.0).to_numpy(float)
     before = (pd.to_numeric(a["share_before"], errors="coerce").fillna(0.0).to_numpy(float)

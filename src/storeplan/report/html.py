@@ -548,6 +548,24 @@ def _categories(plan: Any) -> str:
                   table_id="categories")
 
 
+def _share_levels(plan: Any) -> str:
+    """Our share by city tier (area level: city / county / township), before and after."""
+    t = share_by_region(plan, column="level")
+    if t.empty:
+        return ""
+    rows: list[list[Cell]] = []
+    for _, r in t.iterrows():
+        rows.append([(str(r["region"]), None, ""), _money_cell(r["market"]),
+                     (fmt_pct(r["share_before"]), r["share_before"], ""),
+                     (fmt_pct(r["share_after"]), r["share_after"], ""),
+                     (f"{100 * float(r['change']):+.1f} pts", r["change"], "")])
+    return ("<h3>Market share by city tier</h3><p>Offline market per area level (city, county, "
+            "township): our share before and after the new stores.</p>"
+            + _table([("level", False), ("offline market per year", True),
+                      ("share before", True), ("share after", True), ("change", True)],
+                     rows, table_id="share-levels"))
+
+
 def _share_regions(plan: Any, top: int = 12) -> str:
     t = share_by_region(plan)
     if t.empty:
@@ -603,6 +621,9 @@ def _revenue_section(plan: Any, charts: dict[str, str]) -> str:
                                  "markets, after vs before the plan."),))
         parts += ["<h3>Market share by region</h3>",
                   f'<div class="two"><div>{fig}</div><div>{regions}</div></div>']
+    levels = _share_levels(plan)
+    if levels:
+        parts.append(levels)
     if not parts:
         return ""
     return '<section id="revenue"><h2>Revenue and market share</h2>' + "\n".join(parts) + \
