@@ -250,7 +250,19 @@ def validate(
         out_console.print(f"  {k}: {v:,}" if isinstance(v, int | float) else f"  {k}: {v}")
 
 
-_ENGINE_HELP = "local (processes on this machine), dask or ray."
+# Options shared by compare and sweep.
+_Engine = Annotated[str, typer.Option(help="local (processes on this machine), dask or ray.")]
+_Workers = Annotated[int | None, typer.Option(help="Parallel workers (default: CPU count).")]
+_Address = Annotated[str | None, typer.Option(help="Dask scheduler / Ray cluster address.")]
+_SavePlans = Annotated[bool, typer.Option("--save-plans", help="Also save each plan.")]
+
+
+def _run_many_and_print(fn, first, *args, out: Path, **kwargs) -> None:
+    """Run engine.compare / engine.sweep, print the table and where it was written."""
+    _configure_logging(False)
+    result = _run_guarded(fn, first, *args, out, **kwargs)
+    _print_comparison(result.table)
+    out_console.print(f"wrote {out}/comparison.csv, comparison.parquet, comparison.png")
 
 
 def _print_comparison(table) -> None:
@@ -314,26 +326,23 @@ def _parse_grid(items: list[str]) -> dict[str, list[Any]]:
 def compare(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario files (TOML).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out-compare"),
-    engine: Annotated[str, typer.Option(help=_ENGINE_HELP)] = "local",
-    workers: Annotated[int | None, typer.Option(help="Parallel workers (default: CPU count).")] = None,
-    address: Annotated[str | None, typer.Option(help="Dask scheduler / Ray cluster address.")] = None,
-    save_plans: Annotated[bool, typer.Option("--save-plans", help="Also save each plan.")] = False,
+    engine: _Engine = "local",
+    workers: _Workers = None,
+    address: _Address = None,
+    save_plans: _SavePlans = False,
 ) -> None:
     """Run several scenarios and write one comparison table (CSV, Parquet) and chart."""
     from .engine import compare as run_compare
 
-    _configure_logging(False)
-    result = _run_guarded(
+    _run_many_and_print(
         run_compare,
         [str(p) for p in scenarios],
-        out,
+        out=out,
         engine=engine,
         workers=workers,
         address=address,
         save_plans=save_plans,
     )
-    _print_comparison(result.table)
-    out_console.print(f"wrote {out}/comparison.csv, comparison.parquet, comparison.png")
 
 
 @app.command()
@@ -351,28 +360,25 @@ def sweep(
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out-sweep"),
-    engine: Annotated[str, typer.Option(help=_ENGINE_HELP)] = "local",
-    workers: Annotated[int | None, typer.Option(help="Parallel workers (default: CPU count).")] = None,
-    address: Annotated[str | None, typer.Option(help="Dask scheduler / Ray cluster address.")] = None,
-    save_plans: Annotated[bool, typer.Option("--save-plans", help="Also save each plan.")] = False,
+    engine: _Engine = "local",
+    workers: _Workers = None,
+    address: _Address = None,
+    save_plans: _SavePlans = False,
 ) -> None:
     """Run every combination of a settings grid over one scenario; one table row each."""
     from .engine import sweep as run_sweep
 
-    _configure_logging(False)
     parsed = _run_guarded(_parse_grid, grid)
-    result = _run_guarded(
+    _run_many_and_print(
         run_sweep,
         str(scenario),
         parsed,
-        out,
+        out=out,
         engine=engine,
         workers=workers,
         address=address,
         save_plans=save_plans,
     )
-    _print_comparison(result.table)
-    out_console.print(f"wrote {out}/comparison.csv, comparison.parquet, comparison.png")
 
 
 def main(argv: list[str] | None = None) -> int:
