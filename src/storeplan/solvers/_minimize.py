@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import InfeasibleError, InputError, SolverError
 from ._validate import Instance
-from .bounds import lagrangian_min, reduce_min
+from .bounds import lagrangian_min, lagrangian_sites, reduce_min
 from .constraints import SideArrays, check_sites
 from .greedy import State
 from .mip import solve_min_radius_mip
@@ -125,6 +125,22 @@ def solve_min(
     bound = max(bound, lr.bound)
     methods.append("lagrangian")
     proven = bound >= threshold
+
+    # Lagrangian heuristic: local search from the subproblem's sites
+    if not proven:
+        tp = time.perf_counter()
+        start = lagrangian_sites(inst, side, kmin, kmax, lr.lam)
+        if check_sites(side, start) is None:
+            cand = _state_from_sites(inst, side, start)
+            mv, _ = improve(cand, kmin, kmax, deadline)
+            iterations += mv
+            if cand.objective() < ub - 1e-9 * max(1.0, abs(ub)):
+                st = cand
+                ub = st.objective()
+                threshold = _threshold(inst, ub)
+                methods.append("lagrangian-start")
+                proven = bound >= threshold
+        timings["lagrangian_start_s"] = time.perf_counter() - tp
 
     # VNS when the gap is open and the MIP will not run
     will_mip = method == "mip" or (method == "auto" and not proven)

@@ -351,3 +351,30 @@ def lagrangian_cover(
         float(lb), max_iter, patience,
     )
     return LagrangianResult(float(best), best_lam, int(its))
+
+
+@njit(cache=True)
+def _lagrangian_sites(indptr, indices, cost, unserved, fcost, status, kmin, kmax, lam):
+    m = fcost.shape[0]
+    rho = fcost.copy()
+    for i in range(lam.shape[0]):
+        li = lam[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            c = cost[k]
+            if c >= li:
+                break
+            rho[indices[k]] += c - li
+    sel = np.zeros(m, dtype=np.uint8)
+    _select(rho, status, kmin, kmax, sel, False)
+    return np.flatnonzero(sel)
+
+
+def lagrangian_sites(
+    inst: Instance, side: SideArrays, kmin: int, kmax: int, lam: np.ndarray
+) -> np.ndarray:
+    """Sites of the Lagrangian subproblem at ``lam`` (the ``p`` most negative
+    :math:`\\rho_j`): a good start for local search (Beasley 1993)."""
+    return _lagrangian_sites(
+        inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side.status,
+        kmin, kmax, np.asarray(lam, dtype=np.float64),
+    ).astype(np.int64)
