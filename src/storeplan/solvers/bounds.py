@@ -378,3 +378,24 @@ def lagrangian_sites(
         inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side.status,
         kmin, kmax, np.asarray(lam, dtype=np.float64),
     ).astype(np.int64)
+
+
+@njit(cache=True)
+def _cover_sites(cptr, crow, status, kmin, kmax, lam):
+    m = cptr.shape[0] - 1
+    rho = np.zeros(m)
+    for j in range(m):
+        for k in range(cptr[j], cptr[j + 1]):
+            rho[j] += lam[crow[k]]
+    sel = np.zeros(m, dtype=np.uint8)
+    _select(rho, status, kmin, kmax, sel, True)
+    return np.flatnonzero(sel)
+
+
+def cover_sites(
+    cptr: np.ndarray, crow: np.ndarray, side: SideArrays, kmin: int, kmax: int, lam: np.ndarray
+) -> np.ndarray:
+    """Sites of the covering Lagrangian subproblem at ``lam`` (largest
+    :math:`\\sum_{i \\in C(j)} \\lambda_i`), a start for local search."""
+    return _cover_sites(cptr, crow, side.status, kmin, kmax,
+                        np.asarray(lam, dtype=np.float64)).astype(np.int64)

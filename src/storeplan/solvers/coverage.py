@@ -37,12 +37,12 @@ from ._validate import (
     check_time_limit,
     check_weights,
 )
-from .bounds import lagrangian_cover
+from .bounds import cover_sites, lagrangian_cover
 from .constraints import Constraints, SideArrays, check_sites, prepare
 from .greedy import State
 from .mip import solve_cover_mip
 from .solution import Solution, make_solution
-from .swap import heuristic_search
+from .swap import heuristic_search, improve
 
 __all__ = ["coverage", "set_cover"]
 
@@ -143,6 +143,19 @@ def coverage(
         if _is_int(w):
             bound = np.floor(bound + 1e-6)
         proven = bound <= covered + 1e-9 * max(1.0, covered)
+        if not proven:
+            # Lagrangian heuristic: local search from the subproblem's sites
+            start = cover_sites(inst.cptr, inst.crow, side, p, p, lr.lam)
+            if start.size == p and check_sites(side, start) is None:
+                cand = State(inst, side)
+                cand.open_many(start)
+                mv, _ = improve(cand, p, p, deadline)
+                iterations += mv
+                if cand.objective() < st.objective() - 1e-9 * max(1.0, covered):
+                    st = cand
+                    covered = total - st.objective()
+                    methods.append("lagrangian-start")
+                    proven = bound <= covered + 1e-9 * max(1.0, covered)
         if not proven and (method == "heuristic" or (not small and method == "auto")):
             res2 = _run_heuristic(inst, side, p, seed, deadline, VNS_ITERATIONS)
             if res2.state is not None and res2.state.objective() < st.objective() - 1e-9:
