@@ -166,3 +166,15 @@ def test_capacitated_tiny():
     assert sol.objective == pytest.approx(16.0)
     assert sol.proven_optimal
     assert sol.sites.tolist() == [1, 2, 3]
+
+
+def test_zero_weight_clients_are_assigned():
+    # client 1 has weight 0: it does not change the objective but is still assigned to
+    # its nearest open (covering) site rather than reported as unserved.
+    w = np.array([1.0, 0.0, 1.0, 1.0])
+    sol = coverage(D, 2, 1.5, weights=w)
+    assert sol.objective == pytest.approx(3.0)
+    assert np.all(sol.assignment >= 0)
+    sol = pmedian(D, 2, weights=w, unserved_cost=100.0)
+    assert np.all(sol.assignment >= 0)
+    assert sol.objective == pytest.approx(1.0)  # client 2 or 3 travels 1

@@ -75,11 +75,13 @@ class State:
         """Nearest open site of every client in its stored row order (-1 = unserved).
 
         Recomputed from scratch so that ties (zero weights, coverage) resolve to the
-        site with the smallest raw cost."""
+        site with the smallest raw cost, and a site costing exactly the unserved cost
+        serves the client (same objective)."""
         i = self.inst
         d1, d2 = np.empty(i.n), np.empty(i.n)
         f1, f2 = np.empty(i.n, dtype=np.int64), np.empty(i.n, dtype=np.int64)
-        kern.assign_all(i.indptr, i.indices, i.cost, i.unserved, self.is_open, d1, f1, d2, f2)
+        u = np.nextafter(i.unserved, np.inf)
+        kern.assign_all(i.indptr, i.indices, i.cost, u, self.is_open, d1, f1, d2, f2)
         return f1
 
 
