@@ -10,8 +10,8 @@ __all__ = ["Solution", "PROVEN_TOL", "MIP_PROVEN_TOL", "relative_gap"]
 
 #: A bound within this relative distance of the objective proves optimality.
 PROVEN_TOL = 1e-9
-#: Relative gap HiGHS is asked to close (``mip_rel_gap``); a MIP that reports optimality
-#: under it is also reported as proven.
+#: Largest relative gap reported as proven when HiGHS (run with ``mip_rel_gap`` one tenth
+#: of this) proved optimality.
 MIP_PROVEN_TOL = 1e-6
 
 
@@ -42,9 +42,10 @@ class Solution:
     gap : float
         ``|objective - bound| / max(|objective|, 1e-12)``; 0.0 when proven optimal.
     proven_optimal : bool
-        True when the gap is at most :data:`PROVEN_TOL` (bound from the Lagrangian
-        relaxation or an integral bound), or when HiGHS proved optimality under
-        ``mip_rel_gap`` = :data:`MIP_PROVEN_TOL`.
+        True when the gap is at most :data:`PROVEN_TOL` (after rounding the bound up
+        when every objective value is an integer), or when the gap is at most
+        :data:`MIP_PROVEN_TOL` and HiGHS proved optimality (``mip_rel_gap`` =
+        ``MIP_PROVEN_TOL / 10``) or reduced-cost fixing left no better solution.
     seconds : float
         Wall-clock time, seconds.
     iterations : int
