@@ -18,7 +18,9 @@ DEFAULT_ORLIB = Path(os.environ.get("STOREPLAN_ORLIB", "/work/shared/benchmarks/
 
 def orlib_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--orlib-dir", type=Path, default=DEFAULT_ORLIB,
+        "--orlib-dir",
+        type=Path,
+        default=DEFAULT_ORLIB,
         help=f"folder holding pmed/ and uncap/ (default {DEFAULT_ORLIB})",
     )
 

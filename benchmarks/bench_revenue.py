@@ -47,14 +47,19 @@ def make_instance(n_areas: int, n_cand: int, n_rivals: int, n_existing: int, see
     which = rng.integers(0, n_cities, n_cl)
     lon = np.r_[c_lon[which] + rng.normal(0, 0.15, n_cl), rng.uniform(105, 120, n_areas - n_cl)]
     lat = np.r_[c_lat[which] + rng.normal(0, 0.15, n_cl), rng.uniform(22, 35, n_areas - n_cl)]
-    level = np.r_[rng.choice(["city", "county"], n_cl, p=[0.6, 0.4]),
-                  np.full(n_areas - n_cl, "township")]
+    level = np.r_[rng.choice(["city", "county"], n_cl, p=[0.6, 0.4]), np.full(n_areas - n_cl, "township")]
     pop = rng.lognormal(9.5, 0.9, n_areas)
-    areas = pd.DataFrame({
-        "id": [f"a{i}" for i in range(n_areas)], "lon": lon, "lat": lat, "population": pop,
-        "level": level, "income": rng.lognormal(10.4, 0.4, n_areas),
-        "online_orders": rng.poisson(pop * 0.01).astype(float),
-    })
+    areas = pd.DataFrame(
+        {
+            "id": [f"a{i}" for i in range(n_areas)],
+            "lon": lon,
+            "lat": lat,
+            "population": pop,
+            "level": level,
+            "income": rng.lognormal(10.4, 0.4, n_areas),
+            "online_orders": rng.poisson(pop * 0.01).astype(float),
+        }
+    )
 
     def near(k):
         idx = rng.integers(0, n_areas, k)
@@ -63,13 +68,23 @@ def make_instance(n_areas: int, n_cand: int, n_rivals: int, n_existing: int, see
     s_lon, s_lat = near(n_cand)
     sites = pd.DataFrame({"id": [f"s{j}" for j in range(n_cand)], "lon": s_lon, "lat": s_lat})
     r_lon, r_lat = near(n_rivals)
-    rivals = pd.DataFrame({"id": [f"r{j}" for j in range(n_rivals)],
-                           "brand": rng.choice(["BrandA", "BrandB", "BrandC"], n_rivals),
-                           "lon": r_lon, "lat": r_lat})
+    rivals = pd.DataFrame(
+        {
+            "id": [f"r{j}" for j in range(n_rivals)],
+            "brand": rng.choice(["BrandA", "BrandB", "BrandC"], n_rivals),
+            "lon": r_lon,
+            "lat": r_lat,
+        }
+    )
     e_lon, e_lat = near(n_existing)
-    existing = pd.DataFrame({"id": [f"e{j}" for j in range(n_existing)], "lon": e_lon,
-                             "lat": e_lat,
-                             "format": rng.choice(["flagship", "standard"], n_existing)})
+    existing = pd.DataFrame(
+        {
+            "id": [f"e{j}" for j in range(n_existing)],
+            "lon": e_lon,
+            "lat": e_lat,
+            "format": rng.choice(["flagship", "standard"], n_existing),
+        }
+    )
     return areas, sites, existing, rivals
 
 
@@ -86,18 +101,35 @@ def run_one(name: str, seed: int = 0, time_limit: float = 240.0) -> dict:
         sol = select_sites(mk, p, seed=seed, time_limit=time_limit)
     else:
         cost = np.random.default_rng(seed + 1).uniform(*BUDGET["opening"], n_cand)
-        sol = select_sites(mk, None, opening_cost=cost, budget=BUDGET["budget"],
-                           fixed_cost=BUDGET["fixed"], seed=seed, time_limit=time_limit)
+        sol = select_sites(
+            mk,
+            None,
+            opening_cost=cost,
+            budget=BUDGET["budget"],
+            fixed_cost=BUDGET["fixed"],
+            seed=seed,
+            time_limit=time_limit,
+        )
     t2 = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB -> MiB (Linux)
     return {
-        "instance": name, "areas": n_areas, "candidates": n_cand, "p": len(sol.sites),
+        "instance": name,
+        "areas": n_areas,
+        "candidates": n_cand,
+        "p": len(sol.sites),
         "rivals": n_rivals,
-        "pairs": mk.net.nnz, "build_s": t1 - t0, "solve_s": t2 - t1,
-        "objective": sol.objective, "bound": sol.bound, "gap": sol.gap,
+        "pairs": mk.net.nnz,
+        "build_s": t1 - t0,
+        "solve_s": t2 - t1,
+        "objective": sol.objective,
+        "bound": sol.bound,
+        "gap": sol.gap,
         "greedy_gap": (sol.bound - sol.info["greedy_objective"]) / sol.objective,
-        "seconds": t2 - t0, "peak_mib": peak, "method": sol.method,
-        "iterations": sol.iterations, "sweeps": sol.info["sweeps"],
+        "seconds": t2 - t0,
+        "peak_mib": peak,
+        "method": sol.method,
+        "iterations": sol.iterations,
+        "sweeps": sol.info["sweeps"],
     }
 
 
@@ -123,18 +155,24 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.only or list(INSTANCES):
         out = subprocess.run(
             [sys.executable, __file__, "--child", name, "--seed", str(args.seed)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    head = ("| instance | areas | candidates | p | rivals | pairs | build s | solve s | objective"
-            " | bound | gap | greedy gap | seconds | peak MiB |")
+    head = (
+        "| instance | areas | candidates | p | rivals | pairs | build s | solve s | objective"
+        " | bound | gap | greedy gap | seconds | peak MiB |"
+    )
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for r in rows:
-        print(f"| {r['instance']} | {r['areas']:,} | {r['candidates']:,} | {r['p']:,} | "
-              f"{r['rivals']:,} | {r['pairs']:,} | {r['build_s']:.1f} | {r['solve_s']:.1f} | "
-              f"{r['objective']:.4e} | {r['bound']:.4e} | {r['gap']:.2%} | "
-              f"{r['greedy_gap']:.2%} | {r['seconds']:.1f} | {r['peak_mib']:.0f} |")
+        print(
+            f"| {r['instance']} | {r['areas']:,} | {r['candidates']:,} | {r['p']:,} | "
+            f"{r['rivals']:,} | {r['pairs']:,} | {r['build_s']:.1f} | {r['solve_s']:.1f} | "
+            f"{r['objective']:.4e} | {r['bound']:.4e} | {r['gap']:.2%} | "
+            f"{r['greedy_gap']:.2%} | {r['seconds']:.1f} | {r['peak_mib']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -65,9 +65,19 @@ def run_peer(name: str, d: np.ndarray, p: int, time_limit: float, seed: int = 0)
         n, m, ip, ix, v = as_sorted_csr(d)
         side = prepare(None, m, p, p)
         r = solve_min_mip(
-            ip, ix, v, np.full(n, np.inf), np.zeros(m), side, p, p,
-            np.ones(v.shape[0], dtype=bool), np.zeros(n, dtype=bool), np.zeros(m, np.int8),
-            time_limit=time_limit, warm_sites=None,
+            ip,
+            ix,
+            v,
+            np.full(n, np.inf),
+            np.zeros(m),
+            side,
+            p,
+            p,
+            np.ones(v.shape[0], dtype=bool),
+            np.zeros(n, dtype=bool),
+            np.zeros(m, np.int8),
+            time_limit=time_limit,
+            warm_sites=None,
         )
         obj = pmedian_cost(d, r.y) if r.y is not None else float("nan")
         status = r.status

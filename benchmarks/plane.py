@@ -50,8 +50,7 @@ def national(
     clients = plane_points(n_clients, seed, size_km, towns=max(20, n_clients // 500))
     near = clients[rng.integers(0, n_clients, int(0.7 * n_sites))]
     near = near + rng.normal(size=near.shape) * 2.0
-    sites = np.clip(np.vstack([near, rng.random((n_sites - near.shape[0], 2)) * size_km]),
-                    0, size_km)
+    sites = np.clip(np.vstack([near, rng.random((n_sites - near.shape[0], 2)) * size_km]), 0, size_km)
     weights = np.round(rng.lognormal(mean=6.0, sigma=1.0, size=n_clients))
     ct, st = cKDTree(clients), cKDTree(sites)
     pairs = ct.sparse_distance_matrix(st, radius_km, output_type="ndarray")
@@ -61,8 +60,7 @@ def national(
     c = np.concatenate([pairs["v"], dk.ravel()])
     key = i * n_sites + j
     _, first = np.unique(key, return_index=True)
-    cost = sp.csr_matrix((np.round(c[first], 3), (i[first], j[first])),
-                         shape=(n_clients, n_sites))
+    cost = sp.csr_matrix((np.round(c[first], 3), (i[first], j[first])), shape=(n_clients, n_sites))
     cost.sort_indices()
     rowmax = np.maximum.reduceat(cost.data, cost.indptr[:-1])
     return cost, weights, rowmax

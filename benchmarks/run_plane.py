@@ -30,8 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sizes", default="1000,2000,4000,6000")
     ap.add_argument("--p-per", type=int, default=100, help="p = n / p_per (at least 5)")
     ap.add_argument("--time-limit", type=float, default=120.0)
-    ap.add_argument("--peers", default=",".join(p for p in available() if p in
-                                                 ("pbp", "fasterpam")))
+    ap.add_argument("--peers", default=",".join(p for p in available() if p in ("pbp", "fasterpam")))
     ap.add_argument("--peer-time-limit", type=float, default=120.0)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -41,9 +40,20 @@ def main(argv: list[str] | None = None) -> None:
         d = plane_pmedian(n, args.seed)
         p = max(5, n // args.p_per)
         sol, secs = timed(pmedian, d, p, time_limit=args.time_limit, seed=args.seed)
-        group = [{"instance": f"plane{n}", "n": n, "p": p, "solver": "storeplan",
-                  "objective": sol.objective, "bound": sol.bound, "gap %": 100 * sol.gap,
-                  "proven": sol.proven_optimal, "seconds": secs, "method": sol.method}]
+        group = [
+            {
+                "instance": f"plane{n}",
+                "n": n,
+                "p": p,
+                "solver": "storeplan",
+                "objective": sol.objective,
+                "bound": sol.bound,
+                "gap %": 100 * sol.gap,
+                "proven": sol.proven_optimal,
+                "seconds": secs,
+                "method": sol.method,
+            }
+        ]
         print(n, sol.objective, sol.bound, secs, file=sys.stderr, flush=True)
         for peer in [x for x in args.peers.split(",") if x]:
             try:
@@ -61,9 +71,26 @@ def main(argv: list[str] | None = None) -> None:
         rows += group
         del d
     print(f"# Synthetic plane p-median ({machine()})\n")
-    print(table(rows, ["instance", "n", "p", "solver", "objective", "dev from best %", "bound",
-                       "gap %", "proven", "status", "seconds", "time ratio peer/ours",
-                       "method"]))
+    print(
+        table(
+            rows,
+            [
+                "instance",
+                "n",
+                "p",
+                "solver",
+                "objective",
+                "dev from best %",
+                "bound",
+                "gap %",
+                "proven",
+                "status",
+                "seconds",
+                "time ratio peer/ours",
+                "method",
+            ],
+        )
+    )
     print(f"\npeak RSS {peak_rss_mib():.0f} MiB")
 
 

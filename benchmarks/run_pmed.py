@@ -42,8 +42,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--peers", default=",".join(available()))
     ap.add_argument("--peer-time-limit", type=float, default=60.0)
-    ap.add_argument("--peer-max-n", type=int, default=300,
-                    help="run the compact-MIP peers (spopt, highs) only up to this n")
+    ap.add_argument(
+        "--peer-max-n",
+        type=int,
+        default=300,
+        help="run the compact-MIP peers (spopt, highs) only up to this n",
+    )
     args = ap.parse_args(argv)
     opt = read_optima(args.orlib_dir / "pmed" / "pmedopt.txt")
     peers = [p for p in args.peers.split(",") if p]
@@ -55,13 +59,25 @@ def main(argv: list[str] | None = None) -> None:
         d, p = read_pmed(args.orlib_dir / "pmed" / f"{name}.txt")
         sol, secs = timed(pmedian, d, p, time_limit=args.time_limit)
         best = opt.get(name, float("nan"))
-        row = {"instance": name, "n": d.shape[0], "p": p, "best known": best,
-               "ours": sol.objective, "dev %": rel(sol.objective, best), "bound": sol.bound,
-               "gap %": 100 * sol.gap, "proven": sol.proven_optimal, "seconds": secs,
-               "method": sol.method}
+        row = {
+            "instance": name,
+            "n": d.shape[0],
+            "p": p,
+            "best known": best,
+            "ours": sol.objective,
+            "dev %": rel(sol.objective, best),
+            "bound": sol.bound,
+            "gap %": 100 * sol.gap,
+            "proven": sol.proven_optimal,
+            "seconds": secs,
+            "method": sol.method,
+        }
         ours.append(row)
-        print(" ".join(f"{c}={row[c]}" for c in ("instance", "ours", "bound", "seconds")),
-              file=sys.stderr, flush=True)
+        print(
+            " ".join(f"{c}={row[c]}" for c in ("instance", "ours", "bound", "seconds")),
+            file=sys.stderr,
+            flush=True,
+        )
         for peer in peers:
             if peer in ("spopt", "highs") and d.shape[0] > args.peer_max_n:
                 continue
@@ -74,16 +90,38 @@ def main(argv: list[str] | None = None) -> None:
                 r["dev %"] = rel(r["objective"], best)
                 r["time ratio peer/ours"] = r["seconds"] / max(secs, 1e-9)
             others.append(r)
-    print(table(ours, ["instance", "n", "p", "best known", "ours", "dev %", "bound", "gap %",
-                       "proven", "seconds", "method"]))
+    print(
+        table(
+            ours,
+            [
+                "instance",
+                "n",
+                "p",
+                "best known",
+                "ours",
+                "dev %",
+                "bound",
+                "gap %",
+                "proven",
+                "seconds",
+                "method",
+            ],
+        )
+    )
     n_opt = sum(abs(r["dev %"]) < 1e-9 for r in ours)
     n_proven = sum(bool(r["proven"]) for r in ours)
     total = sum(r["seconds"] for r in ours)
-    print(f"\nours: {n_opt}/{len(ours)} at the best known value, {n_proven}/{len(ours)} proven "
-          f"optimal, total {total:.1f} s, peak RSS {peak_rss_mib():.0f} MiB\n")
+    print(
+        f"\nours: {n_opt}/{len(ours)} at the best known value, {n_proven}/{len(ours)} proven "
+        f"optimal, total {total:.1f} s, peak RSS {peak_rss_mib():.0f} MiB\n"
+    )
     if others:
-        print(table(others, ["instance", "peer", "objective", "dev %", "status", "seconds",
-                             "time ratio peer/ours"]))
+        print(
+            table(
+                others,
+                ["instance", "peer", "objective", "dev %", "status", "seconds", "time ratio peer/ours"],
+            )
+        )
 
 
 if __name__ == "__main__":

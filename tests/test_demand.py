@@ -48,9 +48,7 @@ def test_spending_defaults_hand_computed():
     assert out.loc[0, "phones"] == pytest.approx(1000 * 0.77 * 0.33 * 800)
     assert out.loc[0, "tv_home"] == pytest.approx(1000 * 0.36 * 0.125 * 1500)
     assert out.loc[0, "smart_home"] == pytest.approx(1000 * 0.35 * 0.8 * 120)
-    assert out.loc[0, "total"] == pytest.approx(
-        out.loc[0, ["phones", "tv_home", "smart_home"]].sum()
-    )
+    assert out.loc[0, "total"] == pytest.approx(out.loc[0, ["phones", "tv_home", "smart_home"]].sum())
 
 
 def test_price_tier_income_then_level_then_default():

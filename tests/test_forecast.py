@@ -14,11 +14,25 @@ from storeplan.rollout import AdditiveOracle, RolloutSpec, schedule
 def _three_stores(target, **kw):
     # full-ramp sales per store (currency/year), no cannibalisation
     oracle = AdditiveOracle(np.array([1000.0, 600.0, 400.0]))
-    spec = RolloutSpec(years=2, horizon_years=3, stores_per_year=[2, 1], ramp_months=12,
-                       discount_rate=0.10, gross_margin=0.5, target_revenue=target,
-                       improve_seconds=0.5, **kw)
-    s = schedule(oracle, np.array([200.0, 200.0, 200.0]), np.array([50.0, 50.0, 50.0]), spec,
-                 ids=["x", "y", "z"], must_open_year={"x": 1, "y": 1, "z": 2})
+    spec = RolloutSpec(
+        years=2,
+        horizon_years=3,
+        stores_per_year=[2, 1],
+        ramp_months=12,
+        discount_rate=0.10,
+        gross_margin=0.5,
+        target_revenue=target,
+        improve_seconds=0.5,
+        **kw,
+    )
+    s = schedule(
+        oracle,
+        np.array([200.0, 200.0, 200.0]),
+        np.array([50.0, 50.0, 50.0]),
+        spec,
+        ids=["x", "y", "z"],
+        must_open_year={"x": 1, "y": 1, "z": 2},
+    )
     return s, forecast(s, oracle)
 
 
@@ -77,10 +91,16 @@ def test_extra_stores_needed():
 
 def test_existing_stores_counted_in_sales_not_in_payback():
     oracle = AdditiveOracle(np.array([5000.0, 100.0]))
-    spec = RolloutSpec(years=1, horizon_years=2, ramp_months=0, gross_margin=1.0, discount_rate=0.0,
-                       stores_per_year=1, improve_seconds=0)
-    s = schedule(oracle, np.array([0.0, 300.0]), np.array([10.0, 10.0]), spec, existing=[0],
-                 must_open=[1])
+    spec = RolloutSpec(
+        years=1,
+        horizon_years=2,
+        ramp_months=0,
+        gross_margin=1.0,
+        discount_rate=0.0,
+        stores_per_year=1,
+        improve_seconds=0,
+    )
+    s = schedule(oracle, np.array([0.0, 300.0]), np.array([10.0, 10.0]), spec, existing=[0], must_open=[1])
     f = forecast(s, oracle)
     # existing sells 5000; new sells 100 - 10 fixed - 300 opening = -210 in year 1, +90 in year 2
     assert f.per_year["revenue"].tolist() == pytest.approx([5100.0, 5100.0])
@@ -116,17 +136,32 @@ def test_stores_to_meet_target_by_rerunning_the_schedule():
     from storeplan.forecast import stores_to_meet_target
 
     rev = np.arange(100.0, 0.0, -10.0)  # 100, 90, ..., 10 per year
-    spec = RolloutSpec(years=1, horizon_years=1, stores_per_year=2, ramp_months=0, gross_margin=1.0,
-                       target_revenue=[300.0], improve_seconds=0)
+    spec = RolloutSpec(
+        years=1,
+        horizon_years=1,
+        stores_per_year=2,
+        ramp_months=0,
+        gross_margin=1.0,
+        target_revenue=[300.0],
+        improve_seconds=0,
+    )
     s = schedule(AdditiveOracle(rev), np.ones(10), np.zeros(10), spec)
     f = forecast(s)  # the schedule carries its oracle
     assert f.final_revenue == pytest.approx(190.0) and f.shortfall == pytest.approx(110.0)
     # 190 + 80 = 270 < 300 <= 190 + 80 + 70 = 340: two more stores
     assert stores_to_meet_target(s) == 2
     assert stores_to_meet_target(s, 1, max_extra=1) is None
-    met = schedule(AdditiveOracle(rev), np.ones(10), np.zeros(10),
-                   RolloutSpec(**{**spec.model_dump(), "target_revenue": [150.0]}))
+    met = schedule(
+        AdditiveOracle(rev),
+        np.ones(10),
+        np.zeros(10),
+        RolloutSpec(**{**spec.model_dump(), "target_revenue": [150.0]}),
+    )
     assert stores_to_meet_target(met) == 0
-    far = schedule(AdditiveOracle(rev), np.ones(10), np.zeros(10),
-                   RolloutSpec(**{**spec.model_dump(), "target_revenue": [1e6]}))
+    far = schedule(
+        AdditiveOracle(rev),
+        np.ones(10),
+        np.zeros(10),
+        RolloutSpec(**{**spec.model_dump(), "target_revenue": [1e6]}),
+    )
     assert stores_to_meet_target(far) is None

@@ -151,9 +151,14 @@ def test_matches_huff_package():
         ]
     )
     im = load_interaction_matrix(
-        data=df, customer_origins_col="origin", supply_locations_col="dest",
-        attraction_col=["A"], transport_costs_col="km", transport_costs_metrics="distance",
-        transport_costs_distance_unit="kilometers", market_size_col="M",
+        data=df,
+        customer_origins_col="origin",
+        supply_locations_col="dest",
+        attraction_col=["A"],
+        transport_costs_col="km",
+        transport_costs_metrics="distance",
+        transport_costs_distance_unit="kilometers",
+        market_size_col="M",
     )
     im.define_weightings(
         vars_funcs={
@@ -163,13 +168,16 @@ def test_matches_huff_package():
     )
     im.probabilities()
     theirs = im.get_interaction_matrix_df()
-    theirs = theirs.assign(
-        i=theirs["i"].str[1:].astype(int), j=theirs["j"].str[1:].astype(int)
-    ).sort_values(["i", "j"])
+    theirs = theirs.assign(i=theirs["i"].str[1:].astype(int), j=theirs["j"].str[1:].astype(int)).sort_values(
+        ["i", "j"]
+    )
     order = np.argsort(km, axis=1)
     net = _net([list(km[i, order[i]]) for i in range(n)], [list(order[i]) for i in range(n)], m)
-    ours = huff_shares(net, A, MarketParams(decay_by_level={}, default_decay=2.0, outside=0.0,
-                                            min_km=1e-3)).to_csr().toarray()
+    ours = (
+        huff_shares(net, A, MarketParams(decay_by_level={}, default_decay=2.0, outside=0.0, min_km=1e-3))
+        .to_csr()
+        .toarray()
+    )
     # Network stores km as float32, hence the tolerance
     np.testing.assert_allclose(ours.ravel(), theirs["p_ij"].to_numpy(), rtol=1e-6)
 
@@ -202,8 +210,12 @@ def test_adding_a_rival_never_raises_our_revenue():
         areas, sites, existing, rivals = _frames(seed)
         base = capture(build_market(areas, sites, existing=existing, rivals=rivals), [1, 2, 3])
         extra = pd.concat(
-            [rivals, pd.DataFrame({"id": ["rnew"], "brand": ["BrandZ"],
-                                   "lon": [sites.lon[1] + 0.01], "lat": [sites.lat[1]]})],
+            [
+                rivals,
+                pd.DataFrame(
+                    {"id": ["rnew"], "brand": ["BrandZ"], "lon": [sites.lon[1] + 0.01], "lat": [sites.lat[1]]}
+                ),
+            ],
             ignore_index=True,
         )
         more = capture(build_market(areas, sites, existing=existing, rivals=extra), [1, 2, 3])
@@ -233,8 +245,11 @@ def test_new_store_can_lower_another_own_store():
     mk = build_market(areas, sites, existing=existing, rivals=rivals)
     before = capture(mk, [4]).stores.set_index("index")["revenue"]
     # a new candidate next to site 4 takes some of its customers
-    j = int(np.argmin(np.hypot(sites.lon - sites.lon[4], sites.lat - sites.lat[4]) + (
-        np.arange(len(sites)) == 4) * 1e9))
+    j = int(
+        np.argmin(
+            np.hypot(sites.lon - sites.lon[4], sites.lat - sites.lat[4]) + (np.arange(len(sites)) == 4) * 1e9
+        )
+    )
     after = capture(mk, [4, j]).stores.set_index("index")["revenue"]
     assert after[4] < before[4]
     assert capture(mk, [4, j]).own_revenue > capture(mk, [4]).own_revenue
@@ -285,8 +300,7 @@ def test_revenue_inputs_reproduce_capture():
 
 
 def test_calibration_recovers_known_parameters():
-    areas, sites, existing, rivals = _frames(11, n_areas=800, n_sites=1, n_existing=45,
-                                             n_rivals=25)
+    areas, sites, existing, rivals = _frames(11, n_areas=800, n_sites=1, n_existing=45, n_rivals=25)
     levels = ("country", "region", "city", "county", "township")
     truth = MarketParams(
         decay_by_level=dict.fromkeys(levels, 1.6),
@@ -337,8 +351,7 @@ def test_store_attractiveness_by_format_brand_and_override():
 
 
 def test_calibration_recovers_decay_per_level():
-    areas, sites, existing, rivals = _frames(11, n_areas=1500, n_sites=1, n_existing=60,
-                                             n_rivals=25)
+    areas, sites, existing, rivals = _frames(11, n_areas=1500, n_sites=1, n_existing=60, n_rivals=25)
     truth = MarketParams(
         decay_by_level={"city": 1.5, "county": 2.0, "township": 2.6},
         outside=0.2,
@@ -357,8 +370,14 @@ def test_calibration_recovers_decay_per_level():
 
 def test_outside_option_scales_with_population():
     # two identical areas 1 km from one store; the bigger one keeps more spending outside
-    areas = pd.DataFrame({"id": ["small", "big"], "lon": [113.0, 113.0], "lat": [23.0, 23.0],
-                          "population": [20_000.0, 2_000_000.0]})
+    areas = pd.DataFrame(
+        {
+            "id": ["small", "big"],
+            "lon": [113.0, 113.0],
+            "lat": [23.0, 23.0],
+            "population": [20_000.0, 2_000_000.0],
+        }
+    )
     sites = pd.DataFrame({"id": ["s"], "lon": [113.0], "lat": [23.0]})
     params = MarketParams(outside=0.05, outside_per_100k=3.0)
     mk = build_market(areas, sites, params=params)

@@ -16,11 +16,16 @@ def fc():
     rng = np.random.default_rng(3)
     n = 30
     oracle = AdditiveOracle(rng.uniform(1e6, 5e7, n))
-    spec = RolloutSpec(years=3, stores_per_year=[5, 8, 10], ramp_months=12, start_year=2027,
-                       target_revenue=[5e7, 4e8, 9e9], improve_seconds=0.2)
+    spec = RolloutSpec(
+        years=3,
+        stores_per_year=[5, 8, 10],
+        ramp_months=12,
+        start_year=2027,
+        target_revenue=[5e7, 4e8, 9e9],
+        improve_seconds=0.2,
+    )
     regions = np.array(["Zhejiang", "Jiangsu", "Anhui"], dtype=object)[np.arange(n) % 3]
-    s = schedule(oracle, np.full(n, 1.5e6), np.full(n, 6e5), spec, existing=[0, 1],
-                 extra={"region": regions})
+    s = schedule(oracle, np.full(n, 1.5e6), np.full(n, 6e5), spec, existing=[0, 1], extra={"region": regions})
     return s, forecast(s, oracle)
 
 

@@ -87,7 +87,10 @@ def test_write_report_writes_every_file(report: dict[str, Path]) -> None:
     for p in report.values():
         assert p.is_file() and p.stat().st_size > 0
     assert sorted(p.name for p in (out / "charts").iterdir()) == [
-        "coverage_curve.png", "distance.png", "stores_per_region.png"]
+        "coverage_curve.png",
+        "distance.png",
+        "stores_per_region.png",
+    ]
     # No temporary files left behind.
     assert not list(out.rglob(".*"))
 
@@ -137,8 +140,11 @@ def test_report_links_existing_files(report: dict[str, Path]) -> None:
     out = report["report"].parent
     t = tags(report["report"].read_text(encoding="utf-8"))
     srcs = [a["src"] for tag, a in t if tag == "img"]
-    assert sorted(srcs) == ["charts/coverage_curve.png", "charts/distance.png",
-                            "charts/stores_per_region.png"]
+    assert sorted(srcs) == [
+        "charts/coverage_curve.png",
+        "charts/distance.png",
+        "charts/stores_per_region.png",
+    ]
     for s in srcs:
         assert (out / s).is_file()
     hrefs = [a.get("href") for tag, a in t if tag == "a"]
@@ -158,8 +164,14 @@ def test_report_escapes_plan_text(tmp_path: Path) -> None:
     areas = base.areas.copy()
     areas.loc[0, "name"] = evil
     plan = dataclasses.replace(
-        base, scenario_name=evil, stores=stores, rivals=rivals, areas=areas, notes=(evil,),
-        metrics={**base.metrics, evil: evil}, provenance={**base.provenance, "x": evil},
+        base,
+        scenario_name=evil,
+        stores=stores,
+        rivals=rivals,
+        areas=areas,
+        notes=(evil,),
+        metrics={**base.metrics, evil: evil},
+        provenance={**base.provenance, "x": evil},
     )
     paths = write_report(plan, tmp_path)
     text = paths["report"].read_text(encoding="utf-8")
@@ -172,8 +184,7 @@ def test_report_escapes_plan_text(tmp_path: Path) -> None:
 def test_map_inlines_leaflet_and_has_no_cdn_links(plan: FakePlan, report: dict[str, Path]) -> None:
     text = report["map"].read_text(encoding="utf-8")
     t = tags(text)
-    external = [a for tag, a in t
-                if (tag == "script" and a.get("src")) or (tag == "link" and a.get("href"))]
+    external = [a for tag, a in t if (tag == "script" and a.get("src")) or (tag == "link" and a.get("href"))]
     assert external == []
     assert not re.search(r"<(script|link)[^>]+(src|href)\s*=\s*[\"']?(https?:)?//", text, re.I)
     assert "Leaflet 1.9.4" in text  # the vendored library, inlined
@@ -206,8 +217,7 @@ def test_report_tolerates_sparse_inputs(tmp_path: Path) -> None:
         areas=base.areas[["id", "lon", "lat", "population"]],
         rivals=pd.DataFrame(columns=["id", "brand", "lon", "lat"]),
         metrics={"objective": float("nan"), "gap": None},
-        coverage_curve=pd.DataFrame(columns=["n_stores", "covered_population",
-                                             "covered_share", "mean_km"]),
+        coverage_curve=pd.DataFrame(columns=["n_stores", "covered_population", "covered_share", "mean_km"]),
         provenance={},
         notes=(),
     )
@@ -359,26 +369,24 @@ def read_table(text: str, table_id: str) -> tuple[list[str], list[list[tuple[str
 
 @pytest.fixture(scope="module")
 def rollout_plan() -> FakePlan:
-    return make_plan(n_areas=300, n_stores=20, n_rivals=80, seed=1, rollout_years=3,
-                     calibration=True)
+    return make_plan(n_areas=300, n_stores=20, n_rivals=80, seed=1, rollout_years=3, calibration=True)
 
 
 @pytest.fixture(scope="module")
-def rollout_report(rollout_plan: FakePlan, tmp_path_factory: pytest.TempPathFactory
-                   ) -> dict[str, Path]:
+def rollout_report(rollout_plan: FakePlan, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("rollout")
     (out / "report.pdf").write_bytes(b"%PDF-1.4 stand-in")  # as Plan.save writes it first
     return write_report(rollout_plan, out)
 
 
 def test_rollout_report_writes_rollout_and_share_charts(rollout_report: dict[str, Path]) -> None:
-    assert {"share_by_region", "rollout_stores", "rollout_revenue", "rollout_cash",
-            "rollout_regions"} <= set(rollout_report)
+    assert {"share_by_region", "rollout_stores", "rollout_revenue", "rollout_cash", "rollout_regions"} <= set(
+        rollout_report
+    )
     out = rollout_report["report"].parent
     t = tags(rollout_report["report"].read_text(encoding="utf-8"))
     srcs = {a["src"] for tag, a in t if tag == "img"}
-    for name in ("share_by_region", "rollout_stores", "rollout_revenue", "rollout_cash",
-                 "rollout_regions"):
+    for name in ("share_by_region", "rollout_stores", "rollout_revenue", "rollout_cash", "rollout_regions"):
         assert f"charts/{name}.png" in srcs
         assert (out / "charts" / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
     for s in srcs:
@@ -404,8 +412,7 @@ def test_revenue_sections_present(rollout_plan: FakePlan, rollout_report: dict[s
     assert 'id="calibration"' in text and "R\u00b2 0.870" in text and "12.3%" in text
     # top stores: revenue, catchment share, net gain, cannibalisation, opening year
     header, rows = read_table(text, "top-stores")
-    for col in ("revenue / year", "catchment share", "net gain", "from own stores",
-                "from web shop", "opens"):
+    for col in ("revenue / year", "catchment share", "net gain", "from own stores", "from web shop", "opens"):
         assert col in header
     st = rollout_plan.stores.sort_values("revenue", ascending=False)
     first = dict(zip(header[1:], rows[0][1:], strict=True))
@@ -423,11 +430,11 @@ def test_revenue_sections_present(rollout_plan: FakePlan, rollout_report: dict[s
     t = share_by_region(rollout_plan)
     assert reg[0][0][0] == t["region"].iloc[0]
     assert reg[0][3][1] == pytest.approx(t["share_after"].iloc[0])
-    a = rollout_plan.assignment.merge(rollout_plan.areas[["id", "region"]], left_on="area_id",
-                                      right_on="id")
+    a = rollout_plan.assignment.merge(rollout_plan.areas[["id", "region"]], left_on="area_id", right_on="id")
     a = a[a["region"] == t["region"].iloc[0]]
     assert t["share_after"].iloc[0] == pytest.approx(
-        (a["market"] * a["share_after"]).sum() / a["market"].sum())
+        (a["market"] * a["share_after"]).sum() / a["market"].sum()
+    )
     # stores per region: revenue per region, the "other regions" row sums the tail
     header, reg_rows = read_table(text, "regions")
     assert header[-1] == "revenue / year"
@@ -438,13 +445,22 @@ def test_revenue_sections_present(rollout_plan: FakePlan, rollout_report: dict[s
     assert not settings & {"rollout", "calibration", "own revenue", "market share", "net gain"}
 
 
-def test_rollout_table_equals_the_forecast(rollout_plan: FakePlan,
-                                           rollout_report: dict[str, Path]) -> None:
+def test_rollout_table_equals_the_forecast(rollout_plan: FakePlan, rollout_report: dict[str, Path]) -> None:
     text = rollout_report["report"].read_text(encoding="utf-8")
     header, rows = read_table(text, "rollout-years")
-    assert header == ["year", "stores opened", "stores open", "sales", "target", "target met",
-                      "shortfall", "extra stores needed", "capex", "cash flow",
-                      "cumulative cash flow"]
+    assert header == [
+        "year",
+        "stores opened",
+        "stores open",
+        "sales",
+        "target",
+        "target met",
+        "shortfall",
+        "extra stores needed",
+        "capex",
+        "cash flow",
+        "cumulative cash flow",
+    ]
     py = rollout_plan.forecast.per_year
     assert len(rows) == len(py)
     col = {h: k for k, h in enumerate(header)}
@@ -452,8 +468,12 @@ def test_rollout_table_equals_the_forecast(rollout_plan: FakePlan,
         assert r[col["year"]][0] == str(y["label"])
         assert r[col["stores opened"]][1] == y["stores_opened"]
         assert r[col["stores open"]][1] == y["stores_open"]
-        for h, c in (("sales", "revenue"), ("capex", "capex"), ("cash flow", "cash_flow"),
-                     ("cumulative cash flow", "cumulative_cash_flow")):
+        for h, c in (
+            ("sales", "revenue"),
+            ("capex", "capex"),
+            ("cash flow", "cash_flow"),
+            ("cumulative cash flow", "cumulative_cash_flow"),
+        ):
             assert r[col[h]][1] == pytest.approx(float(y[c]), rel=1e-12, abs=1e-6), h
         if pd.isna(y["target"]):
             assert r[col["target"]][0] == "-" and r[col["target met"]][0] == "-"
@@ -473,7 +493,7 @@ def test_rollout_table_equals_the_forecast(rollout_plan: FakePlan,
     assert f">{fmt_money(fc.npv)}<" in text and f">{fmt_money(fc.npv_new)}<" in text
     assert 'id="rollout"' in text
     # "In brief" at the top says the same in words
-    brief = text[text.index('id="brief"'):text.index("</ul>", text.index('id="brief"'))]
+    brief = text[text.index('id="brief"') : text.index("</ul>", text.index('id="brief"'))]
     assert f"misses its sales target by up to {fmt_money(fc.shortfall)}" in brief
     assert f"about {fc.extra_stores:,} more stores" in brief
     assert "left unopened" not in brief  # every new store opens in the demo rollout
@@ -483,21 +503,30 @@ def test_rollout_table_equals_the_forecast(rollout_plan: FakePlan,
 def test_rollout_verdict_when_targets_are_met(tmp_path: Path) -> None:
     from storeplan.report._demo import add_rollout
 
-    met = add_rollout(demo_plan(n_areas=120, n_stores=9, n_rivals=0, seed=5, market=True),
-                      years=2, target_factor=(0.1, 0.2))
+    met = add_rollout(
+        demo_plan(n_areas=120, n_stores=9, n_rivals=0, seed=5, market=True), years=2, target_factor=(0.1, 0.2)
+    )
     assert met.forecast.target_met is True
     plan = make_plan(n_areas=120, n_stores=9, n_rivals=0, seed=5, market=True)
-    plan = dataclasses.replace(plan, schedule=met.schedule, forecast=met.forecast,
-                               metrics=met.metrics)
+    plan = dataclasses.replace(plan, schedule=met.schedule, forecast=met.forecast, metrics=met.metrics)
     text = write_report(plan, tmp_path, map=False)["report"].read_text(encoding="utf-8")
     assert "Sales targets met" in text and "Sales target missed" not in text
 
 
 def test_sections_absent_without_market_or_rollout(report: dict[str, Path]) -> None:
     text = report["report"].read_text(encoding="utf-8")
-    for marker in ('id="rollout"', 'id="revenue"', 'id="calibration"', "Own revenue per year",
-                   "catchment share", "Offline market share", "report.pdf", "rollout_",
-                   "Our stores would sell", "The rollout"):
+    for marker in (
+        'id="rollout"',
+        'id="revenue"',
+        'id="calibration"',
+        "Own revenue per year",
+        "catchment share",
+        "Offline market share",
+        "report.pdf",
+        "rollout_",
+        "Our stores would sell",
+        "The rollout",
+    ):
         assert marker not in text, marker
     assert 'id="brief"' in text and "The plan opens 16 new stores next to 4 existing" in text
 
@@ -514,8 +543,9 @@ def test_rollout_from_metrics_only(rollout_plan: FakePlan, tmp_path: Path) -> No
     assert "rollout" not in {r[0][0] for r in assumptions}  # shown above, not dumped here
 
 
-def test_map_colours_areas_by_share_and_stores_by_wave(rollout_plan: FakePlan,
-                                                        rollout_report: dict[str, Path]) -> None:
+def test_map_colours_areas_by_share_and_stores_by_wave(
+    rollout_plan: FakePlan, rollout_report: dict[str, Path]
+) -> None:
     from storeplan.report.maps import SHARE_COLORS, WAVE_COLORS
 
     text = rollout_report["map"].read_text(encoding="utf-8")
@@ -552,8 +582,9 @@ def test_map_scales_to_16k_areas(tmp_path: Path) -> None:
 
     big = make_plan(n_areas=16_000, n_stores=1_000, n_rivals=3_000, seed=2, market=True)
     years = np.where(big.stores["status"] == "existing", 0, 1 + np.arange(len(big.stores)) % 4)
-    sched = SimpleNamespace(ids=big.stores["id"].to_numpy(object), open_year=years,
-                            spec=SimpleNamespace(years=4, start_year=2027))
+    sched = SimpleNamespace(
+        ids=big.stores["id"].to_numpy(object), open_year=years, spec=SimpleNamespace(years=4, start_year=2027)
+    )
     big = dataclasses.replace(big, schedule=sched)
     t0 = time.perf_counter()
     path = write_map(big, tmp_path / "map.html")
@@ -570,20 +601,30 @@ def test_real_solve_with_rollout_report_and_reload(tmp_path: Path) -> None:
     """A small real revenue solve with a rollout, saved (report.pdf first) and re-loaded."""
     storeplan = pytest.importorskip("storeplan")
     lon, lat = np.meshgrid(np.linspace(110.0, 111.2, 5), np.linspace(30.0, 31.0, 4))
-    areas = pd.DataFrame({
-        "id": [f"t{i}" for i in range(20)], "lon": lon.ravel(), "lat": lat.ravel(),
-        "population": 20_000.0 * (1 + np.arange(20) % 7),
-        "region": np.where(lon.ravel() < 110.6, "West", "East"),
-        "online_orders": np.arange(20) % 5 * 10.0,
-    })
-    rivals = pd.DataFrame({"id": ["r1", "r2"], "brand": ["X", "Y"], "lon": [110.3, 110.9],
-                           "lat": [30.3, 30.7]})
+    areas = pd.DataFrame(
+        {
+            "id": [f"t{i}" for i in range(20)],
+            "lon": lon.ravel(),
+            "lat": lat.ravel(),
+            "population": 20_000.0 * (1 + np.arange(20) % 7),
+            "region": np.where(lon.ravel() < 110.6, "West", "East"),
+            "online_orders": np.arange(20) % 5 * 10.0,
+        }
+    )
+    rivals = pd.DataFrame(
+        {"id": ["r1", "r2"], "brand": ["X", "Y"], "lon": [110.3, 110.9], "lat": [30.3, 30.7]}
+    )
     scn = storeplan.Scenario.from_frames(
-        areas, rivals=rivals,
+        areas,
+        rivals=rivals,
         formats=[{"name": "standard", "opening_cost": 1e5, "fixed_cost": 2e4}],
         objective={"kind": "revenue", "stores": 4},
-        rollout={"years": 2, "stores_per_year": [2, 2], "target_revenue": [1e12, None],
-                 "improve_seconds": 0.1},
+        rollout={
+            "years": 2,
+            "stores_per_year": [2, 2],
+            "target_revenue": [1e12, None],
+            "improve_seconds": 0.1,
+        },
     )
     plan = storeplan.solve(scn)
     written = plan.save(tmp_path / "out")
@@ -605,18 +646,19 @@ def test_real_solve_with_rollout_report_and_reload(tmp_path: Path) -> None:
     assert 'id="rollout-years"' not in text and "share_by_region" not in paths
 
 
-def test_rollout_and_revenue_sections_escape_plan_text(rollout_plan: FakePlan,
-                                                       tmp_path: Path) -> None:
+def test_rollout_and_revenue_sections_escape_plan_text(rollout_plan: FakePlan, tmp_path: Path) -> None:
     evil = "<script>alert(1)</script>"
     stores = rollout_plan.stores.copy()
     stores["region"] = evil
     stores["name"] = evil
     areas = rollout_plan.areas.copy()
     areas["region"] = evil
-    plan = dataclasses.replace(rollout_plan, stores=stores, areas=areas,
-                               metrics={**rollout_plan.metrics,
-                                        "calibration": {"n_stores": 3, "r2": 0.2,
-                                                        "fitted": {evil: 1.0}}})
+    plan = dataclasses.replace(
+        rollout_plan,
+        stores=stores,
+        areas=areas,
+        metrics={**rollout_plan.metrics, "calibration": {"n_stores": 3, "r2": 0.2, "fitted": {evil: 1.0}}},
+    )
     paths = write_report(plan, tmp_path)
     for key in ("report", "map"):
         text = paths[key].read_text(encoding="utf-8")
@@ -633,20 +675,38 @@ def test_share_by_city_tier_table():
     from storeplan.report._common import share_by_region
     from storeplan.report.html import render_report
 
-    areas = pd.DataFrame({"id": ["a", "b", "c"], "level": ["city", "city", "township"],
-                          "region": ["R", "R", "R"]})
-    assignment = pd.DataFrame({"area_id": ["a", "b", "c"], "market": [100.0, 300.0, 50.0],
-                               "share_before": [0.0, 0.0, 0.0], "share_after": [0.2, 0.1, 0.5]})
+    areas = pd.DataFrame(
+        {"id": ["a", "b", "c"], "level": ["city", "city", "township"], "region": ["R", "R", "R"]}
+    )
+    assignment = pd.DataFrame(
+        {
+            "area_id": ["a", "b", "c"],
+            "market": [100.0, 300.0, 50.0],
+            "share_before": [0.0, 0.0, 0.0],
+            "share_after": [0.2, 0.1, 0.5],
+        }
+    )
     plan = types.SimpleNamespace(assignment=assignment, areas=areas)
     t = share_by_region(plan, column="level").set_index("region")
     # city: (100 * 0.2 + 300 * 0.1) / 400 = 0.125; township: 0.5
     assert t.loc["city", "share_after"] == pytest.approx(0.125)
     assert t.loc["township", "share_after"] == pytest.approx(0.5)
     assert t.loc["city", "market"] == pytest.approx(400.0)
-    assert "share-levels" not in render_report(types.SimpleNamespace(
-        scenario_name="x", objective="coverage", stores=pd.DataFrame(), assignment=pd.DataFrame(),
-        areas=pd.DataFrame(), rivals=pd.DataFrame(), metrics={}, coverage_curve=pd.DataFrame(),
-        provenance={}, notes=()), {})
+    assert "share-levels" not in render_report(
+        types.SimpleNamespace(
+            scenario_name="x",
+            objective="coverage",
+            stores=pd.DataFrame(),
+            assignment=pd.DataFrame(),
+            areas=pd.DataFrame(),
+            rivals=pd.DataFrame(),
+            metrics={},
+            coverage_curve=pd.DataFrame(),
+            provenance={},
+            notes=(),
+        ),
+        {},
+    )
 
 
 def test_share_by_tier_in_report(rollout_report: dict[str, Path]) -> None:

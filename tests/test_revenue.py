@@ -22,8 +22,9 @@ from storeplan.solvers.revenue import (
 
 def _instance(seed: int, n: int = 60, m: int = 12, density: float = 0.3):
     rng = np.random.default_rng(seed)
-    U = sp.random(n, m, density=density, random_state=rng, format="csr",
-                  data_rvs=lambda k: rng.uniform(0.05, 2.0, k))
+    U = sp.random(
+        n, m, density=density, random_state=rng, format="csr", data_rvs=lambda k: rng.uniform(0.05, 2.0, k)
+    )
     W = rng.uniform(10.0, 100.0, n)
     base_own = np.where(rng.random(n) < 0.3, rng.uniform(0, 0.5, n), 0.0)
     base_total = base_own + rng.uniform(0.1, 1.5, n)
@@ -92,8 +93,17 @@ def test_bound_valid_with_conflicts_fixed_costs_and_must_open():
         fixed = np.random.default_rng(seed).uniform(0, 20, 10)
         conflicts = np.array([[0, 1], [1, 2], [3, 7]])
         prob = RevenueProblem.build(U, W, base_own=b, base_total=B, fixed_cost=fixed)
-        sol = revenue(U, W, 4, base_own=b, base_total=B, fixed_cost=fixed, conflicts=conflicts,
-                      must_open=[5], forbidden=[9])
+        sol = revenue(
+            U,
+            W,
+            4,
+            base_own=b,
+            base_total=B,
+            fixed_cost=fixed,
+            conflicts=conflicts,
+            must_open=[5],
+            forbidden=[9],
+        )
         opt = _brute_force(prob, 4, conflicts=conflicts, must=[5], forbidden=[9])
         assert sol.objective <= opt + 1e-9 * abs(opt)
         assert sol.bound >= opt - 1e-9 * abs(opt)
@@ -114,12 +124,25 @@ def test_beats_random_plans_of_the_same_size():
 def test_market_solution_beats_random_plans():
     rng = np.random.default_rng(3)
     n, m = 500, 60
-    areas = pd.DataFrame({"id": [f"a{i}" for i in range(n)], "lon": 113 + rng.random(n),
-                          "lat": 23 + rng.random(n), "population": rng.lognormal(9, 1, n)})
-    sites = pd.DataFrame({"id": [f"s{j}" for j in range(m)], "lon": 113 + rng.random(m),
-                          "lat": 23 + rng.random(m)})
-    rivals = pd.DataFrame({"id": [f"r{j}" for j in range(30)], "brand": "X",
-                           "lon": 113 + rng.random(30), "lat": 23 + rng.random(30)})
+    areas = pd.DataFrame(
+        {
+            "id": [f"a{i}" for i in range(n)],
+            "lon": 113 + rng.random(n),
+            "lat": 23 + rng.random(n),
+            "population": rng.lognormal(9, 1, n),
+        }
+    )
+    sites = pd.DataFrame(
+        {"id": [f"s{j}" for j in range(m)], "lon": 113 + rng.random(m), "lat": 23 + rng.random(m)}
+    )
+    rivals = pd.DataFrame(
+        {
+            "id": [f"r{j}" for j in range(30)],
+            "brand": "X",
+            "lon": 113 + rng.random(30),
+            "lat": 23 + rng.random(30),
+        }
+    )
     mk = build_market(areas, sites, rivals=rivals)
     sol = select_sites(mk, 6, seed=1)
     rand = [capture(mk, rng.choice(m, 6, replace=False)).own_offline for _ in range(200)]
@@ -201,11 +224,9 @@ def test_bound_valid_in_budget_and_free_modes(seed):
     value = {s: objective_value(prob, s) for s in subsets}
     opt_budget = max(v for s, v in value.items() if cost[list(s)].sum() <= 4.0)
     opt_free = max(value.values())
-    sol = revenue(U, W, base_own=b, base_total=B, fixed_cost=fixed, opening_cost=cost,
-                  budget=4.0)
+    sol = revenue(U, W, base_own=b, base_total=B, fixed_cost=fixed, opening_cost=cost, budget=4.0)
     assert cost[sol.sites].sum() <= 4.0
-    assert sol.objective <= opt_budget + 1e-9 * abs(opt_budget) <= sol.bound + 1e-9 * abs(
-        opt_budget)
+    assert sol.objective <= opt_budget + 1e-9 * abs(opt_budget) <= sol.bound + 1e-9 * abs(opt_budget)
     sol = revenue(U, W, base_own=b, base_total=B, fixed_cost=fixed)
     assert sol.objective <= opt_free + 1e-9 * abs(opt_free) <= sol.bound + 1e-9 * abs(opt_free)
 

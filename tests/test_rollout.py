@@ -39,8 +39,15 @@ PAIR_COSTS = {"opening_cost": np.array([300.0, 200.0]), "fixed_cost": np.array([
 
 
 def pair_spec(**kw) -> RolloutSpec:
-    base = {"years": 2, "horizon_years": 2, "stores_per_year": 1, "ramp_months": 0, "discount_rate": 0.10,
-                "gross_margin": 1.0, "improve_seconds": 1.0}
+    base = {
+        "years": 2,
+        "horizon_years": 2,
+        "stores_per_year": 1,
+        "ramp_months": 0,
+        "discount_rate": 0.10,
+        "gross_margin": 1.0,
+        "improve_seconds": 1.0,
+    }
     return RolloutSpec(**{**base, **kw})
 
 
@@ -68,8 +75,9 @@ def test_npv_by_hand_with_linear_ramp():
     ev = evaluate(PairOracle(), np.array([1, 2]), spec, **PAIR_COSTS)
     assert ev["cash"].sum(axis=0).tolist() == pytest.approx([100.0, 850.0])
     assert float(ev["value"]) == pytest.approx(100 / 1.1 + 850 / 1.21, rel=1e-12)
-    forced = schedule(PairOracle(), **PAIR_COSTS, spec=spec, ids=["A", "B"],
-                      must_open_year={"A": 1, "B": 2}, improve=False)
+    forced = schedule(
+        PairOracle(), **PAIR_COSTS, spec=spec, ids=["A", "B"], must_open_year={"A": 1, "B": 2}, improve=False
+    )
     assert forced.open_year.tolist() == [1, 2]
     assert forced.npv == pytest.approx(793.3884297520661)
 
@@ -103,9 +111,17 @@ def test_spec_validation():
 def test_existing_and_must_open_respected():
     rev = np.array([10.0, 500.0, 400.0, 300.0, 1.0, 900.0])
     spec = RolloutSpec(years=3, stores_per_year=1, ramp_months=0, gross_margin=1.0, improve_seconds=1.0)
-    s = schedule(AdditiveOracle(rev), np.full(6, 50.0), np.full(6, 20.0), spec,
-                 ids=list("abcdef"), existing=["a"], must_open=["e"], must_open_year={"b": 3},
-                 forbidden=["f"])
+    s = schedule(
+        AdditiveOracle(rev),
+        np.full(6, 50.0),
+        np.full(6, 20.0),
+        spec,
+        ids=list("abcdef"),
+        existing=["a"],
+        must_open=["e"],
+        must_open_year={"b": 3},
+        forbidden=["f"],
+    )
     oy = dict(zip(s.ids, s.open_year, strict=True))
     assert oy["a"] == 0  # existing: open from year 0
     assert oy["e"] == 1  # must-open, year 1 by default (even at a loss)
@@ -165,12 +181,18 @@ def test_limits_never_exceeded(seed, years, n, cap, lo, budget, n_exist, n_must,
         oracle = AdditiveOracle(np.random.default_rng(seed).uniform(0, 3e6, n))
     cap, lo = cap[:years], [min(a, b) for a, b in zip(lo[:years], cap[:years], strict=True)]
     bud = [np.inf if b is None else b for b in budget[:years]]
-    spec = RolloutSpec(years=years, stores_per_year=cap, min_stores_per_year=lo,
-                       budget_per_year=[float(b) if np.isfinite(b) else 1e300 for b in bud],
-                       ramp_months=ramp, horizon_years=years + 2, improve_seconds=0.2)
+    spec = RolloutSpec(
+        years=years,
+        stores_per_year=cap,
+        min_stores_per_year=lo,
+        budget_per_year=[float(b) if np.isfinite(b) else 1e300 for b in bud],
+        ramp_months=ramp,
+        horizon_years=years + 2,
+        improve_seconds=0.2,
+    )
     rng = np.random.default_rng(seed + 1)
     perm = rng.permutation(n)
-    exist, must = perm[:n_exist], perm[n_exist:n_exist + n_must]
+    exist, must = perm[:n_exist], perm[n_exist : n_exist + n_must]
     try:
         s = schedule(oracle, oc, fc, spec, existing=exist, must_open=must, seed=seed)
     except InfeasibleError:
@@ -216,8 +238,9 @@ def test_generic_callable_matches_gains_oracle():
 
 def test_state_updates_between_years():
     # site 1 sits on top of site 0: once 0 opens in year 1, 1 loses its value and site 2 wins
-    oracle = NearestOracle.build([0.0, 0.0, 1.0], [0.0, 0.001, 0.0], [5e6, 5e6, 3e6],
-                                 [0.0, 0.0, 1.0], [0.0, 0.0005, 0.0], 20.0)
+    oracle = NearestOracle.build(
+        [0.0, 0.0, 1.0], [0.0, 0.001, 0.0], [5e6, 5e6, 3e6], [0.0, 0.0, 1.0], [0.0, 0.0005, 0.0], 20.0
+    )
     spec = RolloutSpec(years=2, stores_per_year=1, ramp_months=0, gross_margin=1.0, improve_seconds=0)
     s = schedule(oracle, np.full(3, 1e5), np.full(3, 1e5), spec, improve=False)
     assert s.open_year[0] == 1 or s.open_year[1] == 1
@@ -237,10 +260,17 @@ def test_huff_oracle_gains_match_brute_force():
     from storeplan.market import build_market, predicted_sales
 
     rng = np.random.default_rng(1)
-    areas = pd.DataFrame({"id": [f"a{i}" for i in range(40)], "lon": rng.uniform(0, 1, 40),
-                          "lat": rng.uniform(0, 1, 40), "population": rng.uniform(1e3, 1e4, 40)})
-    sites = pd.DataFrame({"id": [f"s{i}" for i in range(8)], "lon": rng.uniform(0, 1, 8),
-                          "lat": rng.uniform(0, 1, 8)})
+    areas = pd.DataFrame(
+        {
+            "id": [f"a{i}" for i in range(40)],
+            "lon": rng.uniform(0, 1, 40),
+            "lat": rng.uniform(0, 1, 40),
+            "population": rng.uniform(1e3, 1e4, 40),
+        }
+    )
+    sites = pd.DataFrame(
+        {"id": [f"s{i}" for i in range(8)], "lon": rng.uniform(0, 1, 8), "lat": rng.uniform(0, 1, 8)}
+    )
     ex = pd.DataFrame({"id": ["e0"], "lon": [0.5], "lat": [0.5]})
     riv = pd.DataFrame({"id": ["r0"], "brand": ["x"], "lon": [0.2], "lat": [0.3]})
     mk = build_market(areas, sites, existing=ex, rivals=riv)
@@ -267,10 +297,22 @@ def test_huff_oracle_gains_match_brute_force():
 def test_budget_uses_the_better_of_gain_and_ratio_greedy():
     # budget 10: A alone (gain 100 - 10 = 90) loses to B + C (2 x (60 - 5) = 110);
     # the gain greedy takes A first, the cost-benefit (ratio) greedy takes B and C.
-    spec = RolloutSpec(years=1, horizon_years=1, budget_per_year=10.0, ramp_months=0, gross_margin=1.0,
-                       discount_rate=0.0, improve_seconds=0)
-    s = schedule(AdditiveOracle(np.array([100.0, 60.0, 60.0])), np.array([10.0, 5.0, 5.0]), np.zeros(3), spec,
-                 improve=False)
+    spec = RolloutSpec(
+        years=1,
+        horizon_years=1,
+        budget_per_year=10.0,
+        ramp_months=0,
+        gross_margin=1.0,
+        discount_rate=0.0,
+        improve_seconds=0,
+    )
+    s = schedule(
+        AdditiveOracle(np.array([100.0, 60.0, 60.0])),
+        np.array([10.0, 5.0, 5.0]),
+        np.zeros(3),
+        spec,
+        improve=False,
+    )
     assert s.open_year.tolist() == [-1, 1, 1]
     assert s.npv == pytest.approx(110.0)
     assert "ratio" in s.method
@@ -313,10 +355,17 @@ def test_huff_incremental_state_matches_a_fresh_oracle():
 
     rng = np.random.default_rng(4)
     n_a, n_s = 300, 40
-    areas = pd.DataFrame({"id": [f"a{i}" for i in range(n_a)], "lon": rng.uniform(0, 2, n_a),
-                          "lat": rng.uniform(0, 2, n_a), "population": rng.uniform(1e3, 1e4, n_a)})
-    sites = pd.DataFrame({"id": [f"s{i}" for i in range(n_s)], "lon": rng.uniform(0, 2, n_s),
-                          "lat": rng.uniform(0, 2, n_s)})
+    areas = pd.DataFrame(
+        {
+            "id": [f"a{i}" for i in range(n_a)],
+            "lon": rng.uniform(0, 2, n_a),
+            "lat": rng.uniform(0, 2, n_a),
+            "population": rng.uniform(1e3, 1e4, n_a),
+        }
+    )
+    sites = pd.DataFrame(
+        {"id": [f"s{i}" for i in range(n_s)], "lon": rng.uniform(0, 2, n_s), "lat": rng.uniform(0, 2, n_s)}
+    )
     ex = pd.DataFrame({"id": ["e0"], "lon": [1.0], "lat": [1.0]})
     mk = build_market(areas, sites, existing=ex)
     ids = [*sites["id"], "e0"]

@@ -139,8 +139,12 @@ def _run_dask(items, fn, workers, address, client) -> list:
     own_client = own_cluster = None
     if client is None:
         if address is None:
-            own_cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
+            own_cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
             own_client = client = Client(own_cluster)
         else:
             own_client = client = Client(address)
@@ -271,18 +275,33 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     row: dict[str, Any] = dict.fromkeys(COLUMNS, math.nan)
-    row.update(name=task.name or Path(task.path).stem, kind=None, new_stores=math.nan, mean_km=math.nan,
-               payback_year=math.nan, target_met=None, shortfall=math.nan, revenue_source=None,
-               source=str(task.path), overrides=_flat_label(task.overrides), error=None)
+    row.update(
+        name=task.name or Path(task.path).stem,
+        kind=None,
+        new_stores=math.nan,
+        mean_km=math.nan,
+        payback_year=math.nan,
+        target_met=None,
+        shortfall=math.nan,
+        revenue_source=None,
+        source=str(task.path),
+        overrides=_flat_label(task.overrides),
+        error=None,
+    )
     try:
         scenario, rollout = _load(task)
         row["name"] = task.name or scenario.name
         plan = solve(scenario)
         m = plan.metrics
-        row.update(stores=int(m.get("n_stores", plan.n_stores)), new_stores=int(m.get("n_new_stores", 0)),
-                   coverage=float(m.get("coverage_share", math.nan)),
-                   objective=float(m.get("objective", math.nan)), gap=float(m.get("gap", math.nan)),
-                   kind=plan.objective, mean_km=float(m.get("mean_km", math.nan)))
+        row.update(
+            stores=int(m.get("n_stores", plan.n_stores)),
+            new_stores=int(m.get("n_new_stores", 0)),
+            coverage=float(m.get("coverage_share", math.nan)),
+            objective=float(m.get("objective", math.nan)),
+            gap=float(m.get("gap", math.nan)),
+            kind=plan.objective,
+            mean_km=float(m.get("mean_km", math.nan)),
+        )
         fc = getattr(plan, "forecast", None)  # solve() runs the scenario's rollout itself
         sched = getattr(plan, "schedule", None)
         share = m.get("market_share")
@@ -316,10 +335,14 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
         row["share"] = math.nan if share is None else float(share)
         row["revenue"] = math.nan if revenue is None else float(revenue)
         if fc is not None:
-            row.update(npv=fc.npv, revenue=fc.final_revenue,
-                       payback_year=math.nan if fc.payback_year is None else fc.payback_year,
-                       target_met=fc.target_met, shortfall=fc.shortfall,
-                       final_year_stores=int((sched.open_year >= 0).sum()) if sched is not None else math.nan)
+            row.update(
+                npv=fc.npv,
+                revenue=fc.final_revenue,
+                payback_year=math.nan if fc.payback_year is None else fc.payback_year,
+                target_met=fc.target_met,
+                shortfall=fc.shortfall,
+                final_year_stores=int((sched.open_year >= 0).sum()) if sched is not None else math.nan,
+            )
             if task.save_dir and sched is not None and getattr(plan, "schedule", None) is None:
                 _save_rollout(task.save_dir, sched, fc)  # else Plan.save writes the rollout files
         if task.save_dir:
@@ -334,8 +357,11 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
 def _save_rollout(directory: str, sched, fc) -> None:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    for name, frame in (("rollout.csv", sched.to_frame()), ("forecast_years.csv", fc.per_year),
-                        ("forecast_stores.csv", fc.per_store_year)):
+    for name, frame in (
+        ("rollout.csv", sched.to_frame()),
+        ("forecast_years.csv", fc.per_year),
+        ("forecast_stores.csv", fc.per_store_year),
+    ):
         with atomic_path(out / name) as tmp:
             frame.to_csv(tmp, index=False)
 
@@ -377,8 +403,9 @@ class Comparison:
     seconds: float
 
 
-def grid_tasks(base_scenario_path: str | Path, grid: Mapping[str, Sequence[Any]], *,
-               save_root: str | Path | None = None) -> list[ScenarioTask]:
+def grid_tasks(
+    base_scenario_path: str | Path, grid: Mapping[str, Sequence[Any]], *, save_root: str | Path | None = None
+) -> list[ScenarioTask]:
     """Tasks for every combination of a settings grid (row order = itertools.product).
 
     ``grid`` keys are dotted settings (``"objective.stores"``, ``"rollout.stores_per_year"``,
@@ -398,7 +425,8 @@ def grid_tasks(base_scenario_path: str | Path, grid: Mapping[str, Sequence[Any]]
         if "." not in key or head not in sections:
             raise UnknownOptionError(
                 f"sweep: {key!r} is not a dotted scenario setting like 'objective.stores' "
-                f"(sections: {', '.join(sorted(sections))})")
+                f"(sections: {', '.join(sorted(sections))})"
+            )
         if len(list(grid[key])) == 0:
             raise UnknownOptionError(f"sweep: {key!r} has no values")
     base = Path(base_scenario_path)
@@ -494,8 +522,13 @@ def _run_and_write(tasks, out: Path, engine, workers, address, client) -> Compar
     paths["comparison.parquet"] = out / "comparison.parquet"
     paths["comparison.png"] = comparison_chart(table, out / "comparison.png")
     n_err = int(table["error"].notna().sum())
-    log.info("compared %d scenario(s) with %s in %.1f s (%d failed)", len(table), engine,
-             time.perf_counter() - t0, n_err)
+    log.info(
+        "compared %d scenario(s) with %s in %.1f s (%d failed)",
+        len(table),
+        engine,
+        time.perf_counter() - t0,
+        n_err,
+    )
     return Comparison(table, paths, engine, time.perf_counter() - t0)
 
 
@@ -515,13 +548,15 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     table = table[list(COLUMNS) + extra]
     for col in ("stores", "new_stores", "final_year_stores", "payback_year"):
         if col in table:
-            vals = [None if v is None or (isinstance(v, float) and math.isnan(v)) else int(v)
-                    for v in table[col]]
+            vals = [
+                None if v is None or (isinstance(v, float) and math.isnan(v)) else int(v) for v in table[col]
+            ]
             table[col] = pd.array(vals, dtype="Int64")
     for col in ("coverage", "npv", "revenue", "share", "objective", "gap", "seconds", "mean_km", "shortfall"):
         table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
-    table["target_met"] = pd.array([None if v is None else bool(v) for v in table["target_met"]],
-                                   dtype="boolean")
+    table["target_met"] = pd.array(
+        [None if v is None else bool(v) for v in table["target_met"]], dtype="boolean"
+    )
     for col in ("name", "kind", "revenue_source", "source", "overrides", "error"):
         table[col] = table[col].astype(object).where(table[col].notna(), None)
     return table

@@ -105,8 +105,13 @@ class Forecast:
         return self.per_year[self.per_year["in_rollout"]].reset_index(drop=True)
 
 
-def extra_stores_needed(shortfall: float, marginal_revenue: float, ramp_months: float,
-                        ramp_shape: str = "linear", age_years: int = 0) -> int:
+def extra_stores_needed(
+    shortfall: float,
+    marginal_revenue: float,
+    ramp_months: float,
+    ramp_shape: str = "linear",
+    age_years: int = 0,
+) -> int:
     """Extra stores to close a sales shortfall in a year.
 
     The extra stores open ``age_years`` before the start of that year (0: at its start).
@@ -126,8 +131,12 @@ def extra_stores_needed(shortfall: float, marginal_revenue: float, ramp_months: 
     return int(math.ceil(shortfall / per_store - 1e-9))
 
 
-def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray] | None = None, *,
-             marginal_share: float = 0.25) -> Forecast:
+def forecast(
+    schedule: Schedule,
+    oracle: Callable[[np.ndarray], np.ndarray] | None = None,
+    *,
+    marginal_share: float = 0.25,
+) -> Forecast:
     """Forecast sales, costs and cash flow of a rollout schedule.
 
     Parameters
@@ -166,22 +175,24 @@ def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray] | No
     new = o >= 1
     cash = ev["cash"]
     cum_store = np.cumsum(cash, axis=1)
-    psy = pd.DataFrame({
-        "id": schedule.ids[j_idx],
-        "year": years[t_idx],
-        "label": labels[t_idx],
-        "status": np.where(new[j_idx], "new", "existing"),
-        "open_year": o[j_idx],
-        "age_years": years[t_idx] - o[j_idx],
-        "ramp": ev["ramp"][j_idx, t_idx],
-        "full_revenue": ev["full_revenue"][j_idx, t_idx],
-        "revenue": ev["revenue"][j_idx, t_idx],
-        "opening_cost": ev["opening"][j_idx, t_idx],
-        "fixed_cost": ev["fixed"][j_idx, t_idx],
-        "cash_flow": cash[j_idx, t_idx],
-        "cumulative_cash_flow": cum_store[j_idx, t_idx],
-        "discounted_cash_flow": cash[j_idx, t_idx] * disc[t_idx],
-    })
+    psy = pd.DataFrame(
+        {
+            "id": schedule.ids[j_idx],
+            "year": years[t_idx],
+            "label": labels[t_idx],
+            "status": np.where(new[j_idx], "new", "existing"),
+            "open_year": o[j_idx],
+            "age_years": years[t_idx] - o[j_idx],
+            "ramp": ev["ramp"][j_idx, t_idx],
+            "full_revenue": ev["full_revenue"][j_idx, t_idx],
+            "revenue": ev["revenue"][j_idx, t_idx],
+            "opening_cost": ev["opening"][j_idx, t_idx],
+            "fixed_cost": ev["fixed"][j_idx, t_idx],
+            "cash_flow": cash[j_idx, t_idx],
+            "cumulative_cash_flow": cum_store[j_idx, t_idx],
+            "discounted_cash_flow": cash[j_idx, t_idx] * disc[t_idx],
+        }
+    )
     if "region" in schedule.extra:
         psy["region"] = np.asarray(schedule.extra["region"], dtype=object)[j_idx]
     psy = psy.sort_values(["year", "open_year", "id"], kind="stable").reset_index(drop=True)
@@ -196,38 +207,49 @@ def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray] | No
     shortfall = np.where(has_target, np.maximum(targets - revenue, 0.0), np.nan)
     budgets = np.full(H, np.nan)
     budgets[:Y] = spec.budgets()
-    opened = np.bincount(o[new], minlength=H + 1)[1:H + 1]
+    opened = np.bincount(o[new], minlength=H + 1)[1 : H + 1]
     extra = np.zeros(H, np.int64)
     for t in np.flatnonzero(has_target & (shortfall > 0)):
         # extra stores open at the start of year t, or of the last rollout year for later years
         age = (t + 1) - min(t + 1, Y)
-        extra[t] = extra_stores_needed(float(shortfall[t]), _marginal_revenue(ev, o, t + 1, marginal_share),
-                                       spec.ramp_months, spec.ramp_shape, age_years=age)
-    per_year = pd.DataFrame({
-        "year": years,
-        "label": labels,
-        "in_rollout": years <= Y,
-        "stores_open": is_open.sum(axis=0),
-        "stores_opened": opened,
-        "revenue": revenue,
-        "revenue_new": revenue_new,
-        "revenue_existing": revenue - revenue_new,
-        "target": targets,
-        "target_met": pd.array([bool(r >= tg - 1e-6 * max(1.0, tg)) if h else pd.NA
-                                for r, tg, h in zip(revenue, targets, has_target, strict=True)],
-                               dtype="boolean"),
-        "shortfall": shortfall,
-        "extra_stores": extra,
-        "capex": ev["opening"].sum(axis=0),
-        "budget": budgets,
-        "fixed_cost": ev["fixed"].sum(axis=0),
-        "cash_flow": cash_year,
-        "cumulative_cash_flow": np.cumsum(cash_year),
-        "cash_flow_new": cash_new,
-        "cumulative_cash_flow_new": cum_new,
-        "discount_factor": disc,
-        "discounted_cash_flow": cash_year * disc,
-    })
+        extra[t] = extra_stores_needed(
+            float(shortfall[t]),
+            _marginal_revenue(ev, o, t + 1, marginal_share),
+            spec.ramp_months,
+            spec.ramp_shape,
+            age_years=age,
+        )
+    per_year = pd.DataFrame(
+        {
+            "year": years,
+            "label": labels,
+            "in_rollout": years <= Y,
+            "stores_open": is_open.sum(axis=0),
+            "stores_opened": opened,
+            "revenue": revenue,
+            "revenue_new": revenue_new,
+            "revenue_existing": revenue - revenue_new,
+            "target": targets,
+            "target_met": pd.array(
+                [
+                    bool(r >= tg - 1e-6 * max(1.0, tg)) if h else pd.NA
+                    for r, tg, h in zip(revenue, targets, has_target, strict=True)
+                ],
+                dtype="boolean",
+            ),
+            "shortfall": shortfall,
+            "extra_stores": extra,
+            "capex": ev["opening"].sum(axis=0),
+            "budget": budgets,
+            "fixed_cost": ev["fixed"].sum(axis=0),
+            "cash_flow": cash_year,
+            "cumulative_cash_flow": np.cumsum(cash_year),
+            "cash_flow_new": cash_new,
+            "cumulative_cash_flow_new": cum_new,
+            "discount_factor": disc,
+            "discounted_cash_flow": cash_year * disc,
+        }
+    )
     npv = float(cash_year @ disc)
     base = np.where(o == 0, 0, -1)
     npv0 = float(evaluate(oracle, base, spec, schedule.opening_cost, schedule.fixed_cost)["value"])
@@ -239,8 +261,9 @@ def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray] | No
         payback = int(years[first]) if first < H else None
     tmet = None
     if has_target.any():
-        tmet = bool(np.all(revenue[has_target] >= targets[has_target]
-                           - 1e-6 * np.maximum(1.0, targets[has_target])))
+        tmet = bool(
+            np.all(revenue[has_target] >= targets[has_target] - 1e-6 * np.maximum(1.0, targets[has_target]))
+        )
     short = float(np.nanmax(shortfall)) if has_target.any() else 0.0
     notes = (
         "Stores open on the first day of their opening year; cash flows are discounted at the "
@@ -253,13 +276,25 @@ def forecast(schedule: Schedule, oracle: Callable[[np.ndarray], np.ndarray] | No
     )
     left = int(np.sum(o == -1))
     if extra.max(initial=0) > left:
-        notes += (f"The extra stores needed ({int(extra.max()):,}) exceed the {left:,} sites not opened: "
-                  "the target needs more candidate sites (a larger plan) or stronger stores.",)
+        notes += (
+            f"The extra stores needed ({int(extra.max()):,}) exceed the {left:,} sites not opened: "
+            "the target needs more candidate sites (a larger plan) or stronger stores.",
+        )
     return Forecast(
-        per_store_year=psy, per_year=per_year, npv=npv, npv_new=npv - npv0, payback_year=payback,
-        total_revenue=float(revenue[:Y].sum()), final_revenue=float(revenue[Y - 1]), target_met=tmet,
-        shortfall=max(short, 0.0), extra_stores=int(extra.max()) if H else 0,
-        discount_rate=spec.discount_rate, horizon=H, notes=notes, schedule=schedule,
+        per_store_year=psy,
+        per_year=per_year,
+        npv=npv,
+        npv_new=npv - npv0,
+        payback_year=payback,
+        total_revenue=float(revenue[:Y].sum()),
+        final_revenue=float(revenue[Y - 1]),
+        target_met=tmet,
+        shortfall=max(short, 0.0),
+        extra_stores=int(extra.max()) if H else 0,
+        discount_rate=spec.discount_rate,
+        horizon=H,
+        notes=notes,
+        schedule=schedule,
     )
 
 
@@ -289,9 +324,13 @@ def _marginal_revenue(ev: dict, o: np.ndarray, year: int, share: float) -> float
     return float(vals[:k].mean())
 
 
-def stores_to_meet_target(schedule: Schedule, year: int | None = None, *,
-                          oracle: Callable[[np.ndarray], np.ndarray] | None = None,
-                          max_extra: int | None = None) -> int | None:
+def stores_to_meet_target(
+    schedule: Schedule,
+    year: int | None = None,
+    *,
+    oracle: Callable[[np.ndarray], np.ndarray] | None = None,
+    max_extra: int | None = None,
+) -> int | None:
     """Extra stores to open in a rollout year for its sales target, by re-running the schedule.
 
     The schedule is re-run (same sites, costs and limits) with the year's store limit and
@@ -327,8 +366,11 @@ def stores_to_meet_target(schedule: Schedule, year: int | None = None, *,
         return float(ev["revenue"][:, t - 1].sum())
 
     if year is None:
-        missed = [t for t in range(1, spec.years + 1)
-                  if np.isfinite(targets[t - 1]) and sales(schedule, t) < targets[t - 1]]
+        missed = [
+            t
+            for t in range(1, spec.years + 1)
+            if np.isfinite(targets[t - 1]) and sales(schedule, t) < targets[t - 1]
+        ]
         if not missed:
             return 0
         year = missed[0]
@@ -340,8 +382,10 @@ def stores_to_meet_target(schedule: Schedule, year: int | None = None, *,
     if not np.isfinite(goal) or sales(schedule, year) >= goal:
         return 0
     opened = schedule.opened_per_year()
-    free = int(np.sum(schedule.open_year == -1) - (0 if schedule.forbidden is None else
-                                                   np.sum(schedule.forbidden & (schedule.open_year == -1))))
+    free = int(
+        np.sum(schedule.open_year == -1)
+        - (0 if schedule.forbidden is None else np.sum(schedule.forbidden & (schedule.open_year == -1)))
+    )
     hi_extra = free if max_extra is None else min(free, max_extra)
     if hi_extra <= 0:
         return None
@@ -355,16 +399,29 @@ def stores_to_meet_target(schedule: Schedule, year: int | None = None, *,
         lo[year - 1] = opened[year - 1] + e
         bud[year - 1] = 1e300
         lo = np.minimum(lo, hi)
-        s2 = RolloutSpec(**{**base, "stores_per_year": [int(min(v, 2**53)) for v in hi],
-                            "min_stores_per_year": [int(v) for v in lo],
-                            "budget_per_year": [float(min(v, 1e300)) for v in bud],
-                            "improve_evaluations": 0})
+        s2 = RolloutSpec(
+            **{
+                **base,
+                "stores_per_year": [int(min(v, 2**53)) for v in hi],
+                "min_stores_per_year": [int(v) for v in lo],
+                "budget_per_year": [float(min(v, 1e300)) for v in bud],
+                "improve_evaluations": 0,
+            }
+        )
         must = schedule.must_year if schedule.must_year is not None else np.zeros(len(schedule.ids), np.int64)
         try:
-            new = _schedule(oracle, schedule.opening_cost, schedule.fixed_cost, s2, ids=schedule.ids,
-                            existing=schedule.open_year == 0, must_open=must > 0,
-                            must_open_year={int(j): int(must[j]) for j in np.flatnonzero(must > 0)},
-                            forbidden=schedule.forbidden, improve=False)
+            new = _schedule(
+                oracle,
+                schedule.opening_cost,
+                schedule.fixed_cost,
+                s2,
+                ids=schedule.ids,
+                existing=schedule.open_year == 0,
+                must_open=must > 0,
+                must_open_year={int(j): int(must[j]) for j in np.flatnonzero(must > 0)},
+                forbidden=schedule.forbidden,
+                improve=False,
+            )
         except Exception:  # noqa: BLE001 - a later year's minimum may become infeasible
             return -np.inf
         return sales(new, year)

@@ -412,9 +412,7 @@ def _store_attractiveness(params, kind, fmt, brand, fixed) -> np.ndarray:
     own_fmt = pd.Series(fmt[~rival], dtype=object)
     unknown = sorted(set(own_fmt.tolist()) - set(fa))
     if unknown:
-        raise UnknownOptionError(
-            f"store format(s) {unknown} have no attractiveness; known: {sorted(fa)}"
-        )
+        raise UnknownOptionError(f"store format(s) {unknown} have no attractiveness; known: {sorted(fa)}")
     A = np.empty(kind.shape[0], dtype=np.float64)
     A[~rival] = own_fmt.map(fa).to_numpy(dtype=np.float64)
     by_brand = pd.Series(brand[rival], dtype=object).map(params.brand_attractiveness)
@@ -540,8 +538,12 @@ def build_market(
             fixed.append(np.full(len(rivals), np.nan))
     lon, lat = np.concatenate(parts_lon), np.concatenate(parts_lat)
     net = Network.build(
-        areas["lon"].to_numpy(np.float64), areas["lat"].to_numpy(np.float64), lon, lat,
-        radius_km=params.radius_km, k=params.k,
+        areas["lon"].to_numpy(np.float64),
+        areas["lat"].to_numpy(np.float64),
+        lon,
+        lat,
+        radius_km=params.radius_km,
+        k=params.k,
     )
     if market is None:
         market_arr = offline_spending(areas, demand)["total"].to_numpy(np.float64)
@@ -617,29 +619,32 @@ def capture(market: Market, new_sites=None) -> Capture:
     transfer = np.where(own, sh.store_sum(t * market.online), 0.0)
     rows = _rows(market.net)
     own_pair = own[market.net.indices]
-    own_share = np.bincount(rows, weights=np.where(own_pair, sh.values, 0.0),
-                            minlength=market.n_areas)
+    own_share = np.bincount(rows, weights=np.where(own_pair, sh.values, 0.0), minlength=market.n_areas)
     rival_share = 1.0 - own_share - sh.outside
     idx = np.flatnonzero(active)
     kind_name = np.where(market.kind[idx] == CANDIDATE, "new", _KIND_NAMES[market.kind[idx]])
-    stores = pd.DataFrame({
-        "id": market.store_ids[idx],
-        "index": idx,
-        "kind": kind_name,
-        "offline_revenue": offline[idx],
-        "online_transfer": transfer[idx],
-        "revenue": offline[idx] + transfer[idx],
-    })
-    areas = pd.DataFrame({
-        "id": market.area_ids,
-        "market": market.market,
-        "online": market.online,
-        "own_share": own_share,
-        "rival_share": np.clip(rival_share, 0.0, 1.0),
-        "outside_share": sh.outside,
-        "own_offline_revenue": market.market * own_share,
-        "online_transfer": t * market.online * own_share,
-    })
+    stores = pd.DataFrame(
+        {
+            "id": market.store_ids[idx],
+            "index": idx,
+            "kind": kind_name,
+            "offline_revenue": offline[idx],
+            "online_transfer": transfer[idx],
+            "revenue": offline[idx] + transfer[idx],
+        }
+    )
+    areas = pd.DataFrame(
+        {
+            "id": market.area_ids,
+            "market": market.market,
+            "online": market.online,
+            "own_share": own_share,
+            "rival_share": np.clip(rival_share, 0.0, 1.0),
+            "outside_share": sh.outside,
+            "own_offline_revenue": market.market * own_share,
+            "online_transfer": t * market.online * own_share,
+        }
+    )
     own_off = float(np.dot(market.market, own_share))
     own_tr = float(np.dot(t * market.online, own_share))
     return Capture(stores, areas, own_off, own_off + own_tr, own_tr)
@@ -707,25 +712,27 @@ def cannibalisation(market: Market, new_sites) -> Cannibalisation:
     from_online = np.bincount(j_sel, weights=t * market.online[i_sel] * diff, minlength=n)
     w = market.market[i_sel] + t * market.online[i_sel]
     revenue = np.bincount(j_sel, weights=w * u / safe[i_sel], minlength=n)
-    stores = pd.DataFrame({
-        "id": market.store_ids[idx],
-        "index": idx,
-        "revenue": revenue[idx],
-        "from_own_stores": revenue[idx] - from_online[idx] - net_gain[idx],
-        "from_online": from_online[idx],
-        "net_gain": net_gain[idx],
-    })
-    own_before = np.bincount(rows, weights=np.where(own_pair, before.values, 0.0),
-                             minlength=market.n_areas)
-    own_after = np.bincount(rows, weights=np.where(own_pair, after.values, 0.0),
-                            minlength=market.n_areas)
-    areas = pd.DataFrame({
-        "id": market.area_ids,
-        "share_before": own_before,
-        "share_after": own_after,
-        "revenue_before": market.market * own_before,
-        "revenue_after": market.market * own_after,
-    })
+    stores = pd.DataFrame(
+        {
+            "id": market.store_ids[idx],
+            "index": idx,
+            "revenue": revenue[idx],
+            "from_own_stores": revenue[idx] - from_online[idx] - net_gain[idx],
+            "from_online": from_online[idx],
+            "net_gain": net_gain[idx],
+        }
+    )
+    own_before = np.bincount(rows, weights=np.where(own_pair, before.values, 0.0), minlength=market.n_areas)
+    own_after = np.bincount(rows, weights=np.where(own_pair, after.values, 0.0), minlength=market.n_areas)
+    areas = pd.DataFrame(
+        {
+            "id": market.area_ids,
+            "share_before": own_before,
+            "share_after": own_after,
+            "revenue_before": market.market * own_before,
+            "revenue_after": market.market * own_after,
+        }
+    )
     total = float(np.dot(market.market, own_after - own_before))
     return Cannibalisation(stores, areas, total)
 
@@ -755,13 +762,13 @@ def revenue_inputs(market: Market) -> dict:
         shape=(market.n_areas, market.n_candidates),
     )
     other = ~cand
-    base_own = np.bincount(rows, weights=np.where(kind_pair == EXISTING, market.utility, 0.0),
-                           minlength=market.n_areas)
+    base_own = np.bincount(
+        rows, weights=np.where(kind_pair == EXISTING, market.utility, 0.0), minlength=market.n_areas
+    )
     base_total = market.outside_u + np.bincount(
         rows, weights=np.where(other, market.utility, 0.0), minlength=market.n_areas
     )
-    return {"utility": U, "weight": market.market.copy(), "base_own": base_own,
-            "base_total": base_total}
+    return {"utility": U, "weight": market.market.copy(), "base_own": base_own, "base_total": base_total}
 
 
 def select_sites(market: Market, p: int | None = None, **kwargs):
@@ -874,8 +881,7 @@ def calibrate(
     obs_ids = observed_sales["id"].astype(str).to_numpy()
     obs_val = pd.to_numeric(observed_sales["annual_sales"], errors="coerce").to_numpy(float)
     pos = {sid: j for j, sid in enumerate(market.store_ids) if market.kind[j] == EXISTING}
-    keep = np.array([(s in pos) and np.isfinite(v) and v > 0 for s, v in zip(obs_ids, obs_val,
-                                                                             strict=True)])
+    keep = np.array([(s in pos) and np.isfinite(v) and v > 0 for s, v in zip(obs_ids, obs_val, strict=True)])
     if not keep.any():
         raise InputError("observed_sales has no positive sales of existing stores in the market")
     obs_ids, obs_val = obs_ids[keep], obs_val[keep]
@@ -955,19 +961,28 @@ def calibrate(
 
     if errors not in ("log", "relative"):
         raise UnknownOptionError(f"errors {errors!r} is not 'log' or 'relative'")
-    res = least_squares(resid, np.log(np.asarray(x0, dtype=float)), method="trf",
-                        x_scale=1.0, bounds=(np.log(1e-6), np.log(1e4)))
+    res = least_squares(
+        resid,
+        np.log(np.asarray(x0, dtype=float)),
+        method="trf",
+        x_scale=1.0,
+        bounds=(np.log(1e-6), np.log(1e4)),
+    )
     fitted_params = to_params(res.x)
     pred = predicted_sales(market.with_params(fitted_params))[store_idx]
     ss_res = float(np.sum((pred - obs_val) ** 2))
     ss_tot = float(np.sum((obs_val - obs_val.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
     mape = float(np.mean(np.abs(pred - obs_val) / obs_val))
-    table = pd.DataFrame({"id": obs_ids, "observed": obs_val, "predicted": pred,
-                          "error": pred - obs_val})
+    table = pd.DataFrame({"id": obs_ids, "observed": obs_val, "predicted": pred, "error": pred - obs_val})
     report = CalibrationReport(
-        r2=r2, mape=mape, n_stores=len(store_idx),
-        fitted=dict(zip(names, np.exp(res.x).tolist(), strict=True)), table=table,
-        success=bool(res.success), message=str(res.message), n_evaluations=n_eval[0],
+        r2=r2,
+        mape=mape,
+        n_stores=len(store_idx),
+        fitted=dict(zip(names, np.exp(res.x).tolist(), strict=True)),
+        table=table,
+        success=bool(res.success),
+        message=str(res.message),
+        n_evaluations=n_eval[0],
     )
     return fitted_params, report

@@ -268,8 +268,9 @@ def _ramp_integral(x: np.ndarray, shape: str) -> np.ndarray:
     return inner + np.maximum(x - 1.0, 0.0)
 
 
-def ramp_factor(age_months: np.ndarray | float, ramp_months: float, shape: str = "linear",
-                period_months: float = 12.0) -> np.ndarray:
+def ramp_factor(
+    age_months: np.ndarray | float, ramp_months: float, shape: str = "linear", period_months: float = 12.0
+) -> np.ndarray:
     """Average ramp-up factor over ``[age, age + period]`` months of a store's life.
 
     Parameters
@@ -375,17 +376,24 @@ class NearestOracle:
     _index: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def build(cls, area_lon, area_lat, spend, site_lon, site_lat, radius_km: float,
-              k: int | None = None) -> NearestOracle:
+    def build(
+        cls, area_lon, area_lat, spend, site_lon, site_lat, radius_km: float, k: int | None = None
+    ) -> NearestOracle:
         """Pairs within ``radius_km`` (great-circle) of every area, plus its ``k`` nearest
         sites when ``k`` is given."""
         import scipy.sparse as sp
 
         from .geo import Network
 
-        net = Network.build(np.asarray(area_lon, float), np.asarray(area_lat, float),
-                            np.asarray(site_lon, float), np.asarray(site_lat, float),
-                            radius_km=radius_km, k=k, dense_pair_limit=0)
+        net = Network.build(
+            np.asarray(area_lon, float),
+            np.asarray(area_lat, float),
+            np.asarray(site_lon, float),
+            np.asarray(site_lat, float),
+            radius_km=radius_km,
+            k=k,
+            dense_pair_limit=0,
+        )
         data = np.maximum(net.km.astype(np.float64), 1e-9)  # keep explicit zeros stored
         m = sp.csr_matrix((data, net.indices, net.indptr), shape=(net.n_areas, net.n_sites))
         return cls(m, np.asarray(spend, np.float64))
@@ -397,8 +405,13 @@ class NearestOracle:
             order = np.argsort(m.indices, kind="stable")
             ptr = np.zeros(m.shape[1] + 1, np.int64)
             np.cumsum(np.bincount(m.indices, minlength=m.shape[1]), out=ptr[1:])
-            self._index.update(ptr=ptr, row=rows[order], km=np.asarray(m.data, np.float64)[order],
-                               n_areas=m.shape[0], n_sites=m.shape[1])
+            self._index.update(
+                ptr=ptr,
+                row=rows[order],
+                km=np.asarray(m.data, np.float64)[order],
+                n_areas=m.shape[0],
+                n_sites=m.shape[1],
+            )
         return self._index
 
     @staticmethod
@@ -520,7 +533,11 @@ class HuffOracle:
             ptr = np.zeros(n + 1, np.int64)
             np.cumsum(counts, out=ptr[1:])
             self._index.update(
-                n_areas=net.n_areas, base=base, ptr=ptr, row=rows[order], util=mk.utility[order],
+                n_areas=net.n_areas,
+                base=base,
+                ptr=ptr,
+                row=rows[order],
+                util=mk.utility[order],
                 toggled=(mk.kind[self.store] == CANDIDATE),
                 spend=mk.market + mk.params.transfer_rate * mk.online,
             )
@@ -588,8 +605,9 @@ class HuffOracle:
         safe1 = np.where(d1 > 0, d1, 1.0)
         spend = ix["spend"][r]
         own = np.bincount(cowner, weights=spend * u / safe1, minlength=len(c))
-        delta = np.bincount(cowner, weights=spend * v[r] * (1.0 / safe1 - 1.0 / safe0) * (d0 > 0),
-                            minlength=len(c))
+        delta = np.bincount(
+            cowner, weights=spend * v[r] * (1.0 / safe1 - 1.0 / safe0) * (d0 > 0), minlength=len(c)
+        )
         return own, delta
 
 
@@ -608,8 +626,9 @@ def oracle_from_market(market: Any, site_ids: Sequence[str]) -> HuffOracle:
     return HuffOracle(market, np.array([pos[str(s)] for s in site_ids], dtype=np.int64))
 
 
-def oracle_from_plan(plan: Any, spend_per_person: float = 1_000.0, *,
-                     radius_km: float | None = None, k: int | None = None) -> RevenueOracle:
+def oracle_from_plan(
+    plan: Any, spend_per_person: float = 1_000.0, *, radius_km: float | None = None, k: int | None = None
+) -> RevenueOracle:
     """Fallback oracle for any :class:`storeplan.plan.Plan` (no market model needed).
 
     With the plan's areas (``lon, lat, population``) available: a :class:`NearestOracle`
@@ -630,10 +649,14 @@ def oracle_from_plan(plan: Any, spend_per_person: float = 1_000.0, *,
         if radius_km is None:
             radius_km = float(plan.metrics.get("radius_km") or 15.0)
         spend = areas["population"].to_numpy(np.float64) * spend_per_person
-        return NearestOracle.build(areas["lon"], areas["lat"], spend, stores["lon"], stores["lat"],
-                                   max(radius_km, 1e-6), k=k)
-    demand = stores["demand_captured"].to_numpy(np.float64) if "demand_captured" in stores else np.zeros(
-        len(stores))
+        return NearestOracle.build(
+            areas["lon"], areas["lat"], spend, stores["lon"], stores["lat"], max(radius_km, 1e-6), k=k
+        )
+    demand = (
+        stores["demand_captured"].to_numpy(np.float64)
+        if "demand_captured" in stores
+        else np.zeros(len(stores))
+    )
     return AdditiveOracle(demand * spend_per_person)
 
 
@@ -712,19 +735,31 @@ class Schedule:
     def to_frame(self) -> pd.DataFrame:
         """``id, open_year, status (existing/new/not opened), opening_cost, fixed_cost``
         (+ ``region`` when known), sorted by opening year."""
-        status = np.where(self.open_year == 0, "existing",
-                          np.where(self.open_year > 0, "new", "not opened"))
-        df = pd.DataFrame({"id": self.ids, "open_year": self.open_year, "status": status,
-                           "opening_cost": self.opening_cost, "fixed_cost": self.fixed_cost})
+        status = np.where(self.open_year == 0, "existing", np.where(self.open_year > 0, "new", "not opened"))
+        df = pd.DataFrame(
+            {
+                "id": self.ids,
+                "open_year": self.open_year,
+                "status": status,
+                "opening_cost": self.opening_cost,
+                "fixed_cost": self.fixed_cost,
+            }
+        )
         if "region" in self.extra:
             df["region"] = self.extra["region"]
         key = np.where(self.open_year < 0, 10**6, self.open_year)
         return df.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
 
 
-def evaluate(oracle: Callable[[np.ndarray], np.ndarray], open_year: np.ndarray, spec: RolloutSpec,
-             opening_cost: np.ndarray, fixed_cost: np.ndarray, *, discount: bool = True
-             ) -> dict[str, np.ndarray]:
+def evaluate(
+    oracle: Callable[[np.ndarray], np.ndarray],
+    open_year: np.ndarray,
+    spec: RolloutSpec,
+    opening_cost: np.ndarray,
+    fixed_cost: np.ndarray,
+    *,
+    discount: bool = True,
+) -> dict[str, np.ndarray]:
     """Cash flows of a schedule, arrays of shape ``(n_sites, horizon)`` (currency per year).
 
     Returns ``revenue`` (sales with ramp-up), ``full_revenue`` (at full ramp),
@@ -752,9 +787,17 @@ def evaluate(oracle: Callable[[np.ndarray], np.ndarray], open_year: np.ndarray, 
     opening[new, o[new] - 1] = np.asarray(opening_cost, np.float64)[new]
     cash = spec.gross_margin * revenue - fixed - opening
     disc = spec.discount(h) if discount else np.ones(h)
-    return {"revenue": revenue, "full_revenue": full, "ramp": ramp, "opening": opening,
-            "fixed": fixed, "cash": cash, "discount": disc,
-            "value": np.asarray(float(cash.sum(axis=0) @ disc)), "calls": np.asarray(len(cache))}
+    return {
+        "revenue": revenue,
+        "full_revenue": full,
+        "ramp": ramp,
+        "opening": opening,
+        "fixed": fixed,
+        "cash": cash,
+        "discount": disc,
+        "value": np.asarray(float(cash.sum(axis=0) @ disc)),
+        "calls": np.asarray(len(cache)),
+    }
 
 
 def _revenue(oracle, idx: np.ndarray) -> np.ndarray:
@@ -945,21 +988,51 @@ def schedule(
     rules = ["gain", "ratio"] if np.isfinite(budget).any() and (opening_cost > 0).any() else ["gain"]
     candidates = []
     for rule in rules:
-        oy, lg = _construct(oracle, spec, opening_cost, fixed_cost, disc, counter, is_exist, is_must,
-                            is_forb, must_year, hi, lo, budget, lazy, rule)
+        oy, lg = _construct(
+            oracle,
+            spec,
+            opening_cost,
+            fixed_cost,
+            disc,
+            counter,
+            is_exist,
+            is_must,
+            is_forb,
+            must_year,
+            hi,
+            lo,
+            budget,
+            lazy,
+            rule,
+        )
         ev = evaluate(oracle, oy, spec, opening_cost, fixed_cost, discount=spec.objective == "npv")
         counter[0] += int(ev["calls"])
         candidates.append((float(ev["value"]), rule, oy, lg))
     best, rule, open_year, last_gain = max(candidates, key=lambda c: c[0])
-    method = ("greedy-marginal-npv" + ("-lazy" if lazy else "")
-              + (f"(best of {'/'.join(rules)}: {rule})" if len(rules) > 1 else ""))
+    method = (
+        "greedy-marginal-npv"
+        + ("-lazy" if lazy else "")
+        + (f"(best of {'/'.join(rules)}: {rule})" if len(rules) > 1 else "")
+    )
     n_evals = spec.improve_evaluations
     if n_evals is None:
         n_evals = int(np.clip(2_000_000 // max(1, n * spec.years), 50, 2000))
     if improve and spec.improve_seconds > 0 and n_evals > 0:
-        open_year, best = _improve(oracle, open_year, best, spec, opening_cost, fixed_cost,
-                                   is_must | is_exist, is_forb, last_gain, seed, counter,
-                                   time.perf_counter() + spec.improve_seconds, n_evals)
+        open_year, best = _improve(
+            oracle,
+            open_year,
+            best,
+            spec,
+            opening_cost,
+            fixed_cost,
+            is_must | is_exist,
+            is_forb,
+            last_gain,
+            seed,
+            counter,
+            time.perf_counter() + spec.improve_seconds,
+            n_evals,
+        )
         method += "+swap"
     # report the true NPV (discounted) and the existing-only baseline
     ev = evaluate(oracle, open_year, spec, opening_cost, fixed_cost)
@@ -970,15 +1043,42 @@ def schedule(
     bound = _bound(oracle, spec, opening_cost, fixed_cost, is_exist, is_forb, npv0, counter)
     gap = (bound - npv) / max(abs(npv), 1e-12) if np.isfinite(bound) else float("nan")
     return Schedule(
-        ids=ids_arr, open_year=open_year, opening_cost=opening_cost, fixed_cost=fixed_cost, spec=spec,
-        npv=npv, npv_new=npv - npv0, bound=bound, gap=float(max(gap, 0.0)) if np.isfinite(gap) else gap,
-        method=method, seconds=time.perf_counter() - t0, evaluations=int(counter[0]),
-        extra=dict(extra or {}), oracle=oracle, must_year=np.where(is_must, must_year, 0), forbidden=is_forb,
+        ids=ids_arr,
+        open_year=open_year,
+        opening_cost=opening_cost,
+        fixed_cost=fixed_cost,
+        spec=spec,
+        npv=npv,
+        npv_new=npv - npv0,
+        bound=bound,
+        gap=float(max(gap, 0.0)) if np.isfinite(gap) else gap,
+        method=method,
+        seconds=time.perf_counter() - t0,
+        evaluations=int(counter[0]),
+        extra=dict(extra or {}),
+        oracle=oracle,
+        must_year=np.where(is_must, must_year, 0),
+        forbidden=is_forb,
     )
 
 
-def _construct(oracle, spec, opening_cost, fixed_cost, disc, counter, is_exist, is_must, is_forb,
-               must_year, hi, lo, budget, lazy, rule) -> tuple[np.ndarray, np.ndarray]:
+def _construct(
+    oracle,
+    spec,
+    opening_cost,
+    fixed_cost,
+    disc,
+    counter,
+    is_exist,
+    is_must,
+    is_forb,
+    must_year,
+    hi,
+    lo,
+    budget,
+    lazy,
+    rule,
+) -> tuple[np.ndarray, np.ndarray]:
     """Year-by-year greedy (see :func:`schedule`); ``rule`` ``"gain"`` ranks candidates by
     marginal value, ``"ratio"`` by marginal value per unit of opening cost."""
     n, Y = len(opening_cost), spec.years
@@ -997,12 +1097,14 @@ def _construct(oracle, spec, opening_cost, fixed_cost, disc, counter, is_exist, 
         if len(musts) > hi[y - 1]:
             raise InfeasibleError(
                 f"rollout.stores_per_year: year {y} allows {hi[y - 1]} new stores but {len(musts)} "
-                "sites must open that year")
+                "sites must open that year"
+            )
         spent = float(opening_cost[musts].sum())
         if spent > budget[y - 1] * (1 + 1e-12):
             raise InfeasibleError(
                 f"rollout.budget_per_year: year {y} budget {budget[y - 1]:,.0f} is below the "
-                f"{spent:,.0f} opening cost of its must-open sites")
+                f"{spent:,.0f} opening cost of its must-open sites"
+            )
         open_year[musts] = y
         count = len(musts)
         free = np.flatnonzero((open_year == NEVER) & ~is_forb & ~is_must)
@@ -1053,7 +1155,8 @@ def _construct(oracle, spec, opening_cost, fixed_cost, disc, counter, is_exist, 
         if count < lo[y - 1]:
             raise InfeasibleError(
                 f"rollout.min_stores_per_year: year {y} needs {lo[y - 1]} new stores but only {count} "
-                f"fit the remaining sites and the budget {budget[y - 1]:,.0f}")
+                f"fit the remaining sites and the budget {budget[y - 1]:,.0f}"
+            )
 
     return open_year, last_gain
 
@@ -1071,7 +1174,7 @@ class _GreedyContext:
         o = np.asarray(o, np.int64)
         years, inv = np.unique(o, return_inverse=True)  # the weight depends on the year only
         rho = ramp_matrix(years, self.spec, self.H)
-        return (self.spec.gross_margin * (rho[:, y - 1:] @ self.disc[y - 1:]))[inv.reshape(-1)]
+        return (self.spec.gross_margin * (rho[:, y - 1 :] @ self.disc[y - 1 :]))[inv.reshape(-1)]
 
     def start(self, y: int, open_year: np.ndarray) -> None:
         self.y = y
@@ -1083,7 +1186,7 @@ class _GreedyContext:
         """Marginal value of opening each of ``cand`` in year ``y`` (currency)."""
         own, delta = _gains(self.oracle, self.open, self.w, cand, self.counter)
         y, d = self.y, self.disc
-        cost = self.fixed_cost[cand] * d[y - 1:].sum() + self.opening_cost[cand] * d[y - 1]
+        cost = self.fixed_cost[cand] * d[y - 1 :].sum() + self.opening_cost[cand] * d[y - 1]
         return self.w_new * own + delta - cost
 
 
@@ -1100,8 +1203,8 @@ def _bound(oracle, spec, opening_cost, fixed_cost, is_exist, is_forb, npv0, coun
     own, _ = _gains(oracle, base, np.zeros(len(base)), cand, counter)
     best = np.full(len(cand), -np.inf)
     for y in range(1, Y + 1):
-        w = spec.gross_margin * disc[y - 1:].sum()  # instant ramp: upper bound of the ramped value
-        g = w * own - fixed_cost[cand] * disc[y - 1:].sum() - opening_cost[cand] * disc[y - 1]
+        w = spec.gross_margin * disc[y - 1 :].sum()  # instant ramp: upper bound of the ramped value
+        g = w * own - fixed_cost[cand] * disc[y - 1 :].sum() - opening_cost[cand] * disc[y - 1]
         best = np.maximum(best, g)
     pos = np.sort(best[best > 0])[::-1]
     k = int(min(np.minimum(spec.max_stores(), len(cand)).sum(), len(pos)))
@@ -1113,8 +1216,21 @@ def _bound(oracle, spec, opening_cost, fixed_cost, is_exist, is_forb, npv0, coun
     return float(npv0 + pos[:k].sum())
 
 
-def _improve(oracle, open_year, best, spec, opening_cost, fixed_cost, fixed_mask, is_forb, last_gain,
-             seed, counter, deadline, n_evals) -> tuple[np.ndarray, float]:
+def _improve(
+    oracle,
+    open_year,
+    best,
+    spec,
+    opening_cost,
+    fixed_cost,
+    fixed_mask,
+    is_forb,
+    last_gain,
+    seed,
+    counter,
+    deadline,
+    n_evals,
+) -> tuple[np.ndarray, float]:
     """First-improvement local search on the exact schedule value (see :func:`schedule`)."""
     budget_left = [n_evals]
     rng = np.random.default_rng(seed)
@@ -1199,12 +1315,26 @@ def market_for_plan(plan: Any, scenario: Any, params: Any = None) -> Any:
         col = existing["format"] if "format" in existing else pd.Series(pd.NA, index=existing.index)
         known = col.astype(object).isin(list(fa))
         existing["format"] = col.astype(object).where(known, params.default_format)
-    return build_market(scenario.areas, new[["id", "lon", "lat"]].reset_index(drop=True),
-                        existing=existing, rivals=scenario.rivals, params=params, candidate_format=fmt)
+    return build_market(
+        scenario.areas,
+        new[["id", "lon", "lat"]].reset_index(drop=True),
+        existing=existing,
+        rivals=scenario.rivals,
+        params=params,
+        candidate_format=fmt,
+    )
 
 
-def rollout_plan(plan: Any, spec: RolloutSpec, *, scenario: Any = None, oracle: RevenueOracle | None = None,
-                 market: Any = None, must_open: Any = None, **kwargs: Any) -> Schedule:
+def rollout_plan(
+    plan: Any,
+    spec: RolloutSpec,
+    *,
+    scenario: Any = None,
+    oracle: RevenueOracle | None = None,
+    market: Any = None,
+    must_open: Any = None,
+    **kwargs: Any,
+) -> Schedule:
     """Schedule the stores of a :class:`storeplan.plan.Plan` over the rollout years.
 
     The universe is ``plan.stores`` (new and existing rows); existing stores are open
@@ -1231,8 +1361,11 @@ def rollout_plan(plan: Any, spec: RolloutSpec, *, scenario: Any = None, oracle: 
         except (StoreplanError, ImportError):
             market = None
     if oracle is None:
-        oracle = oracle_from_market(market, ids) if market is not None else oracle_from_plan(
-            plan, spec.spend_per_person)
+        oracle = (
+            oracle_from_market(market, ids)
+            if market is not None
+            else oracle_from_plan(plan, spec.spend_per_person)
+        )
     if must_open is None and scenario is not None and scenario.constraints.must_open:
         must_open = np.isin(ids, [str(s) for s in scenario.constraints.must_open]) & ~exist
     if "seed" not in kwargs and scenario is not None:
@@ -1240,5 +1373,14 @@ def rollout_plan(plan: Any, spec: RolloutSpec, *, scenario: Any = None, oracle: 
     extra = {}
     if "region" in stores:
         extra["region"] = stores["region"].astype(object).to_numpy()
-    return schedule(oracle, np.where(exist, 0.0, oc), fc, spec, ids=ids, existing=exist,
-                    must_open=must_open, extra=extra, **kwargs)
+    return schedule(
+        oracle,
+        np.where(exist, 0.0, oc),
+        fc,
+        spec,
+        ids=ids,
+        existing=exist,
+        must_open=must_open,
+        extra=extra,
+        **kwargs,
+    )

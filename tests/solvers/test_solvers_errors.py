@@ -76,8 +76,7 @@ def test_infeasible_group_sum_and_max():
     c = Constraints(group=np.array([0, 0, 0, 1, 1, 1]), group_max=np.array([1, 1]))
     with pytest.raises(InfeasibleError, match="group maximums allow at most 2"):
         pmedian(D, 3, constraints=c)
-    c = Constraints(must_open=[0, 1], group=np.array([0, 0, 0, 1, 1, 1]),
-                    group_max=np.array([1, 3]))
+    c = Constraints(must_open=[0, 1], group=np.array([0, 0, 0, 1, 1, 1]), group_max=np.array([1, 3]))
     with pytest.raises(InfeasibleError, match="group 0 allows at most 1 sites but 2"):
         pmedian(D, 3, constraints=c)
 
@@ -95,7 +94,11 @@ def test_infeasible_spacing_no_p_sites(method):
     with pytest.raises(InfeasibleError, match="no feasible set of 4 sites satisfies the minimum"):
         pmedian(D, 4, constraints=Constraints(conflicts=conf), method=method)
     assert pmedian(D, 3, constraints=Constraints(conflicts=conf)).sites.tolist() in (
-        [0, 2, 4], [1, 3, 5], [0, 2, 5], [0, 3, 5])
+        [0, 2, 4],
+        [1, 3, 5],
+        [0, 2, 5],
+        [0, 3, 5],
+    )
     with pytest.raises(InfeasibleError, match="minimum spacing"):
         coverage(D, 4, 1.0, constraints=Constraints(conflicts=conf), method=method)
 

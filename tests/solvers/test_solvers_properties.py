@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from storeplan.solvers import Constraints, coverage, facility_location, pmedian
 
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -28,14 +27,17 @@ def instances(draw):
     # random but satisfiable side constraints: conflicts only among non-must sites
     order = rng.permutation(m)
     must = order[: draw(st.integers(0, min(p, 2)))]
-    forbidden = order[m - draw(st.integers(0, max(0, min(2, m - p)))):] if m > p else []
+    forbidden = order[m - draw(st.integers(0, max(0, min(2, m - p)))) :] if m > p else []
     conflicts = []
     if draw(st.booleans()) and m - len(forbidden) > p + 1:
-        free = [j for j in order[len(must):] if j not in set(forbidden)]
+        free = [j for j in order[len(must) :] if j not in set(forbidden)]
         a_, b_ = free[0], free[1]
         conflicts = [[min(a_, b_), max(a_, b_)]]
-    c = Constraints(must_open=must, forbidden=np.asarray(forbidden, dtype=int),
-                    conflicts=np.array(conflicts, dtype=int).reshape(-1, 2))
+    c = Constraints(
+        must_open=must,
+        forbidden=np.asarray(forbidden, dtype=int),
+        conflicts=np.array(conflicts, dtype=int).reshape(-1, 2),
+    )
     return d, w, p, c
 
 
@@ -61,8 +63,9 @@ def test_pmedian_feasible_and_bound(inst, method):
     assert np.all(sol.assignment >= 0)
     # objective = weighted cost of the assignment; the assignment is to the nearest open site
     cost = d[np.arange(d.shape[0]), sol.assignment]
-    assert np.dot(w, cost) == np.float64(sol.objective) or abs(np.dot(w, cost) - sol.objective) \
-        <= 1e-9 * max(1, sol.objective)
+    assert np.dot(w, cost) == np.float64(sol.objective) or abs(np.dot(w, cost) - sol.objective) <= 1e-9 * max(
+        1, sol.objective
+    )
     assert np.allclose(cost, d[:, sol.sites].min(axis=1))
     assert sol.bound <= sol.objective + 1e-9 * max(1.0, sol.objective)
     assert sol.gap >= 0

@@ -41,13 +41,20 @@ def test_pmedian_constraints_vs_brute(seed):
     side = {
         "must": [int(rng.integers(10))],
         "forbidden": [int(j) for j in rng.choice(10, 2, replace=False)],
-        "group": group, "gmin": [1, 0, 0], "gmax": [3, 1, 1],
+        "group": group,
+        "gmin": [1, 0, 0],
+        "gmax": [3, 1, 1],
         "conflicts": [tuple(sorted(rng.choice(10, 2, replace=False).tolist())) for _ in range(3)],
     }
     side["forbidden"] = [j for j in side["forbidden"] if j not in side["must"]]
-    c = Constraints(must_open=side["must"], forbidden=side["forbidden"], group=group,
-                    group_min=np.array(side["gmin"]), group_max=np.array(side["gmax"]),
-                    conflicts=np.array(side["conflicts"]))
+    c = Constraints(
+        must_open=side["must"],
+        forbidden=side["forbidden"],
+        group=group,
+        group_min=np.array(side["gmin"]),
+        group_max=np.array(side["gmax"]),
+        conflicts=np.array(side["conflicts"]),
+    )
     exact = brute_pmedian(d, p, **side)
     if not np.isfinite(exact):
         pytest.skip("random constraints infeasible")

@@ -91,8 +91,7 @@ def test_explicit_zero_is_a_real_cost():
     # Client 0 stores site 0 at an explicit 0.0 and site 1 at 5. Client 1 stores only
     # site 1 at 1. p = 1 with unserved cost 100: site 1 costs 5 + 1 = 6, site 0 costs
     # 0 + 100 = 100. With p = 2 both clients are served at 0 + 1 = 1.
-    S = sp.csr_matrix((np.array([0.0, 5.0, 1.0]), (np.array([0, 0, 1]), np.array([0, 1, 1]))),
-                      shape=(2, 2))
+    S = sp.csr_matrix((np.array([0.0, 5.0, 1.0]), (np.array([0, 0, 1]), np.array([0, 1, 1]))), shape=(2, 2))
     assert S.nnz == 3
     assert pmedian(S, 1, unserved_cost=100.0).objective == pytest.approx(6.0)
     sol = pmedian(S, 2)

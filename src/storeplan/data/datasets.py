@@ -113,16 +113,46 @@ _MAINLAND = tuple(k for k in PROVINCES if k not in ("81", "82"))
 # popgrid spellings that differ from ours.
 _POPGRID_NAMES = {"Inner Mongol": "Inner Mongolia"}
 # Extra accepted spellings for ``provinces=``.
-_ALIASES = {"inner mongol": "Inner Mongolia", "nei mongol": "Inner Mongolia",
-            "tibet": "Xizang", "macao": "Macau", "hongkong": "Hong Kong"}
+_ALIASES = {
+    "inner mongol": "Inner Mongolia",
+    "nei mongol": "Inner Mongolia",
+    "tibet": "Xizang",
+    "macao": "Macau",
+    "hongkong": "Hong Kong",
+}
 
 AREA_COLUMNS: tuple[str, ...] = (
-    "id", "name", "name_zh", "lon", "lat", "population", "population_source", "level",
-    "parent", "county", "county_code", "city", "city_code", "region", "region_zh",
-    "income", "tier", "online_share", "online_orders", "admin_join", "admin_join_km",
+    "id",
+    "name",
+    "name_zh",
+    "lon",
+    "lat",
+    "population",
+    "population_source",
+    "level",
+    "parent",
+    "county",
+    "county_code",
+    "city",
+    "city_code",
+    "region",
+    "region_zh",
+    "income",
+    "tier",
+    "online_share",
+    "online_orders",
+    "admin_join",
+    "admin_join_km",
 )
 RIVAL_COLUMNS: tuple[str, ...] = (
-    "id", "brand", "format", "lon", "lat", "attractiveness", "area_id", "region",
+    "id",
+    "brand",
+    "format",
+    "lon",
+    "lat",
+    "attractiveness",
+    "area_id",
+    "region",
 )
 SYNTHETIC_COLUMNS: tuple[str, ...] = ("income", "tier", "online_share", "online_orders", "rivals")
 
@@ -188,10 +218,11 @@ class ChinaData:
     notes: tuple[str, ...] = field(default=_NOTES)
 
     def __repr__(self) -> str:
-        regions = ", ".join(self.regions) if len(self.regions) <= 4 else (
-            f"{len(self.regions)} regions")
-        return (f"ChinaData({len(self.areas)} areas, {len(self.rivals)} rival stores, "
-                f"{regions}, seed={self.seed})")
+        regions = ", ".join(self.regions) if len(self.regions) <= 4 else (f"{len(self.regions)} regions")
+        return (
+            f"ChinaData({len(self.areas)} areas, {len(self.rivals)} rival stores, "
+            f"{regions}, seed={self.seed})"
+        )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -287,8 +318,10 @@ def _load_census() -> dict[str, float]:
     except OSError as exc:  # pragma: no cover - broken install
         raise UnreadableFileError(f"cannot read popgrid census table {path}: {exc}") from exc
     chn = df[(df["iso3"] == "CHN") & df["source"].astype(str).str.contains("Census 2020")]
-    out = {_POPGRID_NAMES.get(str(n), str(n)): float(p)
-           for n, p in zip(chn["region_name"], chn["population"], strict=True)}
+    out = {
+        _POPGRID_NAMES.get(str(n), str(n)): float(p)
+        for n, p in zip(chn["region_name"], chn["population"], strict=True)
+    }
     mainland = {PROVINCES[k][0] for k in _MAINLAND}
     if set(out) != mainland:
         raise UnreadableFileError(
@@ -326,7 +359,8 @@ def _load_counties():
         j = geopandas.sjoin(
             pts[["code", "geometry"]],
             layer.rename(columns={"code": f"{prefix}_code", "name": prefix}),
-            how="left", predicate="intersects",
+            how="left",
+            predicate="intersects",
         )
         j = j.sort_values(["code", f"{prefix}_code"]).drop_duplicates("code")
         county = county.merge(j[["code", f"{prefix}_code", prefix]], on="code", how="left")
@@ -364,13 +398,14 @@ def _attach_admin(places: pd.DataFrame, counties) -> pd.DataFrame:
     j["admin_join_km"] = 0.0
     miss = j["code"].isna().to_numpy()
     if miss.any():
-        albers = ("+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 "
-                  "+ellps=GRS80 +units=m +no_defs")
+        albers = (
+            "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs"
+        )
         out = pts[miss].to_crs(albers)
         # Only mainland counties: these places are GeoNames code CN.
         land = counties[counties["code"].str[:2].isin(list(_MAINLAND))]
         bbox = out.to_crs(counties.crs).total_bounds
-        near = land.cx[bbox[0] - 2: bbox[2] + 2, bbox[1] - 2: bbox[3] + 2][cols].to_crs(albers)
+        near = land.cx[bbox[0] - 2 : bbox[2] + 2, bbox[1] - 2 : bbox[3] + 2][cols].to_crs(albers)
         n = geopandas.sjoin_nearest(out, near, how="left", distance_col="dist_m")
         n = n.sort_values(["row", "code"]).drop_duplicates("row").set_index("row")
         for c in ("code", "name", "city_code", "city", "region", "region_zh"):
@@ -389,8 +424,7 @@ def _attach_admin(places: pd.DataFrame, counties) -> pd.DataFrame:
     return out
 
 
-def place_density(lon: np.ndarray, lat: np.ndarray, radius_km: float = DENSITY_RADIUS_KM
-                  ) -> np.ndarray:
+def place_density(lon: np.ndarray, lat: np.ndarray, radius_km: float = DENSITY_RADIUS_KM) -> np.ndarray:
     """Number of *other* places within ``radius_km`` of each place.
 
     Uses a KD-tree on an equirectangular projection (x = R lon cos(lat), y = R lat, in
@@ -579,9 +613,7 @@ def _census_summary(areas: pd.DataFrame) -> pd.DataFrame:
         }
     )
     out.insert(1, "census_population", out.index.map(lambda r: totals.get(r, np.nan)))
-    out["floor_applied"] = (out["n_derived"] > 0) & ~(
-        out["known_population"] < out["census_population"]
-    )
+    out["floor_applied"] = (out["n_derived"] > 0) & ~(out["known_population"] < out["census_population"])
     out.index.name = "region"
     return out.reset_index()
 
@@ -616,8 +648,9 @@ def _read_parquet(path: Path, key: str, columns: tuple[str, ...]) -> pd.DataFram
     return table.to_pandas()
 
 
-def _read_cached(paths: tuple[Path, ...], key: str, columns: tuple[tuple[str, ...], ...]
-                 ) -> tuple[pd.DataFrame, ...] | None:
+def _read_cached(
+    paths: tuple[Path, ...], key: str, columns: tuple[tuple[str, ...], ...]
+) -> tuple[pd.DataFrame, ...] | None:
     """Read cache files; ``None`` (after a logged warning if they exist) when unusable."""
     if not all(p.exists() for p in paths):
         return None
@@ -692,21 +725,15 @@ def _resolve_provinces(provinces: str | Iterable[str], valid: list[str]) -> list
             raise UnknownOptionError(f"province names must be strings, got {p!r}")
         en = lookup.get(p.strip().lower()) or lookup.get(p.strip())
         if en is None:
-            raise UnknownOptionError(
-                f"unknown province {p!r}; valid names: {', '.join(sorted(valid))}"
-            )
+            raise UnknownOptionError(f"unknown province {p!r}; valid names: {', '.join(sorted(valid))}")
         if en not in chosen:
             chosen.append(en)
     if not chosen:
-        raise UnknownOptionError(
-            f"provinces is empty; name at least one of: {', '.join(sorted(valid))}"
-        )
+        raise UnknownOptionError(f"provinces is empty; name at least one of: {', '.join(sorted(valid))}")
     return chosen
 
 
-def china(
-    *, provinces: str | Iterable[str] | None = None, seed: int = 0, cache: bool = True
-) -> ChinaData:
+def china(*, provinces: str | Iterable[str] | None = None, seed: int = 0, cache: bool = True) -> ChinaData:
     """The bundled China dataset: real places and census totals plus synthetic layers.
 
     Parameters

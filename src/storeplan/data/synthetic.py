@@ -324,18 +324,36 @@ class RivalBrand:
 #: mass-market chain following population, and a premium brand in big cities.
 DEFAULT_BRANDS: tuple[RivalBrand, ...] = (
     RivalBrand(
-        name="Rival A", code="A", n_stores=2400, alpha=0.7, max_population=500_000.0,
-        format="dealer", attractiveness=1.0,
+        name="Rival A",
+        code="A",
+        n_stores=2400,
+        alpha=0.7,
+        max_population=500_000.0,
+        format="dealer",
+        attractiveness=1.0,
     ),
     RivalBrand(
-        name="Rival B", code="B", n_stores=1000, alpha=1.0, format="store",
-        big_format="mall", big_population=1_000_000.0, attractiveness=2.5,
+        name="Rival B",
+        code="B",
+        n_stores=1000,
+        alpha=1.0,
+        format="store",
+        big_format="mall",
+        big_population=1_000_000.0,
+        attractiveness=2.5,
         big_attractiveness=3.5,
     ),
     RivalBrand(
-        name="Rival C", code="C", n_stores=250, alpha=1.3, min_population=300_000.0,
-        format="mall", big_format="flagship", big_population=3_000_000.0,
-        attractiveness=4.0, big_attractiveness=8.0,
+        name="Rival C",
+        code="C",
+        n_stores=250,
+        alpha=1.3,
+        min_population=300_000.0,
+        format="mall",
+        big_format="flagship",
+        big_population=3_000_000.0,
+        attractiveness=4.0,
+        big_attractiveness=8.0,
     ),
 )
 
@@ -398,8 +416,7 @@ def rivals(
         dlon = dist * np.cos(theta) / (111.195 * np.cos(np.radians(lat0[idx])))
         big = p >= brand.big_population
         fmt = np.where(big & (brand.big_format is not None), brand.big_format or "", brand.format)
-        mean = np.where(big & (brand.big_format is not None), brand.big_attractiveness,
-                        brand.attractiveness)
+        mean = np.where(big & (brand.big_format is not None), brand.big_attractiveness, brand.attractiveness)
         attr = mean * rng.lognormal(0.0, attractiveness_sd, size=n)
         frames.append(
             pd.DataFrame(

@@ -125,7 +125,7 @@ def fmt_money(x: Any, digits: int = 1) -> str:
     except (TypeError, ValueError):
         return str(x)
     for scale, unit in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
-        if abs(v) >= scale * (1 - 0.5 * 10.0 ** -digits / 1000):
+        if abs(v) >= scale * (1 - 0.5 * 10.0**-digits / 1000):
             return f"{v / scale:,.{digits}f} {unit}"
     return f"{v:,.0f}"
 
@@ -278,32 +278,39 @@ def share_by_region(plan: Any, column: str = "region") -> pd.DataFrame:
         share points, 0..1), one row per group, largest market first; empty when the
         columns are missing.
     """
-    cols = ["region", "market", "revenue_before", "revenue_after", "share_before",
-            "share_after", "change"]
+    cols = ["region", "market", "revenue_before", "revenue_after", "share_before", "share_after", "change"]
     asg = getattr(plan, "assignment", None)
     areas = getattr(plan, "areas", None)
-    if not has_columns(asg, "area_id", "market", "share_after") or not has_columns(
-        areas, "id", column
-    ):
+    if not has_columns(asg, "area_id", "market", "share_after") or not has_columns(areas, "id", column):
         return pd.DataFrame(columns=cols)
     a = asg.drop_duplicates("area_id", keep="first")
-    group = pd.Series(areas[column].astype(object).to_numpy(),
-                      index=areas["id"].astype(str).to_numpy())
+    group = pd.Series(areas[column].astype(object).to_numpy(), index=areas["id"].astype(str).to_numpy())
     group = group[~group.index.duplicated()]
     reg = a["area_id"].astype(str).map(group)
     reg = reg.map(lambda r: f"(no {column})" if is_missing(r) or r == "" else str(r))
     market = pd.to_numeric(a["market"], errors="coerce").fillna(0.0).to_numpy(float)
     after = pd.to_numeric(a["share_after"], errors="coerce").fillna(0.0).to_numpy(float)
-    before = (pd.to_numeric(a["share_before"], errors="coerce").fillna(0.0).to_numpy(float)
-              if "share_before" in a else np.zeros(len(a)))
-    df = pd.DataFrame({"region": reg.to_numpy(), "market": market,
-                       "revenue_before": market * before, "revenue_after": market * after})
+    before = (
+        pd.to_numeric(a["share_before"], errors="coerce").fillna(0.0).to_numpy(float)
+        if "share_before" in a
+        else np.zeros(len(a))
+    )
+    df = pd.DataFrame(
+        {
+            "region": reg.to_numpy(),
+            "market": market,
+            "revenue_before": market * before,
+            "revenue_after": market * after,
+        }
+    )
     out = df.groupby("region", sort=False)[["market", "revenue_before", "revenue_after"]].sum()
     m = out["market"].to_numpy(float)
-    out["share_before"] = np.divide(out["revenue_before"].to_numpy(float), m,
-                                    out=np.zeros(len(out)), where=m > 0)
-    out["share_after"] = np.divide(out["revenue_after"].to_numpy(float), m,
-                                   out=np.zeros(len(out)), where=m > 0)
+    out["share_before"] = np.divide(
+        out["revenue_before"].to_numpy(float), m, out=np.zeros(len(out)), where=m > 0
+    )
+    out["share_after"] = np.divide(
+        out["revenue_after"].to_numpy(float), m, out=np.zeros(len(out)), where=m > 0
+    )
     out["change"] = out["share_after"] - out["share_before"]
     out = out.sort_values("market", ascending=False, kind="stable").reset_index()
     return out[cols]

@@ -17,9 +17,26 @@ __all__ = ["demo_plan", "add_market", "add_rollout", "CATEGORIES"]
 CATEGORIES = ("phones", "tv_home", "smart_home")
 
 _REGIONS = (
-    "Guangdong", "Shandong", "Henan", "Jiangsu", "Sichuan", "Hebei", "Hunan", "Zhejiang",
-    "Anhui", "Hubei", "Guangxi", "Yunnan", "Jiangxi", "Liaoning", "Fujian", "Shaanxi",
-    "Guizhou", "Shanxi", "Chongqing", "Heilongjiang",
+    "Guangdong",
+    "Shandong",
+    "Henan",
+    "Jiangsu",
+    "Sichuan",
+    "Hebei",
+    "Hunan",
+    "Zhejiang",
+    "Anhui",
+    "Hubei",
+    "Guangxi",
+    "Yunnan",
+    "Jiangxi",
+    "Liaoning",
+    "Fujian",
+    "Shaanxi",
+    "Guizhou",
+    "Shanxi",
+    "Chongqing",
+    "Heilongjiang",
 )
 
 
@@ -83,12 +100,18 @@ def demo_plan(
     lat = clat[which] + rng.normal(0, 0.45, n_areas)
     pop = np.round(rng.lognormal(11.0, 1.0, n_areas))
     region = np.array(_REGIONS)[which % len(_REGIONS)]
-    areas = pd.DataFrame({
-        "id": [f"A{i:05d}" for i in range(n_areas)],
-        "name": [f"Area {i} <{region[i][:3]}>" for i in range(n_areas)],
-        "lon": lon, "lat": lat, "population": pop, "region": region,
-        "level": "county", "population_source": "derived",
-    })
+    areas = pd.DataFrame(
+        {
+            "id": [f"A{i:05d}" for i in range(n_areas)],
+            "name": [f"Area {i} <{region[i][:3]}>" for i in range(n_areas)],
+            "lon": lon,
+            "lat": lat,
+            "population": pop,
+            "region": region,
+            "level": "county",
+            "population_source": "derived",
+        }
+    )
     # Stores at the most populous areas (a crude stand-in for a solver).
     site = np.argsort(-pop)[:n_stores]
     # Nearest store by the largest dot product of unit vectors (one matrix product);
@@ -102,25 +125,37 @@ def demo_plan(
     sid = np.array([f"S{k:04d}" for k in range(n_stores)])
     cov = np.bincount(j[served], weights=pop[served], minlength=n_stores)
     nar = np.bincount(j[served], minlength=n_stores)
-    stores = pd.DataFrame({
-        "id": sid, "lon": lon[site], "lat": lat[site], "format": fmt,
-        "region": region[site], "status": status, "covered_population": cov,
-        "demand_captured": cov * 0.0031, "n_areas": nar,
-        "revenue": cov * 0.0031 * 5200.0,
-    })
-    assignment = pd.DataFrame({
-        "area_id": areas["id"],
-        "store_id": pd.array(np.where(served, sid[j], None), dtype="string"),
-        "km": np.where(served, km, np.nan),
-    })
+    stores = pd.DataFrame(
+        {
+            "id": sid,
+            "lon": lon[site],
+            "lat": lat[site],
+            "format": fmt,
+            "region": region[site],
+            "status": status,
+            "covered_population": cov,
+            "demand_captured": cov * 0.0031,
+            "n_areas": nar,
+            "revenue": cov * 0.0031 * 5200.0,
+        }
+    )
+    assignment = pd.DataFrame(
+        {
+            "area_id": areas["id"],
+            "store_id": pd.array(np.where(served, sid[j], None), dtype="string"),
+            "km": np.where(served, km, np.nan),
+        }
+    )
     brands = np.array(["Xiaomi", "Huawei", "Apple", "Oppo", "Vivo"])
     rw = rng.integers(0, n_areas, n_rivals)
-    rivals = pd.DataFrame({
-        "id": [f"R{i:05d}" for i in range(n_rivals)],
-        "brand": brands[rng.integers(0, len(brands), n_rivals)],
-        "lon": lon[rw] + rng.normal(0, 0.05, n_rivals),
-        "lat": lat[rw] + rng.normal(0, 0.05, n_rivals),
-    })
+    rivals = pd.DataFrame(
+        {
+            "id": [f"R{i:05d}" for i in range(n_rivals)],
+            "brand": brands[rng.integers(0, len(brands), n_rivals)],
+            "lon": lon[rw] + rng.normal(0, 0.05, n_rivals),
+            "lat": lat[rw] + rng.normal(0, 0.05, n_rivals),
+        }
+    )
     total = float(pop.sum())
     covered = float(pop[served].sum())
     ks = np.unique(np.linspace(1, n_stores, min(n_stores, 25)).astype(int))
@@ -132,17 +167,28 @@ def demo_plan(
         done = k
         curve_cov.append(float(pop[best <= (radius_km or np.inf)].sum()))
         curve_km.append(float(np.average(best, weights=pop)))
-    coverage_curve = pd.DataFrame({
-        "n_stores": ks, "covered_population": curve_cov,
-        "covered_share": np.array(curve_cov) / total, "mean_km": curve_km,
-    })
+    coverage_curve = pd.DataFrame(
+        {
+            "n_stores": ks,
+            "covered_population": curve_cov,
+            "covered_share": np.array(curve_cov) / total,
+            "mean_km": curve_km,
+        }
+    )
     metrics = {
-        "objective": covered, "bound": covered * 1.004, "gap": 0.004,
-        "proven_optimal": False, "seconds": 12.34, "n_stores": n_stores,
-        "covered_population": covered, "coverage_share": covered / total,
+        "objective": covered,
+        "bound": covered * 1.004,
+        "gap": 0.004,
+        "proven_optimal": False,
+        "seconds": 12.34,
+        "n_stores": n_stores,
+        "covered_population": covered,
+        "coverage_share": covered / total,
         "mean_km": float(np.average(km[served], weights=pop[served])) if served.any() else None,
         "median_km": float(np.median(km[served])) if served.any() else None,
-        "radius_km": radius_km, "total_population": total, "method": "demo-greedy",
+        "radius_km": radius_km,
+        "total_population": total,
+        "method": "demo-greedy",
     }
     plan = SimpleNamespace(
         scenario_name="Demo <plan> & test",
@@ -154,7 +200,8 @@ def demo_plan(
         metrics=metrics,
         coverage_curve=coverage_curve,
         provenance={
-            "seed": seed, "scenario_hash": "0123456789abcdef",
+            "seed": seed,
+            "scenario_hash": "0123456789abcdef",
             "versions": {"storeplan": "0.1.0", "numpy": np.__version__},
             "created": "2026-01-01T00:00:00+00:00",
         },
@@ -169,8 +216,11 @@ def demo_plan(
         plan = add_market(plan, seed=seed)
     if calibration:
         plan.metrics["calibration"] = {
-            "n_stores": int((status == "existing").sum()), "r2": 0.87, "mape": 0.123,
-            "fitted": {"decay": 1.74, "outside": 0.21}, "success": True,
+            "n_stores": int((status == "existing").sum()),
+            "r2": 0.87,
+            "mape": 0.123,
+            "fitted": {"decay": 1.74, "outside": 0.21},
+            "success": True,
         }
     if rollout_years > 0:
         plan = add_rollout(plan, years=rollout_years, seed=seed)
@@ -239,18 +289,20 @@ def add_market(plan: Any, *, seed: int = 0, spend_per_person: float = 2_000.0) -
     stores["fixed_cost"] = np.where(flagship, 4e6, 0.9e6)
     total = float(market.sum())
     plan.assignment, plan.stores = asg, stores
-    plan.metrics.update({
-        "total_market": total,
-        "own_revenue": float(stores["revenue"].sum()),
-        "own_offline_revenue": float(offline.sum()),
-        "online_transfer": float(online.sum()),
-        "market_share": float(offline.sum() / total),
-        "market_share_before": float(np.dot(market, before) / total),
-        "net_gain": float(np.nansum(stores["net_gain"])),
-        "cannibalised_from_own_stores": float(np.nansum(own)),
-        "cannibalised_from_online": float(np.nansum(onl)),
-        "rival_revenue": total * 0.4,
-    })
+    plan.metrics.update(
+        {
+            "total_market": total,
+            "own_revenue": float(stores["revenue"].sum()),
+            "own_offline_revenue": float(offline.sum()),
+            "online_transfer": float(online.sum()),
+            "market_share": float(offline.sum() / total),
+            "market_share_before": float(np.dot(market, before) / total),
+            "net_gain": float(np.nansum(stores["net_gain"])),
+            "cannibalised_from_own_stores": float(np.nansum(own)),
+            "cannibalised_from_online": float(np.nansum(onl)),
+            "rival_revenue": total * 0.4,
+        }
+    )
     return plan
 
 
@@ -297,9 +349,14 @@ def add_rollout(
     full = float(np.sum(oracle(np.arange(len(plan.stores)))))
     factors = [target_factor[min(t, len(target_factor) - 1)] for t in range(years)]
     spec = RolloutSpec(
-        years=years, start_year=2027, stores_per_year=per_year, min_stores_per_year=per_year,
-        ramp_months=ramp_months, target_revenue=[f * full for f in factors],
-        horizon_years=max(years, 6), improve_seconds=0.2,
+        years=years,
+        start_year=2027,
+        stores_per_year=per_year,
+        min_stores_per_year=per_year,
+        ramp_months=ramp_months,
+        target_revenue=[f * full for f in factors],
+        horizon_years=max(years, 6),
+        improve_seconds=0.2,
     )
     sched = rollout_plan(plan, spec, oracle=oracle, seed=seed)
     fc = forecast(sched, oracle)

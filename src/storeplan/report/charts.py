@@ -45,14 +45,12 @@ def _figure(width: float, height: float) -> tuple[Any, Any]:
 def _save(fig: Any, path: str | Path, dpi: int) -> Path:
     """Save a figure atomically as PNG: ``path`` is either complete or untouched."""
     with atomic_path(path, suffix=".tmp.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight",
-                    metadata={"Software": None})
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     return Path(path)
 
 
 def _no_data(ax: Any, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes,
-            fontsize=12, color="#666666")
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=12, color="#666666")
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -94,8 +92,7 @@ def coverage_curve_chart(plan: Any, path: str | Path, *, dpi: int = 110) -> Path
         total = metric(plan, "total_population") or np.nan
         share = pd.to_numeric(curve["covered_population"], errors="coerce").to_numpy(float) / total
     _style(ax)
-    ax.plot(x, 100 * share, color=_BLUE, marker="o", markersize=3.5, linewidth=2,
-            label="population covered")
+    ax.plot(x, 100 * share, color=_BLUE, marker="o", markersize=3.5, linewidth=2, label="population covered")
     ax.set_xlabel("number of stores")
     ax.set_ylabel("population covered (%)", color=_BLUE)
     ax.set_ylim(0, 100)
@@ -103,8 +100,14 @@ def coverage_curve_chart(plan: Any, path: str | Path, *, dpi: int = 110) -> Path
     handles = ax.get_lines()[:]
     if "mean_km" in curve and pd.to_numeric(curve["mean_km"], errors="coerce").notna().any():
         ax2 = ax.twinx()
-        ax2.plot(x, pd.to_numeric(curve["mean_km"], errors="coerce"), color=_ORANGE,
-                 linestyle="--", linewidth=1.8, label="mean distance (km)")
+        ax2.plot(
+            x,
+            pd.to_numeric(curve["mean_km"], errors="coerce"),
+            color=_ORANGE,
+            linestyle="--",
+            linewidth=1.8,
+            label="mean distance (km)",
+        )
         ax2.set_ylabel("mean distance to store (km)", color=_ORANGE)
         ax2.tick_params(axis="y", colors=_ORANGE)
         ax2.set_ylim(bottom=0)
@@ -113,10 +116,25 @@ def coverage_curve_chart(plan: Any, path: str | Path, *, dpi: int = 110) -> Path
     n = len(getattr(plan, "stores", ()))
     if n:
         ax.axvline(n, color=_GREY, linestyle=":", linewidth=1.2)
-        ax.annotate(f"plan: {n:,} stores", xy=(n, 97), xytext=(-4, 0), ha="right", va="top",
-                    textcoords="offset points", fontsize=9, color="#555555")
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2,
-              frameon=False, fontsize=9, borderaxespad=0.2)
+        ax.annotate(
+            f"plan: {n:,} stores",
+            xy=(n, 97),
+            xytext=(-4, 0),
+            ha="right",
+            va="top",
+            textcoords="offset points",
+            fontsize=9,
+            color="#555555",
+        )
+    ax.legend(
+        handles=handles,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=2,
+        frameon=False,
+        fontsize=9,
+        borderaxespad=0.2,
+    )
     ax.set_title("Coverage as the network grows", loc="left", fontsize=12, pad=24)
     return _save(fig, path, dpi)
 
@@ -161,17 +179,32 @@ def distance_chart(plan: Any, path: str | Path, *, bins: int = 40, dpi: int = 11
         hi = float(k[order][min(np.searchsorted(cum, 0.99), len(k) - 1)])
     hi = max(hi, 1e-6)
     clipped = bool((k > hi).any())
-    ax.hist(np.clip(k, 0, hi), bins=bins, range=(0, hi), weights=w / 1e6, color=_BLUE,
-            alpha=0.85, edgecolor="white", linewidth=0.4)
-    ax.set_xlabel("distance to assigned store (km)"
-                  + (f"; last bar includes all \u2265 {hi:,.0f} km" if clipped else ""))
+    ax.hist(
+        np.clip(k, 0, hi),
+        bins=bins,
+        range=(0, hi),
+        weights=w / 1e6,
+        color=_BLUE,
+        alpha=0.85,
+        edgecolor="white",
+        linewidth=0.4,
+    )
+    ax.set_xlabel(
+        "distance to assigned store (km)"
+        + (f"; last bar includes all \u2265 {hi:,.0f} km" if clipped else "")
+    )
     ax.set_ylabel("population (millions)")
     mean = float(np.average(k, weights=w))
     ax.axvline(mean, color=_ORANGE, linewidth=1.6, label=f"mean {mean:,.1f} km")
     radius = metric(plan, "radius_km")
     if radius is not None and 0 < float(radius) <= hi * 1.5:
-        ax.axvline(float(radius), color="#b2182b", linestyle="--", linewidth=1.4,
-                   label=f"coverage radius {float(radius):,.0f} km")
+        ax.axvline(
+            float(radius),
+            color="#b2182b",
+            linestyle="--",
+            linewidth=1.4,
+            label=f"coverage radius {float(radius):,.0f} km",
+        )
     ax.legend(frameon=False, fontsize=9)
     title = "Distance from customers to their store"
     if unserved > 0 and total > 0:
@@ -287,11 +320,15 @@ def stores_per_region(plan: Any, top: int | None = None) -> pd.DataFrame:
     cols = ["new", "existing", "total"]
     if stores is None or len(stores) == 0:
         return pd.DataFrame(columns=cols, dtype=int)
-    region = (stores["region"].astype(object) if "region" in stores
-              else pd.Series([None] * len(stores), dtype=object))
+    region = (
+        stores["region"].astype(object)
+        if "region" in stores
+        else pd.Series([None] * len(stores), dtype=object)
+    )
     region = region.map(lambda r: "(no region)" if r is None or pd.isna(r) or r == "" else str(r))
-    status = (stores["status"].astype(str).str.lower() if "status" in stores
-              else pd.Series(["new"] * len(stores)))
+    status = (
+        stores["status"].astype(str).str.lower() if "status" in stores else pd.Series(["new"] * len(stores))
+    )
     df = pd.DataFrame({"region": region.to_numpy(), "existing": (status == "existing").to_numpy()})
     df["new"] = ~df["existing"]
     out = df.groupby("region", sort=False)[["new", "existing"]].sum().astype(int)

@@ -49,25 +49,48 @@ _OBJECTIVE_LABELS = {
 
 # Metrics shown in the headline cards; every other key is listed under "Assumptions".
 _HEADLINE_KEYS = {
-    "objective", "bound", "gap", "proven_optimal", "seconds", "n_stores",
-    "covered_population", "coverage_share", "mean_km", "median_km", "total_population",
+    "objective",
+    "bound",
+    "gap",
+    "proven_optimal",
+    "seconds",
+    "n_stores",
+    "covered_population",
+    "coverage_share",
+    "mean_km",
+    "median_km",
+    "total_population",
 }
 # Market-model metrics shown in the revenue cards (hidden from "Assumptions" when shown).
 _MARKET_KEYS = {
-    "total_market", "own_revenue", "own_offline_revenue", "online_transfer", "market_share",
-    "market_share_before", "net_gain", "cannibalised_from_own_stores",
+    "total_market",
+    "own_revenue",
+    "own_offline_revenue",
+    "online_transfer",
+    "market_share",
+    "market_share_before",
+    "net_gain",
+    "cannibalised_from_own_stores",
     "cannibalised_from_online",
 }
 # Rollout chart PNGs of storeplan.report.pdf.write_rollout_charts: key, alt, caption.
 _ROLLOUT_CHARTS = (
-    ("rollout_stores", "Stores opened per year",
-     "New stores opened each year (bars) and stores open at the end of the year (line)."),
-    ("rollout_revenue", "Store sales vs target",
-     "Sales of existing and new stores per rollout year, with the sales target."),
-    ("rollout_cash", "Cumulative cash flow",
-     "Yearly cash flow of the new stores and the cumulative cash flow over the NPV horizon."),
-    ("rollout_regions", "Sales by region",
-     "Share of our store sales by region in the last rollout year."),
+    (
+        "rollout_stores",
+        "Stores opened per year",
+        "New stores opened each year (bars) and stores open at the end of the year (line).",
+    ),
+    (
+        "rollout_revenue",
+        "Store sales vs target",
+        "Sales of existing and new stores per rollout year, with the sales target.",
+    ),
+    (
+        "rollout_cash",
+        "Cumulative cash flow",
+        "Yearly cash flow of the new stores and the cumulative cash flow over the NPV horizon.",
+    ),
+    ("rollout_regions", "Sales by region", "Share of our store sales by region in the last rollout year."),
 )
 
 _CSS = """
@@ -141,8 +164,10 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; }
 def _card(label: str, value: str, detail: str = "", tone: str = "") -> str:
     d = f'<div class="detail">{escape(detail)}</div>' if detail else ""
     cls = f"card {tone}".strip()
-    return (f'<div class="{cls}"><div class="label">{escape(label)}</div>'
-            f'<div class="value">{escape(value)}</div>{d}</div>')
+    return (
+        f'<div class="{cls}"><div class="label">{escape(label)}</div>'
+        f'<div class="value">{escape(value)}</div>{d}</div>'
+    )
 
 
 #: A table cell: plain text, or ``(text, exact value for data-value, extra CSS class)``
@@ -165,16 +190,22 @@ def _cell(c: Cell, num: bool) -> str:
     return f"<td{attrs}>{pre}{escape(text)}</td>"
 
 
-def _table(header: list[tuple[str, bool]], rows: list[list[Cell]], *,
-           row_classes: list[str] | None = None, table_id: str | None = None,
-           wide: bool = False) -> str:
+def _table(
+    header: list[tuple[str, bool]],
+    rows: list[list[Cell]],
+    *,
+    row_classes: list[str] | None = None,
+    table_id: str | None = None,
+    wide: bool = False,
+) -> str:
     """An HTML table; ``header`` is (title, numeric) pairs; cell text is escaped here.
 
     A cell is a string or ``(text, value, css_class)``: ``value`` (a number) is written
     to ``data-value`` so the exact figure behind a rounded one can be read back.
     """
-    head = "".join(f'<th class="num">{escape(h)}</th>' if num else f"<th>{escape(h)}</th>"
-                   for h, num in header)
+    head = "".join(
+        f'<th class="num">{escape(h)}</th>' if num else f"<th>{escape(h)}</th>" for h, num in header
+    )
     body = []
     for k, r in enumerate(rows):
         cells = "".join(_cell(c, num) for c, (_, num) in zip(r, header, strict=True))
@@ -182,8 +213,7 @@ def _table(header: list[tuple[str, bool]], rows: list[list[Cell]], *,
         body.append(f'<tr class="{rc}">{cells}</tr>' if rc else f"<tr>{cells}</tr>")
     tid = f' id="{escape(table_id, quote=True)}"' if table_id else ""
     cls = ' class="wide"' if wide else ""
-    table = (f"<table{tid}{cls}><thead><tr>{head}</tr></thead>"
-             f"<tbody>{''.join(body)}</tbody></table>")
+    table = f"<table{tid}{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     return f'<div class="scroll">{table}</div>' if wide else table
 
 
@@ -215,22 +245,30 @@ def _headline(plan: Any) -> str:
     fmt_obj = fmt_money if kind == "revenue" else fmt_num
     cards = [
         _card("Stores", fmt_int(n), f"{n_new:,} new, {n_old:,} existing"),
-        _card("Population covered", fmt_pct(share) if share is not None else fmt_int(covered),
-              f"{fmt_int(covered)} of {fmt_int(total)} people"
-              + (f" within {fmt_km(radius)}" if radius else "")),
-        _card("Mean distance to store", fmt_km(metric(plan, "mean_km")),
-              f"median {fmt_km(metric(plan, 'median_km'))}, population-weighted"),
-        _card("Objective", fmt_obj(metric(plan, "objective")),
-              "revenue minus yearly fixed costs" if kind == "revenue" else (kind or "-")),
+        _card(
+            "Population covered",
+            fmt_pct(share) if share is not None else fmt_int(covered),
+            f"{fmt_int(covered)} of {fmt_int(total)} people"
+            + (f" within {fmt_km(radius)}" if radius else ""),
+        ),
+        _card(
+            "Mean distance to store",
+            fmt_km(metric(plan, "mean_km")),
+            f"median {fmt_km(metric(plan, 'median_km'))}, population-weighted",
+        ),
+        _card(
+            "Objective",
+            fmt_obj(metric(plan, "objective")),
+            "revenue minus yearly fixed costs" if kind == "revenue" else (kind or "-"),
+        ),
         _card("Bound and gap", fmt_obj(metric(plan, "bound")), gap_detail),
-        _card("Run time", fmt_seconds(metric(plan, "seconds")),
-              str(metric(plan, "method", "") or "")),
+        _card("Run time", fmt_seconds(metric(plan, "seconds")), str(metric(plan, "method", "") or "")),
     ]
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
 def _summary(plan: Any) -> str:
-    """"In brief": two to four sentences a manager reads first (only facts the plan has)."""
+    """ "In brief": two to four sentences a manager reads first (only facts the plan has)."""
     stores = plan.stores
     status = stores["status"].astype(str).str.lower() if "status" in stores else None
     n_new = int((status == "new").sum()) if status is not None else len(stores)
@@ -268,25 +306,28 @@ def _summary(plan: Any) -> str:
             oy = np.asarray(oy)
             n_open, n_never = int((oy > 0).sum()), int((oy < 0).sum())
             if n_never:
-                text += (f" opens {n_open:,} of the {n_open + n_never:,} new stores "
-                         f"({n_never:,} left unopened; the revenue and share figures "
-                         "above include them) and")
+                text += (
+                    f" opens {n_open:,} of the {n_open + n_never:,} new stores "
+                    f"({n_never:,} left unopened; the revenue and share figures "
+                    "above include them) and"
+                )
         met = h.get("target_met")
         if met is None or is_missing(met):
             text += " has no sales target"
         elif bool(met):
             text += " meets every yearly sales target"
         else:
-            text += (f" misses its sales target by up to {fmt_money(h.get('shortfall'))}"
-                     " a year")
+            text += f" misses its sales target by up to {fmt_money(h.get('shortfall'))} a year"
             extra = h.get("extra_stores")
             if extra is not None and not is_missing(extra) and int(extra) > 0:
                 text += f" (about {int(extra):,} more stores would close it)"
         text += f"; NPV {fmt_money(h.get('npv'))}"
         payback = h.get("payback_year")
-        text += ("; the new stores do not pay back within the horizon"
-                 if payback is None or is_missing(payback)
-                 else f"; the new stores pay back in {_year_label(plan, payback)}")
+        text += (
+            "; the new stores do not pay back within the horizon"
+            if payback is None or is_missing(payback)
+            else f"; the new stores pay back in {_year_label(plan, payback)}"
+        )
         items.append(text + ".")
     lis = "".join(f"<li>{escape(t)}</li>" for t in items)
     return f'<ul class="brief" id="brief">{lis}</ul>'
@@ -308,8 +349,13 @@ def _revenue_cards(plan: Any) -> str:
     net = metric(plan, "net_gain")
     c_own = metric(plan, "cannibalised_from_own_stores")
     c_web = metric(plan, "cannibalised_from_online")
-    cards = [_card("Own revenue per year", fmt_money(own),
-                   f"stores {fmt_money(offline)} + from our web shop {fmt_money(online)}")]
+    cards = [
+        _card(
+            "Own revenue per year",
+            fmt_money(own),
+            f"stores {fmt_money(offline)} + from our web shop {fmt_money(online)}",
+        )
+    ]
     if share is not None:
         detail = f"before the new stores {fmt_pct(before)}" if before is not None else ""
         if before is not None:
@@ -318,14 +364,22 @@ def _revenue_cards(plan: Any) -> str:
             detail += f"; offline market {fmt_money(total)}/year"
         cards.append(_card("Offline market share", fmt_pct(share), detail))
     if net is not None:
-        cards.append(_card("Net new revenue per year", fmt_money(net),
-                           "new stores' revenue minus what they take from our own "
-                           "stores and web shop"))
+        cards.append(
+            _card(
+                "Net new revenue per year",
+                fmt_money(net),
+                "new stores' revenue minus what they take from our own stores and web shop",
+            )
+        )
     if c_own is not None or c_web is not None:
         both = float(c_own or 0.0) + float(c_web or 0.0)
-        cards.append(_card("Cannibalised per year", fmt_money(both),
-                           f"from our stores {fmt_money(c_own)}, "
-                           f"from our web shop {fmt_money(c_web)}"))
+        cards.append(
+            _card(
+                "Cannibalised per year",
+                fmt_money(both),
+                f"from our stores {fmt_money(c_own)}, from our web shop {fmt_money(c_web)}",
+            )
+        )
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
@@ -359,25 +413,31 @@ def _verdict(plan: Any, h: dict[str, Any]) -> str:
     """One sentence: were the sales targets met, and if not what would close the gap."""
     met = h.get("target_met")
     if met is None or is_missing(met):
-        return ('<div class="verdict none">No sales target was set for this rollout.</div>')
+        return '<div class="verdict none">No sales target was set for this rollout.</div>'
     if bool(met):
-        return ('<div class="verdict met"><strong>Sales targets met</strong> in every rollout '
-                "year.</div>")
+        return '<div class="verdict met"><strong>Sales targets met</strong> in every rollout year.</div>'
     short = h.get("shortfall")
     extra = h.get("extra_stores")
     fc = getattr(plan, "forecast", None)
     py = getattr(fc, "per_year", None)
     years = ""
     if isinstance(py, pd.DataFrame) and "target_met" in py:
-        miss = py[py["in_rollout"].astype(bool) & py["target_met"].eq(False).fillna(False)] \
-            if "in_rollout" in py else py[py["target_met"].eq(False).fillna(False)]
+        miss = (
+            py[py["in_rollout"].astype(bool) & py["target_met"].eq(False).fillna(False)]
+            if "in_rollout" in py
+            else py[py["target_met"].eq(False).fillna(False)]
+        )
         if len(miss):
             years = " in " + ", ".join(str(v) for v in miss["label"])
-    text = f"<strong>Sales target missed</strong>{escape(years)}: shortfall up to " \
-           f"{escape(fmt_money(short))} a year."
+    text = (
+        f"<strong>Sales target missed</strong>{escape(years)}: shortfall up to "
+        f"{escape(fmt_money(short))} a year."
+    )
     if extra is not None and not is_missing(extra) and int(extra) > 0:
-        text += (f" About <strong>{int(extra):,} more stores</strong> would close it "
-                 "(a lower estimate: it ignores their cannibalisation of each other).")
+        text += (
+            f" About <strong>{int(extra):,} more stores</strong> would close it "
+            "(a lower estimate: it ignores their cannibalisation of each other)."
+        )
     elif extra is not None and not is_missing(extra) and int(extra) < 0:
         text += " More stores alone cannot close it (new stores earn nothing in year one)."
     return f'<div class="verdict missed">{text}</div>'
@@ -395,13 +455,18 @@ def _rollout_cards(plan: Any, h: dict[str, Any]) -> str:
     npv_new = h.get("npv_new")
     payback = h.get("payback_year")
     cards = [
-        _card("NPV", fmt_money(npv), detail,
-              "bad" if npv is not None and not is_missing(npv) and float(npv) < 0 else ""),
+        _card(
+            "NPV",
+            fmt_money(npv),
+            detail,
+            "bad" if npv is not None and not is_missing(npv) and float(npv) < 0 else "",
+        ),
         _card("NPV added by the new stores", fmt_money(npv_new), "vs the existing stores alone"),
-        _card("Payback of the new stores",
-              "not within horizon" if payback is None or is_missing(payback)
-              else _year_label(plan, payback),
-              "first year from which their cumulative cash flow stays \u2265 0"),
+        _card(
+            "Payback of the new stores",
+            "not within horizon" if payback is None or is_missing(payback) else _year_label(plan, payback),
+            "first year from which their cumulative cash flow stays \u2265 0",
+        ),
     ]
     fc = getattr(plan, "forecast", None)
     py = getattr(fc, "per_year", None)
@@ -409,23 +474,38 @@ def _rollout_cards(plan: Any, h: dict[str, Any]) -> str:
         ry = py[py["in_rollout"].astype(bool)]
         last = ry.iloc[-1]
         tg = last.get("target")
-        cards.append(_card(f"Sales in {_year_label(plan, last['year'])}",
-                           fmt_money(last["revenue"]),
-                           "no target" if is_missing(tg) else f"target {fmt_money(tg)}",
-                           "" if is_missing(tg) else
-                           ("good" if float(last["revenue"]) >= float(tg) * (1 - 1e-9)
-                            else "bad")))
-        cards.append(_card("New stores opened", fmt_int(ry["stores_opened"].sum()),
-                           f"over {len(ry)} years; {fmt_int(last['stores_open'])} open at the end"))
-        cards.append(_card("Opening capex", fmt_money(ry["capex"].sum()),
-                           "opening costs over the rollout years"))
+        cards.append(
+            _card(
+                f"Sales in {_year_label(plan, last['year'])}",
+                fmt_money(last["revenue"]),
+                "no target" if is_missing(tg) else f"target {fmt_money(tg)}",
+                ""
+                if is_missing(tg)
+                else ("good" if float(last["revenue"]) >= float(tg) * (1 - 1e-9) else "bad"),
+            )
+        )
+        cards.append(
+            _card(
+                "New stores opened",
+                fmt_int(ry["stores_opened"].sum()),
+                f"over {len(ry)} years; {fmt_int(last['stores_open'])} open at the end",
+            )
+        )
+        cards.append(
+            _card("Opening capex", fmt_money(ry["capex"].sum()), "opening costs over the rollout years")
+        )
     else:
         final = h.get("final_revenue")
         cards.append(_card("Sales in the last rollout year", fmt_money(final), ""))
         opened = h.get("opened_per_year")
         if isinstance(opened, list | tuple) and opened:
-            cards.append(_card("New stores opened", fmt_int(sum(opened)),
-                               "per year: " + ", ".join(f"{int(v):,}" for v in opened)))
+            cards.append(
+                _card(
+                    "New stores opened",
+                    fmt_int(sum(opened)),
+                    "per year: " + ", ".join(f"{int(v):,}" for v in opened),
+                )
+            )
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
@@ -435,10 +515,19 @@ def _rollout_table(plan: Any) -> str:
     py = getattr(fc, "per_year", None)
     if not isinstance(py, pd.DataFrame) or len(py) == 0:
         return ""
-    header = [("year", False), ("stores opened", True), ("stores open", True),
-              ("sales", True), ("target", True), ("target met", False), ("shortfall", True),
-              ("extra stores needed", True), ("capex", True), ("cash flow", True),
-              ("cumulative cash flow", True)]
+    header = [
+        ("year", False),
+        ("stores opened", True),
+        ("stores open", True),
+        ("sales", True),
+        ("target", True),
+        ("target met", False),
+        ("shortfall", True),
+        ("extra stores needed", True),
+        ("capex", True),
+        ("cash flow", True),
+        ("cumulative cash flow", True),
+    ]
     rows: list[list[Cell]] = []
     classes: list[str] = []
     for _, r in py.iterrows():
@@ -450,26 +539,33 @@ def _rollout_table(plan: Any) -> str:
             met_cell = ("yes", None, "yes") if bool(met) else ("no", None, "no")
         missed = not is_missing(met) and not bool(met)
         extra = r.get("extra_stores")
-        rows.append([
-            (str(r["label"]), None, ""),
-            (fmt_int(r["stores_opened"]), r["stores_opened"], ""),
-            (fmt_int(r["stores_open"]), r["stores_open"], ""),
-            _money_cell(r["revenue"]),
-            _money_cell(r.get("target")),
-            met_cell,
-            _money_cell(r.get("shortfall")) if missed else ("-", r.get("shortfall"), ""),
-            ("-" if not missed else "n/a" if is_missing(extra) or int(extra) < 0
-             else fmt_int(extra), extra, ""),
-            _money_cell(r.get("capex")),
-            _money_cell(r.get("cash_flow")),
-            _money_cell(r.get("cumulative_cash_flow")),
-        ])
+        rows.append(
+            [
+                (str(r["label"]), None, ""),
+                (fmt_int(r["stores_opened"]), r["stores_opened"], ""),
+                (fmt_int(r["stores_open"]), r["stores_open"], ""),
+                _money_cell(r["revenue"]),
+                _money_cell(r.get("target")),
+                met_cell,
+                _money_cell(r.get("shortfall")) if missed else ("-", r.get("shortfall"), ""),
+                (
+                    "-" if not missed else "n/a" if is_missing(extra) or int(extra) < 0 else fmt_int(extra),
+                    extra,
+                    "",
+                ),
+                _money_cell(r.get("capex")),
+                _money_cell(r.get("cash_flow")),
+                _money_cell(r.get("cumulative_cash_flow")),
+            ]
+        )
         classes.append("" if in_roll else "after")
     n_roll = int(py["in_rollout"].sum()) if "in_rollout" in py else len(py)
     note = ""
     if n_roll < len(py):
-        note = (f"<p>Rows in grey: years after the {n_roll}-year rollout, no new openings; "
-                "their cash flow counts in the NPV.</p>")
+        note = (
+            f"<p>Rows in grey: years after the {n_roll}-year rollout, no new openings; "
+            "their cash flow counts in the NPV.</p>"
+        )
     return _table(header, rows, row_classes=classes, table_id="rollout-years", wide=True) + note
 
 
@@ -478,8 +574,7 @@ def _rollout_section(plan: Any, charts: dict[str, str], links: dict[str, str]) -
     h = _rollout_headline(plan)
     if h is None:
         return ""
-    parts = ['<section id="rollout">', "<h2>Rollout</h2>", _verdict(plan, h),
-             _rollout_cards(plan, h)]
+    parts = ['<section id="rollout">', "<h2>Rollout</h2>", _verdict(plan, h), _rollout_cards(plan, h)]
     table = _rollout_table(plan)
     if table:
         parts += ["<h3>Year by year</h3>", table]
@@ -491,18 +586,18 @@ def _rollout_section(plan: Any, charts: dict[str, str], links: dict[str, str]) -
     if method:
         bits.append(f"Schedule: {escape(str(method))}")
     if bound is not None and not is_missing(bound) and gap is not None and not is_missing(gap):
-        bits.append(f"upper bound on the NPV {escape(fmt_money(bound))} "
-                    f"(gap {escape(fmt_pct(gap))})")
+        bits.append(f"upper bound on the NPV {escape(fmt_money(bound))} (gap {escape(fmt_pct(gap))})")
     fc = getattr(plan, "forecast", None)
     notes = [str(n) for n in (getattr(fc, "notes", None) or ())]
     if bits:
         parts.append(f'<p class="sub">{"; ".join(bits)}.</p>')
     if notes:
-        parts.append('<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes)
-                     + "</ul>")
+        parts.append('<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>")
     for href in links.values():
-        parts.append(f'<p>The same charts and table, printable: <a href="'
-                     f'{escape(href, quote=True)}">{escape(href)}</a>.</p>')
+        parts.append(
+            f'<p>The same charts and table, printable: <a href="'
+            f'{escape(href, quote=True)}">{escape(href)}</a>.</p>'
+        )
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -512,9 +607,11 @@ def _figures(charts: dict[str, str], spec: tuple[tuple[str, str, str], ...]) -> 
     for key, alt, cap in spec:
         if key in charts:
             src = escape(charts[key], quote=True)
-            figs.append(f'<figure><a href="{src}"><img src="{src}" '
-                        f'alt="{escape(alt, quote=True)}"></a><figcaption>{escape(cap)}'
-                        "</figcaption></figure>")
+            figs.append(
+                f'<figure><a href="{src}"><img src="{src}" '
+                f'alt="{escape(alt, quote=True)}"></a><figcaption>{escape(cap)}'
+                "</figcaption></figure>"
+            )
     return f'<div class="charts">{"".join(figs)}</div>' if figs else ""
 
 
@@ -526,26 +623,44 @@ def _categories(plan: Any) -> str:
         return ""
     vals = {c: pd.to_numeric(stores[c], errors="coerce").fillna(0.0) for c in cats}
     total = float(sum(v.sum() for v in vals.values()))
-    status = (stores["status"].astype(str).str.lower() if "status" in stores
-              else pd.Series(["new"] * len(stores), index=stores.index))
+    status = (
+        stores["status"].astype(str).str.lower()
+        if "status" in stores
+        else pd.Series(["new"] * len(stores), index=stores.index)
+    )
     rows: list[list[Cell]] = []
     for c in sorted(cats, key=lambda c: -float(vals[c].sum())):
         v = float(vals[c].sum())
         share = v / total if total > 0 else 0.0
-        rows.append([
-            (c[len("revenue_"):].replace("_", " "), None, ""),
-            _money_cell(v),
-            (fmt_pct(share), share, "", max(1, round(120 * share))),
-            _money_cell(float(vals[c][status == "new"].sum())),
-            _money_cell(float(vals[c][status == "existing"].sum())),
-        ])
-    rows.append([("all categories", None, ""), _money_cell(total), ("100.0%", 1.0, ""),
-                 _money_cell(float(sum(v[status == "new"].sum() for v in vals.values()))),
-                 _money_cell(float(sum(v[status == "existing"].sum()
-                                       for v in vals.values())))])
-    return _table([("category", False), ("store revenue per year", True), ("share", True),
-                   ("new stores", True), ("existing stores", True)], rows,
-                  table_id="categories")
+        rows.append(
+            [
+                (c[len("revenue_") :].replace("_", " "), None, ""),
+                _money_cell(v),
+                (fmt_pct(share), share, "", max(1, round(120 * share))),
+                _money_cell(float(vals[c][status == "new"].sum())),
+                _money_cell(float(vals[c][status == "existing"].sum())),
+            ]
+        )
+    rows.append(
+        [
+            ("all categories", None, ""),
+            _money_cell(total),
+            ("100.0%", 1.0, ""),
+            _money_cell(float(sum(v[status == "new"].sum() for v in vals.values()))),
+            _money_cell(float(sum(v[status == "existing"].sum() for v in vals.values()))),
+        ]
+    )
+    return _table(
+        [
+            ("category", False),
+            ("store revenue per year", True),
+            ("share", True),
+            ("new stores", True),
+            ("existing stores", True),
+        ],
+        rows,
+        table_id="categories",
+    )
 
 
 def _share_levels(plan: Any) -> str:
@@ -555,15 +670,30 @@ def _share_levels(plan: Any) -> str:
         return ""
     rows: list[list[Cell]] = []
     for _, r in t.iterrows():
-        rows.append([(str(r["region"]), None, ""), _money_cell(r["market"]),
-                     (fmt_pct(r["share_before"]), r["share_before"], ""),
-                     (fmt_pct(r["share_after"]), r["share_after"], ""),
-                     (f"{100 * float(r['change']):+.1f} pts", r["change"], "")])
-    return ("<h3>Market share by city tier</h3><p>Offline market per area level (city, county, "
-            "township): our share before and after the new stores.</p>"
-            + _table([("level", False), ("offline market per year", True),
-                      ("share before", True), ("share after", True), ("change", True)],
-                     rows, table_id="share-levels"))
+        rows.append(
+            [
+                (str(r["region"]), None, ""),
+                _money_cell(r["market"]),
+                (fmt_pct(r["share_before"]), r["share_before"], ""),
+                (fmt_pct(r["share_after"]), r["share_after"], ""),
+                (f"{100 * float(r['change']):+.1f} pts", r["change"], ""),
+            ]
+        )
+    return (
+        "<h3>Market share by city tier</h3><p>Offline market per area level (city, county, "
+        "township): our share before and after the new stores.</p>"
+        + _table(
+            [
+                ("level", False),
+                ("offline market per year", True),
+                ("share before", True),
+                ("share after", True),
+                ("change", True),
+            ],
+            rows,
+            table_id="share-levels",
+        )
+    )
 
 
 def _share_regions(plan: Any, top: int = 12) -> str:
@@ -572,16 +702,31 @@ def _share_regions(plan: Any, top: int = 12) -> str:
         return ""
     rows: list[list[Cell]] = []
     for _, r in t.head(top).iterrows():
-        rows.append([(str(r["region"]), None, ""), _money_cell(r["market"]),
-                     (fmt_pct(r["share_before"]), r["share_before"], ""),
-                     (fmt_pct(r["share_after"]), r["share_after"], ""),
-                     (f"{100 * float(r['change']):+.1f} pts", r["change"], "")])
+        rows.append(
+            [
+                (str(r["region"]), None, ""),
+                _money_cell(r["market"]),
+                (fmt_pct(r["share_before"]), r["share_before"], ""),
+                (fmt_pct(r["share_after"]), r["share_after"], ""),
+                (f"{100 * float(r['change']):+.1f} pts", r["change"], ""),
+            ]
+        )
     more = f" ({top} largest of {len(t)})" if len(t) > top else ""
-    return (f"<p>Offline market per region{escape(more)}: our share before and after "
-            "the new stores.</p>"
-            + _table([("region", False), ("offline market per year", True),
-                      ("share before", True), ("share after", True), ("change", True)],
-                     rows, table_id="share-regions"))
+    return (
+        f"<p>Offline market per region{escape(more)}: our share before and after "
+        "the new stores.</p>"
+        + _table(
+            [
+                ("region", False),
+                ("offline market per year", True),
+                ("share before", True),
+                ("share after", True),
+                ("change", True),
+            ],
+            rows,
+            table_id="share-regions",
+        )
+    )
 
 
 def _calibration(plan: Any) -> str:
@@ -593,16 +738,24 @@ def _calibration(plan: Any) -> str:
     n = cal.get("n_stores")
     good = r2 is not None and not is_missing(r2) and float(r2) >= 0.6
     fitted = cal.get("fitted") or {}
-    fit = ", ".join(f"{k.replace('_', ' ')} {fmt_value(v)}" for k, v in fitted.items()) \
-        if isinstance(fitted, dict) else fmt_value(fitted)
-    verdict = ("The model reproduces the observed sales well." if good else
-               "The fit is weak: treat store revenues as rough estimates.")
-    return (f'<div class="box{"" if good else " warn"}" id="calibration">'
-            f"<strong>Market model calibrated</strong> on the sales of {fmt_int(n)} existing "
-            f"stores: R\u00b2 {escape(fmt_num(r2, 3))}, mean absolute error "
-            f"{escape(fmt_pct(mape))}. {escape(verdict)}"
-            + (f"<br>Fitted parameters: {escape(fit)}." if fit else "")
-            + "</div>")
+    fit = (
+        ", ".join(f"{k.replace('_', ' ')} {fmt_value(v)}" for k, v in fitted.items())
+        if isinstance(fitted, dict)
+        else fmt_value(fitted)
+    )
+    verdict = (
+        "The model reproduces the observed sales well."
+        if good
+        else "The fit is weak: treat store revenues as rough estimates."
+    )
+    return (
+        f'<div class="box{"" if good else " warn"}" id="calibration">'
+        f"<strong>Market model calibrated</strong> on the sales of {fmt_int(n)} existing "
+        f"stores: R\u00b2 {escape(fmt_num(r2, 3))}, mean absolute error "
+        f"{escape(fmt_pct(mape))}. {escape(verdict)}"
+        + (f"<br>Fitted parameters: {escape(fit)}." if fit else "")
+        + "</div>"
+    )
 
 
 def _revenue_section(plan: Any, charts: dict[str, str]) -> str:
@@ -616,30 +769,39 @@ def _revenue_section(plan: Any, charts: dict[str, str]) -> str:
         parts += ["<h3>Revenue by product category</h3>", cats]
     regions = _share_regions(plan)
     if regions or "share_by_region" in charts:
-        fig = _figures(charts, (("share_by_region", "Market share by region",
-                                 "Our share of offline spending in the largest regional "
-                                 "markets, after vs before the plan."),))
-        parts += ["<h3>Market share by region</h3>",
-                  f'<div class="two"><div>{fig}</div><div>{regions}</div></div>']
+        fig = _figures(
+            charts,
+            (
+                (
+                    "share_by_region",
+                    "Market share by region",
+                    "Our share of offline spending in the largest regional "
+                    "markets, after vs before the plan.",
+                ),
+            ),
+        )
+        parts += [
+            "<h3>Market share by region</h3>",
+            f'<div class="two"><div>{fig}</div><div>{regions}</div></div>',
+        ]
     levels = _share_levels(plan)
     if levels:
         parts.append(levels)
     if not parts:
         return ""
-    return '<section id="revenue"><h2>Revenue and market share</h2>' + "\n".join(parts) + \
-        "</section>"
+    return '<section id="revenue"><h2>Revenue and market share</h2>' + "\n".join(parts) + "</section>"
 
 
 def _top_stores(plan: Any, top_n: int) -> str:
     stores = plan.stores
     if len(stores) == 0:
         return "<p>The plan has no stores.</p>"
-    key = next((c for c in ("revenue", "demand_captured", "covered_population") if c in stores),
-               None)
+    key = next((c for c in ("revenue", "demand_captured", "covered_population") if c in stores), None)
     df = stores.sort_values(key, ascending=False, kind="stable") if key else stores
     df = df.head(top_n)
     market = has_columns(df, "revenue") and any(
-        c in df for c in ("catchment_share", "net_gain", "from_own_stores"))
+        c in df for c in ("catchment_share", "net_gain", "from_own_stores")
+    )
     cols: list[tuple[str, str, bool]] = [("id", "store", False)]
     text_cols = ("name", "status", "region") if market else ("name", "status", "format", "region")
     cols += [(c, c, False) for c in text_cols if c in df]
@@ -648,17 +810,29 @@ def _top_stores(plan: Any, top_n: int) -> str:
         df = df.assign(_opens=df["id"].astype(str).map(opens))
         cols.append(("_opens", "opens", False))
     if market:
-        cols += [(c, lbl, True) for c, lbl in (
-            ("revenue", "revenue / year"), ("catchment_share", "catchment share"),
-            ("net_gain", "net gain"), ("from_own_stores", "from own stores"),
-            ("from_online", "from web shop"),
-        ) if c in df]
+        cols += [
+            (c, lbl, True)
+            for c, lbl in (
+                ("revenue", "revenue / year"),
+                ("catchment_share", "catchment share"),
+                ("net_gain", "net gain"),
+                ("from_own_stores", "from own stores"),
+                ("from_online", "from web shop"),
+            )
+            if c in df
+        ]
     else:
-        cols += [(c, lbl, True) for c, lbl in (
-            ("covered_population", "covered population"),
-            ("demand_captured", "demand captured"),
-            ("revenue", "revenue"), ("share", "share"), ("n_areas", "areas"),
-        ) if c in df]
+        cols += [
+            (c, lbl, True)
+            for c, lbl in (
+                ("covered_population", "covered population"),
+                ("demand_captured", "demand captured"),
+                ("revenue", "revenue"),
+                ("share", "share"),
+                ("n_areas", "areas"),
+            )
+            if c in df
+        ]
     money = {"revenue", "net_gain", "from_own_stores", "from_online"} if market else set()
     rows = []
     for rank, (_, r) in enumerate(df.iterrows(), start=1):
@@ -681,12 +855,16 @@ def _top_stores(plan: Any, top_n: int) -> str:
     more = f" of {len(stores):,}" if len(stores) > top_n else ""
     expl = ""
     if market:
-        expl = (" Revenue per year; catchment share: the store's share of offline spending "
-                "in the areas it serves; net gain: revenue minus what it takes from our "
-                "other stores and web shop (existing stores: -).")
-    return (f"<p>Top {len(df):,}{more} stores, {escape(ranked)}. "
-            f"Every store is on the map.{escape(expl)}</p>"
-            + _table(header, rows, table_id="top-stores", wide=market))
+        expl = (
+            " Revenue per year; catchment share: the store's share of offline spending "
+            "in the areas it serves; net gain: revenue minus what it takes from our "
+            "other stores and web shop (existing stores: -)."
+        )
+    return (
+        f"<p>Top {len(df):,}{more} stores, {escape(ranked)}. "
+        f"Every store is on the map.{escape(expl)}</p>"
+        + _table(header, rows, table_id="top-stores", wide=market)
+    )
 
 
 def _open_years(plan: Any) -> dict[str, str]:
@@ -702,8 +880,9 @@ def _open_years(plan: Any) -> dict[str, str]:
     for i, y in zip(ids, years, strict=False):
         y = int(y)
         lab = labels.get(y, str(y))
-        out[str(i)] = ("existing" if y == 0 else "not opened" if y < 0
-                       else f"year {y}" if lab == str(y) else lab)
+        out[str(i)] = (
+            "existing" if y == 0 else "not opened" if y < 0 else f"year {y}" if lab == str(y) else lab
+        )
     return out
 
 
@@ -714,15 +893,17 @@ def _regions(plan: Any, top: int = 20) -> str:
     if t.empty:
         return "<p>No stores.</p>"
     stores = plan.stores
-    region = (stores["region"].astype(object).fillna("(no region)") if "region" in stores
-              else None)
+    region = stores["region"].astype(object).fillna("(no region)") if "region" in stores else None
     cov = rev = None
     if region is not None and "covered_population" in stores:
         cov = stores.groupby(region, sort=False)["covered_population"].sum()
     if region is not None and has_columns(stores, "revenue"):
         rev = pd.to_numeric(stores["revenue"], errors="coerce").groupby(region, sort=False).sum()
-    listed = [n for n in t.index if n in (cov.index if cov is not None else ())
-              or n in (rev.index if rev is not None else ())]
+    listed = [
+        n
+        for n in t.index
+        if n in (cov.index if cov is not None else ()) or n in (rev.index if rev is not None else ())
+    ]
 
     def value(series: pd.Series | None, name: Any) -> Any:
         if series is None:
@@ -735,13 +916,23 @@ def _regions(plan: Any, top: int = 20) -> str:
 
     rows: list[list[Cell]] = []
     for name, r in t.iterrows():
-        row: list[Cell] = [str(name), fmt_int(r["new"]), fmt_int(r["existing"]),
-                           fmt_int(r["total"]), fmt_int(value(cov, name))]
+        row: list[Cell] = [
+            str(name),
+            fmt_int(r["new"]),
+            fmt_int(r["existing"]),
+            fmt_int(r["total"]),
+            fmt_int(value(cov, name)),
+        ]
         if rev is not None:
             row.append(_money_cell(value(rev, name)))
         rows.append(row)
-    header = [("region", False), ("new", True), ("existing", True), ("total", True),
-              ("covered population", True)]
+    header = [
+        ("region", False),
+        ("new", True),
+        ("existing", True),
+        ("total", True),
+        ("covered population", True),
+    ]
     if rev is not None:
         header.append(("revenue / year", True))
     return _table(header, rows, table_id="regions")
@@ -750,8 +941,10 @@ def _regions(plan: Any, top: int = 20) -> str:
 def _assumptions(plan: Any) -> str:
     metrics = dict(getattr(plan, "metrics", None) or {})
     kind = str(getattr(plan, "objective", "") or "")
-    rows = [["scenario", str(getattr(plan, "scenario_name", "") or "-")],
-            ["objective", _OBJECTIVE_LABELS.get(kind, kind or "-")]]
+    rows = [
+        ["scenario", str(getattr(plan, "scenario_name", "") or "-")],
+        ["objective", _OBJECTIVE_LABELS.get(kind, kind or "-")],
+    ]
     radius = metric(plan, "radius_km")
     if radius is not None:
         rows.append(["coverage radius", fmt_km(radius)])
@@ -772,8 +965,13 @@ def _assumptions(plan: Any) -> str:
         rows.append(["areas without a store", f"{unserved:,} of {len(asg):,}"])
         if "covered" in asg:
             covered = int(asg["covered"].fillna(False).astype(bool).sum())
-            rows.append(["areas covered", f"{covered:,} of {len(asg):,}"
-                         + (f" (within {fmt_km(radius)})" if radius is not None else "")])
+            rows.append(
+                [
+                    "areas covered",
+                    f"{covered:,} of {len(asg):,}"
+                    + (f" (within {fmt_km(radius)})" if radius is not None else ""),
+                ]
+            )
     shown = set(_HEADLINE_KEYS) | {"radius_km"}
     if _has_market(plan):
         shown |= _MARKET_KEYS
@@ -793,8 +991,7 @@ def _notes(plan: Any) -> str:
     if not notes:
         return "<p>No data notes were recorded with this plan.</p>"
     items = "".join(
-        f'<li class="synthetic">{escape(n)}</li>' if "synthetic" in n.lower()
-        else f"<li>{escape(n)}</li>"
+        f'<li class="synthetic">{escape(n)}</li>' if "synthetic" in n.lower() else f"<li>{escape(n)}</li>"
         for n in notes
     )
     return f'<ul class="notes">{items}</ul>'
@@ -803,10 +1000,16 @@ def _notes(plan: Any) -> str:
 def _provenance(plan: Any) -> str:
     prov = dict(getattr(plan, "provenance", None) or {})
     versions = prov.pop("versions", None) or {}
-    rows = [[str(k).replace("_", " "), fmt_value(prov[k])]
-            for k in ("seed", "scenario_hash", "created") if k in prov]
-    rows += [[str(k).replace("_", " "), fmt_value(v)] for k, v in prov.items()
-             if k not in ("seed", "scenario_hash", "created")]
+    rows = [
+        [str(k).replace("_", " "), fmt_value(prov[k])]
+        for k in ("seed", "scenario_hash", "created")
+        if k in prov
+    ]
+    rows += [
+        [str(k).replace("_", " "), fmt_value(v)]
+        for k, v in prov.items()
+        if k not in ("seed", "scenario_hash", "created")
+    ]
     out = _table([("item", False), ("value", False)], rows) if rows else ""
     if versions:
         out += "<p>Software versions:</p>" + _table(
@@ -866,46 +1069,62 @@ def render_report(
     synth = synthetic_notes(getattr(plan, "notes", None))
     if synth:
         items = "".join(f"<div>{escape(s)}</div>" for s in synth)
-        parts.append('<div class="notice" role="note"><strong>Synthetic data layers: '
-                     "parts of this plan rest on made-up data, not observations.</strong>"
-                     f"{items}</div>")
+        parts.append(
+            '<div class="notice" role="note"><strong>Synthetic data layers: '
+            "parts of this plan rest on made-up data, not observations.</strong>"
+            f"{items}</div>"
+        )
     parts += ["<h2>Headline</h2>", _summary(plan), _headline(plan)]
     if _has_market(plan):
         parts.append(_revenue_cards(plan))
-        parts.append('<p class="sub">Amounts in the scenario\'s currency (CNY for the bundled '
-                     "China data), per year unless stated; bn = billion, m = million. Market "
-                     "share: our stores' share of offline spending on the categories we sell."
-                     "</p>")
+        parts.append(
+            '<p class="sub">Amounts in the scenario\'s currency (CNY for the bundled '
+            "China data), per year unless stated; bn = billion, m = million. Market "
+            "share: our stores' share of offline spending on the categories we sell."
+            "</p>"
+        )
     if map_href:
-        parts.append(f'<p><a class="maplink" href="{escape(map_href, quote=True)}">'
-                     "Open the interactive map \u2192</a> "
-                     "stores, catchments, demand areas and rivals (works offline).</p>")
+        parts.append(
+            f'<p><a class="maplink" href="{escape(map_href, quote=True)}">'
+            "Open the interactive map \u2192</a> "
+            "stores, catchments, demand areas and rivals (works offline).</p>"
+        )
     files = dict(files or {})
     if files:
-        items = "".join(f'<a href="{escape(href, quote=True)}">{escape(label)}</a>'
-                        for label, href in files.items())
+        items = "".join(
+            f'<a href="{escape(href, quote=True)}">{escape(label)}</a>' for label, href in files.items()
+        )
         parts.append(f'<p class="downloads">Files: {items}</p>')
     rollout_links = {k: v for k, v in files.items() if k.startswith("report.pdf")}
     parts.append(_rollout_section(plan, charts, rollout_links))
     parts.append(_revenue_section(plan, charts))
     parts += ["<h2>Top stores</h2>", _top_stores(plan, top_n)]
     captions = (
-        ("coverage_curve", "Coverage as the network grows",
-         "Share of the population covered and mean distance to the nearest store for "
-         "networks of increasing size."),
-        ("distance", "Distance to the assigned store",
-         "Population-weighted histogram of the distance from each demand area to its store."),
-        ("regions", "Stores per region",
-         "New and existing stores in the regions with most stores."),
+        (
+            "coverage_curve",
+            "Coverage as the network grows",
+            "Share of the population covered and mean distance to the nearest store for "
+            "networks of increasing size.",
+        ),
+        (
+            "distance",
+            "Distance to the assigned store",
+            "Population-weighted histogram of the distance from each demand area to its store.",
+        ),
+        ("regions", "Stores per region", "New and existing stores in the regions with most stores."),
     )
     figs = _figures(charts, captions)
     if figs:
         parts += ["<h2>Network charts</h2>", figs]
     parts += [
-        "<h2>Stores per region</h2>", _regions(plan),
-        "<h2>Assumptions and settings</h2>", _assumptions(plan),
-        "<h2>Data sources and attribution</h2>", _notes(plan),
-        "<h2>Provenance</h2>", _provenance(plan),
+        "<h2>Stores per region</h2>",
+        _regions(plan),
+        "<h2>Assumptions and settings</h2>",
+        _assumptions(plan),
+        "<h2>Data sources and attribution</h2>",
+        _notes(plan),
+        "<h2>Provenance</h2>",
+        _provenance(plan),
         "<footer>Generated by storeplan. Numbers are model outputs for planning, not "
         "forecasts of actual sales.</footer>",
         "</main></body></html>",

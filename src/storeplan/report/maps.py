@@ -48,8 +48,15 @@ from ._common import (
 )
 
 __all__ = [
-    "write_map", "build_map", "AREA_COLORS", "STORE_COLORS", "RIVAL_COLORS", "SHARE_COLORS",
-    "SHARE_BREAKS", "WAVE_COLORS", "NOT_OPENED_COLOR",
+    "write_map",
+    "build_map",
+    "AREA_COLORS",
+    "STORE_COLORS",
+    "RIVAL_COLORS",
+    "SHARE_COLORS",
+    "SHARE_BREAKS",
+    "WAVE_COLORS",
+    "NOT_OPENED_COLOR",
 ]
 
 _STATIC = Path(__file__).with_name("static")
@@ -61,8 +68,16 @@ AREA_COLORS = ("#1a9850", "#91cf60", "#fdae61", "#d73027")
 STORE_COLORS = {"new": "#2166ac", "existing": "#762a83"}
 #: Colours of rival brands, in order of brand size; further brands share the last one.
 RIVAL_COLORS = (
-    "#e7298a", "#17becf", "#a6761d", "#1b1b1b", "#bcbd22",
-    "#f781bf", "#66c2a5", "#b15928", "#8c8c8c", "#ffff33",
+    "#e7298a",
+    "#17becf",
+    "#a6761d",
+    "#1b1b1b",
+    "#bcbd22",
+    "#f781bf",
+    "#66c2a5",
+    "#b15928",
+    "#8c8c8c",
+    "#ffff33",
 )
 
 #: Our offline market share per area: class upper bounds (shares 0..1) and the
@@ -71,15 +86,32 @@ SHARE_BREAKS = (0.001, 0.01, 0.05, 0.15, 0.30, 0.50)
 SHARE_COLORS = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#e31a1c", "#800026")
 #: Colours of the rollout waves (opening years 1, 2, ...; repeated after the last).
 WAVE_COLORS = (
-    "#2166ac", "#1a9850", "#252525", "#5e3c99", "#35978f", "#8c510a", "#c51b7d",
-    "#7fbc41", "#4393c3", "#999999",
+    "#2166ac",
+    "#1a9850",
+    "#252525",
+    "#5e3c99",
+    "#35978f",
+    "#8c510a",
+    "#c51b7d",
+    "#7fbc41",
+    "#4393c3",
+    "#999999",
 )
 #: Colour of stores of the plan that the rollout does not open.
 NOT_OPENED_COLOR = "#9e9e9e"
 
 # Columns of ``plan.stores`` shown in every store popup, in this order.
-_STORE_BASE = ("id", "lon", "lat", "format", "region", "status", "covered_population",
-               "demand_captured", "n_areas")
+_STORE_BASE = (
+    "id",
+    "lon",
+    "lat",
+    "format",
+    "region",
+    "status",
+    "covered_population",
+    "demand_captured",
+    "n_areas",
+)
 # Market-model columns of ``plan.stores``: (column, popup label, kind).
 _STORE_MARKET = (
     ("revenue", "revenue / year", "money"),
@@ -115,8 +147,11 @@ def _js_json(obj: Any) -> str:
     """Serialise ``obj`` as JSON that is safe to place inside a ``<script>`` element."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return (
-        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
     )
 
 
@@ -158,9 +193,7 @@ def _distance_classes(km: np.ndarray, radius: float | None) -> tuple[np.ndarray,
     return cls, labels
 
 
-def _store_popup_rows(
-    stores: pd.DataFrame, waves: list[str] | None = None
-) -> list[list[list[str]]]:
+def _store_popup_rows(stores: pd.DataFrame, waves: list[str] | None = None) -> list[list[list[str]]]:
     """Pre-format the popup table (label, value) of every store.
 
     ``waves`` (one label per store, e.g. ``"2027 (wave 1)"``) adds an "opens" row.
@@ -189,7 +222,7 @@ def _store_popup_rows(
         for c in cats:
             v = cols[c][i]
             if not is_missing(v):
-                rows.append([f"  {c[len('revenue_'):].replace('_', ' ')}", fmt_money(v)])
+                rows.append([f"  {c[len('revenue_') :].replace('_', ' ')}", fmt_money(v)])
         if "covered_population" in cols:
             rows.append(["covered population", fmt_int(cols["covered_population"][i])])
         if "demand_captured" in cols:
@@ -225,17 +258,13 @@ def _map_data(plan: Any, max_rival_brands: int) -> dict[str, Any]:
     store_ids = stores["id"].astype(str).tolist()
     store_pos = {s: i for i, s in enumerate(store_ids)}
     status = (
-        stores["status"].astype(str).str.lower().tolist() if "status" in stores
-        else ["new"] * len(stores)
+        stores["status"].astype(str).str.lower().tolist() if "status" in stores else ["new"] * len(stores)
     )
     slon = pd.to_numeric(stores["lon"], errors="coerce").to_numpy(float)
     slat = pd.to_numeric(stores["lat"], errors="coerce").to_numpy(float)
     group, store_groups, wave_text = _store_groups(plan, store_ids, status)
     popups = _store_popup_rows(stores, wave_text)
-    store_rows = [
-        [_r(slon[i], 4), _r(slat[i], 4), int(group[i]), popups[i]]
-        for i in range(len(stores))
-    ]
+    store_rows = [[_r(slon[i], 4), _r(slat[i], 4), int(group[i]), popups[i]] for i in range(len(stores))]
 
     km = areas["km"].to_numpy(float)
     sid = [store_pos.get(s, -1) if s is not None else -1 for s in areas["store_id"]]
@@ -247,8 +276,16 @@ def _map_data(plan: Any, max_rival_brands: int) -> dict[str, Any]:
     area_rows = [
         [_r(lo, 4), _r(la, 4), _r(r, 1), int(c), int(s), _r(k, 1), _r(p, 0), nm, rg]
         for lo, la, r, c, s, k, p, nm, rg in zip(
-            areas["lon"], areas["lat"], rad, cls, sid, km, pop, areas["name"],
-            areas["region"], strict=True,
+            areas["lon"],
+            areas["lat"],
+            rad,
+            cls,
+            sid,
+            km,
+            pop,
+            areas["name"],
+            areas["region"],
+            strict=True,
         )
     ]
     share = _area_shares(plan, areas["id"]) if len(areas) else None
@@ -262,9 +299,11 @@ def _map_data(plan: Any, max_rival_brands: int) -> dict[str, Any]:
     rv = getattr(plan, "rivals", None)
     if rv is not None and len(rv):
         rv = rv.copy()
-        rv["brand"] = rv["brand"].astype(object).map(
-            lambda b: "unknown brand" if is_missing(b) else str(b)
-        ) if "brand" in rv else "unknown brand"
+        rv["brand"] = (
+            rv["brand"].astype(object).map(lambda b: "unknown brand" if is_missing(b) else str(b))
+            if "brand" in rv
+            else "unknown brand"
+        )
         counts = rv["brand"].value_counts(sort=True)
         top = list(counts.index[:max_rival_brands])
         groups = [(b, rv[rv["brand"] == b]) for b in top]
@@ -281,10 +320,13 @@ def _map_data(plan: Any, max_rival_brands: int) -> dict[str, Any]:
                 for i in range(len(g))
                 if math.isfinite(lon[i]) and math.isfinite(lat[i])
             ]
-            rivals.append({
-                "brand": str(brand), "color": RIVAL_COLORS[min(k, len(RIVAL_COLORS) - 1)],
-                "rows": rows,
-            })
+            rivals.append(
+                {
+                    "brand": str(brand),
+                    "color": RIVAL_COLORS[min(k, len(RIVAL_COLORS) - 1)],
+                    "rows": rows,
+                }
+            )
 
     return {
         "areas": area_rows,
@@ -312,6 +354,7 @@ def _share_classes(share: np.ndarray) -> np.ndarray:
 
 def _share_labels() -> list[str]:
     """Legend labels of the share classes (``"< 0.1%"``, ``"0.1-1%"``, ..., ``"≥ 50%"``)."""
+
     def pct(b: float) -> str:
         return f"{100 * b:g}%"
 
@@ -363,16 +406,28 @@ def _store_groups(
     if ids is None or years is None or n == 0:
         is_old = np.array([s == "existing" for s in status], dtype=bool)
         groups = [
-            {"name": f"New stores ({int((~is_old).sum()):,})", "label": "new store",
-             "color": STORE_COLORS["new"], "n": int((~is_old).sum()), "show": True},
-            {"name": f"Existing stores ({int(is_old.sum()):,})", "label": "existing store",
-             "color": STORE_COLORS["existing"], "n": int(is_old.sum()), "show": True},
+            {
+                "name": f"New stores ({int((~is_old).sum()):,})",
+                "label": "new store",
+                "color": STORE_COLORS["new"],
+                "n": int((~is_old).sum()),
+                "show": True,
+            },
+            {
+                "name": f"Existing stores ({int(is_old.sum()):,})",
+                "label": "existing store",
+                "color": STORE_COLORS["existing"],
+                "n": int(is_old.sum()),
+                "show": True,
+            },
         ]
         return is_old.astype(np.int64), groups, None
     by_id = {str(i): int(y) for i, y in zip(ids, np.asarray(years), strict=False)}
     # Stores the schedule does not know keep their status: existing -> 0, else never.
-    oy = np.array([by_id.get(s, 0 if st == "existing" else -1)
-                   for s, st in zip(store_ids, status, strict=True)], dtype=np.int64)
+    oy = np.array(
+        [by_id.get(s, 0 if st == "existing" else -1) for s, st in zip(store_ids, status, strict=True)],
+        dtype=np.int64,
+    )
     labels = wave_labels(plan)
     order = ([0] if (oy == 0).any() else []) + sorted(set(oy[oy > 0].tolist()))
     if (oy < 0).any():
@@ -382,16 +437,25 @@ def _store_groups(
     for y in order:
         k = int((oy == y).sum())
         if y == 0:
-            g = {"name": f"Existing stores ({k:,})", "label": "existing store",
-                 "color": STORE_COLORS["existing"]}
+            g = {
+                "name": f"Existing stores ({k:,})",
+                "label": "existing store",
+                "color": STORE_COLORS["existing"],
+            }
         elif y < 0:
-            g = {"name": f"Not opened in the rollout ({k:,})",
-                 "label": "not opened in the rollout", "color": NOT_OPENED_COLOR}
+            g = {
+                "name": f"Not opened in the rollout ({k:,})",
+                "label": "not opened in the rollout",
+                "color": NOT_OPENED_COLOR,
+            }
         else:
             lab = labels.get(y, str(y))
             when = f"year {y}" if lab == str(y) else f"{lab} (year {y})"
-            g = {"name": f"Opening {when}: {k:,} new stores", "label": f"opens {when}",
-                 "color": WAVE_COLORS[(y - 1) % len(WAVE_COLORS)]}
+            g = {
+                "name": f"Opening {when}: {k:,} new stores",
+                "label": f"opens {when}",
+                "color": WAVE_COLORS[(y - 1) % len(WAVE_COLORS)],
+            }
         g.update(n=k, show=True, year=int(y))
         index[y] = len(groups)
         groups.append(g)
@@ -571,18 +635,23 @@ def _legend_html(plan: Any, data: dict[str, Any]) -> str:
     """The fixed legend box: title, colour key and data notes (all text escaped)."""
     e = html.escape
     items = []
-    dist = [f'<div><span class="sw" style="background:{color}"></span>area: {e(label)}</div>'
-            for color, label in zip(data["area_colors"], data["area_labels"], strict=True)]
+    dist = [
+        f'<div><span class="sw" style="background:{color}"></span>area: {e(label)}</div>'
+        for color, label in zip(data["area_colors"], data["area_labels"], strict=True)
+    ]
     if data["has_share"]:
         items.append("<div><b>Demand areas: our offline market share</b></div>")
         for color, label in zip(data["share_colors"], data["share_labels"], strict=True):
-            items.append(f'<div><span class="sw" style="background:{color};'
-                         f'border-color:#7f7f7f"></span>{e(label)}</div>')
-        items.append('<div class="notes">Share of the area\'s offline spending that our '
-                     "stores capture, after the plan (toggle \u201cbefore\u201d: existing "
-                     "stores only).</div>")
-        items.append(f"<details><summary>distance layer colours</summary>{''.join(dist)}"
-                     "</details>")
+            items.append(
+                f'<div><span class="sw" style="background:{color};'
+                f'border-color:#7f7f7f"></span>{e(label)}</div>'
+            )
+        items.append(
+            '<div class="notes">Share of the area\'s offline spending that our '
+            "stores capture, after the plan (toggle \u201cbefore\u201d: existing "
+            "stores only).</div>"
+        )
+        items.append(f"<details><summary>distance layer colours</summary>{''.join(dist)}</details>")
     else:
         items += dist
     waves = any("year" in g and g["year"] != 0 for g in data["store_groups"])
@@ -591,21 +660,28 @@ def _legend_html(plan: Any, data: dict[str, Any]) -> str:
     for g in data["store_groups"]:
         if g["n"] == 0 and not waves:
             continue
-        items.append(f'<div><span class="sw" style="background:{g["color"]};border-color:#fff;'
-                     f'outline:1px solid {g["color"]}"></span>{e(g["label"])}'
-                     + (f" ({g['n']:,})" if waves else "") + "</div>")
+        items.append(
+            f'<div><span class="sw" style="background:{g["color"]};border-color:#fff;'
+            f'outline:1px solid {g["color"]}"></span>{e(g["label"])}'
+            + (f" ({g['n']:,})" if waves else "")
+            + "</div>"
+        )
     for r in data["rivals"]:
-        items.append(f'<div><span class="sw" style="background:{r["color"]}"></span>'
-                     f'rival: {e(r["brand"])} ({len(r["rows"]):,})</div>')
+        items.append(
+            f'<div><span class="sw" style="background:{r["color"]}"></span>'
+            f"rival: {e(r['brand'])} ({len(r['rows']):,})</div>"
+        )
     notes = [str(n) for n in (getattr(plan, "notes", None) or ())]
     synth = [n for n in notes if "synthetic" in n.lower()]
     note_html = "".join(
-        f'<div class="synthetic" title="{e(n, quote=True)}">{e(_shorten(n, 150))}</div>'
-        for n in synth
+        f'<div class="synthetic" title="{e(n, quote=True)}">{e(_shorten(n, 150))}</div>' for n in synth
     )
     if notes:
-        note_html += (f"<details><summary>data sources ({len(notes)})</summary>"
-                      + "".join(f"<div>{e(n)}</div>" for n in notes) + "</details>")
+        note_html += (
+            f"<details><summary>data sources ({len(notes)})</summary>"
+            + "".join(f"<div>{e(n)}</div>" for n in notes)
+            + "</details>"
+        )
     n_stores = len(data["stores"])
     n_areas = len(data["areas"])
     title = e(str(getattr(plan, "scenario_name", "") or "storeplan"))
@@ -613,10 +689,12 @@ def _legend_html(plan: Any, data: dict[str, Any]) -> str:
     if data["radius_km"]:
         sub += f", {data['n_covered']:,} within {fmt_km(data['radius_km'])}"
     sub = e(sub)
-    return (f'<details open><summary><h4>{title}</h4></summary><div>{sub}</div>'
-            f'{"".join(items)}<div class="notes">{note_html}</div>'
-            "<div class=\"notes\">Bubble area \u221d population. Background tiles need a "
-            "network connection; the data layers do not.</div></details>")
+    return (
+        f"<details open><summary><h4>{title}</h4></summary><div>{sub}</div>"
+        f'{"".join(items)}<div class="notes">{note_html}</div>'
+        '<div class="notes">Bubble area \u221d population. Background tiles need a '
+        "network connection; the data layers do not.</div></details>"
+    )
 
 
 def build_map(
@@ -652,8 +730,7 @@ def build_map(
     data = _map_data(plan, max_rival_brands)
     title = str(getattr(plan, "scenario_name", "") or "storeplan")
     fig = Figure(title=html.escape(f"{title} - storeplan map"))
-    m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_start=4,
-                   location=[35.0, 105.0])
+    m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_start=4, location=[35.0, 105.0])
     # Inline Leaflet instead of folium's CDN links (jQuery/Bootstrap are not needed).
     m.default_js = []
     m.default_css = []
@@ -664,8 +741,7 @@ def build_map(
     fig.header.add_child(Element(f"<style>{_LEGEND_CSS}</style>"), name="storeplan_css")
 
     if tiles:
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online only)",
-                         control=True).add_to(m)
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online only)", control=True).add_to(m)
 
     class _Setup(MacroElement):
         _template = Template("{% macro script(this, kwargs) %}" + _SETUP_JS + "{% endmacro %}")
@@ -720,8 +796,7 @@ def build_map(
     # hidden (one click in the layer control shows them).
     show_rivals = not (data["has_share"] or waves)
     for k, r in enumerate(data["rivals"]):
-        layer(f"Rival: {r['brand']} ({len(r['rows']):,})", "rivals", f", {k}",
-              show=show_rivals)
+        layer(f"Rival: {r['brand']} ({len(r['rows']):,})", "rivals", f", {k}", show=show_rivals)
     # Existing stores first (drawn below), then the new stores / waves on top.
     old = [k for k, g in enumerate(groups) if g["label"] == "existing store"]
     for k in old + [k for k in range(len(groups)) if k not in old]:

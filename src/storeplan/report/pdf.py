@@ -136,12 +136,22 @@ def revenue_vs_target_figure(fc: Any, currency: str = "") -> Any:
         ax.scatter(x, tg, marker="_", s=900, color=_RED, linewidths=2.5, label="target", zorder=3)
         for k in np.flatnonzero(np.isfinite(tg)):
             met = py["revenue"].iloc[k] >= py["target"].iloc[k] * (1 - 1e-9)
-            ax.text(k, max(tg[k], ex[k] + new[k]), "met" if met else "missed", ha="center", va="bottom",
-                    fontsize=8, color=_GREEN if met else _RED)
+            ax.text(
+                k,
+                max(tg[k], ex[k] + new[k]),
+                "met" if met else "missed",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                color=_GREEN if met else _RED,
+            )
     ax.set_xticks(x, _labels(py))
     ax.set_xlabel("year")
-    ax.set_ylabel(f"sales per year ({unit} {currency})".replace("( ", "(").replace(" )", ")")
-                  if (unit or currency) else "sales per year")
+    ax.set_ylabel(
+        f"sales per year ({unit} {currency})".replace("( ", "(").replace(" )", ")")
+        if (unit or currency)
+        else "sales per year"
+    )
     ax.set_title("Store sales vs target")
     ax.legend(frameon=False, fontsize=8, loc="upper left")
     _style(ax)
@@ -157,17 +167,35 @@ def cash_flow_figure(fc: Any, currency: str = "") -> Any:
     x = py["label"].to_numpy()
     colors = np.where(py["cash_flow_new"] >= 0, _LIGHT, "#f4a582")
     ax.bar(x, py["cash_flow_new"].to_numpy(float) / s, color=colors, label="yearly cash flow, new stores")
-    ax.plot(x, py["cumulative_cash_flow"].to_numpy(float) / s, color=_GREY, marker=".",
-            label="cumulative, all stores")
-    ax.plot(x, py["cumulative_cash_flow_new"].to_numpy(float) / s, color=_BLUE, marker="o",
-            label="cumulative, new stores")
+    ax.plot(
+        x,
+        py["cumulative_cash_flow"].to_numpy(float) / s,
+        color=_GREY,
+        marker=".",
+        label="cumulative, all stores",
+    )
+    ax.plot(
+        x,
+        py["cumulative_cash_flow_new"].to_numpy(float) / s,
+        color=_BLUE,
+        marker="o",
+        label="cumulative, new stores",
+    )
     ax.axhline(0, color="#333333", linewidth=0.8)
     rollout_end = py.loc[py["in_rollout"], "label"].max()
     ax.axvline(rollout_end + 0.5, color=_GREY, linestyle=":", linewidth=1)
     if fc.payback_year is not None:
         lab = py.loc[py["year"] == fc.payback_year, "label"].iloc[0]
-        ax.annotate(f"payback: year {lab}", (lab, 0), xytext=(0, 18), textcoords="offset points",
-                    ha="center", fontsize=8, color=_GREEN, arrowprops={"arrowstyle": "-", "color": _GREEN})
+        ax.annotate(
+            f"payback: year {lab}",
+            (lab, 0),
+            xytext=(0, 18),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+            color=_GREEN,
+            arrowprops={"arrowstyle": "-", "color": _GREEN},
+        )
     ax.set_xticks(x)
     ax.set_xlabel("year")
     unit_txt = " ".join(t for t in (unit, currency) if t)
@@ -216,8 +244,14 @@ def region_figure(fc: Any, top: int = 15, currency: str = "") -> Any | None:
     return fig
 
 
-def headline_figure(fc: Any, schedule: Any = None, *, title: str = "Rollout chart pack",
-                    subtitle: str = "", currency: str = "") -> Any:
+def headline_figure(
+    fc: Any,
+    schedule: Any = None,
+    *,
+    title: str = "Rollout chart pack",
+    subtitle: str = "",
+    currency: str = "",
+) -> Any:
     """A4-landscape page: headline numbers and the year-by-year table."""
     fig, _ = _figure(11.69, 8.27, axes=False)
     fig.text(0.05, 0.93, title, fontsize=20, weight="bold")
@@ -229,35 +263,71 @@ def headline_figure(fc: Any, schedule: Any = None, *, title: str = "Rollout char
     cards = [
         ("NPV, all stores", _money(fc.npv, currency), f"{fc.horizon}-year horizon, {fc.discount_rate:.1%}"),
         ("NPV added by the rollout", _money(fc.npv_new, currency), "vs existing stores alone"),
-        ("Payback (new stores)", "-" if fc.payback_year is None else f"year {fc.payback_year}",
-         "cumulative cash flow >= 0"),
-        (f"Sales, year {last['label']}", _money(last["revenue"], currency),
-         "no target" if pd.isna(target) else f"target {_money(target, currency)}"),
-        ("New stores", f"{int(py['stores_opened'].sum()):,}",
-         f"{int(last['stores_open']):,} open at the end"),
+        (
+            "Payback (new stores)",
+            "-" if fc.payback_year is None else f"year {fc.payback_year}",
+            "cumulative cash flow >= 0",
+        ),
+        (
+            f"Sales, year {last['label']}",
+            _money(last["revenue"], currency),
+            "no target" if pd.isna(target) else f"target {_money(target, currency)}",
+        ),
+        (
+            "New stores",
+            f"{int(py['stores_opened'].sum()):,}",
+            f"{int(last['stores_open']):,} open at the end",
+        ),
     ]
     if fc.target_met is not None:
-        verdict = "all targets met" if fc.target_met else (
-            f"shortfall up to {_money(fc.shortfall, currency)}; about {fc.extra_stores:,} more stores")
+        verdict = (
+            "all targets met"
+            if fc.target_met
+            else (f"shortfall up to {_money(fc.shortfall, currency)}; about {fc.extra_stores:,} more stores")
+        )
         cards.append(("Targets", "met" if fc.target_met else "missed", verdict))
     for k, (label, value, note) in enumerate(cards):
         x = 0.05 + (k % 3) * 0.31
         y = 0.80 - (k // 3) * 0.13
         fig.text(x, y, label, fontsize=10, color="#555555")
-        fig.text(x, y - 0.045, value, fontsize=18, weight="bold",
-                 color=_RED if value in ("missed",) or value.startswith("-") else "#111111")
+        fig.text(
+            x,
+            y - 0.045,
+            value,
+            fontsize=18,
+            weight="bold",
+            color=_RED if value in ("missed",) or value.startswith("-") else "#111111",
+        )
         fig.text(x, y - 0.075, note, fontsize=8, color="#777777")
-    header = ["year", "opened", "open", "sales", "target", "met", "shortfall", "capex", "cash flow",
-              "cumulative"]
+    header = [
+        "year",
+        "opened",
+        "open",
+        "sales",
+        "target",
+        "met",
+        "shortfall",
+        "capex",
+        "cash flow",
+        "cumulative",
+    ]
     rows = []
     for _, r in py.iterrows():
         met = r["target_met"]
-        rows.append([
-            str(r["label"]), f"{int(r['stores_opened']):,}", f"{int(r['stores_open']):,}",
-            _money(r["revenue"]), _money(r["target"]), "-" if pd.isna(met) else ("yes" if met else "no"),
-            _money(r["shortfall"]) if not pd.isna(met) and not met else "-", _money(r["capex"]),
-            _money(r["cash_flow"]), _money(r["cumulative_cash_flow"]),
-        ])
+        rows.append(
+            [
+                str(r["label"]),
+                f"{int(r['stores_opened']):,}",
+                f"{int(r['stores_open']):,}",
+                _money(r["revenue"]),
+                _money(r["target"]),
+                "-" if pd.isna(met) else ("yes" if met else "no"),
+                _money(r["shortfall"]) if not pd.isna(met) and not met else "-",
+                _money(r["capex"]),
+                _money(r["cash_flow"]),
+                _money(r["cumulative_cash_flow"]),
+            ]
+        )
     top = 0.52
     height = min(0.40, 0.04 * (len(rows) + 1))
     ax = fig.add_axes((0.05, top - height, 0.90, height))
@@ -273,8 +343,10 @@ def headline_figure(fc: Any, schedule: Any = None, *, title: str = "Rollout char
             cell.set_text_props(weight="bold")
     notes = list(getattr(fc, "notes", ()))
     if schedule is not None:
-        notes.append(f"Schedule: {schedule.method}, {schedule.seconds:.1f} s, {schedule.evaluations:,} "
-                     "oracle evaluations.")
+        notes.append(
+            f"Schedule: {schedule.method}, {schedule.seconds:.1f} s, {schedule.evaluations:,} "
+            "oracle evaluations."
+        )
     if currency:
         notes.append(f"Amounts in {currency}.")
     fig.text(0.05, 0.04, "\n".join(notes), fontsize=7, color="#555555", va="bottom", wrap=True)
@@ -293,8 +365,9 @@ def _figures(fc: Any, currency: str) -> dict[str, Any]:
     return figs
 
 
-def write_rollout_charts(fc: Any, out_dir: str | Path, *, dpi: int = 110,
-                         currency: str = "") -> dict[str, Path]:
+def write_rollout_charts(
+    fc: Any, out_dir: str | Path, *, dpi: int = 110, currency: str = ""
+) -> dict[str, Path]:
     """Save the rollout charts as PNG (names in :data:`ROLLOUT_CHARTS`) into ``out_dir``.
 
     Returns the written paths by file name (the region chart only when stores have a
@@ -309,8 +382,15 @@ def write_rollout_charts(fc: Any, out_dir: str | Path, *, dpi: int = 110,
     return written
 
 
-def write_pdf(fc: Any, path: str | Path, *, schedule: Any = None, title: str = "Rollout chart pack",
-              subtitle: str = "", currency: str = "") -> Path:
+def write_pdf(
+    fc: Any,
+    path: str | Path,
+    *,
+    schedule: Any = None,
+    title: str = "Rollout chart pack",
+    subtitle: str = "",
+    currency: str = "",
+) -> Path:
     """Write the rollout chart pack as one PDF, atomically.
 
     Parameters

@@ -136,8 +136,27 @@ def _remove_update(r, indptr, indices, cost, unserved, is_open, cptr, crow, d1, 
 
 @njit(cache=True)
 def apply_move(
-    s, r, indptr, indices, cost, unserved, cptr, crow, ccost,
-    is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf, d1, f1, d2, f2,
+    s,
+    r,
+    indptr,
+    indices,
+    cost,
+    unserved,
+    cptr,
+    crow,
+    ccost,
+    is_open,
+    open_list,
+    nopen,
+    group,
+    gcount,
+    conf_ptr,
+    conf_adj,
+    nconf,
+    d1,
+    f1,
+    d2,
+    f2,
 ):
     """Close ``r`` (if >= 0) and open ``s`` (if >= 0); update only affected clients.
     Returns the new number of open sites."""
@@ -163,10 +182,34 @@ def _group_deficit(gmin, gcount):
 
 @njit(cache=True)
 def greedy(
-    indptr, indices, cost, unserved, cptr, crow, ccost, fcost,
-    status, group, gmin, gmax, conf_ptr, conf_adj,
-    is_open, open_list, nopen, gcount, nconf, d1, f1, d2, f2,
-    kmin, kmax, stop_when_no_gain, rcl, seed,
+    indptr,
+    indices,
+    cost,
+    unserved,
+    cptr,
+    crow,
+    ccost,
+    fcost,
+    status,
+    group,
+    gmin,
+    gmax,
+    conf_ptr,
+    conf_adj,
+    is_open,
+    open_list,
+    nopen,
+    gcount,
+    nconf,
+    d1,
+    f1,
+    d2,
+    f2,
+    kmin,
+    kmax,
+    stop_when_no_gain,
+    rcl,
+    seed,
 ):
     """Lazy greedy insertion from the current open set (must-open sites already open).
 
@@ -247,10 +290,33 @@ def greedy(
 
 @njit(cache=True)
 def local_search(
-    indptr, indices, cost, unserved, cptr, crow, ccost, fcost,
-    status, group, gmin, gmax, conf_ptr, conf_adj,
-    is_open, open_list, nopen, gcount, nconf, d1, f1, d2, f2,
-    kmin, kmax, max_moves, tol,
+    indptr,
+    indices,
+    cost,
+    unserved,
+    cptr,
+    crow,
+    ccost,
+    fcost,
+    status,
+    group,
+    gmin,
+    gmax,
+    conf_ptr,
+    conf_adj,
+    is_open,
+    open_list,
+    nopen,
+    gcount,
+    nconf,
+    d1,
+    f1,
+    d2,
+    f2,
+    kmin,
+    kmax,
+    max_moves,
+    tol,
 ):
     """Best-improvement add / drop / swap local search (fast interchange).
 
@@ -379,8 +445,27 @@ def local_search(
         if bs < 0 and br < 0:
             return nopen, moves, total, True
         nopen = apply_move(
-            bs, br, indptr, indices, cost, unserved, cptr, crow, ccost,
-            is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf, d1, f1, d2, f2,
+            bs,
+            br,
+            indptr,
+            indices,
+            cost,
+            unserved,
+            cptr,
+            crow,
+            ccost,
+            is_open,
+            open_list,
+            nopen,
+            group,
+            gcount,
+            conf_ptr,
+            conf_adj,
+            nconf,
+            d1,
+            f1,
+            d2,
+            f2,
         )
         total += best
         moves += 1
@@ -389,9 +474,29 @@ def local_search(
 
 @njit(cache=True)
 def shake(
-    k, indptr, indices, cost, unserved, cptr, crow, ccost,
-    status, group, gmin, gmax, conf_ptr, conf_adj,
-    is_open, open_list, nopen, gcount, nconf, d1, f1, d2, f2,
+    k,
+    indptr,
+    indices,
+    cost,
+    unserved,
+    cptr,
+    crow,
+    ccost,
+    status,
+    group,
+    gmin,
+    gmax,
+    conf_ptr,
+    conf_adj,
+    is_open,
+    open_list,
+    nopen,
+    gcount,
+    nconf,
+    d1,
+    f1,
+    d2,
+    f2,
 ):
     """Apply ``k`` random feasible swaps (VNS shaking); uses Numba's seeded RNG."""
     m = is_open.shape[0]
@@ -422,8 +527,27 @@ def shake(
             if gr >= 0 and gcount[gr] <= gmin[gr]:
                 continue
         nopen = apply_move(
-            s, r, indptr, indices, cost, unserved, cptr, crow, ccost,
-            is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf, d1, f1, d2, f2,
+            s,
+            r,
+            indptr,
+            indices,
+            cost,
+            unserved,
+            cptr,
+            crow,
+            ccost,
+            is_open,
+            open_list,
+            nopen,
+            group,
+            gcount,
+            conf_ptr,
+            conf_adj,
+            nconf,
+            d1,
+            f1,
+            d2,
+            f2,
         )
         done += 1
     return nopen

@@ -76,7 +76,13 @@ def solve_min(
     timings: dict[str, float] = {}
     tp = time.perf_counter()
     res = heuristic_search(
-        inst, side, kmin, kmax, stop_when_no_gain=ufl, seed=seed, deadline=deadline,
+        inst,
+        side,
+        kmin,
+        kmax,
+        stop_when_no_gain=ufl,
+        seed=seed,
+        deadline=deadline,
         vns_iterations=0,
     )
     timings["heuristic_s"] = time.perf_counter() - tp
@@ -87,15 +93,23 @@ def solve_min(
         # let the MIP decide feasibility
         keep = np.ones(nnz, dtype=bool)
         mip = solve_min_radius_mip(
-            inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side, kmin, kmax,
-            keep, ~np.zeros(inst.n, dtype=bool) if not inst.must_serve else
-            np.zeros(inst.n, dtype=bool), np.zeros(inst.m, dtype=np.int8),
-            time_limit=_mip_time(deadline), warm_sites=None, seed=seed,
+            inst.indptr,
+            inst.indices,
+            inst.cost,
+            inst.unserved,
+            inst.fcost,
+            side,
+            kmin,
+            kmax,
+            keep,
+            ~np.zeros(inst.n, dtype=bool) if not inst.must_serve else np.zeros(inst.n, dtype=bool),
+            np.zeros(inst.m, dtype=np.int8),
+            time_limit=_mip_time(deadline),
+            warm_sites=None,
+            seed=seed,
         )
         if mip.infeasible:
-            raise InfeasibleError(
-                _infeasible_message(side, kmin, what_sites) + " (proven by the MIP)"
-            )
+            raise InfeasibleError(_infeasible_message(side, kmin, what_sites) + " (proven by the MIP)")
         if mip.y is None:
             raise SolverError(f"{label}: no feasible solution found within the time limit")
         st = _state_from_sites(inst, side, mip.y)
@@ -113,8 +127,16 @@ def solve_min(
         nonlocal iterations
         lam0 = np.minimum(st.d1, inst.unserved)
         lr = lagrangian_min(
-            inst, side, kmin, kmax, ub, lam0, target=_threshold(inst, ub),
-            max_iter=2000, patience=50, deadline=deadline,
+            inst,
+            side,
+            kmin,
+            kmax,
+            ub,
+            lam0,
+            target=_threshold(inst, ub),
+            max_iter=2000,
+            patience=50,
+            deadline=deadline,
         )
         iterations += lr.iterations
         return lr
@@ -147,8 +169,15 @@ def solve_min(
     if not proven and (method == "heuristic" or not small):
         tp = time.perf_counter()
         res2 = heuristic_search(
-            inst, side, kmin, kmax, stop_when_no_gain=ufl, seed=seed, deadline=deadline,
-            vns_iterations=VNS_DEFAULT_ITERATIONS, start=st.sites,
+            inst,
+            side,
+            kmin,
+            kmax,
+            stop_when_no_gain=ufl,
+            seed=seed,
+            deadline=deadline,
+            vns_iterations=VNS_DEFAULT_ITERATIONS,
+            start=st.sites,
         )
         timings["vns_s"] = time.perf_counter() - tp
         if res2.state is not None and res2.state.objective() < ub - 1e-9 * max(1, abs(ub)):
@@ -168,9 +197,12 @@ def solve_min(
         if inst.must_serve:
             keep_u[:] = False
         n_arcs = int(keep.sum())
-        mip_info |= {"mip_arcs": n_arcs, "arcs": nnz,
-                    "sites_fixed_open": int(np.count_nonzero(site_state == 1)),
-                    "sites_fixed_closed": int(np.count_nonzero(site_state == 2))}
+        mip_info |= {
+            "mip_arcs": n_arcs,
+            "arcs": nnz,
+            "sites_fixed_open": int(np.count_nonzero(site_state == 1)),
+            "sites_fixed_closed": int(np.count_nonzero(site_state == 2)),
+        }
         # Full reduced model when small; otherwise the truncated radius model, expanded
         # for the clients whose service level it cut off (García, Labbé & Marín 2011).
         full = method == "mip" or n_arcs <= MIP_AUTO_ARCS
@@ -181,10 +213,23 @@ def solve_min(
             if remaining is not None and remaining <= 0.05:
                 break
             mip = solve_min_radius_mip(
-                inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side,
-                kmin, kmax, keep, keep_u, site_state, time_limit=remaining,
-                warm_sites=st.sites, seed=seed, lim_cost=lim, extra=1 if lim is not None else
-                1 << 30, max_arcs=None if full else MIP_TRUNCATED_ARCS,
+                inst.indptr,
+                inst.indices,
+                inst.cost,
+                inst.unserved,
+                inst.fcost,
+                side,
+                kmin,
+                kmax,
+                keep,
+                keep_u,
+                site_state,
+                time_limit=remaining,
+                warm_sites=st.sites,
+                seed=seed,
+                lim_cost=lim,
+                extra=1 if lim is not None else 1 << 30,
+                max_arcs=None if full else MIP_TRUNCATED_ARCS,
             )
             if mip.status == "too_large":
                 break
@@ -231,9 +276,17 @@ def solve_min(
     # a bound at the threshold leaves at most MIP_PROVEN_TOL / 10 relative gap
     certified = mip_optimal or bound >= _threshold(inst, ub)
     return make_solution(
-        st.sites, st.assignment(), ub, bound, seconds=time.perf_counter() - t0,
-        iterations=iterations, method="+".join(methods), sense="min",
-        mip_optimal=certified, integral=inst.integral, info=mip_info,
+        st.sites,
+        st.assignment(),
+        ub,
+        bound,
+        seconds=time.perf_counter() - t0,
+        iterations=iterations,
+        method="+".join(methods),
+        sense="min",
+        mip_optimal=certified,
+        integral=inst.integral,
+        info=mip_info,
     )
 
 

@@ -79,8 +79,20 @@ def _select(rho, status, kmin, kmax, sel, maximise):
 
 @njit(cache=True)
 def _subgradient_min(
-    indptr, indices, cost, unserved, fcost, status, kmin, kmax, lam, ub, target,
-    max_iter, patience, pi0,
+    indptr,
+    indices,
+    cost,
+    unserved,
+    fcost,
+    status,
+    kmin,
+    kmax,
+    lam,
+    ub,
+    target,
+    max_iter,
+    patience,
+    pi0,
 ):
     n = lam.shape[0]
     m = fcost.shape[0]
@@ -176,8 +188,20 @@ def lagrangian_min(
     while its < max_iter:
         n_this = min(chunk, max_iter - its)
         b, bl, k, pi = _subgradient_min(
-            inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side.status,
-            kmin, kmax, lam, ub, tgt, n_this, patience, pi,
+            inst.indptr,
+            inst.indices,
+            inst.cost,
+            inst.unserved,
+            inst.fcost,
+            side.status,
+            kmin,
+            kmax,
+            lam,
+            ub,
+            tgt,
+            n_this,
+            patience,
+            pi,
         )
         its += k
         if b > best:
@@ -265,14 +289,20 @@ def _reduce_min(indptr, indices, cost, unserved, fcost, status, kmin, kmax, lam,
     return keep, keep_u, state, L
 
 
-def reduce_min(
-    inst: Instance, side: SideArrays, kmin: int, kmax: int, lam: np.ndarray, threshold: float
-):
+def reduce_min(inst: Instance, side: SideArrays, kmin: int, kmax: int, lam: np.ndarray, threshold: float):
     """Fix variables whose Lagrangian bound exceeds ``threshold`` (no solution with
     objective <= threshold uses them). Returns (keep_arc, keep_unserved, site_state, L)."""
     keep, keep_u, state, L = _reduce_min(
-        inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side.status,
-        kmin, kmax, np.asarray(lam, dtype=np.float64), float(threshold),
+        inst.indptr,
+        inst.indices,
+        inst.cost,
+        inst.unserved,
+        inst.fcost,
+        side.status,
+        kmin,
+        kmax,
+        np.asarray(lam, dtype=np.float64),
+        float(threshold),
     )
     return keep.astype(bool), keep_u.astype(bool), state, float(L)
 
@@ -347,8 +377,16 @@ def lagrangian_cover(
     """Subgradient upper bound for maximal covering (``lb`` = incumbent covered weight)."""
     lam = 0.5 * np.asarray(w, dtype=np.float64)
     best, best_lam, its = _subgradient_cover(
-        cptr, crow, np.asarray(w, dtype=np.float64), side.status, kmin, kmax, lam,
-        float(lb), max_iter, patience,
+        cptr,
+        crow,
+        np.asarray(w, dtype=np.float64),
+        side.status,
+        kmin,
+        kmax,
+        lam,
+        float(lb),
+        max_iter,
+        patience,
     )
     return LagrangianResult(float(best), best_lam, int(its))
 
@@ -369,14 +407,19 @@ def _lagrangian_sites(indptr, indices, cost, unserved, fcost, status, kmin, kmax
     return np.flatnonzero(sel)
 
 
-def lagrangian_sites(
-    inst: Instance, side: SideArrays, kmin: int, kmax: int, lam: np.ndarray
-) -> np.ndarray:
+def lagrangian_sites(inst: Instance, side: SideArrays, kmin: int, kmax: int, lam: np.ndarray) -> np.ndarray:
     """Sites of the Lagrangian subproblem at ``lam`` (the ``p`` most negative
     :math:`\\rho_j`): a good start for local search (Beasley 1993)."""
     return _lagrangian_sites(
-        inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, side.status,
-        kmin, kmax, np.asarray(lam, dtype=np.float64),
+        inst.indptr,
+        inst.indices,
+        inst.cost,
+        inst.unserved,
+        inst.fcost,
+        side.status,
+        kmin,
+        kmax,
+        np.asarray(lam, dtype=np.float64),
     ).astype(np.int64)
 
 
@@ -397,5 +440,6 @@ def cover_sites(
 ) -> np.ndarray:
     """Sites of the covering Lagrangian subproblem at ``lam`` (largest
     :math:`\\sum_{i \\in C(j)} \\lambda_i`), a start for local search."""
-    return _cover_sites(cptr, crow, side.status, kmin, kmax,
-                        np.asarray(lam, dtype=np.float64)).astype(np.int64)
+    return _cover_sites(cptr, crow, side.status, kmin, kmax, np.asarray(lam, dtype=np.float64)).astype(
+        np.int64
+    )

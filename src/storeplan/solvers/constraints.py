@@ -130,17 +130,13 @@ def prepare(
     forb = _index_array(c.forbidden, m, "forbidden")
     both = np.intersect1d(must, forb)
     if both.size:
-        raise InfeasibleError(
-            f"must_open and forbidden share {both.size} site(s), e.g. site {int(both[0])}"
-        )
+        raise InfeasibleError(f"must_open and forbidden share {both.size} site(s), e.g. site {int(both[0])}")
     status[must] = MUST
     status[forb] = FORBIDDEN
     if must.size > p_max:
         raise InfeasibleError(f"must_open has {must.size} sites but p = {p_max}")
     if m - forb.size < p_min:
-        raise InfeasibleError(
-            f"forbidden leaves {m - forb.size} allowed sites but p = {p_min}"
-        )
+        raise InfeasibleError(f"forbidden leaves {m - forb.size} allowed sites but p = {p_min}")
 
     # groups
     if c.group is None:
@@ -178,30 +174,22 @@ def prepare(
             allowed = int(np.count_nonzero(in_g & (status != FORBIDDEN)))
             n_must = int(np.count_nonzero(in_g & (status == MUST)))
             if gmin[k] > gmax[k]:
-                raise InfeasibleError(
-                    f"group {k} has group_min {gmin[k]} > group_max {gmax[k]}"
-                )
+                raise InfeasibleError(f"group {k} has group_min {gmin[k]} > group_max {gmax[k]}")
             if gmin[k] > allowed:
                 raise InfeasibleError(
                     f"group {k} needs at least {gmin[k]} sites but only {allowed} are allowed"
                 )
             if n_must > gmax[k]:
-                raise InfeasibleError(
-                    f"group {k} allows at most {gmax[k]} sites but {n_must} are must_open"
-                )
+                raise InfeasibleError(f"group {k} allows at most {gmax[k]} sites but {n_must} are must_open")
         if gmin.sum() > p_max:
-            raise InfeasibleError(
-                f"group minimums need {int(gmin.sum())} sites in total but p = {p_max}"
-            )
+            raise InfeasibleError(f"group minimums need {int(gmin.sum())} sites in total but p = {p_max}")
         # most sites the groups allow (ungrouped sites are unbounded)
         cap = int(np.count_nonzero((group == -1) & (status != FORBIDDEN)))
         for k in range(n_groups):
             allowed = int(np.count_nonzero((group == k) & (status != FORBIDDEN)))
             cap += min(allowed, int(gmax[k]))
         if cap < p_min:
-            raise InfeasibleError(
-                f"group maximums allow at most {cap} open sites but p = {p_min}"
-            )
+            raise InfeasibleError(f"group maximums allow at most {cap} open sites but p = {p_min}")
 
     # conflicts (minimum spacing)
     if c.conflicts is None:

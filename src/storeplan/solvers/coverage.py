@@ -79,7 +79,13 @@ def _is_int(w: np.ndarray) -> bool:
 
 def _run_heuristic(inst, side, k, seed, deadline, vns):
     return heuristic_search(
-        inst, side, k, k, seed=seed, deadline=deadline, vns_iterations=vns,
+        inst,
+        side,
+        k,
+        k,
+        seed=seed,
+        deadline=deadline,
+        vns_iterations=vns,
     )
 
 
@@ -135,8 +141,7 @@ def coverage(
         methods.append(res.method)
         iterations += res.moves
         covered = total - st.objective()
-        lr = lagrangian_cover(inst.cptr, inst.crow, w, side, p, p, covered, max_iter=2000,
-                              patience=50)
+        lr = lagrangian_cover(inst.cptr, inst.crow, w, side, p, p, covered, max_iter=2000, patience=50)
         iterations += lr.iterations
         methods.append("lagrangian")
         bound = lr.bound
@@ -169,8 +174,15 @@ def coverage(
     mip_opt = False
     if not proven and method != "heuristic" and (small or method == "mip"):
         mip = solve_cover_mip(
-            inst.cptr, inst.crow, w, side, p=p, target=None, time_limit=_mip_time(deadline),
-            warm_sites=None if st is None else st.sites, seed=seed,
+            inst.cptr,
+            inst.crow,
+            w,
+            side,
+            p=p,
+            target=None,
+            time_limit=_mip_time(deadline),
+            warm_sites=None if st is None else st.sites,
+            seed=seed,
         )
         methods.append("mip")
         iterations += mip.nodes
@@ -193,8 +205,15 @@ def coverage(
     if viol is not None:  # pragma: no cover
         raise SolverError(f"coverage: internal error, solution violates constraints: {viol}")
     return make_solution(
-        st.sites, _covered_assignment(st), covered, bound, seconds=time.perf_counter() - t0,
-        iterations=iterations, method="+".join(methods), sense="max", mip_optimal=mip_opt,
+        st.sites,
+        _covered_assignment(st),
+        covered,
+        bound,
+        seconds=time.perf_counter() - t0,
+        iterations=iterations,
+        method="+".join(methods),
+        sense="max",
+        mip_optimal=mip_opt,
         integral=_is_int(w),
     )
 
@@ -251,7 +270,7 @@ def set_cover(
     allowed = side.status != 2
     reach = np.zeros(inst.n, dtype=bool)
     for j in np.flatnonzero(allowed):
-        reach[inst.crow[inst.cptr[j]: inst.cptr[j + 1]]] = True
+        reach[inst.crow[inst.cptr[j] : inst.cptr[j + 1]]] = True
     if w[reach].sum() < target:
         raise InfeasibleError(
             f"share {s:g} cannot be reached: only {w[reach].sum() / max(total, 1e-300):.4g} of "
@@ -303,8 +322,15 @@ def set_cover(
     small = inst.nnz + inst.n <= MIP_AUTO_ARCS
     if bound < k_best and method != "heuristic" and (small or method == "mip"):
         mip = solve_cover_mip(
-            inst.cptr, inst.crow, w, side, p=None, target=target,
-            time_limit=_mip_time(deadline), warm_sites=st.sites, seed=seed,
+            inst.cptr,
+            inst.crow,
+            w,
+            side,
+            p=None,
+            target=target,
+            time_limit=_mip_time(deadline),
+            warm_sites=st.sites,
+            seed=seed,
         )
         methods.append("mip")
         iterations += mip.nodes
@@ -320,7 +346,15 @@ def set_cover(
             bound = max(bound, np.ceil(mip.bound - 1e-6))
     covered = total - st.objective()
     return make_solution(
-        st.sites, st.assignment(), float(st.nopen), bound, seconds=time.perf_counter() - t0,
-        iterations=iterations, method="+".join(methods), sense="min", mip_optimal=mip_opt,
-        integral=True, info={"covered": covered, "target": target},
+        st.sites,
+        st.assignment(),
+        float(st.nopen),
+        bound,
+        seconds=time.perf_counter() - t0,
+        iterations=iterations,
+        method="+".join(methods),
+        sense="min",
+        mip_optimal=mip_opt,
+        integral=True,
+        info={"covered": covered, "target": target},
     )

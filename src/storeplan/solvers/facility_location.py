@@ -116,28 +116,63 @@ def facility_location(
         if kmin == 0 and inst.must_serve:
             kmin = 1
         return solve_min(
-            inst, side, kmin, kmax, ufl=p is None, time_limit=tl, seed=int(seed),
-            method=method, label="facility_location", t0=t0,
+            inst,
+            side,
+            kmin,
+            kmax,
+            ufl=p is None,
+            time_limit=tl,
+            seed=int(seed),
+            method=method,
+            label="facility_location",
+            t0=t0,
         )
     cap = _site_array(capacity, m, "capacity", allow_inf=True)
     d = check_weights(demand, n, "demand")
     return _capacitated(
-        n, m, indptr, indices, vals, f, cap, d, u, side, kmin, kmax, single_source, tl,
-        int(seed), t0,
+        n,
+        m,
+        indptr,
+        indices,
+        vals,
+        f,
+        cap,
+        d,
+        u,
+        side,
+        kmin,
+        kmax,
+        single_source,
+        tl,
+        int(seed),
+        t0,
     )
 
 
 def _capacitated(
-    n, m, indptr, indices, vals, f, cap, d, u, side: SideArrays, kmin, kmax, single_source,
-    tl, seed, t0,
+    n,
+    m,
+    indptr,
+    indices,
+    vals,
+    f,
+    cap,
+    d,
+    u,
+    side: SideArrays,
+    kmin,
+    kmax,
+    single_source,
+    tl,
+    seed,
+    t0,
 ) -> Solution:
     """Capacitated facility location as one HiGHS MIP (strong formulation)."""
     allowed = side.status != FORBIDDEN
     cap_allowed = np.where(np.isfinite(cap), cap, d.sum())[allowed].sum()
     if u is None and cap_allowed < d.sum() * (1 - 1e-12):
         raise InfeasibleError(
-            f"capacity: total capacity of allowed sites {cap_allowed:g} is below total "
-            f"demand {d.sum():g}"
+            f"capacity: total capacity of allowed sites {cap_allowed:g} is below total demand {d.sum():g}"
         )
     rows_of = np.repeat(np.arange(n), np.diff(indptr))
     nnz = indices.shape[0]
@@ -151,12 +186,17 @@ def _capacitated(
     integer = np.zeros(ncol, dtype=bool)
     integer[:m] = True
     if single_source:
-        integer[m: m + nnz] = True
-        integer[m + nnz:] = True
+        integer[m : m + nnz] = True
+        integer[m + nnz :] = True
     xcol = m + np.arange(nnz)
     capv = np.where(np.isfinite(cap), cap, d.sum())
-    r_rows = [rows_of, n + np.arange(nnz), n + np.arange(nnz),
-              n + nnz + indices.astype(np.int64), n + nnz + np.arange(m)]
+    r_rows = [
+        rows_of,
+        n + np.arange(nnz),
+        n + np.arange(nnz),
+        n + nnz + indices.astype(np.int64),
+        n + nnz + np.arange(m),
+    ]
     r_cols = [xcol, xcol, indices.astype(np.int64), xcol, np.arange(m)]
     r_vals = [np.ones(nnz), np.ones(nnz), -np.ones(nnz), d[rows_of], -capv]
     row_lo = [np.ones(n), np.full(nnz, -INF), np.full(m, -INF)]
@@ -177,18 +217,26 @@ def _capacitated(
         shape=(base + nside, ncol),
     )
     status, x, obj, bound, nodes = _run(
-        c, lo_c, hi_c, integer, A, np.concatenate(row_lo), np.concatenate(row_hi),
-        maximise=False, time_limit=MIP_DEFAULT_SECONDS if tl is None else tl, warm=None,
+        c,
+        lo_c,
+        hi_c,
+        integer,
+        A,
+        np.concatenate(row_lo),
+        np.concatenate(row_hi),
+        maximise=False,
+        time_limit=MIP_DEFAULT_SECONDS if tl is None else tl,
+        warm=None,
         seed=seed,
     )
     if status == "infeasible":
-        raise InfeasibleError("capacity: no assignment of clients to open sites fits the "
-                              "capacities under the side constraints")
+        raise InfeasibleError(
+            "capacity: no assignment of clients to open sites fits the capacities under the side constraints"
+        )
     if x is None:
-        raise SolverError("facility_location: no feasible capacitated solution found within "
-                          "the time limit")
+        raise SolverError("facility_location: no feasible capacitated solution found within the time limit")
     sites = np.flatnonzero(x[:m] > 0.5)
-    xv = x[m: m + nnz]
+    xv = x[m : m + nnz]
     assignment = np.full(n, -1, dtype=np.int64)
     # the largest share of each client (the only one when single-source)
     best = np.full(n, 0.5 if single_source else 1e-9)
@@ -198,7 +246,14 @@ def _capacitated(
             best[i] = xv[k]
             assignment[i] = indices[k]
     return make_solution(
-        sites, assignment, obj, bound, seconds=time.perf_counter() - t0, iterations=nodes,
-        method="mip", sense="min", mip_optimal=status == "optimal",
+        sites,
+        assignment,
+        obj,
+        bound,
+        seconds=time.perf_counter() - t0,
+        iterations=nodes,
+        method="mip",
+        sense="min",
+        mip_optimal=status == "optimal",
         integral=False,
     )

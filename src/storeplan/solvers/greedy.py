@@ -38,8 +38,17 @@ class State:
         return (s.status, s.group, s.gmin, s.gmax, s.conf_ptr, s.conf_adj)
 
     def state_args(self):
-        return (self.is_open, self.open_list, self.nopen, self.gcount, self.nconf,
-                self.d1, self.f1, self.d2, self.f2)
+        return (
+            self.is_open,
+            self.open_list,
+            self.nopen,
+            self.gcount,
+            self.nconf,
+            self.d1,
+            self.f1,
+            self.d2,
+            self.f2,
+        )
 
     def copy(self) -> State:
         new = State.__new__(State)
@@ -50,9 +59,21 @@ class State:
 
     def open(self, s: int) -> None:
         self.nopen = kern.apply_move(
-            int(s), -1, *self.inst_args(), self.is_open, self.open_list, self.nopen,
-            self.side.group, self.gcount, self.side.conf_ptr, self.side.conf_adj, self.nconf,
-            self.d1, self.f1, self.d2, self.f2,
+            int(s),
+            -1,
+            *self.inst_args(),
+            self.is_open,
+            self.open_list,
+            self.nopen,
+            self.side.group,
+            self.gcount,
+            self.side.conf_ptr,
+            self.side.conf_adj,
+            self.nconf,
+            self.d1,
+            self.f1,
+            self.d2,
+            self.f2,
         )
 
     def open_many(self, sites) -> None:
@@ -106,7 +127,14 @@ def construct(
     if start is not None:
         st.open_many(start)
     st.nopen, evals = kern.greedy(
-        *st.inst_args(), inst.fcost, *st.side_args(), *st.state_args(),
-        kmin, kmax, stop_when_no_gain, rcl, seed,
+        *st.inst_args(),
+        inst.fcost,
+        *st.side_args(),
+        *st.state_args(),
+        kmin,
+        kmax,
+        stop_when_no_gain,
+        rcl,
+        seed,
     )
     return st, int(evals)

@@ -103,9 +103,7 @@ def _side_rows(side: SideArrays, ycol: np.ndarray, kmin: int, kmax: int, m_kept:
     return rows, cols, vals, lo, hi, r
 
 
-def _run(
-    c, lo_c, hi_c, integer, A, row_lo, row_hi, *, maximise, time_limit, warm, seed, threads=1
-):
+def _run(c, lo_c, hi_c, integer, A, row_lo, row_hi, *, maximise, time_limit, warm, seed, threads=1):
     h = highspy.Highs()
     h.setOptionValue("output_flag", _VERBOSE)
     h.setOptionValue("mip_rel_gap", MIP_PROVEN_TOL / 10)
@@ -168,9 +166,21 @@ def _run(
 
 
 def solve_min_mip(
-    indptr, indices, cost, unserved, fcost, side: SideArrays, kmin: int, kmax: int,
-    keep_arc: np.ndarray, keep_u: np.ndarray, site_state: np.ndarray,
-    *, time_limit: float | None, warm_sites: np.ndarray | None, seed: int = 0,
+    indptr,
+    indices,
+    cost,
+    unserved,
+    fcost,
+    side: SideArrays,
+    kmin: int,
+    kmax: int,
+    keep_arc: np.ndarray,
+    keep_u: np.ndarray,
+    site_state: np.ndarray,
+    *,
+    time_limit: float | None,
+    warm_sites: np.ndarray | None,
+    seed: int = 0,
 ) -> MipResult:
     """Solve the (reduced) minimisation MIP. ``site_state``: 0 free, 1 fixed open,
     2 fixed closed. Returns the open sites found (``y``) and HiGHS's dual bound."""
@@ -225,8 +235,17 @@ def solve_min_mip(
     if warm_sites is not None and np.all(ycol[warm_sites] >= 0):
         warm = _warm_min(indptr, indices, cost, unserved, ycol, warm_sites, arc, ucl, ny, n)
     status, x, obj, bound, nodes = _run(
-        c, lo_c, hi_c, integer, A, np.concatenate(row_lo), np.concatenate(row_hi),
-        maximise=False, time_limit=time_limit, warm=warm, seed=seed,
+        c,
+        lo_c,
+        hi_c,
+        integer,
+        A,
+        np.concatenate(row_lo),
+        np.concatenate(row_hi),
+        maximise=False,
+        time_limit=time_limit,
+        warm=warm,
+        seed=seed,
     )
     y = None
     if x is not None:
@@ -363,10 +382,24 @@ def _radius_rows(indptr, indices, cost, unserved, keep, keep_u, ycol, nyc, lim_c
 
 
 def solve_min_radius_mip(
-    indptr, indices, cost, unserved, fcost, side: SideArrays, kmin: int, kmax: int,
-    keep_arc: np.ndarray, keep_u: np.ndarray, site_state: np.ndarray,
-    *, time_limit: float | None, warm_sites: np.ndarray | None, seed: int = 0,
-    lim_cost: np.ndarray | None = None, extra: int = 1 << 30, max_arcs: int | None = None,
+    indptr,
+    indices,
+    cost,
+    unserved,
+    fcost,
+    side: SideArrays,
+    kmin: int,
+    kmax: int,
+    keep_arc: np.ndarray,
+    keep_u: np.ndarray,
+    site_state: np.ndarray,
+    *,
+    time_limit: float | None,
+    warm_sites: np.ndarray | None,
+    seed: int = 0,
+    lim_cost: np.ndarray | None = None,
+    extra: int = 1 << 30,
+    max_arcs: int | None = None,
 ) -> MipResult:
     r"""Radius (level) formulation of the reduced minimisation MIP.
 
@@ -401,8 +434,16 @@ def solve_min_radius_mip(
     n = indptr.shape[0] - 1
     lim = np.full(n, np.inf) if lim_cost is None else np.asarray(lim_cost, dtype=np.float64)
     rr, cc, vv, rhi, zc, const, last_cost, trunc, ok = _radius_rows(
-        indptr, indices, cost, unserved, keep_arc.astype(np.uint8), keep_u.astype(np.uint8),
-        ycol, ny, lim, int(extra),
+        indptr,
+        indices,
+        cost,
+        unserved,
+        keep_arc.astype(np.uint8),
+        keep_u.astype(np.uint8),
+        ycol,
+        ny,
+        lim,
+        int(extra),
     )
     if not ok:
         return MipResult("infeasible", None, INF, INF, 0)
@@ -434,8 +475,17 @@ def solve_min_radius_mip(
         yv[ycol[warm_sites]] = 1.0
         warm = (np.arange(ny, dtype=np.int32), yv)
     status, x, obj, bound, nodes = _run(
-        c, lo_c, hi_c, integer, A, np.concatenate(row_lo), np.concatenate(row_hi),
-        maximise=False, time_limit=time_limit, warm=warm, seed=seed,
+        c,
+        lo_c,
+        hi_c,
+        integer,
+        A,
+        np.concatenate(row_lo),
+        np.concatenate(row_hi),
+        maximise=False,
+        time_limit=time_limit,
+        warm=warm,
+        seed=seed,
     )
     y = None
     if x is not None:
@@ -448,8 +498,16 @@ def solve_min_radius_mip(
 
 
 def solve_cover_mip(
-    cptr, crow, w, side: SideArrays, *, p: int | None, target: float | None,
-    time_limit: float | None, warm_sites: np.ndarray | None, seed: int = 0,
+    cptr,
+    crow,
+    w,
+    side: SideArrays,
+    *,
+    p: int | None,
+    target: float | None,
+    time_limit: float | None,
+    warm_sites: np.ndarray | None,
+    seed: int = 0,
 ) -> MipResult:
     """Maximal covering (``p`` given: maximise covered weight with p sites) or partial
     set covering (``target`` given: fewest sites covering at least ``target`` weight).
@@ -504,11 +562,20 @@ def solve_cover_mip(
         y[warm_sites] = 1.0
         covered = np.zeros(n)
         for j in warm_sites:
-            covered[crow[cptr[j]: cptr[j + 1]]] = 1.0
+            covered[crow[cptr[j] : cptr[j + 1]]] = 1.0
         warm = np.concatenate([y, covered])
     status, x, obj, bound, nodes = _run(
-        c, lo_c, hi_c, integer, A, np.concatenate(row_lo), np.concatenate(row_hi),
-        maximise=maximise, time_limit=time_limit, warm=warm, seed=seed,
+        c,
+        lo_c,
+        hi_c,
+        integer,
+        A,
+        np.concatenate(row_lo),
+        np.concatenate(row_hi),
+        maximise=maximise,
+        time_limit=time_limit,
+        warm=warm,
+        seed=seed,
     )
     y = None if x is None else np.flatnonzero(x[:m] > 0.5)
     return MipResult(status, y, obj, bound, nodes)

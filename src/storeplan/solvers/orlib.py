@@ -18,7 +18,7 @@ def read_pmed(path: str | Path) -> tuple[np.ndarray, int]:
     """
     tok = np.array(Path(path).read_text().split(), dtype=np.int64)
     n, m, p = (int(v) for v in tok[:3])
-    e = tok[3: 3 + 3 * m].reshape(m, 3)
+    e = tok[3 : 3 + 3 * m].reshape(m, 3)
     w = np.full((n, n), np.inf)
     i, j, c = e[:, 0] - 1, e[:, 1] - 1, e[:, 2].astype(np.float64)
     w[i, j] = c  # later rows overwrite earlier ones
@@ -50,7 +50,7 @@ def read_uncap(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     demand = np.empty(n)
     for i in range(n):
         demand[i] = float(tok[pos])
-        cost[i] = np.array(tok[pos + 1: pos + 1 + m], dtype=np.float64)
+        cost[i] = np.array(tok[pos + 1 : pos + 1 + m], dtype=np.float64)
         pos += 1 + m
     return cost, f, demand
 

@@ -112,6 +112,14 @@ def pmedian(
     rows = np.repeat(np.arange(n), np.diff(indptr))
     inst = build_instance(n, m, indptr, indices, vals * w[rows], None if u is None else u * w)
     return solve_min(
-        inst, side, p, p, ufl=False, time_limit=tl, seed=int(seed), method=method,
-        label="pmedian", t0=t0,
+        inst,
+        side,
+        p,
+        p,
+        ufl=False,
+        time_limit=tl,
+        seed=int(seed),
+        method=method,
+        label="pmedian",
+        t0=t0,
     )

@@ -102,8 +102,9 @@ class RevenueProblem:
         return int(self.cptr.shape[0] - 1)
 
     @classmethod
-    def build(cls, utility, weight, *, base_own=None, base_total=None, fixed_cost=None,
-              opening_cost=None) -> RevenueProblem:
+    def build(
+        cls, utility, weight, *, base_own=None, base_total=None, fixed_cost=None, opening_cost=None
+    ) -> RevenueProblem:
         """Validate inputs (see :func:`revenue`) and build the CSC/CSR arrays."""
         if not sp.issparse(utility):
             utility = sp.csr_matrix(np.asarray(utility, dtype=np.float64))
@@ -122,9 +123,17 @@ class RevenueProblem:
         fixed = np.zeros(m) if fixed_cost is None else _vec(fixed_cost, m, "fixed_cost", True)
         cost = np.zeros(m) if opening_cost is None else _vec(opening_cost, m, "opening_cost")
         return cls(
-            C.indptr.astype(np.int64), C.indices.astype(np.int64), C.data.astype(np.float64),
-            U.indptr.astype(np.int64), U.indices.astype(np.int64), U.data.astype(np.float64),
-            W, b, B, fixed, cost,
+            C.indptr.astype(np.int64),
+            C.indices.astype(np.int64),
+            C.data.astype(np.float64),
+            U.indptr.astype(np.int64),
+            U.indices.astype(np.int64),
+            U.data.astype(np.float64),
+            W,
+            b,
+            B,
+            fixed,
+            cost,
         )
 
 
@@ -224,8 +233,25 @@ def _key(g, fixed_j, cost_j, mode):
 
 
 @nb.njit(cache=True)
-def _greedy(cptr, crow, cval, W, num, den, fixed, cost, status, conf_ptr, conf_adj,
-            is_open, n_open, target, mode, budget_left, lazy):
+def _greedy(
+    cptr,
+    crow,
+    cval,
+    W,
+    num,
+    den,
+    fixed,
+    cost,
+    status,
+    conf_ptr,
+    conf_adj,
+    is_open,
+    n_open,
+    target,
+    mode,
+    budget_left,
+    lazy,
+):
     """Add sites greedily. mode 0: exactly ``target`` sites; 1: budget; 2: while positive.
 
     ``status``: 0 free, 1 must (already open), 2 forbidden. Returns (order, n_added, evals,
@@ -309,9 +335,29 @@ def _greedy(cptr, crow, cval, W, num, den, fixed, cost, status, conf_ptr, conf_a
 
 
 @nb.njit(cache=True)
-def _swap_sweep(cptr, crow, cval, rptr, rcol, rval, W, num, den, fixed, cost, status,
-                conf_ptr, conf_adj, is_open, open_list, slot_of, budget_left, use_budget,
-                cand_order, tol):
+def _swap_sweep(
+    cptr,
+    crow,
+    cval,
+    rptr,
+    rcol,
+    rval,
+    W,
+    num,
+    den,
+    fixed,
+    cost,
+    status,
+    conf_ptr,
+    conf_adj,
+    is_open,
+    open_list,
+    slot_of,
+    budget_left,
+    use_budget,
+    cand_order,
+    tol,
+):
     """One sweep of best-removal swaps: for each closed candidate j (in ``cand_order``) find
     the open site i whose exchange for j improves F most; apply it when > ``tol``.
 
@@ -491,8 +537,31 @@ def _select(c, x, must, free, k, mode, budget, cost):
 
 
 @nb.njit(cache=True)
-def _cut_bound(rptr, rcol, rval, W, b, B, refs, fixed, cost, must, free, k, mode, budget,
-               target, iters, eta0, pi0, it0, scale0, best0, stall0, last):
+def _cut_bound(
+    rptr,
+    rcol,
+    rval,
+    W,
+    b,
+    B,
+    refs,
+    fixed,
+    cost,
+    must,
+    free,
+    k,
+    mode,
+    budget,
+    target,
+    iters,
+    eta0,
+    pi0,
+    it0,
+    scale0,
+    best0,
+    stall0,
+    last,
+):
     """Bound from submodular cuts (see the module notes).
 
     Per area the share is at most each of ``K = 2 + 3 R`` functions linear in the
@@ -626,8 +695,9 @@ def _cut_bound(rptr, rcol, rval, W, b, B, refs, fixed, cost, must, free, k, mode
 
 
 @nb.njit(cache=True)
-def _lagrangian(cptr, crow, cval, W, b, B, zmax, fixed, cost, lam0, must, free, k, mode,
-                budget, target, iters, theta0):
+def _lagrangian(
+    cptr, crow, cval, W, b, B, zmax, fixed, cost, lam0, must, free, k, mode, budget, target, iters, theta0
+):
     """Subgradient minimisation of the Lagrangian upper bound (see :func:`revenue` Notes).
 
     ``L(lam) = sum_i max_{z >= 0} [W_i g_i(z) - lam_i z] + max_X sum_{j in X} (c_j - fixed_j)``
@@ -772,7 +842,7 @@ def _online_bound(prob, sites, must, eligible, p, budget, mode, f_s) -> float:
             return base
         if hv.size < k:
             return base + float(hv.sum())
-        top = np.partition(hv, hv.size - k)[hv.size - k:]
+        top = np.partition(hv, hv.size - k)[hv.size - k :]
         return base + float(top.sum())
     if mode == 2:
         return base + float(np.maximum(hv, 0.0).sum())
@@ -909,8 +979,14 @@ def revenue(
     ([1], 12.5, True)
     """
     t0 = time.perf_counter()
-    prob = RevenueProblem.build(utility, weight, base_own=base_own, base_total=base_total,
-                                fixed_cost=fixed_cost, opening_cost=opening_cost)
+    prob = RevenueProblem.build(
+        utility,
+        weight,
+        base_own=base_own,
+        base_total=base_total,
+        fixed_cost=fixed_cost,
+        opening_cost=opening_cost,
+    )
     m = prob.n_sites
     if p is not None:
         p = int(p)
@@ -932,7 +1008,9 @@ def revenue(
         c = Constraints(
             must_open=_merge(c.must_open, must_open),
             forbidden=_merge(c.forbidden, forbidden),
-            group=c.group, group_min=c.group_min, group_max=c.group_max,
+            group=c.group,
+            group_min=c.group_min,
+            group_max=c.group_max,
             conflicts=_merge_pairs(c.conflicts, conflicts),
         )
     side = prepare(c, m, p if mode == 0 else 0, p if mode == 0 else m)
@@ -956,9 +1034,23 @@ def revenue(
     f_must = float(_objective(prob.weight, num, den))
     target = p if mode == 0 else m
     order, n_added, evals, budget_left = _greedy(
-        prob.cptr, prob.crow, prob.cval, prob.weight, num, den, prob.fixed, prob.cost, status,
-        side.conf_ptr, side.conf_adj, is_open, int(must.size), int(target), int(mode),
-        float(budget_left), bool(lazy),
+        prob.cptr,
+        prob.crow,
+        prob.cval,
+        prob.weight,
+        num,
+        den,
+        prob.fixed,
+        prob.cost,
+        status,
+        side.conf_ptr,
+        side.conf_adj,
+        is_open,
+        int(must.size),
+        int(target),
+        int(mode),
+        float(budget_left),
+        bool(lazy),
     )
     if mode == 0 and int(is_open.sum()) < p:
         raise InfeasibleError(
@@ -975,7 +1067,7 @@ def revenue(
         # cost-benefit greedy can miss a single large item (Khuller, Moss & Naor 1999)
         ok = (status == 0) & (prob.cost <= float(budget) - prob.cost[must].sum())
         for j in must:  # a single site may not conflict with a must-open one
-            ok[side.conf_adj[side.conf_ptr[j]:side.conf_ptr[j + 1]]] = False
+            ok[side.conf_adj[side.conf_ptr[j] : side.conf_ptr[j + 1]]] = False
         free = np.flatnonzero(ok)
         if free.size:
             base_num, base_den = _state(prob, must)
@@ -1006,10 +1098,27 @@ def revenue(
                 tol = 1e-9 * max(1.0, abs(cur))
                 cand_order = rng.permutation(m).astype(np.int64)
                 moves, ev, budget_left = _swap_sweep(
-                    prob.cptr, prob.crow, prob.cval, prob.rptr, prob.rcol, prob.rval,
-                    prob.weight, num, den, prob.fixed, prob.cost, status, side.conf_ptr,
-                    side.conf_adj, is_open, open_list, slot_of, float(budget_left),
-                    mode == 1, cand_order, tol,
+                    prob.cptr,
+                    prob.crow,
+                    prob.cval,
+                    prob.rptr,
+                    prob.rcol,
+                    prob.rval,
+                    prob.weight,
+                    num,
+                    den,
+                    prob.fixed,
+                    prob.cost,
+                    status,
+                    side.conf_ptr,
+                    side.conf_adj,
+                    is_open,
+                    open_list,
+                    slot_of,
+                    float(budget_left),
+                    mode == 1,
+                    cand_order,
+                    tol,
                 )
                 sweeps += 1
                 iterations += int(moves) + int(ev)
@@ -1044,10 +1153,29 @@ def revenue(
             while it_done < bound_iters:
                 chunk = min(_BOUND_CHUNK, bound_iters - it_done)
                 b_r, it_r, pi, x_last, scale, stall = _cut_bound(
-                    prob.rptr, prob.rcol, prob.rval, prob.weight, prob.base_own,
-                    prob.base_total, refs, prob.fixed, prob.cost, must64, free, int(k),
-                    int(mode), cap, obj, int(chunk), 100.0, pi, int(it_done), float(scale),
-                    float(b_r), int(stall), it_done + chunk >= bound_iters,
+                    prob.rptr,
+                    prob.rcol,
+                    prob.rval,
+                    prob.weight,
+                    prob.base_own,
+                    prob.base_total,
+                    refs,
+                    prob.fixed,
+                    prob.cost,
+                    must64,
+                    free,
+                    int(k),
+                    int(mode),
+                    cap,
+                    obj,
+                    int(chunk),
+                    100.0,
+                    pi,
+                    int(it_done),
+                    float(scale),
+                    float(b_r),
+                    int(stall),
+                    it_done + chunk >= bound_iters,
                 )
                 cut = min(cut, float(b_r))
                 iterations += int(it_r)
@@ -1055,9 +1183,7 @@ def revenue(
                 if it_r < chunk or _out_of_time(t0, time_limit):
                     break
             new_ref = x_last > 0.5
-            if cut - obj <= 1e-9 * max(abs(obj), 1e-12) or any(
-                np.array_equal(new_ref, r) for r in refs
-            ):
+            if cut - obj <= 1e-9 * max(abs(obj), 1e-12) or any(np.array_equal(new_ref, r) for r in refs):
                 break
             # cutting-plane round: add the cuts exact at the relaxation's choice of sites
             refs = np.vstack([refs, new_ref[None, :]])
@@ -1067,9 +1193,24 @@ def revenue(
             lam0 = prob.weight * np.maximum(den - num, 0.0) / np.where(den > 0, den, 1.0) ** 2
             zmax = np.bincount(prob.crow, weights=prob.cval, minlength=prob.n_areas)
             lag, lag_iters = _lagrangian(
-                prob.cptr, prob.crow, prob.cval, prob.weight, prob.base_own, prob.base_total,
-                zmax, prob.fixed, prob.cost, lam0, must64, free, int(k), int(mode), cap, obj,
-                int(bound_iters), 1.0,
+                prob.cptr,
+                prob.crow,
+                prob.cval,
+                prob.weight,
+                prob.base_own,
+                prob.base_total,
+                zmax,
+                prob.fixed,
+                prob.cost,
+                lam0,
+                must64,
+                free,
+                int(k),
+                int(mode),
+                cap,
+                obj,
+                int(bound_iters),
+                1.0,
             )
             iterations += int(lag_iters)
             method += "+lagrangian"
@@ -1099,8 +1240,14 @@ def revenue(
     if bound < obj:  # round-off only: the bound is valid
         bound = max(bound, obj)
     return make_solution(
-        sites, _assignment(prob, is_open), obj, bound,
-        seconds=time.perf_counter() - t0, iterations=iterations, method=method, sense="max",
+        sites,
+        _assignment(prob, is_open),
+        obj,
+        bound,
+        seconds=time.perf_counter() - t0,
+        iterations=iterations,
+        method=method,
+        sense="max",
         info=info,
     )
 

@@ -29,8 +29,14 @@ def improve(
     tol = 1e-10 * max(1.0, float(np.abs(st.d1).sum()) / max(inst.n, 1) * 10)
     while True:
         st.nopen, moves, _, done = kern.local_search(
-            *st.inst_args(), inst.fcost, *st.side_args(), *st.state_args(),
-            kmin, kmax, chunk, tol,
+            *st.inst_args(),
+            inst.fcost,
+            *st.side_args(),
+            *st.state_args(),
+            kmin,
+            kmax,
+            chunk,
+            tol,
         )
         total_moves += int(moves)
         if done:
@@ -76,8 +82,13 @@ def heuristic_search(
         # side constraints (spacing) blocked the plain greedy: randomized restarts
         attempt += 1
         st, _ = construct(
-            inst, side, kmin, kmax, stop_when_no_gain=stop_when_no_gain,
-            rcl=3 + attempt // 5, seed=seed * 1000 + attempt,
+            inst,
+            side,
+            kmin,
+            kmax,
+            stop_when_no_gain=stop_when_no_gain,
+            rcl=3 + attempt // 5,
+            seed=seed * 1000 + attempt,
         )
         method = "randomized-greedy"
     if st.nopen < kmin:
