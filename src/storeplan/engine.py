@@ -223,10 +223,9 @@ def _deep_merge(base: dict, over: Mapping) -> dict:
 
 
 def _load(task: ScenarioTask):
-    """(Scenario, RolloutSpec or None) of a task; works whether or not the lead's
-    ``ScenarioSpec`` has a ``rollout`` field."""
-    from .rollout import RolloutSpec
-    from .scenario import Scenario, ScenarioSpec
+    """The :class:`~storeplan.scenario.Scenario` of a task: the file with its overrides
+    merged in depth (``{"constraints": {"region_max": {"Zhejiang": 5}}}`` changes one key)."""
+    from .scenario import Scenario
 
     p = Path(task.path)
     if not p.is_file():
@@ -235,22 +234,8 @@ def _load(task: ScenarioTask):
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UnreadableFileError(f"scenario file {p.name} is not valid TOML: {exc}") from exc
-    raw = _deep_merge(raw, task.overrides)
-    rollout_raw = raw.pop("rollout", None) if "rollout" not in ScenarioSpec.model_fields else None
-    spec = Scenario.spec_from_dict(raw, source=p.name)
-    scenario = Scenario.from_spec(spec, base_dir=p.parent, source=str(p))
-    rollout = getattr(scenario, "rollout", None)
-    if rollout is None and rollout_raw is not None:
-        from pydantic import ValidationError
-
-        from .errors import InputError
-
-        try:
-            rollout = RolloutSpec.model_validate(rollout_raw)
-        except ValidationError as exc:
-            msg = "; ".join(f"rollout.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise InputError(f"{p.name}: {msg}") from None
-    return scenario, rollout
+    spec = Scenario.spec_from_dict(_deep_merge(raw, task.overrides), source=p.name)
+    return Scenario.from_spec(spec, base_dir=p.parent, source=str(p))
 
 
 def run_scenario(task: ScenarioTask) -> dict[str, Any]:
@@ -270,8 +255,6 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
         ``npv``: NPV of the rollout's store cash flows, currency (NaN without a rollout).
     """
     from .api import solve
-    from .forecast import forecast
-    from .rollout import market_for_plan, oracle_from_market, oracle_from_plan, rollout_plan
 
     t0 = time.perf_counter()
     row: dict[str, Any] = dict.fromkeys(COLUMNS, math.nan)
@@ -289,51 +272,23 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
         error=None,
     )
     try:
-        scenario, rollout = _load(task)
+        scenario = _load(task)
         row["name"] = task.name or scenario.name
-        plan = solve(scenario)
+        plan = solve(scenario)  # market outputs, and the rollout when the scenario has one
         m = plan.metrics
         row.update(
-            stores=int(m.get("n_stores", plan.n_stores)),
-            new_stores=int(m.get("n_new_stores", 0)),
-            coverage=float(m.get("coverage_share", math.nan)),
-            objective=float(m.get("objective", math.nan)),
-            gap=float(m.get("gap", math.nan)),
+            stores=int(m["n_stores"]),
+            new_stores=int(m["n_new_stores"]),
+            coverage=float(m["coverage_share"]),
+            objective=float(m["objective"]),
+            gap=float(m["gap"]),
             kind=plan.objective,
-            mean_km=float(m.get("mean_km", math.nan)),
+            mean_km=float(m["mean_km"]),
+            share=float(m["market_share"]),
+            revenue=float(m["own_revenue"]),
+            revenue_source="huff",
         )
-        fc = getattr(plan, "forecast", None)  # solve() runs the scenario's rollout itself
-        sched = getattr(plan, "schedule", None)
-        share = m.get("market_share")
-        revenue = m.get("own_revenue")
-        row["revenue_source"] = "huff" if share is not None else None
-        need_oracle = (rollout is not None and fc is None) or share is None or revenue is None
-        if need_oracle:
-            market = None
-            try:
-                market = market_for_plan(plan, scenario)
-            except (StoreplanError, ImportError) as exc:  # e.g. a format without attractiveness
-                log.warning("%s: no market model (%s); using the plan's captured demand", row["name"], exc)
-            ids = plan.stores["id"].astype(str).tolist()
-            if market is not None:
-                from .market import capture
-
-                if share is None:
-                    cap = capture(market, np.arange(market.n_candidates))
-                    total = float(market.market.sum())
-                    share = cap.own_offline / total if total > 0 else math.nan
-                oracle = oracle_from_market(market, ids)
-                row["revenue_source"] = "huff"
-            else:
-                oracle = oracle_from_plan(plan, rollout.spend_per_person if rollout else 1_000.0)
-                row["revenue_source"] = "plan"
-            if revenue is None:
-                revenue = float(np.sum(oracle(np.arange(len(ids)))))
-            if rollout is not None and fc is None:
-                sched = rollout_plan(plan, rollout, scenario=scenario, oracle=oracle)
-                fc = forecast(sched, oracle)
-        row["share"] = math.nan if share is None else float(share)
-        row["revenue"] = math.nan if revenue is None else float(revenue)
+        fc, sched = plan.forecast, plan.schedule
         if fc is not None:
             row.update(
                 npv=fc.npv,
@@ -341,29 +296,15 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
                 payback_year=math.nan if fc.payback_year is None else fc.payback_year,
                 target_met=fc.target_met,
                 shortfall=fc.shortfall,
-                final_year_stores=int((sched.open_year >= 0).sum()) if sched is not None else math.nan,
+                final_year_stores=int((sched.open_year >= 0).sum()),
             )
-            if task.save_dir and sched is not None and getattr(plan, "schedule", None) is None:
-                _save_rollout(task.save_dir, sched, fc)  # else Plan.save writes the rollout files
         if task.save_dir:
-            plan.save(task.save_dir, report=False)
+            plan.save(task.save_dir, report=False)  # with a rollout, also its files
     except Exception as exc:  # noqa: BLE001 - one bad scenario must not stop a sweep
         row["error"] = f"{type(exc).__name__}: {exc}"
         log.warning("%s: %s", row["name"], row["error"])
     row["seconds"] = time.perf_counter() - t0
     return row
-
-
-def _save_rollout(directory: str, sched, fc) -> None:
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame in (
-        ("rollout.csv", sched.to_frame()),
-        ("forecast_years.csv", fc.per_year),
-        ("forecast_stores.csv", fc.per_store_year),
-    ):
-        with atomic_path(out / name) as tmp:
-            frame.to_csv(tmp, index=False)
 
 
 def _flat_label(overrides: Mapping, prefix: str = "") -> str:
