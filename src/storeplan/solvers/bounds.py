@@ -78,6 +78,30 @@ def _select(rho, status, kmin, kmax, sel, maximise):
 
 
 @njit(cache=True)
+def _reduced_costs(indptr, indices, cost, unserved, fcost, lam, rho):
+    """Fill ``rho`` with the Lagrangian reduced site costs at multipliers ``lam`` and
+    return the constant term.
+
+    ``rho_j = f_j + sum_i min(0, c_ij - lam_i)`` over the stored arcs (rows sorted by
+    cost, so each row stops at its first ``c_ij >= lam_i``); the constant is
+    ``sum_i lam_i + min(0, u_i - lam_i)`` with ``u_i`` the unserved cost.
+    """
+    rho[:] = fcost
+    const = 0.0
+    for i in range(lam.shape[0]):
+        li = lam[i]
+        const += li
+        if unserved[i] < li:
+            const += unserved[i] - li
+        for k in range(indptr[i], indptr[i + 1]):
+            c = cost[k]
+            if c >= li:
+                break
+            rho[indices[k]] += c - li
+    return const
+
+
+@njit(cache=True)
 def _subgradient_min(
     indptr,
     indices,
@@ -105,18 +129,7 @@ def _subgradient_min(
     stall = 0
     it = 0
     for it in range(max_iter):  # noqa: B007
-        rho[:] = fcost
-        const = 0.0
-        for i in range(n):
-            li = lam[i]
-            const += li
-            if unserved[i] < li:
-                const += unserved[i] - li
-            for k in range(indptr[i], indptr[i + 1]):
-                c = cost[k]
-                if c >= li:
-                    break
-                rho[indices[k]] += c - li
+        const = _reduced_costs(indptr, indices, cost, unserved, fcost, lam, rho)
         val, nsel, order = _select(rho, status, kmin, kmax, sel, False)
         L = const + val
         if best + 1e-12 * max(1.0, abs(L)) < L:
@@ -219,18 +232,8 @@ def _reduce_min(indptr, indices, cost, unserved, fcost, status, kmin, kmax, lam,
     L) where site_state is 0 free, 1 fixed open, 2 fixed closed."""
     n = lam.shape[0]
     m = fcost.shape[0]
-    rho = fcost.copy()
-    const = 0.0
-    for i in range(n):
-        li = lam[i]
-        const += li
-        if unserved[i] < li:
-            const += unserved[i] - li
-        for k in range(indptr[i], indptr[i + 1]):
-            c = cost[k]
-            if c >= li:
-                break
-            rho[indices[k]] += c - li
+    rho = np.empty(m)
+    const = _reduced_costs(indptr, indices, cost, unserved, fcost, lam, rho)
     sel = np.zeros(m, dtype=np.uint8)
     val, nsel, order = _select(rho, status, kmin, kmax, sel, False)
     L = const + val
@@ -394,14 +397,8 @@ def lagrangian_cover(
 @njit(cache=True)
 def _lagrangian_sites(indptr, indices, cost, unserved, fcost, status, kmin, kmax, lam):
     m = fcost.shape[0]
-    rho = fcost.copy()
-    for i in range(lam.shape[0]):
-        li = lam[i]
-        for k in range(indptr[i], indptr[i + 1]):
-            c = cost[k]
-            if c >= li:
-                break
-            rho[indices[k]] += c - li
+    rho = np.empty(m)
+    _reduced_costs(indptr, indices, cost, unserved, fcost, lam, rho)
     sel = np.zeros(m, dtype=np.uint8)
     _select(rho, status, kmin, kmax, sel, False)
     return np.flatnonzero(sel)
