@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .geo import Network, nearest, pairs_within
+from .geo import Network, haversine_km, nearest, pairs_within
 from .plan import Plan
 from .scenario import Scenario
 
@@ -203,8 +203,6 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
         sol_assign = np.asarray(sol.assignment, dtype=np.int64)
         has = sol_assign >= 0
         assigned = np.where(has, sol_assign, assigned)
-        from .geo import haversine_km
-
         km = haversine_km(areas["lon"], areas["lat"], col_lon[assigned], col_lat[assigned])
     radius = obj.radius_km
     covered = km <= radius + 1e-9
@@ -418,10 +416,7 @@ def _market_outputs(scenario, market, open_cols, n_sites, stores, assignment, as
         out[col] = ids.map(cb[col]).to_numpy(dtype=np.float64)  # NaN for existing stores
     # market share in the catchment: the store's offline revenue over the offline spending
     # of the areas it serves (nearest-store catchment)
-    col_ids = np.concatenate(
-        [scenario.sites["id"].astype(str).to_numpy(), scenario.existing["id"].astype(str).to_numpy()]
-    )
-    catchment_market = pd.Series(market.market, index=col_ids[assigned]).groupby(level=0).sum()
+    catchment_market = pd.Series(market.market, index=_col_ids(scenario)[assigned]).groupby(level=0).sum()
     cm = ids.map(catchment_market).fillna(0.0).to_numpy()
     out["catchment_share"] = np.divide(
         out["offline_revenue"].to_numpy(), cm, out=np.zeros(len(out)), where=cm > 0
