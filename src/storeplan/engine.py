@@ -23,7 +23,6 @@ Engines:
 from __future__ import annotations
 
 import contextlib
-import copy
 import itertools
 import logging
 import math
@@ -42,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ._io import atomic_path
-from .errors import StoreplanError, UnknownOptionError, UnreadableFileError
+from .errors import StoreplanError, UnknownOptionError
 
 __all__ = [
     "ENGINES",
@@ -210,32 +209,11 @@ class ScenarioTask:
     save_dir: str | None = None
 
 
-def _deep_merge(base: dict, over: Mapping) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = _deep_merge(dict(out[k]), v)
-        elif isinstance(v, Mapping):
-            out[k] = _deep_merge({}, v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
 def _load(task: ScenarioTask):
-    """The :class:`~storeplan.scenario.Scenario` of a task: the file with its overrides
-    merged in depth (``{"constraints": {"region_max": {"Zhejiang": 5}}}`` changes one key)."""
+    """The :class:`~storeplan.scenario.Scenario` of a task (overrides merged in depth)."""
     from .scenario import Scenario
 
-    p = Path(task.path)
-    if not p.is_file():
-        raise UnreadableFileError(f"scenario file not found: {p}")
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UnreadableFileError(f"scenario file {p.name} is not valid TOML: {exc}") from exc
-    spec = Scenario.spec_from_dict(_deep_merge(raw, task.overrides), source=p.name)
-    return Scenario.from_spec(spec, base_dir=p.parent, source=str(p))
+    return Scenario.from_toml(task.path, **task.overrides)
 
 
 def run_scenario(task: ScenarioTask) -> dict[str, Any]:

@@ -38,6 +38,7 @@ Example scenario file::
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -291,8 +292,9 @@ class Scenario:
     def from_toml(cls, path: str | Path, **overrides: Any) -> Scenario:
         """Read, validate and load a scenario file.
 
-        ``overrides`` replace top-level settings after reading, e.g.
-        ``objective={"stores": 10}`` or ``options={"seed": 3}`` (merged into the section).
+        ``overrides`` replace settings after reading, merged in depth: e.g.
+        ``objective={"stores": 10}``, ``options={"seed": 3}`` or
+        ``constraints={"region_max": {"Zhejiang": 5}}`` change only the keys they name.
 
         Raises
         ------
@@ -305,12 +307,7 @@ class Scenario:
             raw = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UnreadableFileError(f"scenario file {p.name} is not valid TOML: {exc}") from exc
-        for key, value in overrides.items():
-            if isinstance(value, Mapping):
-                raw[key] = {**raw.get(key, {}), **value}
-            else:
-                raw[key] = value
-        spec = cls.spec_from_dict(raw, source=p.name)
+        spec = cls.spec_from_dict(_deep_merge(raw, overrides), source=p.name)
         return cls.from_spec(spec, base_dir=p.parent, source=str(p))
 
     @staticmethod
@@ -606,6 +603,17 @@ class Scenario:
             "new_stores": self.n_new_stores(),
             "formats": list(self.format_names),
         }
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` merged in: nested tables merge key by key, other values replace."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping):
+            out[key] = _deep_merge(out[key] if isinstance(out.get(key), Mapping) else {}, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def _mark_sites(sites: pd.DataFrame, con: ConstraintsSpec) -> pd.DataFrame:
