@@ -10,13 +10,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import solve
 from .errors import (
     InfeasibleError,
     InputError,
     SolverError,
     StoreplanError,
 )
+from .pipeline import solve
 from .plan import Plan
 from .scenario import Scenario, StoreFormat
 

@@ -1,0 +1,389 @@
+"""The objective registry: one small adapter per objective.
+
+An adapter knows three things about its objective, and nothing else in the package
+branches on the objective's name:
+
+``network(problem, market)``
+    the sparse areas x columns km network the model is solved on;
+``solve(problem, market, net)``
+    the solver call, returning a :class:`storeplan.solvers.Solution` whose ``sites`` are
+    column indices (candidate sites first, then our existing stores);
+``exact(problem, km, covered, open_cols, solution)``
+    the exact objective of the chosen stores, evaluated on exact nearest-store distances
+    (a radius-limited model never misreports a distance).
+
+The columns of every model are the candidate sites followed by our existing stores
+(always open). :class:`Problem` holds everything an adapter may read, as plain frozen
+arrays built once from the scenario by :mod:`storeplan.pipeline`.
+
+Register a new objective with :func:`register` (the name must also be accepted by the
+scenario's ``objective.kind``)::
+
+    register(MyObjective())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+from .geo import Network
+from .market import Market, select_sites
+from .solvers import Constraints, Solution, coverage, facility_location, pmedian
+
+__all__ = [
+    "Problem",
+    "Objective",
+    "OBJECTIVES",
+    "register",
+    "get",
+    "PMedian",
+    "Coverage",
+    "FixedCost",
+    "Revenue",
+    "yearly_cost",
+]
+
+Sense = Literal["min", "max"]
+
+
+def yearly_cost(fixed_cost: np.ndarray, opening_cost: np.ndarray, amortisation_years: float) -> np.ndarray:
+    """Yearly cost of a store, currency per year: fixed cost + opening cost spread
+    straight-line over ``amortisation_years``."""
+    return np.asarray(fixed_cost, np.float64) + np.asarray(opening_cost, np.float64) / max(
+        amortisation_years, 1e-9
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The location problem of a scenario, as plain arrays (columns: sites, then existing).
+
+    Attributes
+    ----------
+    kind : str
+        Objective name (a key of :data:`OBJECTIVES`).
+    area_ids : ndarray of object, shape (n_areas,)
+    area_lon, area_lat : ndarray of float64, shape (n_areas,)
+        Degrees (WGS84).
+    weights : ndarray of float64, shape (n_areas,)
+        Population of every area, persons.
+    col_ids : ndarray of object, shape (n_sites + n_existing,)
+        Site ids, then existing store ids.
+    col_lon, col_lat : ndarray of float64, shape (n_sites + n_existing,)
+        Degrees (WGS84).
+    col_name, col_region : ndarray of object
+        Name and region of every column (``pd.NA`` where unknown).
+    n_sites, n_existing : int
+        Candidate sites, our existing stores.
+    col_format : ndarray of object
+        Store format of every column.
+    opening_cost : ndarray of float64
+        Opening cost of every column's format, currency (once).
+    fixed_cost : ndarray of float64
+        Fixed cost of every column's format, currency per year.
+    capacity : ndarray of float64
+        Capacity of every column's format, persons (0: unlimited).
+    constraints : Constraints
+        Must-open (existing stores included), forbidden, region quotas, spacing.
+    p_new : int
+        New stores to open (-1: the model chooses, ``fixed_cost`` only).
+    stores : int or None
+        ``objective.stores`` as given (None: ``budget`` decides).
+    budget : float or None
+        Opening budget for new stores, currency.
+    radius_km : float
+        Coverage radius, km.
+    cost_per_km : float
+        ``fixed_cost`` objective: currency per person-km per year.
+    amortisation_years : float
+        Years over which an opening cost is spread in ``fixed_cost``.
+    max_km, neighbours, dense_pairs : float, int, int
+        Network limits: radius (km), nearest sites per area, largest dense network.
+    time_limit : float or None
+        Solver time limit, seconds.
+    seed : int
+    category_spending : mapping of str to ndarray
+        Offline spending of every area per product category, currency per year.
+    """
+
+    kind: str
+    area_ids: np.ndarray
+    area_lon: np.ndarray
+    area_lat: np.ndarray
+    weights: np.ndarray
+    col_ids: np.ndarray
+    col_lon: np.ndarray
+    col_lat: np.ndarray
+    col_name: np.ndarray
+    col_region: np.ndarray
+    n_sites: int
+    n_existing: int
+    col_format: np.ndarray
+    opening_cost: np.ndarray
+    fixed_cost: np.ndarray
+    capacity: np.ndarray
+    constraints: Constraints
+    p_new: int
+    stores: int | None = None
+    budget: float | None = None
+    radius_km: float = 15.0
+    cost_per_km: float = 1.0
+    amortisation_years: float = 5.0
+    max_km: float = 50.0
+    neighbours: int = 64
+    dense_pairs: int = 4_000_000
+    time_limit: float | None = 60.0
+    seed: int = 0
+    category_spending: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_columns(self) -> int:
+        return self.n_sites + self.n_existing
+
+    def yearly_cost(self) -> np.ndarray:
+        """Yearly cost of every column (see :func:`yearly_cost`), currency per year."""
+        return yearly_cost(self.fixed_cost, self.opening_cost, self.amortisation_years)
+
+    def capacities(self) -> np.ndarray | None:
+        """Column capacities for the solver (unlimited ones as total demand + 1), or None
+        when no format has a capacity."""
+        caps = np.asarray(self.capacity, np.float64)
+        if not (caps > 0).any():
+            return None
+        return np.where(caps > 0, caps, float(self.weights.sum()) + 1.0)
+
+
+class Objective(Protocol):
+    """An objective adapter (see the module docstring)."""
+
+    name: str
+    sense: Sense
+    #: the solver's bound and proof hold for the full problem even on a
+    #: radius-limited network (else the proof needs a complete network or a zero gap)
+    proof_on_partial_network: bool
+    #: ``demand_captured`` of a store is its covered population (else everyone it serves)
+    captures_covered_only: bool
+
+    def network(self, problem: Problem, market: Market) -> Network: ...
+
+    def solve(self, problem: Problem, market: Market, net: Network) -> Solution: ...
+
+    def open_columns(self, problem: Problem, solution: Solution) -> np.ndarray: ...
+
+    def assignment(self, problem: Problem, solution: Solution) -> np.ndarray | None: ...
+
+    def exact(
+        self, problem: Problem, km: np.ndarray, covered: np.ndarray, open_cols: np.ndarray, solution: Solution
+    ) -> float: ...
+
+
+def _limited_network(problem: Problem) -> Network:
+    return Network.build(
+        problem.area_lon,
+        problem.area_lat,
+        problem.col_lon,
+        problem.col_lat,
+        radius_km=problem.max_km,
+        k=problem.neighbours,
+        dense_pair_limit=problem.dense_pairs,
+    )
+
+
+class _Base:
+    name = ""
+    sense: Sense = "min"
+    proof_on_partial_network = False
+    captures_covered_only = False
+
+    def open_columns(self, problem: Problem, solution: Solution) -> np.ndarray:
+        return np.asarray(solution.sites, dtype=np.int64)
+
+    def assignment(self, problem: Problem, solution: Solution) -> np.ndarray | None:
+        """Column serving each area when it is not simply the nearest open one (None)."""
+        return None
+
+
+class PMedian(_Base):
+    """Minimise population-weighted km to the nearest store (person-km)."""
+
+    name = "pmedian"
+
+    def network(self, problem: Problem, market: Market) -> Network:
+        return _limited_network(problem)
+
+    def solve(self, problem: Problem, market: Market, net: Network) -> Solution:
+        return pmedian(
+            net.to_csr(np.float64),
+            problem.p_new + problem.n_existing,
+            weights=problem.weights,
+            constraints=problem.constraints,
+            unserved_cost=None if net.is_complete else net.row_max_km(),
+            time_limit=problem.time_limit,
+            seed=problem.seed,
+        )
+
+    def exact(self, problem, km, covered, open_cols, solution) -> float:
+        return float(np.dot(problem.weights, km))
+
+
+class Coverage(_Base):
+    """Maximise the population within ``radius_km`` of a store (persons)."""
+
+    name = "coverage"
+    sense: Sense = "max"
+    proof_on_partial_network = True
+    captures_covered_only = True
+
+    def network(self, problem: Problem, market: Market) -> Network:
+        return Network.build(
+            problem.area_lon,
+            problem.area_lat,
+            problem.col_lon,
+            problem.col_lat,
+            radius_km=problem.radius_km,
+            dense_pair_limit=0,
+        )
+
+    def solve(self, problem: Problem, market: Market, net: Network) -> Solution:
+        return coverage(
+            net.to_csr(np.float64),
+            problem.p_new + problem.n_existing,
+            problem.radius_km,
+            weights=problem.weights,
+            constraints=problem.constraints,
+            time_limit=problem.time_limit,
+            seed=problem.seed,
+        )
+
+    def exact(self, problem, km, covered, open_cols, solution) -> float:
+        return float(problem.weights[covered].sum())
+
+
+class FixedCost(_Base):
+    """Minimise yearly store costs + ``cost_per_km`` x person-km per year (currency per year)."""
+
+    name = "fixed_cost"
+
+    def network(self, problem: Problem, market: Market) -> Network:
+        return _limited_network(problem)
+
+    def solve(self, problem: Problem, market: Market, net: Network) -> Solution:
+        weights = problem.weights
+        yearly = problem.yearly_cost()
+        yearly[problem.n_sites :] = 0.0  # existing stores are sunk: kept open at no decision cost
+        service = net.to_csr(np.float64).multiply(weights[:, None] * problem.cost_per_km).tocsr()
+        service.sort_indices()
+        capacity = problem.capacities()
+        p_new = problem.p_new
+        return facility_location(
+            service,
+            yearly,
+            capacity=capacity,
+            demand=weights if capacity is not None else None,
+            p=None if p_new < 0 else p_new + problem.n_existing,
+            constraints=problem.constraints,
+            unserved_cost=None if net.is_complete else net.row_max_km() * weights * problem.cost_per_km,
+            time_limit=problem.time_limit,
+            seed=problem.seed,
+        )
+
+    def assignment(self, problem: Problem, solution: Solution) -> np.ndarray | None:
+        # capacities may send an area to another store than its nearest
+        if problem.capacities() is None:
+            return None
+        return np.asarray(solution.assignment, dtype=np.int64)
+
+    def exact(self, problem, km, covered, open_cols, solution) -> float:
+        new = open_cols[open_cols < problem.n_sites]
+        yearly = float(problem.yearly_cost()[new].sum())
+        return float(yearly + problem.cost_per_km * np.dot(problem.weights, km))
+
+
+class Revenue(_Base):
+    """Maximise our captured offline revenue minus yearly fixed costs (Huff model,
+    currency per year)."""
+
+    name = "revenue"
+    sense: Sense = "max"
+    proof_on_partial_network = True
+
+    def network(self, problem: Problem, market: Market) -> Network:
+        return market.net  # the Huff model's own areas x stores network
+
+    def solve(self, problem: Problem, market: Market, net: Network) -> Solution:
+        n_sites = problem.n_sites
+        con = problem.constraints
+        must = con.must_open
+        must = None if must is None else must[must < n_sites]
+        forbidden = con.forbidden
+        conflicts = con.conflicts
+        if conflicts is not None and len(conflicts):
+            # a candidate too close to an existing store may not open at all
+            near_existing = np.concatenate(
+                [conflicts[conflicts[:, 1] >= n_sites, 0], conflicts[conflicts[:, 0] >= n_sites, 1]]
+            )
+            near_existing = near_existing[near_existing < n_sites]
+            if len(near_existing):
+                forbidden = np.unique(
+                    np.concatenate([forbidden if forbidden is not None else [], near_existing]).astype(
+                        np.int64
+                    )
+                )
+            conflicts = conflicts[(conflicts[:, 0] < n_sites) & (conflicts[:, 1] < n_sites)]
+        p = int(problem.stores) if problem.stores is not None else None
+        return select_sites(
+            market,
+            p=p,
+            fixed_cost=problem.fixed_cost[:n_sites].copy(),
+            opening_cost=problem.opening_cost[:n_sites].copy(),
+            budget=problem.budget if p is None else None,
+            must_open=must if must is not None and len(must) else None,
+            forbidden=forbidden if forbidden is not None and len(forbidden) else None,
+            conflicts=conflicts if conflicts is not None and len(conflicts) else None,
+            time_limit=problem.time_limit,
+            seed=problem.seed,
+        )
+
+    def open_columns(self, problem: Problem, solution: Solution) -> np.ndarray:
+        # the revenue solver returns candidate indices only; existing stores stay open
+        sites = np.asarray(solution.sites, dtype=np.int64)
+        return np.concatenate([sites, problem.n_sites + np.arange(problem.n_existing)])
+
+    def exact(self, problem, km, covered, open_cols, solution) -> float:
+        return float(solution.objective)  # the Huff model is evaluated exactly on its network
+
+
+#: The registered objectives, by name.
+OBJECTIVES: dict[str, Objective] = {}
+
+
+def register(objective: Objective) -> Objective:
+    """Add (or replace) an objective adapter under ``objective.name``."""
+    OBJECTIVES[objective.name] = objective
+    return objective
+
+
+def get(name: str) -> Objective:
+    """The adapter of objective ``name``.
+
+    Raises
+    ------
+    UnknownOptionError
+        No objective of that name is registered.
+    """
+    try:
+        return OBJECTIVES[name]
+    except KeyError:
+        from .errors import UnknownOptionError
+
+        raise UnknownOptionError(
+            f"unknown objective {name!r}; expected one of {', '.join(OBJECTIVES)}"
+        ) from None
+
+
+for _adapter in (PMedian(), Coverage(), FixedCost(), Revenue()):
+    register(_adapter)
