@@ -26,10 +26,10 @@ for a ``seed`` unless ``time_limit`` cuts a phase short.
 
 from __future__ import annotations
 
-from .constraints import Constraints
+from .constraints import Constraints, Quota
 from .coverage import coverage, set_cover
 from .facility_location import facility_location
 from .pmedian import pmedian
 from .solution import Solution
 
-__all__ = ["Constraints", "Solution", "coverage", "facility_location", "pmedian", "set_cover"]
+__all__ = ["Constraints", "Quota", "Solution", "coverage", "facility_location", "pmedian", "set_cover"]

@@ -18,6 +18,12 @@ Whitaker (1983) and Resende & Werneck (2007). ``loss[r]`` is the cost of closing
 site ``r``. Evaluating all insertions costs one pass over the CSC columns (O(nnz)) plus
 a few look-ups per site in ``loss`` sorted ascending; after a move only the clients in
 the columns of the two swapped sites are updated.
+
+Quota rows (budgets, store counts per region / tier / format, see
+:class:`.constraints.Quota`) are kept as a running value ``q_use`` per row; a move is
+allowed when every row it changes stays within its bounds, or moves towards them
+(:func:`quota_ok`), so a feasible state stays feasible and a construction that starts
+below a minimum can only approach it.
 """
 
 from __future__ import annotations
@@ -81,7 +87,69 @@ def compute_loss(f1, d1, d2, loss):
 
 
 @njit(cache=True)
-def _open_site(s, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf):
+def _row_ok(u, v, lo, hi):
+    """Row value ``u -> v`` keeps ``lo <= v <= hi`` or moves towards the bounds."""
+    th = 1e-9 * max(1.0, abs(hi)) if hi < np.inf else 0.0
+    tl = 1e-9 * max(1.0, abs(lo))
+    if v > hi + th and v > u + th:
+        return False
+    return not (v < lo - tl and v < u - tl)
+
+
+@njit(cache=True)
+def quota_ok(s, r, q_ptr, q_row, q_val, q_lo, q_hi, q_use):
+    """True when opening ``s`` and closing ``r`` (either may be -1) keeps every quota
+    row within its bounds (or moves it towards them)."""
+    if s >= 0:
+        for k in range(q_ptr[s], q_ptr[s + 1]):
+            t = q_row[k]
+            d = q_val[k]
+            if r >= 0:
+                for k2 in range(q_ptr[r], q_ptr[r + 1]):
+                    if q_row[k2] == t:
+                        d -= q_val[k2]
+                        break
+            if not _row_ok(q_use[t], q_use[t] + d, q_lo[t], q_hi[t]):
+                return False
+    if r >= 0:
+        for k2 in range(q_ptr[r], q_ptr[r + 1]):
+            t = q_row[k2]
+            shared = False
+            if s >= 0:
+                for k in range(q_ptr[s], q_ptr[s + 1]):
+                    if q_row[k] == t:
+                        shared = True
+                        break
+            if shared:
+                continue
+            if not _row_ok(q_use[t], q_use[t] - q_val[k2], q_lo[t], q_hi[t]):
+                return False
+    return True
+
+
+@njit(cache=True)
+def _quota_deficit(q_lo, q_use):
+    """Number of quota rows below their minimum."""
+    cnt = 0
+    for t in range(q_lo.shape[0]):
+        if q_use[t] < q_lo[t] - 1e-9 * max(1.0, abs(q_lo[t])):
+            cnt += 1
+    return cnt
+
+
+@njit(cache=True)
+def _helps_deficit(s, q_ptr, q_row, q_val, q_lo, q_use):
+    for k in range(q_ptr[s], q_ptr[s + 1]):
+        t = q_row[k]
+        if q_val[k] > 0 and q_use[t] < q_lo[t] - 1e-9 * max(1.0, abs(q_lo[t])):
+            return True
+    return False
+
+
+@njit(cache=True)
+def _open_site(
+    s, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf, q_ptr, q_row, q_val, q_use
+):
     is_open[s] = 1
     open_list[nopen] = s
     g = group[s]
@@ -89,11 +157,15 @@ def _open_site(s, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, 
         gcount[g] += 1
     for k in range(conf_ptr[s], conf_ptr[s + 1]):
         nconf[conf_adj[k]] += 1
+    for k in range(q_ptr[s], q_ptr[s + 1]):
+        q_use[q_row[k]] += q_val[k]
     return nopen + 1
 
 
 @njit(cache=True)
-def _close_site(r, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf):
+def _close_site(
+    r, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf, q_ptr, q_row, q_val, q_use
+):
     is_open[r] = 0
     for t in range(nopen):
         if open_list[t] == r:
@@ -104,6 +176,8 @@ def _close_site(r, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj,
         gcount[g] -= 1
     for k in range(conf_ptr[r], conf_ptr[r + 1]):
         nconf[conf_adj[k]] -= 1
+    for k in range(q_ptr[r], q_ptr[r + 1]):
+        q_use[q_row[k]] -= q_val[k]
     return nopen - 1
 
 
@@ -153,6 +227,10 @@ def apply_move(
     conf_ptr,
     conf_adj,
     nconf,
+    q_ptr,
+    q_row,
+    q_val,
+    q_use,
     d1,
     f1,
     d2,
@@ -161,9 +239,13 @@ def apply_move(
     """Close ``r`` (if >= 0) and open ``s`` (if >= 0); update only affected clients.
     Returns the new number of open sites."""
     if r >= 0:
-        nopen = _close_site(r, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf)
+        nopen = _close_site(
+            r, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf, q_ptr, q_row, q_val, q_use
+        )
     if s >= 0:
-        nopen = _open_site(s, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf)
+        nopen = _open_site(
+            s, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf, q_ptr, q_row, q_val, q_use
+        )
     if r >= 0:
         _remove_update(r, indptr, indices, cost, unserved, is_open, cptr, crow, d1, f1, d2, f2)
     if s >= 0:
@@ -196,11 +278,17 @@ def greedy(
     gmax,
     conf_ptr,
     conf_adj,
+    q_ptr,
+    q_row,
+    q_val,
+    q_lo,
+    q_hi,
     is_open,
     open_list,
     nopen,
     gcount,
     nconf,
+    q_use,
     d1,
     f1,
     d2,
@@ -210,6 +298,7 @@ def greedy(
     stop_when_no_gain,
     rcl,
     seed,
+    rcost,
 ):
     """Lazy greedy insertion from the current open set (must-open sites already open).
 
@@ -219,7 +308,10 @@ def greedy(
     savings are valid upper bounds (Minoux's lazy greedy). With ``rcl > 1`` one of the
     ``rcl`` best fresh candidates is taken at random (randomized greedy for restarts).
     Group minimums are met by restricting the choice to deficient groups when the
-    remaining slots equal the total deficit. Returns (nopen, evaluations).
+    remaining slots equal the total deficit; quota rows below their minimum restrict
+    the choice to sites that raise them. Sites whose opening would break a quota's
+    maximum (a budget) are skipped. With ``rcost[s] > 0`` the key is the saving per unit
+    of ``rcost`` (cost-effectiveness greedy for a budget). Returns (nopen, evaluations).
     """
     m = is_open.shape[0]
     if seed >= 0:
@@ -233,6 +325,7 @@ def greedy(
     while nopen < kmax:
         deficit = _group_deficit(gmin, gcount)
         restrict = deficit > 0 and deficit >= kmax - nopen
+        qdef = _quota_deficit(q_lo, q_use) > 0
         ncand = 0
         while True:
             best = -1
@@ -247,6 +340,10 @@ def greedy(
                     if restrict and gcount[g] >= gmin[g]:
                         continue
                 elif restrict:
+                    continue
+                if qdef and not _helps_deficit(s, q_ptr, q_row, q_val, q_lo, q_use):
+                    continue
+                if not quota_ok(s, -1, q_ptr, q_row, q_val, q_lo, q_hi, q_use):
                     continue
                 skip = False
                 for t in range(ncand):
@@ -272,6 +369,8 @@ def greedy(
                 if ccost[k] < d1[i]:
                     gain += d1[i] - ccost[k]
             ub[best] = gain - fcost[best]
+            if rcost[best] > 0.0:
+                ub[best] /= rcost[best]
             stamp[best] = step
             evals += 1
         if ncand == 0:
@@ -280,9 +379,11 @@ def greedy(
         if ncand > 1:
             pick = np.random.randint(ncand)  # noqa: NPY002 (Numba's RNG)
         s = cand[pick]
-        if stop_when_no_gain and nopen >= kmin and deficit == 0 and candv[pick] <= 0.0:
+        if stop_when_no_gain and nopen >= kmin and deficit == 0 and not qdef and candv[pick] <= 0.0:
             break
-        nopen = _open_site(s, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf)
+        nopen = _open_site(
+            s, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf, q_ptr, q_row, q_val, q_use
+        )
         _insert_update(s, cptr, crow, ccost, d1, f1, d2, f2)
         step += 1
     return nopen, evals
@@ -304,11 +405,17 @@ def local_search(
     gmax,
     conf_ptr,
     conf_adj,
+    q_ptr,
+    q_row,
+    q_val,
+    q_lo,
+    q_hi,
     is_open,
     open_list,
     nopen,
     gcount,
     nconf,
+    q_use,
     d1,
     f1,
     d2,
@@ -354,6 +461,8 @@ def local_search(
                 g = group[r]
                 if g >= 0 and gcount[g] <= gmin[g]:
                     continue
+                if not quota_ok(-1, r, q_ptr, q_row, q_val, q_lo, q_hi, q_use):
+                    continue
                 delta = loss[r] - fcost[r]
                 if delta < best:
                     best = delta
@@ -391,7 +500,12 @@ def local_search(
             gs = group[s]
             s_full = gs >= 0 and gcount[gs] >= gmax[gs]
             # add move
-            if cr < 0 and nopen < kmax and not s_full:
+            if (
+                cr < 0
+                and nopen < kmax
+                and not s_full
+                and quota_ok(s, -1, q_ptr, q_row, q_val, q_lo, q_hi, q_use)
+            ):
                 delta = fcost[s] - gain
                 if delta < best:
                     best = delta
@@ -404,6 +518,8 @@ def local_search(
                 ok = status[r] != MUST
                 gr = group[r]
                 if ok and gs != gr and (s_full or (gr >= 0 and gcount[gr] <= gmin[gr])):
+                    ok = False
+                if ok and not quota_ok(s, r, q_ptr, q_row, q_val, q_lo, q_hi, q_use):
                     ok = False
                 if ok:
                     delta = base - fcost[r] + loss[r] - extra[r]
@@ -419,6 +535,8 @@ def local_search(
                     gr = group[r]
                     if gs != gr and (s_full or (gr >= 0 and gcount[gr] <= gmin[gr])):
                         continue
+                    if not quota_ok(s, r, q_ptr, q_row, q_val, q_lo, q_hi, q_use):
+                        continue
                     delta = base - fcost[r] + loss[r] - extra[r]
                     if delta < best:
                         best = delta
@@ -430,6 +548,8 @@ def local_search(
                         continue
                     gr = group[r]
                     if gs != gr and (s_full or (gr >= 0 and gcount[gr] <= gmin[gr])):
+                        continue
+                    if not quota_ok(s, r, q_ptr, q_row, q_val, q_lo, q_hi, q_use):
                         continue
                     delta = base - fcost[r] + loss[r]
                     if delta < best:
@@ -462,6 +582,10 @@ def local_search(
             conf_ptr,
             conf_adj,
             nconf,
+            q_ptr,
+            q_row,
+            q_val,
+            q_use,
             d1,
             f1,
             d2,
@@ -488,11 +612,17 @@ def shake(
     gmax,
     conf_ptr,
     conf_adj,
+    q_ptr,
+    q_row,
+    q_val,
+    q_lo,
+    q_hi,
     is_open,
     open_list,
     nopen,
     gcount,
     nconf,
+    q_use,
     d1,
     f1,
     d2,
@@ -526,6 +656,8 @@ def shake(
                 continue
             if gr >= 0 and gcount[gr] <= gmin[gr]:
                 continue
+        if not quota_ok(s, r, q_ptr, q_row, q_val, q_lo, q_hi, q_use):
+            continue
         nopen = apply_move(
             s,
             r,
@@ -544,6 +676,10 @@ def shake(
             conf_ptr,
             conf_adj,
             nconf,
+            q_ptr,
+            q_row,
+            q_val,
+            q_use,
             d1,
             f1,
             d2,

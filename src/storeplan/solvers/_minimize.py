@@ -49,6 +49,8 @@ def _infeasible_message(side: SideArrays, kmin: int, what: str) -> str:
         return f"no feasible set of {what} sites satisfies the minimum spacing"
     if side.has_groups:
         return f"no feasible set of {what} sites satisfies the group limits"
+    if side.has_quotas:
+        return f"no feasible set of {what} sites satisfies the quotas ({', '.join(side.q_names)})"
     return f"no feasible set of {what} sites satisfies the side constraints"
 
 

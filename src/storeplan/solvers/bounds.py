@@ -11,8 +11,11 @@ with multipliers :math:`\lambda_i`:
     \rho_j = f_j + \sum_{i} \min(0, c_{ij} - \lambda_i),
 
 where :math:`Y` keeps must-open / forbidden sites and the cardinality
-:math:`k_{\min} \le \sum_j y_j \le k_{\max}` (group and spacing constraints are relaxed,
-which keeps the bound valid). Every :math:`\lambda` gives a lower bound; subgradient
+:math:`k_{\min} \le \sum_j y_j \le k_{\max}` (group, quota and spacing constraints are
+relaxed, which keeps the bound valid). With an opening-cost budget
+:math:`\sum_j k_j y_j \le B` the subproblem is also solved as the LP of that knapsack
+(cardinality relaxed; Dantzig's ratio rule) and the larger of the two values is used:
+both relax the feasible set, so both are lower bounds. Every :math:`\lambda` gives a lower bound; subgradient
 optimisation (Held-Karp step, Beasley 1993) maximises it.
 
 **Maximal covering.** Relax :math:`z_i \le \sum_{j \in N(i)} y_j` with
@@ -78,6 +81,54 @@ def _select(rho, status, kmin, kmax, sel, maximise):
 
 
 @njit(cache=True)
+def _select_knap(rho, status, bcost, bcap, selw, maximise):
+    """LP of the budget knapsack over the sites: must-open fixed, every improving free
+    site taken by ratio ``|rho_j| / k_j`` until the budget is spent (the last one
+    fractionally). Fills ``selw`` (fractions); returns the value."""
+    m = rho.shape[0]
+    val = 0.0
+    cap = bcap
+    idx = np.empty(m, dtype=np.int64)
+    key = np.empty(m)
+    n = 0
+    for j in range(m):
+        selw[j] = 0.0
+        if status[j] == MUST:
+            selw[j] = 1.0
+            val += rho[j]
+            cap -= bcost[j]
+    for j in range(m):
+        if status[j] == MUST or status[j] == FORBIDDEN:
+            continue
+        g = rho[j] if maximise else -rho[j]
+        if g <= 0.0:
+            continue
+        if bcost[j] <= 0.0:
+            selw[j] = 1.0
+            val += rho[j]
+        else:
+            idx[n] = j
+            key[n] = -g / bcost[j]
+            n += 1
+    if cap < 0.0:
+        cap = 0.0
+    order = idx[:n][np.argsort(key[:n])]
+    for t in range(n):
+        j = order[t]
+        c = bcost[j]
+        if c <= cap:
+            selw[j] = 1.0
+            val += rho[j]
+            cap -= c
+        else:
+            f = cap / c
+            selw[j] = f
+            val += f * rho[j]
+            break
+    return val
+
+
+@njit(cache=True)
 def _reduced_costs(indptr, indices, cost, unserved, fcost, lam, rho):
     """Fill ``rho`` with the Lagrangian reduced site costs at multipliers ``lam`` and
     return the constant term.
@@ -117,11 +168,15 @@ def _subgradient_min(
     max_iter,
     patience,
     pi0,
+    bcost,
+    bcap,
 ):
     n = lam.shape[0]
     m = fcost.shape[0]
     rho = np.empty(m)
     sel = np.zeros(m, dtype=np.uint8)
+    selw = np.zeros(m)
+    selk = np.zeros(m)
     g = np.empty(n)
     best = -np.inf
     best_lam = lam.copy()
@@ -131,6 +186,13 @@ def _subgradient_min(
     for it in range(max_iter):  # noqa: B007
         const = _reduced_costs(indptr, indices, cost, unserved, fcost, lam, rho)
         val, nsel, order = _select(rho, status, kmin, kmax, sel, False)
+        for j in range(m):
+            selw[j] = sel[j]
+        if bcap < np.inf:
+            vk = _select_knap(rho, status, bcost, bcap, selk, False)
+            if vk > val:
+                val = vk
+                selw[:] = selk
         L = const + val
         if best + 1e-12 * max(1.0, abs(L)) < L:
             best = L
@@ -152,8 +214,7 @@ def _subgradient_min(
             for k in range(indptr[i], indptr[i + 1]):
                 if cost[k] >= li:
                     break
-                if sel[indices[k]]:
-                    gi -= 1.0
+                gi -= selw[indices[k]]
             g[i] = gi
             norm += gi * gi
         if norm == 0.0:
@@ -215,6 +276,8 @@ def lagrangian_min(
             n_this,
             patience,
             pi,
+            side.bcost if side.has_budget else np.zeros(inst.m),
+            side.bcap,
         )
         its += k
         if b > best:
@@ -311,12 +374,14 @@ def reduce_min(inst: Instance, side: SideArrays, kmin: int, kmax: int, lam: np.n
 
 
 @njit(cache=True)
-def _subgradient_cover(cptr, crow, w, status, kmin, kmax, lam, lb, max_iter, patience):
+def _subgradient_cover(cptr, crow, w, status, kmin, kmax, lam, lb, max_iter, patience, bcost, bcap):
     """Minimise U(lambda) over lambda in [0, w] (upper bound for maximal covering)."""
     n = w.shape[0]
     m = cptr.shape[0] - 1
     rho = np.empty(m)
     sel = np.zeros(m, dtype=np.uint8)
+    selw = np.zeros(m)
+    selk = np.zeros(m)
     cov = np.empty(n)
     best = np.inf
     best_lam = lam.copy()
@@ -330,6 +395,13 @@ def _subgradient_cover(cptr, crow, w, status, kmin, kmax, lam, lb, max_iter, pat
                 s += lam[crow[k]]
             rho[j] = s
         val, nsel, order = _select(rho, status, kmin, kmax, sel, True)
+        for j in range(m):
+            selw[j] = sel[j]
+        if bcap < np.inf:
+            vk = _select_knap(rho, status, bcost, bcap, selk, True)
+            if vk < val:
+                val = vk
+                selw[:] = selk
         U = val
         for i in range(n):
             if w[i] > lam[i]:
@@ -347,9 +419,9 @@ def _subgradient_cover(cptr, crow, w, status, kmin, kmax, lam, lb, max_iter, pat
             break
         cov[:] = 0.0
         for j in range(m):
-            if sel[j]:
+            if selw[j] > 0.0:
                 for k in range(cptr[j], cptr[j + 1]):
-                    cov[crow[k]] += 1.0
+                    cov[crow[k]] += selw[j]
         # subgradient of U w.r.t. lambda_i: cov_i - [lambda_i < w_i]
         norm = 0.0
         for i in range(n):
@@ -390,15 +462,21 @@ def lagrangian_cover(
         float(lb),
         max_iter,
         patience,
+        side.bcost if side.has_budget else np.zeros(cptr.shape[0] - 1),
+        side.bcap,
     )
     return LagrangianResult(float(best), best_lam, int(its))
 
 
 @njit(cache=True)
-def _lagrangian_sites(indptr, indices, cost, unserved, fcost, status, kmin, kmax, lam):
+def _lagrangian_sites(indptr, indices, cost, unserved, fcost, status, kmin, kmax, lam, bcost, bcap):
     m = fcost.shape[0]
     rho = np.empty(m)
     _reduced_costs(indptr, indices, cost, unserved, fcost, lam, rho)
+    if bcap < np.inf:
+        selw = np.zeros(m)
+        _select_knap(rho, status, bcost, bcap, selw, False)
+        return np.flatnonzero(selw >= 1.0)
     sel = np.zeros(m, dtype=np.uint8)
     _select(rho, status, kmin, kmax, sel, False)
     return np.flatnonzero(sel)
@@ -417,16 +495,22 @@ def lagrangian_sites(inst: Instance, side: SideArrays, kmin: int, kmax: int, lam
         kmin,
         kmax,
         np.asarray(lam, dtype=np.float64),
+        side.bcost if side.has_budget else np.zeros(inst.m),
+        side.bcap,
     ).astype(np.int64)
 
 
 @njit(cache=True)
-def _cover_sites(cptr, crow, status, kmin, kmax, lam):
+def _cover_sites(cptr, crow, status, kmin, kmax, lam, bcost, bcap):
     m = cptr.shape[0] - 1
     rho = np.zeros(m)
     for j in range(m):
         for k in range(cptr[j], cptr[j + 1]):
             rho[j] += lam[crow[k]]
+    if bcap < np.inf:
+        selw = np.zeros(m)
+        _select_knap(rho, status, bcost, bcap, selw, True)
+        return np.flatnonzero(selw >= 1.0)
     sel = np.zeros(m, dtype=np.uint8)
     _select(rho, status, kmin, kmax, sel, True)
     return np.flatnonzero(sel)
@@ -437,6 +521,13 @@ def cover_sites(
 ) -> np.ndarray:
     """Sites of the covering Lagrangian subproblem at ``lam`` (largest
     :math:`\\sum_{i \\in C(j)} \\lambda_i`), a start for local search."""
-    return _cover_sites(cptr, crow, side.status, kmin, kmax, np.asarray(lam, dtype=np.float64)).astype(
-        np.int64
-    )
+    return _cover_sites(
+        cptr,
+        crow,
+        side.status,
+        kmin,
+        kmax,
+        np.asarray(lam, dtype=np.float64),
+        side.bcost if side.has_budget else np.zeros(cptr.shape[0] - 1),
+        side.bcap,
+    ).astype(np.int64)

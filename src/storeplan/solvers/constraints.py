@@ -17,15 +17,43 @@ With :math:`y_j \\in \\{0, 1\\}` the open/closed decision of site :math:`j`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import InfeasibleError, InputError
 
-__all__ = ["Constraints", "SideArrays", "prepare"]
+__all__ = ["Constraints", "Quota", "SideArrays", "prepare"]
 
 FREE, MUST, FORBIDDEN = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One knapsack row over a set of sites: ``lo <= sum_j weight_j y_j <= hi``.
+
+    Parameters
+    ----------
+    name : str
+        What the row is, used in every error message (e.g. ``"region Henan"``,
+        ``"budget"``, ``"format flagship"``).
+    sites : array-like of int
+        Member sites (column indices).
+    weight : array-like of float, optional
+        Coefficient of every member (e.g. its opening cost, currency); None: 1 (a store
+        count).
+    lo, hi : float
+        Bounds of the row (``hi = inf``: no upper limit).
+    unit : str
+        Unit of the row's value for messages: ``"stores"`` (count) or a currency.
+    """
+
+    name: str
+    sites: np.ndarray
+    weight: np.ndarray | None = None
+    lo: float = 0.0
+    hi: float = float("inf")
+    unit: str = "stores"
 
 
 @dataclass(frozen=True)
@@ -45,6 +73,12 @@ class Constraints:
     conflicts : array-like of int, shape (k, 2), optional
         Site pairs that may not both be open (minimum spacing; see
         :func:`storeplan.geo.pairs_within`).
+    site_cost : array-like of float, shape (n_sites,), optional
+        Opening cost of every site (currency), the weights of ``budget``.
+    budget : float, optional
+        Most total ``site_cost`` of the open sites (a knapsack row, never a count).
+    quotas : sequence of Quota
+        Further knapsack rows (store counts or budgets per region, tier, format...).
     """
 
     must_open: np.ndarray | None = None
@@ -53,6 +87,9 @@ class Constraints:
     group_min: np.ndarray | None = None
     group_max: np.ndarray | None = None
     conflicts: np.ndarray | None = None
+    site_cost: np.ndarray | None = None
+    budget: float | None = None
+    quotas: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -61,7 +98,10 @@ class SideArrays:
 
     ``status`` is 0 free / 1 must-open / 2 forbidden per site; ``group`` is int32 with
     -1 for none; ``gmin``/``gmax`` int64 per group (gmax = n_sites when unbounded);
-    ``conf_ptr``/``conf_adj`` a symmetric CSR adjacency of conflicting sites.
+    ``conf_ptr``/``conf_adj`` a symmetric CSR adjacency of conflicting sites;
+    ``q_ptr``/``q_row``/``q_val`` the quota rows of every site (site-major CSR) with
+    bounds ``q_lo``/``q_hi`` and names ``q_names``; ``bcost``/``bcap`` the weights and
+    capacity of the overall budget row (``bcap = inf`` without one), used by the bounds.
     """
 
     status: np.ndarray
@@ -71,6 +111,39 @@ class SideArrays:
     conf_ptr: np.ndarray
     conf_adj: np.ndarray
     conflicts: np.ndarray
+    q_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    q_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    q_val: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    q_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    q_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    q_names: tuple = ()
+    q_units: tuple = ()
+    bcost: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    bcap: float = float("inf")
+
+    @property
+    def has_quotas(self) -> bool:
+        return bool(self.q_lo.shape[0] > 0)
+
+    @property
+    def has_budget(self) -> bool:
+        return bool(np.isfinite(self.bcap))
+
+    def quota_usage(self, sites) -> np.ndarray:
+        """Value of every quota row for the open ``sites``."""
+        use = np.zeros(self.q_lo.shape[0])
+        for j in np.asarray(sites, dtype=np.int64):
+            a, b = self.q_ptr[j], self.q_ptr[j + 1]
+            np.add.at(use, self.q_row[a:b], self.q_val[a:b])
+        return use
+
+    def quota_matrix(self):
+        """Quota rows as a ``scipy.sparse`` CSR matrix (rows x sites)."""
+        import scipy.sparse as sp
+
+        m = self.status.shape[0]
+        cols = np.repeat(np.arange(m, dtype=np.int64), np.diff(self.q_ptr))
+        return sp.csr_matrix((self.q_val, (self.q_row, cols)), shape=(self.q_lo.shape[0], m))
 
     @property
     def must(self) -> np.ndarray:
@@ -90,7 +163,7 @@ class SideArrays:
 
     @property
     def trivial(self) -> bool:
-        return not (self.has_groups or self.has_conflicts or np.any(self.status != FREE))
+        return not (self.has_groups or self.has_conflicts or self.has_quotas or np.any(self.status != FREE))
 
 
 def _index_array(value, m: int, name: str) -> np.ndarray:
@@ -220,7 +293,116 @@ def prepare(
         conf_adj = sym[:, 1].astype(np.int32)
     else:
         conf_adj = np.empty(0, dtype=np.int32)
-    return SideArrays(status, group, gmin, gmax, conf_ptr, conf_adj, pairs)
+    quotas = _prepare_quotas(c, m, status, p_min)
+    return SideArrays(status, group, gmin, gmax, conf_ptr, conf_adj, pairs, **quotas)
+
+
+def _fmt(v: float, unit: str) -> str:
+    return f"{v:,.0f}" if unit == "stores" or float(v).is_integer() else f"{v:,.6g}"
+
+
+def _prepare_quotas(c: Constraints, m: int, status: np.ndarray, p_min: int) -> dict:
+    """Validate the budget and the quotas; return the SideArrays quota fields."""
+    rows: list[tuple[str, np.ndarray, np.ndarray, float, float, str]] = []
+    bcost = np.zeros(0)
+    bcap = float("inf")
+    if c.budget is not None or c.site_cost is not None:
+        if c.site_cost is None:
+            raise InputError("budget given without site_cost (the opening cost of every site)")
+        cost = np.asarray(c.site_cost, dtype=np.float64).reshape(-1)
+        if cost.shape[0] != m:
+            raise InputError(f"site_cost must have one entry per site ({m}), got {cost.shape[0]}")
+        if not np.all(np.isfinite(cost)) or np.any(cost < 0):
+            raise InputError("site_cost must be finite and non-negative")
+        if c.budget is not None:
+            b = float(c.budget)
+            if not np.isfinite(b) or b < 0:
+                raise InputError(f"budget must be a finite non-negative number, got {c.budget!r}")
+            bcost, bcap = cost, b
+            rows.append(("budget", np.arange(m, dtype=np.int64), cost, 0.0, b, "currency"))
+    for q in c.quotas:
+        if not isinstance(q, Quota):
+            raise InputError(f"quotas must hold storeplan.solvers.Quota, got {type(q)!r}")
+        sites = np.asarray(q.sites).reshape(-1)
+        if sites.size and not np.issubdtype(sites.dtype, np.integer):
+            raise InputError(f"quota {q.name}: sites must be integer site indices")
+        sites = sites.astype(np.int64)
+        if sites.size and (sites.min() < 0 or sites.max() >= m):
+            raise InputError(f"quota {q.name}: site indices outside 0..{m - 1}")
+        if np.unique(sites).size != sites.size:
+            raise InputError(f"quota {q.name}: a site is listed twice")
+        w = np.ones(sites.size) if q.weight is None else np.asarray(q.weight, dtype=np.float64).reshape(-1)
+        if w.shape[0] != sites.size:
+            raise InputError(f"quota {q.name}: weight must have one entry per member site")
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise InputError(f"quota {q.name}: weights must be finite and non-negative")
+        lo, hi = float(q.lo), float(q.hi)
+        if np.isnan(lo) or np.isnan(hi) or lo < 0 or lo == np.inf:
+            raise InputError(f"quota {q.name}: lo must be finite and >= 0, hi >= 0")
+        rows.append((q.name, sites, w, lo, hi, q.unit))
+    k = len(rows)
+    if k == 0:
+        return {"q_ptr": np.zeros(m + 1, dtype=np.int64)}
+    if np.isfinite(bcap) and p_min > 0:
+        must = status == MUST
+        free = np.sort(bcost[status == FREE])
+        need = p_min - int(must.sum())
+        cheapest = float(bcost[must].sum()) + (float(free[:need].sum()) if need > 0 else 0.0)
+        if cheapest > bcap + 1e-9 * max(1.0, bcap):
+            raise InfeasibleError(
+                f"budget: the cheapest {p_min} stores that may open cost {cheapest:,.6g} "
+                f"but the budget is {bcap:,.6g}"
+            )
+    for name, sites, w, lo, hi, unit in rows:
+        tol = 1e-9 * max(1.0, abs(hi) if np.isfinite(hi) else 1.0)
+        if lo > hi + tol:
+            raise InfeasibleError(f"{name}: minimum {_fmt(lo, unit)} is above its maximum {_fmt(hi, unit)}")
+        allowed = status[sites] != FORBIDDEN
+        most = float(w[allowed].sum())
+        if lo > most + 1e-9 * max(1.0, lo):
+            if unit == "stores":
+                raise InfeasibleError(
+                    f"{name}: at least {_fmt(lo, unit)} stores needed but only {int(allowed.sum())} "
+                    "candidate sites may open"
+                )
+            raise InfeasibleError(
+                f"{name}: at least {_fmt(lo, unit)} needed but all {int(allowed.sum())} candidate sites "
+                f"that may open give only {_fmt(most, unit)}"
+            )
+        forced = float(w[status[sites] == MUST].sum())
+        if forced > hi + tol:
+            if unit == "stores":
+                n_must = int(np.count_nonzero(status[sites] == MUST))
+                raise InfeasibleError(
+                    f"{name}: at most {_fmt(hi, unit)} stores allowed but {n_must} sites must open"
+                )
+            raise InfeasibleError(
+                f"{name}: the must-open sites need {_fmt(forced, unit)} "
+                f"but at most {_fmt(hi, unit)} is allowed"
+            )
+    site = np.concatenate([r[1] for r in rows])
+    row = np.concatenate([np.full(r[1].size, t, dtype=np.int64) for t, r in enumerate(rows)])
+    val = np.concatenate([r[2] for r in rows])
+    order = np.lexsort((row, site))
+    site, row, val = site[order], row[order], val[order]
+    q_ptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(site, minlength=m), out=q_ptr[1:])
+    return {
+        "q_ptr": q_ptr,
+        "q_row": row,
+        "q_val": val.astype(np.float64),
+        "q_lo": np.array([r[3] for r in rows], dtype=np.float64),
+        "q_hi": np.array([r[4] for r in rows], dtype=np.float64),
+        "q_names": tuple(r[0] for r in rows),
+        "q_units": tuple(r[5] for r in rows),
+        "bcost": bcost,
+        "bcap": bcap,
+    }
+
+
+def quota_tol(hi: float) -> float:
+    """Absolute tolerance of a quota bound (round-off of sums of costs)."""
+    return 1e-9 * max(1.0, abs(hi)) if np.isfinite(hi) else 0.0
 
 
 def check_sites(side: SideArrays, sites: np.ndarray) -> str | None:
@@ -240,4 +422,10 @@ def check_sites(side: SideArrays, sites: np.ndarray) -> str | None:
         both = is_open[side.conflicts[:, 0]] & is_open[side.conflicts[:, 1]]
         if np.any(both):
             return "minimum spacing violated"
+    if side.has_quotas:
+        use = side.quota_usage(sites)
+        for t in range(use.shape[0]):
+            lo, hi = side.q_lo[t], side.q_hi[t]
+            if use[t] < lo - quota_tol(lo) or use[t] > hi + quota_tol(hi):
+                return f"{side.q_names[t]} is {use[t]:.6g}, outside [{lo:.6g}, {hi:.6g}]"
     return None

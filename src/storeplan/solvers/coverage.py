@@ -77,12 +77,12 @@ def _is_int(w: np.ndarray) -> bool:
     return bool(np.all(w == np.round(w)))
 
 
-def _run_heuristic(inst, side, k, seed, deadline, vns):
+def _run_heuristic(inst, side, k, seed, deadline, vns, kmax=None):
     return heuristic_search(
         inst,
         side,
         k,
-        k,
+        k if kmax is None else kmax,
         seed=seed,
         deadline=deadline,
         vns_iterations=vns,
@@ -91,7 +91,7 @@ def _run_heuristic(inst, side, k, seed, deadline, vns):
 
 def coverage(
     cost,
-    p: int,
+    p: int | None,
     radius: float,
     *,
     weights=None,
@@ -107,8 +107,8 @@ def coverage(
     cost : ndarray or scipy.sparse CSR, shape (n_clients, n_sites)
         Distance (e.g. km); client ``i`` is covered by site ``j`` when
         ``cost[i, j] <= radius`` (missing CSR entries never cover).
-    p : int
-        Number of sites to open.
+    p : int or None
+        Number of sites to open. None: as many as ``constraints.budget`` allows.
     radius : float
         Coverage radius in the units of ``cost``.
     weights : array-like, optional
@@ -125,23 +125,30 @@ def coverage(
     t0 = time.perf_counter()
     method = check_method(method)
     inst, w = _cover_instance(cost, radius, weights)
-    p = check_p(p, inst.m)
+    if p is None:
+        if constraints is None or constraints.budget is None:
+            raise InputError("coverage: give p (the number of sites) or constraints.budget")
+        kmin, kmax = 0, inst.m
+    else:
+        p = check_p(p, inst.m)
+        kmin, kmax = p, p
     tl = check_time_limit(time_limit)
     deadline = None if tl is None else t0 + tl
-    side = prepare(constraints, inst.m, p, p)
+    side = prepare(constraints, inst.m, kmin, kmax)
+    what = "open" if p is None else str(p)
     total = float(w.sum())
     small = inst.nnz + inst.n <= MIP_AUTO_ARCS
     iterations = 0
-    res = _run_heuristic(inst, side, p, seed, deadline, 0)
+    res = _run_heuristic(inst, side, kmin, seed, deadline, 0, kmax)
     methods = []
     st = res.state
     if st is None and (method == "heuristic" or not small):
-        raise InfeasibleError(_infeasible(side, p))
+        raise InfeasibleError(_infeasible(side, what))
     if st is not None:
         methods.append(res.method)
         iterations += res.moves
         covered = total - st.objective()
-        lr = lagrangian_cover(inst.cptr, inst.crow, w, side, p, p, covered, max_iter=2000, patience=50)
+        lr = lagrangian_cover(inst.cptr, inst.crow, w, side, kmin, kmax, covered, max_iter=2000, patience=50)
         iterations += lr.iterations
         methods.append("lagrangian")
         bound = lr.bound
@@ -150,11 +157,11 @@ def coverage(
         proven = bound <= covered + 1e-9 * max(1.0, covered)
         if not proven:
             # Lagrangian heuristic: local search from the subproblem's sites
-            start = cover_sites(inst.cptr, inst.crow, side, p, p, lr.lam)
-            if start.size == p and check_sites(side, start) is None:
+            start = cover_sites(inst.cptr, inst.crow, side, kmin, kmax, lr.lam)
+            if kmin <= start.size <= kmax and check_sites(side, start) is None:
                 cand = State(inst, side)
                 cand.open_many(start)
-                mv, _ = improve(cand, p, p, deadline)
+                mv, _ = improve(cand, kmin, kmax, deadline)
                 iterations += mv
                 if cand.objective() < st.objective() - 1e-9 * max(1.0, covered):
                     st = cand
@@ -162,7 +169,7 @@ def coverage(
                     methods.append("lagrangian-start")
                     proven = bound <= covered + 1e-9 * max(1.0, covered)
         if not proven and (method == "heuristic" or (not small and method == "auto")):
-            res2 = _run_heuristic(inst, side, p, seed, deadline, VNS_ITERATIONS)
+            res2 = _run_heuristic(inst, side, kmin, seed, deadline, VNS_ITERATIONS, kmax)
             if res2.state is not None and res2.state.objective() < st.objective() - 1e-9:
                 st = res2.state
                 methods.append("vns")
@@ -180,6 +187,7 @@ def coverage(
             side,
             p=p,
             target=None,
+            kmax=kmax,
             time_limit=_mip_time(deadline),
             warm_sites=None if st is None else st.sites,
             seed=seed,
@@ -187,7 +195,7 @@ def coverage(
         methods.append("mip")
         iterations += mip.nodes
         if mip.infeasible:
-            raise InfeasibleError(_infeasible(side, p) + " (proven by the MIP)")
+            raise InfeasibleError(_infeasible(side, what) + " (proven by the MIP)")
         if mip.y is not None:
             cand = State(inst, side)
             cand.open_many(mip.y)
@@ -218,9 +226,11 @@ def coverage(
     )
 
 
-def _infeasible(side: SideArrays, p: int) -> str:
+def _infeasible(side: SideArrays, p) -> str:
     if side.has_conflicts:
         return f"no feasible set of {p} sites satisfies the minimum spacing"
+    if side.has_quotas and not side.has_groups:
+        return f"no feasible set of {p} sites satisfies the quotas ({', '.join(side.q_names)})"
     return f"no feasible set of {p} sites satisfies the group limits"
 
 
@@ -306,7 +316,7 @@ def set_cover(
     st = cache[k_best]
     methods = ["greedy+swap"]
     bound = float(lo)
-    monotone = not side.has_conflicts and not side.has_groups
+    monotone = not side.has_conflicts and not side.has_groups and not side.has_quotas
     if monotone and k_best > lo:
         # k* >= k whenever the Lagrangian upper bound of coverage(k - 1) misses the target
         k = k_best - 1

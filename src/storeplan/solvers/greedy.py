@@ -23,6 +23,7 @@ class State:
         self.nopen = 0
         self.gcount = np.zeros(max(side.gmin.shape[0], 1), dtype=np.int64)
         self.nconf = np.zeros(m, dtype=np.int32)
+        self.q_use = np.zeros(side.q_lo.shape[0], dtype=np.float64)
         self.d1 = inst.unserved.copy()
         self.d2 = inst.unserved.copy()
         self.f1 = np.full(n, -1, dtype=np.int64)
@@ -35,7 +36,19 @@ class State:
 
     def side_args(self):
         s = self.side
-        return (s.status, s.group, s.gmin, s.gmax, s.conf_ptr, s.conf_adj)
+        return (
+            s.status,
+            s.group,
+            s.gmin,
+            s.gmax,
+            s.conf_ptr,
+            s.conf_adj,
+            s.q_ptr,
+            s.q_row,
+            s.q_val,
+            s.q_lo,
+            s.q_hi,
+        )
 
     def state_args(self):
         return (
@@ -44,6 +57,7 @@ class State:
             self.nopen,
             self.gcount,
             self.nconf,
+            self.q_use,
             self.d1,
             self.f1,
             self.d2,
@@ -53,7 +67,7 @@ class State:
     def copy(self) -> State:
         new = State.__new__(State)
         new.inst, new.side, new.nopen = self.inst, self.side, self.nopen
-        for name in ("is_open", "open_list", "gcount", "nconf", "d1", "d2", "f1", "f2"):
+        for name in ("is_open", "open_list", "gcount", "nconf", "q_use", "d1", "d2", "f1", "f2"):
             setattr(new, name, getattr(self, name).copy())
         return new
 
@@ -70,6 +84,10 @@ class State:
             self.side.conf_ptr,
             self.side.conf_adj,
             self.nconf,
+            self.side.q_ptr,
+            self.side.q_row,
+            self.side.q_val,
+            self.q_use,
             self.d1,
             self.f1,
             self.d2,
@@ -88,6 +106,15 @@ class State:
     def objective(self) -> float:
         """Exact objective: opening costs plus weighted service / unserved costs."""
         return float(self.d1.sum() + self.inst.fcost[self.open_list[: self.nopen]].sum())
+
+    def quotas_met(self) -> bool:
+        """True when every quota row is within its bounds."""
+        s = self.side
+        if not s.has_quotas:
+            return True
+        tl = 1e-9 * np.maximum(1.0, np.abs(s.q_lo))
+        th = np.where(np.isfinite(s.q_hi), 1e-9 * np.maximum(1.0, np.abs(s.q_hi)), 0.0)
+        return bool(np.all(self.q_use >= s.q_lo - tl) and np.all(self.q_use <= s.q_hi + th))
 
     def n_unserved(self) -> int:
         return int(np.count_nonzero(self.f1 < 0))
@@ -116,11 +143,14 @@ def construct(
     rcl: int = 1,
     seed: int = -1,
     start: np.ndarray | None = None,
+    rcost: np.ndarray | None = None,
 ) -> tuple[State, int]:
     """Open the must-open sites (and ``start``), then add sites greedily.
 
     Returns the state and the number of gain evaluations. The state may hold fewer
-    than ``kmin`` sites when the side constraints block every remaining site.
+    than ``kmin`` sites (or miss a quota minimum) when the side constraints block every
+    remaining site. ``rcost`` (per site, > 0) makes the greedy rank sites by saving per
+    unit of ``rcost`` (a budget's cost-effectiveness rule).
     """
     st = State(inst, side)
     st.open_many(side.must)
@@ -136,5 +166,6 @@ def construct(
         stop_when_no_gain,
         rcl,
         seed,
+        np.zeros(inst.m) if rcost is None else np.asarray(rcost, dtype=np.float64),
     )
     return st, int(evals)

@@ -20,8 +20,9 @@ r"""HiGHS mixed-integer models (exact solves of small or reduced instances).
 **Partial set covering**: :math:`\min \sum_j y_j` s.t. :math:`\sum_i w_i z_i \ge s W`,
 the same linking rows.
 
-:math:`Y_{\text{side}}` holds must-open / forbidden bounds, group rows and one row
-:math:`y_a + y_b \le 1` per conflicting pair. Models are passed to HiGHS as one CSC
+:math:`Y_{\text{side}}` holds must-open / forbidden bounds, group rows, one row
+:math:`y_a + y_b \le 1` per conflicting pair and one knapsack row per quota (budget,
+store counts or budgets per group). Models are passed to HiGHS as one CSC
 matrix; the heuristic solution is passed with ``setSolution`` as the first incumbent.
 """
 
@@ -100,6 +101,17 @@ def _side_rows(side: SideArrays, ycol: np.ndarray, kmin: int, kmax: int, m_kept:
             lo.append(np.full(k, -INF))
             hi.append(np.ones(k))
             r += k
+    if side.has_quotas:
+        # knapsack rows (budget, quotas) over the kept sites; fixed-closed sites add 0
+        site_of = np.repeat(np.arange(side.status.shape[0], dtype=np.int64), np.diff(side.q_ptr))
+        ok = ycol[site_of] >= 0
+        rows.append(r + side.q_row[ok])
+        cols.append(ycol[site_of[ok]])
+        vals.append(side.q_val[ok])
+        nq = side.q_lo.shape[0]
+        lo.append(np.where(side.q_lo > 0, side.q_lo, -INF))
+        hi.append(np.where(np.isfinite(side.q_hi), side.q_hi, INF))
+        r += nq
     return rows, cols, vals, lo, hi, r
 
 
@@ -508,6 +520,7 @@ def solve_cover_mip(
     time_limit: float | None,
     warm_sites: np.ndarray | None,
     seed: int = 0,
+    kmax: int | None = None,
 ) -> MipResult:
     """Maximal covering (``p`` given: maximise covered weight with p sites) or partial
     set covering (``target`` given: fewest sites covering at least ``target`` weight).
@@ -531,9 +544,10 @@ def solve_cover_mip(
     row_lo = [np.full(n, -INF)]
     row_hi = [np.zeros(n)]
     nrow = n
-    if p is not None:
+    if p is not None or target is None:
+        # maximal covering: exactly p sites, or (p None) as many as the quotas allow
         c = np.concatenate([np.zeros(m), w])
-        kmin = kmax = p
+        kmin, kmax = (p, p) if p is not None else (0, m if kmax is None else kmax)
         maximise = True
     else:
         c = np.concatenate([np.ones(m), np.zeros(n)])

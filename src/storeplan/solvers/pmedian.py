@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ..errors import InfeasibleError
+from ..errors import InfeasibleError, InputError
 from ._minimize import check_method, solve_min
 from ._validate import (
     as_sorted_csr,
@@ -48,7 +48,7 @@ def check_reachable(indptr, indices, status, n: int) -> None:
 
 def pmedian(
     cost,
-    p: int,
+    p: int | None,
     *,
     weights=None,
     constraints: Constraints | None = None,
@@ -65,12 +65,14 @@ def pmedian(
         Cost (e.g. km) of serving one unit of client weight from each site. A missing
         CSR entry (or ``inf`` in a dense array) means the client cannot use the site;
         an explicitly stored 0 is a real zero cost.
-    p : int
-        Number of sites to open, ``1 <= p <= n_sites``.
+    p : int or None
+        Number of sites to open, ``1 <= p <= n_sites``. None: as many as
+        ``constraints.budget`` (a knapsack row on the opening costs) allows.
     weights : array-like, shape (n_clients,), optional
         Client weights (e.g. population), default 1.
     constraints : Constraints, optional
-        Must-open / forbidden sites, group limits, minimum spacing.
+        Must-open / forbidden sites, group limits, minimum spacing, an opening-cost
+        budget and quotas (knapsack rows).
     unserved_cost : float or array-like, optional
         Cost per unit weight of a client none of whose stored sites is open (e.g. its
         largest stored distance). None: every client must be served.
@@ -102,11 +104,17 @@ def pmedian(
     method = check_method(method)
     n, m, indptr, indices, vals = as_sorted_csr(cost)
     check_n_m(n, m)
-    p = check_p(p, m)
+    if p is None:
+        if constraints is None or constraints.budget is None:
+            raise InputError("pmedian: give p (the number of sites) or constraints.budget")
+        kmin, kmax = 1, m
+    else:
+        p = check_p(p, m)
+        kmin, kmax = p, p
     w = check_weights(weights, n)
     u = check_unserved(unserved_cost, n)
     tl = check_time_limit(time_limit)
-    side = prepare(constraints, m, p, p)
+    side = prepare(constraints, m, kmin, kmax)
     if u is None:
         check_reachable(indptr, indices, side.status, n)
     rows = np.repeat(np.arange(n), np.diff(indptr))
@@ -114,8 +122,8 @@ def pmedian(
     return solve_min(
         inst,
         side,
-        p,
-        p,
+        kmin,
+        kmax,
         ufl=False,
         time_limit=tl,
         seed=int(seed),

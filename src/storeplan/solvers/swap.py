@@ -77,8 +77,26 @@ def heuristic_search(
     """
     st, _ = construct(inst, side, kmin, kmax, stop_when_no_gain=stop_when_no_gain, start=start)
     method = "greedy"
+    if side.has_budget:
+        # budgeted greedy: the better of the saving rule and the saving-per-cost rule
+        # (Khuller, Moss & Naor 1999), each after local search
+        improve(st, kmin, kmax, deadline)
+        alt, _ = construct(
+            inst,
+            side,
+            kmin,
+            kmax,
+            stop_when_no_gain=stop_when_no_gain,
+            start=start,
+            rcost=np.maximum(side.bcost, 1e-9 * max(1.0, float(side.bcost.max(initial=0.0)))),
+        )
+        if alt.nopen >= kmin and alt.quotas_met():
+            improve(alt, kmin, kmax, deadline)
+            if not (st.nopen >= kmin and st.quotas_met()) or alt.objective() < st.objective():
+                st = alt
+                method = "greedy(cost-ratio)"
     attempt = 0
-    while st.nopen < kmin and attempt < 30:
+    while (st.nopen < kmin or not st.quotas_met()) and attempt < 30:
         # side constraints (spacing) blocked the plain greedy: randomized restarts
         attempt += 1
         st, _ = construct(
@@ -91,7 +109,7 @@ def heuristic_search(
             seed=seed * 1000 + attempt,
         )
         method = "randomized-greedy"
-    if st.nopen < kmin:
+    if st.nopen < kmin or not st.quotas_met():
         return SearchResult(None, 0, attempt, method)
     moves, _ = improve(st, kmin, kmax, deadline)
     method += "+swap"
