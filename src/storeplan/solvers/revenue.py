@@ -59,7 +59,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from storeplan.errors import InfeasibleError, InputError, SolverError
-from storeplan.solvers.constraints import FORBIDDEN, Constraints, prepare
+from storeplan.solvers._kernels import _quota_deficit, quota_ok
+from storeplan.solvers.constraints import FORBIDDEN, Constraints, Quota, check_sites, prepare
 from storeplan.solvers.solution import Solution, make_solution
 
 __all__ = ["revenue", "RevenueProblem", "objective_value", "marginal_gains", "GREEDY_FACTOR"]
@@ -251,16 +252,28 @@ def _greedy(
     mode,
     budget_left,
     lazy,
+    q_ptr,
+    q_row,
+    q_val,
+    q_lo,
+    q_hi,
+    q_use,
+    allow,
+    fill,
 ):
     """Add sites greedily. mode 0: exactly ``target`` sites; 1: budget; 2: while positive.
 
-    ``status``: 0 free, 1 must (already open), 2 forbidden. Returns (order, n_added, evals,
-    budget_left). ``num``/``den``/``is_open`` are updated in place.
+    ``status``: 0 free, 1 must (already open), 2 forbidden. Sites that would break a
+    quota's maximum are skipped; only sites with ``allow`` are considered. With ``fill``
+    (the quota-minimum phase) sites are added even at a loss and the loop stops as soon
+    as one more quota row reaches its minimum. Returns (order, n_added, evals,
+    budget_left). ``num``/``den``/``is_open``/``q_use`` are updated in place.
     """
     m = cptr.shape[0] - 1
+    deficit0 = _quota_deficit(q_lo, q_use)
     blocked = np.zeros(m, dtype=np.bool_)
     for j in range(m):
-        if status[j] == 2 or is_open[j]:
+        if status[j] == 2 or is_open[j] or not allow[j]:
             blocked[j] = True
         if is_open[j]:
             for t in range(conf_ptr[j], conf_ptr[j + 1]):
@@ -288,7 +301,11 @@ def _greedy(
             break
         if lazy:
             j = heap[0]
-            if blocked[j] or (mode == 1 and cost[j] > budget_left):
+            if (
+                blocked[j]
+                or (mode == 1 and cost[j] > budget_left)
+                or not quota_ok(j, -1, q_ptr, q_row, q_val, q_lo, q_hi, q_use)
+            ):
                 size -= 1
                 heap[0] = heap[size]
                 _sift_down(heap, size, 0, key)
@@ -309,6 +326,8 @@ def _greedy(
             for c in range(m):
                 if blocked[c] or (mode == 1 and cost[c] > budget_left):
                     continue
+                if not quota_ok(c, -1, q_ptr, q_row, q_val, q_lo, q_hi, q_use):
+                    continue
                 g = _gain(c, cptr, crow, cval, W, num, den)
                 evals += 1
                 k = _key(g, fixed[c], cost[c], mode)
@@ -318,7 +337,7 @@ def _greedy(
             if j < 0:
                 break
             key[j] = kbest
-        if mode != 0 and not key[j] > 0.0:
+        if mode != 0 and not fill and not key[j] > 0.0:
             break
         # accept j
         _apply(j, 1.0, cptr, crow, cval, num, den)
@@ -326,11 +345,15 @@ def _greedy(
         blocked[j] = True
         for t in range(conf_ptr[j], conf_ptr[j + 1]):
             blocked[conf_adj[t]] = True
+        for t in range(q_ptr[j], q_ptr[j + 1]):
+            q_use[q_row[t]] += q_val[t]
         budget_left -= cost[j]
         n_open += 1
         order[n_added] = j
         n_added += 1
         rnd += 1
+        if fill and _quota_deficit(q_lo, q_use) < deficit0:
+            break
     return order[:n_added], n_added, evals, budget_left
 
 
@@ -357,6 +380,12 @@ def _swap_sweep(
     use_budget,
     cand_order,
     tol,
+    q_ptr,
+    q_row,
+    q_val,
+    q_lo,
+    q_hi,
+    q_use,
 ):
     """One sweep of best-removal swaps: for each closed candidate j (in ``cand_order``) find
     the open site i whose exchange for j improves F most; apply it when > ``tol``.
@@ -427,6 +456,8 @@ def _swap_sweep(
                 continue
             if use_budget and cost[j] - cost[i] > budget_left:
                 continue
+            if not quota_ok(j, i, q_ptr, q_row, q_val, q_lo, q_hi, q_use):
+                continue
             delta = base - loss[s] + corr[s]
             if delta > best:
                 best = delta
@@ -444,6 +475,10 @@ def _swap_sweep(
             slot_of[j] = best_s
             open_list[best_s] = j
             budget_left -= cost[j] - cost[i]
+            for t in range(q_ptr[i], q_ptr[i + 1]):
+                q_use[q_row[t]] -= q_val[t]
+            for t in range(q_ptr[j], q_ptr[j + 1]):
+                q_use[q_row[t]] += q_val[t]
             moves += 1
             for s in range(p):
                 k = open_list[s]
@@ -914,8 +949,11 @@ def revenue(
     budget : float, optional
         Most total ``opening_cost`` of the new sites (when ``p`` is None).
     constraints : Constraints, optional
-        ``must_open``, ``forbidden``, ``conflicts`` (minimum spacing pairs); ``group``
-        limits are not supported here.
+        ``must_open``, ``forbidden``, ``conflicts`` (minimum spacing pairs), ``group``
+        limits and ``quotas`` (store counts or budgets per group, honoured by greedy and
+        swaps; the bounds relax them and stay valid). ``constraints.budget`` with
+        ``site_cost`` acts like ``budget`` with ``opening_cost``, and may be combined
+        with ``p``.
     must_open, forbidden, conflicts : optional
         Shortcuts merged into ``constraints``: candidate indices, and a (k, 2) int array
         of pairs that may not both be open (:func:`storeplan.geo.pairs_within`).
@@ -1004,18 +1042,31 @@ def revenue(
     else:
         mode = 2
     c = constraints or Constraints()
-    if must_open is not None or forbidden is not None or conflicts is not None:
-        c = Constraints(
-            must_open=_merge(c.must_open, must_open),
-            forbidden=_merge(c.forbidden, forbidden),
-            group=c.group,
-            group_min=c.group_min,
-            group_max=c.group_max,
-            conflicts=_merge_pairs(c.conflicts, conflicts),
-        )
+    quotas = tuple(c.quotas) + _group_quotas(c)
+    if c.budget is not None:
+        if mode == 1:
+            raise InputError("give budget or constraints.budget, not both")
+        if mode == 2:
+            # the constraints' budget is the budget of the revenue model
+            mode, budget = 1, float(c.budget)
+            prob = _with_cost(prob, c.site_cost)
+        else:
+            quotas += (
+                Quota(
+                    "budget",
+                    np.arange(m),
+                    weight=np.asarray(c.site_cost, float),
+                    hi=c.budget,
+                    unit="currency",
+                ),
+            )
+    c = Constraints(
+        must_open=_merge(c.must_open, must_open),
+        forbidden=_merge(c.forbidden, forbidden),
+        conflicts=_merge_pairs(c.conflicts, conflicts),
+        quotas=quotas,
+    )
     side = prepare(c, m, p if mode == 0 else 0, p if mode == 0 else m)
-    if side.has_groups:
-        raise SolverError("revenue() does not support group constraints")
     must = side.must
     budget_left = float(budget) if mode == 1 else 0.0
     if mode == 1:
@@ -1033,7 +1084,48 @@ def revenue(
     f_empty = float(_objective(prob.weight, prob.base_own, prob.base_total))
     f_must = float(_objective(prob.weight, num, den))
     target = p if mode == 0 else m
-    order, n_added, evals, budget_left = _greedy(
+    q_use = side.quota_usage(must)
+    q_args = (side.q_ptr, side.q_row, side.q_val, side.q_lo, side.q_hi, q_use)
+    evals_total = 0
+    orders = []
+    # quota minimums first: greedy restricted to sites that raise a row still below its
+    # minimum, one row at a time
+    while side.has_quotas and _quota_deficit(side.q_lo, q_use) > 0:
+        allow = np.zeros(m, dtype=np.bool_)
+        low = q_use < side.q_lo - 1e-9 * np.maximum(1.0, side.q_lo)
+        site_of = np.repeat(np.arange(m), np.diff(side.q_ptr))
+        allow[site_of[low[side.q_row] & (side.q_val > 0)]] = True
+        o, n_add, ev, budget_left = _greedy(
+            prob.cptr,
+            prob.crow,
+            prob.cval,
+            prob.weight,
+            num,
+            den,
+            prob.fixed,
+            prob.cost,
+            status,
+            side.conf_ptr,
+            side.conf_adj,
+            is_open,
+            int(is_open.sum()),
+            int(target),
+            int(mode),
+            float(budget_left),
+            bool(lazy),
+            *q_args,
+            allow,
+            True,
+        )
+        evals_total += int(ev)
+        orders.append(o)
+        if n_add == 0:
+            bad = [side.q_names[t] for t in np.flatnonzero(low)]
+            raise InfeasibleError(
+                f"revenue: no site can be added towards the minimum of {', '.join(bad[:5])} "
+                "without breaking another constraint (budget, maximum, spacing or the number of stores)"
+            )
+    o, n_added, evals, budget_left = _greedy(
         prob.cptr,
         prob.crow,
         prob.cval,
@@ -1046,18 +1138,23 @@ def revenue(
         side.conf_ptr,
         side.conf_adj,
         is_open,
-        int(must.size),
+        int(is_open.sum()),
         int(target),
         int(mode),
         float(budget_left),
         bool(lazy),
+        *q_args,
+        np.ones(m, dtype=np.bool_),
+        False,
     )
+    orders.append(o)
+    order = np.concatenate(orders)
     if mode == 0 and int(is_open.sum()) < p:
         raise InfeasibleError(
-            f"only {int(is_open.sum())} sites can be open together under the minimum-spacing"
-            f" and forbidden constraints found by greedy, but p = {p}"
+            f"only {int(is_open.sum())} sites can be open together under the minimum-spacing,"
+            f" forbidden and quota constraints found by greedy, but p = {p}"
         )
-    iterations = int(evals)
+    iterations = int(evals) + evals_total
     greedy_sites = np.flatnonzero(is_open)
     f_greedy = float(_objective(prob.weight, num, den))
     greedy_obj = f_greedy - float(prob.fixed[greedy_sites].sum())
@@ -1076,12 +1173,14 @@ def revenue(
             val = g[free] - prob.fixed[free]
             k = free[int(np.argmax(val))]
             single = f_must + float(val.max()) - float(prob.fixed[must].sum())
-            if single > greedy_obj + 1e-12 * max(1.0, abs(greedy_obj)):
+            single_ok = check_sites(side, np.append(must, k)) is None
+            if single_ok and single > greedy_obj + 1e-12 * max(1.0, abs(greedy_obj)):
                 is_open[:] = False
                 is_open[must] = True
                 is_open[k] = True
                 num, den = _state(prob, np.flatnonzero(is_open))
                 budget_left = float(budget) - float(prob.cost[is_open].sum())
+                q_use[:] = side.quota_usage(np.flatnonzero(is_open))
                 greedy_obj = single
 
     sweeps = 0
@@ -1119,6 +1218,7 @@ def revenue(
                     mode == 1,
                     cand_order,
                     tol,
+                    *q_args,
                 )
                 sweeps += 1
                 iterations += int(moves) + int(ev)
@@ -1129,6 +1229,9 @@ def revenue(
             method += "+swap"
 
     sites = np.flatnonzero(is_open).astype(np.int64)
+    viol = check_sites(side, sites)
+    if viol is not None:  # pragma: no cover - guarded by the kernels
+        raise SolverError(f"revenue: internal error, solution violates constraints: {viol}")
     f_final = float(_objective(prob.weight, num, den))
     fixed_total = float(prob.fixed[sites].sum())
     obj = f_final - fixed_total
@@ -1250,6 +1353,31 @@ def revenue(
         sense="max",
         info=info,
     )
+
+
+def _group_quotas(c: Constraints) -> tuple:
+    """``group`` / ``group_min`` / ``group_max`` as count quotas."""
+    if c.group is None:
+        return ()
+    g = np.asarray(c.group).reshape(-1)
+    n_groups = int(g.max()) + 1 if g.size else 0
+    lo = np.zeros(n_groups) if c.group_min is None else np.asarray(c.group_min, dtype=float)
+    hi = np.full(n_groups, np.inf) if c.group_max is None else np.asarray(c.group_max, dtype=float)
+    out = []
+    for k in range(max(n_groups, lo.size, hi.size)):
+        lk = float(lo[k]) if k < lo.size else 0.0
+        hk = float(hi[k]) if k < hi.size else np.inf
+        if lk > 0 or np.isfinite(hk):
+            out.append(Quota(f"group {k}", np.flatnonzero(g == k), lo=lk, hi=hk))
+    return tuple(out)
+
+
+def _with_cost(prob: RevenueProblem, site_cost) -> RevenueProblem:
+    from dataclasses import replace
+
+    if site_cost is None:
+        raise InputError("constraints.budget given without constraints.site_cost")
+    return replace(prob, cost=_vec(site_cost, prob.n_sites, "site_cost"))
 
 
 def _out_of_time(t0: float, time_limit: float | None) -> bool:
