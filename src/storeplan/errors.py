@@ -19,6 +19,7 @@ __all__ = [
     "CRSError",
     "InfeasibleError",
     "SolverError",
+    "UnsupportedConstraintError",
 ]
 
 
@@ -68,3 +69,7 @@ class InfeasibleError(StoreplanError):
 
 class SolverError(StoreplanError):
     """A solver failed for a reason other than infeasibility."""
+
+
+class UnsupportedConstraintError(InputError):
+    """A constraint the chosen objective cannot model (named, never silently ignored)."""

@@ -99,6 +99,7 @@ def coverage(
     time_limit: float | None = None,
     seed: int = 0,
     method: str = "auto",
+    capacity=None,
 ) -> Solution:
     """Open ``p`` sites maximising the weight of clients within ``radius``.
 
@@ -115,12 +116,16 @@ def coverage(
         Client weights (e.g. population), default 1.
     constraints, time_limit, seed, method
         As in :func:`storeplan.solvers.pmedian`.
+    capacity : float or array-like, shape (n_sites,), optional
+        Most covered weight one site may serve; each covered client is assigned to one
+        covering open site (single source), solved exactly (:mod:`.capacity`).
 
     Returns
     -------
     Solution
         ``sense == "max"``; ``objective`` is the covered weight, ``bound`` an upper
-        bound; ``assignment`` is the nearest covering open site or -1 (uncovered).
+        bound; ``assignment`` is the nearest covering open site or -1 (uncovered)
+        (with ``capacity``: the site serving the client).
     """
     t0 = time.perf_counter()
     method = check_method(method)
@@ -140,6 +145,29 @@ def coverage(
     small = inst.nnz + inst.n <= MIP_AUTO_ARCS
     iterations = 0
     res = _run_heuristic(inst, side, kmin, seed, deadline, 0, kmax)
+    if capacity is not None:
+        from .capacity import solve_capacitated
+        from .facility_location import _site_array
+
+        n_, m_, indptr, indices, vals = as_sorted_csr(cost)
+        return solve_capacitated(
+            "coverage",
+            indptr,
+            indices,
+            vals,
+            w,
+            w,
+            _site_array(capacity, m_, "capacity", allow_inf=True),
+            side,
+            kmin,
+            kmax,
+            radius=_check_radius(radius),
+            warm_sites=None if res.state is None else res.state.sites,
+            time_limit=tl,
+            seed=int(seed),
+            label="coverage",
+            t0=t0,
+        )
     methods = []
     st = res.state
     if st is None and (method == "heuristic" or not small):

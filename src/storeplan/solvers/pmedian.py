@@ -56,6 +56,8 @@ def pmedian(
     time_limit: float | None = None,
     seed: int = 0,
     method: str = "auto",
+    capacity=None,
+    demand=None,
 ) -> Solution:
     """Open exactly ``p`` sites minimising the total weighted client-to-site cost.
 
@@ -86,6 +88,11 @@ def pmedian(
         ``auto``: heuristic + Lagrangian bound, then the MIP when at most
         200,000 arcs survive reduced-cost fixing; ``mip``: always run the MIP;
         ``heuristic``: no MIP.
+    capacity : float or array-like, shape (n_sites,), optional
+        Most demand one site may serve (``inf``: unlimited). Single-source assignment,
+        solved exactly (:mod:`.capacity`); every client must be served.
+    demand : array-like, shape (n_clients,), optional
+        Demand of every client in the unit of ``capacity`` (default ``weights``).
 
     Returns
     -------
@@ -119,6 +126,34 @@ def pmedian(
         check_reachable(indptr, indices, side.status, n)
     rows = np.repeat(np.arange(n), np.diff(indptr))
     inst = build_instance(n, m, indptr, indices, vals * w[rows], None if u is None else u * w)
+    if capacity is not None:
+        from .capacity import check_capacity_size, solve_capacitated
+        from .facility_location import _site_array
+        from .swap import heuristic_search
+
+        cap = _site_array(capacity, m, "capacity", allow_inf=True)
+        d = w if demand is None else check_weights(demand, n, "demand")
+        check_reachable(indptr, indices, side.status, n)
+        check_capacity_size(indptr, indices, side, "pmedian")
+        warm = heuristic_search(inst, side, kmin, kmax, seed=int(seed)).state
+        return solve_capacitated(
+            "pmedian",
+            indptr,
+            indices,
+            vals,
+            w,
+            d,
+            cap,
+            side,
+            kmin,
+            kmax,
+            radius=None,
+            warm_sites=None if warm is None else warm.sites,
+            time_limit=tl,
+            seed=int(seed),
+            label="pmedian",
+            t0=t0,
+        )
     return solve_min(
         inst,
         side,
