@@ -153,8 +153,10 @@ def test_radius_limited_network_reports_exact_distances():
 
 def test_save_and_load_round_trip(tmp_path, line_areas):
     plan = _solve(line_areas, objective={"kind": "pmedian", "stores": 2})
-    written = plan.save(tmp_path, report=False)
-    assert set(written) == {"plan.csv", "plan.geojson", "assignment.parquet", "summary.json"}
+    written = plan.save(tmp_path)
+    from storeplan.plan import PLAN_FILES
+
+    assert set(written) == set(PLAN_FILES)
     summary = json.loads((tmp_path / "summary.json").read_text())
     for key in ("objective", "bound", "gap", "n_stores", "coverage_share", "seconds"):
         assert key in summary
@@ -165,3 +167,6 @@ def test_save_and_load_round_trip(tmp_path, line_areas):
     assert loaded.stores["id"].tolist() == plan.stores["id"].tolist()
     assert loaded.metrics["objective"] == pytest.approx(plan.metrics["objective"])
     assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left
+    from storeplan.testing import assert_plan_equal
+
+    assert_plan_equal(loaded, plan)

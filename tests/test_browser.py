@@ -21,8 +21,8 @@ pytest.importorskip("matplotlib")
 PIL_Image = pytest.importorskip("PIL.Image")
 
 from storeplan.report import write_map, write_report  # noqa: E402
-from storeplan.report._demo import demo_plan  # noqa: E402
 from storeplan.report.maps import AREA_COLORS, STORE_COLORS  # noqa: E402
+from storeplan.testing import fake_plan as demo_plan  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

@@ -261,27 +261,41 @@ def test_cannibalisation_accounting():
     new = [2, 9, 11, 30]
     cn = cannibalisation(mk, new)
     st_ = cn.stores
-    lhs = st_["from_own_stores"] + st_["from_online"] + st_["net_gain"]
+    lhs = st_["from_existing_stores"] + st_["from_online"] + st_["net_gain"]
     np.testing.assert_allclose(st_["revenue"], lhs, rtol=1e-10)
-    assert (st_["from_own_stores"] >= -1e-6).all()
+    assert (st_["from_existing_stores"] >= -1e-6).all()
     assert (st_["from_online"] >= 0).all()
     assert (st_["net_gain"] > 0).all()
     cap = capture(mk, new).stores.set_index("index")
     np.testing.assert_allclose(st_["revenue"], cap.loc[new, "revenue"], rtol=1e-10)
-    # leave-one-out net gain of a store = capture with all minus capture without it
+    # marginal (leave-one-out) net gain of a store = capture with all minus capture without it
     full = capture(mk, new).own_offline
     without = capture(mk, [2, 9, 11]).own_offline
-    assert st_.set_index("index").loc[30, "net_gain"] == pytest.approx(full - without, rel=1e-9)
+    assert st_.set_index("index").loc[30, "marginal_net_gain"] == pytest.approx(full - without, rel=1e-9)
     # per-area shares before/after and the total
     assert (cn.areas["share_after"] >= cn.areas["share_before"] - 1e-12).all()
     assert cn.total_net_gain == pytest.approx(full - capture(mk, []).own_offline, rel=1e-9)
+    # the per-store attributions sum exactly to the totals
+    assert st_["net_gain"].sum() == pytest.approx(cn.total_net_gain, rel=1e-12)
+    assert st_["from_online"].sum() == pytest.approx(cn.total_from_online, rel=1e-12)
+    assert st_["from_existing_stores"].sum() == pytest.approx(cn.total_from_existing_stores, rel=1e-12)
+    # what the new stores take from the existing ones is the drop of the existing stores' revenue
+    ex_before = capture(mk, []).stores.set_index("id")
+    ex_after = capture(mk, new).stores.set_index("id")
+    ex_ids = cn.existing["id"]
+    drop = (ex_before.loc[ex_ids, "revenue"] - ex_after.loc[ex_ids, "revenue"]).sum()
+    assert cn.total_from_existing_stores == pytest.approx(drop, rel=1e-9)
+    assert cn.existing["taken_by_new_stores"].sum() == pytest.approx(drop, rel=1e-9)
+    # and the online part is the increase of the online transfer
+    d_online = capture(mk, new).online_transfer - capture(mk, []).online_transfer
+    assert cn.total_from_online == pytest.approx(d_online, rel=1e-9)
 
 
-def test_single_store_without_own_network_takes_nothing_from_own_stores():
+def test_single_store_without_own_network_takes_nothing_from_existing_stores():
     areas, sites, _, rivals = _frames(6)
     mk = build_market(areas, sites, rivals=rivals)
     row = cannibalisation(mk, [3]).stores.iloc[0]
-    assert row["from_own_stores"] == pytest.approx(0.0, abs=1e-6 * row["revenue"])
+    assert row["from_existing_stores"] == pytest.approx(0.0, abs=1e-6 * row["revenue"])
     assert row["from_online"] > 0  # the areas have online orders and transfer_rate > 0
 
 

@@ -54,7 +54,7 @@ def test_revenue_objective_outputs(towns):
     np.testing.assert_allclose(st[cats].sum(axis=1), st["offline_revenue"], rtol=1e-9)
     # every new store's revenue splits into own-store cannibalisation, online, and net gain
     np.testing.assert_allclose(
-        st["from_own_stores"] + st["from_online"] + st["net_gain"], st["revenue"], rtol=1e-9
+        st["from_existing_stores"] + st["from_online"] + st["net_gain"], st["revenue"], rtol=1e-9
     )
     assert (st["from_online"] > 0).any()  # online orders exist, so stores pull some online buyers
     a = plan.assignment
@@ -138,7 +138,7 @@ def test_rollout_through_solve_and_save(tmp_path, towns):
     r = plan.metrics["rollout"]
     assert r["target_met"] is False and r["shortfall"] > 0  # 1e12 in year one is out of reach
     assert r["opened_per_year"] == [2, 2]
-    written = plan.save(tmp_path, report=False)
+    written = plan.save(tmp_path)
     for name in ("rollout.csv", "forecast_years.csv", "forecast_stores.parquet"):
         assert name in written and (tmp_path / name).is_file()
     per_year = pd.read_csv(tmp_path / "forecast_years.csv")

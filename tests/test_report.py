@@ -18,13 +18,13 @@ pytest.importorskip("matplotlib")
 
 from storeplan.report import write_map, write_report  # noqa: E402
 from storeplan.report._common import fmt_km, fmt_pct  # noqa: E402
-from storeplan.report._demo import demo_plan  # noqa: E402
 from storeplan.report.charts import (  # noqa: E402
     coverage_curve_chart,
     distance_chart,
     region_chart,
     stores_per_region,
 )
+from storeplan.testing import fake_plan as demo_plan  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -405,14 +405,21 @@ def test_revenue_sections_present(rollout_plan: FakePlan, rollout_report: dict[s
     assert f">{fmt_pct(m['market_share'])}<" in text
     assert f"before the new stores {fmt_pct(m['market_share_before'])}" in text
     assert f">{fmt_money(m['net_gain'])}<" in text
-    both = m["cannibalised_from_own_stores"] + m["cannibalised_from_online"]
+    both = m["taken_from_existing_stores"] + m["taken_from_online"]
     assert f">{fmt_money(both)}<" in text
-    assert f"from our stores {fmt_money(m['cannibalised_from_own_stores'])}" in text
+    assert f"from our existing stores {fmt_money(m['taken_from_existing_stores'])}" in text
     # calibration box
     assert 'id="calibration"' in text and "R\u00b2 0.870" in text and "12.3%" in text
     # top stores: revenue, catchment share, net gain, cannibalisation, opening year
     header, rows = read_table(text, "top-stores")
-    for col in ("revenue / year", "catchment share", "net gain", "from own stores", "from web shop", "opens"):
+    for col in (
+        "revenue / year",
+        "catchment share",
+        "net gain",
+        "from existing stores",
+        "from web shop",
+        "opens",
+    ):
         assert col in header
     st = rollout_plan.stores.sort_values("revenue", ascending=False)
     first = dict(zip(header[1:], rows[0][1:], strict=True))
@@ -501,7 +508,7 @@ def test_rollout_table_equals_the_forecast(rollout_plan: FakePlan, rollout_repor
 
 
 def test_rollout_verdict_when_targets_are_met(tmp_path: Path) -> None:
-    from storeplan.report._demo import add_rollout
+    from storeplan.testing import add_rollout
 
     met = add_rollout(
         demo_plan(n_areas=120, n_stores=9, n_rivals=0, seed=5, market=True), years=2, target_factor=(0.1, 0.2)
@@ -627,7 +634,10 @@ def test_real_solve_with_rollout_report_and_reload(tmp_path: Path) -> None:
         },
     )
     plan = storeplan.solve(scn)
+    from storeplan import report
+
     written = plan.save(tmp_path / "out")
+    written.update(report.write(plan, tmp_path / "out"))
     text = written["report"].read_text(encoding="utf-8")
     fc = plan.forecast
     _, rows = read_table(text, "rollout-years")
@@ -638,12 +648,14 @@ def test_real_solve_with_rollout_report_and_reload(tmp_path: Path) -> None:
     assert "Own revenue per year" in text and 'id="categories"' in text
     m = written["map"].read_text(encoding="utf-8")
     assert "Opening year 1: 2 new stores" in m and "our market share after" in m
-    # Plan.load: no areas, no forecast; the revenue cards and rollout headline remain.
+    # Plan.load restores everything the report shows: the same report, file for file
     loaded = storeplan.Plan.load(tmp_path / "out")
-    paths = write_report(loaded, tmp_path / "loaded")
-    text = paths["report"].read_text(encoding="utf-8")
-    assert "Own revenue per year" in text and 'id="rollout"' in text
-    assert 'id="rollout-years"' not in text and "share_by_region" not in paths
+    loaded.save(tmp_path / "loaded")
+    paths = report.write(loaded, tmp_path / "loaded")
+    assert paths["report"].read_text(encoding="utf-8") == text
+    assert paths["map"].read_text(encoding="utf-8") == m
+    for name in ("plan.csv", "summary.json", "rollout.csv", "forecast_years.csv", "rollout.json"):
+        assert (tmp_path / "loaded" / name).read_bytes() == (tmp_path / "out" / name).read_bytes(), name
 
 
 def test_rollout_and_revenue_sections_escape_plan_text(rollout_plan: FakePlan, tmp_path: Path) -> None:

@@ -336,7 +336,7 @@ def test_rollout_of_any_plan_with_the_fallback_oracles(scenario_dir, tmp_path):
     # year 1 opens the best store; later stores only open where they add net value
     assert s.opened_per_year()[0] == 1 and (s.opened_per_year() <= [1, 2]).all()
     assert set(s.ids) == set(plan.stores["id"])
-    plan.save(tmp_path / "saved", report=False)
+    plan.save(tmp_path / "saved")
     loaded = Plan.load(tmp_path / "saved")
     assert isinstance(oracle_from_plan(loaded), AdditiveOracle)  # no areas: captured demand, additive
     s2 = rollout_plan(loaded, spec)

@@ -111,7 +111,11 @@ def _solve_and_save(
         progress("load", 1.0)
         plan = solve(scenario, progress=progress)
         progress("save", 0.0)
-        written = plan.save(out, report=report)
+        written = plan.save(out)
+        if report:
+            from .report import write as write_report
+
+            written.update(write_report(plan, out))
         progress("save", 1.0)
     m = plan.metrics
     if not quiet:
@@ -147,8 +151,8 @@ def _print_summary(name: str, kind: str, m: dict[str, Any], out: Path, written: 
             f"{100 * m['market_share_before']:.1f}% -> {100 * m['market_share']:.1f}%",
         )
         table.add_row(
-            "taken from own stores / from online",
-            f"{m['cannibalised_from_own_stores']:,.0f} / {m['cannibalised_from_online']:,.0f}",
+            "taken from existing stores / from online",
+            f"{m['taken_from_existing_stores']:,.0f} / {m['taken_from_online']:,.0f}",
         )
     table.add_row("objective", f"{m['objective']:,.6g}")
     table.add_row("bound", f"{m['bound']:,.6g}")

@@ -199,7 +199,7 @@ class ScenarioTask:
     overrides : dict
         Nested settings merged over the file, e.g. ``{"objective": {"stores": 10}}``.
     save_dir : str, optional
-        When set, the plan files (``Plan.save(report=False)``) and, with a rollout,
+        When set, the plan files (``Plan.save``) and, with a rollout,
         ``rollout.csv`` / ``forecast_years.csv`` are written there.
     """
 
@@ -277,7 +277,7 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
                 final_year_stores=int((sched.open_year >= 0).sum()),
             )
         if task.save_dir:
-            plan.save(task.save_dir, report=False)  # with a rollout, also its files
+            plan.save(task.save_dir)  # with a rollout, also its files
     except Exception as exc:  # noqa: BLE001 - one bad scenario must not stop a sweep
         row["error"] = f"{type(exc).__name__}: {exc}"
         log.warning("%s: %s", row["name"], row["error"])

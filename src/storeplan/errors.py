@@ -1,7 +1,9 @@
-"""The storeplan exception hierarchy.
+"""The storeplan exception hierarchy and warning categories.
 
 Every error a user can cause derives from :class:`StoreplanError`, so callers (and
-the CLI) can catch one class and show one readable line.
+the CLI) can catch one class and show one readable line. Every warning storeplan
+issues derives from :class:`StoreplanWarning` (filter them with
+``warnings.simplefilter("ignore", StoreplanWarning)``, or one category at a time).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ __all__ = [
     "InfeasibleError",
     "SolverError",
     "UnsupportedConstraintError",
+    "StoreplanWarning",
+    "GapWarning",
+    "CalibrationWarning",
 ]
 
 
@@ -73,3 +78,19 @@ class SolverError(StoreplanError):
 
 class UnsupportedConstraintError(InputError):
     """A constraint the chosen objective cannot model (named, never silently ignored)."""
+
+
+# ---------------------------------------------------------------------------- warnings
+class StoreplanWarning(UserWarning):
+    """Base class of every warning storeplan issues."""
+
+
+class GapWarning(StoreplanWarning):
+    """A plan is not proven optimal and its certified gap is above the threshold
+    (a time limit stopped the solver first); the plan is feasible, the gap is an
+    upper bound on how far from optimal it can be."""
+
+
+class CalibrationWarning(StoreplanWarning):
+    """Calibration of the market model was asked for but could not run (no
+    ``annual_sales`` column, too few stores with sales) or fits the observed sales badly."""

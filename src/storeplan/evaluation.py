@@ -160,7 +160,17 @@ def _market_outputs(
     assignment: pd.DataFrame,
     assigned: np.ndarray,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
-    """Revenue per store (by category), cannibalisation, catchment share, share per area."""
+    """Revenue per store (by category), cannibalisation, catchment share, share per area.
+
+    Store columns (currency per year unless noted): ``revenue`` (gross: offline capture +
+    online transfer), ``offline_revenue``, ``online_transfer``, ``revenue_<category>``
+    (offline capture per category); new stores: ``from_existing_stores``,
+    ``from_online``, ``net_gain`` (their shares of the plan totals, summing exactly to
+    them and to ``revenue``) and ``marginal_net_gain`` (leave-one-out); existing stores:
+    ``baseline_revenue`` (without the new stores) and ``taken_by_new_stores``;
+    ``catchment_share`` (share in [0, 1]): the store's offline capture in the areas it
+    serves (nearest store) over their offline spending.
+    """
     n_sites = problem.n_sites
     new_idx = np.sort(open_cols[open_cols < n_sites])
     cap = capture(market, new_idx)
@@ -178,15 +188,20 @@ def _market_outputs(
         rev = shares.store_sum(np.asarray(spend, np.float64))
         out[f"revenue_{cat}"] = rev[store_pos]
     cb = can.stores.set_index("id")
-    for col in ("from_own_stores", "from_online", "net_gain"):
+    for col in ("from_existing_stores", "from_online", "net_gain", "marginal_net_gain"):
         out[col] = ids.map(cb[col]).to_numpy(dtype=np.float64)  # NaN for existing stores
-    # market share in the catchment: the store's offline revenue over the offline spending
-    # of the areas it serves (nearest-store catchment)
-    catchment_market = pd.Series(market.market, index=problem.col_ids[assigned]).groupby(level=0).sum()
+    ce = can.existing.set_index("id")
+    for col in ("baseline_revenue", "taken_by_new_stores"):
+        out[col] = ids.map(ce[col]).to_numpy(dtype=np.float64)  # NaN for new stores
+    # catchment share: offline capture from the areas the store serves / their spending
+    market_pos = np.array([pos[str(s)] for s in problem.col_ids[assigned]], dtype=np.int64)
+    p_served = np.asarray(shares.to_csr()[np.arange(len(assigned)), market_pos]).ravel()
+    served_ids = problem.col_ids[assigned].astype(str)
+    catchment_market = pd.Series(market.market, index=served_ids).groupby(level=0).sum()
+    catchment_capture = pd.Series(market.market * p_served, index=served_ids).groupby(level=0).sum()
     cm = ids.map(catchment_market).fillna(0.0).to_numpy()
-    out["catchment_share"] = np.divide(
-        out["offline_revenue"].to_numpy(), cm, out=np.zeros(len(out)), where=cm > 0
-    )
+    cc = ids.map(catchment_capture).fillna(0.0).to_numpy()
+    out["catchment_share"] = np.clip(np.divide(cc, cm, out=np.zeros(len(out)), where=cm > 0), 0.0, 1.0)
     areas_out = assignment.copy()
     areas_out["market"] = market.market
     areas_out["online_revenue"] = market.online
@@ -194,6 +209,7 @@ def _market_outputs(
     areas_out["share_after"] = can.areas["share_after"].to_numpy()
     total_market = float(market.market.sum())
     before = float(np.dot(market.market, areas_out["share_before"]))
+    is_new = (out["status"] == "new").to_numpy()
     metrics = {
         "total_market": total_market,
         "own_revenue": cap.own_revenue,
@@ -201,9 +217,12 @@ def _market_outputs(
         "online_transfer": cap.online_transfer,
         "market_share": cap.own_offline / total_market if total_market > 0 else 0.0,
         "market_share_before": before / total_market if total_market > 0 else 0.0,
-        "net_gain": can.total_net_gain,
-        "cannibalised_from_own_stores": float(np.nansum(out["from_own_stores"])),
-        "cannibalised_from_online": float(np.nansum(out["from_online"])),
+        "new_store_revenue": float(out.loc[is_new, "revenue"].sum()),
+        "existing_revenue": float(out.loc[~is_new, "revenue"].sum()),
+        "existing_revenue_before": float(out.loc[~is_new, "baseline_revenue"].sum()),
+        "taken_from_existing_stores": float(out.loc[~is_new, "taken_by_new_stores"].sum()),
+        "taken_from_online": float(out.loc[is_new, "from_online"].sum()),
+        "net_gain": float(out.loc[is_new, "net_gain"].sum()),
         "rival_revenue": float(cap.stores.loc[cap.stores["kind"] == "rival", "revenue"].sum()),
     }
     return out, areas_out, metrics

@@ -31,6 +31,7 @@ import contextlib
 import logging
 import platform
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -42,17 +43,19 @@ import pandas as pd
 from . import __version__
 from . import objectives as registry
 from .demand import offline_spending
+from .errors import CalibrationWarning, GapWarning
 from .evaluation import coverage_curve, evaluate
 from .geo import pairs_within
 from .market import Market, calibrate
 from .market import build_market as build_huff_market
+from .metrics import OBJECTIVE_UNITS, CalibrationSummary, PlanMetrics, RolloutSummary
 from .objectives import Problem
 from .plan import Plan
 from .rollout import RolloutSpec, forecast, oracle_from_market, rollout_plan
 from .scenario import Scenario
 from .solvers import Constraints
 
-__all__ = ["solve", "build_market", "build_problem", "PHASES", "ProgressFn"]
+__all__ = ["solve", "build_market", "build_problem", "PHASES", "ProgressFn", "GAP_WARNING"]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,13 @@ PHASES = ("market", "network", "solve", "evaluate", "curve", "rollout")
 ProgressFn = Callable[[str, float], None]
 
 
-def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
+#: A plan whose certified gap exceeds this share (and is not proven) raises a GapWarning.
+GAP_WARNING = 0.01
+
+
+def solve(
+    scenario: Scenario, *, progress: ProgressFn | None = None, gap_warning: float = GAP_WARNING
+) -> Plan:
     """Plan the store network a scenario describes.
 
     Parameters
@@ -71,6 +80,9 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
         A validated scenario (``Scenario.from_toml`` / ``Scenario.from_frames``).
     progress : callable, optional
         Called as ``progress(phase, fraction_done)`` at the start and end of each phase.
+    gap_warning : float
+        Warn (:class:`storeplan.errors.GapWarning`) when the plan is not proven optimal
+        and its certified gap is above this share (default 1 %).
 
     Returns
     -------
@@ -82,6 +94,13 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
     ------
     InfeasibleError
         The constraints cannot all be met (the message names the constraint).
+
+    Warns
+    -----
+    GapWarning
+        The time limit left the plan unproven beyond ``gap_warning``.
+    CalibrationWarning
+        Calibration was asked for but cannot run, or fits the observed sales badly.
     """
     t_start = time.perf_counter()
     report = progress or (lambda phase, frac: None)
@@ -150,6 +169,7 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
 
     metrics: dict[str, Any] = {
         "objective": ev.objective,
+        "objective_unit": OBJECTIVE_UNITS.get(adapter.name, ""),
         "model_objective": float(sol.objective),
         "bound": ev.bound,
         "gap": ev.gap,
@@ -173,6 +193,20 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
         metrics["calibration"] = calibration
     if problem.budget is not None:
         metrics["budget"] = float(problem.budget)
+    if not ev.proven_optimal and ev.gap > gap_warning:
+        limit = problem.time_limit
+        if limit is not None and solve_seconds >= 0.9 * limit:
+            hint = f"the {limit:g} s time limit stopped the solver; raise options.time_limit"
+        elif not net.is_complete:
+            hint = "the radius-limited network weakens the bound; raise options.max_km / neighbours"
+        else:
+            hint = "raise options.time_limit to narrow it"
+        warnings.warn(
+            f"{scenario.name}: the plan is not proven optimal: certified gap {100 * ev.gap:.2f}% "
+            f"(> {100 * gap_warning:g}%); {hint}",
+            GapWarning,
+            stacklevel=2,
+        )
     provenance = {
         "seed": problem.seed,
         "time_limit": problem.time_limit,
@@ -189,7 +223,7 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
         areas=scenario.areas,
         rivals=scenario.rivals,
         solution=sol,
-        metrics=metrics,
+        metrics=PlanMetrics(**metrics),
         coverage_curve=curve,
         provenance=provenance,
         notes=scenario.notes,
@@ -201,11 +235,18 @@ def solve(scenario: Scenario, *, progress: ProgressFn | None = None) -> Plan:
 
 
 # ---------------------------------------------------------------------------- market
-def build_market(scenario: Scenario) -> tuple[Market, dict[str, Any] | None]:
+#: A calibration with an R^2 below this fits badly (CalibrationWarning).
+CALIBRATION_MIN_R2 = 0.6
+
+
+def build_market(scenario: Scenario) -> tuple[Market, CalibrationSummary | None]:
     """The Huff market of a scenario (candidates = sites), calibrated when possible.
 
-    Returns ``(market, calibration)`` where ``calibration`` is ``None`` or a dict with the
-    fit report (R^2, MAPE, fitted values).
+    Returns ``(market, calibration)`` where ``calibration`` is ``None`` or the fit report
+    (R^2, MAPE, fitted values). Calibration runs when the existing stores carry
+    ``annual_sales``; a :class:`storeplan.errors.CalibrationWarning` says why it did not
+    run when the scenario asks for it (a ``[calibration]`` section, or sales given for
+    too few stores), and when it fits badly (R^2 below :data:`CALIBRATION_MIN_R2`).
     """
     existing = scenario.existing
     if len(existing):
@@ -226,24 +267,47 @@ def build_market(scenario: Scenario) -> tuple[Market, dict[str, Any] | None]:
         candidate_format=scenario.site_formats(),
     )
     cal = scenario.calibration
-    if not cal.enabled or "annual_sales" not in existing.columns:
+    asked = bool(cal.model_fields_set)  # the scenario has a [calibration] section
+    if not cal.enabled:
+        return market, None
+    if "annual_sales" not in existing.columns:
+        if asked:
+            warnings.warn(
+                f"{scenario.name}: calibration skipped: the existing stores have no 'annual_sales' "
+                f"column ({len(existing)} existing stores); the market model keeps its default parameters",
+                CalibrationWarning,
+                stacklevel=3,
+            )
         return market, None
     observed = existing[["id", "annual_sales"]].dropna()
     observed = observed[observed["annual_sales"] > 0]
     if len(observed) < cal.min_stores:
-        log.info("calibration skipped: %d existing stores with sales (< %d)", len(observed), cal.min_stores)
+        warnings.warn(
+            f"{scenario.name}: calibration skipped: {len(observed)} existing stores with annual_sales "
+            f"(calibration.min_stores = {cal.min_stores}); the market model keeps its default parameters",
+            CalibrationWarning,
+            stacklevel=3,
+        )
         return market, None
     params, rep = calibrate(
         market, observed, fit_decay=cal.fit_decay, fit_formats=cal.fit_formats, fit_outside=cal.fit_outside
     )
     log.info("calibration: %d stores, R^2 %.3f, MAPE %.1f%%", rep.n_stores, rep.r2, 100 * rep.mape)
-    info = {
-        "n_stores": rep.n_stores,
-        "r2": rep.r2,
-        "mape": rep.mape,
-        "fitted": dict(rep.fitted),
-        "success": bool(rep.success),
-    }
+    info = CalibrationSummary(
+        n_stores=int(rep.n_stores),
+        r2=float(rep.r2),
+        mape=float(rep.mape),
+        fitted={str(k): float(v) for k, v in dict(rep.fitted).items()},
+        success=bool(rep.success),
+    )
+    if not rep.success or not rep.r2 >= CALIBRATION_MIN_R2:
+        warnings.warn(
+            f"{scenario.name}: the market model fits the observed sales of {rep.n_stores} stores badly "
+            f"(R^2 {rep.r2:.2f} < {CALIBRATION_MIN_R2}, MAPE {100 * rep.mape:.0f}%"
+            f"{'' if rep.success else ', optimiser did not converge'}); treat store revenues as rough",
+            CalibrationWarning,
+            stacklevel=3,
+        )
     return market.with_params(params), info
 
 
@@ -296,9 +360,11 @@ def build_problem(scenario: Scenario) -> Problem:
 
 
 def _column(df: pd.DataFrame, name: str) -> np.ndarray:
+    """A text column as object values, missing ones as None (absent column: all None)."""
     if name in df.columns:
-        return df[name].astype(object).to_numpy()
-    return np.full(len(df), pd.NA, dtype=object)
+        col = df[name].astype(object)
+        return col.where(col.notna(), None).to_numpy()
+    return np.full(len(df), None, dtype=object)
 
 
 def _existing_formats(existing: pd.DataFrame, default: str) -> np.ndarray:
@@ -360,17 +426,27 @@ def _rollout(
         must_open = np.isin(np.asarray(ids, dtype=object), list(must_open_ids)) & ~exist
     sched = rollout_plan(plan, spec, oracle=oracle, must_open=must_open, seed=seed)
     fc = forecast(sched, oracle)
-    metrics = dict(plan.metrics)
-    metrics["rollout"] = {
-        **fc.headline(),
-        "years": spec.years,
-        "opened_per_year": [int(x) for x in sched.opened_per_year()],
-        "capex_per_year": [float(x) for x in sched.capex_per_year()],
-        "method": sched.method,
-        "npv_bound": sched.bound,
-        "npv_gap": sched.gap,
-    }
-    metrics["seconds"] = plan.metrics["seconds"] + (time.perf_counter() - t0)
+    summary = RolloutSummary(
+        years=spec.years,
+        horizon=fc.horizon,
+        discount_rate=fc.discount_rate,
+        opened_per_year=tuple(int(x) for x in sched.opened_per_year()),
+        capex_per_year=tuple(float(x) for x in sched.capex_per_year()),
+        npv=fc.npv,
+        npv_new=fc.npv_new,
+        npv_bound=float(sched.bound),
+        npv_gap=float(sched.gap),
+        payback_year=fc.payback_year,
+        total_revenue=fc.total_revenue,
+        final_revenue=fc.final_revenue,
+        target_met=fc.target_met,
+        shortfall=fc.shortfall,
+        extra_stores=fc.extra_stores,
+        method=sched.method,
+    )
+    metrics = replace(
+        plan.metrics, rollout=summary, seconds=plan.metrics.seconds + (time.perf_counter() - t0)
+    )
     log.info(
         "rollout: %d years, NPV %.4g, payback year %s, target met %s in %.2f s",
         spec.years,

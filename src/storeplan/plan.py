@@ -1,36 +1,68 @@
-"""The :class:`Plan`: what :func:`storeplan.solve` returns, saved and reported.
+"""The :class:`Plan`: what :func:`storeplan.solve` returns; saved and loaded without loss.
 
-``Plan.save(dir)`` writes, each file atomically (temporary file + rename):
+``plan.save(dir)`` writes, each file atomically (temporary file + rename):
 
-- ``plan.csv`` / ``plan.geojson``: our stores (new and existing) with format,
-  covered population and demand captured;
-- ``assignment.parquet``: demand area -> store, with the distance in km;
-- ``summary.json``: objective, bound, gap, counts, coverage, run time, versions, seed,
-  scenario hash;
-- with ``report=True`` (needs ``storeplan[report]``): ``map.html``, ``report.html``
-  and ``charts/*.png``.
+- ``plan.csv`` / ``plan.geojson``: our stores (new and existing) with format, covered
+  population, demand captured and the market columns (``stores.parquet``: the same
+  table with its exact types, read back by ``Plan.load``);
+- ``assignment.parquet``: demand area -> store, with the distance in km and the shares;
+- ``areas.parquet``, ``rivals.parquet``, ``coverage_curve.csv``: the inputs the report
+  shows, so that a loaded plan renders the same report;
+- ``summary.json``: every figure of :class:`storeplan.metrics.PlanMetrics` with its
+  unit, provenance (versions, seed, scenario hash) and notes;
+- with a rollout: ``rollout.csv`` (opening year per store), ``rollout.json`` (the
+  rollout spec, the schedule's value and bound, the forecast's notes),
+  ``forecast_years.csv`` and ``forecast_stores.parquet``;
+- with ``geopackage=True``: ``plan.gpkg`` (layers ``stores`` and ``assignment``, points
+  in WGS84).
+
+``Plan.load(dir)`` reads all of it back (the solver's :class:`~storeplan.solvers.Solution`
+object and the rollout's revenue oracle excepted: their figures are in the metrics), and
+``save -> load -> save`` writes identical files. The report is rendered by
+:func:`storeplan.report.write`, not by the plan.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from ._io import atomic_path, write_json, write_text
-from .errors import UnreadableFileError
+from .errors import InputError, UnreadableFileError
+from .metrics import PlanMetrics
+from .rollout import Forecast, RolloutSpec, Schedule
 
-__all__ = ["Plan", "PLAN_FILES"]
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from .solvers import Solution
+
+__all__ = ["Plan", "PLAN_FILES", "PlanMetrics"]
 
 log = logging.getLogger(__name__)
 
 #: Files ``Plan.save`` always writes.
-PLAN_FILES = ("plan.csv", "plan.geojson", "assignment.parquet", "summary.json")
+PLAN_FILES = (
+    "plan.csv",
+    "plan.geojson",
+    "stores.parquet",
+    "assignment.parquet",
+    "areas.parquet",
+    "rivals.parquet",
+    "coverage_curve.csv",
+    "summary.json",
+)
+#: Files ``Plan.save`` writes for a plan with a rollout.
+ROLLOUT_FILES = ("rollout.csv", "rollout.json", "forecast_years.csv", "forecast_stores.parquet")
+
+_CSV_READ: dict[str, Any] = {"keep_default_na": False, "na_values": [""]}
 
 
 @dataclass(frozen=True)
@@ -41,31 +73,37 @@ class Plan:
     ----------
     scenario_name : str
     objective : str
-        ``pmedian``, ``coverage``, ``fixed_cost`` (or ``revenue``).
+        ``pmedian``, ``coverage``, ``fixed_cost`` or ``revenue``.
     stores : DataFrame
-        ``id, lon, lat, format, region, status ('new' | 'existing'),
-        covered_population, demand_captured, n_areas`` (+ model-specific columns).
+        ``id, name, lon, lat, format, region, status ('new' | 'existing'), opening_cost
+        (currency), fixed_cost (currency/year), covered_population, demand_captured
+        (persons), n_areas`` and the market columns (currency/year): ``revenue,
+        offline_revenue, online_transfer, revenue_<category>``; for new stores
+        ``from_existing_stores, from_online, net_gain`` (summing to the totals of
+        :class:`PlanMetrics`) and ``marginal_net_gain`` (leave-one-out); for existing
+        stores ``baseline_revenue, taken_by_new_stores``; ``catchment_share`` (in [0, 1]).
     assignment : DataFrame
-        ``area_id, store_id, km, covered``: each demand area's store (nearest open store
-        unless capacities force another) and the great-circle distance, km.
+        ``area_id, store_id, km, covered, market, online_revenue, share_before,
+        share_after``: each demand area's store (nearest open store unless capacities
+        force another), the great-circle distance (km), its offline spending and online
+        revenue (currency/year) and our offline share before / after (in [0, 1]).
     areas, rivals : DataFrame
         The scenario's demand areas and rival stores (for maps and reports).
-    solution : object
-        The solver's result (``storeplan.solvers.Solution``); ``None`` for a loaded plan.
-    metrics : dict
-        ``objective, bound, gap, proven_optimal, seconds, n_stores, n_new_stores,
-        covered_population, coverage_share, mean_km, median_km, radius_km, ...``
+    metrics : PlanMetrics
+        Every figure of the plan, typed, with units.
     coverage_curve : DataFrame
         ``n_stores, covered_population, covered_share, mean_km`` for the stores of this
         plan taken in greedy order.
     provenance : dict
-        ``seed, scenario_hash, versions, created, source``.
+        ``seed, time_limit, scenario_hash, versions, created, source``.
     notes : tuple of str
         Data attribution and the layers that are synthetic.
-    schedule : storeplan.rollout.Schedule or None
+    schedule : Schedule or None
         Opening year of every store, when the scenario has a ``[rollout]``.
-    forecast : storeplan.forecast.Forecast or None
+    forecast : Forecast or None
         Revenue, costs, cash flow and NPV per store and year of that rollout.
+    solution : Solution or None
+        The solver's result; ``None`` for a loaded plan.
     """
 
     scenario_name: str
@@ -74,13 +112,13 @@ class Plan:
     assignment: pd.DataFrame
     areas: pd.DataFrame
     rivals: pd.DataFrame
-    solution: Any
-    metrics: dict[str, Any]
+    metrics: PlanMetrics
     coverage_curve: pd.DataFrame
     provenance: dict[str, Any]
     notes: tuple[str, ...] = field(default_factory=tuple)
-    schedule: Any = None
-    forecast: Any = None
+    schedule: Schedule | None = None
+    forecast: Forecast | None = None
+    solution: Solution | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ views
     @property
@@ -91,12 +129,44 @@ class Plan:
         """Our stores as a DataFrame (a copy)."""
         return self.stores.copy()
 
+    def to_geodataframe(self, layer: Literal["stores", "assignment"] = "stores") -> gpd.GeoDataFrame:
+        """Our stores, or every area's assignment, as a GeoDataFrame of points (EPSG:4326).
+
+        ``layer="assignment"`` places each area at its own coordinates (from
+        :attr:`areas`) and carries its store id, km and shares.
+
+        Raises
+        ------
+        InputError
+            ``layer`` is unknown, or the areas have no coordinates (a plan loaded from an
+            old folder without ``areas.parquet``).
+        """
+        import geopandas as gpd
+
+        if layer == "stores":
+            df = self.stores
+            lon, lat = df["lon"], df["lat"]
+        elif layer == "assignment":
+            if not {"id", "lon", "lat"} <= set(self.areas.columns):
+                raise InputError("to_geodataframe('assignment'): the plan's areas have no coordinates")
+            xy = self.areas.drop_duplicates("id").set_index(self.areas["id"].drop_duplicates().astype(str))
+            key = self.assignment["area_id"].astype(str)
+            df = self.assignment.reset_index(drop=True)
+            lon = key.map(xy["lon"]).to_numpy(float)
+            lat = key.map(xy["lat"]).to_numpy(float)
+        else:
+            raise InputError(f"to_geodataframe: layer {layer!r} is not 'stores' or 'assignment'")
+        return gpd.GeoDataFrame(df.copy(), geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+
     def summary(self) -> dict[str, Any]:
-        """The contents of ``summary.json``."""
+        """The contents of ``summary.json``: the metrics, their units, provenance, notes."""
+        units = {k: v for k, v in PlanMetrics.units().items() if v}
+        units["objective"] = units["model_objective"] = units["bound"] = self.metrics.objective_unit
         return {
             "scenario": self.scenario_name,
             "objective_kind": self.objective,
-            **self.metrics,
+            **self.metrics.to_dict(),
+            "units": units,
             "provenance": self.provenance,
             "notes": list(self.notes),
         }
@@ -106,88 +176,209 @@ class Plan:
         return replace(self, stores=stores)
 
     # ------------------------------------------------------------------ output
-    def save(self, directory: str | Path, *, report: bool = True) -> dict[str, Path]:
-        """Write the plan files (and, with ``report=True``, map and report) to ``directory``.
+    def save(
+        self, directory: str | Path, *, geopackage: bool = False, report: bool | None = None
+    ) -> dict[str, Path]:
+        """Write the plan files to ``directory`` (see the module docstring).
 
         Every file is written to a temporary name in ``directory`` and renamed when
         complete, so an interrupted save never leaves a truncated file. Returns the
-        written paths by name.
+        written paths by name. The report (HTML, map, charts, PDF) is written by
+        :func:`storeplan.report.write`.
+
+        ``report`` is deprecated: ``report=True`` still writes the report (with a
+        ``DeprecationWarning``); call ``storeplan.report.write(plan, directory)``.
         """
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}
-        stores = self.stores.copy()
         with atomic_path(out / "plan.csv") as tmp:
-            stores.to_csv(tmp, index=False)
+            self.stores.to_csv(tmp, index=False)
         written["plan.csv"] = out / "plan.csv"
-        written["plan.geojson"] = write_text(out / "plan.geojson", _geojson(stores))
-        with atomic_path(out / "assignment.parquet") as tmp:
-            self.assignment.to_parquet(tmp, index=False)
-        written["assignment.parquet"] = out / "assignment.parquet"
+        written["plan.geojson"] = write_text(out / "plan.geojson", _geojson(self.stores))
+        tables = (
+            ("stores", self.stores),
+            ("assignment", self.assignment),
+            ("areas", self.areas),
+            ("rivals", self.rivals),
+        )
+        for name, df in tables:
+            with atomic_path(out / f"{name}.parquet") as tmp:
+                df.to_parquet(tmp, index=False)
+            written[f"{name}.parquet"] = out / f"{name}.parquet"
+        with atomic_path(out / "coverage_curve.csv") as tmp:
+            self.coverage_curve.to_csv(tmp, index=False)
+        written["coverage_curve.csv"] = out / "coverage_curve.csv"
         written["summary.json"] = write_json(out / "summary.json", self.summary())
         if self.schedule is not None and self.forecast is not None:
-            written.update(self._save_rollout(out, pdf=report))
+            written.update(_save_rollout(self.schedule, self.forecast, out))
+        if geopackage:
+            written["plan.gpkg"] = self.save_geopackage(out / "plan.gpkg")
         log.info("wrote %s", ", ".join(written))
-        if report:
-            from .report import write_report
-
-            written.update(write_report(self, out))
-        return written
-
-    def _save_rollout(self, out: Path, *, pdf: bool) -> dict[str, Path]:
-        """rollout.csv (opening year per store), forecast_years.csv, forecast_stores.parquet
-        and, with ``pdf``, the rollout chart pack report.pdf."""
-        written: dict[str, Path] = {}
-        with atomic_path(out / "rollout.csv") as tmp:
-            self.schedule.to_frame().to_csv(tmp, index=False)
-        written["rollout.csv"] = out / "rollout.csv"
-        with atomic_path(out / "forecast_years.csv") as tmp:
-            self.forecast.per_year.to_csv(tmp, index=False)
-        written["forecast_years.csv"] = out / "forecast_years.csv"
-        with atomic_path(out / "forecast_stores.parquet") as tmp:
-            self.forecast.per_store_year.to_parquet(tmp, index=False)
-        written["forecast_stores.parquet"] = out / "forecast_stores.parquet"
-        if pdf:
-            from .report.pdf import write_pdf
-
-            written["report.pdf"] = Path(
-                write_pdf(
-                    self.forecast,
-                    out / "report.pdf",
-                    schedule=self.schedule,
-                    title=f"{self.scenario_name}: rollout",
-                )
+        if report is not None:
+            warnings.warn(
+                "Plan.save(report=...) is deprecated: call storeplan.report.write(plan, directory)",
+                DeprecationWarning,
+                stacklevel=2,
             )
+            if report:
+                from .report import write as write_report
+
+                written.update(write_report(self, out))
         return written
+
+    def save_geopackage(self, path: str | Path) -> Path:
+        """Write ``stores`` and ``assignment`` layers (points, EPSG:4326) to a GeoPackage."""
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            self.to_geodataframe("stores").to_file(tmp, layer="stores", driver="GPKG")
+            if {"id", "lon", "lat"} <= set(self.areas.columns) and len(self.assignment):
+                self.to_geodataframe("assignment").to_file(tmp, layer="assignment", driver="GPKG")
+        return path
 
     @classmethod
     def load(cls, directory: str | Path) -> Plan:
-        """Read a plan written by :meth:`save` (stores, assignment, metrics, provenance)."""
+        """Read a plan written by :meth:`save`.
+
+        Raises
+        ------
+        UnreadableFileError
+            ``directory`` does not hold a saved plan (the message names the missing files).
+        """
         d = Path(directory)
-        missing = [f for f in PLAN_FILES if not (d / f).is_file()]
+        core = ("plan.csv", "assignment.parquet", "summary.json")
+        missing = [f for f in core if not (d / f).is_file()]
         if missing:
             raise UnreadableFileError(f"{d}: not a saved plan (missing {', '.join(missing)})")
         summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
-        stores = pd.read_csv(d / "plan.csv", dtype={"id": str})
+        stores = (
+            pd.read_parquet(d / "stores.parquet")
+            if (d / "stores.parquet").is_file()
+            else pd.read_csv(d / "plan.csv", dtype={"id": str}, **_CSV_READ)
+        )
         assignment = pd.read_parquet(d / "assignment.parquet")
-        provenance = summary.pop("provenance", {})
-        notes = tuple(summary.pop("notes", ()))
-        name = summary.pop("scenario", "scenario")
-        kind = summary.pop("objective_kind", "unknown")
         empty = pd.DataFrame({"id": pd.Series(dtype=str), "lon": [], "lat": []})
+        areas = pd.read_parquet(d / "areas.parquet") if (d / "areas.parquet").is_file() else empty
+        rivals = (
+            pd.read_parquet(d / "rivals.parquet")
+            if (d / "rivals.parquet").is_file()
+            else empty.assign(brand=pd.Series(dtype=str))
+        )
+        curve = (
+            pd.read_csv(d / "coverage_curve.csv", **_CSV_READ)
+            if (d / "coverage_curve.csv").is_file()
+            else pd.DataFrame()
+        )
+        schedule = forecast = None
+        if all((d / f).is_file() for f in ROLLOUT_FILES):
+            schedule, forecast = _load_rollout(d, stores)
         return cls(
-            scenario_name=name,
-            objective=kind,
+            scenario_name=str(summary.get("scenario", "scenario")),
+            objective=str(summary.get("objective_kind", "unknown")),
             stores=stores,
             assignment=assignment,
-            areas=empty,
-            rivals=empty.assign(brand=pd.Series(dtype=str)),
-            solution=None,
-            metrics=summary,
-            coverage_curve=pd.DataFrame(),
-            provenance=provenance,
-            notes=notes,
+            areas=areas,
+            rivals=rivals,
+            metrics=PlanMetrics.from_dict(summary),
+            coverage_curve=curve,
+            provenance=dict(summary.get("provenance", {})),
+            notes=tuple(summary.get("notes", ())),
+            schedule=schedule,
+            forecast=forecast,
         )
+
+
+# ---------------------------------------------------------------------------- rollout files
+def _save_rollout(schedule: Schedule, fc: Forecast, out: Path) -> dict[str, Path]:
+    written: dict[str, Path] = {}
+    with atomic_path(out / "rollout.csv") as tmp:
+        schedule.to_frame().to_csv(tmp, index=False)
+    written["rollout.csv"] = out / "rollout.csv"
+    info = {
+        "spec": schedule.spec.model_dump(mode="json"),
+        "schedule": {
+            "npv": schedule.npv,
+            "npv_new": schedule.npv_new,
+            "bound": schedule.bound,
+            "gap": schedule.gap,
+            "method": schedule.method,
+            "seconds": schedule.seconds,
+            "evaluations": schedule.evaluations,
+            "must_year": None if schedule.must_year is None else [int(x) for x in schedule.must_year],
+            "forbidden": None if schedule.forbidden is None else [bool(x) for x in schedule.forbidden],
+        },
+        "forecast": {**fc.headline(), "notes": list(fc.notes)},
+    }
+    written["rollout.json"] = write_json(out / "rollout.json", info)
+    with atomic_path(out / "forecast_years.csv") as tmp:
+        fc.per_year.to_csv(tmp, index=False)
+    written["forecast_years.csv"] = out / "forecast_years.csv"
+    with atomic_path(out / "forecast_stores.parquet") as tmp:
+        fc.per_store_year.to_parquet(tmp, index=False)
+    written["forecast_stores.parquet"] = out / "forecast_stores.parquet"
+    return written
+
+
+def _nan(x: Any) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def _load_rollout(d: Path, stores: pd.DataFrame) -> tuple[Schedule, Forecast]:
+    info = json.loads((d / "rollout.json").read_text(encoding="utf-8"))
+    spec = RolloutSpec.model_validate(info["spec"])
+    rows = pd.read_csv(d / "rollout.csv", dtype={"id": str}, **_CSV_READ)
+    # the schedule's universe is the plan's stores, in their order
+    ids = stores["id"].astype(str)
+    if set(rows["id"]) == set(ids) and len(rows) == len(ids):
+        rows = rows.set_index("id").loc[ids.to_numpy()].reset_index()
+    s = info["schedule"]
+    extra: dict[str, Any] = {}
+    if "region" in rows:
+        extra["region"] = rows["region"].astype(object).where(rows["region"].notna(), None).to_numpy()
+    schedule = Schedule(
+        ids=rows["id"].astype(str).to_numpy(dtype=object),
+        open_year=rows["open_year"].to_numpy(np.int64),
+        opening_cost=rows["opening_cost"].to_numpy(np.float64),
+        fixed_cost=rows["fixed_cost"].to_numpy(np.float64),
+        spec=spec,
+        npv=_nan(s["npv"]),
+        npv_new=_nan(s["npv_new"]),
+        bound=_nan(s["bound"]),
+        gap=_nan(s["gap"]),
+        method=str(s["method"]),
+        seconds=float(s["seconds"]),
+        evaluations=int(s["evaluations"]),
+        extra=extra,
+        must_year=None if s.get("must_year") is None else np.asarray(s["must_year"], np.int64),
+        forbidden=None if s.get("forbidden") is None else np.asarray(s["forbidden"], bool),
+    )
+    per_year = pd.read_csv(d / "forecast_years.csv", **_CSV_READ)
+    if "target_met" in per_year:
+        per_year["target_met"] = (
+            per_year["target_met"]
+            .map(lambda v: pd.NA if pd.isna(v) else (v if isinstance(v, bool) else str(v) == "True"))
+            .astype("boolean")
+        )
+    if "in_rollout" in per_year:
+        per_year["in_rollout"] = per_year["in_rollout"].astype(bool)
+    f = info["forecast"]
+    fc = Forecast(
+        per_store_year=pd.read_parquet(d / "forecast_stores.parquet"),
+        per_year=per_year,
+        npv=_nan(f["npv"]),
+        npv_new=_nan(f["npv_new"]),
+        payback_year=None if f.get("payback_year") is None else int(f["payback_year"]),
+        total_revenue=_nan(f["total_revenue"]),
+        final_revenue=_nan(f["final_revenue"]),
+        target_met=None if f.get("target_met") is None else bool(f["target_met"]),
+        shortfall=_nan(f["shortfall"]),
+        extra_stores=int(f["extra_stores"]),
+        discount_rate=float(f["discount_rate"]),
+        horizon=int(f["horizon"]),
+        notes=tuple(f.get("notes", ())),
+        schedule=schedule,
+    )
+    return schedule, fc
 
 
 def _geojson(stores: pd.DataFrame) -> str:

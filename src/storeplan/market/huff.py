@@ -649,38 +649,57 @@ def capture(market: Market, new_sites=None) -> Capture:
 
 @dataclass(frozen=True)
 class Cannibalisation:
-    """Where the revenue of every new store comes from.
+    """Where the revenue of the new stores comes from (currency per year throughout).
+
+    The totals satisfy the exact identity ``new_revenue = from_existing_stores +
+    from_online + net_gain``:
+
+    - ``from_existing_stores``: our existing stores' gross revenue without the new stores
+      minus with them;
+    - ``from_online``: the increase of the online revenue our stores take over;
+    - ``net_gain``: the increase of our offline capture (from rivals and the outside
+      option).
 
     Attributes
     ----------
     stores : DataFrame
-        One row per new store: ``id, index, revenue`` (gross, currency per year),
-        ``from_own_stores`` (what our other stores lose because this one is open),
-        ``from_online`` (our online revenue it pulls into the store), ``net_gain`` (new
-        revenue for the brand: taken from rivals and the outside option). ``revenue =
-        from_own_stores + from_online + net_gain``; each term is measured against the same
-        network without this one store.
+        One row per new store: ``id, index, revenue`` (gross), ``from_existing_stores``,
+        ``from_online``, ``net_gain``: the totals split over the new stores, each area's
+        change shared in proportion to the new stores' utilities in it, so every column
+        sums exactly to its total and ``revenue = from_existing_stores + from_online +
+        net_gain`` row by row; ``marginal_net_gain``: the offline capture the brand loses
+        if this store alone closed (leave-one-out; these do not sum to ``net_gain``).
+    existing : DataFrame
+        One row per existing store: ``id, index, baseline_revenue, revenue`` (without and
+        with the new stores), ``taken_by_new_stores`` (their difference).
     areas : DataFrame
         ``id, share_before, share_after`` (our offline share with existing stores only and
-        with existing plus new), ``revenue_before, revenue_after`` (our offline capture,
-        currency per year).
-    total_net_gain : float
-        Offline capture with the new stores minus without them, currency per year.
+        with existing plus new), ``revenue_before, revenue_after`` (our offline capture).
+    total_net_gain, total_from_existing_stores, total_from_online, total_new_revenue : float
+        The totals above.
     """
 
     stores: pd.DataFrame
     areas: pd.DataFrame
     total_net_gain: float
+    existing: pd.DataFrame = field(default_factory=pd.DataFrame)
+    total_from_existing_stores: float = 0.0
+    total_from_online: float = 0.0
+    total_new_revenue: float = 0.0
 
 
 def cannibalisation(market: Market, new_sites) -> Cannibalisation:
-    """Leave-one-out cannibalisation accounting for the candidate indices ``new_sites``.
+    """Cannibalisation accounting for the candidate indices ``new_sites``.
 
-    For each new store ``j`` and area ``i`` with ``S_i`` our share with every store open
-    and ``S_i^{-j} = (Own_i - u_ij) / (D_i - u_ij)`` our share without ``j``:
-    ``net_gain_j = sum_i M_i (S_i - S_i^{-j})``, ``from_online_j = sum_i t O_i (S_i -
-    S_i^{-j})``, ``revenue_j = sum_i (M_i + t O_i) u_ij / D_i`` and ``from_own_stores_j``
-    the rest. O(nnz), vectorised.
+    For area ``i`` let ``D_i`` / ``D_i^0`` be the Huff denominators with and without the
+    new stores, ``E_i`` the utility of our existing stores, ``U_i`` that of the new ones,
+    ``S_i = (E_i + U_i) / D_i`` and ``S_i^0 = E_i / D_i^0`` our shares, ``w_i = M_i + t O_i``.
+    Area ``i`` contributes ``M_i (S_i - S_i^0)`` to ``net_gain``, ``t O_i (S_i - S_i^0)``
+    to ``from_online`` and ``w_i E_i (1 / D_i^0 - 1 / D_i)`` to ``from_existing_stores``;
+    these add to the new stores' revenue in the area, ``w_i U_i / D_i``. A new store
+    ``j`` gets the share ``u_ij / U_i`` of each. The leave-one-out ``marginal_net_gain_j
+    = sum_i M_i (S_i - S_i^{-j})`` with ``S_i^{-j} = (E_i + U_i - u_ij) / (D_i - u_ij)``.
+    O(nnz), vectorised.
     """
     idx = _site_index(new_sites, market.n_candidates)
     net = market.net
@@ -690,37 +709,64 @@ def cannibalisation(market: Market, new_sites) -> Cannibalisation:
     own_pair = market.own[net.indices]
     active = market.open_mask(idx)
     util = np.where(active[net.indices], market.utility, 0.0)
-    own_u = np.bincount(rows, weights=np.where(own_pair, util, 0.0), minlength=market.n_areas)
-    den = after.denominator
-    safe = np.where(den > 0, den, 1.0)
-    s_after = own_u / safe
+    n_areas = market.n_areas
+    own_u = np.bincount(rows, weights=np.where(own_pair, util, 0.0), minlength=n_areas)
     is_new = np.zeros(market.n_stores, dtype=bool)
     is_new[idx] = True
-    sel = np.flatnonzero(is_new[net.indices])
+    new_pair = is_new[net.indices]
+    new_u = np.bincount(rows, weights=np.where(new_pair, util, 0.0), minlength=n_areas)
+    exist_u = own_u - new_u
+    den = after.denominator
+    safe = np.where(den > 0, den, 1.0)
+    den0 = before.denominator
+    safe0 = np.where(den0 > 0, den0, 1.0)
+    s_after = own_u / safe
+    s_before = np.where(den0 > 0, exist_u / safe0, 0.0)
+    t = market.params.transfer_rate
+    w = market.market + t * market.online
+    d_share = s_after - s_before
+    d_net = market.market * d_share
+    d_online = t * market.online * d_share
+    d_exist = w * exist_u * (np.where(den0 > 0, 1.0 / safe0, 0.0) - np.where(den > 0, 1.0 / safe, 0.0))
+    sel = np.flatnonzero(new_pair)
     i_sel = rows[sel]
     u = util[sel]
-    den_wo = den[i_sel] - u
-    s_wo = np.where(den_wo > 0, (own_u[i_sel] - u) / np.where(den_wo > 0, den_wo, 1.0), 0.0)
-    diff = s_after[i_sel] - s_wo
-    t = market.params.transfer_rate
     j_sel = net.indices[sel]
     n = market.n_stores
-    net_gain = np.bincount(j_sel, weights=market.market[i_sel] * diff, minlength=n)
-    from_online = np.bincount(j_sel, weights=t * market.online[i_sel] * diff, minlength=n)
-    w = market.market[i_sel] + t * market.online[i_sel]
-    revenue = np.bincount(j_sel, weights=w * u / safe[i_sel], minlength=n)
+    frac = np.divide(u, new_u[i_sel], out=np.zeros(len(u)), where=new_u[i_sel] > 0)
+    net_gain = np.bincount(j_sel, weights=frac * d_net[i_sel], minlength=n)
+    from_online = np.bincount(j_sel, weights=frac * d_online[i_sel], minlength=n)
+    from_exist = np.bincount(j_sel, weights=frac * d_exist[i_sel], minlength=n)
+    revenue = np.bincount(j_sel, weights=w[i_sel] * u / safe[i_sel], minlength=n)
+    # leave-one-out: our share without store j alone
+    den_wo = den[i_sel] - u
+    s_wo = np.where(den_wo > 0, (own_u[i_sel] - u) / np.where(den_wo > 0, den_wo, 1.0), 0.0)
+    marginal = np.bincount(j_sel, weights=market.market[i_sel] * (s_after[i_sel] - s_wo), minlength=n)
     stores = pd.DataFrame(
         {
             "id": market.store_ids[idx],
             "index": idx,
             "revenue": revenue[idx],
-            "from_own_stores": revenue[idx] - from_online[idx] - net_gain[idx],
+            "from_existing_stores": from_exist[idx],
             "from_online": from_online[idx],
             "net_gain": net_gain[idx],
+            "marginal_net_gain": marginal[idx],
         }
     )
-    own_before = np.bincount(rows, weights=np.where(own_pair, before.values, 0.0), minlength=market.n_areas)
-    own_after = np.bincount(rows, weights=np.where(own_pair, after.values, 0.0), minlength=market.n_areas)
+    ex = np.flatnonzero(market.kind == EXISTING)
+    rev_before = before.store_sum(w)
+    rev_after = after.store_sum(w)
+    existing = pd.DataFrame(
+        {
+            "id": market.store_ids[ex],
+            "index": ex,
+            "baseline_revenue": rev_before[ex],
+            "revenue": rev_after[ex],
+            "taken_by_new_stores": rev_before[ex] - rev_after[ex],
+        }
+    )
+    own_before = np.bincount(rows, weights=np.where(own_pair, before.values, 0.0), minlength=n_areas)
+    own_after = np.bincount(rows, weights=np.where(own_pair, after.values, 0.0), minlength=n_areas)
     areas = pd.DataFrame(
         {
             "id": market.area_ids,
@@ -730,5 +776,12 @@ def cannibalisation(market: Market, new_sites) -> Cannibalisation:
             "revenue_after": market.market * own_after,
         }
     )
-    total = float(np.dot(market.market, own_after - own_before))
-    return Cannibalisation(stores, areas, total)
+    return Cannibalisation(
+        stores=stores,
+        areas=areas,
+        total_net_gain=float(d_net.sum()),
+        existing=existing,
+        total_from_existing_stores=float(d_exist.sum()),
+        total_from_online=float(d_online.sum()),
+        total_new_revenue=float(revenue[idx].sum()),
+    )

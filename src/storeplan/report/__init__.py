@@ -1,12 +1,42 @@
-"""Reports of a plan: interactive map, charts and a one-page HTML summary.
+"""Reports of a plan: interactive map, charts, a one-page HTML summary, a rollout PDF.
 
+``write(plan, directory)`` renders them all next to the files of ``plan.save``.
 folium and matplotlib are optional (``pip install "storeplan[report]"``) and are
 imported only when a report is written.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from .html import write_report
 from .maps import write_map
 
-__all__ = ["write_report", "write_map"]
+__all__ = ["write", "write_report", "write_map"]
+
+
+def write(plan: Any, directory: str | Path, *, map: bool = True, pdf: bool = True) -> dict[str, Path]:  # noqa: A002
+    """Write the report of ``plan`` to ``directory``: ``report.html``, ``map.html``,
+    ``charts/*.png`` and, for a plan with a rollout, ``report.pdf``.
+
+    Every file is written atomically (``report.html`` last). Call it after
+    ``plan.save(directory)`` so that the report links the data files.
+
+    Returns
+    -------
+    dict of str to Path
+        The written files by name (``report``, ``map``, chart names, ``report.pdf``).
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    fc, sched = getattr(plan, "forecast", None), getattr(plan, "schedule", None)
+    if pdf and fc is not None:
+        from .pdf import write_pdf
+
+        written["report.pdf"] = Path(
+            write_pdf(fc, out / "report.pdf", schedule=sched, title=f"{plan.scenario_name}: rollout")
+        )
+    written.update(write_report(plan, out, map=map))
+    return written

@@ -70,8 +70,12 @@ _MARKET_KEYS = {
     "market_share",
     "market_share_before",
     "net_gain",
-    "cannibalised_from_own_stores",
-    "cannibalised_from_online",
+    "new_store_revenue",
+    "existing_revenue",
+    "existing_revenue_before",
+    "taken_from_existing_stores",
+    "taken_from_online",
+    "rival_revenue",
 }
 # Rollout chart PNGs of storeplan.report.pdf.write_rollout_charts: key, alt, caption.
 _ROLLOUT_CHARTS = (
@@ -347,8 +351,9 @@ def _revenue_cards(plan: Any) -> str:
     before = metric(plan, "market_share_before")
     total = metric(plan, "total_market")
     net = metric(plan, "net_gain")
-    c_own = metric(plan, "cannibalised_from_own_stores")
-    c_web = metric(plan, "cannibalised_from_online")
+    c_own = metric(plan, "taken_from_existing_stores")
+    c_web = metric(plan, "taken_from_online")
+    new_rev = metric(plan, "new_store_revenue")
     cards = [
         _card(
             "Own revenue per year",
@@ -368,7 +373,8 @@ def _revenue_cards(plan: Any) -> str:
             _card(
                 "Net new revenue per year",
                 fmt_money(net),
-                "new stores' revenue minus what they take from our own stores and web shop",
+                f"new stores' revenue {fmt_money(new_rev)} minus what they take from our existing "
+                "stores and web shop",
             )
         )
     if c_own is not None or c_web is not None:
@@ -377,7 +383,7 @@ def _revenue_cards(plan: Any) -> str:
             _card(
                 "Cannibalised per year",
                 fmt_money(both),
-                f"from our stores {fmt_money(c_own)}, from our web shop {fmt_money(c_web)}",
+                f"from our existing stores {fmt_money(c_own)}, from our web shop {fmt_money(c_web)}",
             )
         )
     return f'<div class="cards">{"".join(cards)}</div>'
@@ -800,7 +806,7 @@ def _top_stores(plan: Any, top_n: int) -> str:
     df = stores.sort_values(key, ascending=False, kind="stable") if key else stores
     df = df.head(top_n)
     market = has_columns(df, "revenue") and any(
-        c in df for c in ("catchment_share", "net_gain", "from_own_stores")
+        c in df for c in ("catchment_share", "net_gain", "from_existing_stores")
     )
     cols: list[tuple[str, str, bool]] = [("id", "store", False)]
     text_cols = ("name", "status", "region") if market else ("name", "status", "format", "region")
@@ -816,7 +822,7 @@ def _top_stores(plan: Any, top_n: int) -> str:
                 ("revenue", "revenue / year"),
                 ("catchment_share", "catchment share"),
                 ("net_gain", "net gain"),
-                ("from_own_stores", "from own stores"),
+                ("from_existing_stores", "from existing stores"),
                 ("from_online", "from web shop"),
             )
             if c in df
@@ -833,7 +839,7 @@ def _top_stores(plan: Any, top_n: int) -> str:
             )
             if c in df
         ]
-    money = {"revenue", "net_gain", "from_own_stores", "from_online"} if market else set()
+    money = {"revenue", "net_gain", "from_existing_stores", "from_online"} if market else set()
     rows = []
     for rank, (_, r) in enumerate(df.iterrows(), start=1):
         row: list[Cell] = [str(rank)]

@@ -119,7 +119,7 @@ _STORE_MARKET = (
     ("online_transfer", "from web-shop buyers", "money"),
     ("catchment_share", "catchment share", "pct"),
     ("net_gain", "net gain / year", "money"),
-    ("from_own_stores", "taken from own stores", "money"),
+    ("from_existing_stores", "taken from existing stores", "money"),
     ("from_online", "taken from web shop", "money"),
 )
 _STORE_SKIP = {"name", "opening_cost", "fixed_cost"}
@@ -835,4 +835,18 @@ def write_map(plan: Any, path: str | Path, **kwargs: Any) -> Path:
     1,000 stores in rollout waves the file is about 2.5 MB and is written in about 2 s.
     """
     fig = build_map(plan, **kwargs)
-    return write_text(path, fig.render())
+    return write_text(path, stable_element_ids(fig.render()))
+
+
+_ELEMENT_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-zA-Z])")
+
+
+def stable_element_ids(page: str) -> str:
+    """Replace folium's random element ids (``map_<32 hex>``) by ids numbered in order of
+    first appearance, so the same plan always gives the same file."""
+    ids: dict[str, str] = {}
+
+    def sub(m: re.Match[str]) -> str:
+        return ids.setdefault(m.group(0), f"{len(ids):032x}")
+
+    return _ELEMENT_ID.sub(sub, page)

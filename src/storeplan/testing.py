@@ -1,17 +1,27 @@
-"""A synthetic, plan-shaped object for previews, tests and size benchmarks of the reports.
+"""Testing helpers: fake plans and :func:`assert_plan_equal` (like ``geopandas.testing``).
 
-Nothing here is real data: the areas are random points in a box over eastern China.
+:func:`fake_plan` builds a real :class:`storeplan.plan.Plan` from made-up data in
+milliseconds, for tests, previews and size benchmarks of the reports. Nothing in it is
+real data: the areas are random points in a box over eastern China; the stores sit at
+the most populous areas; the market figures are invented but keep the plan's
+accounting identities (per-store attributions sum to the totals). The rollout of
+:func:`add_rollout` is computed by the real rollout code.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["demo_plan", "add_market", "add_rollout", "CATEGORIES"]
+from .metrics import CalibrationSummary, PlanMetrics, RolloutSummary
+from .plan import Plan
+
+__all__ = ["fake_plan", "add_rollout", "assert_plan_equal", "assert_frame_equal", "CATEGORIES"]
 
 #: Product categories of the synthetic revenue columns (``revenue_<category>``).
 CATEGORIES = ("phones", "tv_home", "smart_home")
@@ -51,7 +61,7 @@ def _dot_km(dot: np.ndarray) -> np.ndarray:
     return 2 * 6371.0088 * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
 
 
-def demo_plan(
+def fake_plan(
     n_areas: int = 400,
     n_stores: int = 25,
     n_rivals: int = 120,
@@ -62,8 +72,8 @@ def demo_plan(
     market: bool = False,
     rollout_years: int = 0,
     calibration: bool = False,
-) -> Any:
-    """Return a synthetic object with the attributes of :class:`storeplan.plan.Plan`.
+) -> Plan:
+    """A :class:`storeplan.plan.Plan` of made-up data (see the module docstring).
 
     Parameters
     ----------
@@ -77,18 +87,16 @@ def demo_plan(
     objective : str
         Objective kind recorded in the plan.
     market : bool, default False
-        Add the market-model outputs (see :func:`add_market`).
+        Add made-up market-model outputs (revenue per store, shares, cannibalisation).
     rollout_years : int, default 0
         With ``> 0``, also schedule the stores over this many years and forecast them
         (see :func:`add_rollout`; implies ``market``).
     calibration : bool, default False
-        Add a ``metrics["calibration"]`` fit report (made up).
+        Add a made-up calibration fit report.
 
     Returns
     -------
-    types.SimpleNamespace
-        With ``scenario_name, objective, stores, assignment, areas, rivals, metrics,
-        coverage_curve, provenance, notes, schedule, forecast``.
+    Plan
     """
     rng = np.random.default_rng(seed)
     # Clustered "cities" so the map and the distance histogram look plausible.
@@ -213,39 +221,75 @@ def demo_plan(
         forecast=None,
     )
     if market or rollout_years > 0:
-        plan = add_market(plan, seed=seed)
+        plan = _add_market(plan, seed=seed)
     if calibration:
-        plan.metrics["calibration"] = {
-            "n_stores": int((status == "existing").sum()),
-            "r2": 0.87,
-            "mape": 0.123,
-            "fitted": {"decay": 1.74, "outside": 0.21},
-            "success": True,
-        }
+        plan.metrics["calibration"] = CalibrationSummary(
+            n_stores=int((status == "existing").sum()),
+            r2=0.87,
+            mape=0.123,
+            fitted={"decay": 1.74, "outside": 0.21},
+            success=True,
+        )
+    out = _to_plan(plan, n_areas=n_areas, n_rivals=n_rivals)
     if rollout_years > 0:
-        plan = add_rollout(plan, years=rollout_years, seed=seed)
-    return plan
+        out = add_rollout(out, years=rollout_years, seed=seed)
+    return out
 
 
-def add_market(plan: Any, *, seed: int = 0, spend_per_person: float = 2_000.0) -> Any:
+_NAN = float("nan")
+
+
+def _to_plan(ns: Any, *, n_areas: int, n_rivals: int) -> Plan:
+    m = dict(ns.metrics)
+    stores = ns.stores
+    new = (stores["status"] == "new").to_numpy()
+    base: dict[str, Any] = {
+        "objective_unit": "persons",
+        "model_objective": m.get("objective", _NAN),
+        "sense": "max",
+        "iterations": 0,
+        "solve_seconds": m.get("seconds", _NAN),
+        "n_new_stores": int(new.sum()),
+        "n_existing_stores": int((~new).sum()),
+        "n_areas": n_areas,
+        "n_candidate_sites": n_areas,
+        "n_rival_stores": n_rivals,
+        "network_pairs": n_areas * len(stores),
+        "network_complete": True,
+        "max_km": float(np.nanmax(ns.assignment["km"])) if ns.assignment["km"].notna().any() else _NAN,
+        "opening_cost": float(stores["opening_cost"].where(new, 0.0).sum())
+        if "opening_cost" in stores
+        else 0.0,
+        "yearly_fixed_cost": float(stores["fixed_cost"].sum()) if "fixed_cost" in stores else 0.0,
+    }
+    for f in dataclasses.fields(PlanMetrics):
+        if f.name not in m and f.name not in base and f.default is dataclasses.MISSING:
+            base[f.name] = _NAN
+    base.update(m)
+    for k in ("mean_km", "median_km", "radius_km"):
+        if base.get(k) is None:
+            base[k] = _NAN
+    return Plan(
+        scenario_name=ns.scenario_name,
+        objective=ns.objective,
+        stores=ns.stores,
+        assignment=ns.assignment,
+        areas=ns.areas,
+        rivals=ns.rivals,
+        metrics=PlanMetrics(**base),
+        coverage_curve=ns.coverage_curve,
+        provenance=ns.provenance,
+        notes=ns.notes,
+    )
+
+
+def _add_market(plan: Any, *, seed: int = 0, spend_per_person: float = 2_000.0) -> Any:
     """Add made-up market-model outputs shaped like those of ``storeplan.solve``.
 
-    Parameters
-    ----------
-    plan : SimpleNamespace
-        From :func:`demo_plan`; changed in place (and returned).
-    seed : int
-        Random seed.
-    spend_per_person : float
-        Offline spending per person per year in the served areas, currency.
-
-    Returns
-    -------
-    types.SimpleNamespace
-        ``plan`` with ``stores`` columns ``revenue, offline_revenue, online_transfer,
-        revenue_<category>, from_own_stores, from_online, net_gain, catchment_share``,
-        ``assignment`` columns ``market, online_revenue, share_before, share_after`` and
-        the market metrics (``own_revenue, market_share, net_gain, ...``).
+    ``plan`` (a namespace) is changed in place and returned, with the ``stores``
+    columns of a solved plan's market outputs, the ``assignment`` columns ``market,
+    online_revenue, share_before, share_after`` and the market metrics. The per-store
+    attributions sum to the totals, as in a solved plan.
     """
     rng = np.random.default_rng(seed + 101)
     areas, asg, stores = plan.areas, plan.assignment.copy(), plan.stores.copy()
@@ -278,12 +322,22 @@ def add_market(plan: Any, *, seed: int = 0, spend_per_person: float = 2_000.0) -
     for k, cat in enumerate(CATEGORIES):
         stores[f"revenue_{cat}"] = offline * mix[:, k]
     new = (stores["status"] == "new").to_numpy()
-    own = np.where(new, stores["revenue"] * rng.uniform(0.02, 0.15, len(stores)), np.nan)
+    has_existing = bool((~new).any())
+    share_taken = rng.uniform(0.02, 0.15, len(stores)) if has_existing else np.zeros(len(stores))
+    own = np.where(new, stores["revenue"] * share_taken, np.nan)
     onl = np.where(new, online * 0.95, np.nan)
-    stores["from_own_stores"] = own
+    stores["from_existing_stores"] = own
     stores["from_online"] = onl
     stores["net_gain"] = np.where(new, stores["revenue"] - own - onl, np.nan)
-    stores["catchment_share"] = np.divide(offline, cm, out=np.zeros(len(stores)), where=cm > 0)
+    stores["marginal_net_gain"] = stores["net_gain"] * 1.08
+    taken_total = float(np.nansum(own))
+    ex_rev = np.where(new, 0.0, stores["revenue"].to_numpy(float))
+    ex_w = ex_rev / ex_rev.sum() if ex_rev.sum() > 0 else ex_rev
+    stores["taken_by_new_stores"] = np.where(new, np.nan, taken_total * ex_w)
+    stores["baseline_revenue"] = np.where(new, np.nan, ex_rev + taken_total * ex_w)
+    stores["catchment_share"] = np.clip(
+        np.divide(offline, cm, out=np.zeros(len(stores)), where=cm > 0), 0.0, 1.0
+    )
     flagship = (stores["format"] == "flagship").to_numpy() if "format" in stores else False
     stores["opening_cost"] = np.where(flagship, 8e6, 1.5e6)
     stores["fixed_cost"] = np.where(flagship, 4e6, 0.9e6)
@@ -297,9 +351,12 @@ def add_market(plan: Any, *, seed: int = 0, spend_per_person: float = 2_000.0) -
             "online_transfer": float(online.sum()),
             "market_share": float(offline.sum() / total),
             "market_share_before": float(np.dot(market, before) / total),
+            "new_store_revenue": float(stores.loc[new, "revenue"].sum()),
+            "existing_revenue": float(stores.loc[~new, "revenue"].sum()),
+            "existing_revenue_before": float(stores.loc[~new, "baseline_revenue"].sum()),
+            "taken_from_existing_stores": float(stores.loc[~new, "taken_by_new_stores"].sum()),
+            "taken_from_online": float(np.nansum(onl)),
             "net_gain": float(np.nansum(stores["net_gain"])),
-            "cannibalised_from_own_stores": float(np.nansum(own)),
-            "cannibalised_from_online": float(np.nansum(onl)),
             "rival_revenue": total * 0.4,
         }
     )
@@ -307,23 +364,22 @@ def add_market(plan: Any, *, seed: int = 0, spend_per_person: float = 2_000.0) -
 
 
 def add_rollout(
-    plan: Any,
+    plan: Plan,
     *,
     years: int = 3,
     seed: int = 0,
     target_factor: tuple[float, ...] = (0.5, 0.8, 1.3),
     ramp_months: float = 12.0,
-) -> Any:
+) -> Plan:
     """Schedule the plan's stores over ``years`` and forecast them (real rollout code).
 
     Uses :func:`storeplan.rollout.rollout_plan` with the no-market fallback oracle
-    (nearest store, population x spend) and :func:`storeplan.forecast.forecast`, so
-    ``plan.schedule`` and ``plan.forecast`` are the real types.
+    (nearest store, population x spend) and :func:`storeplan.rollout.forecast`.
 
     Parameters
     ----------
-    plan : SimpleNamespace
-        From :func:`demo_plan`; changed in place (and returned).
+    plan : Plan
+        From :func:`fake_plan`.
     years : int
         Rollout years; the new stores are spread evenly over them.
     seed : int
@@ -336,11 +392,10 @@ def add_rollout(
 
     Returns
     -------
-    types.SimpleNamespace
-        ``plan`` with ``schedule``, ``forecast`` and ``metrics["rollout"]``.
+    Plan
+        A copy of ``plan`` with ``schedule``, ``forecast`` and ``metrics.rollout``.
     """
-    from ..forecast import forecast
-    from ..rollout import RolloutSpec, oracle_from_plan, rollout_plan
+    from .rollout import RolloutSpec, forecast, oracle_from_plan, rollout_plan
 
     n_new = int((plan.stores["status"] == "new").sum())
     per_year = [len(c) for c in np.array_split(np.arange(n_new), years)]
@@ -360,14 +415,112 @@ def add_rollout(
     )
     sched = rollout_plan(plan, spec, oracle=oracle, seed=seed)
     fc = forecast(sched, oracle)
-    plan.schedule, plan.forecast = sched, fc
-    plan.metrics["rollout"] = {
-        **fc.headline(),
-        "years": years,
-        "opened_per_year": [int(x) for x in sched.opened_per_year()],
-        "capex_per_year": [float(x) for x in sched.capex_per_year()],
-        "method": sched.method,
-        "npv_bound": sched.bound,
-        "npv_gap": sched.gap,
-    }
-    return plan
+    summary = RolloutSummary(
+        years=years,
+        horizon=fc.horizon,
+        discount_rate=fc.discount_rate,
+        opened_per_year=tuple(int(x) for x in sched.opened_per_year()),
+        capex_per_year=tuple(float(x) for x in sched.capex_per_year()),
+        npv=fc.npv,
+        npv_new=fc.npv_new,
+        npv_bound=float(sched.bound),
+        npv_gap=float(sched.gap),
+        payback_year=fc.payback_year,
+        total_revenue=fc.total_revenue,
+        final_revenue=fc.final_revenue,
+        target_met=fc.target_met,
+        shortfall=fc.shortfall,
+        extra_stores=fc.extra_stores,
+        method=sched.method,
+    )
+    return replace(plan, schedule=sched, forecast=fc, metrics=replace(plan.metrics, rollout=summary))
+
+
+# ---------------------------------------------------------------------------- assertions
+def assert_frame_equal(left: pd.DataFrame, right: pd.DataFrame, name: str = "frame", **kwargs: Any) -> None:
+    """``pandas.testing.assert_frame_equal`` with the table's name in the message; dtypes of
+    all-missing and string/object columns are not compared (a saved and loaded table may
+    store them differently), values are."""
+    kwargs.setdefault("check_dtype", False)
+    kwargs.setdefault("check_index_type", False)
+    try:
+        pd.testing.assert_frame_equal(_norm(left), _norm(right), **kwargs)
+    except AssertionError as exc:
+        raise AssertionError(f"{name} differ: {exc}") from None
+
+
+def _norm(df: pd.DataFrame) -> pd.DataFrame:
+    """Missing values of object / string columns as None (None, NaN and pd.NA alike)."""
+    out = df.reset_index(drop=True).copy()
+    for c in out.columns:
+        if out[c].dtype == object or isinstance(out[c].dtype, pd.StringDtype):
+            col = out[c].astype(object)
+            out[c] = col.where(col.notna(), None)
+    return out
+
+
+def assert_plan_equal(left: Plan, right: Plan, *, check_provenance: bool = True, rtol: float = 0.0) -> None:
+    """Assert that two plans hold the same stores, assignment, metrics, rollout and forecast.
+
+    Parameters
+    ----------
+    left, right : Plan
+    check_provenance : bool
+        Also compare provenance (creation time, versions, seed, scenario hash).
+    rtol : float
+        Relative tolerance of float comparisons (0: exact).
+
+    Raises
+    ------
+    AssertionError
+        Naming the first part that differs.
+    """
+    exact = rtol == 0.0
+    kw: dict[str, Any] = {"check_exact": exact} if exact else {"rtol": rtol}
+    assert left.scenario_name == right.scenario_name, "scenario names differ"
+    assert left.objective == right.objective, "objectives differ"
+    assert_frame_equal(left.stores, right.stores, "stores", **kw)
+    assert_frame_equal(left.assignment, right.assignment, "assignments", **kw)
+    assert_frame_equal(left.coverage_curve, right.coverage_curve, "coverage curves", **kw)
+    a, b = left.metrics.to_dict(), right.metrics.to_dict()
+    assert a.keys() == b.keys(), f"metrics differ in keys: {sorted(set(a) ^ set(b))}"
+    for k in a:
+        _assert_value_equal(a[k], b[k], f"metrics.{k}", rtol)
+    assert tuple(left.notes) == tuple(right.notes), "notes differ"
+    if check_provenance:
+        assert left.provenance == right.provenance, "provenance differs"
+    assert (left.schedule is None) == (right.schedule is None), "one plan has a schedule, the other not"
+    if left.schedule is not None and right.schedule is not None:
+        ls, rs = left.schedule, right.schedule
+        np.testing.assert_array_equal(ls.ids, rs.ids, err_msg="schedule ids differ")
+        np.testing.assert_array_equal(ls.open_year, rs.open_year, err_msg="opening years differ")
+        assert ls.spec == rs.spec, "rollout specs differ"
+        _assert_value_equal(ls.npv, rs.npv, "schedule.npv", rtol)
+    assert (left.forecast is None) == (right.forecast is None), "one plan has a forecast, the other not"
+    if left.forecast is not None and right.forecast is not None:
+        assert_frame_equal(left.forecast.per_year, right.forecast.per_year, "forecast per year", **kw)
+        assert_frame_equal(
+            left.forecast.per_store_year, right.forecast.per_store_year, "forecast per store", **kw
+        )
+        _assert_value_equal(left.forecast.headline(), right.forecast.headline(), "forecast", rtol)
+
+
+def _assert_value_equal(a: Any, b: Any, name: str, rtol: float) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), f"{name} differ in keys"
+        for k in a:
+            _assert_value_equal(a[k], b[k], f"{name}.{k}", rtol)
+        return
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        assert len(a) == len(b), f"{name} differ in length"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_value_equal(x, y, f"{name}[{i}]", rtol)
+        return
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        fa, fb = float(a), float(b)
+        if np.isnan(fa) and np.isnan(fb):
+            return
+        ok = fa == fb if rtol == 0.0 else bool(np.isclose(fa, fb, rtol=rtol, atol=0.0))
+        assert ok, f"{name} differ: {a!r} != {b!r}"
+        return
+    assert a == b, f"{name} differ: {a!r} != {b!r}"
