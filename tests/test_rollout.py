@@ -338,8 +338,14 @@ def test_rollout_of_any_plan_with_the_fallback_oracles(scenario_dir, tmp_path):
     assert set(s.ids) == set(plan.stores["id"])
     plan.save(tmp_path / "saved")
     loaded = Plan.load(tmp_path / "saved")
-    assert isinstance(oracle_from_plan(loaded), AdditiveOracle)  # no areas: captured demand, additive
-    s2 = rollout_plan(loaded, spec)
+    # a loaded plan keeps its areas: the same catchment oracle, the same schedule
+    np.testing.assert_array_equal(oracle_from_plan(loaded, 1e6)(every), oracle(every))
+    assert rollout_plan(loaded, spec).open_year.tolist() == s.open_year.tolist()
+    import dataclasses
+
+    no_areas = dataclasses.replace(loaded, areas=loaded.areas.iloc[:0][["id"]])
+    assert isinstance(oracle_from_plan(no_areas), AdditiveOracle)  # no areas: captured demand, additive
+    s2 = rollout_plan(no_areas, spec)
     assert s2.opened_per_year().tolist() == [1, 2]  # additive: every store adds its own sales
 
 
