@@ -8,6 +8,7 @@ length ``c`` between two points maps exactly to the great-circle angle
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,11 @@ __all__ = [
 
 #: Mean Earth radius (IUGG), km.
 EARTH_RADIUS_KM = 6371.0088
+
+log = logging.getLogger(__name__)
+
+#: Candidate (area, site) pairs examined per chunk of the sparse build (16 bytes each).
+CHUNK_ENTRIES = 1 << 21
 
 #: Build a full (dense-equivalent) network when areas x sites is at most this many pairs.
 DENSE_PAIR_LIMIT = 4_000_000
@@ -93,7 +99,8 @@ class Network:
     """Sparse great-circle distances from demand areas (rows) to candidate sites (columns).
 
     Stored as CSR arrays; each row holds the sites within ``radius_km`` of the area
-    plus (at least) its ``k`` nearest sites, sorted by distance. An explicitly stored
+    plus (at least) its ``k`` nearest sites, at most ``max_sites_per_area`` of them,
+    sorted by distance (ties by site index). An explicitly stored
     0.0 km is a real distance (an area and a site at the same place).
 
     Attributes
@@ -108,6 +115,11 @@ class Network:
         Every pair closer than this is stored (None: no radius guarantee).
     k : int or None
         Every area stores at least its ``k`` nearest sites (None: no k guarantee).
+    max_sites_per_area : int or None
+        No area stores more than this many sites (None: no cap).
+    n_capped : int
+        Number of areas where the cap bound, i.e. that would have stored more sites
+        within ``radius_km``; for them the radius guarantee does not hold.
     """
 
     indptr: np.ndarray
@@ -117,6 +129,8 @@ class Network:
     n_sites: int
     radius_km: float | None = None
     k: int | None = None
+    max_sites_per_area: int | None = None
+    n_capped: int = 0
 
     @property
     def nnz(self) -> int:
@@ -159,25 +173,59 @@ class Network:
         *,
         radius_km: float | None = None,
         k: int | None = None,
+        max_sites_per_area: int | None = None,
         dense_pair_limit: int = DENSE_PAIR_LIMIT,
+        chunk_entries: int = CHUNK_ENTRIES,
     ) -> Network:
-        """Build the network with a cKDTree; never forms a dense matrix that would not fit.
+        """Build the network with a cKDTree, in memory-bounded chunks of areas.
+
+        Each area's row holds its ``k`` nearest sites plus every site within
+        ``radius_km``, at most ``max_sites_per_area`` of them (the nearest), sorted by
+        distance and then by site index. Rows are written straight into preallocated
+        CSR arrays (int32 site indices, float32 km); no all-pairs array is ever formed.
 
         Parameters
         ----------
         area_lon, area_lat, site_lon, site_lat : array-like of float, degrees WGS84
         radius_km : float, optional
-            Store every pair closer than this many km.
+            Store every pair closer than this many km (up to the cap).
         k : int, optional
             Store at least the ``k`` nearest sites of every area.
+        max_sites_per_area : int, optional
+            Store at most this many sites per area (the nearest ones); must be at least
+            ``k``. Areas where the radius would store more are *capped*: their count is
+            :attr:`n_capped`, and for them the radius guarantee no longer holds (their
+            largest stored distance, :meth:`row_max_km`, is still a lower bound on the
+            distance to every site not stored). None: no cap.
         dense_pair_limit : int
-            When ``n_areas * n_sites`` is at most this, every pair is stored.
+            When ``n_areas * n_sites`` is at most this (and no cap is below
+            ``n_sites``), every pair is stored.
+        chunk_entries : int
+            Candidate (area, site) pairs examined per chunk (16 bytes each while the
+            chunk is processed); bounds the temporary memory.
+
+        Raises
+        ------
+        ValueError
+            The network is too large to store in full and neither ``radius_km`` nor
+            ``k`` is given, or ``max_sites_per_area`` is below 1 or below ``k``.
 
         Notes
         -----
-        Cost is O(n log m + nnz log nnz) time and O(nnz) memory (12 bytes per pair).
+        Time O(n (log m + K)) with K the per-area number of stored sites; the k-nearest
+        and radius queries run on all cores (``workers=-1``). With a radius, a first
+        pass counts the sites within it (``query_ball_point(return_length=True)``) so
+        that the CSR arrays are allocated once at their final size. Peak memory is the
+        CSR arrays (8 bytes per pair plus 8 per area) plus one chunk.
         """
         n, m = len(area_lon), len(site_lon)
+        cap = None if max_sites_per_area is None else int(max_sites_per_area)
+        k_eff = 0 if k is None or k <= 0 else min(int(k), m)
+        if cap is not None and (cap < 1 or (k is not None and cap < int(k))):
+            raise ValueError(
+                f"max_sites_per_area must be at least 1 and at least k, got {max_sites_per_area}"
+            )
+        k_attr = None if k is None else min(int(k), m)
         if n == 0 or m == 0:
             return cls(
                 np.zeros(n + 1, np.int64),
@@ -186,11 +234,12 @@ class Network:
                 n,
                 m,
                 radius_km,
-                k,
+                k_attr,
+                cap,
             )
         au = unit_vectors(area_lon, area_lat)
         su = unit_vectors(site_lon, site_lat)
-        if n * m <= dense_pair_limit:
+        if n * m <= dense_pair_limit and (cap is None or cap >= m):
             # Full matrix, computed in row blocks to bound temporary memory.
             rows_i, cols_j, vals = [], [], []
             block = max(1, dense_pair_limit // (4 * m))
@@ -204,45 +253,87 @@ class Network:
             i = np.concatenate(rows_i)
             j = np.concatenate(cols_j)
             d = chord_to_km(np.concatenate(vals))
-            return cls._from_sorted_pairs(i, j, d, n, m, radius_km, k if k is None else min(k, m))
-        if radius_km is None and k is None:
+            return cls._from_sorted_pairs(i, j, d, n, m, radius_km, k_attr, cap)
+        rc = km_to_chord(radius_km) if radius_km is not None and radius_km > 0 else None
+        if rc is None and k_eff == 0:
             raise ValueError(f"a {n} x {m} network is too large to store in full; give radius_km or k")
         site_tree = cKDTree(su)
-        parts_i, parts_j, parts_c = [], [], []
-        if radius_km is not None and radius_km > 0:
-            area_tree = cKDTree(au)
-            pairs = area_tree.sparse_distance_matrix(site_tree, km_to_chord(radius_km), output_type="ndarray")
-            parts_i.append(pairs["i"].astype(np.int64))
-            parts_j.append(pairs["j"].astype(np.int64))
-            parts_c.append(pairs["v"].astype(np.float64))
-        if k is not None and k > 0:
-            k_eff = min(int(k), m)
-            chord, idx = site_tree.query(au, k=k_eff, workers=-1)
-            chord = np.asarray(chord).reshape(n, k_eff)
-            idx = np.asarray(idx).reshape(n, k_eff)
-            parts_i.append(np.repeat(np.arange(n, dtype=np.int64), k_eff))
-            parts_j.append(idx.ravel().astype(np.int64))
-            parts_c.append(chord.ravel())
-        i = np.concatenate(parts_i)
-        j = np.concatenate(parts_j)
-        c = np.concatenate(parts_c)
-        # de-duplicate (i, j) and sort each row by distance
-        key = i * m + j
-        _, first = np.unique(key, return_index=True)
-        i, j, c = i[first], j[first], c[first]
-        order = np.lexsort((j, c, i))
-        return cls._from_sorted_pairs(
-            i[order],
-            j[order],
-            chord_to_km(c[order]),
-            n,
-            m,
-            radius_km,
-            None if k is None else min(int(k), m),
+        if rc is not None:
+            within = np.asarray(site_tree.query_ball_point(au, rc, return_length=True, workers=-1), np.int64)
+            stored = np.maximum(within, k_eff)
+            if cap is not None:
+                stored = np.minimum(stored, cap)
+            # one column more than needed: detects a binding cap, absorbs rounding at r
+            want = np.minimum(np.maximum(within + 1, k_eff), m if cap is None else min(cap + 1, m))
+            capacity = int(stored.sum())
+            del within, stored
+        else:
+            want = None
+            capacity = n * k_eff
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        indices = np.empty(capacity, dtype=np.int32)
+        km = np.empty(capacity, dtype=np.float32)
+        pos = 0
+        n_capped = 0
+        for a, b, width in _chunks(n, k_eff, want, chunk_entries):
+            if width == 0:
+                indptr[a + 1 : b + 1] = pos
+                continue
+            if k_eff == 0:  # radius only: prune the search at the radius
+                chord, idx = site_tree.query(
+                    au[a:b], k=width, distance_upper_bound=rc * (1 + 1e-9), workers=-1
+                )
+            else:
+                chord, idx = site_tree.query(au[a:b], k=width, workers=-1)
+            chord = np.asarray(chord, dtype=np.float64).reshape(b - a, width)
+            idx = np.asarray(idx).reshape(b - a, width)
+            if rc is not None:
+                n_in = np.count_nonzero(chord <= rc, axis=1)  # rows are sorted: a prefix
+                length = np.maximum(n_in, k_eff)
+            else:
+                n_in = None
+                length = np.full(b - a, k_eff, dtype=np.int64)
+            if cap is not None:
+                if n_in is not None:
+                    n_capped += int(np.count_nonzero(n_in > cap))
+                length = np.minimum(length, cap)
+            length = np.minimum(length, width)
+            keep = np.arange(width)[None, :] < length[:, None]
+            # equal distances: order by site index (deterministic, chunk-independent)
+            tie = np.flatnonzero(np.any((chord[:, 1:] == chord[:, :-1]) & keep[:, 1:], axis=1))
+            if tie.size:
+                order = np.lexsort((idx[tie], chord[tie]))
+                chord[tie] = np.take_along_axis(chord[tie], order, axis=1)
+                idx[tie] = np.take_along_axis(idx[tie], order, axis=1)
+            count = int(length.sum())
+            if pos + count > indices.shape[0]:  # only when rounding at r disagrees with the count
+                grow = max(pos + count, int(indices.shape[0] * 1.25) + 1)
+                indices = np.resize(indices, grow)
+                km = np.resize(km, grow)
+            indices[pos : pos + count] = idx[keep]
+            km[pos : pos + count] = chord_to_km(chord[keep])
+            np.cumsum(length, out=indptr[a + 1 : b + 1])
+            indptr[a + 1 : b + 1] += pos
+            pos += count
+        if pos < indices.shape[0]:
+            indices.resize(pos, refcheck=False)
+            km.resize(pos, refcheck=False)
+        if n_capped:
+            log.info("network: max_sites_per_area=%d bound for %d of %d areas", cap, n_capped, n)
+        return cls(
+            indptr=indptr,
+            indices=indices,
+            km=km,
+            n_areas=n,
+            n_sites=m,
+            radius_km=radius_km,
+            k=k_attr,
+            max_sites_per_area=cap,
+            n_capped=n_capped,
         )
 
     @classmethod
-    def _from_sorted_pairs(cls, i, j, d, n, m, radius_km, k) -> Network:
+    def _from_sorted_pairs(cls, i, j, d, n, m, radius_km, k, cap=None) -> Network:
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(i, minlength=n), out=indptr[1:])
         return cls(
@@ -253,4 +344,25 @@ class Network:
             n_sites=m,
             radius_km=radius_km,
             k=k,
+            max_sites_per_area=cap,
         )
+
+
+def _chunks(n: int, k_eff: int, want: np.ndarray | None, budget: int):
+    """Yield ``(start, stop, width)``: consecutive area ranges whose candidate block
+    ``(stop - start) x width`` holds at most ``budget`` entries (at least one area)."""
+    budget = max(1, int(budget))
+    if want is None:
+        step = max(1, budget // max(1, k_eff))
+        for a in range(0, n, step):
+            yield a, min(n, a + step), k_eff
+        return
+    a = 0
+    rows_max = max(1, budget // max(1, k_eff))
+    while a < n:
+        seg = want[a : a + rows_max]
+        acc = np.maximum.accumulate(seg)
+        ok = np.arange(1, seg.shape[0] + 1) * np.maximum(acc, 1) <= budget
+        size = seg.shape[0] if ok.all() else max(1, int(np.argmin(ok)))
+        yield a, a + size, int(acc[size - 1])
+        a += size
