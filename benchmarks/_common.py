@@ -34,6 +34,38 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (Linux ``/proc/self/clear_refs``), so that
+    :func:`phase_peak_rss_mib` measures one phase alone. False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def phase_peak_rss_mib() -> float:
+    """Peak RSS since the last :func:`reset_peak_rss` (``VmHWM``), MiB; falls back to
+    the whole-process peak where ``/proc`` is unavailable."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return peak_rss_mib()
+
+
+def limit_memory(gib: float | None) -> None:
+    """Cap this process's address space at ``gib`` GiB (RLIMIT_AS), so that a runaway
+    benchmark fails with MemoryError instead of taking a shared machine's memory."""
+    if gib:
+        lim = int(gib * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+
+
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
