@@ -6,8 +6,9 @@
 - :func:`national`: sparse radius- and k-limited instance, e.g. 100,000 clients x
   10,000 candidate sites or 10^6 x 10^5: every pair within ``radius_km`` plus each
   client's ``k`` nearest sites (chunked :meth:`storeplan.geo.Network.build`, so it
-  scales to 10^6 x 10^5 in well under 1 GB), with log-normal weights and the caller-side ``unserved_cost`` = each client's
-  largest stored distance (which makes the sparse model a relaxation of the dense one).
+  scales to 10^6 x 10^5 in well under 1 GB), with log-normal weights and the
+  caller-side ``unserved_cost`` = each client's largest stored distance (which makes
+  the sparse model a relaxation of the dense one).
 """
 
 from __future__ import annotations
