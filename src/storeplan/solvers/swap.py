@@ -6,12 +6,17 @@ import time
 
 import numpy as np
 
+from . import _batch
 from . import _kernels as kern
 from ._validate import Instance
 from .constraints import SideArrays
 from .greedy import State, construct
 
-__all__ = ["improve", "heuristic_search", "SearchResult"]
+__all__ = ["improve", "heuristic_search", "SearchResult", "BATCH_MIN_NNZ"]
+
+#: Instances with at least this many stored pairs (and no group limits or spacing)
+#: use the batched fast interchange of :mod:`._batch` (many disjoint moves per pass).
+BATCH_MIN_NNZ = 1_000_000
 
 
 def _tol(inst: Instance, st: State) -> float:
@@ -27,6 +32,29 @@ def improve(
     inst = st.inst
     total_moves = 0
     tol = 1e-10 * max(1.0, float(np.abs(st.d1).sum()) / max(inst.n, 1) * 10)
+    if inst.nnz >= BATCH_MIN_NNZ and not (st.side.has_groups or st.side.has_conflicts):
+        while True:
+            st.nopen, moves, _, done = _batch.local_search_batch(
+                *st.inst_args(),
+                inst.fcost,
+                st.side.status,
+                st.is_open,
+                st.open_list,
+                st.nopen,
+                st.d1,
+                st.f1,
+                st.d2,
+                st.f2,
+                kmin,
+                kmax,
+                1,
+                tol,
+            )
+            total_moves += int(moves)
+            if done:
+                return total_moves, True
+            if deadline is not None and time.perf_counter() >= deadline:
+                return total_moves, False
     while True:
         st.nopen, moves, _, done = kern.local_search(
             *st.inst_args(),
