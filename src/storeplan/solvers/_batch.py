@@ -12,8 +12,8 @@ improvements of a disjoint set of moves are exact and add up: each pass decrease
 objective by the sum of the deltas applied, and the search stops at the same local
 optimum criterion (no improving add, drop or swap) as the one-move search.
 
-Used only without group limits or spacing conflicts (whose counts couple moves that
-share no client).
+Used only without group limits, spacing conflicts or quotas (whose counts couple
+moves that share no client).
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ def local_search_batch(
     empty_nconf = np.zeros(m, dtype=np.int32)
     empty_i64 = np.zeros(1, dtype=np.int64)
     empty_ptr = np.zeros(m + 1, dtype=np.int64)
+    q_row = np.zeros(1, dtype=np.int64)
+    q_val = np.zeros(1)
+    q_use = np.zeros(1)
     moves = 0
     total = 0.0
     group = np.full(m, -1, dtype=np.int32)
@@ -219,6 +222,10 @@ def local_search_batch(
                 empty_ptr,
                 empty_i64,
                 empty_nconf,
+                empty_ptr,
+                q_row,
+                q_val,
+                q_use,
                 d1,
                 f1,
                 d2,

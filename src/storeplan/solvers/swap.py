@@ -14,7 +14,7 @@ from .greedy import State, construct
 
 __all__ = ["improve", "heuristic_search", "SearchResult", "BATCH_MIN_NNZ"]
 
-#: Instances with at least this many stored pairs (and no group limits or spacing)
+#: Instances with at least this many stored pairs (and no group limits, spacing or quotas)
 #: use the batched fast interchange of :mod:`._batch` (many disjoint moves per pass).
 BATCH_MIN_NNZ = 1_000_000
 
@@ -32,7 +32,7 @@ def improve(
     inst = st.inst
     total_moves = 0
     tol = 1e-10 * max(1.0, float(np.abs(st.d1).sum()) / max(inst.n, 1) * 10)
-    if inst.nnz >= BATCH_MIN_NNZ and not (st.side.has_groups or st.side.has_conflicts):
+    if inst.nnz >= BATCH_MIN_NNZ and not (st.side.has_groups or st.side.has_conflicts or st.side.has_quotas):
         while True:
             st.nopen, moves, _, done = _batch.local_search_batch(
                 *st.inst_args(),
