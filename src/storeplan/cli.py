@@ -1,4 +1,4 @@
-"""The ``storeplan`` command line: ``demo``, ``run``, ``validate``, ``compare``, ``sweep``.
+"""The ``storeplan`` command line: ``demo``, ``run``, ``validate``, ``compare``, ``sweep``, ``serve``.
 
 The CLI only parses arguments and calls the Python API. Errors print one readable
 line (``error: ...``) and exit non-zero: 2 for bad input or infeasible constraints,
@@ -383,6 +383,31 @@ def sweep(
         address=address,
         save_plans=save_plans,
     )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind (default: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8765,
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Jobs database, uploads and run outputs.")
+    ] = Path("storeplan-data"),
+    max_runs: Annotated[int, typer.Option(help="Runs at the same time (the others queue).")] = 1,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest upload, MB.")] = 200.0,
+) -> None:
+    """Start the web app: plan, explore and compare on a map (needs storeplan[web])."""
+    from .web import serve as run_server
+
+    def announce(url: str) -> None:
+        out_console.print(f"storeplan web app: [bold]{url}[/] (data in {data_dir}; Ctrl-C stops it)")
+
+    try:
+        run_server(host, port, data_dir, max_runs=max_runs, max_upload_mb=max_upload_mb, announce=announce)
+    except ImportError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
 
 
 def main(argv: list[str] | None = None) -> int:

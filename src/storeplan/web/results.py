@@ -1,0 +1,338 @@
+"""The one place where the web app reads a :class:`~storeplan.Plan`.
+
+Everything the page shows (headline numbers, the year table, the map layers, a store's
+card, a comparison row) is read from the plan here and nowhere else, so when the plan's
+fields change only this module follows. Numbers are not recomputed: they are the plan's
+own (``summary.json`` / ``plan.csv`` / ``forecast_years.csv`` carry the same values),
+rounded only for display in the browser.
+
+Payloads are compact and columnar (one array per field, only the fields shown), so the
+default plan's map (16k areas, 1,000 stores, 3,650 rivals) is a few hundred kB gzipped.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "headline",
+    "year_table",
+    "map_layers",
+    "store_cards",
+    "comparison_row",
+    "COMPARISON_COLUMNS",
+]
+
+#: Columns of the comparison table, in the order and with the meaning of ``storeplan compare``.
+COMPARISON_COLUMNS = ("name", "stores", "coverage", "share", "revenue", "npv", "objective", "gap", "seconds")
+
+
+def _f(x: Any) -> float | None:
+    """A JSON-safe float (None for NaN / inf / missing)."""
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _metrics(plan: Any) -> dict[str, Any]:
+    """The plan's metrics as a mapping (dict today; a typed dataclass when it lands)."""
+    m = plan.metrics
+    if isinstance(m, dict):
+        return m
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(m) if is_dataclass(m) else dict(vars(m))
+
+
+def _rollout(plan: Any) -> dict[str, Any] | None:
+    r = _metrics(plan).get("rollout")
+    return r if isinstance(r, dict) else None
+
+
+def headline(plan: Any) -> list[dict[str, Any]]:
+    """The headline numbers: ``[{key, label, value, unit, note}]``, in display order.
+
+    ``unit`` is one of ``currency``, ``currency/year``, ``share``, ``km``, ``persons``,
+    ``count``, ``year``, ``seconds``, ``text``.
+    """
+    m = _metrics(plan)
+    sense = m.get("sense", "min")
+    kind = plan.objective
+    obj_unit = {
+        "revenue": "currency/year",
+        "fixed_cost": "currency/year",
+        "pmedian": "person-km",
+        "coverage": "persons",
+    }.get(kind, "")
+    rows: list[dict[str, Any]] = []
+
+    def add(key: str, label: str, value: Any, unit: str, note: str = "") -> None:
+        rows.append({"key": key, "label": label, "value": value, "unit": unit, "note": note})
+
+    add("n_new_stores", "new stores", int(m.get("n_new_stores", 0)), "count")
+    add("n_existing_stores", "existing stores", int(m.get("n_existing_stores", 0)), "count")
+    add(
+        "objective",
+        f"objective ({kind}, {'maximised' if sense == 'max' else 'minimised'})",
+        _f(m.get("objective")),
+        obj_unit,
+    )
+    add(
+        "bound",
+        "bound (best possible " + ("at most" if sense == "max" else "at least") + ")",
+        _f(m.get("bound")),
+        obj_unit,
+    )
+    add(
+        "gap",
+        "gap",
+        0.0 if m.get("proven_optimal") else _f(m.get("gap")),
+        "share",
+        "proven optimal" if m.get("proven_optimal") else "certified: the optimum lies between objective and bound",
+    )
+    if "own_revenue" in m:
+        add("own_revenue", "store revenue (offline + from online)", _f(m["own_revenue"]), "currency/year")
+        add("market_share_before", "our offline market share before", _f(m.get("market_share_before")), "share")
+        add("market_share", "our offline market share after", _f(m.get("market_share")), "share")
+        add(
+            "cannibalised_from_own_stores",
+            "taken from our existing stores",
+            _f(m.get("cannibalised_from_own_stores")),
+            "currency/year",
+        )
+        add("cannibalised_from_online", "taken from our web shop", _f(m.get("cannibalised_from_online")), "currency/year")
+    add(
+        "coverage_share",
+        f"population within {float(m.get('radius_km', 0)):g} km of a store",
+        _f(m.get("coverage_share")),
+        "share",
+    )
+    add("mean_km", "mean km to the nearest store", _f(m.get("mean_km")), "km")
+    add("opening_cost", "opening cost of the new stores", _f(m.get("opening_cost")), "currency")
+    r = _rollout(plan)
+    if r:
+        add("npv", f"NPV of the rollout ({r.get('horizon')} years)", _f(r.get("npv")), "currency")
+        add("payback_year", "payback year", r.get("payback_year"), "year")
+        if r.get("target_met") is not None:
+            add(
+                "target_met",
+                "revenue target",
+                "met" if r["target_met"] else f"missed by {_f(r.get('shortfall')) or 0:,.0f} per year",
+                "text",
+            )
+    add("seconds", "run time", _f(m.get("seconds")), "seconds")
+    return rows
+
+
+def year_table(plan: Any) -> dict[str, Any] | None:
+    """The rollout years: columns and rows (currency per year, counts), or None."""
+    fc = plan.forecast
+    if fc is None:
+        return None
+    cols = [
+        ("year", "year", "year"),
+        ("stores_opened", "opened", "count"),
+        ("stores_open", "open", "count"),
+        ("revenue", "revenue", "currency/year"),
+        ("target", "target", "currency/year"),
+        ("capex", "capex", "currency"),
+        ("budget", "budget", "currency"),
+        ("cash_flow", "cash flow", "currency/year"),
+        ("cumulative_cash_flow", "cumulative", "currency"),
+    ]
+    per_year = fc.per_year
+    if "in_rollout" in per_year.columns:
+        per_year = per_year[per_year["in_rollout"].astype(bool)]
+    present = [c for c in cols if c[0] in per_year.columns]
+    rows = [[_f(v) for v in per_year[c[0]].to_numpy()] for c in present]
+    return {
+        "columns": [{"key": k, "label": lbl, "unit": u} for k, lbl, u in present],
+        "rows": [list(r) for r in zip(*rows, strict=True)] if rows else [],
+    }
+
+
+def _opening_year(plan: Any, ids: pd.Series) -> np.ndarray:
+    """Opening year per store (0 existing, 1.. rollout years, -1 not scheduled); all 1
+    (0 for existing) without a rollout."""
+    sched = plan.schedule
+    status = plan.stores["status"].astype(str).to_numpy()
+    if sched is None:
+        return np.where(status == "existing", 0, 1).astype(np.int64)
+    by_id = pd.Series(np.asarray(sched.open_year, dtype=np.int64), index=pd.Index(np.asarray(sched.ids).astype(str)))
+    return ids.map(by_id).fillna(-1).astype(np.int64).to_numpy()
+
+
+def _round(a: np.ndarray, nd: int) -> list[float]:
+    return [float(x) for x in np.round(np.nan_to_num(np.asarray(a, dtype=np.float64)), nd)]
+
+
+def map_layers(plan: Any, areas: pd.DataFrame, rivals: pd.DataFrame) -> dict[str, Any]:
+    """The map's layers, columnar, only the shown fields.
+
+    ``areas``: lon, lat (5 decimals, about 1 m), population, share before / after (per
+    mille of the area's offline spending, integers), the index of the store serving it
+    (``-1`` none). ``stores``: id, lon, lat, format and status codes, opening year,
+    revenue (currency/year). ``rivals``: lon, lat, brand code.
+    """
+    stores = plan.stores
+    ids = stores["id"].astype(str)
+    pos = pd.Series(np.arange(len(stores)), index=pd.Index(ids))
+    asg = plan.assignment
+    area_ids = areas["id"].astype(str)
+    a = asg.set_index(asg["area_id"].astype(str))
+    a = a[~a.index.duplicated()]
+    serving = area_ids.map(a["store_id"].astype(str)) if "store_id" in a else pd.Series(np.nan, index=areas.index)
+    store_idx = serving.map(pos).fillna(-1).astype(np.int64).to_numpy()
+
+    def share(col: str) -> list[int] | None:
+        if col not in a.columns:
+            return None
+        s = area_ids.map(a[col]).to_numpy(dtype=np.float64)
+        return [int(x) for x in np.round(1000 * np.clip(np.nan_to_num(s), 0, 1))]
+
+    formats = sorted(stores["format"].astype(str).unique().tolist()) if len(stores) else []
+    fcode = {f: k for k, f in enumerate(formats)}
+    status_names = ["new", "existing"]
+    brands = (
+        rivals["brand"].astype(str).value_counts().index.tolist() if len(rivals) and "brand" in rivals else []
+    )
+    bcode = {b: k for k, b in enumerate(brands)}
+    years = _opening_year(plan, ids)
+    revenue = stores["revenue"] if "revenue" in stores else pd.Series(np.zeros(len(stores)))
+    return {
+        "areas": {
+            "n": len(areas),
+            "lon": _round(areas["lon"], 5),
+            "lat": _round(areas["lat"], 5),
+            "population": [int(x) for x in np.round(np.nan_to_num(areas["population"].to_numpy(float)))],
+            "share_before": share("share_before"),
+            "share_after": share("share_after"),
+            "store": [int(x) for x in store_idx],
+        },
+        "stores": {
+            "n": len(stores),
+            "id": ids.tolist(),
+            "name": [None if pd.isna(v) else str(v) for v in stores.get("name", pd.Series([None] * len(stores)))],
+            "lon": _round(stores["lon"], 5),
+            "lat": _round(stores["lat"], 5),
+            "format": [fcode[str(f)] for f in stores["format"]],
+            "status": [status_names.index(s) if s in status_names else 0 for s in stores["status"].astype(str)],
+            "year": [int(y) for y in years],
+            "revenue": _round(revenue, 0),
+        },
+        "formats": formats,
+        "statuses": status_names,
+        "years": sorted({int(y) for y in years}),
+        "rivals": {
+            "n": len(rivals),
+            "lon": _round(rivals["lon"], 4) if len(rivals) else [],
+            "lat": _round(rivals["lat"], 4) if len(rivals) else [],
+            "brand": [bcode[str(b)] for b in rivals["brand"]] if brands else [],
+        },
+        "brands": brands,
+        "bbox": _bbox(areas),
+    }
+
+
+def _bbox(areas: pd.DataFrame) -> list[float]:
+    if not len(areas):
+        return [73.0, 18.0, 135.0, 54.0]
+    lon, lat = areas["lon"].to_numpy(float), areas["lat"].to_numpy(float)
+    return [float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat))]
+
+
+#: Per-store fields of a store's card: (column, label, unit).
+CARD_FIELDS = (
+    ("format", "format", "text"),
+    ("status", "status", "text"),
+    ("region", "region", "text"),
+    ("revenue", "revenue (offline + from online)", "currency/year"),
+    ("offline_revenue", "offline revenue", "currency/year"),
+    ("online_transfer", "from online orders", "currency/year"),
+    ("from_own_stores", "taken from our other stores", "currency/year"),
+    ("from_online", "taken from our web shop", "currency/year"),
+    ("net_gain", "net gain", "currency/year"),
+    ("catchment_share", "share of its catchment's spending", "share"),
+    ("covered_population", "population within the radius", "persons"),
+    ("n_areas", "areas served", "count"),
+    ("opening_cost", "opening cost", "currency"),
+    ("fixed_cost", "fixed cost", "currency/year"),
+)
+
+
+def store_cards(plan: Any, why: pd.DataFrame | None = None) -> dict[str, dict[str, Any]]:
+    """Every store's card by id: the plan's own per-store numbers, revenue by category,
+    opening year and, when computed, why it is there (see :mod:`storeplan.web.explain`)."""
+    stores = plan.stores
+    ids = stores["id"].astype(str)
+    years = _opening_year(plan, ids)
+    cats = [c for c in stores.columns if c.startswith("revenue_")]
+    why_by = why.set_index("id") if why is not None and len(why) else None
+    out: dict[str, dict[str, Any]] = {}
+    for k, (sid, row) in enumerate(zip(ids, stores.to_dict("records"), strict=True)):
+        fields = []
+        for col, label, unit in CARD_FIELDS:
+            if col not in row:
+                continue
+            v = row[col]
+            if unit == "text":
+                v = None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+            else:
+                v = _f(v)
+            fields.append({"key": col, "label": label, "value": v, "unit": unit})
+        card: dict[str, Any] = {
+            "id": sid,
+            "name": None if pd.isna(row.get("name")) else str(row.get("name")),
+            "lon": float(row["lon"]),
+            "lat": float(row["lat"]),
+            "index": k,
+            "opening_year": int(years[k]),
+            "fields": fields,
+            "revenue_by_category": {c.removeprefix("revenue_"): _f(row[c]) for c in cats},
+            "why": None,
+        }
+        if why_by is not None and sid in why_by.index:
+            w = why_by.loc[sid]
+            card["why"] = {
+                "value": _f(w["value"]),
+                "value_label": str(w["value_label"]),
+                "unit": str(w["unit"]),
+                "alternative_id": None if pd.isna(w["alternative_id"]) else str(w["alternative_id"]),
+                "alternative_name": None if pd.isna(w["alternative_name"]) else str(w["alternative_name"]),
+                "alternative_km": _f(w["alternative_km"]),
+                "alternative_value": _f(w["alternative_value"]),
+                "alternative_lon": _f(w["alternative_lon"]),
+                "alternative_lat": _f(w["alternative_lat"]),
+                "candidates_compared": int(w["candidates_compared"]),
+            }
+        out[sid] = card
+    return out
+
+
+def comparison_row(plan: Any, name: str) -> dict[str, Any]:
+    """One row of the comparison table, the columns and meaning of ``storeplan compare``
+    (``revenue``: last rollout year's store sales with a rollout, else at full ramp)."""
+    m = _metrics(plan)
+    r = _rollout(plan)
+    fc = plan.forecast
+    return {
+        "name": name,
+        "stores": int(m.get("n_stores", len(plan.stores))),
+        "coverage": _f(m.get("coverage_share")),
+        "share": _f(m.get("market_share")),
+        "revenue": _f(fc.final_revenue) if fc is not None else _f(m.get("own_revenue")),
+        "npv": _f(r.get("npv")) if r else None,
+        "objective": _f(m.get("objective")),
+        "gap": _f(m.get("gap")),
+        "seconds": _f(m.get("seconds")),
+        "kind": plan.objective,
+        "bound": _f(m.get("bound")),
+    }
