@@ -16,7 +16,7 @@ error's message>}``, never a traceback):
 - ``GET /api/basemap``: province and country outlines.
 """
 
-from __future__ import annotations
+
 
 import asyncio
 import hashlib

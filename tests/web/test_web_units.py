@@ -1,0 +1,117 @@
+"""Units of the web app: the SQLite job store, safe names, settings merge, the form schema."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from storeplan.scenario import OBJECTIVES, ObjectiveSpec
+from storeplan.web.runner import deep_merge, scenario_overrides
+from storeplan.web.schema import form_schema, knob_values
+from storeplan.web.store import INTERRUPTED_MESSAGE, JobStore
+from storeplan.web.uploads import UploadError, safe_join, safe_name
+
+
+def test_job_store_lifecycle(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite")
+    job = store.create(name="a", source="bundled:year-one", inputs={"scenario": "bundled:year-one"})
+    assert job.status == "queued" and job.progress == {} and job.outputs == []
+    store.update(job.id, status="running", started=time.time())
+    store.set_progress(job.id, "market", 0.0)
+    store.set_progress(job.id, "market", 1.0, seconds=1.25)
+    store.set_progress(job.id, "solve", 0.5)
+    j = store.get(job.id)
+    assert j.progress == {"market": 1.0, "solve": 0.5}
+    assert j.timings == {"market": 1.25}
+    assert j.phase == "solve"
+    assert store.finish(job.id, "done", outputs=["plan.csv"], summary={"stores": 3})
+    assert not store.finish(job.id, "failed", error="late")  # a finished job stays finished
+    j = store.get(job.id)
+    assert (j.status, j.error, j.outputs, j.summary) == ("done", None, ["plan.csv"], {"stores": 3})
+    assert j.seconds is not None and j.seconds >= 0
+    with pytest.raises(ValueError):
+        store.finish(job.id, "running")
+    with pytest.raises(KeyError):
+        store.update(job.id, nonsense=1)
+
+
+def test_job_store_recovery_on_reopen(tmp_path):
+    path = tmp_path / "jobs.sqlite"
+    store = JobStore(path)
+    a = store.create(name="a", source="s", inputs={})
+    b = store.create(name="b", source="s", inputs={})
+    c = store.create(name="c", source="s", inputs={})
+    store.update(a.id, status="running", started=time.time())
+    store.finish(c.id, "done")
+    assert [j.id for j in store.queued()] == [b.id]
+    reopened = JobStore(path)  # what a server restart does
+    assert reopened.get(a.id).status == "failed" and reopened.get(a.id).error == INTERRUPTED_MESSAGE
+    assert reopened.get(b.id).status == "failed"
+    assert reopened.get(c.id).status == "done"
+    assert [j.name for j in reopened.list()] == ["c", "b", "a"]
+    assert JobStore(path, recover=False).recover_interrupted() == 0
+
+
+@pytest.mark.parametrize("name", ["areas.csv", "Scenario 1.toml", "a-b_c.parquet", "x.GEOJSON"])
+def test_safe_name_accepts(name):
+    assert safe_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "..", "../a.csv", "/etc/a.csv", "C:/a.csv", "a\\b.csv", "a\x00.csv", ".hidden.csv", "a.exe", "dir/a.csv"],
+)
+def test_safe_name_refuses(name):
+    with pytest.raises(UploadError):
+        safe_name(name)
+
+
+def test_safe_join_refuses_links_and_escapes(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "secret.csv").write_text("x")
+    (root / "link.csv").symlink_to(tmp_path / "secret.csv")
+    (root / "dir").symlink_to(tmp_path)
+    assert safe_join(root, "a.csv") == root.resolve() / "a.csv"
+    for bad in ("link.csv", "dir/secret.csv", "../secret.csv"):
+        with pytest.raises(UploadError):
+            safe_join(root, bad)
+
+
+def test_overrides_merge_pins_and_bans():
+    inputs = {
+        "overrides": {"objective": {"stores": 5}, "constraints": {"must_open": ["a"]}},
+        "pins": ["b"],
+        "bans": ["c"],
+    }
+    over = scenario_overrides(inputs)
+    assert over == {"objective": {"stores": 5}, "constraints": {"must_open": ["a", "b"], "forbidden": ["c"]}}
+    assert inputs["overrides"]["constraints"] == {"must_open": ["a"]}  # not mutated
+    base = {"objective": {"kind": "revenue", "stores": 200}, "name": "x"}
+    assert deep_merge(base, {"objective": {"stores": 5}}) == {"objective": {"kind": "revenue", "stores": 5}, "name": "x"}
+
+
+def test_form_schema_follows_the_pydantic_models():
+    sections = {s["key"]: s for s in form_schema()["sections"]}
+    assert list(sections) == ["areas", "objective", "formats", "rollout", "constraints", "options"]
+    fields = {f["key"]: f for f in sections["objective"]["fields"]}
+    assert fields["kind"]["enum"] == list(OBJECTIVES)
+    assert fields["stores"]["type"] == "integer" and fields["stores"]["nullable"]
+    assert fields["stores"]["minimum"] == 0
+    radius = ObjectiveSpec.model_fields["radius_km"]
+    assert fields["radius_km"]["default"] == radius.default
+    assert fields["radius_km"]["exclusiveMinimum"] == 0
+    rollout = {f["key"]: f for f in sections["rollout"]["fields"]}
+    assert rollout["stores_per_year"]["type"] == "array" and rollout["stores_per_year"]["items"] == "integer"
+    assert sections["formats"]["repeated"]
+
+
+def test_knob_values_of_the_bundled_scenario():
+    from storeplan.cli import demo_scenario_path
+
+    k = knob_values(demo_scenario_path("three-years"))
+    assert k["objective"]["kind"] == "revenue"
+    assert [f["name"] for f in k["formats"]] == ["standard", "flagship", "partner"]
+    assert k["rollout"]["years"] == 3
+    assert k["options"]["seed"] == 0
