@@ -24,13 +24,19 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "web"
 #: A small run of the bundled scenario: Ningxia only, 6 new stores.
 SMALL = {
     "scenario": "bundled:year-one",
-    "overrides": {"areas": {"provinces": ["Ningxia"]}, "objective": {"stores": 6}, "options": {"time_limit": 5}},
+    "overrides": {
+        "areas": {"provinces": ["Ningxia"]},
+        "objective": {"stores": 6},
+        "options": {"time_limit": 5},
+    },
 }
 
 RUN_TIMEOUT_S = 300
 
 
-def wait_for(client: TestClient, job_id: str, statuses=("done", "failed", "cancelled"), timeout=RUN_TIMEOUT_S):
+def wait_for(
+    client: TestClient, job_id: str, statuses=("done", "failed", "cancelled"), timeout=RUN_TIMEOUT_S
+):
     t0 = time.monotonic()
     while True:
         job = client.get(f"/api/jobs/{job_id}").json()

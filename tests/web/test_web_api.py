@@ -11,8 +11,8 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DATA, SMALL, upload_files, wait_for
 
+from conftest import DATA, SMALL, upload_files, wait_for
 from storeplan import Scenario
 from storeplan.geo import haversine_km
 from storeplan.web.store import INTERRUPTED_MESSAGE, JobStore
@@ -179,7 +179,9 @@ def test_replan_pins_and_bans(finished_copy, make_client):
     data_dir, ja, _ = finished_copy
     c = make_client(data_dir)
     plan = pd.read_csv(data_dir / "jobs" / ja["id"] / "out" / "plan.csv", dtype={"id": str})
-    why = pd.read_csv(data_dir / "jobs" / ja["id"] / "out" / "why_here.csv", dtype={"id": str, "alternative_id": str})
+    why = pd.read_csv(
+        data_dir / "jobs" / ja["id"] / "out" / "why_here.csv", dtype={"id": str, "alternative_id": str}
+    )
     ban = plan["id"].iloc[0]
     pin = why.dropna(subset=["alternative_id"])["alternative_id"].iloc[0]
     r = c.post(f"/api/jobs/{ja['id']}/replan", json={"pins": [pin], "bans": [ban]})
@@ -201,7 +203,9 @@ def test_replan_pins_and_bans(finished_copy, make_client):
 # ---------------------------------------------------------------------------- request errors
 def test_bad_settings_are_refused_with_the_cli_message(make_client):
     c = make_client()
-    r = c.post("/api/jobs", json={"scenario": "bundled:year-one", "overrides": {"objective": {"kind": "nope"}}})
+    r = c.post(
+        "/api/jobs", json={"scenario": "bundled:year-one", "overrides": {"objective": {"kind": "nope"}}}
+    )
     assert r.status_code == 422
     body = r.json()
     assert body["error"] == "UnknownOptionError"
@@ -210,7 +214,9 @@ def test_bad_settings_are_refused_with_the_cli_message(make_client):
 
         Scenario.from_toml(demo_scenario_path("year-one"), objective={"kind": "nope"})
     assert body["message"] == str(cli.value)
-    r = c.post("/api/jobs", json={"scenario": "bundled:year-one", "overrides": {"options": {"time_limit": -1}}})
+    r = c.post(
+        "/api/jobs", json={"scenario": "bundled:year-one", "overrides": {"options": {"time_limit": -1}}}
+    )
     assert r.status_code == 422 and "options.time_limit" in r.json()["message"]
     r = c.post("/api/jobs", json={"scenario": "bundled:year-one", "overrides": {"solver_internals": {}}})
     assert r.status_code == 422 and "cannot override solver_internals" in r.json()["message"]
@@ -230,7 +236,13 @@ def test_output_files_stay_inside_the_run(finished_copy, make_client):
     data_dir, ja, _ = finished_copy
     c = make_client(data_dir)
     base = f"/api/jobs/{ja['id']}/files"
-    for name in ("../../../jobs.sqlite", "..%2F..%2Fjobs.sqlite", "/etc/passwd", "log.txt", "charts%2F..%2Fplan.csv"):
+    for name in (
+        "../../../jobs.sqlite",
+        "..%2F..%2Fjobs.sqlite",
+        "/etc/passwd",
+        "log.txt",
+        "charts%2F..%2Fplan.csv",
+    ):
         r = c.get(f"{base}/{name}")
         assert r.status_code == 404, name
         assert r.json()["error"] == "NotFound"
@@ -250,7 +262,7 @@ def _zip(members: dict[str, bytes], *, symlink: str | None = None) -> bytes:
             z.writestr(name, data)
         if symlink:
             info = zipfile.ZipInfo(symlink)
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             z.writestr(info, "/etc/passwd")
     return buf.getvalue()
 
@@ -261,14 +273,18 @@ def _scenario_members() -> dict[str, bytes]:
 
 def test_upload_zip_and_run(make_client):
     c = make_client()
-    r = c.post("/api/uploads", files=[("files", ("hangzhou.zip", _zip(_scenario_members()), "application/zip"))])
+    r = c.post(
+        "/api/uploads", files=[("files", ("hangzhou.zip", _zip(_scenario_members()), "application/zip"))]
+    )
     assert r.status_code == 201, r.text
     up = r.json()
     assert up["summary"]["areas"] == 30 and up["summary"]["rival_stores"] == 5
     assert up["knobs"]["objective"]["kind"] == "coverage"
     listed = c.get("/api/scenarios").json()["uploads"]
     assert [u["source"] for u in listed] == [up["source"]]
-    job = c.post("/api/jobs", json={"scenario": up["source"], "overrides": {"objective": {"stores": 2}}}).json()
+    job = c.post(
+        "/api/jobs", json={"scenario": up["source"], "overrides": {"objective": {"stores": 2}}}
+    ).json()
     done = wait_for(c, job["id"])
     assert done["status"] == "done", done
     assert done["summary"]["stores"] == 2
@@ -327,7 +343,9 @@ def test_bad_single_uploads(make_client, name, data, status, words):
 )
 def test_bad_zip_members(make_client, tmp_path, members, symlink, words):
     c = make_client()
-    r = c.post("/api/uploads", files=[("files", ("s.zip", _zip(members, symlink=symlink), "application/zip"))])
+    r = c.post(
+        "/api/uploads", files=[("files", ("s.zip", _zip(members, symlink=symlink), "application/zip"))]
+    )
     assert r.status_code == 422, r.text
     assert words in r.json()["message"]
     assert not list((tmp_path / "data" / "uploads").iterdir())  # nothing left behind

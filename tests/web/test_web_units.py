@@ -60,7 +60,18 @@ def test_safe_name_accepts(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "..", "../a.csv", "/etc/a.csv", "C:/a.csv", "a\\b.csv", "a\x00.csv", ".hidden.csv", "a.exe", "dir/a.csv"],
+    [
+        "",
+        "..",
+        "../a.csv",
+        "/etc/a.csv",
+        "C:/a.csv",
+        "a\\b.csv",
+        "a\x00.csv",
+        ".hidden.csv",
+        "a.exe",
+        "dir/a.csv",
+    ],
 )
 def test_safe_name_refuses(name):
     with pytest.raises(UploadError):
@@ -89,7 +100,10 @@ def test_overrides_merge_pins_and_bans():
     assert over == {"objective": {"stores": 5}, "constraints": {"must_open": ["a", "b"], "forbidden": ["c"]}}
     assert inputs["overrides"]["constraints"] == {"must_open": ["a"]}  # not mutated
     base = {"objective": {"kind": "revenue", "stores": 200}, "name": "x"}
-    assert deep_merge(base, {"objective": {"stores": 5}}) == {"objective": {"kind": "revenue", "stores": 5}, "name": "x"}
+    assert deep_merge(base, {"objective": {"stores": 5}}) == {
+        "objective": {"kind": "revenue", "stores": 5},
+        "name": "x",
+    }
 
 
 def test_form_schema_follows_the_pydantic_models():

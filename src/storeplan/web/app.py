@@ -16,8 +16,6 @@ error's message>}``, never a traceback):
 - ``GET /api/basemap``: province and country outlines.
 """
 
-
-
 import asyncio
 import hashlib
 import json
@@ -175,9 +173,7 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
         from fastapi.staticfiles import StaticFiles
         from starlette.exceptions import HTTPException as StarletteHTTPException
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ImportError(
-            'the web app needs FastAPI and uvicorn: pip install "storeplan[web]"'
-        ) from exc
+        raise ImportError('the web app needs FastAPI and uvicorn: pip install "storeplan[web]"') from exc
 
     data_dir = Path(settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -390,7 +386,9 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
                 await asyncio.sleep(0.25)
 
         return StreamingResponse(
-            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
     @app.get("/api/jobs/{job_id}/summary")
@@ -441,7 +439,10 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
         if not cache.is_file():
             from .._io import atomic_path
 
-            with atomic_path(cache, suffix=".tmp.zip") as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            with (
+                atomic_path(cache, suffix=".tmp.zip") as tmp,
+                zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf,
+            ):
                 for name in job.outputs:
                     p = safe_join(out, name)
                     if p.is_file():
@@ -512,4 +513,3 @@ def _version() -> str:
     from .. import __version__
 
     return __version__
-

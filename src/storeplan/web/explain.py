@@ -169,7 +169,11 @@ def _distance_values(plan: Any, scenario: Any, new_idx: np.ndarray):
     _, idx = tree.query(_xyz(a_lon, a_lat), k=kq)
     idx = idx.reshape(len(a_lon), kq)
     d1 = haversine_km(a_lon, a_lat, o_lon[idx[:, 0]], o_lat[idx[:, 0]])
-    d2 = haversine_km(a_lon, a_lat, o_lon[idx[:, -1]], o_lat[idx[:, -1]]) if kq > 1 else np.full_like(d1, np.inf)
+    d2 = (
+        haversine_km(a_lon, a_lat, o_lon[idx[:, -1]], o_lat[idx[:, -1]])
+        if kq > 1
+        else np.full_like(d1, np.inf)
+    )
     store_ids = stores["id"].astype(str).to_numpy()
     pos_of = {s: p for p, s in enumerate(store_ids)}
     fmt_by_name = {f.name: f for f in scenario.formats}

@@ -96,11 +96,18 @@ def headline(plan: Any) -> list[dict[str, Any]]:
         "gap",
         0.0 if m.get("proven_optimal") else _f(m.get("gap")),
         "share",
-        "proven optimal" if m.get("proven_optimal") else "certified: the optimum lies between objective and bound",
+        "proven optimal"
+        if m.get("proven_optimal")
+        else "certified: the optimum lies between objective and bound",
     )
     if "own_revenue" in m:
         add("own_revenue", "store revenue (offline + from online)", _f(m["own_revenue"]), "currency/year")
-        add("market_share_before", "our offline market share before", _f(m.get("market_share_before")), "share")
+        add(
+            "market_share_before",
+            "our offline market share before",
+            _f(m.get("market_share_before")),
+            "share",
+        )
         add("market_share", "our offline market share after", _f(m.get("market_share")), "share")
         add(
             "cannibalised_from_own_stores",
@@ -108,7 +115,12 @@ def headline(plan: Any) -> list[dict[str, Any]]:
             _f(m.get("cannibalised_from_own_stores")),
             "currency/year",
         )
-        add("cannibalised_from_online", "taken from our web shop", _f(m.get("cannibalised_from_online")), "currency/year")
+        add(
+            "cannibalised_from_online",
+            "taken from our web shop",
+            _f(m.get("cannibalised_from_online")),
+            "currency/year",
+        )
     add(
         "coverage_share",
         f"population within {float(m.get('radius_km', 0)):g} km of a store",
@@ -166,7 +178,9 @@ def _opening_year(plan: Any, ids: pd.Series) -> np.ndarray:
     status = plan.stores["status"].astype(str).to_numpy()
     if sched is None:
         return np.where(status == "existing", 0, 1).astype(np.int64)
-    by_id = pd.Series(np.asarray(sched.open_year, dtype=np.int64), index=pd.Index(np.asarray(sched.ids).astype(str)))
+    by_id = pd.Series(
+        np.asarray(sched.open_year, dtype=np.int64), index=pd.Index(np.asarray(sched.ids).astype(str))
+    )
     return ids.map(by_id).fillna(-1).astype(np.int64).to_numpy()
 
 
@@ -189,7 +203,9 @@ def map_layers(plan: Any, areas: pd.DataFrame, rivals: pd.DataFrame) -> dict[str
     area_ids = areas["id"].astype(str)
     a = asg.set_index(asg["area_id"].astype(str))
     a = a[~a.index.duplicated()]
-    serving = area_ids.map(a["store_id"].astype(str)) if "store_id" in a else pd.Series(np.nan, index=areas.index)
+    serving = (
+        area_ids.map(a["store_id"].astype(str)) if "store_id" in a else pd.Series(np.nan, index=areas.index)
+    )
     store_idx = serving.map(pos).fillna(-1).astype(np.int64).to_numpy()
 
     def share(col: str) -> list[int] | None:
@@ -220,11 +236,15 @@ def map_layers(plan: Any, areas: pd.DataFrame, rivals: pd.DataFrame) -> dict[str
         "stores": {
             "n": len(stores),
             "id": ids.tolist(),
-            "name": [None if pd.isna(v) else str(v) for v in stores.get("name", pd.Series([None] * len(stores)))],
+            "name": [
+                None if pd.isna(v) else str(v) for v in stores.get("name", pd.Series([None] * len(stores)))
+            ],
             "lon": _round(stores["lon"], 5),
             "lat": _round(stores["lat"], 5),
             "format": [fcode[str(f)] for f in stores["format"]],
-            "status": [status_names.index(s) if s in status_names else 0 for s in stores["status"].astype(str)],
+            "status": [
+                status_names.index(s) if s in status_names else 0 for s in stores["status"].astype(str)
+            ],
             "year": [int(y) for y in years],
             "revenue": _round(revenue, 0),
         },

@@ -126,7 +126,9 @@ def run_job(db_path: str, data_dir: str, job_id: str) -> None:
 
     try:
         progress("load", 0.0)
-        scenario = Scenario.from_toml(scenario_path(Path(data_dir), job.inputs), **scenario_overrides(job.inputs))
+        scenario = Scenario.from_toml(
+            scenario_path(Path(data_dir), job.inputs), **scenario_overrides(job.inputs)
+        )
         progress("load", 1.0)
         plan = solve(scenario, progress=progress)
         progress("save", 0.0)

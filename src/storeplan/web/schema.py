@@ -40,14 +40,24 @@ SECTIONS: tuple[tuple[str, str, Any, tuple[tuple[str, str, str], ...]], ...] = (
         "areas",
         "Data",
         TableSpec,
-        (("provinces", "provinces", "only these provinces of the bundled China data (comma-separated; empty: all)"),),
+        (
+            (
+                "provinces",
+                "provinces",
+                "only these provinces of the bundled China data (comma-separated; empty: all)",
+            ),
+        ),
     ),
     (
         "objective",
         "Objective",
         ObjectiveSpec,
         (
-            ("kind", "objective", "revenue: captured revenue minus fixed costs (Huff); coverage; pmedian; fixed_cost"),
+            (
+                "kind",
+                "objective",
+                "revenue: captured revenue minus fixed costs (Huff); coverage; pmedian; fixed_cost",
+            ),
             ("stores", "new stores", "number of new stores (leave empty to use the budget)"),
             ("budget", "budget", "total opening cost of the new stores, currency (when no store count)"),
             ("radius_km", "radius, km", "coverage radius (coverage objective; reported for all)"),
@@ -125,7 +135,9 @@ def _field_schema(js: dict[str, Any], name: str) -> dict[str, Any]:
             enum = alt["enum"]
         if "const" in alt:
             enum = [*(enum or []), alt["const"]]
-    kind = "array" if "array" in types else "object" if "object" in types else (types[0] if types else "string")
+    kind = (
+        "array" if "array" in types else "object" if "object" in types else (types[0] if types else "string")
+    )
     if "integer" in types and "array" in types:
         kind = "array"
     out: dict[str, Any] = {"type": kind, "nullable": nullable}

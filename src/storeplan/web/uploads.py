@@ -234,7 +234,9 @@ def save_upload(
         if len(items) > limits.max_files:
             raise UploadError(f"{len(items)} files; at most {limits.max_files} are allowed")
         for raw_name, stream in items:
-            base = PurePosixPath(str(raw_name or "")).name if "/" not in str(raw_name or "") else str(raw_name)
+            base = (
+                PurePosixPath(str(raw_name or "")).name if "/" not in str(raw_name or "") else str(raw_name)
+            )
             if base.lower().endswith(".zip"):
                 if not _NAME.match(base):
                     raise UploadError(f"refused file name {raw_name!r}")

@@ -657,6 +657,7 @@ async function compare(ids) {
   $("#compare-chart").src = `/api/compare/chart.png?ids=${q}`;
   const maps = $("#compare-maps");
   maps.innerHTML = "";
+  const views = [];
   for (const r of res.rows) {
     const div = el("div", { class: "cmp", "data-job": r.id });
     maps.append(div);
@@ -665,7 +666,14 @@ async function compare(ids) {
     const data = await api(`/api/jobs/${r.id}/map`);
     const view = makeMap(inner, { interactive: false });
     drawPlan(view, data, { noAreas: false, shareKey: "share_after" });
+    views.push([view, data]);
     div.dataset.stores = String(data.stores.n);
+  }
+  // the grid re-flows as maps are added: size and fit them once all are in place
+  for (const [view, data] of views) {
+    view.map.invalidateSize();
+    const [x0, y0, x1, y1] = data.bbox;
+    view.map.fitBounds([[y0, x0], [y1, x1]], { padding: [20, 20] });
   }
 }
 

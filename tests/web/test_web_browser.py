@@ -1,0 +1,233 @@
+"""End to end in a real browser: Debian's chromium driven by Playwright against a
+``storeplan serve`` the test starts on a free local port.
+
+Load the page, run a small bundled scenario from the form, see the stores on the map
+(a screenshot that is not blank, the stores counted), click a store and read its
+numbers, ban it and pin the best alternative, re-plan, and compare two runs.
+Skipped without chromium or Playwright (``pip install "storeplan[web]"``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+PIL_Image = pytest.importorskip("PIL.Image")
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and os.access("/usr/bin/chromium", os.X_OK):
+    CHROMIUM = "/usr/bin/chromium"
+if CHROMIUM is None:
+    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+RUN_TIMEOUT_MS = 300_000
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(finished, tmp_path_factory):
+    """``storeplan serve`` on a copy of the data dir with two finished runs."""
+    data_dir, ja, jb = finished
+    dst = tmp_path_factory.mktemp("served") / "data"
+    shutil.copytree(data_dir, dst)
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "storeplan.cli", "serve", "--port", str(port), "--data-dir", str(dst)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        line = ""
+        t0 = time.monotonic()
+        while url not in line:  # the command prints its URL once it listens
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                raise AssertionError(f"storeplan serve exited with {proc.returncode}")
+            if time.monotonic() - t0 > 60:
+                raise AssertionError("storeplan serve did not print its URL within 60 s")
+        yield url, dst, ja, jb
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _page(browser, url):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    # nothing outside this server may be fetched: the page is fully bundled
+    outside: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(url):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    return page, errors, outside
+
+
+def _shots(tmp_path: Path) -> Path:
+    """Where screenshots go: $STOREPLAN_SHOTS when set (to look at them), else tmp_path."""
+    folder = Path(os.environ.get("STOREPLAN_SHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _distinct_colours(png: bytes) -> int:
+    img = PIL_Image.open(io.BytesIO(png)).convert("RGB").resize((200, 130))
+    return len(set(img.getdata()))
+
+
+def _click_store(page, index: int) -> None:
+    """Click store ``index`` where Leaflet drew it on the map's canvas."""
+    xy = page.evaluate(
+        """(i) => { const v = window.storeplan.view, S = window.storeplan.data.stores;
+                    v.map.setView([S.lat[i], S.lon[i]], 9, {animate: false});
+                    const p = v.map.latLngToContainerPoint([S.lat[i], S.lon[i]]);
+                    const r = document.getElementById('map').getBoundingClientRect();
+                    return [r.left + p.x, r.top + p.y]; }""",
+        index,
+    )
+    page.wait_for_timeout(300)
+    page.mouse.click(xy[0], xy[1])
+    page.wait_for_selector("#store-card:not([hidden]) #why-here", timeout=20_000)
+
+
+def test_run_explore_replan_and_compare(server, browser, tmp_path):
+    url, data_dir, ja, jb = server
+    page, errors, outside = _page(browser, url)
+
+    # -- run a small bundled scenario from the form
+    shown_before = page.evaluate("document.body.dataset.job")
+    assert shown_before in (ja["id"], jb["id"])  # the latest finished run is shown at start
+    page.select_option("#scenario-select", "bundled:year-one")
+    page.wait_for_function("document.querySelector('#knob-objective-stores').value === '200'")
+    page.fill("#knob-areas-provinces", "Ningxia")
+    page.fill("#knob-objective-stores", "5")
+    page.fill("#knob-options-time_limit", "5")
+    page.click("#run-button")
+    page.wait_for_selector("#panel-progress:not([hidden]) #phases li", timeout=30_000)
+    page.wait_for_function(
+        f"document.body.dataset.job && document.body.dataset.job !== '{shown_before}'"
+        " && document.querySelector('#headline tr')",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    assert page.locator("#phases li.done").count() >= 6  # every phase reported and finished
+    job_id = page.evaluate("document.body.dataset.job")
+    job = json.loads(page.evaluate(f"fetch('/api/jobs/{job_id}').then(r => r.text())"))
+    assert job["status"] == "done" and job["inputs"]["overrides"]["objective"] == {"stores": 5}
+
+    # -- the stores are on the map: counted in the page, drawn on the canvas
+    page.wait_for_function("document.getElementById('map').dataset.stores === '5'", timeout=10_000)
+    assert int(page.get_attribute("#map", "data-areas")) > 50
+    n_markers = page.evaluate("window.storeplan.view.markers.length")
+    assert n_markers == 5
+    shot = page.locator("#map").screenshot()
+    (_shots(tmp_path) / "map.png").write_bytes(shot)
+    assert _distinct_colours(shot) > 20  # basemap, areas, rivals, stores: not blank
+    head = {
+        r.get_attribute("data-key"): r.locator("td.v").inner_text()
+        for r in page.locator("#headline tr").all()
+    }
+    assert head["n_new_stores"] == "5"
+    assert head["gap"].endswith("%")
+
+    # -- click a store, read its numbers
+    card_api = json.loads(
+        page.evaluate(
+            f"fetch('/api/jobs/{job_id}/stores/' + window.storeplan.data.stores.id[0]).then(r => r.text())"
+        )
+    )
+    _click_store(page, 0)
+    assert page.get_attribute("#store-card", "data-store") == card_api["id"]
+    revenue = {f["key"]: f for f in card_api["fields"]}["revenue"]["value"]
+    shown = page.locator("#store-card tr[data-key='revenue'] td.v").inner_text()
+    assert shown.startswith(f"{revenue / 1e6:.1f} m") or shown.startswith(f"{revenue / 1e9:.2f} bn")
+    assert "Marginal value" in page.inner_text("#why-here")
+
+    # -- ban it, pin the best alternative nearby, re-plan
+    alt = card_api["why"]["alternative_id"]
+    assert alt
+    page.click("#pin-alternative")
+    assert page.locator("#edit-list li").count() == 2
+    page.click("#replan-button")
+    page.wait_for_function(
+        f"document.body.dataset.job && document.body.dataset.job !== '{job_id}'", timeout=RUN_TIMEOUT_MS
+    )
+    child_id = page.evaluate("document.body.dataset.job")
+    child = json.loads(page.evaluate(f"fetch('/api/jobs/{child_id}').then(r => r.text())"))
+    assert child["parent_id"] == job_id and child["inputs"]["pins"] == [alt]
+    ids = page.evaluate("window.storeplan.data.stores.id")
+    assert alt in ids and card_api["id"] not in ids and len(ids) == 5
+
+    # -- compare the two runs
+    page.click("#tab-runs")
+    page.wait_for_selector(f"#runs-table tr[data-job='{child_id}']")
+    page.check(f"#runs-table input[data-job='{job_id}']")
+    page.check(f"#runs-table input[data-job='{child_id}']")
+    page.click("#compare-button")
+    page.wait_for_selector("#compare-table tr[data-job]")
+    assert page.locator("#compare-table tr[data-job]").count() == 2
+    page.wait_for_function("document.querySelectorAll('#compare-maps .cmp[data-stores]').length === 2")
+    page.wait_for_function("document.getElementById('compare-chart').naturalWidth > 0")
+    page.screenshot(path=str(_shots(tmp_path) / "compare.png"), full_page=True)
+
+    assert errors == []
+    assert outside == []
+
+
+def test_page_shows_the_latest_run_and_its_downloads(server, browser):
+    url, data_dir, ja, jb = server
+    page, errors, outside = _page(browser, url)
+    assert page.evaluate("document.body.dataset.job")
+    links = page.locator("#downloads a")
+    hrefs = [links.nth(k).get_attribute("href") for k in range(links.count())]
+    assert any(h.endswith("/archive.zip") for h in hrefs)
+    assert any(h.endswith("/report.html") for h in hrefs)
+    r = page.request.get(url.rstrip("/") + [h for h in hrefs if h.endswith("plan.csv")][0])
+    assert r.ok and r.text().startswith("id,")
+    assert errors == [] and outside == []
