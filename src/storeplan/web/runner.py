@@ -83,9 +83,9 @@ def scenario_overrides(inputs: dict[str, Any]) -> dict[str, Any]:
 
 def _plan_market(scenario: Any) -> Any:
     """The Huff market a plan was solved with (for the store cards' 'why here')."""
-    from .. import api
+    from ..pipeline import build_market
 
-    market, _ = api._build_market(scenario)  # the pipeline's own market builder
+    market, _ = build_market(scenario)  # the pipeline's own (calibrated) market
     return market
 
 
