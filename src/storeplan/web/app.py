@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import threading
 import tomllib
 import zipfile
 from contextlib import asynccontextmanager
@@ -184,6 +185,8 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
     async def lifespan(app):
         if start_runner:
             runner.start()
+            # build the basemap cache now, not on the first page load
+            threading.Thread(target=_warm_basemap, args=(data_dir / "cache",), daemon=True).start()
         yield
         runner.stop()
 
@@ -261,6 +264,10 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
 
     app.mount("/static/leaflet", StaticFiles(directory=_LEAFLET, follow_symlink=False), name="leaflet")
     app.mount("/static", StaticFiles(directory=_STATIC, follow_symlink=False), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return Response(status_code=204)
 
     @app.get("/api/health")
     async def health():
@@ -497,6 +504,15 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
         return JSONResponse(basemap(data_dir / "cache"))
 
     return app
+
+
+def _warm_basemap(cache: Path) -> None:
+    from .basemap import basemap
+
+    try:
+        basemap(cache)
+    except Exception:  # noqa: BLE001 - the page asks again and then reports the error
+        log.exception("could not build the basemap")
 
 
 def _default_name(source: str, overrides: dict[str, Any]) -> str:

@@ -203,19 +203,23 @@ class JobStore:
             con.execute("COMMIT")
 
     def finish(self, job_id: str, status: str, *, error: str | None = None, **fields: Any) -> bool:
-        """Move a job to a finished status unless it already has one; True when moved."""
+        """Move a job to a finished status (with ``fields``, in the same transaction) unless it
+        already has one; True when moved."""
         if status not in FINISHED:
             raise ValueError(f"not a finished status: {status}")
+        cols, vals = ["status = ?", "error = ?", "finished = ?", "phase = NULL"], [status, error, time.time()]
+        for k, v in fields.items():
+            if k not in Job.__dataclass_fields__ or k in ("id", "status", "error", "finished", "phase"):
+                raise KeyError(k)
+            cols.append(f"{k} = ?")
+            vals.append(json.dumps(v) if k in _JSON_COLS and v is not None else v)
         with self._lock, self._connect() as con:
             cur = con.execute(
-                "UPDATE jobs SET status = ?, error = ?, finished = ?, phase = NULL"
+                f"UPDATE jobs SET {', '.join(cols)}"
                 " WHERE id = ? AND status NOT IN ('done', 'failed', 'cancelled')",
-                (status, error, time.time(), job_id),
+                (*vals, job_id),
             )
-            moved = cur.rowcount > 0
-        if moved and fields:
-            self.update(job_id, **fields)
-        return moved
+            return cur.rowcount > 0
 
     def recover_interrupted(self) -> int:
         """Mark every ``queued`` / ``running`` job failed (a restart cut them); returns how many."""
