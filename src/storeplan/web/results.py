@@ -42,105 +42,98 @@ def _f(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _metrics(plan: Any) -> dict[str, Any]:
-    """The plan's metrics as a mapping (dict today; a typed dataclass when it lands)."""
-    m = plan.metrics
-    if isinstance(m, dict):
-        return m
-    from dataclasses import asdict, is_dataclass
-
-    return asdict(m) if is_dataclass(m) else dict(vars(m))
+def _metrics(plan: Any) -> Any:
+    """The plan's typed metrics (:class:`storeplan.metrics.PlanMetrics`)."""
+    return plan.metrics
 
 
-def _rollout(plan: Any) -> dict[str, Any] | None:
-    r = _metrics(plan).get("rollout")
-    return r if isinstance(r, dict) else None
+def _unit(name: str, m: Any) -> str:
+    """The unit :class:`~storeplan.metrics.PlanMetrics` gives a field (``objective``: the
+    objective's own unit)."""
+    unit = type(m).units().get(name, "")
+    return m.objective_unit if unit == "objective" else unit
 
 
 def headline(plan: Any) -> list[dict[str, Any]]:
     """The headline numbers: ``[{key, label, value, unit, note}]``, in display order.
 
-    ``unit`` is one of ``currency``, ``currency/year``, ``share``, ``km``, ``persons``,
-    ``count``, ``year``, ``seconds``, ``text``.
+    Values and units are the plan's :class:`~storeplan.metrics.PlanMetrics` fields (the
+    ``note`` is the field's definition); ``unit`` is one of ``currency``,
+    ``currency/year``, ``share``, ``km``, ``persons``, ``person-km``, ``count``,
+    ``years``, ``seconds``, ``text``.
     """
     m = _metrics(plan)
-    sense = m.get("sense", "min")
-    kind = plan.objective
-    obj_unit = {
-        "revenue": "currency/year",
-        "fixed_cost": "currency/year",
-        "pmedian": "person-km",
-        "coverage": "persons",
-    }.get(kind, "")
+    docs = type(m).docs()
+    sense = m.sense
     rows: list[dict[str, Any]] = []
 
-    def add(key: str, label: str, value: Any, unit: str, note: str = "") -> None:
-        rows.append({"key": key, "label": label, "value": value, "unit": unit, "note": note})
+    def add(
+        key: str, label: str, value: Any = None, unit: str | None = None, note: str | None = None
+    ) -> None:
+        v = getattr(m, key) if value is None and hasattr(m, key) else value
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "value": v if isinstance(v, str) else (_f(v) if not isinstance(v, bool) else v),
+                "unit": unit if unit is not None else _unit(key, m),
+                "note": note if note is not None else docs.get(key, ""),
+            }
+        )
 
-    add("n_new_stores", "new stores", int(m.get("n_new_stores", 0)), "count")
-    add("n_existing_stores", "existing stores", int(m.get("n_existing_stores", 0)), "count")
-    add(
-        "objective",
-        f"objective ({kind}, {'maximised' if sense == 'max' else 'minimised'})",
-        _f(m.get("objective")),
-        obj_unit,
-    )
-    add(
-        "bound",
-        "bound (best possible " + ("at most" if sense == "max" else "at least") + ")",
-        _f(m.get("bound")),
-        obj_unit,
-    )
+    add("n_new_stores", "new stores")
+    add("n_existing_stores", "existing stores")
+    add("objective", f"objective ({plan.objective}, {'maximised' if sense == 'max' else 'minimised'})")
+    add("bound", "bound (best possible " + ("at most" if sense == "max" else "at least") + ")")
     add(
         "gap",
         "gap",
-        0.0 if m.get("proven_optimal") else _f(m.get("gap")),
-        "share",
-        "proven optimal"
-        if m.get("proven_optimal")
-        else "certified: the optimum lies between objective and bound",
+        0.0 if m.proven_optimal else m.gap,
+        note="proven optimal" if m.proven_optimal else docs.get("gap", ""),
     )
-    if "own_revenue" in m:
-        add("own_revenue", "store revenue (offline + from online)", _f(m["own_revenue"]), "currency/year")
-        add(
-            "market_share_before",
-            "our offline market share before",
-            _f(m.get("market_share_before")),
-            "share",
+    if m.total_market > 0:
+        add("own_revenue", "store revenue (offline + from online)")
+        add("market_share_before", "our offline market share before")
+        add("market_share", "our offline market share after")
+        add("net_gain", "net gain of the new stores")
+        add("taken_from_existing_stores", "taken from our existing stores")
+        add("taken_from_online", "taken from our web shop")
+    add("coverage_share", f"population within {float(m.radius_km):g} km of a store")
+    add("mean_km", "mean km to the nearest store")
+    add("opening_cost", "opening cost of the new stores")
+    r = m.rollout
+    if r is not None:
+        ru, rd = type(r).units(), type(r).docs()
+        rows.append(
+            {
+                "key": "npv",
+                "label": f"NPV of the rollout ({r.horizon} years)",
+                "value": _f(r.npv),
+                "unit": ru["npv"],
+                "note": rd["npv"],
+            }
         )
-        add("market_share", "our offline market share after", _f(m.get("market_share")), "share")
-        add(
-            "cannibalised_from_own_stores",
-            "taken from our existing stores",
-            _f(m.get("cannibalised_from_own_stores")),
-            "currency/year",
+        rows.append(
+            {
+                "key": "payback_year",
+                "label": "payback year",
+                "value": r.payback_year,
+                "unit": "count",
+                "note": rd["payback_year"],
+            }
         )
-        add(
-            "cannibalised_from_online",
-            "taken from our web shop",
-            _f(m.get("cannibalised_from_online")),
-            "currency/year",
-        )
-    add(
-        "coverage_share",
-        f"population within {float(m.get('radius_km', 0)):g} km of a store",
-        _f(m.get("coverage_share")),
-        "share",
-    )
-    add("mean_km", "mean km to the nearest store", _f(m.get("mean_km")), "km")
-    add("opening_cost", "opening cost of the new stores", _f(m.get("opening_cost")), "currency")
-    r = _rollout(plan)
-    if r:
-        add("npv", f"NPV of the rollout ({r.get('horizon')} years)", _f(r.get("npv")), "currency")
-        add("payback_year", "payback year", r.get("payback_year"), "year")
-        if r.get("target_met") is not None:
-            add(
-                "target_met",
-                "revenue target",
-                "met" if r["target_met"] else f"missed by {_f(r.get('shortfall')) or 0:,.0f} per year",
-                "text",
+        if r.target_met is not None:
+            verdict = "met" if r.target_met else f"missed by {_f(r.shortfall) or 0:,.0f} per year"
+            rows.append(
+                {
+                    "key": "target_met",
+                    "label": "revenue target",
+                    "value": verdict,
+                    "unit": "text",
+                    "note": rd["target_met"],
+                }
             )
-    add("seconds", "run time", _f(m.get("seconds")), "seconds")
+    add("seconds", "run time")
     return rows
 
 
@@ -277,9 +270,10 @@ CARD_FIELDS = (
     ("revenue", "revenue (offline + from online)", "currency/year"),
     ("offline_revenue", "offline revenue", "currency/year"),
     ("online_transfer", "from online orders", "currency/year"),
-    ("from_own_stores", "taken from our other stores", "currency/year"),
+    ("from_existing_stores", "taken from our existing stores", "currency/year"),
     ("from_online", "taken from our web shop", "currency/year"),
     ("net_gain", "net gain", "currency/year"),
+    ("marginal_net_gain", "marginal net gain (if it alone closed)", "currency/year"),
     ("catchment_share", "share of its catchment's spending", "share"),
     ("covered_population", "population within the radius", "persons"),
     ("n_areas", "areas served", "count"),
@@ -341,18 +335,18 @@ def comparison_row(plan: Any, name: str) -> dict[str, Any]:
     """One row of the comparison table, the columns and meaning of ``storeplan compare``
     (``revenue``: last rollout year's store sales with a rollout, else at full ramp)."""
     m = _metrics(plan)
-    r = _rollout(plan)
-    fc = plan.forecast
+    r = m.rollout
     return {
         "name": name,
-        "stores": int(m.get("n_stores", len(plan.stores))),
-        "coverage": _f(m.get("coverage_share")),
-        "share": _f(m.get("market_share")),
-        "revenue": _f(fc.final_revenue) if fc is not None else _f(m.get("own_revenue")),
-        "npv": _f(r.get("npv")) if r else None,
-        "objective": _f(m.get("objective")),
-        "gap": _f(m.get("gap")),
-        "seconds": _f(m.get("seconds")),
+        "stores": int(m.n_stores),
+        "coverage": _f(m.coverage_share),
+        "share": _f(m.market_share),
+        "revenue": _f(r.final_revenue) if r is not None else _f(m.own_revenue),
+        "npv": _f(r.npv) if r is not None else None,
+        "objective": _f(m.objective),
+        "gap": _f(m.gap),
+        "seconds": _f(m.seconds),
         "kind": plan.objective,
-        "bound": _f(m.get("bound")),
+        "bound": _f(m.bound),
+        "objective_unit": m.objective_unit,
     }

@@ -132,7 +132,10 @@ def run_job(db_path: str, data_dir: str, job_id: str) -> None:
         progress("load", 1.0)
         plan = solve(scenario, progress=progress)
         progress("save", 0.0)
-        written = plan.save(out, report=True)
+        from ..report import write as write_report
+
+        written = plan.save(out)
+        written.update(write_report(plan, out))
         progress("save", 1.0)
         progress("explain", 0.0)
         market = _plan_market(scenario) if plan.objective == "revenue" else None
