@@ -237,6 +237,17 @@ class PlanMetrics(_Record):
     budget: float | None = _f("currency", "opening budget of the objective", None)
     calibration: CalibrationSummary | None = _f("", "fit of the market model to observed sales", None)
     rollout: RolloutSummary | None = _f("", "multi-year rollout headline", None)
+    launch: dict | None = _f(
+        "",
+        "launch-stock headline (units; currency per unit): storeplan.launch_stock.LaunchStock.headline",
+        None,
+    )
+    response: dict | None = _f(
+        "", "rivals' response headline (currency/year, shares): storeplan.response.Response.headline", None
+    )
+    alternatives: dict | None = _f(
+        "", "alternative plans headline (counts, shares): storeplan.alternatives.Alternatives.headline", None
+    )
 
     #: fields that are shares in [0, 1]
     SHARE_FIELDS: ClassVar[tuple[str, ...]] = ("coverage_share", "market_share", "market_share_before")

@@ -18,6 +18,9 @@ optional ``progress`` callback):
 5. ``curve``: coverage and mean distance as stores are added in greedy order;
 6. ``rollout`` (when the scenario has one): opening year per store and the forecast.
 
+With a ``[launch]`` section, the launch units are split across the plan's stores and the
+web shop after the evaluation (:mod:`storeplan.launch_stock`).
+
 For ``pmedian`` and ``fixed_cost`` on a radius-limited network, an area whose stored
 sites are all closed is charged its largest stored distance, a lower bound on its real
 distance. The model is then a relaxation of the full problem, so the solver's lower
@@ -42,15 +45,18 @@ import pandas as pd
 
 from . import __version__
 from . import objectives as registry
+from .alternatives import AlternativesSpec, find_alternatives
 from .demand import offline_spending
 from .errors import CalibrationWarning, GapWarning
 from .evaluation import coverage_curve, evaluate
 from .geo import pairs_within
+from .launch_stock import launch_stock
 from .market import Market, calibrate
 from .market import build_market as build_huff_market
 from .metrics import OBJECTIVE_UNITS, CalibrationSummary, PlanMetrics, RolloutSummary
 from .objectives import Problem
 from .plan import Plan
+from .response import ResponseSpec, RobustChoice, rival_response, robust_plan
 from .rollout import RolloutSpec, forecast, oracle_from_market, rollout_plan
 from .scenario import Scenario
 from .solvers import Constraints
@@ -70,7 +76,11 @@ GAP_WARNING = 0.01
 
 
 def solve(
-    scenario: Scenario, *, progress: ProgressFn | None = None, gap_warning: float = GAP_WARNING
+    scenario: Scenario,
+    *,
+    progress: ProgressFn | None = None,
+    gap_warning: float = GAP_WARNING,
+    alternatives: int | None = None,
 ) -> Plan:
     """Plan the store network a scenario describes.
 
@@ -83,6 +93,9 @@ def solve(
     gap_warning : float
         Warn (:class:`storeplan.errors.GapWarning`) when the plan is not proven optimal
         and its certified gap is above this share (default 1 %).
+    alternatives : int, optional
+        Number of alternative plans wanted, this one included (overrides the scenario's
+        ``[alternatives] k``; :mod:`storeplan.alternatives`). ``None``: the scenario's.
 
     Returns
     -------
@@ -138,6 +151,9 @@ def solve(
     report("solve", 0.0)
     t0 = time.perf_counter()
     sol = adapter.solve(problem, market, net)
+    robust = None
+    if scenario.response is not None and scenario.response.robust:
+        sol, robust = _robust(problem, adapter, market, net, sol, scenario.response)
     solve_seconds = time.perf_counter() - t0
     log.info(
         "solve: %s, objective %.6g, bound %.6g, gap %.3g%% in %.2f s",
@@ -152,6 +168,26 @@ def solve(
     # ---------------------------------------------------------------- evaluate
     report("evaluate", 0.0)
     ev = evaluate(problem, adapter, market, net, sol)
+    alts = None
+    alt_spec = scenario.alternatives
+    if alternatives is not None:
+        alt_spec = AlternativesSpec.model_validate(
+            {**(alt_spec or AlternativesSpec()).model_dump(), "k": alternatives}
+        )
+    if alt_spec is not None:
+        t0 = time.perf_counter()
+        alts = find_alternatives(
+            problem, adapter, market, net, sol, alt_spec, lambda s: evaluate(problem, adapter, market, net, s)
+        )
+        log.info(
+            "alternatives: %d of %d plans within %.3g%%, core %d sites in %.2f s%s",
+            len(alts.plans),
+            alt_spec.k,
+            100 * alt_spec.tolerance,
+            len(alts.core),
+            time.perf_counter() - t0,
+            f" ({alts.stopped})" if alts.stopped else "",
+        )
     report("evaluate", 1.0)
 
     # ---------------------------------------------------------------- curve
@@ -207,6 +243,38 @@ def solve(
             GapWarning,
             stacklevel=2,
         )
+    stores, assignment = ev.stores, ev.assignment
+    response = None
+    if scenario.response is not None:
+        t0 = time.perf_counter()
+        new = ev.open_cols[ev.open_cols < problem.n_sites]
+        response = (
+            robust.response
+            if robust is not None
+            else rival_response(market, new, scenario.response, seed=problem.seed)
+        )
+        metrics["response"] = response.headline()
+        if robust is not None:
+            metrics["response"]["robust"] = robust.headline()
+        after = response.own_stores.set_index("id")["offline_revenue_after"]
+        stores = stores.assign(
+            offline_revenue_after_response=stores["id"].astype(str).map(after).fillna(0.0).to_numpy()
+        )
+        assignment = assignment.assign(share_after_response=response.areas["share_after"].to_numpy())
+        log.info(
+            "response: %d rival stores, our offline capture %.4g -> %.4g per year in %.2f s",
+            len(response.stores),
+            response.own_before,
+            response.own_after,
+            time.perf_counter() - t0,
+        )
+    if alts is not None:
+        metrics["alternatives"] = alts.headline()
+    launch = None
+    if scenario.launch is not None:
+        web_revenue = float(market.online.sum()) - float(metrics["online_transfer"])
+        launch = launch_stock(stores, web_revenue, scenario.launch)
+        metrics["launch"] = launch.headline()
     provenance = {
         "seed": problem.seed,
         "time_limit": problem.time_limit,
@@ -218,8 +286,8 @@ def solve(
     plan = Plan(
         scenario_name=scenario.name,
         objective=adapter.name,
-        stores=ev.stores,
-        assignment=ev.assignment,
+        stores=stores,
+        assignment=assignment,
         areas=scenario.areas,
         rivals=scenario.rivals,
         solution=sol,
@@ -227,11 +295,54 @@ def solve(
         coverage_curve=curve,
         provenance=provenance,
         notes=scenario.notes,
+        launch_stock=launch,
+        response=response,
+        alternatives=alts,
     )
     if scenario.rollout is not None:
         must = tuple(str(s) for s in scenario.constraints.must_open)
         plan = _rollout(plan, scenario.rollout, market, must, problem.seed, report)
     return plan
+
+
+# ---------------------------------------------------------------------------- response
+def _robust(problem: Problem, adapter, market: Market, net, plain, spec: ResponseSpec):
+    """Our plan chosen against the rivals' response (:func:`storeplan.response.robust_plan`).
+
+    The leader re-solves the scenario's own objective (every constraint kept) with the
+    rivals' new stores added to each area's Huff denominator. Returns the Solution of the
+    chosen plan, valued *without* a response (so ``objective`` keeps its meaning; its gap
+    against the plain problem's bound includes what robustness costs), and the choice.
+    """
+    from .solvers.solution import make_solution
+
+    solutions = {tuple(np.sort(np.asarray(plain.sites, np.int64)).tolist()): plain}
+
+    def leader(extra: np.ndarray) -> np.ndarray:
+        if not np.any(extra):
+            return np.asarray(plain.sites, np.int64)
+        moved = replace(market, outside_u=market.outside_u + extra)
+        sol = adapter.solve(problem, moved, net)
+        solutions.setdefault(tuple(np.sort(np.asarray(sol.sites, np.int64)).tolist()), sol)
+        return np.asarray(sol.sites, np.int64)
+
+    choice: RobustChoice = robust_plan(market, leader, spec, seed=problem.seed)
+    key = tuple(choice.sites.tolist())
+    if solutions[key] is plain:
+        return plain, choice
+    chosen = solutions[key]
+    value = choice.response.own_before - float(problem.fixed_cost[choice.sites].sum())
+    sol = make_solution(
+        choice.sites,
+        chosen.assignment,
+        value,
+        float(plain.bound),
+        seconds=float(plain.seconds) + float(chosen.seconds),
+        iterations=int(plain.iterations) + int(chosen.iterations),
+        method=f"{plain.method}+leader-follower",
+        sense="max",
+    )
+    return sol, choice
 
 
 # ---------------------------------------------------------------------------- market

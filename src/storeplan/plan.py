@@ -20,6 +20,12 @@
 object and the rollout's revenue oracle excepted: their figures are in the metrics), and
 ``save -> load -> save`` writes identical files. The report is rendered by
 :func:`storeplan.report.write`, not by the plan.
+
+With a ``[launch]``: ``launch_stock.csv`` (launch units per store and web shop); with a
+  ``[response]``: ``rival_response.csv`` (the rivals' new stores); with alternatives:
+  ``alternatives.csv`` and ``alternative_sites.csv`` (the comparison table and the sites
+  of each plan, the robust core marked). These are outputs only: ``Plan.load`` does
+  not read them back (their headline figures are in ``summary.json``).
 """
 
 from __future__ import annotations
@@ -104,6 +110,12 @@ class Plan:
         Revenue, costs, cash flow and NPV per store and year of that rollout.
     solution : Solution or None
         The solver's result; ``None`` for a loaded plan.
+    launch_stock : storeplan.launch_stock.LaunchStock or None
+        Launch units per store and web shop, when the scenario has a ``[launch]``.
+    response : storeplan.response.Response or None
+        The rivals' response to this plan, when the scenario has a ``[response]``.
+    alternatives : storeplan.alternatives.Alternatives or None
+        Alternative plans close to this one (this plan is the first), when asked for.
     """
 
     scenario_name: str
@@ -119,6 +131,9 @@ class Plan:
     schedule: Schedule | None = None
     forecast: Forecast | None = None
     solution: Solution | None = field(default=None, repr=False, compare=False)
+    launch_stock: Any = None
+    response: Any = None
+    alternatives: Any = None
 
     # ------------------------------------------------------------------ views
     @property
@@ -214,6 +229,22 @@ class Plan:
             written.update(_save_rollout(self.schedule, self.forecast, out))
         if geopackage:
             written["plan.gpkg"] = self.save_geopackage(out / "plan.gpkg")
+        if self.launch_stock is not None:
+            with atomic_path(out / "launch_stock.csv") as tmp:
+                self.launch_stock.table.to_csv(tmp, index=False)
+            written["launch_stock.csv"] = out / "launch_stock.csv"
+        if self.response is not None:
+            with atomic_path(out / "rival_response.csv") as tmp:
+                self.response.stores.to_csv(tmp, index=False)
+            written["rival_response.csv"] = out / "rival_response.csv"
+        if self.alternatives is not None:
+            for name, frame in (
+                ("alternatives.csv", self.alternatives.table),
+                ("alternative_sites.csv", self.alternatives.sites),
+            ):
+                with atomic_path(out / name) as tmp:
+                    frame.to_csv(tmp, index=False)
+                written[name] = out / name
         log.info("wrote %s", ", ".join(written))
         if report is not None:
             warnings.warn(

@@ -52,10 +52,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .alternatives import AlternativesSpec
 from .data.io import read_table, validate_areas, validate_rivals, validate_sites, validate_stores
 from .demand import DemandParams
 from .errors import InfeasibleError, InputError, UnknownOptionError, UnreadableFileError
+from .launch_stock import LaunchSpec
 from .market import MarketParams
+from .response import ResponseSpec
 from .rollout import RolloutSpec
 
 __all__ = [
@@ -209,6 +212,9 @@ class ScenarioSpec(_Model):
     market: MarketParams = Field(default_factory=MarketParams)
     calibration: CalibrationSpec = Field(default_factory=CalibrationSpec)
     rollout: RolloutSpec | None = None
+    launch: LaunchSpec | None = None
+    response: ResponseSpec | None = None
+    alternatives: AlternativesSpec | None = None
 
     @model_validator(mode="after")
     def _formats(self) -> ScenarioSpec:
@@ -264,6 +270,13 @@ class Scenario:
     calibration : CalibrationSpec
     rollout : RolloutSpec or None
         Multi-year rollout (:mod:`storeplan.rollout`), when the scenario has one.
+    launch : LaunchSpec or None
+        A product launch to split across stores and the web shop
+        (:mod:`storeplan.launch_stock`), when the scenario has one.
+    response : ResponseSpec or None
+        How rival brands answer the plan (:mod:`storeplan.response`), when given.
+    alternatives : AlternativesSpec or None
+        Alternative plans close to the best (:mod:`storeplan.alternatives`), when given.
     notes : tuple of str
         Data attribution and which layers are synthetic.
     source : str
@@ -286,6 +299,9 @@ class Scenario:
     market: MarketParams = field(default_factory=MarketParams)
     calibration: CalibrationSpec = field(default_factory=CalibrationSpec)
     rollout: RolloutSpec | None = None
+    launch: LaunchSpec | None = None
+    response: ResponseSpec | None = None
+    alternatives: AlternativesSpec | None = None
 
     # ------------------------------------------------------------------ factories
     @classmethod
@@ -368,6 +384,9 @@ class Scenario:
             market=spec.market,
             calibration=spec.calibration,
             rollout=spec.rollout,
+            launch=spec.launch,
+            response=spec.response,
+            alternatives=spec.alternatives,
         )
 
     @classmethod
@@ -391,6 +410,9 @@ class Scenario:
         market: MarketParams | Mapping[str, Any] | None = None,
         calibration: CalibrationSpec | Mapping[str, Any] | None = None,
         rollout: RolloutSpec | Mapping[str, Any] | None = None,
+        launch: LaunchSpec | Mapping[str, Any] | None = None,
+        response: ResponseSpec | Mapping[str, Any] | None = None,
+        alternatives: AlternativesSpec | Mapping[str, Any] | None = None,
     ) -> Scenario:
         """Build a scenario from DataFrames (validated here).
 
@@ -417,6 +439,17 @@ class Scenario:
                 else CalibrationSpec(**(calibration or {}))
             )
             rol = rollout if (rollout is None or isinstance(rollout, RolloutSpec)) else RolloutSpec(**rollout)
+            lau = launch if (launch is None or isinstance(launch, LaunchSpec)) else LaunchSpec(**launch)
+            res = (
+                response
+                if (response is None or isinstance(response, ResponseSpec))
+                else ResponseSpec(**response)
+            )
+            alt = (
+                alternatives
+                if (alternatives is None or isinstance(alternatives, AlternativesSpec))
+                else AlternativesSpec(**alternatives)
+            )
         except ValidationError as exc:
             cls_ = UnknownOptionError if _unknown_option(exc) else InputError
             raise cls_(_pydantic_message(exc, name)) from None
@@ -446,6 +479,9 @@ class Scenario:
             market=mkt,
             calibration=cal,
             rollout=rol,
+            launch=lau,
+            response=res,
+            alternatives=alt,
         )
         scn.check()
         return scn
@@ -566,6 +602,26 @@ class Scenario:
                         f"constraints.region_max: region {reg!r} allows {hi} stores "
                         f"but has {must} must-open sites"
                     )
+        if self.launch is not None:
+            cats = self.demand.category_names
+            if self.launch.category is not None and self.launch.category not in cats:
+                raise UnknownOptionError(
+                    f"launch.category {self.launch.category!r} is not a demand category; known: {list(cats)}"
+                )
+        if self.response is not None:
+            if len(self.rivals) == 0:
+                raise InputError("response: the scenario has no rival stores, so no rival can respond")
+            known = set(self.rivals["brand"].astype(str))
+            unknown = sorted(set(self.response.brands) - known)
+            if unknown:
+                raise UnknownOptionError(
+                    f"response.brands: unknown brand(s) {unknown}; known: {sorted(known)}"
+                )
+            if self.response.robust and obj.kind != "revenue":
+                raise UnknownOptionError(
+                    f"response.robust needs objective.kind = 'revenue' (the objective that models "
+                    f"rivals), not {obj.kind!r}"
+                )
         if obj.kind == "coverage" and p == 0 and len(self.existing) == 0:
             raise InfeasibleError("objective.stores: 0 new stores and no existing stores: nothing to plan")
 
@@ -583,6 +639,12 @@ class Scenario:
             "calibration": self.calibration.model_dump(),
             "rollout": None if self.rollout is None else self.rollout.model_dump(),
         }
+        if self.launch is not None:
+            settings["launch"] = self.launch.model_dump()
+        if self.response is not None:
+            settings["response"] = self.response.model_dump()
+        if self.alternatives is not None:
+            settings["alternatives"] = self.alternatives.model_dump()
         h.update(json.dumps(settings, sort_keys=True, default=str).encode())
         for frame in (self.areas, self.sites, self.existing, self.rivals):
             h.update(str(list(frame.columns)).encode())

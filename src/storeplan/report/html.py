@@ -608,6 +608,179 @@ def _rollout_section(plan: Any, charts: dict[str, str], links: dict[str, str]) -
     return "\n".join(parts)
 
 
+def _launch_section(plan: Any) -> str:
+    """The LAUNCH STOCK section (``metrics["launch"]`` and ``plan.launch_stock``), or ``""``."""
+    h = metric(plan, "launch")
+    if not isinstance(h, dict):
+        return ""
+    units = fmt_int(h["allocated_units"])
+    cards = [
+        _card("Units sent", units, f"of {fmt_int(h['supply_units'])}; reserve {fmt_int(h['reserve_units'])}"),
+        _card(
+            "Expected sell-through",
+            fmt_pct(h["sell_through"]),
+            f"{fmt_int(h['expected_sales_units'])} units sold, "
+            f"{fmt_int(h['expected_leftover_units'])} left over",
+        ),
+        _card(
+            "Expected lost sales",
+            fmt_int(h["expected_lost_sales_units"]),
+            f"units; fill rate {fmt_pct(h['fill_rate'])} of {fmt_int(h['mean_demand_units'])} demanded",
+        ),
+        _card(
+            "Value of one more unit",
+            fmt_money(h["supply_value_per_unit"]),
+            "per unit (0: supply is ample)",
+        ),
+    ]
+    parts = [
+        '<section id="launch">',
+        f"<h2>Launch stock: {escape(str(h['product']))}</h2>",
+        f'<div class="cards">{"".join(cards)}</div>',
+        f"<p>Units split by a newsvendor with a shared supply limit over "
+        f"{fmt_num(h['protection_days'], 0)} days; unconstrained service level "
+        f"{fmt_pct(h['critical_ratio'])}. Per store: launch_stock.csv.</p>",
+    ]
+    ls = getattr(plan, "launch_stock", None)
+    if ls is not None:
+        t = ls.table.sort_values("units", ascending=False, kind="stable").head(10)
+        header = [
+            ("Channel", False),
+            ("Mean demand", True),
+            ("Units", True),
+            ("Sell-through", True),
+            ("Lost sales", True),
+        ]
+        rows = [
+            [
+                str(r["id"]),
+                (fmt_num(r["mean_demand"], 1), r["mean_demand"], ""),
+                (fmt_int(r["units"]), r["units"], ""),
+                (fmt_pct(r["sell_through"]), r["sell_through"], ""),
+                (fmt_num(r["expected_lost_sales"], 1), r["expected_lost_sales"], ""),
+            ]
+            for _, r in t.iterrows()
+        ]
+        parts += ["<p>The ten channels with most units:</p>", _table(header, rows, table_id="launch-stock")]
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _response_section(plan: Any) -> str:
+    """The RIVALS' RESPONSE section (``metrics["response"]``), or ``""``."""
+    h = metric(plan, "response")
+    if not isinstance(h, dict):
+        return ""
+    lost = h["revenue_lost"]
+    cards = [
+        _card(
+            "Our offline revenue after the response",
+            fmt_money(h["own_revenue_after"]),
+            f"before {fmt_money(h['own_revenue_before'])}; lost {fmt_money(lost)} per year",
+        ),
+        _card(
+            "Offline market share after the response",
+            fmt_pct(h["share_after"]),
+            f"before {fmt_pct(h['share_before'])} ({100 * (h['share_after'] - h['share_before']):+.1f} pts)",
+        ),
+        _card("Rival stores opened", fmt_int(h["rival_new_stores"]), f"after {h['rounds']} round(s)"),
+    ]
+    rb = h.get("robust")
+    if isinstance(rb, dict):
+        cards.append(
+            _card(
+                "Robust plan",
+                f"saves {fmt_money(rb['saving_with_response'])}",
+                f"per year after the response; costs {fmt_money(rb['cost_without_response'])} per year "
+                f"without one; {rb['sites_changed']} sites changed",
+            )
+        )
+    header = [
+        ("Brand", False),
+        ("New stores", True),
+        ("Revenue before", True),
+        ("Revenue after", True),
+        ("Gap", True),
+    ]
+    rows = [
+        [
+            str(b),
+            (fmt_int(v["new_stores"]), v["new_stores"], ""),
+            _money_cell(v["revenue_before"]),
+            _money_cell(v["revenue_after"]),
+            (fmt_pct(v["gap"], 2), v["gap"], ""),
+        ]
+        for b, v in h["brands"].items()
+    ]
+    return "\n".join(
+        [
+            '<section id="response">',
+            "<h2>Rivals' response</h2>",
+            f'<div class="cards">{"".join(cards)}</div>',
+            "<p>Each rival brand opens its best new stores against this plan (its own Huff "
+            "capture; gap = certified distance of its choice from its best). New rival stores: "
+            "rival_response.csv.</p>",
+            _table(header, rows, table_id="rival-response"),
+            "</section>",
+        ]
+    )
+
+
+def _alternatives_section(plan: Any) -> str:
+    """The ALTERNATIVE PLANS section (``plan.alternatives``), or ``""``."""
+    alts = getattr(plan, "alternatives", None)
+    h = metric(plan, "alternatives")
+    if alts is None or not isinstance(h, dict):
+        return ""
+    t = alts.table
+    extra = [c for c in ("mean_km", "coverage_share", "own_revenue", "market_share") if c in t.columns]
+    names = {
+        "mean_km": "Mean km",
+        "coverage_share": "Coverage",
+        "own_revenue": "Own revenue",
+        "market_share": "Market share",
+    }
+    header = [
+        ("Plan", False),
+        ("Objective", True),
+        ("From best", True),
+        ("Certified gap", True),
+        ("New stores", True),
+        ("Least difference", True),
+    ] + [(names[c], True) for c in extra]
+    fmt = {"mean_km": fmt_km, "coverage_share": fmt_pct, "own_revenue": fmt_money, "market_share": fmt_pct}
+    rows = []
+    for _, r in t.iterrows():
+        row = [
+            str(int(r["plan"])),
+            (fmt_num(r["objective"], 1), r["objective"], ""),
+            (fmt_pct(r["vs_best"], 2), r["vs_best"], ""),
+            (fmt_pct(r["gap"], 2), r["gap"], ""),
+            (fmt_int(r["n_new_stores"]), r["n_new_stores"], ""),
+            (fmt_pct(r["min_difference"], 0), r["min_difference"], ""),
+        ]
+        row += [(fmt[c](r[c]), r[c], "") for c in extra]
+        rows.append(row)
+    note = (
+        f"<p>{h['k_found']} of {h['k_requested']} plans asked for, each within "
+        f"{fmt_pct(h['tolerance'])} of the best and differing from every other in at least "
+        f"{fmt_pct(h['min_difference'], 0)} of its new sites. Robust core (in every plan): "
+        f"{fmt_int(h['core_sites'])} sites. Gap: certified distance from the optimum of the "
+        "unrestricted problem. Sites per plan: alternative_sites.csv.</p>"
+    )
+    if h.get("stopped"):
+        note += f"<p>Stopped early: {escape(str(h['stopped']))}.</p>"
+    return "\n".join(
+        [
+            '<section id="alternatives">',
+            "<h2>Alternative plans</h2>",
+            _table(header, rows, table_id="alternatives"),
+            note,
+            "</section>",
+        ]
+    )
+
+
 def _figures(charts: dict[str, str], spec: tuple[tuple[str, str, str], ...]) -> str:
     figs = []
     for key, alt, cap in spec:
@@ -1104,6 +1277,9 @@ def render_report(
     rollout_links = {k: v for k, v in files.items() if k.startswith("report.pdf")}
     parts.append(_rollout_section(plan, charts, rollout_links))
     parts.append(_revenue_section(plan, charts))
+    parts.append(_alternatives_section(plan))
+    parts.append(_response_section(plan))
+    parts.append(_launch_section(plan))
     parts += ["<h2>Top stores</h2>", _top_stores(plan, top_n)]
     captions = (
         (
@@ -1144,6 +1320,9 @@ _LINKED_FILES = (
     ("plan.csv", "plan.csv (stores)"),
     ("forecast_years.csv", "forecast_years.csv"),
     ("rollout.csv", "rollout.csv (opening year per store)"),
+    ("launch_stock.csv", "launch_stock.csv (launch units per store)"),
+    ("rival_response.csv", "rival_response.csv (rivals' new stores)"),
+    ("alternatives.csv", "alternatives.csv (alternative plans)"),
     ("summary.json", "summary.json"),
 )
 
