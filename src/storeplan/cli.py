@@ -2,8 +2,11 @@
 
 The CLI only parses arguments and calls the Python API. Errors print one readable
 line (``error: ...``) and exit non-zero: 2 for bad input or infeasible constraints,
-130 when interrupted. Output files are written atomically, so an interrupted run
-leaves no half-written file.
+130 when interrupted (Ctrl-C); warnings print one ``warning: ...`` line each. The
+output folder is checked before any work starts, and the whole output set is written
+into a temporary sibling folder and swapped in at the end, so the folder always holds
+one run's complete set or the previous one untouched. Text from the user's files is
+never read as Rich markup.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import contextlib
 import json
 import logging
 import sys
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -29,6 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 console = Console(stderr=True)
 out_console = Console()
@@ -86,40 +92,105 @@ def _progress(enabled: bool):
         yield update
 
 
-def _run_guarded(fn, *args, **kwargs):
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _error(text: object) -> None:
+    """Print ``error: TEXT`` on one line; TEXT is never read as markup."""
+    console.print(f"[bold red]error:[/] {escape(_one_line(text))}", highlight=False, soft_wrap=True)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` for the CLI: one ``warning: ...`` line on stderr."""
+    from .errors import StoreplanWarning
+
+    text = _one_line(message)
+    if not issubclass(category, StoreplanWarning):
+        text = f"{category.__name__}: {text}"
+    console.print(f"[bold yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
+def _interrupted_by_ctrl_c(exc: BaseException) -> bool:
+    """True for an error raised because Ctrl-C arrived inside a compiled (Numba) call:
+    CPython then reports ``SystemError: ... returned a result with an exception set``
+    with the ``KeyboardInterrupt`` as its cause."""
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 20:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return False
+
+
+def _run_guarded(fn, *args, interrupted: str = "nothing was written", **kwargs):
     """Run ``fn``; turn storeplan errors into one line + exit 2, Ctrl-C into exit 130."""
+    old_show = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
-        return fn(*args, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            return fn(*args, **kwargs)
     except StoreplanError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _error(exc)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/]: no partial output files were written")
+        console.print(f"[bold red]interrupted[/]: {escape(interrupted)}", highlight=False)
         raise typer.Exit(130) from None
+    except (SystemError, RuntimeError) as exc:
+        if _interrupted_by_ctrl_c(exc):
+            console.print(f"[bold red]interrupted[/]: {escape(interrupted)}", highlight=False)
+            raise typer.Exit(130) from None
+        raise
+    finally:
+        warnings.showwarning = old_show
 
 
 def _solve_and_save(
-    scenario_path: Path, out: Path, overrides: dict[str, Any], *, quiet: bool, report: bool
+    scenario_path: Path,
+    out: Path,
+    overrides: dict[str, Any],
+    *,
+    quiet: bool,
+    report: bool,
+    adjust=None,
 ) -> dict[str, Any]:
+    """Load, solve and save into ``out`` as one output set.
+
+    ``adjust(scenario) -> (scenario, notes)`` may change the loaded scenario (the demo's
+    ``--province``/``--stores`` scaling); its notes are printed as warnings.
+    """
+    from ._io import check_output_folder, output_set
     from .api import solve
+    from .errors import InputWarning
     from .scenario import Scenario
 
+    check_output_folder(out)  # before any work
     _configure_logging(quiet)
     with _progress(not quiet) as progress:
         progress("load", 0.0)
         scenario = Scenario.from_toml(scenario_path, **overrides)
+        if adjust is not None:
+            scenario, notes = adjust(scenario)
+            for note in notes:
+                warnings.warn(note, InputWarning, stacklevel=1)
         progress("load", 1.0)
         plan = solve(scenario, progress=progress)
         progress("save", 0.0)
-        written = plan.save(out)
-        if report:
-            from .report import write as write_report
+        with output_set(out) as tmp:
+            written = plan.save(tmp)
+            if report:
+                from .report import write as write_report
 
-            written.update(write_report(plan, out))
+                written.update(write_report(plan, tmp))
         progress("save", 1.0)
     m = plan.metrics
     if not quiet:
-        _print_summary(plan.scenario_name, plan.objective, m, out, written)
+        names = sorted(str(Path(p).relative_to(tmp)) for p in written.values())
+        _print_summary(plan.scenario_name, plan.objective, m, out, names)
     return m
 
 
@@ -134,8 +205,8 @@ def _configure_logging(quiet: bool) -> None:
     logger.addHandler(RichHandler(console=console, show_path=False, show_time=False))
 
 
-def _print_summary(name: str, kind: str, m: dict[str, Any], out: Path, written: dict[str, Path]) -> None:
-    table = Table(title=f"storeplan: {name} ({kind})", show_header=False)
+def _print_summary(name: str, kind: str, m: dict[str, Any], out: Path, names: list[str]) -> None:
+    table = Table(title=escape(f"storeplan: {name} ({kind})"), show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("stores (new / existing)", f"{m['n_new_stores']} / {m['n_existing_stores']}")
@@ -171,49 +242,125 @@ def _print_summary(name: str, kind: str, m: dict[str, Any], out: Path, written: 
             )
             table.add_row("rollout: revenue target", verdict)
     out_console.print(table)
-    names = sorted(
-        str(Path(p).relative_to(out)) if Path(p).is_relative_to(out) else Path(p).name
-        for p in written.values()
-    )
-    out_console.print(f"wrote {len(written)} files to {out}/: {', '.join(names)}")
+    out_console.print(escape(f"wrote {len(names)} files to {out}/: {', '.join(names)}"), highlight=False)
+
+
+_OBJECTIVE_HELP = (
+    "Objective: pmedian (least population-weighted km), coverage (most people within "
+    "radius_km), fixed_cost (least store + travel cost) or revenue (most captured revenue "
+    "net of store costs, Huff model against rivals). Default: the scenario's; a scenario "
+    "that names none uses coverage."
+)
+_Out = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        "-o",
+        metavar="DIR",
+        help="Output folder; created if missing, replaced as a whole by the new output set.",
+    ),
+]
+_NoReport = Annotated[
+    bool, typer.Option("--no-report", help="Write only the plan files: no map, charts or report.")
+]
+_Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, log lines or summary table.")]
+_ScenarioFile = Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario file (TOML).")]
+
+
+def _demo_overrides(
+    path: Path, province: list[str] | None, stores: int | None
+) -> tuple[dict[str, Any], str | None]:
+    """Overrides for ``demo --province/--stores``: the national store count, yearly caps,
+    budgets and revenue targets scaled to the slice (by its population share, or by the
+    asked store count), and the sentence saying so."""
+    import tomllib
+
+    from .data.datasets import china
+    from .scenario import Scenario, deep_merge, scaled_settings
+
+    if not province and stores is None:
+        return {}, None
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    base = Scenario.spec_from_dict(raw, source=path.name).objective.stores
+    over: dict[str, Any] = {}
+    why = ""
+    if province:
+        sliced = china(provinces=list(province))
+        over["areas"] = {"provinces": list(sliced.regions)}
+        if stores is None:
+            national = float(china().areas["population"].sum())
+            factor = float(sliced.areas["population"].sum()) / national
+            why = f"--province {', '.join(sliced.regions)} holds {100 * factor:.1f}% of the population"
+    if stores is not None:
+        if stores < 0:
+            from .errors import InputError
+
+            raise InputError(f"--stores must be >= 0, got {stores}")
+        factor = stores / base if base else 1.0
+        why = f"--stores {stores:,} of the scenario's {base:,}" if base else f"--stores {stores:,}"
+    scaled, said = scaled_settings(raw, factor, stores=stores)
+    return deep_merge(over, scaled), f"{why}: national totals {said}"
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
+    out: _Out = Path("out"),
     scenario: Annotated[
         str,
         typer.Option(
             "--scenario",
-            help="Bundled scenario: three-years (1,000 stores, rollout) or year-one (200 stores).",
+            metavar="NAME",
+            help=(
+                "Bundled scenario: three-years (1,000 stores over three years, 200 in year one, "
+                "with yearly caps, budgets and revenue targets) or year-one (200 stores)."
+            ),
         ),
     ] = "three-years",
     stores: Annotated[
-        int | None, typer.Option(help="Number of new stores (default: the scenario's).")
+        int | None,
+        typer.Option(
+            metavar="N",
+            help=(
+                "Number of new stores (default: the scenario's); the rollout's yearly caps, budgets "
+                "and revenue targets scale with it."
+            ),
+        ),
     ] = None,
     province: Annotated[
         list[str] | None,
-        typer.Option("--province", help="Limit to these provinces (repeatable), e.g. --province Zhejiang."),
+        typer.Option(
+            "--province",
+            metavar="NAME",
+            help=(
+                "Plan only this province (repeatable), e.g. --province Zhejiang; without --stores the "
+                "store count, caps, budgets and targets scale to its share of the population."
+            ),
+        ),
     ] = None,
-    objective: Annotated[str | None, typer.Option(help="pmedian, coverage or fixed_cost.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-    time_limit: Annotated[float | None, typer.Option(help="Solver time limit, seconds.")] = None,
-    no_report: Annotated[bool, typer.Option("--no-report", help="Skip map and report.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    objective: Annotated[str | None, typer.Option(metavar="KIND", help=_OBJECTIVE_HELP)] = None,
+    seed: Annotated[
+        int | None, typer.Option(metavar="SEED", help="Random seed (>= 0) of the synthetic data and solvers.")
+    ] = None,
+    time_limit: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help="Solver time limit, seconds.")
+    ] = None,
+    no_report: _NoReport = False,
+    quiet: _Quiet = False,
 ) -> None:
     """Plan stores in China on the bundled real data (GeoNames places, county polygons,
     2020 census) with synthetic rivals and online orders: 1,000 stores in three years
     (200 in year one) by default."""
-    overrides: dict[str, Any] = {}
-    if province:
-        overrides["areas"] = {"provinces": list(province)}
+    path = _run_guarded(demo_scenario_path, scenario)
+    overrides, note = _run_guarded(_demo_overrides, path, province, stores)
+    if note and not quiet:
+        console.print(f"[bold]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    if note:
+        overrides = _with_description(path, overrides, note)
     obj: dict[str, Any] = {}
-    if stores is not None:
-        obj["stores"] = stores
     if objective is not None:
         obj["kind"] = objective
     if obj:
-        overrides["objective"] = obj
+        overrides["objective"] = {**overrides.get("objective", {}), **obj}
     opts: dict[str, Any] = {}
     if seed is not None:
         opts["seed"] = seed
@@ -221,27 +368,51 @@ def demo(
         opts["time_limit"] = time_limit
     if opts:
         overrides["options"] = opts
-    path = _run_guarded(demo_scenario_path, scenario)
-    _run_guarded(_solve_and_save, path, out, overrides, quiet=quiet, report=not no_report)
+    _run_guarded(
+        _solve_and_save,
+        path,
+        out,
+        overrides,
+        quiet=quiet,
+        report=not no_report,
+        interrupted=f"{out} was left as it was",
+    )
+
+
+def _with_description(path: Path, overrides: dict[str, Any], note: str) -> dict[str, Any]:
+    """The scenario's description followed by what the CLI changed (shown in the report)."""
+    import tomllib
+
+    desc = str(tomllib.loads(path.read_text(encoding="utf-8")).get("description", "")).rstrip()
+    return {**overrides, "description": f"{desc} Scaled for this run ({note})." if desc else note}
 
 
 @app.command()
 def run(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
-    no_report: Annotated[bool, typer.Option("--no-report", help="Skip map and report.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    scenario: _ScenarioFile,
+    out: _Out = Path("out"),
+    no_report: _NoReport = False,
+    quiet: _Quiet = False,
 ) -> None:
     """Plan the scenario in SCENARIO and write plan files, map and report to --out."""
-    _run_guarded(_solve_and_save, scenario, out, {}, quiet=quiet, report=not no_report)
+    _run_guarded(
+        _solve_and_save,
+        scenario,
+        out,
+        {},
+        quiet=quiet,
+        report=not no_report,
+        interrupted=f"{out} was left as it was",
+    )
 
 
 @app.command()
 def validate(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    scenario: _ScenarioFile,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
-    """Check a scenario file and its data without solving."""
+    """Check a scenario file and its data without solving: every check `run` makes before
+    the solve (tables, ids, settings, quotas, spacing, rollout caps and budgets)."""
     from .scenario import Scenario
 
     scn = _run_guarded(Scenario.from_toml, scenario)
@@ -249,24 +420,41 @@ def validate(
     if as_json:
         out_console.print_json(json.dumps(info))
         return
-    out_console.print(f"[green]ok[/]: {scenario} is valid")
+    out_console.print(f"[green]ok[/]: {escape(str(scenario))} is valid", highlight=False)
     for k, v in info.items():
-        out_console.print(f"  {k}: {v:,}" if isinstance(v, int | float) else f"  {k}: {v}")
+        text = f"  {k}: {v:,}" if isinstance(v, int | float) else f"  {k}: {v}"
+        out_console.print(escape(text), highlight=False)
 
 
 # Options shared by compare and sweep.
-_Engine = Annotated[str, typer.Option(help="local (processes on this machine), dask or ray.")]
-_Workers = Annotated[int | None, typer.Option(help="Parallel workers (default: CPU count).")]
-_Address = Annotated[str | None, typer.Option(help="Dask scheduler / Ray cluster address.")]
-_SavePlans = Annotated[bool, typer.Option("--save-plans", help="Also save each plan.")]
+_Engine = Annotated[
+    str, typer.Option(metavar="ENGINE", help="Where scenarios run: local (processes here), dask or ray.")
+]
+_Workers = Annotated[int | None, typer.Option(metavar="N", help="Parallel workers (default: the CPU count).")]
+_Address = Annotated[
+    str | None,
+    typer.Option(metavar="URL", help="Dask scheduler or Ray cluster address (default: start a local one)."),
+]
+_SavePlans = Annotated[
+    bool, typer.Option("--save-plans", help="Also save each scenario's plan files under --out/scenarios/.")
+]
 
 
 def _run_many_and_print(fn, first, *args, out: Path, **kwargs) -> None:
-    """Run engine.compare / engine.sweep, print the table and where it was written."""
+    """Run engine.compare / engine.sweep into one output set, print the table and where it went."""
+    from ._io import check_output_folder, output_set
+
+    def go():
+        check_output_folder(out)
+        with output_set(out) as tmp:
+            return fn(first, *args, tmp, **kwargs)
+
     _configure_logging(False)
-    result = _run_guarded(fn, first, *args, out, **kwargs)
+    result = _run_guarded(go, interrupted=f"{out} was left as it was")
     _print_comparison(result.table)
-    out_console.print(f"wrote {out}/comparison.csv, comparison.parquet, comparison.png")
+    out_console.print(
+        escape(f"wrote {out}/comparison.csv, comparison.parquet, comparison.png"), highlight=False
+    )
 
 
 def _print_comparison(table) -> None:
@@ -286,7 +474,7 @@ def _print_comparison(table) -> None:
         )
         if c in table.columns
     ]
-    t = Table(title="comparison")
+    t = Table(title="comparison")  # cells escaped below: names and errors come from user files
     for c in cols:
         t.add_column(c, justify="left" if c in ("name", "error") else "right", overflow="fold")
     for _, row in table.iterrows():
@@ -300,7 +488,7 @@ def _print_comparison(table) -> None:
             elif isinstance(v, float):
                 cells.append(f"{v:,.4g}" if abs(v) < 1e5 else f"{v:,.0f}")
             else:
-                cells.append(str(v))
+                cells.append(escape(str(v)))
         t.add_row(*cells)
     out_console.print(t)
 
@@ -328,8 +516,8 @@ def _parse_grid(items: list[str]) -> dict[str, list[Any]]:
 
 @app.command()
 def compare(
-    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files (TOML).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out-compare"),
+    scenarios: Annotated[list[Path], typer.Argument(metavar="SCENARIO...", help="Scenario files (TOML).")],
+    out: _Out = Path("out-compare"),
     engine: _Engine = "local",
     workers: _Workers = None,
     address: _Address = None,
@@ -351,19 +539,20 @@ def compare(
 
 @app.command()
 def sweep(
-    scenario: Annotated[Path, typer.Argument(help="Base scenario file (TOML).")],
+    scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Base scenario file (TOML).")],
     grid: Annotated[
         list[str],
         typer.Option(
             "--grid",
             "-g",
+            metavar="KEY=VALUES",
             help=(
                 "A setting and its values, repeatable: objective.stores=[100, 200] "
                 "or rollout.stores_per_year=[[100, 200], [150, 150]]."
             ),
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out-sweep"),
+    out: _Out = Path("out-sweep"),
     engine: _Engine = "local",
     workers: _Workers = None,
     address: _Address = None,

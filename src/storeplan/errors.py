@@ -19,12 +19,14 @@ __all__ = [
     "UnreadableFileError",
     "UnknownOptionError",
     "CRSError",
+    "OutputFolderError",
     "InfeasibleError",
     "SolverError",
     "UnsupportedConstraintError",
     "StoreplanWarning",
     "GapWarning",
     "CalibrationWarning",
+    "InputWarning",
 ]
 
 
@@ -68,6 +70,11 @@ class CRSError(InputError):
     """A coordinate reference system is unknown or cannot be converted to WGS84."""
 
 
+class OutputFolderError(InputError):
+    """The output folder cannot be used: a file is in the way, no permission, or it holds
+    files that are not a storeplan output set."""
+
+
 class InfeasibleError(StoreplanError):
     """The constraints cannot all be met; the message names the constraint."""
 
@@ -94,3 +101,7 @@ class GapWarning(StoreplanWarning):
 class CalibrationWarning(StoreplanWarning):
     """Calibration of the market model was asked for but could not run (no
     ``annual_sales`` column, too few stores with sales) or fits the observed sales badly."""
+
+
+class InputWarning(StoreplanWarning):
+    """The input is accepted but probably not what was meant (the message says why)."""

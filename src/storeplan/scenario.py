@@ -43,6 +43,7 @@ import hashlib
 import json
 import math
 import tomllib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,12 +51,20 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .alternatives import AlternativesSpec
 from .data.io import read_table, validate_areas, validate_rivals, validate_sites, validate_stores
 from .demand import DemandParams
-from .errors import InfeasibleError, InputError, UnknownOptionError, UnreadableFileError
+from .errors import InfeasibleError, InputError, InputWarning, UnknownOptionError, UnreadableFileError
 from .launch_stock import LaunchSpec
 from .market import MarketParams
 from .response import ResponseSpec
@@ -74,10 +83,20 @@ __all__ = [
 
 #: Objective kinds the scenario accepts.
 OBJECTIVES = ("pmedian", "coverage", "fixed_cost", "revenue")
+#: The objective a scenario gets when it names none.
+DEFAULT_OBJECTIVE = "coverage"
+
+#: Half the Earth's circumference, km: no great-circle distance is longer.
+MAX_KM = 20_038.0
+#: Largest number a scenario setting may hold (currency, counts, seconds): bigger values
+#: are typing mistakes and would overflow the solvers' arithmetic.
+MAX_NUMBER = 1e15
+#: Existing stores farther than this from every demand area draw a warning (km).
+FAR_STORE_KM = 500.0
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StoreFormat(_Model):
@@ -143,10 +162,10 @@ class ObjectiveSpec(_Model):
     opening cost of new stores instead.
     """
 
-    kind: str = "coverage"
+    kind: str = DEFAULT_OBJECTIVE
     stores: int | None = Field(None, ge=0)
     budget: float | None = Field(None, ge=0)
-    radius_km: float = Field(15.0, gt=0)
+    radius_km: float = Field(15.0, gt=0, le=MAX_KM)
     format: str | None = None
     cost_per_km: float = Field(1.0, ge=0)
     amortisation_years: float = Field(5.0, gt=0)
@@ -162,11 +181,11 @@ class ObjectiveSpec(_Model):
 class ConstraintsSpec(_Model):
     """Side constraints: spacing (km), must-open / forbidden site ids, per-region quotas."""
 
-    min_spacing_km: float = Field(0.0, ge=0)
+    min_spacing_km: float = Field(0.0, ge=0, le=MAX_KM)
     must_open: tuple[str, ...] = ()
     forbidden: tuple[str, ...] = ()
-    region_min: dict[str, int] = Field(default_factory=dict)
-    region_max: dict[str, int] = Field(default_factory=dict)
+    region_min: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    region_max: dict[str, NonNegativeInt] = Field(default_factory=dict)
 
 
 class OptionsSpec(_Model):
@@ -174,11 +193,11 @@ class OptionsSpec(_Model):
     (k nearest sites kept per area), ``max_km`` (every pair closer is kept) and
     ``dense_pairs`` (store every area-site pair when areas x sites is at most this)."""
 
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)
     time_limit: float | None = Field(60.0, gt=0)
-    neighbours: int = Field(64, ge=1)
-    max_km: float = Field(50.0, gt=0)
-    dense_pairs: int = Field(4_000_000, ge=0)
+    neighbours: int = Field(64, ge=1, le=100_000)
+    max_km: float = Field(50.0, gt=0, le=MAX_KM)
+    dense_pairs: int = Field(4_000_000, ge=0, le=10**10)
 
 
 class CalibrationSpec(_Model):
@@ -235,8 +254,31 @@ def _pydantic_message(exc: ValidationError, source: str) -> str:
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"]) or "(file)"
         msg = err["msg"].removeprefix("Value error, ")
+        if err.get("type") == "finite_number":
+            msg = f"must be a finite number, got {err.get('input')!r}"
         parts.append(f"{loc}: {msg}")
     return f"{source}: " + "; ".join(parts)
+
+
+def _check_numbers(obj: Any, where: str, source: str) -> None:
+    """Every number in a validated settings model is finite and at most :data:`MAX_NUMBER`
+    in size (also in the sections whose models allow infinities)."""
+    if isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            _check_numbers(getattr(obj, name), f"{where}.{name}" if where else name, source)
+    elif isinstance(obj, Mapping):
+        for k, v in obj.items():
+            _check_numbers(v, f"{where}.{k}", source)
+    elif isinstance(obj, list | tuple):
+        for k, v in enumerate(obj):
+            _check_numbers(v, f"{where}[{k}]", source)
+    elif isinstance(obj, bool):
+        return
+    elif isinstance(obj, int | float):
+        if isinstance(obj, float) and not math.isfinite(obj):
+            raise InputError(f"{source}: {where}: must be a finite number, got {obj!r}")
+        if abs(obj) > MAX_NUMBER:
+            raise InputError(f"{source}: {where}: {obj:.4g} is too large (at most {MAX_NUMBER:.0e})")
 
 
 def _unknown_option(exc: ValidationError) -> bool:
@@ -323,17 +365,23 @@ class Scenario:
             raw = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UnreadableFileError(f"scenario file {p.name} is not valid TOML: {exc}") from exc
-        spec = cls.spec_from_dict(_deep_merge(raw, overrides), source=p.name)
+        spec = cls.spec_from_dict(deep_merge(raw, overrides), source=p.name)
         return cls.from_spec(spec, base_dir=p.parent, source=str(p))
 
     @staticmethod
     def spec_from_dict(raw: Mapping[str, Any], source: str = "scenario") -> ScenarioSpec:
         """Validate a scenario dictionary (as read from TOML) into a :class:`ScenarioSpec`."""
+        if not isinstance(raw, Mapping):
+            raise InputError(f"{source}: a scenario is a table of settings, got {type(raw).__name__}")
         try:
-            return ScenarioSpec.model_validate(dict(raw))
+            spec = ScenarioSpec.model_validate(dict(raw))
         except ValidationError as exc:
             cls_ = UnknownOptionError if _unknown_option(exc) else InputError
             raise cls_(_pydantic_message(exc, source)) from None
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:  # a value pydantic cannot take
+            raise InputError(f"{source}: {type(exc).__name__}: {exc}") from None
+        _check_numbers(spec, "", source)
+        return spec
 
     @classmethod
     def from_spec(cls, spec: ScenarioSpec, *, base_dir: Path | str = ".", source: str = "spec") -> Scenario:
@@ -453,6 +501,17 @@ class Scenario:
         except ValidationError as exc:
             cls_ = UnknownOptionError if _unknown_option(exc) else InputError
             raise cls_(_pydantic_message(exc, name)) from None
+        for section, model in (
+            ("formats", fmts),
+            ("objective", obj),
+            ("constraints", con),
+            ("options", opt),
+            ("demand", dem),
+            ("market", mkt),
+            ("calibration", cal),
+            ("rollout", rol),
+        ):
+            _check_numbers(model, section, name)
         areas_v = validate_areas(areas)
         if sites is None:
             keep = areas_v["population"].to_numpy() >= sites_min_population
@@ -465,7 +524,7 @@ class Scenario:
         scn = cls(
             name=name,
             areas=areas_v,
-            sites=_mark_sites(sites_v, con),
+            sites=_mark_sites(sites_v, con, () if rol is None else tuple(rol.must_open_year)),
             existing=existing_v,
             rivals=rivals_v,
             formats=fmts,
@@ -624,6 +683,168 @@ class Scenario:
                 )
         if obj.kind == "coverage" and p == 0 and len(self.existing) == 0:
             raise InfeasibleError("objective.stores: 0 new stores and no existing stores: nothing to plan")
+        self._check_ids()
+        self._check_spacing(p)
+        self._check_rollout(p)
+        self._warn_far_stores()
+
+    # ------------------------------------------------------------------ checks
+    def _check_ids(self) -> None:
+        """Site and existing-store ids name the same kind of thing (a store column)."""
+        if not len(self.existing):
+            return
+        shared = sorted(set(self.sites["id"]) & set(self.existing["id"]))
+        if shared:
+            raise InputError(
+                f"existing store id(s) {_names(shared)} are also candidate site ids; "
+                "ids must be unique across candidate sites and existing stores "
+                "(rename the stores, e.g. 'store-1', or drop the candidate where a store already is)"
+            )
+
+    def _spacing_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Conflicting (site, site) pairs and (site, existing store) pairs with their km."""
+        from .geo import haversine_km, pairs_within
+
+        n = len(self.sites)
+        lon = np.concatenate([self.sites["lon"].to_numpy(float), self.existing["lon"].to_numpy(float)])
+        lat = np.concatenate([self.sites["lat"].to_numpy(float), self.existing["lat"].to_numpy(float)])
+        pairs = pairs_within(lon, lat, self.constraints.min_spacing_km)
+        pairs = pairs[pairs[:, 0] < n]  # pairs of existing stores are facts
+        km = haversine_km(lon[pairs[:, 0]], lat[pairs[:, 0]], lon[pairs[:, 1]], lat[pairs[:, 1]])
+        site_pairs = pairs[:, 1] < n
+        return pairs[site_pairs], km[site_pairs], pairs[~site_pairs], km[~site_pairs]
+
+    def _check_spacing(self, p: int) -> None:
+        """Must-open sites meet the spacing, and enough sites can be spaced apart.
+
+        Raises :class:`InfeasibleError` when two must-open sites, or a must-open site and
+        an existing store, are closer than ``min_spacing_km``, or when a packing bound
+        proves that fewer than the asked number of new stores can be spaced that far
+        apart. Warns when a greedy packing fits fewer (the bound cannot decide).
+        """
+        d = self.constraints.min_spacing_km
+        if d <= 0 or len(self.sites) == 0:
+            return
+        ids = self.sites["id"].to_numpy(object)
+        store_ids = self.existing["id"].to_numpy(object)
+        n = len(ids)
+        ss, ss_km, se, se_km = self._spacing_pairs()
+        must = self.sites["must_open"].to_numpy(bool)
+        both = must[ss[:, 0]] & must[ss[:, 1]]
+        if both.any():
+            k = int(np.flatnonzero(both)[0])
+            raise InfeasibleError(
+                f"constraints.must_open: must-open sites {ids[ss[k, 0]]} and {ids[ss[k, 1]]} are "
+                f"{ss_km[k]:.2f} km apart, closer than constraints.min_spacing_km = {d:g}"
+                + (f" ({int(both.sum())} such pairs)" if both.sum() > 1 else "")
+            )
+        near = must[se[:, 0]]
+        if near.any():
+            k = int(np.flatnonzero(near)[0])
+            raise InfeasibleError(
+                f"constraints.must_open: must-open site {ids[se[k, 0]]} is {se_km[k]:.2f} km from "
+                f"existing store {store_ids[se[k, 1] - n]}, closer than constraints.min_spacing_km = {d:g}"
+            )
+        if p <= 0:
+            return
+        # sites that can still open: not forbidden, not within the spacing of a store
+        usable = ~self.sites["forbidden"].to_numpy(bool)
+        usable[se[:, 0]] = False
+        n_usable = int(usable.sum())
+        if p > n_usable:
+            raise InfeasibleError(
+                f"objective.stores: {p} new stores asked but only {n_usable} candidate sites are neither "
+                f"forbidden nor within constraints.min_spacing_km = {d:g} of an existing store"
+            )
+        keep = usable[ss[:, 0]] & usable[ss[:, 1]]
+        ss = ss[keep]
+        bound = _packing_bound(
+            self.sites["lon"].to_numpy(float), self.sites["lat"].to_numpy(float), usable, d
+        )
+        if bound < p:
+            raise InfeasibleError(
+                f"constraints.min_spacing_km: at most {bound} new stores can be {d:g} km apart "
+                f"among the candidate sites, but {p} are asked (lower the spacing or the store count)"
+            )
+        packed = _greedy_packing(n, ss, usable, must)
+        if packed < p:
+            warnings.warn(
+                f"constraints.min_spacing_km: a greedy packing places only {packed} of the {p} new "
+                f"stores {d:g} km apart (the bound allows {bound}); the solver may find no feasible plan",
+                InputWarning,
+                stacklevel=3,
+            )
+
+    def _check_rollout(self, p: int) -> None:
+        """The rollout's per-year caps and budgets against the must-open sites and the store count."""
+        spec = self.rollout
+        if spec is None:
+            return
+        known = set(self.sites["id"]) | set(self.existing["id"])
+        unknown = [k for k in spec.must_open_year if k not in known]
+        if unknown:
+            raise InputError(
+                f"rollout.must_open_year: unknown site id(s) {_names(unknown)} "
+                "(not a candidate site or an existing store)"
+            )
+        hi, budget = spec.max_stores(), spec.budgets()
+        must_ids = set(self.sites.loc[self.sites["must_open"], "id"])
+        year = dict.fromkeys(must_ids, 1)
+        year.update({k: v for k, v in spec.must_open_year.items() if k in must_ids})
+        fmt = dict(zip(self.sites["id"], self.site_formats(), strict=True))
+        cost = {f.name: f.opening_cost for f in self.formats}
+        for y in range(1, spec.years + 1):
+            opening = [sid for sid, t in year.items() if t == y]
+            if len(opening) > hi[y - 1]:
+                raise InfeasibleError(
+                    f"rollout.stores_per_year: year {y} allows {hi[y - 1]} new stores but "
+                    f"{len(opening)} must-open sites open that year ({_names(sorted(opening))})"
+                )
+            spent = sum(cost[fmt[sid]] for sid in opening)
+            if spent > budget[y - 1] + 1e-6:
+                raise InfeasibleError(
+                    f"rollout.budget_per_year: year {y} budget {budget[y - 1]:,.0f} is below the "
+                    f"{spent:,.0f} opening cost of the {len(opening)} must-open sites opening that year"
+                )
+        if p > 0:
+            cap = int(min(hi.sum(), 2**62))
+            if cap < p:
+                warnings.warn(
+                    f"rollout.stores_per_year: the yearly caps add up to {cap} new stores, fewer than the "
+                    f"{p} the plan chooses; the rollout opens at most {cap}",
+                    InputWarning,
+                    stacklevel=3,
+                )
+            total_budget = float(budget.sum())
+            if np.isfinite(total_budget):
+                costs = np.sort([cost[f] for f in self.site_formats()])
+                cheapest = float(costs[: min(p, len(costs))].sum())
+                if cheapest > total_budget + 1e-6:
+                    warnings.warn(
+                        f"rollout.budget_per_year: the yearly budgets add up to {total_budget:,.0f}, less "
+                        f"than the {cheapest:,.0f} that even the {p} cheapest sites cost to open; "
+                        "the rollout leaves some chosen stores unopened",
+                        InputWarning,
+                        stacklevel=3,
+                    )
+
+    def _warn_far_stores(self) -> None:
+        """Warn about existing stores far from every demand area (likely swapped lon/lat)."""
+        if not len(self.existing):
+            return
+        from .geo import nearest
+
+        km, _ = nearest(self.existing["lon"], self.existing["lat"], self.areas["lon"], self.areas["lat"])
+        far = np.asarray(km) > FAR_STORE_KM
+        if far.any():
+            warnings.warn(
+                f"existing stores: {_names(self.existing['id'][far])} "
+                f"{'is' if far.sum() == 1 else 'are'} more than {FAR_STORE_KM:,.0f} km from every "
+                f"demand area (nearest {float(np.min(np.asarray(km)[far])):,.0f} km); "
+                "check lon/lat (swapped?) or the CRS",
+                InputWarning,
+                stacklevel=3,
+            )
 
     def content_hash(self) -> str:
         """SHA-256 (first 16 hex digits) of the settings and the data: same inputs, same hash."""
@@ -667,18 +888,69 @@ class Scenario:
         }
 
 
-def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` with ``over`` merged in: nested tables merge key by key, other values replace."""
     out = dict(base)
     for key, value in over.items():
         if isinstance(value, Mapping):
-            out[key] = _deep_merge(out[key] if isinstance(out.get(key), Mapping) else {}, value)
+            out[key] = deep_merge(out[key] if isinstance(out.get(key), Mapping) else {}, value)
         else:
             out[key] = copy.deepcopy(value)
     return out
 
 
-def _mark_sites(sites: pd.DataFrame, con: ConstraintsSpec) -> pd.DataFrame:
+def _names(ids: Any, limit: int = 5) -> str:
+    ids = [str(i) for i in ids]
+    more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
+    return ", ".join(ids[:limit]) + more
+
+
+def _greedy_packing(n: int, pairs: np.ndarray, usable: np.ndarray, must: np.ndarray) -> int:
+    """Size of a maximal set of usable sites with no conflicting pair (must-open sites
+    first, then fewest conflicts first): a feasible spacing, so a lower bound."""
+    deg = np.bincount(pairs.ravel(), minlength=n)
+    order = np.lexsort((deg, ~must))  # must-open first, then by degree
+    adj_ptr = np.zeros(n + 1, np.int64)
+    both = np.concatenate([pairs, pairs[:, ::-1]])
+    both = both[np.argsort(both[:, 0], kind="stable")]
+    np.add.at(adj_ptr, both[:, 0] + 1, 1)
+    adj_ptr = np.cumsum(adj_ptr)
+    nbr = both[:, 1]
+    blocked = ~usable.copy()
+    count = 0
+    for i in order:
+        if blocked[i]:
+            continue
+        count += 1
+        blocked[i] = True
+        blocked[nbr[adj_ptr[i] : adj_ptr[i + 1]]] = True
+    return count
+
+
+def _packing_bound(lon: np.ndarray, lat: np.ndarray, usable: np.ndarray, km: float) -> int:
+    """An upper bound on how many usable sites can be at least ``km`` apart.
+
+    The sites' unit vectors are binned into cubes whose diagonal is shorter than the
+    chord of ``km``: two sites in one cube are closer than ``km``, so at most one per
+    cube opens. The bound is the fewest occupied cubes over eight shifted grids.
+    """
+    from .geo import km_to_chord, unit_vectors
+
+    xyz = unit_vectors(lon[usable], lat[usable])
+    if len(xyz) == 0:
+        return 0
+    side = km_to_chord(km) * (1.0 - 1e-6) / math.sqrt(3.0)
+    best = len(xyz)
+    for shift in range(8):
+        off = np.array([(shift >> b) & 1 for b in range(3)], dtype=np.float64) * side / 2.0
+        cells = np.floor((xyz + off) / side).astype(np.int64)
+        best = min(best, len(np.unique(cells, axis=0)))
+    return int(best)
+
+
+def _mark_sites(sites: pd.DataFrame, con: ConstraintsSpec, open_later: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Flag the must-open and forbidden sites; a site with a ``rollout.must_open_year``
+    is a must-open site too (it gets that opening year)."""
     ids = set(sites["id"])
     for label, wanted in (("must_open", con.must_open), ("forbidden", con.forbidden)):
         unknown = [s for s in wanted if s not in ids]
@@ -688,8 +960,86 @@ def _mark_sites(sites: pd.DataFrame, con: ConstraintsSpec) -> pd.DataFrame:
                 + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
             )
     out = sites.copy()
-    if con.must_open:
-        out.loc[out["id"].isin(con.must_open), "must_open"] = True
+    must = set(con.must_open) | {s for s in open_later if s in ids}
+    if must:
+        out.loc[out["id"].isin(must), "must_open"] = True
     if con.forbidden:
         out.loc[out["id"].isin(con.forbidden), "forbidden"] = True
     return out
+
+
+def _largest_remainder(values: list[float], total: int) -> list[int]:
+    """Integers proportional to ``values`` that add up to ``total`` (Hamilton's method)."""
+    s = float(sum(values))
+    if s <= 0:
+        return [0] * len(values)
+    exact = [v * total / s for v in values]
+    out = [math.floor(x) for x in exact]
+    order = sorted(range(len(values)), key=lambda k: exact[k] - out[k], reverse=True)
+    for k in order[: total - sum(out)]:
+        out[k] += 1
+    return out
+
+
+def scaled_settings(
+    raw: Mapping[str, Any], factor: float, *, stores: int | None = None
+) -> tuple[dict[str, Any], str]:
+    """Overrides that scale a scenario's national totals by ``factor`` (a share in (0, 1]
+    or more), and a sentence saying what was scaled.
+
+    Scaled: ``objective.stores`` (to ``stores`` when given, else rounded ``factor`` x
+    stores, at least 1), ``objective.budget``, and in ``[rollout]`` the yearly store
+    caps (largest-remainder rounding, so they add up to the new store count when they
+    added up to the old one), ``min_stores_per_year``, ``budget_per_year`` and
+    ``target_revenue``. Used by ``storeplan demo --province/--stores``.
+    """
+    if not (math.isfinite(factor) and factor > 0):
+        raise InputError(f"cannot scale the scenario by {factor!r}")
+    over: dict[str, Any] = {}
+    said: list[str] = []
+    obj = dict(raw.get("objective", {}) or {})
+    base = obj.get("stores")
+    if stores is None and isinstance(base, int):
+        stores = max(1, round(base * factor))
+    o: dict[str, Any] = {}
+    if stores is not None:
+        o["stores"] = int(stores)
+        said.append(f"{int(stores):,} new stores" + (f" (was {base:,})" if isinstance(base, int) else ""))
+    if isinstance(obj.get("budget"), int | float):
+        o["budget"] = float(obj["budget"]) * factor
+        said.append("objective budget")
+    if o:
+        over["objective"] = o
+    rol = raw.get("rollout")
+    if isinstance(rol, Mapping):
+        r: dict[str, Any] = {}
+        years = int(rol.get("years", 3))
+        hi = rol.get("stores_per_year")
+        if hi is not None:
+            caps = [hi] * years if isinstance(hi, int | float) else list(hi)
+            if isinstance(base, int) and stores is not None and sum(caps) == base:
+                r["stores_per_year"] = _largest_remainder(caps, int(stores))
+            else:
+                r["stores_per_year"] = [max(1, math.ceil(c * factor)) for c in caps]
+            said.append("yearly store caps " + " / ".join(f"{c:,}" for c in r["stores_per_year"]))
+        lo = rol.get("min_stores_per_year")
+        if lo is not None:
+            mins = [lo] * years if isinstance(lo, int | float) else list(lo)
+            r["min_stores_per_year"] = [math.floor(v * factor) for v in mins]
+        bud = rol.get("budget_per_year")
+        if bud is not None:
+            r["budget_per_year"] = (
+                float(bud) * factor if isinstance(bud, int | float) else [float(b) * factor for b in bud]
+            )
+            said.append("yearly budgets")
+        tr = rol.get("target_revenue")
+        if tr is not None:
+            if isinstance(tr, Mapping):
+                r["target_revenue"] = {k: (None if v is None else float(v) * factor) for k, v in tr.items()}
+            else:
+                r["target_revenue"] = [None if v is None else float(v) * factor for v in tr]
+            said.append("revenue targets")
+        if r:
+            over["rollout"] = r
+    text = ", ".join(said) if said else "nothing to scale"
+    return over, f"scaled by {factor:.4g}: {text}"
