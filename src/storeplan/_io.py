@@ -164,8 +164,12 @@ def check_output_folder(path: str | os.PathLike, *, label: str = "--out") -> Pat
                 "choose a new or empty folder (a run replaces the whole folder)"
             )
     existing = next(a for a in (parent, *parent.parents) if a.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputFolderError(f"{label} {path}: no permission to write in {existing}")
+    try:  # the real test: can a folder be made there (permissions, read-only disks)
+        probe = tempfile.mkdtemp(prefix=".storeplan-probe-", dir=existing)
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise OutputFolderError(f"{label} {path}: cannot write in {existing}: {why}") from None
+    os.rmdir(probe)
     return out
 
 

@@ -130,7 +130,9 @@ def read_table(path: str | os.PathLike, *, what: str = "table", crs: str | None 
         else:
             df = _read_geo(p, what)
             df.index = pd.RangeIndex(1, len(df) + 1, name="feature")
-    except (EmptyInputError, CRSError, UnreadableFileError):
+    except UnreadableFileError as exc:
+        raise UnreadableFileError(f"{what} file {p.name}: {exc}") from None
+    except (EmptyInputError, CRSError, InputError):
         raise
     except pd.errors.EmptyDataError as exc:
         raise EmptyInputError(f"{what} file {p.name} is empty") from exc
@@ -157,6 +159,14 @@ def _one_line(exc: BaseException) -> str:
 def _read_csv(p: Path) -> pd.DataFrame:
     """Read a CSV with text columns (:data:`TEXT_COLUMNS`) kept as written and the
     file's own line numbers (1-based, header = line 1) as the index, named ``line``."""
+    import csv
+
+    with open(p, encoding="utf-8", newline="") as fh:
+        first = next(csv.reader(fh), [])
+    seen: set[str] = set()
+    dup = [c for c in first if c in seen or seen.add(c)]
+    if dup:
+        raise UnreadableFileError(f"duplicate column(s) {_name_rows(dict.fromkeys(dup))} in the header")
     header = pd.read_csv(p, nrows=0, encoding_errors="strict")
     cols = [str(c) for c in header.columns]
     text = [c for c in cols if c.lower() in TEXT_COLUMNS]
