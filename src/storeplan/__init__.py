@@ -10,15 +10,33 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     InfeasibleError,
     InputError,
     SolverError,
     StoreplanError,
 )
-from .pipeline import solve
-from .plan import Plan
-from .scenario import Scenario, StoreFormat
+
+if TYPE_CHECKING:
+    from .pipeline import solve
+    from .plan import Plan
+    from .scenario import Scenario, StoreFormat
+
+# Imported on first use (PEP 562), so that ``import storeplan.cli`` stays light and the
+# command line can answer Ctrl-C (exit 130) while pandas, Numba and the solvers load.
+_LAZY = {"solve": "pipeline", "Plan": "plan", "Scenario": "scenario", "StoreFormat": "scenario"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Scenario",

@@ -350,33 +350,26 @@ def demo(
     """Plan stores in China on the bundled real data (GeoNames places, county polygons,
     2020 census) with synthetic rivals and online orders: 1,000 stores in three years
     (200 in year one) by default."""
-    path = _run_guarded(demo_scenario_path, scenario)
-    overrides, note = _run_guarded(_demo_overrides, path, province, stores)
-    if note and not quiet:
-        console.print(f"[bold]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
-    if note:
-        overrides = _with_description(path, overrides, note)
-    obj: dict[str, Any] = {}
-    if objective is not None:
-        obj["kind"] = objective
-    if obj:
-        overrides["objective"] = {**overrides.get("objective", {}), **obj}
-    opts: dict[str, Any] = {}
-    if seed is not None:
-        opts["seed"] = seed
-    if time_limit is not None:
-        opts["time_limit"] = time_limit
-    if opts:
-        overrides["options"] = opts
-    _run_guarded(
-        _solve_and_save,
-        path,
-        out,
-        overrides,
-        quiet=quiet,
-        report=not no_report,
-        interrupted=f"{out} was left as it was",
-    )
+
+    def go() -> None:
+        path = demo_scenario_path(scenario)
+        overrides, note = _demo_overrides(path, province, stores)
+        if note and not quiet:
+            console.print(f"[bold]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+        if note:
+            overrides = _with_description(path, overrides, note)
+        if objective is not None:
+            overrides["objective"] = {**overrides.get("objective", {}), "kind": objective}
+        opts: dict[str, Any] = {}
+        if seed is not None:
+            opts["seed"] = seed
+        if time_limit is not None:
+            opts["time_limit"] = time_limit
+        if opts:
+            overrides["options"] = opts
+        _solve_and_save(path, out, overrides, quiet=quiet, report=not no_report)
+
+    _run_guarded(go, interrupted=f"{out} was left as it was")
 
 
 def _with_description(path: Path, overrides: dict[str, Any], note: str) -> dict[str, Any]:
@@ -413,9 +406,13 @@ def validate(
 ) -> None:
     """Check a scenario file and its data without solving: every check `run` makes before
     the solve (tables, ids, settings, quotas, spacing, rollout caps and budgets)."""
-    from .scenario import Scenario
 
-    scn = _run_guarded(Scenario.from_toml, scenario)
+    def load():
+        from .scenario import Scenario
+
+        return Scenario.from_toml(scenario)
+
+    scn = _run_guarded(load)
     info = scn.summary()
     if as_json:
         out_console.print_json(json.dumps(info))
@@ -606,6 +603,9 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0)
+    except KeyboardInterrupt:  # outside a command's guard (argument parsing, imports)
+        console.print("[bold red]interrupted[/]", highlight=False)
+        return 130
     return 0
 
 
