@@ -164,8 +164,8 @@ def _solve_and_save(
     ``--province``/``--stores`` scaling); its notes are printed as warnings.
     """
     from ._io import check_output_folder, output_set
-    from .api import solve
     from .errors import InputWarning
+    from .pipeline import solve
     from .scenario import Scenario
 
     check_output_folder(out)  # before any work

@@ -232,7 +232,7 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
         ``share``: our offline market share with all the plan's stores open (Huff model);
         ``npv``: NPV of the rollout's store cash flows, currency (NaN without a rollout).
     """
-    from .api import solve
+    from .pipeline import solve
 
     t0 = time.perf_counter()
     row: dict[str, Any] = dict.fromkeys(COLUMNS, math.nan)
