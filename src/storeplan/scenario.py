@@ -681,7 +681,7 @@ class Scenario:
                     f"response.robust needs objective.kind = 'revenue' (the objective that models "
                     f"rivals), not {obj.kind!r}"
                 )
-        if obj.kind == "coverage" and p == 0 and len(self.existing) == 0:
+        if p == 0 and len(self.existing) == 0:
             raise InfeasibleError("objective.stores: 0 new stores and no existing stores: nothing to plan")
         self._check_ids()
         self._check_spacing(p)
