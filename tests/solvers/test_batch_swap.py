@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from storeplan.solvers import _batch, facility_location, pmedian, swap
 from storeplan.solvers import _kernels as kern
-from storeplan.solvers import facility_location, pmedian, swap
 from storeplan.solvers._validate import as_sorted_csr, build_instance
 from storeplan.solvers.constraints import prepare
 from storeplan.solvers.greedy import State, construct
@@ -85,3 +85,46 @@ def test_batched_ufl_add_drop_is_exact(monkeypatch):
     dense = wcost.toarray()
     assert sol.objective == pytest.approx(float(dense[:, sol.sites].min(axis=1).sum()) + fc[sol.sites].sum())
     assert sol.bound <= sol.objective + 1e-6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_heap_greedy_makes_the_scan_greedys_choices(seed):
+    """Integer costs (many ties) for odd seeds; opening costs and the stop rule for seed >= 3."""
+    rng = np.random.default_rng(seed)
+    n, m, k = 800, 150, 15
+    d = np.round(rng.random((n, m)) * 100, 0 if seed % 2 else 3)
+    keep = np.argsort(d, axis=1)[:, :k]
+    rows = np.repeat(np.arange(n), k)
+    cost = sp.csr_matrix((d[rows, keep.ravel()], (rows, keep.ravel())), shape=(n, m))
+    n, m, indptr, indices, vals = as_sorted_csr(cost)
+    fc = np.zeros(m) if seed < 3 else rng.random(m) * 300
+    inst = build_instance(n, m, indptr, indices, vals, np.full(n, 100.0), fc)
+    side = prepare(None, m, 1, 20)
+    stop = seed >= 3
+    scan = State(inst, side)
+    scan.nopen, ev_scan = kern.greedy(
+        *scan.inst_args(), inst.fcost, *scan.side_args(), *scan.state_args(), 1, 20, stop, 1, -1, np.zeros(m)
+    )
+    heap = State(inst, side)
+    heap.nopen, ev_heap = _batch.greedy_heap(
+        inst.cptr,
+        inst.crow,
+        inst.ccost,
+        inst.fcost,
+        side.status,
+        heap.is_open,
+        heap.open_list,
+        heap.nopen,
+        heap.d1,
+        heap.f1,
+        heap.d2,
+        heap.f2,
+        1,
+        20,
+        stop,
+        np.zeros(m),
+    )
+    assert heap.nopen == scan.nopen > 0
+    np.testing.assert_array_equal(heap.open_list[: heap.nopen], scan.open_list[: scan.nopen])  # same order
+    assert ev_heap == ev_scan
+    np.testing.assert_array_equal(heap.d1, scan.d1)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _batch
 from . import _kernels as kern
 from ._validate import Instance
 from .constraints import SideArrays
 
-__all__ = ["State", "construct"]
+__all__ = ["State", "construct", "HEAP_MIN_SITES"]
+
+#: From this many candidate sites on (and without groups, spacing, quotas or a
+#: randomized candidate list) the greedy runs on a heap (:func:`._batch.greedy_heap`,
+#: the same choices) instead of scanning every site per look-up, which is O(m^2).
+HEAP_MIN_SITES = 5_000
 
 
 class State:
@@ -156,6 +162,30 @@ def construct(
     st.open_many(side.must)
     if start is not None:
         st.open_many(start)
+    if (
+        rcl <= 1
+        and inst.m >= HEAP_MIN_SITES
+        and not (side.has_groups or side.has_conflicts or side.has_quotas)
+    ):
+        st.nopen, evals = _batch.greedy_heap(
+            inst.cptr,
+            inst.crow,
+            inst.ccost,
+            inst.fcost,
+            side.status,
+            st.is_open,
+            st.open_list,
+            st.nopen,
+            st.d1,
+            st.f1,
+            st.d2,
+            st.f2,
+            kmin,
+            kmax,
+            stop_when_no_gain,
+            np.zeros(inst.m) if rcost is None else np.asarray(rcost, dtype=np.float64),
+        )
+        return st, int(evals)
     st.nopen, evals = kern.greedy(
         *st.inst_args(),
         inst.fcost,
