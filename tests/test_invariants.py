@@ -82,6 +82,7 @@ class _Cards(HTMLParser):
 def parse_report(path: Path) -> _Cards:
     p = _Cards()
     p.feed(path.read_text(encoding="utf-8"))
+    p.tables = {k: (h, [r for r in rows if r]) for k, (h, rows) in p.tables.items()}
     return p
 
 
