@@ -93,4 +93,8 @@ def test_storeplan_warnings_are_one_line(scenario_dir, tmp_path):
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
     assert len(lines) == 1, res.output
-    assert "calibration skipped" in lines[0] and "annual_sales" in lines[0] and "[CalibrationWarning]" in lines[0]
+    assert (
+        "calibration skipped" in lines[0]
+        and "annual_sales" in lines[0]
+        and "[CalibrationWarning]" in lines[0]
+    )

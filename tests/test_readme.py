@@ -76,6 +76,14 @@ def test_readme_python_blocks_run(folder: Path) -> None:
     assert_plan_equal(again, plan)
     for name in ("report.html", "map.html", "plan.gpkg", "summary.json"):
         assert (folder / "out" / name).is_file(), name
+    import geopandas as gpd
+
+    gpkg = gpd.read_file(folder / "out" / "plan.gpkg", layer="stores")
+    assert len(gpkg) == len(plan.stores) and gpkg.crs.to_epsg() == 4326
+    assert gpkg["id"].tolist() == plan.stores["id"].tolist()
+    areas_layer = gpd.read_file(folder / "out" / "plan.gpkg", layer="assignment")
+    assert len(areas_layer) == len(plan.assignment)
+    np.testing.assert_allclose(gpkg.geometry.x, plan.stores["lon"])
     m = plan.metrics
     assert m.new_store_revenue == pytest.approx(
         m.taken_from_existing_stores + m.taken_from_online + m.net_gain, rel=1e-9

@@ -1141,7 +1141,7 @@ def _regions(plan: Any, top: int = 20) -> str:
 def _assumptions(plan: Any) -> str:
     metrics = dict(getattr(plan, "metrics", None) or {})
     kind = str(getattr(plan, "objective", "") or "")
-    rows = [
+    rows: list[list[Cell]] = [
         ["scenario", str(getattr(plan, "scenario_name", "") or "-")],
         ["objective", _OBJECTIVE_LABELS.get(kind, kind or "-")],
     ]
@@ -1157,7 +1157,7 @@ def _assumptions(plan: Any) -> str:
         rows.append(["population source", ", ".join(f"{k}: {v:,} areas" for k, v in src.items())])
     rivals = getattr(plan, "rivals", None)
     n_riv = 0 if rivals is None else len(rivals)
-    brands = rivals["brand"].nunique() if n_riv and "brand" in rivals else 0
+    brands = rivals["brand"].nunique() if rivals is not None and n_riv and "brand" in rivals else 0
     rows.append(["rival stores", f"{n_riv:,}" + (f" ({brands} brands)" if brands else "")])
     asg = getattr(plan, "assignment", None)
     if asg is not None and len(asg):
@@ -1200,7 +1200,7 @@ def _notes(plan: Any) -> str:
 def _provenance(plan: Any) -> str:
     prov = dict(getattr(plan, "provenance", None) or {})
     versions = prov.pop("versions", None) or {}
-    rows = [
+    rows: list[list[Cell]] = [
         [str(k).replace("_", " "), fmt_value(prov[k])]
         for k in ("seed", "scenario_hash", "created")
         if k in prov
