@@ -671,7 +671,7 @@ def _launch_section(plan: Any) -> str:
             ("Sell-through", True),
             ("Lost sales", True),
         ]
-        rows = [
+        rows: list[list[Cell]] = [
             [
                 str(r["id"]),
                 (fmt_num(r["mean_demand"], 1), r["mean_demand"], ""),
@@ -769,9 +769,9 @@ def _alternatives_section(plan: Any) -> str:
         ("Least difference", True),
     ] + [(names[c], True) for c in extra]
     fmt = {"mean_km": fmt_km, "coverage_share": fmt_pct, "own_revenue": fmt_money, "market_share": fmt_pct}
-    rows = []
+    rows: list[list[Cell]] = []
     for _, r in t.iterrows():
-        row = [
+        row: list[Cell] = [
             str(int(r["plan"])),
             (fmt_num(r["objective"], 1), r["objective"], ""),
             (fmt_pct(r["vs_best"], 2), r["vs_best"], ""),
