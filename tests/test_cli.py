@@ -84,17 +84,3 @@ def test_sweep_bad_grid_is_one_line(tmp_path, scenario_dir):
     res = runner.invoke(app, ["sweep", str(scenario_dir()), "--grid", "stores", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "expected KEY=" in res.output
-
-
-def test_storeplan_warnings_are_one_line(scenario_dir, tmp_path):
-    """Calibration asked for without sales data: one 'warning:' line, the run goes on."""
-    path = scenario_dir("[calibration]\nenabled = true\n")
-    res = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out"), "--no-report", "-q"])
-    assert res.exit_code == 0, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
-    assert len(lines) == 1, res.output
-    assert (
-        "calibration skipped" in lines[0]
-        and "annual_sales" in lines[0]
-        and "[CalibrationWarning]" in lines[0]
-    )

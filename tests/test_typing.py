@@ -26,7 +26,6 @@ CLEAN = [
     "market",
     "rollout",
     "report",
-    "cli.py",
 ]
 
 
