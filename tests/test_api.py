@@ -134,9 +134,17 @@ def test_radius_limited_network_reports_exact_distances():
         objective={"kind": "pmedian", "stores": 5},
         options={"neighbours": 8, "max_km": 20, "time_limit": 10, "dense_pairs": 0},
     )
-    import storeplan.geo as geo
+    import warnings
 
-    plan = solve(scn)
+    import storeplan.geo as geo
+    from storeplan.errors import GapWarning
+
+    with pytest.warns(GapWarning, match="certified gap .* radius-limited network"):
+        plan = solve(scn)
+    assert not plan.metrics.proven_optimal and plan.metrics.gap > 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GapWarning)
+        solve(scn, gap_warning=1.0)  # above the threshold: no warning
     assert not plan.metrics["network_complete"]
     km = plan.assignment["km"].to_numpy()
     stores = plan.stores

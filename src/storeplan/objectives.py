@@ -226,7 +226,9 @@ class PMedian(_Base):
             seed=problem.seed,
         )
 
-    def exact(self, problem, km, covered, open_cols, solution) -> float:
+    def exact(
+        self, problem: Problem, km: np.ndarray, covered: np.ndarray, open_cols: np.ndarray, solution: Solution
+    ) -> float:
         return float(np.dot(problem.weights, km))
 
 
@@ -259,7 +261,9 @@ class Coverage(_Base):
             seed=problem.seed,
         )
 
-    def exact(self, problem, km, covered, open_cols, solution) -> float:
+    def exact(
+        self, problem: Problem, km: np.ndarray, covered: np.ndarray, open_cols: np.ndarray, solution: Solution
+    ) -> float:
         return float(problem.weights[covered].sum())
 
 
@@ -297,7 +301,9 @@ class FixedCost(_Base):
             return None
         return np.asarray(solution.assignment, dtype=np.int64)
 
-    def exact(self, problem, km, covered, open_cols, solution) -> float:
+    def exact(
+        self, problem: Problem, km: np.ndarray, covered: np.ndarray, open_cols: np.ndarray, solution: Solution
+    ) -> float:
         new = open_cols[open_cols < problem.n_sites]
         yearly = float(problem.yearly_cost()[new].sum())
         return float(yearly + problem.cost_per_km * np.dot(problem.weights, km))
@@ -353,7 +359,9 @@ class Revenue(_Base):
         sites = np.asarray(solution.sites, dtype=np.int64)
         return np.concatenate([sites, problem.n_sites + np.arange(problem.n_existing)])
 
-    def exact(self, problem, km, covered, open_cols, solution) -> float:
+    def exact(
+        self, problem: Problem, km: np.ndarray, covered: np.ndarray, open_cols: np.ndarray, solution: Solution
+    ) -> float:
         return float(solution.objective)  # the Huff model is evaluated exactly on its network
 
 

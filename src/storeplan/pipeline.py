@@ -306,7 +306,7 @@ def solve(
 
 
 # ---------------------------------------------------------------------------- response
-def _robust(problem: Problem, adapter, market: Market, net, plain, spec: ResponseSpec):
+def _robust(problem: Problem, adapter: Any, market: Market, net: Any, plain: Any, spec: ResponseSpec) -> Any:
     """Our plan chosen against the rivals' response (:func:`storeplan.response.robust_plan`).
 
     The leader re-solves the scenario's own objective (every constraint kept) with the

@@ -349,7 +349,7 @@ class Market:
     attractiveness: np.ndarray = field(repr=False)
     utility: np.ndarray = field(repr=False)
     population: np.ndarray | None = field(default=None, repr=False)
-    outside_u: np.ndarray | None = field(default=None, repr=False)
+    outside_u: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     @property
     def n_areas(self) -> int:
@@ -420,7 +420,7 @@ def _store_attractiveness(params, kind, fmt, brand, fixed) -> np.ndarray:
 
 
 def _col(df: pd.DataFrame | None, name: str, table: str) -> np.ndarray:
-    if name not in df.columns:
+    if df is None or name not in df.columns:
         raise MissingColumnError(f"{table} table is missing column {name!r}")
     return df[name].to_numpy()
 

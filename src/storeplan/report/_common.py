@@ -283,6 +283,7 @@ def share_by_region(plan: Any, column: str = "region") -> pd.DataFrame:
     areas = getattr(plan, "areas", None)
     if not has_columns(asg, "area_id", "market", "share_after") or not has_columns(areas, "id", column):
         return pd.DataFrame(columns=cols)
+    assert asg is not None and areas is not None  # has_columns checked both
     a = asg.drop_duplicates("area_id", keep="first")
     group = pd.Series(areas[column].astype(object).to_numpy(), index=areas["id"].astype(str).to_numpy())
     group = group[~group.index.duplicated()]

@@ -165,11 +165,16 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; }
 """
 
 
-def _card(label: str, value: str, detail: str = "", tone: str = "") -> str:
+def _card(label: str, value: str, detail: str = "", tone: str = "", exact: Any = None) -> str:
+    """A headline card; ``exact`` (a number) is written to ``data-value`` so the figure
+    behind the rounded text can be read back (and checked against the data files)."""
     d = f'<div class="detail">{escape(detail)}</div>' if detail else ""
     cls = f"card {tone}".strip()
+    dv = ""
+    if exact is not None and not is_missing(exact):
+        dv = f' data-value="{escape(repr(float(exact)), quote=True)}"'
     return (
-        f'<div class="{cls}"><div class="label">{escape(label)}</div>'
+        f'<div class="{cls}"{dv}><div class="label">{escape(label)}</div>'
         f'<div class="value">{escape(value)}</div>{d}</div>'
     )
 
@@ -248,12 +253,13 @@ def _headline(plan: Any) -> str:
     radius = metric(plan, "radius_km")
     fmt_obj = fmt_money if kind == "revenue" else fmt_num
     cards = [
-        _card("Stores", fmt_int(n), f"{n_new:,} new, {n_old:,} existing"),
+        _card("Stores", fmt_int(n), f"{n_new:,} new, {n_old:,} existing", exact=n),
         _card(
             "Population covered",
             fmt_pct(share) if share is not None else fmt_int(covered),
             f"{fmt_int(covered)} of {fmt_int(total)} people"
             + (f" within {fmt_km(radius)}" if radius else ""),
+            exact=covered,
         ),
         _card(
             "Mean distance to store",
@@ -264,8 +270,9 @@ def _headline(plan: Any) -> str:
             "Objective",
             fmt_obj(metric(plan, "objective")),
             "revenue minus yearly fixed costs" if kind == "revenue" else (kind or "-"),
+            exact=metric(plan, "objective"),
         ),
-        _card("Bound and gap", fmt_obj(metric(plan, "bound")), gap_detail),
+        _card("Bound and gap", fmt_obj(metric(plan, "bound")), gap_detail, exact=metric(plan, "bound")),
         _card("Run time", fmt_seconds(metric(plan, "seconds")), str(metric(plan, "method", "") or "")),
     ]
     return f'<div class="cards">{"".join(cards)}</div>'
@@ -359,6 +366,7 @@ def _revenue_cards(plan: Any) -> str:
             "Own revenue per year",
             fmt_money(own),
             f"stores {fmt_money(offline)} + from our web shop {fmt_money(online)}",
+            exact=own,
         )
     ]
     if share is not None:
@@ -367,7 +375,7 @@ def _revenue_cards(plan: Any) -> str:
             detail += f" ({100 * (float(share) - float(before)):+.1f} pts)"
         if total is not None:
             detail += f"; offline market {fmt_money(total)}/year"
-        cards.append(_card("Offline market share", fmt_pct(share), detail))
+        cards.append(_card("Offline market share", fmt_pct(share), detail, exact=share))
     if net is not None:
         cards.append(
             _card(
@@ -375,6 +383,7 @@ def _revenue_cards(plan: Any) -> str:
                 fmt_money(net),
                 f"new stores' revenue {fmt_money(new_rev)} minus what they take from our existing "
                 "stores and web shop",
+                exact=net,
             )
         )
     if c_own is not None or c_web is not None:
@@ -384,6 +393,7 @@ def _revenue_cards(plan: Any) -> str:
                 "Cannibalised per year",
                 fmt_money(both),
                 f"from our existing stores {fmt_money(c_own)}, from our web shop {fmt_money(c_web)}",
+                exact=both,
             )
         )
     return f'<div class="cards">{"".join(cards)}</div>'
@@ -466,8 +476,11 @@ def _rollout_cards(plan: Any, h: dict[str, Any]) -> str:
             fmt_money(npv),
             detail,
             "bad" if npv is not None and not is_missing(npv) and float(npv) < 0 else "",
+            exact=npv,
         ),
-        _card("NPV added by the new stores", fmt_money(npv_new), "vs the existing stores alone"),
+        _card(
+            "NPV added by the new stores", fmt_money(npv_new), "vs the existing stores alone", exact=npv_new
+        ),
         _card(
             "Payback of the new stores",
             "not within horizon" if payback is None or is_missing(payback) else _year_label(plan, payback),
@@ -488,6 +501,7 @@ def _rollout_cards(plan: Any, h: dict[str, Any]) -> str:
                 ""
                 if is_missing(tg)
                 else ("good" if float(last["revenue"]) >= float(tg) * (1 - 1e-9) else "bad"),
+                exact=last["revenue"],
             )
         )
         cards.append(
@@ -495,10 +509,16 @@ def _rollout_cards(plan: Any, h: dict[str, Any]) -> str:
                 "New stores opened",
                 fmt_int(ry["stores_opened"].sum()),
                 f"over {len(ry)} years; {fmt_int(last['stores_open'])} open at the end",
+                exact=ry["stores_opened"].sum(),
             )
         )
         cards.append(
-            _card("Opening capex", fmt_money(ry["capex"].sum()), "opening costs over the rollout years")
+            _card(
+                "Opening capex",
+                fmt_money(ry["capex"].sum()),
+                "opening costs over the rollout years",
+                exact=ry["capex"].sum(),
+            )
         )
     else:
         final = h.get("final_revenue")
@@ -651,7 +671,7 @@ def _launch_section(plan: Any) -> str:
             ("Sell-through", True),
             ("Lost sales", True),
         ]
-        rows = [
+        rows: list[list[Cell]] = [
             [
                 str(r["id"]),
                 (fmt_num(r["mean_demand"], 1), r["mean_demand"], ""),
@@ -749,9 +769,9 @@ def _alternatives_section(plan: Any) -> str:
         ("Least difference", True),
     ] + [(names[c], True) for c in extra]
     fmt = {"mean_km": fmt_km, "coverage_share": fmt_pct, "own_revenue": fmt_money, "market_share": fmt_pct}
-    rows = []
+    rows: list[list[Cell]] = []
     for _, r in t.iterrows():
-        row = [
+        row: list[Cell] = [
             str(int(r["plan"])),
             (fmt_num(r["objective"], 1), r["objective"], ""),
             (fmt_pct(r["vs_best"], 2), r["vs_best"], ""),
@@ -1036,8 +1056,9 @@ def _top_stores(plan: Any, top_n: int) -> str:
     if market:
         expl = (
             " Revenue per year; catchment share: the store's share of offline spending "
-            "in the areas it serves; net gain: revenue minus what it takes from our "
-            "other stores and web shop (existing stores: -)."
+            "in the areas it serves (nearest store); net gain, from existing stores and "
+            "from web shop: where the new store's revenue comes from (they add up to its "
+            "revenue, and over all new stores to the plan totals above; existing stores: -)."
         )
     return (
         f"<p>Top {len(df):,}{more} stores, {escape(ranked)}. "
@@ -1120,7 +1141,7 @@ def _regions(plan: Any, top: int = 20) -> str:
 def _assumptions(plan: Any) -> str:
     metrics = dict(getattr(plan, "metrics", None) or {})
     kind = str(getattr(plan, "objective", "") or "")
-    rows = [
+    rows: list[list[Cell]] = [
         ["scenario", str(getattr(plan, "scenario_name", "") or "-")],
         ["objective", _OBJECTIVE_LABELS.get(kind, kind or "-")],
     ]
@@ -1136,7 +1157,7 @@ def _assumptions(plan: Any) -> str:
         rows.append(["population source", ", ".join(f"{k}: {v:,} areas" for k, v in src.items())])
     rivals = getattr(plan, "rivals", None)
     n_riv = 0 if rivals is None else len(rivals)
-    brands = rivals["brand"].nunique() if n_riv and "brand" in rivals else 0
+    brands = rivals["brand"].nunique() if rivals is not None and n_riv and "brand" in rivals else 0
     rows.append(["rival stores", f"{n_riv:,}" + (f" ({brands} brands)" if brands else "")])
     asg = getattr(plan, "assignment", None)
     if asg is not None and len(asg):
@@ -1179,7 +1200,7 @@ def _notes(plan: Any) -> str:
 def _provenance(plan: Any) -> str:
     prov = dict(getattr(plan, "provenance", None) or {})
     versions = prov.pop("versions", None) or {}
-    rows = [
+    rows: list[list[Cell]] = [
         [str(k).replace("_", " "), fmt_value(prov[k])]
         for k in ("seed", "scenario_hash", "created")
         if k in prov

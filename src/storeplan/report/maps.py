@@ -373,7 +373,7 @@ def _area_shares(plan: Any, area_ids: pd.Series) -> tuple[np.ndarray, ...] | Non
     """(share after, share before, offline market) per area in ``area_ids`` order, or
     ``None`` when ``plan.assignment`` has no ``share_after``."""
     asg = getattr(plan, "assignment", None)
-    if not has_columns(asg, "area_id", "share_after"):
+    if asg is None or not has_columns(asg, "area_id", "share_after"):
         return None
     a = asg.drop_duplicates("area_id", keep="first")
     a = a.set_index(a["area_id"].astype(str))
@@ -409,7 +409,7 @@ def _store_groups(
     years = getattr(sched, "open_year", None)
     if ids is None or years is None or n == 0:
         is_old = np.array([s == "existing" for s in status], dtype=bool)
-        groups = [
+        groups: list[dict[str, Any]] = [
             {
                 "name": f"New stores ({int((~is_old).sum()):,})",
                 "label": "new store",
@@ -436,10 +436,11 @@ def _store_groups(
     order = ([0] if (oy == 0).any() else []) + sorted(set(oy[oy > 0].tolist()))
     if (oy < 0).any():
         order.append(-1)
-    groups: list[dict[str, Any]] = []
+    groups = []
     index = {}
     for y in order:
         k = int((oy == y).sum())
+        g: dict[str, Any]
         if y == 0:
             g = {
                 "name": f"Existing stores ({k:,})",

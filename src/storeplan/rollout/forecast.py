@@ -211,7 +211,7 @@ def forecast(
     budgets[:Y] = spec.budgets()
     opened = np.bincount(o[new], minlength=H + 1)[1 : H + 1]
     extra = np.zeros(H, np.int64)
-    for t in np.flatnonzero(has_target & (shortfall > 0)):
+    for t in np.flatnonzero(has_target & (shortfall > 0)).tolist():
         # extra stores open at the start of year t, or of the last rollout year for later years
         age = (t + 1) - min(t + 1, Y)
         extra[t] = extra_stores_needed(
@@ -267,7 +267,7 @@ def forecast(
             np.all(revenue[has_target] >= targets[has_target] - 1e-6 * np.maximum(1.0, targets[has_target]))
         )
     short = float(np.nanmax(shortfall)) if has_target.any() else 0.0
-    notes = (
+    notes: tuple[str, ...] = (
         "Stores open on the first day of their opening year; cash flows are discounted at the "
         f"end of each year at {spec.discount_rate:.1%} per year; no terminal value after year {H}.",
         f"Cash flow = {spec.gross_margin:.0%} gross margin x sales - fixed costs - opening costs.",
@@ -415,7 +415,7 @@ def stores_to_meet_target(
                 schedule.opening_cost,
                 schedule.fixed_cost,
                 s2,
-                ids=schedule.ids,
+                ids=[str(s) for s in schedule.ids],
                 existing=schedule.open_year == 0,
                 must_open=must > 0,
                 must_open_year={int(j): int(must[j]) for j in np.flatnonzero(must > 0)},

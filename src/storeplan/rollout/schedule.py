@@ -553,16 +553,17 @@ def _improve(
         closed = np.flatnonzero(movable & (o == NEVER))
         closed = closed[np.argsort(-last_gain[closed], kind="stable")][:20]  # most promising
         moves: list[tuple[int, int, int, int]] = []  # (site, new year, other site, its new year)
-        for j in opened:
-            for y in range(1, o[j]):
+        for j in opened.tolist():
+            oj = int(o[j])
+            for y in range(1, oj):
                 moves.append((j, y, -1, 0))
-            later = opened[o[opened] > o[j]]
+            later = opened[o[opened] > oj]
             if len(later) > 12:  # a sample of partners keeps a pass O(n)
                 later = rng.choice(later, 12, replace=False)
-            for k in later:
-                moves.append((j, o[k], k, o[j]))
-            for c in closed:
-                moves.append((j, NEVER, c, o[j]))
+            for k in later.tolist():
+                moves.append((j, int(o[k]), k, oj))
+            for c in closed.tolist():
+                moves.append((j, NEVER, c, oj))
             moves.append((j, NEVER, -1, 0))
         rng.shuffle(moves)
         for j, yj, k, yk in moves:

@@ -156,6 +156,7 @@ class RolloutSpec(BaseModel):
         tr = self.target_revenue
         if tr is None:
             return out
+        items: list[tuple[int, float | None, Any]]
         if isinstance(tr, dict):
             items = []
             for k, v in tr.items():
@@ -165,9 +166,10 @@ class RolloutSpec(BaseModel):
                 items.append((t, v, k))
         else:
             items = [(t, v, t) for t, v in enumerate(tr, start=1)]
-        for t, v, label in items:
-            if v is None:
+        for t, maybe, label in items:
+            if maybe is None:
                 continue
+            v = float(maybe)
             if not 1 <= t <= self.horizon:
                 raise ValueError(f"target_revenue: year {label} is outside the horizon 1..{self.horizon}")
             if not math.isfinite(v) or v < 0:
