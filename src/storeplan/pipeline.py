@@ -307,17 +307,50 @@ def build_market(
         )
         return market, None
     params, rep = calibrate(
-        market, observed, fit_decay=cal.fit_decay, fit_formats=cal.fit_formats, fit_outside=cal.fit_outside
+        market,
+        observed,
+        fit_decay=cal.fit_decay,
+        fit_formats=cal.fit_formats,
+        fit_outside=cal.fit_outside,
+        fit_scale=cal.fit_scale,
     )
-    log.info("calibration: %d stores, R^2 %.3f, MAPE %.1f%%", rep.n_stores, rep.r2, 100 * rep.mape)
+    applied = rep.acceptable(cal.min_r2) or cal.force
+    log.info(
+        "calibration: %d stores, R^2 %.3f (out of sample %.3f), MAPE %.1f%%, %s",
+        rep.n_stores,
+        rep.r2,
+        rep.cv_r2,
+        100 * rep.mape,
+        "applied" if applied else "not applied",
+    )
+    message = ""
+    if not applied:
+        message = (
+            f"{scenario.name}: calibration not applied: R^2 {rep.r2:.2f} < {cal.min_r2:g} on "
+            f"{rep.n_stores} stores (set calibration.force = true to apply it anyway)"
+        )
+    elif not rep.acceptable(cal.min_r2):
+        message = (
+            f"{scenario.name}: calibration forced: R^2 {rep.r2:.2f} < {cal.min_r2:g} on {rep.n_stores} stores"
+        )
     info = CalibrationSummary(
         n_stores=int(rep.n_stores),
         r2=float(rep.r2),
         mape=float(rep.mape),
         fitted={str(k): float(v) for k, v in dict(rep.fitted).items()},
         success=bool(rep.success),
+        cv_r2=float(rep.cv_r2),
+        cv_mape=float(rep.cv_mape),
+        min_r2=float(cal.min_r2),
+        applied=bool(applied),
+        forced=bool(applied and not rep.acceptable(cal.min_r2)),
+        message=message,
     )
-    if not rep.success or not rep.r2 >= CALIBRATION_MIN_R2:
+    if message:
+        warnings.warn(message, CalibrationWarning, stacklevel=3)
+        if not applied:
+            return market, info
+    elif not rep.success or not rep.r2 >= CALIBRATION_MIN_R2:
         warnings.warn(
             f"{scenario.name}: the market model fits the observed sales of {rep.n_stores} stores badly "
             f"(R^2 {rep.r2:.2f} < {CALIBRATION_MIN_R2}, MAPE {100 * rep.mape:.0f}%"

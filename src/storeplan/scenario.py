@@ -216,7 +216,9 @@ class CalibrationSpec(_Model):
     """Fit the Huff model to observed sales of existing stores (``annual_sales`` column).
 
     ``enabled``: calibrate whenever at least ``min_stores`` existing stores carry sales.
-    The other fields go to :func:`storeplan.market.calibrate`.
+    A fit whose R^2 is below ``min_r2`` is reported but not applied unless ``force``.
+    The other fields go to :func:`storeplan.market.calibrate` (``fit_scale``: fit the
+    market-size scale).
     """
 
     enabled: bool = True
@@ -224,6 +226,9 @@ class CalibrationSpec(_Model):
     fit_decay: Literal["common", "level", "none"] = "common"
     fit_formats: bool = True
     fit_outside: bool = True
+    fit_scale: bool = True
+    min_r2: float = 0.3
+    force: bool = False
 
 
 class ScenarioSpec(_Model):
