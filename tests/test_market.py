@@ -326,7 +326,7 @@ def test_calibration_recovers_known_parameters():
     sales = predicted_sales(mk_true)[mk_true.kind == EXISTING]
     observed = pd.DataFrame({"id": existing["id"], "annual_sales": sales})
     start = build_market(areas, sites, existing=existing, rivals=rivals)  # default params
-    fitted, report = calibrate(start, observed)
+    fitted, report = calibrate(start, observed, fit_scale=False, folds=0)
     assert report.success
     assert fitted.level_decay()["city"] == pytest.approx(1.6, rel=0.02)
     assert fitted.outside == pytest.approx(0.3, rel=0.05)
@@ -375,7 +375,7 @@ def test_calibration_recovers_decay_per_level():
     sales = predicted_sales(mk_true)[mk_true.kind == EXISTING]
     observed = pd.DataFrame({"id": existing["id"], "annual_sales": sales})
     start = build_market(areas, sites, existing=existing, rivals=rivals)
-    fitted, report = calibrate(start, observed, fit_decay="level")
+    fitted, report = calibrate(start, observed, fit_decay="level", fit_scale=False, folds=0)
     got = fitted.level_decay()
     for lvl, want in {"city": 1.5, "county": 2.0, "township": 2.6}.items():
         assert got[lvl] == pytest.approx(want, rel=0.02)
@@ -403,3 +403,37 @@ def test_outside_option_scales_with_population():
     np.testing.assert_allclose(ri["base_total"], mk.outside_u)
     plain = build_market(areas, sites)
     np.testing.assert_allclose(plain.outside_u, [0.05, 0.05])
+
+
+def test_calibration_recovers_the_market_scale_and_reports_out_of_sample_error():
+    # sales at twice the demand model's level: a scale of 2, not a distorted decay
+    areas, sites, existing, rivals = _frames(11, n_areas=800, n_sites=1, n_existing=45, n_rivals=25)
+    levels = ("country", "region", "city", "county", "township")
+    truth = MarketParams(
+        decay_by_level=dict.fromkeys(levels, 1.6),
+        default_decay=1.6,
+        outside=0.3,
+        format_attractiveness={"flagship": 2.5, "standard": 1.0, "partner": 0.6},
+        market_scale=2.0,
+    )
+    mk_true = build_market(areas, sites, existing=existing, rivals=rivals, params=truth)
+    sales = predicted_sales(mk_true)[mk_true.kind == EXISTING]
+    observed = pd.DataFrame({"id": existing["id"], "annual_sales": sales})
+    start = build_market(areas, sites, existing=existing, rivals=rivals)
+    fitted, report = calibrate(start, observed, folds=3)
+    assert fitted.market_scale == pytest.approx(2.0, rel=0.03)
+    assert fitted.level_decay()["city"] == pytest.approx(1.6, rel=0.03)
+    assert report.r2 > 0.99 and report.cv_r2 > 0.95
+    assert np.all(np.isfinite(report.table["predicted_oos"]))
+    assert report.acceptable(0.3)
+
+
+def test_calibration_on_random_sales_is_not_acceptable_and_too_few_stores_is_an_error():
+    areas, sites, existing, rivals = _frames(11, n_areas=800, n_sites=1, n_existing=45, n_rivals=25)
+    rng = np.random.default_rng(0)
+    observed = pd.DataFrame({"id": existing["id"], "annual_sales": rng.uniform(1e6, 1e8, len(existing))})
+    start = build_market(areas, sites, existing=existing, rivals=rivals)
+    _, report = calibrate(start, observed, folds=0)
+    assert not report.acceptable(0.3)
+    with pytest.raises(InputError, match="parameters .* but only 3 stores with sales"):
+        calibrate(start, observed.iloc[:3])

@@ -189,10 +189,20 @@ def test_unknown_key_and_bad_values(scenario_dir):
         Scenario.from_toml(scenario_dir("[options]\nsede = 1\n"))
 
 
-def test_budget_sets_store_count(scenario_dir):
-    body = '[[formats]]\nname = "small"\nopening_cost = 1000\nfixed_cost = 10\n'
+def test_budget_is_a_knapsack_row_not_a_store_count(scenario_dir):
+    # two formats: a budget of 2500 buys two "small" stores (1000 each) but no "big" one
+    # (3000); the count is left to the solver, which never overspends
+    body = (
+        '[[formats]]\nname = "small"\nopening_cost = 1000\nfixed_cost = 10\n'
+        '[[formats]]\nname = "big"\nopening_cost = 3000\nfixed_cost = 10\n'
+    )
     scn = Scenario.from_toml(scenario_dir(body, objective='kind = "pmedian"\nbudget = 2500'))
-    assert scn.n_new_stores() == 2
+    assert scn.n_new_stores() == -1
+    from storeplan.pipeline import solve
+
+    plan = solve(scn)
+    new = plan.stores[plan.stores["status"] == "new"]
+    assert new["opening_cost"].sum() <= 2500 and len(new) == 2
 
 
 def test_from_frames_validates(line_areas):

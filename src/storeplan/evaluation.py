@@ -72,6 +72,8 @@ def evaluate(
             problem.area_lon, problem.area_lat, problem.col_lon[assigned], problem.col_lat[assigned]
         )
     covered = km <= problem.radius_km + 1e-9
+    if forced is not None and objective.captures_covered_only:
+        covered &= forced >= 0  # a store at capacity covers no more areas
     exact = objective.exact(problem, km, covered, open_cols, solution)
     bound = float(solution.bound)
     bound = max(bound, exact) if objective.sense == "max" else min(bound, exact)

@@ -118,6 +118,12 @@ class CalibrationSummary(_Record):
     mape: float = _f("share", "mean absolute percentage error of the predicted sales")
     fitted: dict[str, float] = _f("", "fitted parameters (decay exponents, attractiveness, outside option)")
     success: bool = _f("", "the optimiser converged")
+    cv_r2: float = _f("share", "out-of-sample R^2 (k-fold refits; NaN when too few stores)", float("nan"))
+    cv_mape: float = _f("share", "out-of-sample mean absolute percentage error", float("nan"))
+    min_r2: float = _f("share", "least R^2 for the fit to be applied (calibration.min_r2)", float("nan"))
+    applied: bool = _f("", "the fitted parameters are used by the plan", True)
+    forced: bool = _f("", "applied below min_r2 because calibration.force = true", False)
+    message: str = _f("", "one line on a rejected or forced fit (empty otherwise)", "")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CalibrationSummary:
@@ -127,6 +133,12 @@ class CalibrationSummary(_Record):
             mape=_num(d.get("mape")),
             fitted={str(k): float(v) for k, v in dict(d.get("fitted") or {}).items()},
             success=bool(d.get("success", False)),
+            cv_r2=_num(d.get("cv_r2")),
+            cv_mape=_num(d.get("cv_mape")),
+            min_r2=_num(d.get("min_r2")),
+            applied=bool(d.get("applied", True)),
+            forced=bool(d.get("forced", False)),
+            message=str(d.get("message", "")),
         )
 
 

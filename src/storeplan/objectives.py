@@ -25,11 +25,12 @@ scenario's ``objective.kind``)::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 import numpy as np
 
+from .errors import UnsupportedConstraintError
 from .geo import Network
 from .market import Market, select_sites
 from .solvers import Constraints, Solution, coverage, facility_location, pmedian
@@ -108,6 +109,11 @@ class Problem:
     seed : int
     category_spending : mapping of str to ndarray
         Offline spending of every area per product category, currency per year.
+    col_site : ndarray of int64, optional
+        Row of every column in the scenario's sites followed by its existing stores
+        (with ``choose_format`` one site has a column per allowed format).
+    choose_format : bool
+        The columns are (site, format) pairs, at most one open per site.
     """
 
     kind: str
@@ -139,6 +145,8 @@ class Problem:
     time_limit: float | None = 60.0
     seed: int = 0
     category_spending: Mapping[str, np.ndarray] = field(default_factory=dict)
+    col_site: np.ndarray | None = None
+    choose_format: bool = False
 
     @property
     def n_columns(self) -> int:
@@ -147,6 +155,11 @@ class Problem:
     def yearly_cost(self) -> np.ndarray:
         """Yearly cost of every column (see :func:`yearly_cost`), currency per year."""
         return yearly_cost(self.fixed_cost, self.opening_cost, self.amortisation_years)
+
+    def new_count(self) -> int | None:
+        """Number of open columns the model must have (new + existing), or None when a
+        budget or the objective decides."""
+        return None if self.p_new < 0 else self.p_new + self.n_existing
 
     def capacities(self) -> np.ndarray | None:
         """Column capacities for the solver (unlimited ones as total demand + 1), or None
@@ -206,6 +219,14 @@ class _Base:
         """Column serving each area when it is not simply the nearest open one (None)."""
         return None
 
+    def swap_values(
+        self, problem: Problem, market: Market, solution: Solution, objective: float, pairs: np.ndarray
+    ) -> np.ndarray:
+        """Model objective with column ``a`` replaced by ``b`` (same site, another format)
+        for every ``(a, b)`` in ``pairs``, the rest of the plan and its assignment kept.
+        Distances do not depend on the format: the objective stays the same."""
+        return np.full(len(pairs), float(objective))
+
 
 class PMedian(_Base):
     """Minimise population-weighted km to the nearest store (person-km)."""
@@ -216,15 +237,24 @@ class PMedian(_Base):
         return _limited_network(problem)
 
     def solve(self, problem: Problem, market: Market, net: Network) -> Solution:
+        capacity = problem.capacities()
         return pmedian(
             net.to_csr(np.float64),
-            problem.p_new + problem.n_existing,
+            problem.new_count(),
             weights=problem.weights,
             constraints=problem.constraints,
-            unserved_cost=None if net.is_complete else net.row_max_km(),
+            unserved_cost=None if (net.is_complete or capacity is not None) else net.row_max_km(),
             time_limit=problem.time_limit,
             seed=problem.seed,
+            capacity=capacity,
+            demand=problem.weights if capacity is not None else None,
         )
+
+    def assignment(self, problem: Problem, solution: Solution) -> np.ndarray | None:
+        # capacities may send an area to another store than its nearest
+        if problem.capacities() is None:
+            return None
+        return np.asarray(solution.assignment, dtype=np.int64)
 
     def exact(
         self, problem: Problem, km: np.ndarray, covered: np.ndarray, open_cols: np.ndarray, solution: Solution
@@ -253,13 +283,20 @@ class Coverage(_Base):
     def solve(self, problem: Problem, market: Market, net: Network) -> Solution:
         return coverage(
             net.to_csr(np.float64),
-            problem.p_new + problem.n_existing,
+            problem.new_count(),
             problem.radius_km,
             weights=problem.weights,
             constraints=problem.constraints,
             time_limit=problem.time_limit,
             seed=problem.seed,
+            capacity=problem.capacities(),
         )
+
+    def assignment(self, problem: Problem, solution: Solution) -> np.ndarray | None:
+        # a store at capacity leaves further areas within the radius uncovered (-1)
+        if problem.capacities() is None:
+            return None
+        return np.asarray(solution.assignment, dtype=np.int64)
 
     def exact(
         self, problem: Problem, km: np.ndarray, covered: np.ndarray, open_cols: np.ndarray, solution: Solution
@@ -301,6 +338,13 @@ class FixedCost(_Base):
             return None
         return np.asarray(solution.assignment, dtype=np.int64)
 
+    def swap_values(
+        self, problem: Problem, market: Market, solution: Solution, objective: float, pairs: np.ndarray
+    ) -> np.ndarray:
+        yearly = problem.yearly_cost()
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        return float(objective) + yearly[pairs[:, 1]] - yearly[pairs[:, 0]]
+
     def exact(
         self, problem: Problem, km: np.ndarray, covered: np.ndarray, open_cols: np.ndarray, solution: Solution
     ) -> float:
@@ -323,6 +367,13 @@ class Revenue(_Base):
     def solve(self, problem: Problem, market: Market, net: Network) -> Solution:
         n_sites = problem.n_sites
         con = problem.constraints
+        if problem.capacities() is not None:
+            fmt = sorted({str(f) for f, c in zip(problem.col_format, problem.capacity, strict=True) if c > 0})
+            raise UnsupportedConstraintError(
+                f"capacity (format {', '.join(fmt)}) cannot be modelled by the revenue objective: "
+                "Huff shares split each area's spending over every store, so there is no assignment "
+                "to cap; set capacity = 0 or use pmedian, coverage or fixed_cost"
+            )
         must = con.must_open
         must = None if must is None else must[must < n_sites]
         forbidden = con.forbidden
@@ -341,18 +392,50 @@ class Revenue(_Base):
                 )
             conflicts = conflicts[(conflicts[:, 0] < n_sites) & (conflicts[:, 1] < n_sites)]
         p = int(problem.stores) if problem.stores is not None else None
+        # quotas (and the budget together with a store count) as knapsack rows
+        quotas = tuple(
+            replace(
+                q,
+                sites=q.sites[q.sites < n_sites],
+                weight=None if q.weight is None else q.weight[q.sites < n_sites],
+            )
+            for q in con.quotas
+        )
+        both = p is not None and problem.budget is not None
+        side = Constraints(
+            quotas=quotas,
+            site_cost=problem.opening_cost[:n_sites].copy() if both else None,
+            budget=problem.budget if both else None,
+        )
         return select_sites(
             market,
             p=p,
             fixed_cost=problem.fixed_cost[:n_sites].copy(),
             opening_cost=problem.opening_cost[:n_sites].copy(),
             budget=problem.budget if p is None else None,
+            constraints=side,
             must_open=must if must is not None and len(must) else None,
             forbidden=forbidden if forbidden is not None and len(forbidden) else None,
             conflicts=conflicts if conflicts is not None and len(conflicts) else None,
             time_limit=problem.time_limit,
             seed=problem.seed,
         )
+
+    def swap_values(
+        self, problem: Problem, market: Market, solution: Solution, objective: float, pairs: np.ndarray
+    ) -> np.ndarray:
+        from .market import revenue_inputs
+        from .solvers.revenue import RevenueProblem, swap_values
+
+        inp = revenue_inputs(market)
+        prob = RevenueProblem.build(
+            inp["utility"],
+            inp["weight"],
+            base_own=inp["base_own"],
+            base_total=inp["base_total"],
+            fixed_cost=problem.fixed_cost[: problem.n_sites],
+        )
+        return swap_values(prob, solution.sites, pairs)
 
     def open_columns(self, problem: Problem, solution: Solution) -> np.ndarray:
         # the revenue solver returns candidate indices only; existing stores stay open

@@ -47,7 +47,7 @@ from . import __version__
 from . import objectives as registry
 from .alternatives import AlternativesSpec, find_alternatives
 from .demand import offline_spending
-from .errors import CalibrationWarning, GapWarning
+from .errors import CalibrationWarning, GapWarning, InfeasibleError, InputError
 from .evaluation import coverage_curve, evaluate
 from .geo import pairs_within
 from .launch_stock import launch_stock
@@ -59,7 +59,8 @@ from .plan import Plan
 from .response import ResponseSpec, RobustChoice, rival_response, robust_plan
 from .rollout import RolloutSpec, forecast, oracle_from_market, rollout_plan
 from .scenario import Scenario
-from .solvers import Constraints
+from .solvers import Constraints, Quota
+from .solvers.formats import FormatOptions
 
 __all__ = ["solve", "build_market", "build_problem", "PHASES", "ProgressFn", "GAP_WARNING"]
 
@@ -122,7 +123,8 @@ def solve(
     # ---------------------------------------------------------------- market
     report("market", 0.0)
     t0 = time.perf_counter()
-    market, calibration = build_market(scenario)
+    problem = build_problem(scenario)
+    market, calibration = build_market(scenario, problem)
     log.info(
         "market: %d stores (%d rivals), offline spending %.4g per year in %.2f s",
         market.n_stores,
@@ -130,7 +132,6 @@ def solve(
         float(market.market.sum()),
         time.perf_counter() - t0,
     )
-    problem = build_problem(scenario)
     report("market", 1.0)
 
     # ---------------------------------------------------------------- network
@@ -167,7 +168,12 @@ def solve(
 
     # ---------------------------------------------------------------- evaluate
     report("evaluate", 0.0)
+    model_problem, model_market, model_sol = problem, market, sol
+    if problem.choose_format:
+        problem, market, sol = _chosen_formats(scenario, problem, market, sol, adapter)
     ev = evaluate(problem, adapter, market, net, sol)
+    if model_problem.choose_format:
+        ev = replace(ev, stores=_next_best(model_problem, model_market, model_sol, adapter, ev.stores))
     alts = None
     alt_spec = scenario.alternatives
     if alternatives is not None:
@@ -350,8 +356,12 @@ def _robust(problem: Problem, adapter: Any, market: Market, net: Any, plain: Any
 CALIBRATION_MIN_R2 = 0.6
 
 
-def build_market(scenario: Scenario) -> tuple[Market, CalibrationSummary | None]:
-    """The Huff market of a scenario (candidates = sites), calibrated when possible.
+def build_market(
+    scenario: Scenario, problem: Problem | None = None
+) -> tuple[Market, CalibrationSummary | None]:
+    """The Huff market of a scenario, calibrated when possible. Its candidates are the
+    problem's candidate columns (with ``choose_format``: every (site, format) pair, ids
+    ``"<site>@<format>"``); without ``problem``, the sites in their rule formats.
 
     Returns ``(market, calibration)`` where ``calibration`` is ``None`` or the fit report
     (R^2, MAPE, fitted values). Calibration runs when the existing stores carry
@@ -368,14 +378,21 @@ def build_market(scenario: Scenario) -> tuple[Market, CalibrationSummary | None]
         existing["format"] = (
             default if fmt is None else fmt.where(fmt.isin(list(names)), default).fillna(default)
         )
+    cand = scenario.sites[["id", "lon", "lat"]]
+    cand_format = scenario.site_formats()
+    if problem is not None and problem.choose_format:
+        k = problem.n_sites
+        cand = cand.iloc[problem.col_site[:k]].reset_index(drop=True)
+        cand["id"] = [f"{i}@{f}" for i, f in zip(cand["id"].astype(str), problem.col_format[:k], strict=True)]
+        cand_format = problem.col_format[:k]
     market = build_huff_market(
         scenario.areas,
-        scenario.sites[["id", "lon", "lat"]],
+        cand,
         existing=existing,
         rivals=scenario.rivals,
         demand=scenario.demand,
         params=scenario.market_params(),
-        candidate_format=scenario.site_formats(),
+        candidate_format=cand_format,
     )
     cal = scenario.calibration
     asked = bool(cal.model_fields_set)  # the scenario has a [calibration] section
@@ -401,17 +418,50 @@ def build_market(scenario: Scenario) -> tuple[Market, CalibrationSummary | None]
         )
         return market, None
     params, rep = calibrate(
-        market, observed, fit_decay=cal.fit_decay, fit_formats=cal.fit_formats, fit_outside=cal.fit_outside
+        market,
+        observed,
+        fit_decay=cal.fit_decay,
+        fit_formats=cal.fit_formats,
+        fit_outside=cal.fit_outside,
+        fit_scale=cal.fit_scale,
     )
-    log.info("calibration: %d stores, R^2 %.3f, MAPE %.1f%%", rep.n_stores, rep.r2, 100 * rep.mape)
+    applied = rep.acceptable(cal.min_r2) or cal.force
+    log.info(
+        "calibration: %d stores, R^2 %.3f (out of sample %.3f), MAPE %.1f%%, %s",
+        rep.n_stores,
+        rep.r2,
+        rep.cv_r2,
+        100 * rep.mape,
+        "applied" if applied else "not applied",
+    )
+    message = ""
+    if not applied:
+        message = (
+            f"{scenario.name}: calibration not applied: R^2 {rep.r2:.2f} < {cal.min_r2:g} on "
+            f"{rep.n_stores} stores (set calibration.force = true to apply it anyway)"
+        )
+    elif not rep.acceptable(cal.min_r2):
+        message = (
+            f"{scenario.name}: calibration forced: R^2 {rep.r2:.2f} < {cal.min_r2:g} on {rep.n_stores} stores"
+        )
     info = CalibrationSummary(
         n_stores=int(rep.n_stores),
         r2=float(rep.r2),
         mape=float(rep.mape),
         fitted={str(k): float(v) for k, v in dict(rep.fitted).items()},
         success=bool(rep.success),
+        cv_r2=float(rep.cv_r2),
+        cv_mape=float(rep.cv_mape),
+        min_r2=float(cal.min_r2),
+        applied=bool(applied),
+        forced=bool(applied and not rep.acceptable(cal.min_r2)),
+        message=message,
     )
-    if not rep.success or not rep.r2 >= CALIBRATION_MIN_R2:
+    if message:
+        warnings.warn(message, CalibrationWarning, stacklevel=3)
+        if not applied:
+            return market, info
+    elif not rep.success or not rep.r2 >= CALIBRATION_MIN_R2:
         warnings.warn(
             f"{scenario.name}: the market model fits the observed sales of {rep.n_stores} stores badly "
             f"(R^2 {rep.r2:.2f} < {CALIBRATION_MIN_R2}, MAPE {100 * rep.mape:.0f}%"
@@ -422,39 +472,163 @@ def build_market(scenario: Scenario) -> tuple[Market, CalibrationSummary | None]
     return market.with_params(params), info
 
 
+def _chosen_formats(scenario: Scenario, problem: Problem, market: Market, sol, adapter):
+    """Restrict a format-choice model to the chosen (site, format) columns: the problem,
+    a market whose candidates are the chosen sites in their chosen formats (same
+    parameters, plain site ids) and the solution in the new column numbering."""
+    k = problem.n_sites
+    open_cols = adapter.open_columns(problem, sol)
+    cand = np.sort(open_cols[open_cols < k])
+    keep = np.concatenate([cand, k + np.arange(problem.n_existing)])
+    new_of = np.full(problem.n_columns + 1, -1, dtype=np.int64)  # last slot: -1 stays -1
+    new_of[keep] = np.arange(keep.size)
+    per_col = (
+        "col_ids",
+        "col_lon",
+        "col_lat",
+        "col_name",
+        "col_region",
+        "col_format",
+        "opening_cost",
+        "fixed_cost",
+        "capacity",
+        "col_site",
+    )
+    small = replace(
+        problem,
+        n_sites=int(cand.size),
+        constraints=Constraints(),
+        **{name: getattr(problem, name)[keep] for name in per_col},
+    )
+    sites = scenario.sites.iloc[problem.col_site[cand]][["id", "lon", "lat"]].reset_index(drop=True)
+    existing = scenario.existing
+    if len(existing):
+        existing = existing.copy()
+        existing["format"] = problem.col_format[k:]
+    eval_market = build_huff_market(
+        scenario.areas,
+        sites,
+        existing=existing,
+        rivals=scenario.rivals,
+        demand=scenario.demand,
+        params=market.params,
+        candidate_format=problem.col_format[cand],
+    )
+    assign = np.asarray(sol.assignment, dtype=np.int64)
+    new_sol = replace(
+        sol,
+        sites=np.sort(new_of[np.asarray(sol.sites, dtype=np.int64)]),
+        assignment=new_of[np.where(assign >= 0, assign, problem.n_columns)],
+    )
+    return small, eval_market, new_sol
+
+
+def _next_best(problem: Problem, market: Market, sol, adapter, stores: pd.DataFrame) -> pd.DataFrame:
+    """``next_format`` and ``next_format_objective``: per new store, the best other format
+    its site allows and the model objective with the store in that format (the rest of
+    the plan kept); empty / NaN where the site allows one format only."""
+    k = problem.n_sites
+    open_cols = adapter.open_columns(problem, sol)
+    cand = open_cols[open_cols < k]
+    forbidden = problem.constraints.forbidden
+    bad = set() if forbidden is None else set(np.asarray(forbidden).tolist())
+    pairs, owner = [], []
+    for a in cand:
+        for b in np.flatnonzero(problem.col_site[:k] == problem.col_site[a]):
+            if b != a and int(b) not in bad:
+                pairs.append((int(a), int(b)))
+                owner.append(int(a))
+    best: dict[str, tuple[str, float]] = {}
+    if pairs:
+        vals = adapter.swap_values(problem, market, sol, float(sol.objective), np.array(pairs))
+        better = (lambda x, y: x > y) if adapter.sense == "max" else (lambda x, y: x < y)
+        for (a, b), v in zip(pairs, vals, strict=True):
+            sid = str(problem.col_ids[a])
+            if sid not in best or better(v, best[sid][1]):
+                best[sid] = (str(problem.col_format[b]), float(v))
+    out = stores.copy()
+    ids = out["id"].astype(str)
+    out["next_format"] = [best[i][0] if i in best else "" for i in ids]
+    out["next_format_objective"] = [best[i][1] if i in best else np.nan for i in ids]
+    return out
+
+
 # ---------------------------------------------------------------------------- problem
+def allowed_formats(scenario: Scenario) -> np.ndarray:
+    """(sites x formats) mask of the formats each candidate site allows (format choice):
+    the format's ``levels`` (empty: any), ``min_population`` and ``min_income``."""
+    sites, areas = scenario.sites, scenario.areas
+    n = len(sites)
+    out = np.ones((n, len(scenario.formats)), dtype=bool)
+
+    def attr(name: str) -> np.ndarray | None:
+        if name in sites.columns:
+            return sites[name].to_numpy()
+        if name in areas.columns:  # sites from areas: look the value up by id
+            look = pd.Series(areas[name].to_numpy(), index=areas["id"].astype(str))
+            vals = sites["id"].astype(str).map(look)
+            return None if vals.isna().all() else vals.to_numpy()
+        return None
+
+    level, pop, income = attr("level"), attr("population"), attr("income")
+    for k, f in enumerate(scenario.formats):
+        if f.levels and level is not None:
+            out[:, k] &= np.isin(level.astype(object), list(f.levels))
+        if f.min_population > 0 and pop is not None:
+            out[:, k] &= np.nan_to_num(pop.astype(float), nan=0.0) >= f.min_population
+        if f.min_income > 0 and income is not None:
+            out[:, k] &= np.nan_to_num(income.astype(float), nan=0.0) >= f.min_income
+    return out
+
+
+def _site_options(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """(site index, format name) of every candidate column."""
+    n_sites = len(scenario.sites)
+    if not scenario.objective.choose_format:
+        return np.arange(n_sites, dtype=np.int64), scenario.site_formats()
+    fo = FormatOptions.from_mask(allowed_formats(scenario))
+    names = np.array(scenario.format_names, dtype=object)
+    return fo.site, names[fo.format]
+
+
 def build_problem(scenario: Scenario) -> Problem:
-    """The scenario's location problem as plain arrays (columns: sites, then existing)."""
+    """The scenario's location problem as plain arrays (columns: candidate sites, or with
+    ``choose_format`` every allowed (site, format) pair, then existing stores)."""
     sites, existing, areas = scenario.sites, scenario.existing, scenario.areas
     obj, opt = scenario.objective, scenario.options
-    n_sites, n_exist = len(sites), len(existing)
-    col_lon = np.concatenate([sites["lon"].to_numpy(float), existing["lon"].to_numpy(float)])
-    col_lat = np.concatenate([sites["lat"].to_numpy(float), existing["lat"].to_numpy(float)])
+    n_exist = len(existing)
+    site_of, site_fmt = _site_options(scenario)
+    n_cand = int(site_of.shape[0])
+    base = np.concatenate([site_of, len(sites) + np.arange(n_exist)])
+    base_lon = np.concatenate([sites["lon"].to_numpy(float), existing["lon"].to_numpy(float)])
+    base_lat = np.concatenate([sites["lat"].to_numpy(float), existing["lat"].to_numpy(float)])
+    base_ids = np.concatenate(
+        [sites["id"].astype(object).to_numpy(), existing["id"].astype(object).to_numpy()]
+    )
     default = scenario.format()
     fmt_by_name = {f.name: f for f in scenario.formats}
-    raw = np.concatenate([scenario.site_formats(), _existing_formats(existing, default.name)])
+    raw = np.concatenate([site_fmt, _existing_formats(existing, default.name)])
     fmts = [fmt_by_name.get(str(f), default) for f in raw]
     off = offline_spending(areas, scenario.demand)
-    return Problem(
+    opening = np.array([f.opening_cost for f in fmts], dtype=np.float64)
+    problem = Problem(
         kind=obj.kind,
         area_ids=areas["id"].to_numpy(),
         area_lon=areas["lon"].to_numpy(np.float64),
         area_lat=areas["lat"].to_numpy(np.float64),
         weights=areas["population"].to_numpy(np.float64),
-        col_ids=np.concatenate(
-            [sites["id"].astype(object).to_numpy(), existing["id"].astype(object).to_numpy()]
-        ),
-        col_lon=col_lon,
-        col_lat=col_lat,
-        col_name=np.concatenate([_column(sites, "name"), _column(existing, "name")]),
-        col_region=np.concatenate([_column(sites, "region"), _column(existing, "region")]),
-        n_sites=n_sites,
+        col_ids=base_ids[base],
+        col_lon=base_lon[base],
+        col_lat=base_lat[base],
+        col_name=np.concatenate([_column(sites, "name"), _column(existing, "name")])[base],
+        col_region=np.concatenate([_column(sites, "region"), _column(existing, "region")])[base],
+        n_sites=n_cand,
         n_existing=n_exist,
         col_format=np.array([f.name for f in fmts], dtype=object),
-        opening_cost=np.array([f.opening_cost for f in fmts], dtype=np.float64),
+        opening_cost=opening,
         fixed_cost=np.array([f.fixed_cost for f in fmts], dtype=np.float64),
         capacity=np.array([f.capacity for f in fmts], dtype=np.float64),
-        constraints=_constraints(scenario, col_lon, col_lat),
+        constraints=_constraints(scenario, base, base_lon, base_lat, raw, opening, n_cand),
         p_new=scenario.n_new_stores(),
         stores=obj.stores,
         budget=obj.budget,
@@ -467,7 +641,10 @@ def build_problem(scenario: Scenario) -> Problem:
         time_limit=opt.time_limit,
         seed=int(opt.seed),
         category_spending={cat: off[cat].to_numpy(np.float64) for cat in scenario.demand.category_names},
+        col_site=base,
+        choose_format=bool(obj.choose_format),
     )
+    return problem
 
 
 def _column(df: pd.DataFrame, name: str) -> np.ndarray:
@@ -484,36 +661,115 @@ def _existing_formats(existing: pd.DataFrame, default: str) -> np.ndarray:
     return np.full(len(existing), default, dtype=object)
 
 
-def _constraints(scenario: Scenario, col_lon: np.ndarray, col_lat: np.ndarray) -> Constraints:
+def _constraints(
+    scenario: Scenario,
+    base: np.ndarray,
+    base_lon: np.ndarray,
+    base_lat: np.ndarray,
+    col_format: np.ndarray,
+    opening: np.ndarray,
+    n_cand: int,
+) -> Constraints:
+    """Side constraints on the model's columns (``base[k]``: the site / store of column k).
+
+    Must-open sites, forbidden sites, spacing (site pairs expanded to their columns),
+    one format per site, the opening budget (knapsack row), quotas over any grouping
+    column and per-format store limits. Quotas that cannot be met are named here, before
+    any solving."""
     sites, con = scenario.sites, scenario.constraints
     n_sites, n_exist = len(sites), len(scenario.existing)
-    must = np.concatenate(
-        [np.flatnonzero(sites["must_open"].to_numpy()), n_sites + np.arange(n_exist)]
-    ).astype(np.int64)
-    forbidden = np.flatnonzero(sites["forbidden"].to_numpy()).astype(np.int64)
-    group = group_min = group_max = None
-    if con.region_min or con.region_max:
-        regions = sites["region"].astype(object).to_numpy()
-        names = sorted(set(con.region_min) | set(con.region_max))
-        code = {r: g for g, r in enumerate(names)}
-        group = np.full(n_sites + n_exist, -1, dtype=np.int64)
-        group[:n_sites] = [code.get(r, -1) for r in regions]
-        group_min = np.array([con.region_min.get(r, 0) for r in names], dtype=np.int64)
-        big = n_sites + n_exist
-        group_max = np.array([con.region_max.get(r, big) for r in names], dtype=np.int64)
-    conflicts = None
+    n_col = n_cand + n_exist
+    cols = FormatOptions(base, np.zeros(n_col, dtype=np.int64), n_sites + n_exist)
+    cand_site = base[:n_cand]
+    must_site = sites["must_open"].to_numpy(bool)
+    forb_site = sites["forbidden"].to_numpy(bool)
+    ids = sites["id"].astype(str).to_numpy()
+    quotas: list[Quota] = []
+    must = list(n_cand + np.arange(n_exist))
+    has_opt = np.zeros(n_sites, dtype=bool)
+    has_opt[cand_site] = True
+    missing = np.flatnonzero(must_site & ~has_opt)
+    if missing.size:
+        raise InfeasibleError(
+            f"constraints.must_open: site {ids[missing[0]]} allows no store format "
+            "(levels / min_population / min_income)"
+        )
+    for s in np.flatnonzero(must_site):
+        opts = np.flatnonzero(cand_site == s)
+        if opts.size == 1:
+            must.append(int(opts[0]))
+        else:  # open in one of its formats
+            quotas.append(Quota(f"must-open site {ids[s]}", opts, lo=1))
+    forbidden = np.flatnonzero(forb_site[cand_site]).astype(np.int64)
+    allowed_col = np.ones(n_col, dtype=bool)
+    allowed_col[forbidden] = False
+    conflicts = [cols.one_per_site()] if scenario.objective.choose_format else []
     if con.min_spacing_km > 0:
-        pairs = pairs_within(col_lon, col_lat, con.min_spacing_km)
+        pairs = pairs_within(base_lon, base_lat, con.min_spacing_km)
         # two existing stores may be close together: they are facts, not choices
-        both_existing = (pairs[:, 0] >= n_sites) & (pairs[:, 1] >= n_sites)
-        conflicts = pairs[~both_existing]
+        pairs = pairs[~((pairs[:, 0] >= n_sites) & (pairs[:, 1] >= n_sites))]
+        conflicts.append(cols.expand_pairs(pairs))
+    conflicts = [c for c in conflicts if len(c)]
+    for q in con.all_quotas():
+        if q.column not in sites.columns:
+            raise InputError(f"constraints: quotas on {q.column!r} need a {q.column!r} column on the sites")
+        value = sites[q.column].astype(object).to_numpy()[cand_site]
+        for key in sorted({*q.min, *q.max, *q.budget_min, *q.budget_max}):
+            members = np.flatnonzero(value.astype(str) == str(key))
+            n_allowed = len(set(cand_site[members[allowed_col[members]]].tolist()))
+            n_must = int(must_site[np.unique(cand_site[members])].sum()) if members.size else 0
+            lo, hi = q.min.get(key, 0), q.max.get(key)
+            if lo > n_allowed:
+                raise InfeasibleError(
+                    f"{q.column}_min for {key} = {lo} but only {n_allowed} candidate sites in {key}"
+                )
+            if hi is not None and n_must > hi:
+                raise InfeasibleError(
+                    f"{q.column}_max for {key} = {hi} but {n_must} must-open sites in {key}"
+                )
+            if lo > 0 or hi is not None:
+                quotas.append(
+                    Quota(f"{q.column} {key}", members, lo=float(lo), hi=np.inf if hi is None else float(hi))
+                )
+            blo, bhi = q.budget_min.get(key, 0.0), q.budget_max.get(key)
+            if blo > 0 or bhi is not None:
+                most = (
+                    pd.Series(opening[members][allowed_col[members]])
+                    .groupby(cand_site[members][allowed_col[members]])
+                    .max()
+                    .sum()
+                )
+                if blo > most * (1 + 1e-12):
+                    raise InfeasibleError(
+                        f"{q.column}_budget_min for {key} = {blo:,.0f} but all {n_allowed} candidate sites "
+                        f"in {key} together cost at most {most:,.0f}"
+                    )
+                quotas.append(
+                    Quota(
+                        f"{q.column} {key} budget",
+                        members,
+                        weight=opening[members],
+                        lo=float(blo),
+                        hi=np.inf if bhi is None else float(bhi),
+                        unit="currency",
+                    )
+                )
+    for f in scenario.formats:
+        if f.max_stores is not None:
+            quotas.append(
+                Quota(f"format {f.name}", np.flatnonzero(col_format[:n_cand] == f.name), hi=f.max_stores)
+            )
+    budget = scenario.objective.budget
+    site_cost = opening.copy()
+    site_cost[n_cand:] = 0.0  # existing stores are open already
+    must_arr = np.asarray(must, dtype=np.int64)
     return Constraints(
-        must_open=must if len(must) else None,
+        must_open=must_arr if len(must_arr) else None,
         forbidden=forbidden if len(forbidden) else None,
-        group=group,
-        group_min=group_min,
-        group_max=group_max,
-        conflicts=conflicts,
+        conflicts=np.concatenate(conflicts) if conflicts else None,
+        site_cost=site_cost if budget is not None else None,
+        budget=float(budget) if budget is not None else None,
+        quotas=tuple(quotas),
     )
 
 

@@ -78,6 +78,7 @@ __all__ = [
     "ConstraintsSpec",
     "OptionsSpec",
     "CalibrationSpec",
+    "QuotaSpec",
     "OBJECTIVES",
 ]
 
@@ -106,6 +107,12 @@ class StoreFormat(_Model):
     ``capacity`` is the most demand (same unit as the area weights: people by default)
     one store can serve; 0 means unlimited. ``levels`` lists the area levels (e.g.
     ``["township"]``) where this format is the one opened; empty = anywhere.
+
+    With ``objective.choose_format = true`` the solver chooses each store's format:
+    ``levels`` are then the levels where the format is *allowed* (empty: anywhere), a
+    site needs at least ``min_population`` persons and ``min_income`` (the area's
+    income, CNY per person per year) for it, and ``max_stores`` caps how many new stores
+    of this format open (None: no cap).
     """
 
     name: str
@@ -114,6 +121,9 @@ class StoreFormat(_Model):
     capacity: float = Field(0.0, ge=0)
     attractiveness: float = Field(1.0, gt=0)
     levels: tuple[str, ...] = ()
+    min_population: float = Field(0.0, ge=0)
+    min_income: float = Field(0.0, ge=0)
+    max_stores: int | None = Field(None, ge=0)
 
 
 class TableSpec(_Model):
@@ -159,7 +169,10 @@ class ObjectiveSpec(_Model):
     store's yearly cost is its format's ``fixed_cost`` + ``opening_cost`` /
     ``amortisation_years``).
     ``stores`` is the number of new stores; ``budget`` (currency) caps the total
-    opening cost of new stores instead.
+    opening cost of new stores (a knapsack row in every objective, never turned into a
+    store count; with ``stores`` too, both hold). ``choose_format``: the solver chooses
+    every new store's format among those its site allows (see :class:`StoreFormat`);
+    otherwise the format follows the site's level.
     """
 
     kind: str = DEFAULT_OBJECTIVE
@@ -169,6 +182,7 @@ class ObjectiveSpec(_Model):
     format: str | None = None
     cost_per_km: float = Field(1.0, ge=0)
     amortisation_years: float = Field(5.0, gt=0)
+    choose_format: bool = False
 
     @field_validator("kind")
     @classmethod
@@ -178,14 +192,35 @@ class ObjectiveSpec(_Model):
         return v
 
 
+class QuotaSpec(_Model):
+    """Quotas over one grouping column of the sites (``region``, ``tier``, ``level``,
+    ``country``...): per value, the least / most new stores (``min`` / ``max``) and the
+    least / most opening cost of new stores (``budget_min`` / ``budget_max``, currency)."""
+
+    column: str
+    min: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    max: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    budget_min: dict[str, float] = Field(default_factory=dict)
+    budget_max: dict[str, float] = Field(default_factory=dict)
+
+
 class ConstraintsSpec(_Model):
-    """Side constraints: spacing (km), must-open / forbidden site ids, per-region quotas."""
+    """Side constraints: spacing (km), must-open / forbidden site ids, per-region quotas
+    (``region_min`` / ``region_max``) and quotas over any grouping column (``quotas``)."""
 
     min_spacing_km: float = Field(0.0, ge=0, le=MAX_KM)
     must_open: tuple[str, ...] = ()
     forbidden: tuple[str, ...] = ()
     region_min: dict[str, NonNegativeInt] = Field(default_factory=dict)
     region_max: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    quotas: tuple[QuotaSpec, ...] = ()
+
+    def all_quotas(self) -> tuple[QuotaSpec, ...]:
+        """``quotas`` plus ``region_min`` / ``region_max`` as a quota on ``region``."""
+        extra = ()
+        if self.region_min or self.region_max:
+            extra = (QuotaSpec(column="region", min=self.region_min, max=self.region_max),)
+        return extra + tuple(self.quotas)
 
 
 class OptionsSpec(_Model):
@@ -204,7 +239,9 @@ class CalibrationSpec(_Model):
     """Fit the Huff model to observed sales of existing stores (``annual_sales`` column).
 
     ``enabled``: calibrate whenever at least ``min_stores`` existing stores carry sales.
-    The other fields go to :func:`storeplan.market.calibrate`.
+    A fit whose R^2 is below ``min_r2`` is reported but not applied unless ``force``.
+    The other fields go to :func:`storeplan.market.calibrate` (``fit_scale``: fit the
+    market-size scale).
     """
 
     enabled: bool = True
@@ -212,6 +249,9 @@ class CalibrationSpec(_Model):
     fit_decay: Literal["common", "level", "none"] = "common"
     fit_formats: bool = True
     fit_outside: bool = True
+    fit_scale: bool = True
+    min_r2: float = 0.3
+    force: bool = False
 
 
 class ScenarioSpec(_Model):
@@ -515,7 +555,8 @@ class Scenario:
         areas_v = validate_areas(areas)
         if sites is None:
             keep = areas_v["population"].to_numpy() >= sites_min_population
-            cols = [c for c in ("id", "name", "lon", "lat", "region", "level") if c in areas_v.columns]
+            carry = ("id", "name", "lon", "lat", "region", "level", "tier", "country", "population", "income")
+            cols = [c for c in carry if c in areas_v.columns]
             sites_v = validate_sites(areas_v.loc[keep, cols].reset_index(drop=True), "sites (from areas)")
         else:
             sites_v = validate_sites(sites)
@@ -579,15 +620,14 @@ class Scenario:
     def n_new_stores(self) -> int:
         """Number of new stores to open: ``objective.stores`` or what ``budget`` allows.
 
-        With a budget, stores are costed at the default format's opening cost; must-open
-        sites count against it.
+        With only a budget the count is free (-1): the budget is a knapsack row on the
+        opening costs that the solver honours, never a store count.
         """
         obj = self.objective
         if obj.stores is not None:
             return int(obj.stores)
         if obj.budget is not None:
-            cost = self.format().opening_cost
-            return len(self.sites) if cost <= 0 else int(math.floor(obj.budget / cost + 1e-9))
+            return -1
         if obj.kind == "fixed_cost":
             return -1  # free: the model chooses
         raise InputError("objective: give 'stores' (number of new stores) or 'budget'")
@@ -624,11 +664,18 @@ class Scenario:
                 f"constraints: site(s) {', '.join(self.sites.loc[both, 'id'][:5])} "
                 "are both must-open and forbidden"
             )
-        if (con.region_min or con.region_max) and obj.kind == "revenue":
-            raise InputError(
-                "constraints.region_min/region_max are not supported with the revenue objective; "
-                "use pmedian, coverage or fixed_cost, or drop the quotas"
-            )
+        for q in con.quotas:
+            if q.column not in self.sites.columns:
+                raise InputError(
+                    f"constraints.quotas: the sites have no column {q.column!r} "
+                    f"(columns: {', '.join(map(str, self.sites.columns))})"
+                )
+            known = set(self.sites[q.column].dropna().astype(str))
+            for key in (*q.min, *q.max, *q.budget_min, *q.budget_max):
+                if key not in known:
+                    raise InputError(
+                        f"constraints.quotas: unknown {q.column} {key!r} (sites have {len(known)} values)"
+                    )
         if con.region_min or con.region_max:
             if "region" not in self.sites.columns:
                 raise InputError("constraints.region_min/region_max need a 'region' column on the sites")

@@ -31,14 +31,18 @@ class CalibrationReport:
     Attributes
     ----------
     r2 : float
-        Coefficient of determination of predicted vs observed sales (levels).
+        Coefficient of determination of predicted vs observed sales (levels), in sample.
+    cv_r2 : float
+        Out-of-sample R^2: each store predicted by the fit on the other folds (k-fold
+        cross-validation, ``folds`` folds; NaN when too few stores to refit).
     mape : float
         Mean absolute percentage error (fraction, 0.1 = 10 %).
     n_stores : int
     fitted : dict
         Fitted values by name (``decay``, ``outside``, ``format:<name>``, ``brand:<name>``).
     table : DataFrame
-        ``id, observed, predicted, error`` per store (currency per year).
+        ``id, observed, predicted, error`` per store (currency per year), plus
+        ``predicted_oos, error_oos`` (out of sample, NaN when not computed).
     success : bool
     message : str
     n_evaluations : int
@@ -52,6 +56,12 @@ class CalibrationReport:
     success: bool
     message: str
     n_evaluations: int
+    cv_r2: float = float("nan")
+    cv_mape: float = float("nan")
+
+    def acceptable(self, min_r2: float) -> bool:
+        """True when the fit explains enough: in-sample R^2 >= ``min_r2``."""
+        return bool(np.isfinite(self.r2) and self.r2 >= min_r2)
 
 
 def calibrate(
@@ -62,7 +72,9 @@ def calibrate(
     fit_formats: bool = True,
     fit_outside: bool = True,
     fit_brands: bool = False,
+    fit_scale: bool = True,
     errors: Literal["log", "relative"] = "log",
+    folds: int = 3,
 ) -> tuple[MarketParams, CalibrationReport]:
     """Fit decay and attractiveness parameters to observed yearly sales of our stores.
 
@@ -89,7 +101,12 @@ def calibrate(
     fit_brands : bool
         Also fit each rival brand's attractiveness (weakly identified from own sales only;
         off by default).
+    fit_scale : bool
+        Fit the market-size scale ``market_scale`` (sales at twice the model's level are
+        a scale of 2, not a distorted decay).
     errors : {"log", "relative"}
+    folds : int
+        Folds of the out-of-sample check (0: skip). Each fold refits on the others.
 
     Returns
     -------
@@ -145,6 +162,9 @@ def calibrate(
         for f in fmts:
             names.append(f"format:{f}")
             x0.append(base.format_attractiveness[f])
+    if fit_scale:
+        names.append("scale")
+        x0.append(base.market_scale)
     if fit_brands:
         rb = market.store_brand[market.kind == RIVAL]
         for b in sorted({x for x in rb.tolist() if x is not None}):
@@ -153,7 +173,10 @@ def calibrate(
     if not names:
         raise InputError("nothing to fit")
     if len(names) > len(store_idx):
-        raise InputError(f"{len(names)} parameters but only {len(store_idx)} observed stores")
+        raise InputError(
+            f"calibration: {len(names)} parameters ({', '.join(names)}) but only {len(store_idx)} "
+            "stores with sales; fit fewer parameters or add stores"
+        )
 
     def to_params(x: np.ndarray) -> MarketParams:
         vals = dict(zip(names, np.exp(x), strict=True))
@@ -177,34 +200,61 @@ def calibrate(
                 ba[k.split(":", 1)[1]] = v
         upd["format_attractiveness"] = fa
         upd["brand_attractiveness"] = ba
+        if "scale" in vals:
+            upd["market_scale"] = vals["scale"]
         return base.model_copy(update=upd)
 
     scale = float(np.mean(obs_val))
     n_eval = [0]
 
-    def resid(x: np.ndarray) -> np.ndarray:
-        n_eval[0] += 1
-        pred = predicted_sales(market.with_params(to_params(x)))[store_idx]
-        if errors == "log":
-            return np.log(np.maximum(pred, 1e-12)) - np.log(obs_val)
-        return (pred - obs_val) / scale
+    def fit(sel: np.ndarray):
+        def resid(x: np.ndarray) -> np.ndarray:
+            n_eval[0] += 1
+            pred = predicted_sales(market.with_params(to_params(x)))[store_idx[sel]]
+            if errors == "log":
+                return np.log(np.maximum(pred, 1e-12)) - np.log(obs_val[sel])
+            return (pred - obs_val[sel]) / scale
+
+        return least_squares(
+            resid,
+            np.log(np.asarray(x0, dtype=float)),
+            method="trf",
+            x_scale=1.0,
+            bounds=(np.log(1e-6), np.log(1e4)),
+        )
 
     if errors not in ("log", "relative"):
         raise UnknownOptionError(f"errors {errors!r} is not 'log' or 'relative'")
-    res = least_squares(
-        resid,
-        np.log(np.asarray(x0, dtype=float)),
-        method="trf",
-        x_scale=1.0,
-        bounds=(np.log(1e-6), np.log(1e4)),
-    )
+    n_obs = len(store_idx)
+    res = fit(np.ones(n_obs, dtype=bool))
     fitted_params = to_params(res.x)
     pred = predicted_sales(market.with_params(fitted_params))[store_idx]
+    # out of sample: k-fold refits (every fold keeps at least as many stores as parameters)
+    oos = np.full(n_obs, np.nan)
+    k = min(int(folds), n_obs)
+    if k >= 2 and n_obs - int(np.ceil(n_obs / k)) >= len(names):
+        fold = np.arange(n_obs) % k
+        for f in range(k):
+            r = fit(fold != f)
+            oos[fold == f] = predicted_sales(market.with_params(to_params(r.x)))[store_idx[fold == f]]
     ss_res = float(np.sum((pred - obs_val) ** 2))
     ss_tot = float(np.sum((obs_val - obs_val.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
     mape = float(np.mean(np.abs(pred - obs_val) / obs_val))
-    table = pd.DataFrame({"id": obs_ids, "observed": obs_val, "predicted": pred, "error": pred - obs_val})
+    cv_r2 = cv_mape = float("nan")
+    if np.all(np.isfinite(oos)) and ss_tot > 0:
+        cv_r2 = 1.0 - float(np.sum((oos - obs_val) ** 2)) / ss_tot
+        cv_mape = float(np.mean(np.abs(oos - obs_val) / obs_val))
+    table = pd.DataFrame(
+        {
+            "id": obs_ids,
+            "observed": obs_val,
+            "predicted": pred,
+            "error": pred - obs_val,
+            "predicted_oos": oos,
+            "error_oos": oos - obs_val,
+        }
+    )
     report = CalibrationReport(
         r2=r2,
         mape=mape,
@@ -214,5 +264,7 @@ def calibrate(
         success=bool(res.success),
         message=str(res.message),
         n_evaluations=n_eval[0],
+        cv_r2=cv_r2,
+        cv_mape=cv_mape,
     )
     return fitted_params, report

@@ -117,6 +117,10 @@ class MarketParams(BaseModel):
     radius_km, k : float, int
         Truncation of the area x store network: pairs within ``radius_km`` plus each
         area's ``k`` nearest stores. Default 50 km and 8.
+    market_scale : float
+        Multiplier of every area's offline spending potential (the market size), fitted
+        by :func:`calibrate` when observed sales sit at another level than the demand
+        model. Default 1.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -133,6 +137,7 @@ class MarketParams(BaseModel):
     default_format: str = "standard"
     brand_attractiveness: dict[str, float] = Field(default_factory=dict)
     rival_default: float = Field(1.0, ge=0.0)
+    market_scale: float = Field(1.0, gt=0.0)
     transfer_rate: float = Field(0.15, ge=0.0, le=1.0)
     radius_km: float = Field(50.0, gt=0.0)
     k: int = Field(8, ge=0)
@@ -379,7 +384,8 @@ class Market:
         u0 = np.full(self.n_areas, params.outside, dtype=np.float64)
         if self.population is not None and params.outside_per_100k > 0:
             u0 = u0 + params.outside_per_100k * np.asarray(self.population, np.float64) / 1e5
-        return replace(self, params=params, attractiveness=A, utility=util, outside_u=u0)
+        market = self.market * (params.market_scale / self.params.market_scale)
+        return replace(self, params=params, attractiveness=A, utility=util, outside_u=u0, market=market)
 
     def open_mask(self, new_sites=None) -> np.ndarray:
         """Open stores: all existing and rival stores plus the candidate indices given."""
@@ -559,7 +565,7 @@ def build_market(
         fixed_attractiveness=np.concatenate(fixed),
         level=level,
         affinity=brand_affinity(areas, demand),
-        market=market_arr,
+        market=market_arr * params.market_scale,
         online=online_revenue(areas, demand),
         params=params,
         attractiveness=np.zeros(net.n_sites),

@@ -149,6 +149,30 @@ def facility_location(
     )
 
 
+def _warm_start(n, m, indptr, indices, vals, f, capv, d, u, side, kmin, kmax, seed, ncol):
+    """Column values of a feasible start: the uncapacitated heuristic's sites, then the
+    nearest-feasible single-source assignment (None when it leaves a client out)."""
+    from .capacity import nearest_feasible
+    from .constraints import check_sites
+    from .swap import heuristic_search
+
+    inst = build_instance(n, m, indptr, indices, vals, u, f)
+    st = heuristic_search(inst, side, max(kmin, 1), kmax, stop_when_no_gain=kmin < kmax, seed=seed).state
+    if st is None or check_sites(side, st.sites) is not None:
+        return None
+    assign, _ = nearest_feasible(indptr, indices, d, capv, st.sites)
+    if u is None and np.any(assign < 0):
+        return None
+    x = np.zeros(ncol)
+    x[st.sites] = 1.0
+    rows_of = np.repeat(np.arange(n), np.diff(indptr))
+    hit = np.flatnonzero(assign[rows_of] == indices)
+    x[m + hit] = 1.0
+    if u is not None:
+        x[m + indices.shape[0] + np.flatnonzero(assign < 0)] = 1.0
+    return x
+
+
 def _capacitated(
     n,
     m,
@@ -216,6 +240,7 @@ def _capacitated(
         (np.concatenate(r_vals), (np.concatenate(r_rows), np.concatenate(r_cols))),
         shape=(base + nside, ncol),
     )
+    warm = _warm_start(n, m, indptr, indices, vals, f, capv, d, u, side, kmin, kmax, seed, ncol)
     status, x, obj, bound, nodes = _run(
         c,
         lo_c,
@@ -226,7 +251,7 @@ def _capacitated(
         np.concatenate(row_hi),
         maximise=False,
         time_limit=MIP_DEFAULT_SECONDS if tl is None else tl,
-        warm=None,
+        warm=warm,
         seed=seed,
     )
     if status == "infeasible":

@@ -63,7 +63,7 @@ from storeplan.solvers._kernels import _quota_deficit, quota_ok
 from storeplan.solvers.constraints import FORBIDDEN, Constraints, Quota, check_sites, prepare
 from storeplan.solvers.solution import Solution, make_solution
 
-__all__ = ["revenue", "RevenueProblem", "objective_value", "marginal_gains", "GREEDY_FACTOR"]
+__all__ = ["revenue", "RevenueProblem", "objective_value", "marginal_gains", "swap_values", "GREEDY_FACTOR"]
 
 #: Iterations of the cut bound per Numba call (the time limit is checked between calls).
 _BOUND_CHUNK = 50
@@ -826,6 +826,28 @@ def objective_value(prob: RevenueProblem, sites) -> float:
     sites = np.unique(np.asarray(sites, dtype=np.int64))
     num, den = _state(prob, sites)
     return float(_objective(prob.weight, num, den) - prob.fixed[sites].sum())
+
+
+def swap_values(prob: RevenueProblem, sites, pairs) -> np.ndarray:
+    """``F(X - a + b)`` for every ``(a, b)`` in ``pairs`` (``a`` in ``sites``), exact:
+    only the areas of columns ``a`` and ``b`` change (currency per year)."""
+    sites = np.unique(np.asarray(sites, dtype=np.int64))
+    num, den = _state(prob, sites)
+    base = float(_objective(prob.weight, num, den) - prob.fixed[sites].sum())
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    out = np.empty(pairs.shape[0])
+    for t, (a, b) in enumerate(pairs):
+        ra, va = prob.crow[prob.cptr[a] : prob.cptr[a + 1]], prob.cval[prob.cptr[a] : prob.cptr[a + 1]]
+        rb, vb = prob.crow[prob.cptr[b] : prob.cptr[b + 1]], prob.cval[prob.cptr[b] : prob.cptr[b + 1]]
+        rows = np.union1d(ra, rb)
+        d = np.zeros(rows.size)
+        d[np.searchsorted(rows, rb)] += vb
+        d[np.searchsorted(rows, ra)] -= va
+        n0, d0, w = num[rows], den[rows], prob.weight[rows]
+        before = np.divide(n0, d0, out=np.zeros(rows.size), where=d0 > 0)
+        after = np.divide(n0 + d, d0 + d, out=np.zeros(rows.size), where=(d0 + d) > 0)
+        out[t] = base + float(np.dot(w, after - before)) - prob.fixed[b] + prob.fixed[a]
+    return out
 
 
 def marginal_gains(prob: RevenueProblem, sites) -> np.ndarray:
