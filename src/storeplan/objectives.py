@@ -193,6 +193,10 @@ class Objective(Protocol):
         self, problem: Problem, km: np.ndarray, covered: np.ndarray, open_cols: np.ndarray, solution: Solution
     ) -> float: ...
 
+    def swap_values(
+        self, problem: Problem, market: Market, solution: Solution, objective: float, pairs: np.ndarray
+    ) -> np.ndarray: ...
+
 
 def _limited_network(problem: Problem) -> Network:
     return Network.build(

@@ -59,7 +59,7 @@ from .plan import Plan
 from .response import ResponseSpec, RobustChoice, rival_response, robust_plan
 from .rollout import RolloutSpec, forecast, oracle_from_market, rollout_plan
 from .scenario import Scenario
-from .solvers import Constraints, Quota
+from .solvers import Constraints, Quota, Solution
 from .solvers.formats import FormatOptions
 
 __all__ = ["solve", "build_market", "build_problem", "PHASES", "ProgressFn", "GAP_WARNING"]
@@ -382,6 +382,7 @@ def build_market(
     cand_format = scenario.site_formats()
     if problem is not None and problem.choose_format:
         k = problem.n_sites
+        assert problem.col_site is not None  # set by every format-choice problem
         cand = cand.iloc[problem.col_site[:k]].reset_index(drop=True)
         cand["id"] = [f"{i}@{f}" for i, f in zip(cand["id"].astype(str), problem.col_format[:k], strict=True)]
         cand_format = problem.col_format[:k]
@@ -472,11 +473,14 @@ def build_market(
     return market.with_params(params), info
 
 
-def _chosen_formats(scenario: Scenario, problem: Problem, market: Market, sol, adapter):
+def _chosen_formats(
+    scenario: Scenario, problem: Problem, market: Market, sol: Solution, adapter: registry.Objective
+) -> tuple[Problem, Market, Solution]:
     """Restrict a format-choice model to the chosen (site, format) columns: the problem,
     a market whose candidates are the chosen sites in their chosen formats (same
     parameters, plain site ids) and the solution in the new column numbering."""
     k = problem.n_sites
+    assert problem.col_site is not None  # set by every format-choice problem
     open_cols = adapter.open_columns(problem, sol)
     cand = np.sort(open_cols[open_cols < k])
     keep = np.concatenate([cand, k + np.arange(problem.n_existing)])
@@ -523,16 +527,20 @@ def _chosen_formats(scenario: Scenario, problem: Problem, market: Market, sol, a
     return small, eval_market, new_sol
 
 
-def _next_best(problem: Problem, market: Market, sol, adapter, stores: pd.DataFrame) -> pd.DataFrame:
+def _next_best(
+    problem: Problem, market: Market, sol: Solution, adapter: registry.Objective, stores: pd.DataFrame
+) -> pd.DataFrame:
     """``next_format`` and ``next_format_objective``: per new store, the best other format
     its site allows and the model objective with the store in that format (the rest of
     the plan kept); empty / NaN where the site allows one format only."""
     k = problem.n_sites
+    assert problem.col_site is not None  # set by every format-choice problem
     open_cols = adapter.open_columns(problem, sol)
     cand = open_cols[open_cols < k]
     forbidden = problem.constraints.forbidden
     bad = set() if forbidden is None else set(np.asarray(forbidden).tolist())
-    pairs, owner = [], []
+    pairs: list[tuple[int, int]] = []
+    owner: list[int] = []
     for a in cand:
         for b in np.flatnonzero(problem.col_site[:k] == problem.col_site[a]):
             if b != a and int(b) not in bad:
@@ -541,11 +549,11 @@ def _next_best(problem: Problem, market: Market, sol, adapter, stores: pd.DataFr
     best: dict[str, tuple[str, float]] = {}
     if pairs:
         vals = adapter.swap_values(problem, market, sol, float(sol.objective), np.array(pairs))
-        better = (lambda x, y: x > y) if adapter.sense == "max" else (lambda x, y: x < y)
-        for (a, b), v in zip(pairs, vals, strict=True):
-            sid = str(problem.col_ids[a])
-            if sid not in best or better(v, best[sid][1]):
-                best[sid] = (str(problem.col_format[b]), float(v))
+        maximise = adapter.sense == "max"
+        for (col, alt), v in zip(pairs, vals, strict=True):
+            sid = str(problem.col_ids[col])
+            if sid not in best or (v > best[sid][1] if maximise else v < best[sid][1]):
+                best[sid] = (str(problem.col_format[alt]), float(v))
     out = stores.copy()
     ids = out["id"].astype(str)
     out["next_format"] = [best[i][0] if i in best else "" for i in ids]
@@ -685,7 +693,7 @@ def _constraints(
     forb_site = sites["forbidden"].to_numpy(bool)
     ids = sites["id"].astype(str).to_numpy()
     quotas: list[Quota] = []
-    must = list(n_cand + np.arange(n_exist))
+    must: list[int] = [int(c) for c in n_cand + np.arange(n_exist)]
     has_opt = np.zeros(n_sites, dtype=bool)
     has_opt[cand_site] = True
     missing = np.flatnonzero(must_site & ~has_opt)

@@ -219,7 +219,7 @@ class Plan:
         )
         for name, df in tables:
             with atomic_path(out / f"{name}.parquet") as tmp:
-                df.to_parquet(tmp, index=False)
+                _text_as_str(df).to_parquet(tmp, index=False)
             written[f"{name}.parquet"] = out / f"{name}.parquet"
         with atomic_path(out / "coverage_curve.csv") as tmp:
             self.coverage_curve.to_csv(tmp, index=False)
@@ -427,3 +427,13 @@ def _geojson(stores: pd.DataFrame) -> str:
             }
         )
     return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+
+
+def _text_as_str(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every all-text ``object`` column as pandas' ``str`` dtype.
+
+    Readers keep ids as plain Python strings (``object``); Parquet gives them back as
+    ``str``. Writing both the same way makes save -> load -> save byte-identical.
+    """
+    text = [c for c in df.columns if df[c].dtype == object and pd.api.types.infer_dtype(df[c]) == "string"]
+    return df.astype(dict.fromkeys(text, "str")) if text else df
