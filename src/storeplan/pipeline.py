@@ -53,11 +53,11 @@ from .geo import pairs_within
 from .launch_stock import launch_stock
 from .market import Market, calibrate
 from .market import build_market as build_huff_market
-from .metrics import OBJECTIVE_UNITS, CalibrationSummary, PlanMetrics, RolloutSummary
+from .metrics import OBJECTIVE_UNITS, CalibrationSummary, PlanMetrics
 from .objectives import Problem
 from .plan import Plan
 from .response import ResponseSpec, RobustChoice, rival_response, robust_plan
-from .rollout import RolloutSpec, forecast, oracle_from_market, rollout_plan
+from .rollout import RolloutSpec, forecast, oracle_from_market, rollout_plan, rollout_summary
 from .scenario import Scenario
 from .solvers import Constraints, Quota, Solution
 from .solvers.formats import FormatOptions
@@ -801,24 +801,7 @@ def _rollout(
         must_open = np.isin(np.asarray(ids, dtype=object), list(must_open_ids)) & ~exist
     sched = rollout_plan(plan, spec, oracle=oracle, must_open=must_open, seed=seed)
     fc = forecast(sched, oracle)
-    summary = RolloutSummary(
-        years=spec.years,
-        horizon=fc.horizon,
-        discount_rate=fc.discount_rate,
-        opened_per_year=tuple(int(x) for x in sched.opened_per_year()),
-        capex_per_year=tuple(float(x) for x in sched.capex_per_year()),
-        npv=fc.npv,
-        npv_new=fc.npv_new,
-        npv_bound=float(sched.bound),
-        npv_gap=float(sched.gap),
-        payback_year=fc.payback_year,
-        total_revenue=fc.total_revenue,
-        final_revenue=fc.final_revenue,
-        target_met=fc.target_met,
-        shortfall=fc.shortfall,
-        extra_stores=fc.extra_stores,
-        method=sched.method,
-    )
+    summary = rollout_summary(spec.years, sched, fc)
     metrics = replace(
         plan.metrics, rollout=summary, seconds=plan.metrics.seconds + (time.perf_counter() - t0)
     )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .metrics import CalibrationSummary, PlanMetrics, RolloutSummary
+from .metrics import CalibrationSummary, PlanMetrics
 from .plan import Plan
 
 __all__ = ["fake_plan", "add_rollout", "assert_plan_equal", "assert_frame_equal", "CATEGORIES"]
@@ -395,7 +395,7 @@ def add_rollout(
     Plan
         A copy of ``plan`` with ``schedule``, ``forecast`` and ``metrics.rollout``.
     """
-    from .rollout import RolloutSpec, forecast, oracle_from_plan, rollout_plan
+    from .rollout import RolloutSpec, forecast, oracle_from_plan, rollout_plan, rollout_summary
 
     n_new = int((plan.stores["status"] == "new").sum())
     per_year = [len(c) for c in np.array_split(np.arange(n_new), years)]
@@ -415,24 +415,7 @@ def add_rollout(
     )
     sched = rollout_plan(plan, spec, oracle=oracle, seed=seed)
     fc = forecast(sched, oracle)
-    summary = RolloutSummary(
-        years=years,
-        horizon=fc.horizon,
-        discount_rate=fc.discount_rate,
-        opened_per_year=tuple(int(x) for x in sched.opened_per_year()),
-        capex_per_year=tuple(float(x) for x in sched.capex_per_year()),
-        npv=fc.npv,
-        npv_new=fc.npv_new,
-        npv_bound=float(sched.bound),
-        npv_gap=float(sched.gap),
-        payback_year=fc.payback_year,
-        total_revenue=fc.total_revenue,
-        final_revenue=fc.final_revenue,
-        target_met=fc.target_met,
-        shortfall=fc.shortfall,
-        extra_stores=fc.extra_stores,
-        method=sched.method,
-    )
+    summary = rollout_summary(years, sched, fc)
     return replace(plan, schedule=sched, forecast=fc, metrics=replace(plan.metrics, rollout=summary))
 
 

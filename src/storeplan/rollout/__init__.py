@@ -47,7 +47,14 @@ from __future__ import annotations
 
 from ..market.oracles import AdditiveOracle, HuffOracle, NearestOracle, RevenueOracle, oracle_from_market
 from .cashflow import evaluate, ramp_factor, ramp_matrix
-from .forecast import Forecast, extra_stores_needed, forecast, forecast_plan, stores_to_meet_target
+from .forecast import (
+    Forecast,
+    extra_stores_needed,
+    forecast,
+    forecast_plan,
+    rollout_summary,
+    stores_to_meet_target,
+)
 from .plans import market_for_plan, oracle_from_plan, rollout_plan
 from .schedule import Schedule, schedule
 from .spec import NEVER, RolloutSpec
@@ -71,6 +78,7 @@ __all__ = [
     "Forecast",
     "forecast",
     "forecast_plan",
+    "rollout_summary",
     "extra_stores_needed",
     "stores_to_meet_target",
 ]

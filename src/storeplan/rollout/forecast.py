@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..metrics import RolloutSummary
 from .cashflow import evaluate, ramp_factor
 from .plans import rollout_plan
 from .schedule import Schedule
@@ -436,3 +437,26 @@ def stores_to_meet_target(
         else:
             lo_e = mid
     return hi_e
+
+
+def rollout_summary(years: int, sched: Schedule, fc: Forecast) -> RolloutSummary:
+    """The plan's headline of a rollout: ``sched`` and its forecast ``fc`` over ``years``
+    (currency and NPV figures as :class:`~storeplan.metrics.RolloutSummary` defines them)."""
+    return RolloutSummary(
+        years=years,
+        horizon=fc.horizon,
+        discount_rate=fc.discount_rate,
+        opened_per_year=tuple(int(x) for x in sched.opened_per_year()),
+        capex_per_year=tuple(float(x) for x in sched.capex_per_year()),
+        npv=fc.npv,
+        npv_new=fc.npv_new,
+        npv_bound=float(sched.bound),
+        npv_gap=float(sched.gap),
+        payback_year=fc.payback_year,
+        total_revenue=fc.total_revenue,
+        final_revenue=fc.final_revenue,
+        target_met=fc.target_met,
+        shortfall=fc.shortfall,
+        extra_stores=fc.extra_stores,
+        method=sched.method,
+    )
