@@ -66,7 +66,7 @@ def test_compare_and_sweep_one_row_per_scenario(tmp_path, scenario_dir):
 
     table = pd.read_csv(out / "comparison.csv")
     assert table["name"].tolist() == ["test", "three"]
-    assert table["stores"].tolist() == [2, 3]
+    assert table["n_stores"].tolist() == [2, 3]
     assert (out / "comparison.png").stat().st_size > 1000
 
     out2 = tmp_path / "sweep"
@@ -75,9 +75,10 @@ def test_compare_and_sweep_one_row_per_scenario(tmp_path, scenario_dir):
     )
     assert res.exit_code == 0, res.output
     table = pd.read_csv(out2 / "comparison.csv")
-    assert len(table) == 3 and table["stores"].tolist() == [1, 2, 3]
+    assert len(table) == 3 and table["n_stores"].tolist() == [1, 2, 3]
     # more stores never lengthen the mean distance on this line of towns
-    assert table["objective"].is_monotonic_decreasing
+    assert table["objective_value"].is_monotonic_decreasing
+    assert set(table["objective_unit"]) == {"person-km"}
 
 
 def test_sweep_bad_grid_is_one_line(tmp_path, scenario_dir):

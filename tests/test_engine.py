@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from storeplan.engine import (
     COLUMNS,
+    COMPARISON,
+    UNITS,
     EngineUnavailableError,
     ScenarioTask,
     compare,
@@ -86,6 +90,19 @@ def scenarios(tmp_path: Path) -> dict[str, Path]:
     }
 
 
+#: numeric columns that must agree between engines
+NUMBERS = (
+    "n_stores",
+    "coverage_share",
+    "npv_currency",
+    "revenue_full_ramp_currency_per_year",
+    "sales_final_year_currency_per_year",
+    "market_share",
+    "objective_value",
+    "gap_share",
+)
+
+
 def _numbers(table: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns=["seconds"]).reset_index(drop=True)
 
@@ -93,11 +110,13 @@ def _numbers(table: pd.DataFrame) -> pd.DataFrame:
 def test_run_scenario_row(scenarios):
     row = run_scenario(ScenarioTask(str(scenarios["rollout"])))
     assert row["error"] is None, row["error"]
-    assert row["name"] == "roll" and row["stores"] == 4
-    assert np.isfinite(row["npv"]) and row["revenue"] > 0 and 0 < row["share"] < 1
-    assert row["target_met"] is False and row["shortfall"] > 0
+    assert row["name"] == "roll" and row["n_stores"] == 4
+    assert np.isfinite(row["npv_currency"]) and row["sales_final_year_currency_per_year"] > 0
+    assert 0 < row["market_share"] < 1
+    assert row["target_met"] is False and row["shortfall_currency_per_year"] > 0
     bad = run_scenario(ScenarioTask(str(scenarios["broken"])))
-    assert "InfeasibleError" in bad["error"] and np.isnan(bad["npv"])
+    assert "InfeasibleError" in bad["error"] and np.isnan(bad["npv_currency"])
+    assert set(bad) == set(COLUMNS)
 
 
 def test_compare_one_row_per_scenario_local(scenarios, tmp_path):
@@ -108,7 +127,7 @@ def test_compare_one_row_per_scenario_local(scenarios, tmp_path):
     assert len(t) == 3 and list(t.columns[: len(COLUMNS)]) == list(COLUMNS)
     assert t["name"].tolist() == ["pmed", "roll", "broken"]
     assert t["error"].isna().tolist() == [True, True, False]
-    assert np.isnan(t.loc[0, "npv"]) and np.isfinite(t.loc[1, "npv"])  # NPV only with a rollout
+    assert np.isnan(t.loc[0, "npv_currency"]) and np.isfinite(t.loc[1, "npv_currency"])  # only with a rollout
     for name in ("comparison.csv", "comparison.parquet", "comparison.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0
     back = pd.read_parquet(out / "comparison.parquet")
@@ -117,6 +136,57 @@ def test_compare_one_row_per_scenario_local(scenarios, tmp_path):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
     assert (out / "scenarios" / "pmedian" / "plan.csv").is_file()
     assert (out / "scenarios" / "rollout" / "rollout.csv").is_file()
+    _check_against_plans(t, out)
+
+
+def _check_against_plans(t: pd.DataFrame, out: Path) -> None:
+    """Columns, units and values of the comparison files equal the saved plans' metrics."""
+    from storeplan.metrics import PlanMetrics, RolloutSummary
+    from storeplan.plan import Plan
+
+    csv = pd.read_csv(out / "comparison.csv")
+    assert list(csv.columns) == list(COLUMNS)
+    meta = pq.read_schema(out / "comparison.parquet").metadata
+    assert json.loads(meta[b"storeplan.units"]) == UNITS
+    # every numeric column names its unit, in the metrics' vocabulary, and its source field
+    pm_units, ro_units = PlanMetrics.units(), RolloutSummary.units()
+    for col in COMPARISON:
+        field = col.source.split(".", 1)[-1]
+        if col.source.startswith("metrics.") and field in pm_units and col.unit != "objective_unit":
+            assert col.unit == pm_units[field], col.name
+        if col.source.startswith("rollout.") and col.unit != "years":
+            assert col.unit == ro_units[field], col.name
+    assert UNITS["revenue_full_ramp_currency_per_year"] == "currency/year"
+    assert UNITS["npv_currency"] == "currency" and UNITS["gap_share"] == "share"
+    for i, stem in ((0, "pmedian"), (1, "rollout")):
+        plan = Plan.load(out / "scenarios" / stem)
+        m, r = plan.metrics, plan.metrics.rollout
+        row, back = t.loc[i], csv.loc[i]
+        assert row["objective_kind"] == plan.objective and back["objective_unit"] == m.objective_unit
+        assert row["n_stores"] == m.n_stores == back["n_stores"]
+        for col, value in (
+            ("objective_value", m.objective),
+            ("bound_value", m.bound),
+            ("gap_share", m.gap),
+            ("coverage_share", m.coverage_share),
+            ("market_share", m.market_share),
+            ("mean_km", m.mean_km),
+            ("revenue_full_ramp_currency_per_year", m.own_revenue),
+        ):
+            assert row[col] == pytest.approx(value, rel=1e-12), col
+            assert back[col] == pytest.approx(value, rel=1e-12), col
+        if r is None:
+            assert np.isnan(back["sales_final_year_currency_per_year"]) and np.isnan(back["npv_currency"])
+            continue
+        assert row["rollout_years"] == r.years
+        assert row["npv_currency"] == pytest.approx(r.npv, rel=1e-12)
+        assert row["sales_final_year_currency_per_year"] == pytest.approx(r.final_revenue, rel=1e-12)
+        assert row["shortfall_currency_per_year"] == pytest.approx(r.shortfall, rel=1e-12)
+        assert row["n_stores_final_year"] == m.n_existing_stores + sum(r.opened_per_year)
+        # a two-year ramp: the final year's sales are not the full-ramp revenue
+        assert row["sales_final_year_currency_per_year"] != pytest.approx(
+            row["revenue_full_ramp_currency_per_year"], rel=1e-6
+        )
 
 
 def test_sweep_and_dask_match_local(scenarios, tmp_path):
@@ -132,11 +202,11 @@ def test_sweep_and_dask_match_local(scenarios, tmp_path):
     t = dask_res.table
     assert len(t) == 4 and t["error"].isna().all()
     assert t["name"].tolist()[0] == "roll[objective.stores=3,rollout.stores_per_year=1]"
-    assert t["stores"].tolist() == [3, 3, 4, 4]
-    assert t["final_year_stores"].tolist() == [2, 3, 2, 4]
+    assert t["n_stores"].tolist() == [3, 3, 4, 4]
+    assert t["n_stores_final_year"].tolist() == [2, 3, 2, 4]
     local = local_res.table
     assert local["name"].tolist() == t["name"].tolist()
-    for col in ("stores", "coverage", "npv", "revenue", "share", "objective", "gap"):
+    for col in NUMBERS:
         np.testing.assert_allclose(t[col].to_numpy(float), local[col].to_numpy(float), rtol=1e-12)
     assert (tmp_path / "dask" / "comparison.png").stat().st_size > 0
 
@@ -176,5 +246,5 @@ def test_ray_matches_local(scenarios, tmp_path):
     local = sweep(scenarios["rollout"], grid, tmp_path / "local", engine="local", workers=1).table
     t = ray_res.table
     assert t["error"].isna().all() and t["name"].tolist() == local["name"].tolist()
-    for col in ("stores", "coverage", "npv", "revenue", "share", "objective", "gap"):
+    for col in NUMBERS:
         np.testing.assert_allclose(t[col].to_numpy(float), local[col].to_numpy(float), rtol=1e-12)

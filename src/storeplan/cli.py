@@ -18,7 +18,7 @@ import sys
 import warnings
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,6 +27,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from .errors import StoreplanError
+
+if TYPE_CHECKING:
+    from .metrics import PlanMetrics
 
 app = typer.Typer(
     name="storeplan",
@@ -157,7 +160,7 @@ def _solve_and_save(
     quiet: bool,
     report: bool,
     adjust=None,
-) -> dict[str, Any]:
+) -> PlanMetrics:
     """Load, solve and save into ``out`` as one output set.
 
     ``adjust(scenario) -> (scenario, notes)`` may change the loaded scenario (the demo's
@@ -205,40 +208,39 @@ def _configure_logging(quiet: bool) -> None:
     logger.addHandler(RichHandler(console=console, show_path=False, show_time=False))
 
 
-def _print_summary(name: str, kind: str, m: dict[str, Any], out: Path, names: list[str]) -> None:
+def _print_summary(name: str, kind: str, m: PlanMetrics, out: Path, names: list[str]) -> None:
     table = Table(title=escape(f"storeplan: {name} ({kind})"), show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_row("stores (new / existing)", f"{m['n_new_stores']} / {m['n_existing_stores']}")
+    table.add_row("stores (new / existing)", f"{m.n_new_stores} / {m.n_existing_stores}")
     table.add_row(
-        f"population within {m['radius_km']:g} km",
-        f"{m['covered_population']:,.0f} ({100 * m['coverage_share']:.1f}%)",
+        f"population within {m.radius_km:g} km",
+        f"{m.covered_population:,.0f} ({100 * m.coverage_share:.1f}%)",
     )
-    table.add_row("mean / median km to nearest store", f"{m['mean_km']:.1f} / {m['median_km']:.1f}")
-    if "own_revenue" in m:
-        table.add_row("store revenue per year (offline + from online)", f"{m['own_revenue']:,.0f}")
-        table.add_row(
-            "our offline market share (before -> after)",
-            f"{100 * m['market_share_before']:.1f}% -> {100 * m['market_share']:.1f}%",
-        )
-        table.add_row(
-            "taken from existing stores / from online",
-            f"{m['taken_from_existing_stores']:,.0f} / {m['taken_from_online']:,.0f}",
-        )
-    table.add_row("objective", f"{m['objective']:,.6g}")
-    table.add_row("bound", f"{m['bound']:,.6g}")
-    table.add_row("gap", "proven optimal" if m["proven_optimal"] else f"{100 * m['gap']:.3f}%")
-    table.add_row("seconds", f"{m['seconds']:.1f}")
-    r = m.get("rollout")
-    if r:
-        table.add_row("rollout: stores opened per year", " / ".join(str(x) for x in r["opened_per_year"]))
-        table.add_row(f"rollout: NPV (horizon {r['horizon']} years)", f"{r['npv']:,.0f}")
-        table.add_row("rollout: payback year", str(r["payback_year"]))
-        if r["target_met"] is not None:
+    table.add_row("mean / median km to nearest store", f"{m.mean_km:.1f} / {m.median_km:.1f}")
+    table.add_row("store revenue per year (offline + from online)", f"{m.own_revenue:,.0f}")
+    table.add_row(
+        "our offline market share (before -> after)",
+        f"{100 * m.market_share_before:.1f}% -> {100 * m.market_share:.1f}%",
+    )
+    table.add_row(
+        "taken from existing stores / from online",
+        f"{m.taken_from_existing_stores:,.0f} / {m.taken_from_online:,.0f}",
+    )
+    table.add_row(f"objective ({m.objective_unit})", f"{m.objective:,.6g}")
+    table.add_row("bound", f"{m.bound:,.6g}")
+    table.add_row("gap", "proven optimal" if m.proven_optimal else f"{100 * m.gap:.3f}%")
+    table.add_row("seconds", f"{m.seconds:.1f}")
+    r = m.rollout
+    if r is not None:
+        table.add_row("rollout: stores opened per year", " / ".join(str(x) for x in r.opened_per_year))
+        table.add_row(f"rollout: NPV (horizon {r.horizon} years)", f"{r.npv:,.0f}")
+        table.add_row("rollout: payback year", str(r.payback_year))
+        if r.target_met is not None:
             verdict = (
                 "met"
-                if r["target_met"]
-                else f"missed by {r['shortfall']:,.0f} (about {r['extra_stores']} more stores)"
+                if r.target_met
+                else f"missed by {r.shortfall:,.0f} (about {r.extra_stores} more stores)"
             )
             table.add_row("rollout: revenue target", verdict)
     out_console.print(table)
@@ -454,40 +456,70 @@ def _run_many_and_print(fn, first, *args, out: Path, **kwargs) -> None:
     )
 
 
+#: Columns of engine.COMPARISON shown by ``compare`` / ``sweep`` (the files hold them all),
+#: with their header: what the number is, then its unit.
+_SHOWN = {
+    "name": "name",
+    "n_stores": "stores",
+    "coverage_share": "coverage\n%",
+    "market_share": "market\nshare %",
+    "revenue_full_ramp_currency_per_year": "revenue\nfull ramp\nper year",
+    "sales_final_year_currency_per_year": "sales\nfinal year\nper year",
+    "npv_currency": "NPV",
+    "objective_value": "objective\n(its unit)",
+    "gap_share": "gap\n%",
+    "seconds": "time\ns",
+    "error": "error",
+}
+
+
+def _compact(v: float) -> str:
+    """An amount in a few characters: 1.23 bn, 45.6 m, 789 k, 12.3."""
+    for scale, suffix in ((1e9, " bn"), (1e6, " m"), (1e3, " k"), (1.0, "")):
+        if abs(v) >= scale or scale == 1.0:
+            x = v / scale
+            return (f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}") + suffix
+    return ""
+
+
 def _print_comparison(table) -> None:
-    cols = [
-        c
-        for c in (
-            "name",
-            "stores",
-            "coverage",
-            "share",
-            "revenue",
-            "npv",
-            "objective",
-            "gap",
-            "seconds",
-            "error",
-        )
-        if c in table.columns
-    ]
+    """The comparison table: each header says what the number is and its unit (amounts
+    in the scenario's currency; the objective in its own unit, shown next to it)."""
+    import pandas as pd
+
+    from .engine import UNITS
+
+    cols = [c for c in _SHOWN if c in table.columns]
+    if "error" in cols and table["error"].isna().all():
+        cols.remove("error")
     t = Table(title="comparison")  # cells escaped below: names and errors come from user files
     for c in cols:
-        t.add_column(c, justify="left" if c in ("name", "error") else "right", overflow="fold")
+        left = c in ("name", "error")
+        t.add_column(escape(_SHOWN[c]), justify="left" if left else "right", overflow="fold")
     for _, row in table.iterrows():
         cells = []
         for c in cols:
             v = row[c]
-            if v is None or (isinstance(v, float) and v != v):
+            if v is None or v is pd.NA or (isinstance(v, float) and v != v):
                 cells.append("")
-            elif c in ("coverage", "share", "gap"):
-                cells.append(f"{100 * float(v):.2f}%")
+            elif UNITS.get(c) == "share":
+                cells.append(f"{100 * float(v):.2f}")
+            elif c == "objective_value":
+                unit = row.get("objective_unit") or ""
+                cells.append(escape(f"{_compact(float(v))} {unit}".strip()))
+            elif c == "seconds":
+                cells.append(f"{float(v):.1f}")
             elif isinstance(v, float):
-                cells.append(f"{v:,.4g}" if abs(v) < 1e5 else f"{v:,.0f}")
+                cells.append(_compact(v))
             else:
                 cells.append(escape(str(v)))
         t.add_row(*cells)
     out_console.print(t)
+    out_console.print(
+        "amounts in the scenario's currency (CNY for the bundled China data); the files name every"
+        " column with its unit",
+        highlight=False,
+    )
 
 
 def _parse_grid(items: list[str]) -> dict[str, list[Any]]:

@@ -8,6 +8,14 @@ scenario has a ``[rollout]`` section) per scenario and write one table
 (``comparison.csv``, ``comparison.parquet``) and one chart (``comparison.png``), every
 file atomically.
 
+The table's columns (:data:`COMPARISON`) are named quantities with their units
+(:data:`UNITS`; also in the Parquet schema metadata): every number is read from the
+plan's ``PlanMetrics`` or ``RolloutSummary`` (:func:`comparison_row`), and full-ramp
+(steady-state) figures such as ``revenue_full_ramp_currency_per_year`` are never mixed
+with final-rollout-year figures such as ``sales_final_year_currency_per_year``. The
+objective is ``objective_value`` in ``objective_unit`` (person-km, persons or
+currency/year, depending on the objective).
+
 Engines:
 
 - ``"local"`` (default): :class:`concurrent.futures.ProcessPoolExecutor` with ``workers``
@@ -35,7 +43,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,9 +51,17 @@ import pandas as pd
 from ._io import atomic_path
 from .errors import StoreplanError, UnknownOptionError
 
+if TYPE_CHECKING:
+    from .plan import Plan
+    from .scenario import Scenario
+
 __all__ = [
     "ENGINES",
     "COLUMNS",
+    "COMPARISON",
+    "UNITS",
+    "Column",
+    "comparison_row",
     "EngineUnavailableError",
     "ScenarioTask",
     "Comparison",
@@ -62,8 +78,105 @@ log = logging.getLogger(__name__)
 #: Engines :func:`run_many` knows.
 ENGINES = ("local", "dask", "ray")
 
-#: Columns of the comparison table, in order (more may follow).
-COLUMNS = ("name", "stores", "coverage", "npv", "revenue", "share", "objective", "gap", "seconds")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the comparison table: a named quantity with its unit.
+
+    Attributes
+    ----------
+    name : str
+        Column name in ``comparison.csv`` / ``.parquet``; amounts end in their unit
+        (``_currency``, ``_currency_per_year``, ``_km``), shares in ``_share``, counts
+        start with ``n_``.
+    unit : str
+        Unit, in the vocabulary of :class:`storeplan.metrics.PlanMetrics`
+        (``currency`` is the scenario's currency: CNY for the bundled China data).
+    source : str
+        Where the number is read from (one definition per number): a ``PlanMetrics``
+        or ``RolloutSummary`` field, or ``""`` for labels.
+    doc : str
+        What it is.
+    """
+
+    name: str
+    unit: str
+    source: str
+    doc: str
+
+
+#: The comparison table, in order. Every number is read from the plan's
+#: :class:`~storeplan.metrics.PlanMetrics` (``metrics.x``) or its
+#: :class:`~storeplan.metrics.RolloutSummary` (``rollout.x``, NaN without a rollout).
+#: Full-ramp (steady-state) and rollout-year quantities have different names.
+COMPARISON: tuple[Column, ...] = (
+    Column("name", "", "", "scenario name (made unique within the table)"),
+    Column("objective_kind", "", "plan.objective", "objective of the plan"),
+    Column("n_stores", "count", "metrics.n_stores", "our open stores in the plan (new + existing)"),
+    Column("n_new_stores", "count", "metrics.n_new_stores", "new stores in the plan"),
+    Column("coverage_share", "share", "metrics.coverage_share", "population within radius_km of a store"),
+    Column("radius_km", "km", "metrics.radius_km", "coverage radius"),
+    Column("mean_km", "km", "metrics.mean_km", "population-weighted mean distance to the nearest store"),
+    Column(
+        "market_share",
+        "share",
+        "metrics.market_share",
+        "our offline market share with every plan store open at full ramp (Huff model)",
+    ),
+    Column(
+        "revenue_full_ramp_currency_per_year",
+        "currency/year",
+        "metrics.own_revenue",
+        "our stores' gross revenue per year with every plan store open at full ramp (steady state)",
+    ),
+    Column(
+        "rollout_years", "years", "rollout.years", "rollout years; the 'final year' below is this year"
+    ),
+    Column(
+        "n_stores_final_year",
+        "count",
+        "metrics.n_existing_stores + sum(rollout.opened_per_year)",
+        "our stores open in the final rollout year",
+    ),
+    Column(
+        "sales_final_year_currency_per_year",
+        "currency/year",
+        "rollout.final_revenue",
+        "store sales in the final rollout year, ramp-up included",
+    ),
+    Column("npv_currency", "currency", "rollout.npv", "NPV of all store cash flows over the horizon"),
+    Column(
+        "payback_year",
+        "years",
+        "rollout.payback_year",
+        "first year from which the new stores' cumulative cash stays >= 0",
+    ),
+    Column("target_met", "", "rollout.target_met", "every year's sales target met (empty: no target)"),
+    Column(
+        "shortfall_currency_per_year",
+        "currency/year",
+        "rollout.shortfall",
+        "largest yearly shortfall of store sales against the target",
+    ),
+    Column("objective_value", "objective_unit", "metrics.objective", "exact objective of the plan's stores"),
+    Column("objective_unit", "", "metrics.objective_unit", "unit of objective_value and bound_value"),
+    Column("bound_value", "objective_unit", "metrics.bound", "proven bound on the optimum"),
+    Column("gap_share", "share", "metrics.gap", "|objective - bound| / |objective|"),
+    Column("seconds", "seconds", "", "wall-clock time of this scenario's run"),
+    Column("source", "", "", "scenario file"),
+    Column("overrides", "", "", "settings changed from the file (sweep)"),
+    Column("error", "", "", "why the scenario failed (empty: it ran)"),
+)
+
+#: Column names of the comparison table, in order.
+COLUMNS: tuple[str, ...] = tuple(c.name for c in COMPARISON)
+
+#: Unit of every column (``""``: a label).
+UNITS: dict[str, str] = {c.name: c.unit for c in COMPARISON}
+
+_INT_COLUMNS = ("n_stores", "n_new_stores", "rollout_years", "n_stores_final_year", "payback_year")
+_TEXT_COLUMNS = ("name", "objective_kind", "objective_unit", "source", "overrides", "error")
 
 
 class EngineUnavailableError(StoreplanError, ImportError):
@@ -209,11 +322,56 @@ class ScenarioTask:
     save_dir: str | None = None
 
 
-def _load(task: ScenarioTask):
+def _load(task: ScenarioTask) -> Scenario:
     """The :class:`~storeplan.scenario.Scenario` of a task (overrides merged in depth)."""
     from .scenario import Scenario
 
     return Scenario.from_toml(task.path, **task.overrides)
+
+
+def comparison_row(plan: Plan, name: str = "") -> dict[str, Any]:
+    """The numbers of one plan in the comparison table (:data:`COMPARISON`).
+
+    Each is read from ``plan.metrics`` (:class:`~storeplan.metrics.PlanMetrics`) or its
+    ``rollout`` (:class:`~storeplan.metrics.RolloutSummary`; NaN / None without a
+    rollout), as :attr:`Column.source` names; ``seconds``, ``source``, ``overrides`` and
+    ``error`` are the run's and are left out.
+    """
+    m = plan.metrics
+    r = m.rollout
+    row: dict[str, Any] = {
+        "name": name or plan.scenario_name,
+        "objective_kind": plan.objective,
+        "n_stores": m.n_stores,
+        "n_new_stores": m.n_new_stores,
+        "coverage_share": m.coverage_share,
+        "radius_km": m.radius_km,
+        "mean_km": m.mean_km,
+        "market_share": m.market_share,
+        "revenue_full_ramp_currency_per_year": m.own_revenue,
+        "rollout_years": None,
+        "n_stores_final_year": None,
+        "sales_final_year_currency_per_year": math.nan,
+        "npv_currency": math.nan,
+        "payback_year": None,
+        "target_met": None,
+        "shortfall_currency_per_year": math.nan,
+        "objective_value": m.objective,
+        "objective_unit": m.objective_unit,
+        "bound_value": m.bound,
+        "gap_share": m.gap,
+    }
+    if r is not None:
+        row.update(
+            rollout_years=r.years,
+            n_stores_final_year=m.n_existing_stores + sum(r.opened_per_year),
+            sales_final_year_currency_per_year=r.final_revenue,
+            npv_currency=r.npv,
+            payback_year=r.payback_year,
+            target_met=r.target_met,
+            shortfall_currency_per_year=r.shortfall,
+        )
+    return row
 
 
 def run_scenario(task: ScenarioTask) -> dict[str, Any]:
@@ -225,57 +383,25 @@ def run_scenario(task: ScenarioTask) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``name, stores, coverage, npv, revenue, share, objective, gap, seconds`` then
-        ``kind, new_stores, mean_km, payback_year, target_met, shortfall, final_year_stores,
-        revenue_source, source, overrides, error``. ``revenue``: store sales in the last
-        rollout year (with a rollout) or at full ramp (without), currency per year;
-        ``share``: our offline market share with all the plan's stores open (Huff model);
-        ``npv``: NPV of the rollout's store cash flows, currency (NaN without a rollout).
+        The columns of :data:`COMPARISON` (see :func:`comparison_row`), plus ``seconds``,
+        ``source``, ``overrides`` and ``error``.
     """
     from .pipeline import solve
 
     t0 = time.perf_counter()
-    row: dict[str, Any] = dict.fromkeys(COLUMNS, math.nan)
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update({c: math.nan for c in COLUMNS if UNITS[c] and c not in _INT_COLUMNS})
     row.update(
         name=task.name or Path(task.path).stem,
-        kind=None,
-        new_stores=math.nan,
-        mean_km=math.nan,
-        payback_year=math.nan,
-        target_met=None,
-        shortfall=math.nan,
-        revenue_source=None,
         source=str(task.path),
         overrides=_flat_label(task.overrides),
-        error=None,
     )
     try:
         scenario = _load(task)
-        row["name"] = task.name or scenario.name
+        name = task.name or scenario.name
+        row["name"] = name
         plan = solve(scenario)  # market outputs, and the rollout when the scenario has one
-        m = plan.metrics
-        row.update(
-            stores=int(m["n_stores"]),
-            new_stores=int(m["n_new_stores"]),
-            coverage=float(m["coverage_share"]),
-            objective=float(m["objective"]),
-            gap=float(m["gap"]),
-            kind=plan.objective,
-            mean_km=float(m["mean_km"]),
-            share=float(m["market_share"]),
-            revenue=float(m["own_revenue"]),
-            revenue_source="huff",
-        )
-        fc, sched = plan.forecast, plan.schedule
-        if fc is not None:
-            row.update(
-                npv=fc.npv,
-                revenue=fc.final_revenue,
-                payback_year=math.nan if fc.payback_year is None else fc.payback_year,
-                target_met=fc.target_met,
-                shortfall=fc.shortfall,
-                final_year_stores=int((sched.open_year >= 0).sum()),
-            )
+        row.update(comparison_row(plan, name))
         if task.save_dir:
             plan.save(task.save_dir)  # with a rollout, also its files
     except Exception as exc:  # noqa: BLE001 - one bad scenario must not stop a sweep
@@ -437,7 +563,7 @@ def _run_and_write(tasks, out: Path, engine, workers, address, client) -> Compar
         table.to_csv(tmp, index=False)
     paths["comparison.csv"] = out / "comparison.csv"
     with atomic_path(out / "comparison.parquet") as tmp:
-        table.to_parquet(tmp, index=False)
+        _write_parquet(table, tmp)
     paths["comparison.parquet"] = out / "comparison.parquet"
     paths["comparison.png"] = comparison_chart(table, out / "comparison.png")
     n_err = int(table["error"].notna().sum())
@@ -449,6 +575,24 @@ def _run_and_write(tasks, out: Path, engine, workers, address, client) -> Compar
         n_err,
     )
     return Comparison(table, paths, engine, time.perf_counter() - t0)
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def _write_parquet(table: pd.DataFrame, path: Path) -> None:
+    """``table`` as Parquet, with the unit of each column in the schema metadata
+    (``storeplan.units``: JSON ``{column: unit}``)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    at = pa.Table.from_pandas(table, preserve_index=False)
+    meta = dict(at.schema.metadata or {})
+    meta[b"storeplan.units"] = json.dumps({c: UNITS.get(c, "") for c in table.columns}).encode()
+    pq.write_table(at.replace_schema_metadata(meta), path)
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:
@@ -464,19 +608,16 @@ def _table(rows: list[dict]) -> pd.DataFrame:
         if dup.any():
             table.loc[dup, "name"] = [f"{n} #{k}" for k, n in enumerate(names[dup], start=1)]
     extra = [c for c in table.columns if c not in COLUMNS]
-    table = table[list(COLUMNS) + extra]
-    for col in ("stores", "new_stores", "final_year_stores", "payback_year"):
-        if col in table:
-            vals = [
-                None if v is None or (isinstance(v, float) and math.isnan(v)) else int(v) for v in table[col]
-            ]
-            table[col] = pd.array(vals, dtype="Int64")
-    for col in ("coverage", "npv", "revenue", "share", "objective", "gap", "seconds", "mean_km", "shortfall"):
-        table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
-    table["target_met"] = pd.array(
-        [None if v is None else bool(v) for v in table["target_met"]], dtype="boolean"
-    )
-    for col in ("name", "kind", "revenue_source", "source", "overrides", "error"):
+    table = table.reindex(columns=list(COLUMNS) + extra)
+    for col in _INT_COLUMNS:
+        vals = [None if _missing(v) else int(v) for v in table[col]]
+        table[col] = pd.array(vals, dtype="Int64")
+    for col in COLUMNS:
+        if UNITS[col] and col not in _INT_COLUMNS:
+            table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
+    met = [None if _missing(v) else bool(v) for v in table["target_met"]]
+    table["target_met"] = pd.array(met, dtype="boolean")
+    for col in _TEXT_COLUMNS:
         table[col] = table[col].astype(object).where(table[col].notna(), None)
     return table
 
@@ -497,8 +638,8 @@ def _short_labels(table: pd.DataFrame) -> list[str]:
 
 
 def comparison_chart(table: pd.DataFrame, path: str | Path, *, dpi: int = 110) -> Path:
-    """Horizontal bars of coverage share and NPV (or yearly revenue without rollouts) per
-    scenario, saved atomically as PNG."""
+    """Horizontal bars of coverage share and NPV (or full-ramp yearly revenue without
+    rollouts) per scenario, saved atomically as PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -508,17 +649,18 @@ def comparison_chart(table: pd.DataFrame, path: str | Path, *, dpi: int = 110) -
     FigureCanvasAgg(fig)
     ax1, ax2 = fig.subplots(1, 2, sharey=True)
     y = np.arange(n)[::-1]
-    cov = table["coverage"].to_numpy(float)
+    cov = table["coverage_share"].to_numpy(float)
     ax1.barh(y, np.nan_to_num(cov * 100.0), color="#2166ac")
     ax1.set_xlabel("population covered, %")
     ax1.set_title("Coverage", fontsize=10)
-    use_npv = table["npv"].notna().any()
-    val = table["npv" if use_npv else "revenue"].to_numpy(float)
+    use_npv = table["npv_currency"].notna().any()
+    val = table["npv_currency" if use_npv else "revenue_full_ramp_currency_per_year"].to_numpy(float)
     scale, unit = _scale(np.nanmax(np.abs(val)) if np.isfinite(val).any() else 1.0)
     colors = ["#1b7837" if v >= 0 else "#b2182b" for v in np.nan_to_num(val)]
     ax2.barh(y, np.nan_to_num(val) / scale, color=colors)
-    ax2.set_xlabel(("NPV" if use_npv else "revenue per year") + (f", {unit}" if unit else ""))
-    ax2.set_title("NPV of the rollout" if use_npv else "Store revenue per year", fontsize=10)
+    what = "NPV" if use_npv else "revenue per year at full ramp"
+    ax2.set_xlabel(f"{what}, {unit + ' ' if unit else ''}(scenario currency)")
+    ax2.set_title("NPV of the rollout" if use_npv else "Store revenue per year at full ramp", fontsize=10)
     ax1.set_yticks(y, labels, fontsize=8)
     err = table["error"].notna().to_numpy() if "error" in table else np.zeros(n, bool)
     for ax in (ax1, ax2):

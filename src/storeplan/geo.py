@@ -279,7 +279,7 @@ class Network:
             if width == 0:
                 indptr[a + 1 : b + 1] = pos
                 continue
-            if k_eff == 0:  # radius only: prune the search at the radius
+            if k_eff == 0 and rc is not None:  # radius only (rc is set, checked above): prune at the radius
                 chord, idx = site_tree.query(
                     au[a:b], k=width, distance_upper_bound=rc * (1 + 1e-9), workers=-1
                 )

@@ -51,8 +51,9 @@ stay in the central ``reserve``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -141,6 +142,16 @@ class LaunchSpec(BaseModel):
 
 
 # ----------------------------------------------------------------------- distributions
+class _Demand(Protocol):
+    """A vectorised demand distribution per channel (units)."""
+
+    def ppf(self, p: np.ndarray) -> np.ndarray: ...
+
+    def cdf(self, q: np.ndarray) -> np.ndarray: ...
+
+    def expected_sales(self, q: np.ndarray) -> np.ndarray: ...
+
+
 class _Gamma:
     """Gamma demand with mean ``mu`` and standard deviation ``sd`` (vectorised)."""
 
@@ -200,7 +211,7 @@ class _Normal:
         return np.where(self.pos, q - short, np.minimum(q, self.mu))
 
 
-_DISTRIBUTIONS = {"gamma": _Gamma, "normal": _Normal}
+_DISTRIBUTIONS: dict[str, Callable[[np.ndarray, np.ndarray], _Demand]] = {"gamma": _Gamma, "normal": _Normal}
 
 
 # -------------------------------------------------------------------------- allocation

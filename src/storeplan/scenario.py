@@ -217,7 +217,7 @@ class ConstraintsSpec(_Model):
 
     def all_quotas(self) -> tuple[QuotaSpec, ...]:
         """``quotas`` plus ``region_min`` / ``region_max`` as a quota on ``region``."""
-        extra = ()
+        extra: tuple[QuotaSpec, ...] = ()
         if self.region_min or self.region_max:
             extra = (QuotaSpec(column="region", min=self.region_min, max=self.region_max),)
         return extra + tuple(self.quotas)
@@ -440,6 +440,7 @@ class Scenario:
             notes.append(data.attribution)
             notes.extend(data.notes)
         else:
+            assert spec.areas.path is not None  # ScenarioSpec checks: path or dataset
             areas = read_table(base / spec.areas.path, what="areas", crs=spec.areas.crs)
         sites = None
         if spec.sites.path is not None:

@@ -723,11 +723,11 @@ def _resolve_provinces(provinces: str | Iterable[str], valid: list[str]) -> list
     for p in provinces:
         if not isinstance(p, str):
             raise UnknownOptionError(f"province names must be strings, got {p!r}")
-        en = lookup.get(p.strip().lower()) or lookup.get(p.strip())
-        if en is None:
+        found = lookup.get(p.strip().lower()) or lookup.get(p.strip())
+        if found is None:
             raise UnknownOptionError(f"unknown province {p!r}; valid names: {', '.join(sorted(valid))}")
-        if en not in chosen:
-            chosen.append(en)
+        if found not in chosen:
+            chosen.append(found)
     if not chosen:
         raise UnknownOptionError(f"provinces is empty; name at least one of: {', '.join(sorted(valid))}")
     return chosen

@@ -7,6 +7,7 @@ Errors name the file, the column and (for bad rows) up to five offending ids.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -163,8 +164,8 @@ def _read_csv(p: Path) -> pd.DataFrame:
 
     with open(p, encoding="utf-8", newline="") as fh:
         first = next(csv.reader(fh), [])
-    seen: set[str] = set()
-    dup = [c for c in first if c in seen or seen.add(c)]
+    counts = Counter(first)
+    dup = [c for c in dict.fromkeys(first) if counts[c] > 1]
     if dup:
         raise UnreadableFileError(f"duplicate column(s) {_name_rows(dict.fromkeys(dup))} in the header")
     header = pd.read_csv(p, nrows=0, encoding_errors="strict")

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import InfeasibleError, InputError, SolverError
 from ._validate import Instance
-from .bounds import lagrangian_min, lagrangian_sites, reduce_min
+from .bounds import LagrangianResult, lagrangian_min, lagrangian_sites, reduce_min
 from .constraints import SideArrays, check_sites
 from .greedy import State
 from .mip import solve_min_radius_mip
@@ -125,7 +125,7 @@ def solve_min(
     bound = -np.inf
     mip_optimal = False
 
-    def lagrange(st: State, ub: float) -> float:
+    def lagrange(st: State, ub: float) -> LagrangianResult:
         nonlocal iterations
         lam0 = np.minimum(st.d1, inst.unserved)
         lr = lagrangian_min(
@@ -241,11 +241,11 @@ def solve_min(
             iterations += mip.nodes
             mip_info["mip_rounds"] = rounds
             mip_info["mip_model_arcs"] = mip.n_arcs
-            cand = None
+            found: State | None = None
             if mip.y is not None:
-                cand = _state_from_sites(inst, side, mip.y)
-                if cand.objective() < ub:
-                    st = cand
+                found = _state_from_sites(inst, side, mip.y)
+                if found.objective() < ub:
+                    st = found
                     ub = st.objective()
             if mip.infeasible:
                 bound = max(bound, threshold)
@@ -259,12 +259,12 @@ def solve_min(
                 mip_optimal = True
                 bound = max(bound, min(mip.objective, ub))
                 break
-            if lim is None or cand is None:
+            if lim is None or found is None or mip.truncated is None or mip.last_cost is None:
                 break
-            grow = mip.truncated & (cand.d1 > mip.last_cost * (1 + 1e-12))
+            grow = mip.truncated & (found.d1 > mip.last_cost * (1 + 1e-12))
             if not grow.any():
                 break
-            lim[grow] = np.maximum(lim[grow], cand.d1[grow])
+            lim[grow] = np.maximum(lim[grow], found.d1[grow])
 
     timings["mip_s"] = time.perf_counter() - tp
     if inst.must_serve and st.n_unserved() > 0:

@@ -342,6 +342,7 @@ def set_cover(
             a = mid + 1
     k_best = hi
     st = cache[k_best]
+    assert st is not None  # cov(k_best) reached the target, so a state was found
     methods = ["greedy+swap"]
     bound = float(lo)
     monotone = not side.has_conflicts and not side.has_groups and not side.has_quotas

@@ -35,12 +35,20 @@ class State:
         self.f1 = np.full(n, -1, dtype=np.int64)
         self.f2 = np.full(n, -1, dtype=np.int64)
 
-    # kernel argument bundles -------------------------------------------------
-    def inst_args(self):
+    # kernel argument bundles (fixed-length tuples: mypy matches them to the kernels'
+    # positional parameters) ----------------------------------------------------
+    def inst_args(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         i = self.inst
         return (i.indptr, i.indices, i.cost, i.unserved, i.cptr, i.crow, i.ccost)
 
-    def side_args(self):
+    def side_args(
+        self,
+    ) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+        np.ndarray, np.ndarray, np.ndarray,
+    ]:
         s = self.side
         return (
             s.status,
@@ -56,7 +64,12 @@ class State:
             s.q_hi,
         )
 
-    def state_args(self):
+    def state_args(
+        self,
+    ) -> tuple[
+        np.ndarray, np.ndarray, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+        np.ndarray, np.ndarray,
+    ]:
         return (
             self.is_open,
             self.open_list,

@@ -66,18 +66,25 @@ class MipResult:
         return self.status == "infeasible"
 
 
-def _side_rows(side: SideArrays, ycol: np.ndarray, kmin: int, kmax: int, m_kept: int):
-    """Rows on the y columns: cardinality, groups, conflicts. ``ycol[j]`` is the column
-    of site j or -1 when fixed closed. Returns (rows, cols, vals, lo, hi)."""
-    rows, cols, vals, lo, hi = [], [], [], [], []
+def _side_rows(
+    side: SideArrays, ycol: np.ndarray, kmin: int, kmax: int, m_kept: int
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray], int]:
+    """Rows on the y columns: cardinality, groups, conflicts, knapsacks. ``ycol[j]`` is the
+    column of site j or -1 when fixed closed. Returns (rows, cols, vals, lo, hi, n_rows),
+    each a list of 1-d arrays (lo/hi one entry per row)."""
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    lo: list[np.ndarray] = []
+    hi: list[np.ndarray] = []
     r = 0
     kept = np.flatnonzero(ycol >= 0)
     if kmin > 0 or kmax < m_kept:
         rows.append(np.full(kept.size, r))
         cols.append(ycol[kept])
         vals.append(np.ones(kept.size))
-        lo.append(kmin)
-        hi.append(kmax)
+        lo.append(np.array([kmin], dtype=np.float64))
+        hi.append(np.array([kmax], dtype=np.float64))
         r += 1
     for g in range(side.gmin.shape[0]):
         sites = kept[side.group[kept] == g]
@@ -85,8 +92,8 @@ def _side_rows(side: SideArrays, ycol: np.ndarray, kmin: int, kmax: int, m_kept:
             rows.append(np.full(sites.size, r))
             cols.append(ycol[sites])
             vals.append(np.ones(sites.size))
-            lo.append(float(side.gmin[g]))
-            hi.append(float(side.gmax[g]))
+            lo.append(np.array([side.gmin[g]], dtype=np.float64))
+            hi.append(np.array([side.gmax[g]], dtype=np.float64))
             r += 1
     if side.has_conflicts:
         pr = side.conflicts
@@ -591,5 +598,5 @@ def solve_cover_mip(
         warm=warm,
         seed=seed,
     )
-    y = None if x is None else np.flatnonzero(x[:m] > 0.5)
-    return MipResult(status, y, obj, bound, nodes)
+    opened = None if x is None else np.flatnonzero(x[:m] > 0.5)
+    return MipResult(status, opened, obj, bound, nodes)

@@ -1088,12 +1088,14 @@ def revenue(
         conflicts=_merge_pairs(c.conflicts, conflicts),
         quotas=quotas,
     )
-    side = prepare(c, m, p if mode == 0 else 0, p if mode == 0 else m)
+    k_req = 0 if p is None else p  # stores asked for (mode 0)
+    cap_req = 0.0 if budget is None else float(budget)  # the budget (mode 1)
+    side = prepare(c, m, k_req if mode == 0 else 0, k_req if mode == 0 else m)
     must = side.must
-    budget_left = float(budget) if mode == 1 else 0.0
+    budget_left = cap_req if mode == 1 else 0.0
     if mode == 1:
         budget_left -= float(prob.cost[must].sum())
-        if budget_left < -1e-9 * max(1.0, float(budget)):
+        if budget_left < -1e-9 * max(1.0, cap_req):
             raise InfeasibleError(
                 f"must_open sites cost {prob.cost[must].sum():.6g} but the budget is {budget}"
             )
@@ -1105,7 +1107,7 @@ def revenue(
         is_open[j] = True
     f_empty = float(_objective(prob.weight, prob.base_own, prob.base_total))
     f_must = float(_objective(prob.weight, num, den))
-    target = p if mode == 0 else m
+    target = k_req if mode == 0 else m
     q_use = side.quota_usage(must)
     q_args = (side.q_ptr, side.q_row, side.q_val, side.q_lo, side.q_hi, q_use)
     evals_total = 0
@@ -1171,7 +1173,7 @@ def revenue(
     )
     orders.append(o)
     order = np.concatenate(orders)
-    if mode == 0 and int(is_open.sum()) < p:
+    if mode == 0 and int(is_open.sum()) < k_req:
         raise InfeasibleError(
             f"only {int(is_open.sum())} sites can be open together under the minimum-spacing,"
             f" forbidden and quota constraints found by greedy, but p = {p}"
@@ -1184,7 +1186,7 @@ def revenue(
 
     if mode == 1:
         # cost-benefit greedy can miss a single large item (Khuller, Moss & Naor 1999)
-        ok = (status == 0) & (prob.cost <= float(budget) - prob.cost[must].sum())
+        ok = (status == 0) & (prob.cost <= cap_req - prob.cost[must].sum())
         for j in must:  # a single site may not conflict with a must-open one
             ok[side.conf_adj[side.conf_ptr[j] : side.conf_ptr[j + 1]]] = False
         free = np.flatnonzero(ok)
@@ -1201,7 +1203,7 @@ def revenue(
                 is_open[must] = True
                 is_open[k] = True
                 num, den = _state(prob, np.flatnonzero(is_open))
-                budget_left = float(budget) - float(prob.cost[is_open].sum())
+                budget_left = cap_req - float(prob.cost[is_open].sum())
                 q_use[:] = side.quota_usage(np.flatnonzero(is_open))
                 greedy_obj = single
 
@@ -1258,14 +1260,14 @@ def revenue(
     fixed_total = float(prob.fixed[sites].sum())
     obj = f_final - fixed_total
     eligible = status != FORBIDDEN
-    online = _online_bound(prob, sites, must, eligible, p, float(budget or 0.0), mode, f_final)
+    online = _online_bound(prob, sites, must, eligible, k_req, cap_req, mode, f_final)
     lag = np.inf
     cut = np.inf
     trivial = mode == 0 and (p == must.size or p == int(eligible.sum()))
     if bound_iters > 0 and not trivial:
         free = np.flatnonzero(eligible & (status != 1)).astype(np.int64)
-        cap = float(budget) - float(prob.cost[must].sum()) if mode == 1 else 0.0
-        k = (p - must.size) if mode == 0 else 0
+        cap = cap_req - float(prob.cost[must].sum()) if mode == 1 else 0.0
+        k = (k_req - must.size) if mode == 0 else 0
         must64 = must.astype(np.int64)
         refs = is_open[None, :].copy()
         pi = np.empty((0, 0))
@@ -1274,7 +1276,7 @@ def revenue(
             if rnd and _out_of_time(t0, time_limit):
                 break
             # chunks of iterations so that a time limit is honoured between them
-            it_done, scale, stall, b_r, x_last = 0, 1.0, 0, np.inf, None
+            it_done, scale, stall, b_r, x_last = 0, 1.0, 0, np.inf, np.zeros(m)
             while it_done < bound_iters:
                 chunk = min(_BOUND_CHUNK, bound_iters - it_done)
                 b_r, it_r, pi, x_last, scale, stall = _cut_bound(

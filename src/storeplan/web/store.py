@@ -14,6 +14,7 @@ transaction per update), so the server only reads.
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -168,7 +169,9 @@ class JobStore:
                 " created) VALUES (?, ?, 'queued', ?, ?, ?, '{}', '[]', '{}', ?)",
                 (job_id, name, source, parent_id, json.dumps(inputs), now),
             )
-        return self.get(job_id)
+        job = self.get(job_id)
+        assert job is not None  # just inserted
+        return job
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Set columns of one job (JSON columns take Python objects)."""
@@ -247,7 +250,7 @@ class JobStore:
             rows = con.execute("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
         return [_row_to_job(r) for r in rows]
 
-    def queued(self) -> list[Job]:
+    def queued(self) -> builtins.list[Job]:  # `list` here is the method above
         """Queued jobs, oldest first (the run order)."""
         with self._connect() as con:
             rows = con.execute("SELECT * FROM jobs WHERE status = 'queued' ORDER BY created").fetchall()

@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from ..errors import InputError, StoreplanError
 
@@ -142,7 +143,9 @@ def upload_scenario_path(data_dir: Path, upload_id: str) -> Path:
     return tomls[0]
 
 
-def _write_stream(src: io.BufferedIOBase, dst: Path, budget: list[int], name: str, limit: int) -> int:
+def _write_stream(
+    src: BinaryIO | io.BufferedIOBase, dst: Path, budget: list[int], name: str, limit: int
+) -> int:
     n = 0
     with open(dst, "wb") as fh:
         while True:
@@ -157,7 +160,7 @@ def _write_stream(src: io.BufferedIOBase, dst: Path, budget: list[int], name: st
     return n
 
 
-def _extract_zip(data: io.BufferedIOBase, folder: Path, limits: UploadLimits, zip_name: str) -> list[str]:
+def _extract_zip(data: BinaryIO, folder: Path, limits: UploadLimits, zip_name: str) -> list[str]:
     try:
         zf = zipfile.ZipFile(data)
         infos = zf.infolist()
@@ -218,7 +221,7 @@ def _extract_zip(data: io.BufferedIOBase, folder: Path, limits: UploadLimits, zi
 
 
 def save_upload(
-    data_dir: Path, files: Iterable[tuple[str, io.BufferedIOBase]], limits: UploadLimits = UploadLimits()
+    data_dir: Path, files: Iterable[tuple[str, BinaryIO]], limits: UploadLimits = UploadLimits()
 ) -> tuple[str, list[str]]:
     """Store the uploaded files (each ``(name, stream)``; a ``.zip`` is unpacked) in a new
     folder of the data dir; returns ``(upload_id, names)``. Nothing is kept on error."""
