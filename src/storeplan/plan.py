@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -191,18 +190,13 @@ class Plan:
         return replace(self, stores=stores)
 
     # ------------------------------------------------------------------ output
-    def save(
-        self, directory: str | Path, *, geopackage: bool = False, report: bool | None = None
-    ) -> dict[str, Path]:
+    def save(self, directory: str | Path, *, geopackage: bool = False) -> dict[str, Path]:
         """Write the plan files to ``directory`` (see the module docstring).
 
         Every file is written to a temporary name in ``directory`` and renamed when
         complete, so an interrupted save never leaves a truncated file. Returns the
         written paths by name. The report (HTML, map, charts, PDF) is written by
-        :func:`storeplan.report.write`.
-
-        ``report`` is deprecated: ``report=True`` still writes the report (with a
-        ``DeprecationWarning``); call ``storeplan.report.write(plan, directory)``.
+        :func:`storeplan.report.write` (the plan does not import the report layer).
         """
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
@@ -246,16 +240,6 @@ class Plan:
                     frame.to_csv(tmp, index=False)
                 written[name] = out / name
         log.info("wrote %s", ", ".join(written))
-        if report is not None:
-            warnings.warn(
-                "Plan.save(report=...) is deprecated: call storeplan.report.write(plan, directory)",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            if report:
-                from .report import write as write_report
-
-                written.update(write_report(self, out))
         return written
 
     def save_geopackage(self, path: str | Path) -> Path:

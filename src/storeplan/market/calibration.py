@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..errors import InputError, MissingColumnError, UnknownOptionError
@@ -14,7 +15,7 @@ from .huff import EXISTING, RIVAL, Market, MarketParams
 __all__ = ["CalibrationReport", "calibrate", "predicted_sales"]
 
 
-def predicted_sales(market: Market, new_sites=None) -> np.ndarray:
+def predicted_sales(market: Market, new_sites: npt.ArrayLike | None = None) -> np.ndarray:
     """Gross yearly revenue of every store (offline capture plus, for ours, the online
     transfer), currency per year, shape (n_stores,); closed candidates get 0."""
     sh = market.shares(new_sites)

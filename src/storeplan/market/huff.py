@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -172,7 +173,7 @@ class MarketParams(BaseModel):
         return out
 
 
-def decay(km: np.ndarray, lam: np.ndarray | float, kind: str = "power", min_km: float = 1.0):
+def decay(km: np.ndarray, lam: np.ndarray | float, kind: str = "power", min_km: float = 1.0) -> np.ndarray:
     """Distance decay ``f(d)``; ``km`` and ``lam`` broadcast. Returns float64."""
     d = np.asarray(km, dtype=np.float64)
     lam = np.asarray(lam, dtype=np.float64)
@@ -387,7 +388,7 @@ class Market:
         market = self.market * (params.market_scale / self.params.market_scale)
         return replace(self, params=params, attractiveness=A, utility=util, outside_u=u0, market=market)
 
-    def open_mask(self, new_sites=None) -> np.ndarray:
+    def open_mask(self, new_sites: npt.ArrayLike | None = None) -> np.ndarray:
         """Open stores: all existing and rival stores plus the candidate indices given."""
         mask = self.kind != CANDIDATE
         if new_sites is not None:
@@ -395,14 +396,14 @@ class Market:
             mask[idx] = True
         return mask
 
-    def shares(self, new_sites=None) -> HuffShares:
+    def shares(self, new_sites: npt.ArrayLike | None = None) -> HuffShares:
         """Huff shares with candidate indices ``new_sites`` open (plus existing, rivals)."""
         active = self.open_mask(new_sites)
         util = np.where(active[self.net.indices], self.utility, 0.0)
         return _shares_from_utility(self.net, util, self.outside_u)
 
 
-def _site_index(sites, n_candidates: int) -> np.ndarray:
+def _site_index(sites: npt.ArrayLike | None, n_candidates: int) -> np.ndarray:
     idx = np.unique(np.asarray(sites if sites is not None else [], dtype=np.int64).reshape(-1))
     if idx.size and (idx[0] < 0 or idx[-1] >= n_candidates):
         raise InputError(f"candidate site indices must lie in 0..{n_candidates - 1}")
@@ -608,7 +609,7 @@ class Capture:
     online_transfer: float
 
 
-def capture(market: Market, new_sites=None) -> Capture:
+def capture(market: Market, new_sites: npt.ArrayLike | None = None) -> Capture:
     """Revenue per store and our share per area with candidate indices ``new_sites`` open.
 
     Our existing stores and all rivals are always open. Currency per year throughout.
@@ -694,7 +695,7 @@ class Cannibalisation:
     total_new_revenue: float = 0.0
 
 
-def cannibalisation(market: Market, new_sites) -> Cannibalisation:
+def cannibalisation(market: Market, new_sites: npt.ArrayLike) -> Cannibalisation:
     """Cannibalisation accounting for the candidate indices ``new_sites``.
 
     For area ``i`` let ``D_i`` / ``D_i^0`` be the Huff denominators with and without the

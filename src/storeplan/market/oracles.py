@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import InputError
 from ..geo import Network
@@ -46,7 +47,9 @@ class AdditiveOracle:
     def __call__(self, open_idx: np.ndarray) -> np.ndarray:
         return np.asarray(self.revenue, np.float64)[np.asarray(open_idx, np.int64)]
 
-    def gains(self, open_idx, weight, candidates) -> tuple[np.ndarray, np.ndarray]:
+    def gains(
+        self, open_idx: np.ndarray, weight: np.ndarray, candidates: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         c = np.asarray(candidates, np.int64)
         return np.asarray(self.revenue, np.float64)[c].copy(), np.zeros(len(c))
 
@@ -76,7 +79,14 @@ class NearestOracle:
 
     @classmethod
     def build(
-        cls, area_lon, area_lat, spend, site_lon, site_lat, radius_km: float, k: int | None = None
+        cls,
+        area_lon: npt.ArrayLike,
+        area_lat: npt.ArrayLike,
+        spend: npt.ArrayLike,
+        site_lon: npt.ArrayLike,
+        site_lat: npt.ArrayLike,
+        radius_km: float,
+        k: int | None = None,
     ) -> NearestOracle:
         """Pairs within ``radius_km`` (great-circle) of every area, plus its ``k`` nearest
         sites when ``k`` is given."""
@@ -164,7 +174,9 @@ class NearestOracle:
         rev = np.bincount(owner[has], weights=self.spend[has], minlength=self.km.shape[1])
         return rev[idx]
 
-    def gains(self, open_idx, weight, candidates) -> tuple[np.ndarray, np.ndarray]:
+    def gains(
+        self, open_idx: np.ndarray, weight: np.ndarray, candidates: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         idx = np.asarray(open_idx, np.int64)
         best, owner = self._state(idx)
         ix = self._index
@@ -287,7 +299,9 @@ class HuffOracle:
         ix["state"] = (idx.copy(), w.copy(), den, v)
         return den, v
 
-    def gains(self, open_idx, weight, candidates) -> tuple[np.ndarray, np.ndarray]:
+    def gains(
+        self, open_idx: np.ndarray, weight: np.ndarray, candidates: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         ix = self._prepared()
         idx = np.asarray(open_idx, np.int64)
         den, v = self._state(ix, idx, np.asarray(weight, np.float64))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from .huff import CANDIDATE, EXISTING, Market, pair_rows
+
+if TYPE_CHECKING:
+    from ..solvers.solution import Solution
 
 __all__ = ["revenue_inputs", "select_sites"]
 
@@ -43,7 +46,7 @@ def revenue_inputs(market: Market) -> dict:
     return {"utility": U, "weight": market.market.copy(), "base_own": base_own, "base_total": base_total}
 
 
-def select_sites(market: Market, p: int | None = None, **kwargs: Any) -> Any:
+def select_sites(market: Market, p: int | None = None, **kwargs: Any) -> Solution:
     """Competitive site selection on a market: :func:`storeplan.solvers.revenue.revenue`
     with :func:`revenue_inputs`. ``kwargs`` go to the solver (``fixed_cost``,
     ``opening_cost``, ``budget``, ``constraints``, ``must_open``, ``forbidden``,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,10 @@ from .plans import rollout_plan
 from .schedule import Schedule
 from .schedule import schedule as run_schedule
 from .spec import RolloutSpec
+
+if TYPE_CHECKING:  # annotations only: the plan and the scenario sit above the rollout
+    from ..plan import Plan
+    from ..scenario import Scenario
 
 __all__ = ["Forecast", "forecast", "forecast_plan", "extra_stores_needed", "stores_to_meet_target"]
 
@@ -301,7 +305,9 @@ def forecast(
     )
 
 
-def forecast_plan(plan: Any, spec: RolloutSpec, *, scenario: Any = None, **kwargs: Any) -> Forecast:
+def forecast_plan(
+    plan: Plan, spec: RolloutSpec, *, scenario: Scenario | None = None, **kwargs: Any
+) -> Forecast:
     """Schedule a plan's stores (:func:`storeplan.rollout.rollout_plan`) and forecast them.
 
     With ``scenario`` the Huff market model values the stores (cannibalisation, rivals);

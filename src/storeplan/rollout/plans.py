@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import StoreplanError
-from ..market import MarketParams, build_market
+from ..market import Market, MarketParams, build_market
 from ..market.oracles import AdditiveOracle, NearestOracle, RevenueOracle, oracle_from_market
-from .schedule import Schedule, schedule
+from .schedule import Schedule, Sites, schedule
 from .spec import RolloutSpec
+
+if TYPE_CHECKING:  # annotations only: the plan and the scenario sit above the rollout
+    from ..plan import Plan
+    from ..scenario import Scenario
 
 __all__ = ["oracle_from_plan", "market_for_plan", "rollout_plan"]
 
 
 def oracle_from_plan(
-    plan: Any, spend_per_person: float = 1_000.0, *, radius_km: float | None = None, k: int | None = None
+    plan: Plan, spend_per_person: float = 1_000.0, *, radius_km: float | None = None, k: int | None = None
 ) -> RevenueOracle:
     """Fallback oracle for any :class:`storeplan.plan.Plan` (no market model needed).
 
@@ -50,7 +54,7 @@ def oracle_from_plan(
     return AdditiveOracle(demand * spend_per_person)
 
 
-def market_for_plan(plan: Any, scenario: Any, params: Any = None) -> Any:
+def market_for_plan(plan: Plan, scenario: Scenario, params: MarketParams | None = None) -> Market:
     """A :class:`storeplan.market.Market` whose candidates are the plan's new stores.
 
     Our existing stores (``scenario.existing``) and the rivals (``scenario.rivals``) are
@@ -84,13 +88,13 @@ def market_for_plan(plan: Any, scenario: Any, params: Any = None) -> Any:
 
 
 def rollout_plan(
-    plan: Any,
+    plan: Plan,
     spec: RolloutSpec,
     *,
-    scenario: Any = None,
+    scenario: Scenario | None = None,
     oracle: RevenueOracle | None = None,
-    market: Any = None,
-    must_open: Any = None,
+    market: Market | None = None,
+    must_open: Sites | None = None,
     **kwargs: Any,
 ) -> Schedule:
     """Schedule the stores of a :class:`storeplan.plan.Plan` over the rollout years.

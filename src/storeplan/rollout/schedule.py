@@ -15,7 +15,10 @@ from ..errors import InfeasibleError, InputError
 from .cashflow import evaluate, oracle_revenue, ramp_matrix
 from .spec import NEVER, RolloutSpec
 
-__all__ = ["Schedule", "schedule"]
+#: A set of sites: a bool mask over the sites, site indices, or site ids.
+Sites = np.ndarray | Sequence[str] | Sequence[int]
+
+__all__ = ["Schedule", "Sites", "schedule"]
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def _gains(oracle, open_idx, weight, cand, counter) -> tuple[np.ndarray, np.ndar
     return own, delta
 
 
-def _as_mask(x: Any, n: int, ids: np.ndarray, name: str) -> np.ndarray:
+def _as_mask(x: Sites | None, n: int, ids: np.ndarray, name: str) -> np.ndarray:
     if x is None:
         return np.zeros(n, bool)
     arr = np.asarray(x)
@@ -154,10 +157,10 @@ def schedule(
     spec: RolloutSpec,
     *,
     ids: Sequence[str] | None = None,
-    existing: Any = None,
-    must_open: Any = None,
-    must_open_year: Mapping[Any, int] | None = None,
-    forbidden: Any = None,
+    existing: Sites | None = None,
+    must_open: Sites | None = None,
+    must_open_year: Mapping[str, int] | Mapping[int, int] | None = None,
+    forbidden: Sites | None = None,
     lazy: bool = True,
     improve: bool = True,
     seed: int = 0,
@@ -266,7 +269,10 @@ def schedule(
     Y, H = spec.years, spec.horizon
     must_year = np.where(is_must, 1, 0).astype(np.int64)
     pos = {s: k for k, s in enumerate(ids_arr)}
-    for key, yr in {**spec.must_open_year, **dict(must_open_year or {})}.items():
+    years_of: dict[str | int, int] = {}  # the spec's, then the argument's (by id or index)
+    years_of.update(spec.must_open_year.items())
+    years_of.update((must_open_year or {}).items())
+    for key, yr in years_of.items():
         j = int(key) if isinstance(key, int | np.integer) else pos.get(str(key))
         if j is None or not 0 <= j < n:
             raise InputError(f"rollout.must_open_year: unknown site {key!r}")

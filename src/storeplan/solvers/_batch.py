@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._kernels import FORBIDDEN, MUST, _insert_update, _open_site, apply_move, compute_loss
+from ._kernels import FORBIDDEN, MUST, apply_move, compute_loss, insert_update, open_site
 
 
 @njit(cache=True)
@@ -326,7 +326,7 @@ def greedy_heap(
         size -= 1
         heap[0] = heap[size]
         _sift_down(heap, size, 0, ub)
-        nopen = _open_site(
+        nopen = open_site(
             best,
             is_open,
             open_list,
@@ -341,6 +341,6 @@ def greedy_heap(
             q_val,
             q_use,
         )
-        _insert_update(best, cptr, crow, ccost, d1, f1, d2, f2)
+        insert_update(best, cptr, crow, ccost, d1, f1, d2, f2)
         step += 1
     return nopen, evals

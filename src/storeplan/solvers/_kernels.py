@@ -128,7 +128,7 @@ def quota_ok(s, r, q_ptr, q_row, q_val, q_lo, q_hi, q_use):
 
 
 @njit(cache=True)
-def _quota_deficit(q_lo, q_use):
+def quota_deficit(q_lo, q_use):
     """Number of quota rows below their minimum."""
     cnt = 0
     for t in range(q_lo.shape[0]):
@@ -147,7 +147,7 @@ def _helps_deficit(s, q_ptr, q_row, q_val, q_lo, q_use):
 
 
 @njit(cache=True)
-def _open_site(
+def open_site(
     s, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf, q_ptr, q_row, q_val, q_use
 ):
     is_open[s] = 1
@@ -182,7 +182,7 @@ def _close_site(
 
 
 @njit(cache=True)
-def _insert_update(s, cptr, crow, ccost, d1, f1, d2, f2):
+def insert_update(s, cptr, crow, ccost, d1, f1, d2, f2):
     for k in range(cptr[s], cptr[s + 1]):
         i = crow[k]
         c = ccost[k]
@@ -243,13 +243,13 @@ def apply_move(
             r, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf, q_ptr, q_row, q_val, q_use
         )
     if s >= 0:
-        nopen = _open_site(
+        nopen = open_site(
             s, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf, q_ptr, q_row, q_val, q_use
         )
     if r >= 0:
         _remove_update(r, indptr, indices, cost, unserved, is_open, cptr, crow, d1, f1, d2, f2)
     if s >= 0:
-        _insert_update(s, cptr, crow, ccost, d1, f1, d2, f2)
+        insert_update(s, cptr, crow, ccost, d1, f1, d2, f2)
     return nopen
 
 
@@ -325,7 +325,7 @@ def greedy(
     while nopen < kmax:
         deficit = _group_deficit(gmin, gcount)
         restrict = deficit > 0 and deficit >= kmax - nopen
-        qdef = _quota_deficit(q_lo, q_use) > 0
+        qdef = quota_deficit(q_lo, q_use) > 0
         ncand = 0
         while True:
             best = -1
@@ -381,10 +381,10 @@ def greedy(
         s = cand[pick]
         if stop_when_no_gain and nopen >= kmin and deficit == 0 and not qdef and candv[pick] <= 0.0:
             break
-        nopen = _open_site(
+        nopen = open_site(
             s, is_open, open_list, nopen, group, gcount, conf_ptr, conf_adj, nconf, q_ptr, q_row, q_val, q_use
         )
-        _insert_update(s, cptr, crow, ccost, d1, f1, d2, f2)
+        insert_update(s, cptr, crow, ccost, d1, f1, d2, f2)
         step += 1
     return nopen, evals
 

@@ -106,7 +106,7 @@ def solve_min(
             keep,
             ~np.zeros(inst.n, dtype=bool) if not inst.must_serve else np.zeros(inst.n, dtype=bool),
             np.zeros(inst.m, dtype=np.int8),
-            time_limit=_mip_time(deadline),
+            time_limit=mip_time(deadline),
             warm_sites=None,
             seed=seed,
         )
@@ -211,7 +211,7 @@ def solve_min(
         lim = None if full else np.minimum(st.d1, inst.unserved).copy()
         rounds = 0
         while True:
-            remaining = _mip_time(deadline)
+            remaining = mip_time(deadline)
             if remaining is not None and remaining <= 0.05:
                 break
             mip = solve_min_radius_mip(
@@ -299,7 +299,7 @@ def _threshold(inst: Instance, ub: float) -> float:
     return ub - 0.1 * MIP_PROVEN_TOL * max(abs(ub), 1.0)
 
 
-def _mip_time(deadline: float | None) -> float | None:
+def mip_time(deadline: float | None) -> float | None:
     if deadline is None:
         return MIP_DEFAULT_SECONDS
     return max(0.0, deadline - time.perf_counter())

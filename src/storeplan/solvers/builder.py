@@ -5,7 +5,7 @@ A model is a list of column blocks (cost, bounds, integrality) and row blocks (C
 triplets with row bounds). :meth:`MipBuilder.add_sites` adds the open/close column of
 every kept site, :meth:`MipBuilder.add_side` the rows every objective shares: the
 number of sites, group limits, minimum-spacing conflicts and the knapsack rows of the
-budget and the quotas (see :func:`.mip._side_rows`). The objective-specific parts
+budget and the quotas (see :func:`.mip.side_rows`). The objective-specific parts
 (assignment, capacity, coverage rows) are added by the caller, then :meth:`solve`
 passes one CSC matrix to HiGHS.
 """
@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .constraints import FORBIDDEN, MUST, SideArrays
-from .mip import INF, _run, _side_rows
+from .mip import INF, run_highs, side_rows
 
 __all__ = ["MipBuilder", "INF"]
 
@@ -72,7 +72,7 @@ class MipBuilder:
 
     def add_side(self, side: SideArrays, ycol: np.ndarray, kmin: int, kmax: int) -> None:
         """The shared side rows: cardinality, groups, conflicts, budget and quotas."""
-        srows, scols, svals, slo, shi, nside = _side_rows(side, ycol, kmin, kmax, int(np.sum(ycol >= 0)))
+        srows, scols, svals, slo, shi, nside = side_rows(side, ycol, kmin, kmax, int(np.sum(ycol >= 0)))
         if nside == 0:
             return
         self.add_rows(
@@ -85,7 +85,7 @@ class MipBuilder:
         )
 
     def solve(self, *, maximise: bool, time_limit: float | None, warm=None, seed: int = 0):
-        """Run HiGHS; returns ``(status, x, objective, bound, nodes)`` (see ``mip._run``)."""
+        """Run HiGHS; returns ``(status, x, objective, bound, nodes)`` (see ``mip.run_highs``)."""
         A = sp.coo_matrix(
             (
                 np.concatenate(self.vals) if self.vals else np.zeros(0),
@@ -96,7 +96,7 @@ class MipBuilder:
             ),
             shape=(self.n_row, self.n_col),
         )
-        return _run(
+        return run_highs(
             np.concatenate(self.cost),
             np.concatenate(self.lo),
             np.concatenate(self.hi),

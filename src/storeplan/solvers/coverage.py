@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from ..errors import InfeasibleError, InputError, SolverError
-from ._minimize import MIP_AUTO_ARCS, _mip_time, check_method
+from ._minimize import MIP_AUTO_ARCS, check_method, mip_time
 from ._validate import (
     Instance,
     as_sorted_csr,
@@ -147,7 +147,7 @@ def coverage(
     res = _run_heuristic(inst, side, kmin, seed, deadline, 0, kmax)
     if capacity is not None:
         from .capacity import solve_capacitated
-        from .facility_location import _site_array
+        from .facility_location import site_array
 
         n_, m_, indptr, indices, vals = as_sorted_csr(cost)
         return solve_capacitated(
@@ -157,7 +157,7 @@ def coverage(
             vals,
             w,
             w,
-            _site_array(capacity, m_, "capacity", allow_inf=True),
+            site_array(capacity, m_, "capacity", allow_inf=True),
             side,
             kmin,
             kmax,
@@ -216,7 +216,7 @@ def coverage(
             p=p,
             target=None,
             kmax=kmax,
-            time_limit=_mip_time(deadline),
+            time_limit=mip_time(deadline),
             warm_sites=None if st is None else st.sites,
             seed=seed,
         )
@@ -367,7 +367,7 @@ def set_cover(
             side,
             p=None,
             target=target,
-            time_limit=_mip_time(deadline),
+            time_limit=mip_time(deadline),
             warm_sites=st.sites,
             seed=seed,
         )

@@ -32,14 +32,14 @@ from ._validate import (
     check_weights,
 )
 from .constraints import FORBIDDEN, MUST, Constraints, SideArrays, prepare
-from .mip import INF, _run, _side_rows
+from .mip import INF, run_highs, side_rows
 from .pmedian import check_reachable
 from .solution import Solution, make_solution
 
 __all__ = ["facility_location"]
 
 
-def _site_array(value, m: int, name: str, *, allow_inf: bool = False) -> np.ndarray:
+def site_array(value, m: int, name: str, *, allow_inf: bool = False) -> np.ndarray:
     a = np.asarray(value, dtype=np.float64)
     if a.ndim == 0:
         a = np.full(m, float(a))
@@ -100,7 +100,7 @@ def facility_location(
     method = check_method(method)
     n, m, indptr, indices, vals = as_sorted_csr(cost)
     check_n_m(n, m)
-    f = _site_array(opening_cost, m, "opening_cost")
+    f = site_array(opening_cost, m, "opening_cost")
     u = check_unserved(unserved_cost, n)
     tl = check_time_limit(time_limit)
     if p is not None:
@@ -127,7 +127,7 @@ def facility_location(
             label="facility_location",
             t0=t0,
         )
-    cap = _site_array(capacity, m, "capacity", allow_inf=True)
+    cap = site_array(capacity, m, "capacity", allow_inf=True)
     d = check_weights(demand, n, "demand")
     return _capacitated(
         n,
@@ -230,7 +230,7 @@ def _capacitated(
         r_cols.append(m + nnz + np.arange(n))
         r_vals.append(np.ones(n))
     base = n + nnz + m
-    srows, scols, svals, slo, shi, nside = _side_rows(side, np.arange(m), kmin, kmax, m)
+    srows, scols, svals, slo, shi, nside = side_rows(side, np.arange(m), kmin, kmax, m)
     r_rows += [base + r for r in srows]
     r_cols += scols
     r_vals += svals
@@ -241,7 +241,7 @@ def _capacitated(
         shape=(base + nside, ncol),
     )
     warm = _warm_start(n, m, indptr, indices, vals, f, capv, d, u, side, kmin, kmax, seed, ncol)
-    status, x, obj, bound, nodes = _run(
+    status, x, obj, bound, nodes = run_highs(
         c,
         lo_c,
         hi_c,

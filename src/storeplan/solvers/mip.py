@@ -66,7 +66,7 @@ class MipResult:
         return self.status == "infeasible"
 
 
-def _side_rows(
+def side_rows(
     side: SideArrays, ycol: np.ndarray, kmin: int, kmax: int, m_kept: int
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray], int]:
     """Rows on the y columns: cardinality, groups, conflicts, knapsacks. ``ycol[j]`` is the
@@ -122,7 +122,7 @@ def _side_rows(
     return rows, cols, vals, lo, hi, r
 
 
-def _run(c, lo_c, hi_c, integer, A, row_lo, row_hi, *, maximise, time_limit, warm, seed, threads=1):
+def run_highs(c, lo_c, hi_c, integer, A, row_lo, row_hi, *, maximise, time_limit, warm, seed, threads=1):
     h = highspy.Highs()
     h.setOptionValue("output_flag", _VERBOSE)
     h.setOptionValue("mip_rel_gap", MIP_PROVEN_TOL / 10)
@@ -238,7 +238,7 @@ def solve_min_mip(
     r_vals = [np.ones(na), np.ones(nu), np.ones(na), -np.ones(na)]
     row_lo = [np.ones(n), np.full(na, -INF)]
     row_hi = [np.ones(n), np.zeros(na)]
-    srows, scols, svals, slo, shi, nside = _side_rows(side, ycol, kmin, kmax, ny)
+    srows, scols, svals, slo, shi, nside = side_rows(side, ycol, kmin, kmax, ny)
     base = n + na
     r_rows += [base + r for r in srows]
     r_cols += scols
@@ -253,7 +253,7 @@ def solve_min_mip(
     warm = None
     if warm_sites is not None and np.all(ycol[warm_sites] >= 0):
         warm = _warm_min(indptr, indices, cost, unserved, ycol, warm_sites, arc, ucl, ny, n)
-    status, x, obj, bound, nodes = _run(
+    status, x, obj, bound, nodes = run_highs(
         c,
         lo_c,
         hi_c,
@@ -477,7 +477,7 @@ def solve_min_radius_mip(
     integer = np.zeros(ncol, dtype=bool)
     integer[:ny] = True
     nrow0 = rhi.shape[0]
-    srows, scols, svals, slo, shi, nside = _side_rows(side, ycol, kmin, kmax, ny)
+    srows, scols, svals, slo, shi, nside = side_rows(side, ycol, kmin, kmax, ny)
     r_rows = [rr] + [nrow0 + r for r in srows]
     r_cols = [cc] + scols
     r_vals = [vv] + svals
@@ -493,7 +493,7 @@ def solve_min_radius_mip(
         yv = np.zeros(ny)
         yv[ycol[warm_sites]] = 1.0
         warm = (np.arange(ny, dtype=np.int32), yv)
-    status, x, obj, bound, nodes = _run(
+    status, x, obj, bound, nodes = run_highs(
         c,
         lo_c,
         hi_c,
@@ -566,7 +566,7 @@ def solve_cover_mip(
         row_lo.append(np.array([target]))
         row_hi.append(np.array([INF]))
         nrow += 1
-    srows, scols, svals, slo, shi, nside = _side_rows(side, ycol, kmin, kmax, m)
+    srows, scols, svals, slo, shi, nside = side_rows(side, ycol, kmin, kmax, m)
     r_rows += [nrow + r for r in srows]
     r_cols += scols
     r_vals += svals
@@ -585,7 +585,7 @@ def solve_cover_mip(
         for j in warm_sites:
             covered[crow[cptr[j] : cptr[j + 1]]] = 1.0
         warm = np.concatenate([y, covered])
-    status, x, obj, bound, nodes = _run(
+    status, x, obj, bound, nodes = run_highs(
         c,
         lo_c,
         hi_c,

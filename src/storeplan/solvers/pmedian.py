@@ -128,10 +128,10 @@ def pmedian(
     inst = build_instance(n, m, indptr, indices, vals * w[rows], None if u is None else u * w)
     if capacity is not None:
         from .capacity import check_capacity_size, solve_capacitated
-        from .facility_location import _site_array
+        from .facility_location import site_array
         from .swap import heuristic_search
 
-        cap = _site_array(capacity, m, "capacity", allow_inf=True)
+        cap = site_array(capacity, m, "capacity", allow_inf=True)
         d = w if demand is None else check_weights(demand, n, "demand")
         check_reachable(indptr, indices, side.status, n)
         check_capacity_size(indptr, indices, side, "pmedian")

@@ -59,7 +59,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from storeplan.errors import InfeasibleError, InputError, SolverError
-from storeplan.solvers._kernels import _quota_deficit, quota_ok
+from storeplan.solvers._kernels import quota_deficit, quota_ok
 from storeplan.solvers.constraints import FORBIDDEN, Constraints, Quota, check_sites, prepare
 from storeplan.solvers.solution import Solution, make_solution
 
@@ -270,7 +270,7 @@ def _greedy(
     budget_left). ``num``/``den``/``is_open``/``q_use`` are updated in place.
     """
     m = cptr.shape[0] - 1
-    deficit0 = _quota_deficit(q_lo, q_use)
+    deficit0 = quota_deficit(q_lo, q_use)
     blocked = np.zeros(m, dtype=np.bool_)
     for j in range(m):
         if status[j] == 2 or is_open[j] or not allow[j]:
@@ -352,7 +352,7 @@ def _greedy(
         order[n_added] = j
         n_added += 1
         rnd += 1
-        if fill and _quota_deficit(q_lo, q_use) < deficit0:
+        if fill and quota_deficit(q_lo, q_use) < deficit0:
             break
     return order[:n_added], n_added, evals, budget_left
 
@@ -1114,7 +1114,7 @@ def revenue(
     orders = []
     # quota minimums first: greedy restricted to sites that raise a row still below its
     # minimum, one row at a time
-    while side.has_quotas and _quota_deficit(side.q_lo, q_use) > 0:
+    while side.has_quotas and quota_deficit(side.q_lo, q_use) > 0:
         allow = np.zeros(m, dtype=np.bool_)
         low = q_use < side.q_lo - 1e-9 * np.maximum(1.0, side.q_lo)
         site_of = np.repeat(np.arange(m), np.diff(side.q_ptr))

@@ -91,8 +91,8 @@ def _plan_market(scenario: Any) -> Any:
 
 def run_job(db_path: str, data_dir: str, job_id: str) -> None:
     """Worker-process entry point: load, solve, save, explain; record everything in the store."""
-    from .. import solve
     from ..errors import StoreplanError
+    from ..pipeline import solve
     from ..scenario import Scenario
     from . import results
     from .explain import why_here
