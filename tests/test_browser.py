@@ -336,3 +336,87 @@ def test_report_rollout_charts_render(rollout_plan, tmp_path: Path) -> None:
         p.unlink()
     img2 = screenshot(paths["report"], tmp_path / "out", size=size)
     assert pixels_near(img2, light, tol=8) < n_light / 3
+
+
+_PANELS_PROBE = """
+function box(sel) {
+    var el = document.querySelector(sel);
+    if (!el) { return null; }
+    var r = el.getBoundingClientRect();
+    return [r.left, r.top, r.right, r.bottom];
+}
+var out = {legend: box('.storeplan-legend'), layers: box('.leaflet-control-layers'),
+           w: window.innerWidth, h: window.innerHeight, centres: [], fills: []};
+document.querySelectorAll('.leaflet-storeplanStores-pane path').forEach(function (p) {
+    var r = p.getBoundingClientRect();
+    out.centres.push([(r.left + r.right) / 2, (r.top + r.bottom) / 2]);
+    out.fills.push(p.getAttribute('fill'));
+});
+var pre = document.createElement('pre');
+pre.id = 'probe';
+pre.textContent = 'PANELS' + JSON.stringify(out) + 'END';
+document.body.appendChild(pre);
+"""
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_map_panels_at_1280x720_leave_the_markers_free(tmp_path: Path, seed: int) -> None:
+    """At 1280 x 720 the legend and the layer panel do not overlap each other, stay in
+    the window, and cover (almost) no store marker; earlier waves are drawn on top of
+    later ones (SVG order), so at country zoom later waves never hide earlier ones."""
+    import json
+    import re
+
+    from storeplan.report.maps import WAVE_COLORS
+
+    plan = demo_plan(n_areas=1500, n_stores=240, n_rivals=200, seed=seed, rollout_years=3)
+    page = write_map(plan, tmp_path / "map.html")
+    text = page.read_text(encoding="utf-8")
+    found = re.search(r"var (map_\w+) = L\.map\(", text)
+    script = f"<script>setTimeout(function () {{ var m = {found.group(1)}; {_PANELS_PROBE} }}, 800);</script>"
+    probe = tmp_path / "probe.html"
+    probe.write_text(text.replace("</html>", script + "</html>"), encoding="utf-8")
+    dom = run_chromium(probe, tmp_path, "--dump-dom", size="1280,720")
+    got = re.search(r"PANELS(\{.*?\})END", dom, re.S)
+    assert got, "probe did not run"
+    out = json.loads(got.group(1))
+    legend, layers = out["legend"], out["layers"]
+    assert legend and layers, out
+    w, h = out["w"], out["h"]
+    # headless Chromium's viewport is the window less its (invisible) frame
+    assert w == 1280 and 560 <= h <= 720, (w, h)
+
+    def area(b):
+        return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+
+    inter = [
+        max(legend[0], layers[0]),
+        max(legend[1], layers[1]),
+        min(legend[2], layers[2]),
+        min(legend[3], layers[3]),
+    ]
+    assert area(inter) == 0.0, (legend, layers)
+    for b in (legend, layers):
+        assert b[0] >= 0 and b[1] >= 0 and b[2] <= w and b[3] <= h, (b, w, h)
+        assert area(b) < 0.3 * w * h, b  # each panel takes under 30 % of the window
+    centres = np.asarray(out["centres"], float)
+    assert len(centres) == len(plan.stores)
+    inside = (centres[:, 0] >= 0) & (centres[:, 0] <= w) & (centres[:, 1] >= 0) & (centres[:, 1] <= h)
+    assert inside.all(), f"{(~inside).sum()} store markers outside the initial view"
+
+    def under(b):
+        return (
+            (centres[:, 0] >= b[0])
+            & (centres[:, 0] <= b[2])
+            & (centres[:, 1] >= b[1])
+            & (centres[:, 1] <= b[3])
+        )
+
+    covered = under(legend) | under(layers)
+    assert covered.sum() <= 0.02 * len(centres), f"{covered.sum()} of {len(centres)} markers under a panel"
+    # SVG paints in document order: every wave-1 marker after (above) every wave-3 one
+    fills = out["fills"]
+    pos = {c: [k for k, f in enumerate(fills) if f == c] for c in WAVE_COLORS[:3]}
+    assert all(pos[c] for c in WAVE_COLORS[:3]), {c: len(v) for c, v in pos.items()}
+    assert min(pos[WAVE_COLORS[0]]) > max(pos[WAVE_COLORS[1]]) > 0
+    assert min(pos[WAVE_COLORS[1]]) > max(pos[WAVE_COLORS[2]])

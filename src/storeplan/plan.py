@@ -10,7 +10,8 @@
   shows, so that a loaded plan renders the same report;
 - ``summary.json``: every figure of :class:`storeplan.metrics.PlanMetrics` with its
   unit, provenance (versions, seed, scenario hash) and notes;
-- with a rollout: ``rollout.csv`` (opening year per store), ``rollout.json`` (the
+- with a rollout: ``rollout.csv`` (opening year per store, and for a planned store left
+  unopened the ``reason`` of :mod:`storeplan.rollout.reasons`), ``rollout.json`` (the
   rollout spec, the schedule's value and bound, the forecast's notes),
   ``forecast_years.csv`` and ``forecast_stores.parquet``;
 - with ``geopackage=True``: ``plan.gpkg`` (layers ``stores`` and ``assignment``, points
@@ -40,9 +41,11 @@ import numpy as np
 import pandas as pd
 
 from ._io import atomic_path, write_json, write_text
+from .assumptions import PlanAssumptions
 from .errors import InputError, UnreadableFileError
 from .metrics import PlanMetrics
 from .rollout import Forecast, RolloutSpec, Schedule
+from .rollout.reasons import reason_columns, site_revenue
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -115,6 +118,9 @@ class Plan:
         The rivals' response to this plan, when the scenario has a ``[response]``.
     alternatives : storeplan.alternatives.Alternatives or None
         Alternative plans close to this one (this plan is the first), when asked for.
+    assumptions : PlanAssumptions or None
+        The scenario's formats, sizes and market parameters the plan rests on (shown in
+        the report; ``summary.json["assumptions"]``).
     """
 
     scenario_name: str
@@ -133,6 +139,7 @@ class Plan:
     launch_stock: Any = None
     response: Any = None
     alternatives: Any = None
+    assumptions: PlanAssumptions | None = None
 
     # ------------------------------------------------------------------ views
     @property
@@ -183,6 +190,7 @@ class Plan:
             "units": units,
             "provenance": self.provenance,
             "notes": list(self.notes),
+            **({} if self.assumptions is None else {"assumptions": self.assumptions.to_dict()}),
         }
 
     def with_stores(self, stores: pd.DataFrame) -> Plan:
@@ -220,7 +228,7 @@ class Plan:
         written["coverage_curve.csv"] = out / "coverage_curve.csv"
         written["summary.json"] = write_json(out / "summary.json", self.summary())
         if self.schedule is not None and self.forecast is not None:
-            written.update(_save_rollout(self.schedule, self.forecast, out))
+            written.update(_save_rollout(self.schedule, self.forecast, out, site_revenue(self.stores)))
         if geopackage:
             written["plan.gpkg"] = self.save_geopackage(out / "plan.gpkg")
         if self.launch_stock is not None:
@@ -300,14 +308,25 @@ class Plan:
             notes=tuple(summary.get("notes", ())),
             schedule=schedule,
             forecast=forecast,
+            assumptions=(
+                PlanAssumptions.from_dict(summary["assumptions"]) if summary.get("assumptions") else None
+            ),
         )
 
 
 # ---------------------------------------------------------------------------- rollout files
-def _save_rollout(schedule: Schedule, fc: Forecast, out: Path) -> dict[str, Path]:
+def _save_rollout(schedule: Schedule, fc: Forecast, out: Path, revenue: dict[str, float]) -> dict[str, Path]:
     written: dict[str, Path] = {}
+    frame = schedule.to_frame()
+    why = reason_columns(schedule, revenue).set_index("id")
+    key = frame["id"].astype(str)
+    frame = frame.assign(
+        reason=key.map(why["reason"]).fillna("").to_numpy(),
+        reason_detail=key.map(why["reason_detail"]).fillna("").to_numpy(),
+        npv_if_opened=key.map(why["npv_if_opened"]).to_numpy(float),
+    )
     with atomic_path(out / "rollout.csv") as tmp:
-        schedule.to_frame().to_csv(tmp, index=False)
+        frame.to_csv(tmp, index=False)
     written["rollout.csv"] = out / "rollout.csv"
     info = {
         "spec": schedule.spec.model_dump(mode="json"),

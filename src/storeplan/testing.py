@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .assumptions import FormatAssumption, PlanAssumptions
 from .metrics import CalibrationSummary, PlanMetrics
 from .plan import Plan
 
@@ -280,7 +281,30 @@ def _to_plan(ns: Any, *, n_areas: int, n_rivals: int) -> Plan:
         coverage_curve=ns.coverage_curve,
         provenance=ns.provenance,
         notes=ns.notes,
+        assumptions=FAKE_ASSUMPTIONS,
     )
+
+
+#: The made-up plans' assumptions (the formats' costs are those of ``_add_market``).
+FAKE_ASSUMPTIONS = PlanAssumptions(
+    formats=(
+        FormatAssumption("flagship", 8e6, 4e6, attractiveness=4.0, levels=("city",)),
+        FormatAssumption("standard", 1.5e6, 0.9e6, capacity=250_000.0),
+    ),
+    stores=None,
+    radius_km=60.0,
+    min_spacing_km=2.0,
+    decay="power",
+    decay_by_level={"city": 2.0, "county": 2.2, "township": 2.5},
+    default_decay=2.0,
+    min_km=1.0,
+    outside=0.05,
+    outside_per_100k=3.0,
+    transfer_rate=0.15,
+    rival_attractiveness=1.0,
+    online_order_value=1200.0,
+    categories=("phones", "tv_home", "smart_home"),
+)
 
 
 def _add_market(plan: Any, *, seed: int = 0, spend_per_person: float = 2_000.0) -> Any:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._io import atomic_path
 from ._common import metric, require, served_areas, share_by_region
+from .tables import stores_per_region
 
 __all__ = [
     "coverage_curve_chart",
@@ -299,47 +300,6 @@ def share_region_chart(plan: Any, path: str | Path, *, top: int = 15, dpi: int =
     ax.legend(frameon=True, framealpha=0.9, edgecolor="#dddddd", fontsize=9, loc="lower right")
     ax.set_title(f"Market share by region ({len(t)} largest markets)", loc="left", fontsize=12)
     return _save(fig, path, dpi)
-
-
-def stores_per_region(plan: Any, top: int | None = None) -> pd.DataFrame:
-    """Count stores per region (``new``, ``existing``, ``total``), largest first.
-
-    Parameters
-    ----------
-    plan : Plan
-        Uses ``plan.stores``.
-    top : int, optional
-        Keep the ``top`` largest regions and sum the rest into ``"other regions"``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by region name.
-    """
-    stores = getattr(plan, "stores", None)
-    cols = ["new", "existing", "total"]
-    if stores is None or len(stores) == 0:
-        return pd.DataFrame(columns=cols, dtype=int)
-    region = (
-        stores["region"].astype(object)
-        if "region" in stores
-        else pd.Series([None] * len(stores), dtype=object)
-    )
-    region = region.map(lambda r: "(no region)" if r is None or pd.isna(r) or r == "" else str(r))
-    status = (
-        stores["status"].astype(str).str.lower() if "status" in stores else pd.Series(["new"] * len(stores))
-    )
-    df = pd.DataFrame({"region": region.to_numpy(), "existing": (status == "existing").to_numpy()})
-    df["new"] = ~df["existing"]
-    out = df.groupby("region", sort=False)[["new", "existing"]].sum().astype(int)
-    out["total"] = out["new"] + out["existing"]
-    out = out.sort_values(["total", "new"], ascending=False, kind="stable")
-    if top is not None and len(out) > top:
-        rest, n_rest = out.iloc[top:].sum(), len(out) - top
-        out = out.iloc[:top].copy()
-        out.loc[f"other regions ({n_rest})"] = rest
-    out.index.name = "region"
-    return out[cols]
 
 
 def write_charts(plan: Any, out_dir: str | Path) -> dict[str, Path]:

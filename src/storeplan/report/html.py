@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from .._io import write_text
+from ..rollout.reasons import REASON_TEXT, UnopenedReason
 from ._common import (
-    category_columns,
     fmt_int,
     fmt_km,
     fmt_money,
@@ -28,15 +28,22 @@ from ._common import (
     fmt_pct,
     fmt_seconds,
     fmt_value,
-    has_columns,
     is_missing,
     metric,
-    share_by_region,
     synthetic_notes,
-    wave_labels,
+)
+from .tables import (
+    Table,
+    assumptions_table,
+    category_table,
+    region_table,
+    share_table,
+    top_stores_table,
+    unopened_table,
+    year_table,
 )
 
-__all__ = ["write_report", "render_report", "write_rollout_pngs"]
+__all__ = ["write_report", "render_report", "render_table", "fmt_unit", "write_rollout_pngs"]
 
 log = logging.getLogger(__name__)
 
@@ -47,36 +54,6 @@ _OBJECTIVE_LABELS = {
     "revenue": "maximise captured revenue (Huff market share)",
 }
 
-# Metrics shown in the headline cards; every other key is listed under "Assumptions".
-_HEADLINE_KEYS = {
-    "objective",
-    "bound",
-    "gap",
-    "proven_optimal",
-    "seconds",
-    "n_stores",
-    "covered_population",
-    "coverage_share",
-    "mean_km",
-    "median_km",
-    "total_population",
-}
-# Market-model metrics shown in the revenue cards (hidden from "Assumptions" when shown).
-_MARKET_KEYS = {
-    "total_market",
-    "own_revenue",
-    "own_offline_revenue",
-    "online_transfer",
-    "market_share",
-    "market_share_before",
-    "net_gain",
-    "new_store_revenue",
-    "existing_revenue",
-    "existing_revenue_before",
-    "taken_from_existing_stores",
-    "taken_from_online",
-    "rival_revenue",
-}
 # Rollout chart PNGs of storeplan.report.pdf.write_rollout_charts: key, alt, caption.
 _ROLLOUT_CHARTS = (
     (
@@ -149,6 +126,7 @@ li.synthetic { color: var(--warn); font-weight: 600; }
 .card.good .value { color: #1b7837; }
 .card.bad .value { color: #b2182b; }
 tr.after td { color: var(--muted); }
+tr.total td { font-weight: 600; border-top: 2px solid var(--line); }
 td.yes { color: #1b7837; font-weight: 600; }
 td.no { color: #b2182b; font-weight: 600; }
 .bar { display: inline-block; height: 10px; background: var(--accent); border-radius: 2px;
@@ -224,6 +202,56 @@ def _table(
     cls = ' class="wide"' if wide else ""
     table = f"<table{tid}{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     return f'<div class="scroll">{table}</div>' if wide else table
+
+
+def fmt_unit(value: Any, unit: str) -> str:
+    """Format a raw value by its unit (:data:`storeplan.report.tables.UNITS`)."""
+    if isinstance(value, str):
+        return value
+    if is_missing(value):
+        return "-"
+    if unit in ("count", "persons"):
+        return fmt_int(value)
+    if unit == "km":
+        return fmt_km(value)
+    if unit == "share":
+        return fmt_pct(value)
+    if unit == "points":
+        return f"{100 * float(value):+.1f} pts"
+    if unit in ("currency", "currency/year"):
+        return fmt_money(value)
+    if unit == "person-km":
+        return f"{fmt_num(value)} person-km"
+    if unit == "number":
+        return f"{float(value):,.4g}"
+    return fmt_value(value)
+
+
+def render_table(t: Table, *, wide: bool = False) -> str:
+    """Render a :class:`storeplan.report.tables.Table`: text formatted by unit, the exact
+    number of every numeric cell in ``data-value``, shares with a bar where asked."""
+    header = [(c.title, c.numeric) for c in t.columns]
+    rows: list[list[Cell]] = []
+    df = t.rows
+    units = df["unit"].tolist() if "unit" in df else None
+    for k in range(len(df)):
+        row: list[Cell] = []
+        for c in t.columns:
+            v = df[c.key].iat[k]
+            unit = units[k] if c.unit == "by_row" and units is not None else c.unit
+            text = fmt_unit(v, unit)
+            if isinstance(v, str) or is_missing(v) or unit in ("text", "year"):
+                row.append((text, None, ""))
+            elif c.bar:
+                row.append((text, float(v), "", max(1, round(120 * float(v)))))
+            else:
+                row.append((text, float(v), ""))
+        rows.append(row)
+    classes = [str(x) for x in df["row_class"]] if "row_class" in df else None
+    if t.total and rows:
+        classes = classes or [""] * len(rows)
+        classes[-1] = (classes[-1] + " total").strip()
+    return _table(header, rows, row_classes=classes, table_id=t.name, wide=wide)
 
 
 def _money_cell(x: Any) -> Cell:
@@ -537,62 +565,11 @@ def _rollout_cards(plan: Any, h: dict[str, Any]) -> str:
 
 def _rollout_table(plan: Any) -> str:
     """Year-by-year table of the forecast (rollout years, then the rest of the horizon)."""
-    fc = getattr(plan, "forecast", None)
-    py = getattr(fc, "per_year", None)
-    if not isinstance(py, pd.DataFrame) or len(py) == 0:
+    t = year_table(plan)
+    if t.empty:
         return ""
-    header = [
-        ("year", False),
-        ("stores opened", True),
-        ("stores open", True),
-        ("sales", True),
-        ("target", True),
-        ("target met", False),
-        ("shortfall", True),
-        ("extra stores needed", True),
-        ("capex", True),
-        ("cash flow", True),
-        ("cumulative cash flow", True),
-    ]
-    rows: list[list[Cell]] = []
-    classes: list[str] = []
-    for _, r in py.iterrows():
-        in_roll = bool(r.get("in_rollout", True))
-        met = r.get("target_met")
-        if is_missing(met):
-            met_cell: Cell = ("-", None, "")
-        else:
-            met_cell = ("yes", None, "yes") if bool(met) else ("no", None, "no")
-        missed = not is_missing(met) and not bool(met)
-        extra = r.get("extra_stores")
-        rows.append(
-            [
-                (str(r["label"]), None, ""),
-                (fmt_int(r["stores_opened"]), r["stores_opened"], ""),
-                (fmt_int(r["stores_open"]), r["stores_open"], ""),
-                _money_cell(r["revenue"]),
-                _money_cell(r.get("target")),
-                met_cell,
-                _money_cell(r.get("shortfall")) if missed else ("-", r.get("shortfall"), ""),
-                (
-                    "-" if not missed else "n/a" if is_missing(extra) or int(extra) < 0 else fmt_int(extra),
-                    extra,
-                    "",
-                ),
-                _money_cell(r.get("capex")),
-                _money_cell(r.get("cash_flow")),
-                _money_cell(r.get("cumulative_cash_flow")),
-            ]
-        )
-        classes.append("" if in_roll else "after")
-    n_roll = int(py["in_rollout"].sum()) if "in_rollout" in py else len(py)
-    note = ""
-    if n_roll < len(py):
-        note = (
-            f"<p>Rows in grey: years after the {n_roll}-year rollout, no new openings; "
-            "their cash flow counts in the NPV.</p>"
-        )
-    return _table(header, rows, row_classes=classes, table_id="rollout-years", wide=True) + note
+    note = f"<p>{escape(t.note)}</p>" if t.note else ""
+    return render_table(t, wide=True) + note
 
 
 def _rollout_section(plan: Any, charts: dict[str, str], links: dict[str, str]) -> str:
@@ -604,6 +581,7 @@ def _rollout_section(plan: Any, charts: dict[str, str], links: dict[str, str]) -
     table = _rollout_table(plan)
     if table:
         parts += ["<h3>Year by year</h3>", table]
+    parts.append(_unopened(plan))
     parts.append(_figures(charts, _ROLLOUT_CHARTS))
     method = h.get("method")
     gap = h.get("npv_gap")
@@ -816,115 +794,30 @@ def _figures(charts: dict[str, str], spec: tuple[tuple[str, str, str], ...]) -> 
 
 def _categories(plan: Any) -> str:
     """Revenue by product category (``revenue_<category>`` columns), new vs existing."""
-    stores = plan.stores
-    cats = category_columns(stores)
-    if not cats:
-        return ""
-    vals = {c: pd.to_numeric(stores[c], errors="coerce").fillna(0.0) for c in cats}
-    total = float(sum(v.sum() for v in vals.values()))
-    status = (
-        stores["status"].astype(str).str.lower()
-        if "status" in stores
-        else pd.Series(["new"] * len(stores), index=stores.index)
-    )
-    rows: list[list[Cell]] = []
-    for c in sorted(cats, key=lambda c: -float(vals[c].sum())):
-        v = float(vals[c].sum())
-        share = v / total if total > 0 else 0.0
-        rows.append(
-            [
-                (c[len("revenue_") :].replace("_", " "), None, ""),
-                _money_cell(v),
-                (fmt_pct(share), share, "", max(1, round(120 * share))),
-                _money_cell(float(vals[c][status == "new"].sum())),
-                _money_cell(float(vals[c][status == "existing"].sum())),
-            ]
-        )
-    rows.append(
-        [
-            ("all categories", None, ""),
-            _money_cell(total),
-            ("100.0%", 1.0, ""),
-            _money_cell(float(sum(v[status == "new"].sum() for v in vals.values()))),
-            _money_cell(float(sum(v[status == "existing"].sum() for v in vals.values()))),
-        ]
-    )
-    return _table(
-        [
-            ("category", False),
-            ("store revenue per year", True),
-            ("share", True),
-            ("new stores", True),
-            ("existing stores", True),
-        ],
-        rows,
-        table_id="categories",
-    )
+    t = category_table(plan)
+    return "" if t.empty else render_table(t)
 
 
 def _share_levels(plan: Any) -> str:
     """Our share by city tier (area level: city / county / township), before and after."""
-    t = share_by_region(plan, column="level")
+    t = share_table(plan, "level", top=None)
     if t.empty:
         return ""
-    rows: list[list[Cell]] = []
-    for _, r in t.iterrows():
-        rows.append(
-            [
-                (str(r["region"]), None, ""),
-                _money_cell(r["market"]),
-                (fmt_pct(r["share_before"]), r["share_before"], ""),
-                (fmt_pct(r["share_after"]), r["share_after"], ""),
-                (f"{100 * float(r['change']):+.1f} pts", r["change"], ""),
-            ]
-        )
     return (
         "<h3>Market share by city tier</h3><p>Offline market per area level (city, county, "
-        "township): our share before and after the new stores.</p>"
-        + _table(
-            [
-                ("level", False),
-                ("offline market per year", True),
-                ("share before", True),
-                ("share after", True),
-                ("change", True),
-            ],
-            rows,
-            table_id="share-levels",
-        )
+        "township): our share before and after the new stores.</p>" + render_table(t)
     )
 
 
 def _share_regions(plan: Any, top: int = 12) -> str:
-    t = share_by_region(plan)
+    t = share_table(plan, "region", top=top)
     if t.empty:
         return ""
-    rows: list[list[Cell]] = []
-    for _, r in t.head(top).iterrows():
-        rows.append(
-            [
-                (str(r["region"]), None, ""),
-                _money_cell(r["market"]),
-                (fmt_pct(r["share_before"]), r["share_before"], ""),
-                (fmt_pct(r["share_after"]), r["share_after"], ""),
-                (f"{100 * float(r['change']):+.1f} pts", r["change"], ""),
-            ]
-        )
-    more = f" ({top} largest of {len(t)})" if len(t) > top else ""
+    n = int(t.meta.get("n_groups", len(t)))
+    more = f" ({len(t)} largest of {n})" if n > len(t) else ""
     return (
         f"<p>Offline market per region{escape(more)}: our share before and after "
-        "the new stores.</p>"
-        + _table(
-            [
-                ("region", False),
-                ("offline market per year", True),
-                ("share before", True),
-                ("share after", True),
-                ("change", True),
-            ],
-            rows,
-            table_id="share-regions",
-        )
+        "the new stores.</p>" + render_table(t)
     )
 
 
@@ -992,198 +885,32 @@ def _revenue_section(plan: Any, charts: dict[str, str]) -> str:
 
 
 def _top_stores(plan: Any, top_n: int) -> str:
-    stores = plan.stores
-    if len(stores) == 0:
+    if len(plan.stores) == 0:
         return "<p>The plan has no stores.</p>"
-    key = next((c for c in ("revenue", "demand_captured", "covered_population") if c in stores), None)
-    df = stores.sort_values(key, ascending=False, kind="stable") if key else stores
-    df = df.head(top_n)
-    market = has_columns(df, "revenue") and any(
-        c in df for c in ("catchment_share", "net_gain", "from_existing_stores")
-    )
-    cols: list[tuple[str, str, bool]] = [("id", "store", False)]
-    text_cols = ("name", "status", "region") if market else ("name", "status", "format", "region")
-    cols += [(c, c, False) for c in text_cols if c in df]
-    opens = _open_years(plan)
-    if opens:
-        df = df.assign(_opens=df["id"].astype(str).map(opens))
-        cols.append(("_opens", "opens", False))
-    if market:
-        cols += [
-            (c, lbl, True)
-            for c, lbl in (
-                ("revenue", "revenue / year"),
-                ("catchment_share", "catchment share"),
-                ("net_gain", "net gain"),
-                ("from_existing_stores", "from existing stores"),
-                ("from_online", "from web shop"),
-            )
-            if c in df
-        ]
-    else:
-        cols += [
-            (c, lbl, True)
-            for c, lbl in (
-                ("covered_population", "covered population"),
-                ("demand_captured", "demand captured"),
-                ("revenue", "revenue"),
-                ("share", "share"),
-                ("n_areas", "areas"),
-            )
-            if c in df
-        ]
-    money = {"revenue", "net_gain", "from_existing_stores", "from_online"} if market else set()
-    rows = []
-    for rank, (_, r) in enumerate(df.iterrows(), start=1):
-        row: list[Cell] = [str(rank)]
-        for c, _, num in cols:
-            v = r[c]
-            if not num:
-                row.append("-" if is_missing(v) else str(v))
-            elif c in money:
-                row.append(_money_cell(v))
-            elif c in ("covered_population", "n_areas"):
-                row.append(fmt_int(v))
-            elif c in ("share", "catchment_share"):
-                row.append(fmt_pct(v))
-            else:
-                row.append(fmt_num(v))
-        rows.append(row)
-    header = [("#", True)] + [(lbl, num) for _, lbl, num in cols]
-    ranked = f"ranked by {key.replace('_', ' ')}" if key else "in plan order"
-    more = f" of {len(stores):,}" if len(stores) > top_n else ""
-    expl = ""
-    if market:
-        expl = (
-            " Revenue per year; catchment share: the store's share of offline spending "
-            "in the areas it serves (nearest store); net gain, from existing stores and "
-            "from web shop: where the new store's revenue comes from (they add up to its "
-            "revenue, and over all new stores to the plan totals above; existing stores: -)."
-        )
-    return (
-        f"<p>Top {len(df):,}{more} stores, {escape(ranked)}. "
-        f"Every store is on the map.{escape(expl)}</p>"
-        + _table(header, rows, table_id="top-stores", wide=market)
-    )
-
-
-def _open_years(plan: Any) -> dict[str, str]:
-    """Store id -> opening year label (``existing``, ``2027``, ``not opened``) from the
-    plan's rollout schedule; empty without one."""
-    sched = getattr(plan, "schedule", None)
-    ids = getattr(sched, "ids", None)
-    years = getattr(sched, "open_year", None)
-    if ids is None or years is None:
-        return {}
-    labels = wave_labels(plan)
-    out = {}
-    for i, y in zip(ids, years, strict=False):
-        y = int(y)
-        lab = labels.get(y, str(y))
-        out[str(i)] = (
-            "existing" if y == 0 else "not opened" if y < 0 else f"year {y}" if lab == str(y) else lab
-        )
-    return out
+    t = top_stores_table(plan, top_n)
+    return f"<p>{escape(t.note)}</p>" + render_table(t, wide=bool(t.meta.get("market")))
 
 
 def _regions(plan: Any, top: int = 20) -> str:
-    from .charts import stores_per_region
+    t = region_table(plan, top=top)
+    return "<p>No stores.</p>" if t.empty else render_table(t)
 
-    t = stores_per_region(plan, top=top)
+
+def _unopened(plan: Any) -> str:
+    """The planned stores the rollout leaves unopened and why, or ``""``."""
+    t = unopened_table(plan)
     if t.empty:
-        return "<p>No stores.</p>"
-    stores = plan.stores
-    region = stores["region"].astype(object).fillna("(no region)") if "region" in stores else None
-    cov = rev = None
-    if region is not None and "covered_population" in stores:
-        cov = stores.groupby(region, sort=False)["covered_population"].sum()
-    if region is not None and has_columns(stores, "revenue"):
-        rev = pd.to_numeric(stores["revenue"], errors="coerce").groupby(region, sort=False).sum()
-    listed = [
-        n
-        for n in t.index
-        if n in (cov.index if cov is not None else ()) or n in (rev.index if rev is not None else ())
-    ]
-
-    def value(series: pd.Series | None, name: Any) -> Any:
-        if series is None:
-            return None
-        if name in series.index:
-            return series.get(name)
-        if str(name).startswith("other regions"):  # the tail summed by stores_per_region
-            return float(series.sum() - series.reindex(listed).fillna(0.0).sum())
-        return None
-
-    rows: list[list[Cell]] = []
-    for name, r in t.iterrows():
-        row: list[Cell] = [
-            str(name),
-            fmt_int(r["new"]),
-            fmt_int(r["existing"]),
-            fmt_int(r["total"]),
-            fmt_int(value(cov, name)),
-        ]
-        if rev is not None:
-            row.append(_money_cell(value(rev, name)))
-        rows.append(row)
-    header = [
-        ("region", False),
-        ("new", True),
-        ("existing", True),
-        ("total", True),
-        ("covered population", True),
-    ]
-    if rev is not None:
-        header.append(("revenue / year", True))
-    return _table(header, rows, table_id="regions")
+        return ""
+    counts = t.meta.get("counts", {})
+    by = "; ".join(f"{REASON_TEXT[UnopenedReason(k)]}: {v:,}" for k, v in counts.items())
+    return (
+        '<section id="unopened"><h3>Planned stores not opened</h3>'
+        f"<p>{escape(t.note)} By reason: {escape(by)}.</p>" + render_table(t, wide=True) + "</section>"
+    )
 
 
 def _assumptions(plan: Any) -> str:
-    metrics = dict(getattr(plan, "metrics", None) or {})
-    kind = str(getattr(plan, "objective", "") or "")
-    rows: list[list[Cell]] = [
-        ["scenario", str(getattr(plan, "scenario_name", "") or "-")],
-        ["objective", _OBJECTIVE_LABELS.get(kind, kind or "-")],
-    ]
-    radius = metric(plan, "radius_km")
-    if radius is not None:
-        rows.append(["coverage radius", fmt_km(radius)])
-    rows.append(["demand areas", f"{len(plan.areas):,}"])
-    if "level" in plan.areas and len(plan.areas):
-        levels = plan.areas["level"].astype(object).fillna("-").value_counts()
-        rows.append(["area levels", ", ".join(f"{k}: {v:,}" for k, v in levels.items())])
-    if "population_source" in plan.areas and len(plan.areas):
-        src = plan.areas["population_source"].astype(object).fillna("-").value_counts()
-        rows.append(["population source", ", ".join(f"{k}: {v:,} areas" for k, v in src.items())])
-    rivals = getattr(plan, "rivals", None)
-    n_riv = 0 if rivals is None else len(rivals)
-    brands = rivals["brand"].nunique() if rivals is not None and n_riv and "brand" in rivals else 0
-    rows.append(["rival stores", f"{n_riv:,}" + (f" ({brands} brands)" if brands else "")])
-    asg = getattr(plan, "assignment", None)
-    if asg is not None and len(asg):
-        unserved = int(asg["store_id"].isna().sum())
-        rows.append(["areas without a store", f"{unserved:,} of {len(asg):,}"])
-        if "covered" in asg:
-            covered = int(asg["covered"].fillna(False).astype(bool).sum())
-            rows.append(
-                [
-                    "areas covered",
-                    f"{covered:,} of {len(asg):,}"
-                    + (f" (within {fmt_km(radius)})" if radius is not None else ""),
-                ]
-            )
-    shown = set(_HEADLINE_KEYS) | {"radius_km"}
-    if _has_market(plan):
-        shown |= _MARKET_KEYS
-    if isinstance(metrics.get("calibration"), dict) and metrics["calibration"]:
-        shown.add("calibration")
-    if _rollout_headline(plan) is not None:
-        shown.add("rollout")
-    for k in sorted(metrics, key=str):
-        if k in shown:
-            continue
-        rows.append([str(k).replace("_", " "), fmt_value(metrics[k])])
-    return _table([("setting", False), ("value", False)], rows, table_id="assumptions")
+    return render_table(assumptions_table(plan))
 
 
 def _notes(plan: Any) -> str:

@@ -629,7 +629,10 @@ _LEGEND_CSS = """
 .storeplan-legend {
   background: rgba(255,255,255,0.93); padding: 8px 11px; border-radius: 6px;
   box-shadow: 0 1px 5px rgba(0,0,0,0.35); font: 12px/1.45 system-ui, sans-serif;
-  max-width: 330px; max-height: calc(100vh - 120px); overflow-y: auto; color: #222; }
+  max-width: 300px; max-height: calc(100vh - 90px); overflow-y: auto; color: #222; }
+.leaflet-control-layers { font: 12px/1.35 system-ui, sans-serif; max-width: 280px;
+  max-height: calc(100vh - 90px); overflow-y: auto; }
+.leaflet-control-layers label { margin: 1px 0; }
 .storeplan-legend h4 { margin: 0 0 4px; font-size: 13px; display: inline; }
 .storeplan-legend summary { cursor: pointer; margin-bottom: 3px; }
 .storeplan-legend .sw { display: inline-block; width: 11px; height: 11px;
@@ -728,10 +731,15 @@ def _outlines_for(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _panel_corners(data: dict[str, Any]) -> tuple[str, str]:
-    """Leaflet corners for the legend and the layer panel: the two corners of the data's
-    bounding box that hold the fewest areas and stores (corner boxes of 35 % x 45 %), so
-    the panels cover as little of the data as they can; the zoom buttons keep top left
-    for the layer panel only when it is as empty as the others."""
+    """Leaflet corners for the legend and the layer panel.
+
+    The two panels always go to opposite sides (one left, one right), so they never
+    overlap each other; of the four such placements, the one whose corners hold the
+    fewest areas and stores (corner boxes of 35 % x 45 % of the data's bounding box)
+    wins, ties in the usual places (legend bottom left, layers top right). The initial
+    view is then fitted to the data in the space between the two panels (see
+    :data:`_FIT_JS`), so neither covers the markers at the start.
+    """
     pts = [(a[0], a[1]) for a in data["areas"]] + [(s[0], s[1]) for s in data["stores"] if s[0] is not None]
     if len(pts) < 4:
         return "bottomleft", "topright"
@@ -746,10 +754,34 @@ def _panel_corners(data: dict[str, Any]) -> tuple[str, str]:
         "bottomleft": int(((fx < 0.35) & (fy < 0.45)).sum()),
         "bottomright": int(((fx > 0.65) & (fy < 0.45)).sum()),
     }
-    # ties: the usual places first (legend bottom left, layers top right)
-    pref = ["bottomleft", "topright", "bottomright", "topleft"]
-    ranked = sorted(pref, key=lambda c: (count[c], pref.index(c)))
-    return ranked[0], ranked[1]
+    options = [
+        ("bottomleft", "topright"),
+        ("bottomright", "topleft"),
+        ("topleft", "bottomright"),
+        ("topright", "bottomleft"),
+    ]
+    return min(options, key=lambda o: (count[o[0]] + count[o[1]], options.index(o)))
+
+
+#: Fit the initial view to the data between the panels: measure the legend and the
+#: layer panel once drawn and pad the bounds on their sides by their widths (when the
+#: window is wide enough to leave the data at least 40 % of it).
+_FIT_JS = r"""
+(function (map, bounds) { setTimeout(function () {
+    function width(side) {
+        var w = 0;
+        document.querySelectorAll('.leaflet-' + side + ' .storeplan-legend, .leaflet-' + side +
+                                  ' .leaflet-control-layers').forEach(function (el) {
+            w = Math.max(w, el.getBoundingClientRect().width);
+        });
+        return w;
+    }
+    var size = map.getSize();
+    var left = width('left') + 16, right = width('right') + 16;
+    if (size.x - left - right < 0.4 * size.x) { left = 16; right = 16; }
+    map.fitBounds(bounds, {paddingTopLeft: [left, 16], paddingBottomRight: [right, 16], animate: false});
+}, 0); })({{ this._parent.get_name() }}, {{ this.bounds }});
+"""
 
 
 def build_map(
@@ -785,7 +817,15 @@ def build_map(
     data = _map_data(plan, max_rival_brands)
     title = str(getattr(plan, "scenario_name", "") or "storeplan")
     fig = Figure(title=html.escape(f"{title} - storeplan map"))
-    m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_start=4, location=[35.0, 105.0])
+    m = folium.Map(
+        tiles=None,
+        prefer_canvas=True,
+        control_scale=True,
+        zoom_start=4,
+        location=[35.0, 105.0],
+        font_size="12px",
+        zoom_snap=0.25,
+    )
     # Inline Leaflet instead of folium's CDN links (jQuery/Bootstrap are not needed).
     m.default_js = []
     m.default_css = []
@@ -870,7 +910,18 @@ def build_map(
     lat = [a[1] for a in data["areas"]] + [s[1] for s in data["stores"] if s[1] is not None]
     lon = [a[0] for a in data["areas"]] + [s[0] for s in data["stores"] if s[0] is not None]
     if lat:
-        m.fit_bounds([[min(lat), min(lon)], [max(lat), max(lon)]], padding=(20, 20))
+        bounds = [[min(lat), min(lon)], [max(lat), max(lon)]]
+        m.fit_bounds(bounds, padding=(20, 20))  # without script: the plain fit
+
+        class _Fit(MacroElement):
+            _template = Template("{% macro script(this, kwargs) %}" + _FIT_JS + "{% endmacro %}")
+
+            def __init__(self) -> None:
+                super().__init__()
+                self._name = "StoreplanFit"
+                self.bounds = json.dumps(bounds)
+
+        m.add_child(_Fit())
     return fig
 
 
