@@ -186,16 +186,79 @@ def check_saved_plan(out: Path, *, report: bool = True) -> None:
         assert close(cards["NPV"], s["rollout"]["npv"])
         assert close(cards["NPV added by the new stores"], s["rollout"]["npv_new"])
         assert cards["New stores opened"] == sum(s["rollout"]["opened_per_year"])
+        # the year table is forecast_years.csv, column by column
         header, trows = rep.tables["rollout-years"]
-        col = header.index("sales")
-        fy = pd.read_csv(out / "forecast_years.csv")
-        fy = fy[fy["in_rollout"].astype(bool)]
-        np.testing.assert_allclose([row[col][1] for row in trows[: len(fy)]], fy["revenue"], rtol=1e-12)
+        fy_all = pd.read_csv(out / "forecast_years.csv")
+        assert len(trows) == len(fy_all)
+        for title, column in (
+            ("sales / year", "revenue"),
+            ("stores opened", "stores_opened"),
+            ("stores open", "stores_open"),
+            ("capex", "capex"),
+            ("cash flow", "cash_flow"),
+            ("cumulative cash flow", "cumulative_cash_flow"),
+        ):
+            c = header.index(title)
+            np.testing.assert_allclose(
+                [row[c][1] for row in trows], fy_all[column], rtol=1e-12, err_msg=title
+            )
+        # unopened stores: the report's table = rollout.csv's "not opened" rows and reasons
+        ro = pd.read_csv(out / "rollout.csv", dtype={"id": str}, keep_default_na=False, na_values=[""])
+        never = ro[ro["status"] == "not opened"].set_index("id")
+        if len(never):
+            header, urows = rep.tables["unopened"]
+            sid, why, cost = header.index("store"), header.index("reason"), header.index("opening cost")
+            assert {row[sid][0] for row in urows} == set(never.index)
+            for row in urows:
+                assert row[why][0] == never.loc[row[sid][0], "reason_detail"]
+                assert close(row[cost][1], never.loc[row[sid][0], "opening_cost"])
+        else:
+            assert "unopened" not in rep.tables
+        # assumptions: the rollout caps and budgets of rollout.json, the formats of summary.json
+        spec = json.loads((out / "rollout.json").read_text(encoding="utf-8"))["spec"]
+        _, arows = rep.tables["assumptions"]
+        got = {(row[0][0], row[1][0]): row[2] for row in arows}
+        caps = [
+            v
+            for (topic, item), v in got.items()
+            if topic.startswith("rollout ") and item == "most new stores"
+        ]
+        assert len(caps) == spec["years"]
+        if isinstance(spec.get("stores_per_year"), list):
+            assert [v[1] for v in caps] == spec["stores_per_year"]
+        budgets = [v for (t, item), v in got.items() if t.startswith("rollout ") and item == "opening budget"]
+        if isinstance(spec.get("budget_per_year"), list):
+            assert [v[1] for v in budgets] == pytest.approx(spec["budget_per_year"])
+        assert got[("rollout", "gross margin (share of sales)")][1] == pytest.approx(spec["gross_margin"])
+        assert got[("rollout", "discount rate per year")][1] == pytest.approx(spec["discount_rate"])
+    if "assumptions" in s:
+        _, arows = rep.tables["assumptions"]
+        got = {(row[0][0], row[1][0]): row[2] for row in arows}
+        for f in s["assumptions"]["formats"]:
+            assert close(got[(f"format {f['name']}", "opening cost per store")][1], f["opening_cost"])
+            assert close(got[(f"format {f['name']}", "fixed cost per store")][1], f["fixed_cost"])
+        assert close(
+            got[("market model", "outside option (buying at no modelled store)")][1],
+            s["assumptions"]["outside"],
+        )
+    # revenue by category: each row = the sum of plan.csv's revenue_<category>, total = offline revenue
+    if "categories" in rep.tables:
+        _, crows = rep.tables["categories"]
+        for row in crows[:-1]:
+            column = "revenue_" + row[0][0].replace(" ", "_")
+            assert close(row[1][1], stores[column].sum(), scale=money), column
+        assert close(crows[-1][1][1], stores["offline_revenue"].sum(), scale=money)
+    # stores per region: counts and revenue add up to plan.csv
+    header, grows = rep.tables["regions"]
+    assert sum(row[header.index("total")][1] for row in grows) == len(stores)
+    if "revenue / year" in header:
+        c = header.index("revenue / year")
+        assert close(sum(row[c][1] for row in grows), stores["revenue"].sum(), scale=money)
     # the top-stores table shows plan.csv's figures
     header, trows = rep.tables["top-stores"]
     by_id = stores.set_index("id")
     sid = header.index("store")
-    for name, column in (("revenue / year", "revenue"), ("net gain", "net_gain")):
+    for name, column in (("revenue / year", "revenue"), ("net gain / year", "net_gain")):
         if name not in header:
             continue
         c = header.index(name)

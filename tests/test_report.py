@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("folium")
 pytest.importorskip("matplotlib")
 
+from storeplan.metrics import CalibrationSummary, PlanMetrics  # noqa: E402
 from storeplan.report import write_map, write_report  # noqa: E402
 from storeplan.report._common import fmt_km, fmt_pct  # noqa: E402
 from storeplan.report.charts import (  # noqa: E402
@@ -170,7 +171,7 @@ def test_report_escapes_plan_text(tmp_path: Path) -> None:
         rivals=rivals,
         areas=areas,
         notes=(evil,),
-        metrics={**base.metrics, evil: evil},
+        metrics=dataclasses.replace(base.metrics, method=evil),
         provenance={**base.provenance, "x": evil},
     )
     paths = write_report(plan, tmp_path)
@@ -199,11 +200,33 @@ def test_map_inlines_leaflet_and_has_no_cdn_links(plan: FakePlan, report: dict[s
     assert "<plan>" not in text  # legend text escaped for HTML, then for the script
 
 
+def blank_metrics(**kw: Any) -> PlanMetrics:
+    """A PlanMetrics with nothing known (NaN figures, zero counts): an old, sparse plan."""
+    vals: dict[str, Any] = {}
+    for f in dataclasses.fields(PlanMetrics):
+        if f.default is not dataclasses.MISSING:
+            continue
+        t = str(f.type)
+        vals[f.name] = (
+            float("nan")
+            if t == "float"
+            else 0
+            if t == "int"
+            else False
+            if t == "bool"
+            else "min"
+            if f.name == "sense"
+            else ""
+        )
+    vals.update(kw)
+    return PlanMetrics(**vals)
+
+
 def test_map_without_rivals_radius_or_assignment(tmp_path: Path) -> None:
     base = make_plan(n_areas=80, n_stores=5, n_rivals=0, radius_km=None)
     assert base.rivals.empty
     empty = base.assignment.iloc[:0]
-    plan = dataclasses.replace(base, assignment=empty, metrics={})
+    plan = dataclasses.replace(base, assignment=empty, metrics=blank_metrics())
     text = write_map(plan, tmp_path / "m.html").read_text(encoding="utf-8")
     assert "Coverage radius (" not in text and "Catchments (store" not in text
     assert "Demand areas (80)" in text
@@ -216,7 +239,7 @@ def test_report_tolerates_sparse_inputs(tmp_path: Path) -> None:
         stores=base.stores[["id", "lon", "lat"]],
         areas=base.areas[["id", "lon", "lat", "population"]],
         rivals=pd.DataFrame(columns=["id", "brand", "lon", "lat"]),
-        metrics={"objective": float("nan"), "gap": None},
+        metrics=blank_metrics(n_stores=3),
         coverage_curve=pd.DataFrame(columns=["n_stores", "covered_population", "covered_share", "mean_km"]),
         provenance={},
         notes=(),
@@ -670,7 +693,10 @@ def test_rollout_and_revenue_sections_escape_plan_text(rollout_plan: FakePlan, t
         rollout_plan,
         stores=stores,
         areas=areas,
-        metrics={**rollout_plan.metrics, "calibration": {"n_stores": 3, "r2": 0.2, "fitted": {evil: 1.0}}},
+        metrics=dataclasses.replace(
+            rollout_plan.metrics,
+            calibration=CalibrationSummary(n_stores=3, r2=0.2, mape=0.5, fitted={evil: 1.0}, success=True),
+        ),
     )
     paths = write_report(plan, tmp_path)
     for key in ("report", "map"):
@@ -713,7 +739,7 @@ def test_share_by_city_tier_table():
             assignment=pd.DataFrame(),
             areas=pd.DataFrame(),
             rivals=pd.DataFrame(),
-            metrics={},
+            metrics=blank_metrics(),
             coverage_curve=pd.DataFrame(),
             provenance={},
             notes=(),

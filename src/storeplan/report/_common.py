@@ -27,7 +27,7 @@ __all__ = [
     "share_by_region",
     "wave_labels",
     "synthetic_notes",
-    "metric",
+    "opt",
 ]
 
 _INSTALL_HINT = 'storeplan reports need {name}: pip install "storeplan[report]"'
@@ -168,11 +168,10 @@ def fmt_value(x: Any) -> str:
     return str(x)
 
 
-def metric(plan: Any, key: str, default: Any = None) -> Any:
-    """Read ``plan.metrics[key]`` tolerantly (missing dict, missing key, NaN -> default)."""
-    metrics = getattr(plan, "metrics", None) or {}
-    value = metrics.get(key, default)
-    return default if is_missing(value) else value
+def opt(value: Any) -> Any:
+    """``value``, or None when it is missing (None, NaN): for an optional figure of
+    :class:`storeplan.metrics.PlanMetrics` read as an attribute (``opt(m.net_gain)``)."""
+    return None if is_missing(value) else value
 
 
 def served_areas(plan: Any) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._io import atomic_path
-from ._common import metric, require, served_areas, share_by_region
+from ._common import opt, require, served_areas, share_by_region
 from .tables import stores_per_region
 
 __all__ = [
@@ -90,12 +90,15 @@ def coverage_curve_chart(plan: Any, path: str | Path, *, dpi: int = 110) -> Path
     if "covered_share" in curve:
         share = pd.to_numeric(curve["covered_share"], errors="coerce").to_numpy(float)
     else:
-        total = metric(plan, "total_population") or np.nan
+        total = opt(plan.metrics.total_population) or np.nan
         share = pd.to_numeric(curve["covered_population"], errors="coerce").to_numpy(float) / total
     _style(ax)
     ax.plot(x, 100 * share, color=_BLUE, marker="o", markersize=3.5, linewidth=2, label="population covered")
     ax.set_xlabel("number of stores")
-    ax.set_ylabel("population covered (%)", color=_BLUE)
+    radius = opt(plan.metrics.radius_km)
+    ax.set_ylabel(
+        f"population within {float(radius):,.0f} km (%)" if radius else "population covered (%)", color=_BLUE
+    )
     ax.set_ylim(0, 100)
     ax.tick_params(axis="y", colors=_BLUE)
     handles = ax.get_lines()[:]
@@ -197,7 +200,7 @@ def distance_chart(plan: Any, path: str | Path, *, bins: int = 40, dpi: int = 11
     ax.set_ylabel("population (millions)")
     mean = float(np.average(k, weights=w))
     ax.axvline(mean, color=_ORANGE, linewidth=1.6, label=f"mean {mean:,.1f} km")
-    radius = metric(plan, "radius_km")
+    radius = opt(plan.metrics.radius_km)
     if radius is not None and 0 < float(radius) <= hi * 1.5:
         ax.axvline(
             float(radius),
@@ -206,11 +209,14 @@ def distance_chart(plan: Any, path: str | Path, *, bins: int = 40, dpi: int = 11
             linewidth=1.4,
             label=f"coverage radius {float(radius):,.0f} km",
         )
-    ax.legend(frameon=False, fontsize=9)
+    # legend above the plot area, so it never covers a bar
+    ax.legend(
+        frameon=False, fontsize=9, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, borderaxespad=0.2
+    )
     title = "Distance from customers to their store"
     if unserved > 0 and total > 0:
         title += f"\n{100 * unserved / total:.1f}% of population not served (not shown)"
-    ax.set_title(title, loc="left", fontsize=12)
+    ax.set_title(title, loc="left", fontsize=12, pad=24)
     return _save(fig, path, dpi)
 
 
@@ -244,7 +250,8 @@ def region_chart(plan: Any, path: str | Path, *, top: int = 15, dpi: int = 110) 
     t = table.iloc[::-1]
     y = np.arange(len(t))
     ax.barh(y, t["new"], color=_BLUE, label="new")
-    ax.barh(y, t["existing"], left=t["new"], color=_PURPLE, label="existing")
+    if int(t["existing"].sum()) > 0:  # never a legend entry for a series that is absent
+        ax.barh(y, t["existing"], left=t["new"], color=_PURPLE, label="existing")
     for yi, total in zip(y, t["total"], strict=True):
         ax.text(total, yi, f" {int(total):,}", va="center", fontsize=8.5, color="#333333")
     ax.set_yticks(y, [str(r) for r in t.index])
@@ -289,7 +296,8 @@ def share_region_chart(plan: Any, path: str | Path, *, top: int = 15, dpi: int =
     after = 100 * t["share_after"].to_numpy(float)
     before = 100 * t["share_before"].to_numpy(float)
     ax.barh(y + h / 2, after, height=h, color=_BLUE, label="after the plan")
-    ax.barh(y - h / 2, before, height=h, color=_LIGHT, label="before (existing stores)")
+    if before.max(initial=0.0) > 0:  # no "before" entry when we have no stores today
+        ax.barh(y - h / 2, before, height=h, color=_LIGHT, label="before (existing stores)")
     for yi, a, b in zip(y, after, before, strict=True):
         ax.text(a, yi + h / 2, f" {a:.1f}%", va="center", fontsize=8, color="#333333")
         if b > 0:
@@ -297,7 +305,8 @@ def share_region_chart(plan: Any, path: str | Path, *, top: int = 15, dpi: int =
     ax.set_yticks(y, [str(r) for r in t["region"]])
     ax.set_xlabel("our share of offline spending (%)")
     ax.set_xlim(0, max(1.0, float(max(after.max(), before.max()))) * 1.18)
-    ax.legend(frameon=True, framealpha=0.9, edgecolor="#dddddd", fontsize=9, loc="lower right")
+    # legend above the bars (outside the data area)
+    ax.legend(frameon=False, fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2)
     ax.set_title(f"Market share by region ({len(t)} largest markets)", loc="left", fontsize=12)
     return _save(fig, path, dpi)
 

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from .._io import write_text
+from ..metrics import RolloutSummary
+from ..rollout import rollout_summary
 from ..rollout.reasons import REASON_TEXT, UnopenedReason
 from ._common import (
     fmt_int,
@@ -29,7 +31,7 @@ from ._common import (
     fmt_seconds,
     fmt_value,
     is_missing,
-    metric,
+    opt,
     synthetic_notes,
 )
 from .tables import (
@@ -260,25 +262,25 @@ def _money_cell(x: Any) -> Cell:
 
 def _headline(plan: Any) -> str:
     stores = plan.stores
-    n = int(metric(plan, "n_stores", len(stores)))
+    n = int(plan.metrics.n_stores)
     status = stores["status"].astype(str).str.lower() if "status" in stores else None
     n_new = int((status == "new").sum()) if status is not None else n
     n_old = int((status == "existing").sum()) if status is not None else 0
-    covered = metric(plan, "covered_population")
-    total = metric(plan, "total_population")
-    share = metric(plan, "coverage_share")
+    covered = opt(plan.metrics.covered_population)
+    total = opt(plan.metrics.total_population)
+    share = opt(plan.metrics.coverage_share)
     if share is None and covered is not None and total:
         share = float(covered) / float(total)
-    kind = str(getattr(plan, "objective", "") or metric(plan, "kind", "") or "")
-    gap = metric(plan, "gap")
-    proven = metric(plan, "proven_optimal")
+    kind = str(plan.objective or "")
+    gap = opt(plan.metrics.gap)
+    proven = opt(plan.metrics.proven_optimal)
     if proven:
         gap_detail = "proven optimal"
     elif gap is not None:
         gap_detail = f"gap {fmt_pct(gap, 2)} (not proven optimal)"
     else:
         gap_detail = "no bound reported"
-    radius = metric(plan, "radius_km")
+    radius = opt(plan.metrics.radius_km)
     fmt_obj = fmt_money if kind == "revenue" else fmt_num
     cards = [
         _card("Stores", fmt_int(n), f"{n_new:,} new, {n_old:,} existing", exact=n),
@@ -291,17 +293,17 @@ def _headline(plan: Any) -> str:
         ),
         _card(
             "Mean distance to store",
-            fmt_km(metric(plan, "mean_km")),
-            f"median {fmt_km(metric(plan, 'median_km'))}, population-weighted",
+            fmt_km(opt(plan.metrics.mean_km)),
+            f"median {fmt_km(plan.metrics.median_km)}, population-weighted",
         ),
         _card(
             "Objective",
-            fmt_obj(metric(plan, "objective")),
+            fmt_obj(opt(plan.metrics.objective)),
             "revenue minus yearly fixed costs" if kind == "revenue" else (kind or "-"),
-            exact=metric(plan, "objective"),
+            exact=opt(plan.metrics.objective),
         ),
-        _card("Bound and gap", fmt_obj(metric(plan, "bound")), gap_detail, exact=metric(plan, "bound")),
-        _card("Run time", fmt_seconds(metric(plan, "seconds")), str(metric(plan, "method", "") or "")),
+        _card("Bound and gap", fmt_obj(opt(plan.metrics.bound)), gap_detail, exact=opt(plan.metrics.bound)),
+        _card("Run time", fmt_seconds(opt(plan.metrics.seconds)), str(plan.metrics.method or "")),
     ]
     return f'<div class="cards">{"".join(cards)}</div>'
 
@@ -315,27 +317,27 @@ def _summary(plan: Any) -> str:
     items = []
     first = f"The plan opens {n_new:,} new stores"
     first += f" next to {n_old:,} existing ones." if n_old else "."
-    share = metric(plan, "coverage_share")
-    radius = metric(plan, "radius_km")
+    share = opt(plan.metrics.coverage_share)
+    radius = opt(plan.metrics.radius_km)
     if share is not None and radius:
         first += f" {fmt_pct(share)} of the population lives within {fmt_km(radius)} of one."
     items.append(first)
     if _has_market(plan):
-        own = metric(plan, "own_revenue")
-        after = metric(plan, "market_share")
-        before = metric(plan, "market_share_before")
+        own = opt(plan.metrics.own_revenue)
+        after = opt(plan.metrics.market_share)
+        before = opt(plan.metrics.market_share_before)
         text = f"Our stores would sell {fmt_money(own)} a year"
         if after is not None:
             text += f", {fmt_pct(after)} of offline spending"
             if before is not None:
                 text += f" (today {fmt_pct(before)})"
-        net = metric(plan, "net_gain")
+        net = opt(plan.metrics.net_gain)
         if net is not None:
             text += f"; {fmt_money(net)} of it is new revenue after cannibalisation"
         items.append(text + ".")
     h = _rollout_headline(plan)
     if h is not None:
-        years = h.get("years")
+        years = h.years
         text = "The rollout"
         if years is not None and not is_missing(years):
             text += f" over {int(years)} years"
@@ -350,18 +352,18 @@ def _summary(plan: Any) -> str:
                     f"({n_never:,} left unopened; the revenue and share figures "
                     "above include them) and"
                 )
-        met = h.get("target_met")
+        met = h.target_met
         if met is None or is_missing(met):
             text += " has no sales target"
         elif bool(met):
             text += " meets every yearly sales target"
         else:
-            text += f" misses its sales target by up to {fmt_money(h.get('shortfall'))} a year"
-            extra = h.get("extra_stores")
+            text += f" misses its sales target by up to {fmt_money(h.shortfall)} a year"
+            extra = h.extra_stores
             if extra is not None and not is_missing(extra) and int(extra) > 0:
                 text += f" (about {int(extra):,} more stores would close it)"
-        text += f"; NPV {fmt_money(h.get('npv'))}"
-        payback = h.get("payback_year")
+        text += f"; NPV {fmt_money(h.npv)}"
+        payback = h.payback_year
         text += (
             "; the new stores do not pay back within the horizon"
             if payback is None or is_missing(payback)
@@ -374,21 +376,21 @@ def _summary(plan: Any) -> str:
 
 def _has_market(plan: Any) -> bool:
     """True when the plan carries the market-model metrics (own revenue, share)."""
-    return metric(plan, "own_revenue") is not None
+    return opt(plan.metrics.own_revenue) is not None
 
 
 def _revenue_cards(plan: Any) -> str:
     """Cards: own revenue, market share after vs before, net gain, cannibalisation."""
-    own = metric(plan, "own_revenue")
-    offline = metric(plan, "own_offline_revenue")
-    online = metric(plan, "online_transfer")
-    share = metric(plan, "market_share")
-    before = metric(plan, "market_share_before")
-    total = metric(plan, "total_market")
-    net = metric(plan, "net_gain")
-    c_own = metric(plan, "taken_from_existing_stores")
-    c_web = metric(plan, "taken_from_online")
-    new_rev = metric(plan, "new_store_revenue")
+    own = opt(plan.metrics.own_revenue)
+    offline = opt(plan.metrics.own_offline_revenue)
+    online = opt(plan.metrics.online_transfer)
+    share = opt(plan.metrics.market_share)
+    before = opt(plan.metrics.market_share_before)
+    total = opt(plan.metrics.total_market)
+    net = opt(plan.metrics.net_gain)
+    c_own = opt(plan.metrics.taken_from_existing_stores)
+    c_web = opt(plan.metrics.taken_from_online)
+    new_rev = opt(plan.metrics.new_store_revenue)
     cards = [
         _card(
             "Own revenue per year",
@@ -427,17 +429,16 @@ def _revenue_cards(plan: Any) -> str:
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
-def _rollout_headline(plan: Any) -> dict[str, Any] | None:
-    """Headline numbers of the rollout: from ``plan.forecast`` or ``metrics["rollout"]``."""
-    r = metric(plan, "rollout")
-    out = dict(r) if isinstance(r, dict) and r else {}
-    fc = getattr(plan, "forecast", None)
-    if fc is not None and callable(getattr(fc, "headline", None)):
-        out.update(fc.headline())
-        py = getattr(fc, "per_year", None)
-        if "years" not in out and isinstance(py, pd.DataFrame) and "in_rollout" in py:
-            out["years"] = int(py["in_rollout"].sum())
-    return out or None
+def _rollout_headline(plan: Any) -> RolloutSummary | None:
+    """Headline figures of the rollout (``plan.metrics.rollout``; built from the plan's
+    schedule and forecast when the metrics lack it)."""
+    r = plan.metrics.rollout
+    if r is not None:
+        return r
+    fc, sched = getattr(plan, "forecast", None), getattr(plan, "schedule", None)
+    if fc is not None and sched is not None:
+        return rollout_summary(sched.years, sched, fc)
+    return None
 
 
 def _year_label(plan: Any, year: Any) -> str:
@@ -453,15 +454,15 @@ def _year_label(plan: Any, year: Any) -> str:
     return f"year {int(year)}"
 
 
-def _verdict(plan: Any, h: dict[str, Any]) -> str:
+def _verdict(plan: Any, h: RolloutSummary) -> str:
     """One sentence: were the sales targets met, and if not what would close the gap."""
-    met = h.get("target_met")
+    met = h.target_met
     if met is None or is_missing(met):
         return '<div class="verdict none">No sales target was set for this rollout.</div>'
     if bool(met):
         return '<div class="verdict met"><strong>Sales targets met</strong> in every rollout year.</div>'
-    short = h.get("shortfall")
-    extra = h.get("extra_stores")
+    short = h.shortfall
+    extra = h.extra_stores
     fc = getattr(plan, "forecast", None)
     py = getattr(fc, "per_year", None)
     years = ""
@@ -487,17 +488,17 @@ def _verdict(plan: Any, h: dict[str, Any]) -> str:
     return f'<div class="verdict missed">{text}</div>'
 
 
-def _rollout_cards(plan: Any, h: dict[str, Any]) -> str:
-    rate = h.get("discount_rate")
-    horizon = h.get("horizon")
+def _rollout_cards(plan: Any, h: RolloutSummary) -> str:
+    rate = h.discount_rate
+    horizon = h.horizon
     detail = "all stores"
     if horizon is not None and not is_missing(horizon):
         detail += f", {int(horizon)}-year horizon"
     if rate is not None and not is_missing(rate):
         detail += f", discounted at {fmt_pct(rate)}"
-    npv = h.get("npv")
-    npv_new = h.get("npv_new")
-    payback = h.get("payback_year")
+    npv = h.npv
+    npv_new = h.npv_new
+    payback = h.payback_year
     cards = [
         _card(
             "NPV",
@@ -549,9 +550,9 @@ def _rollout_cards(plan: Any, h: dict[str, Any]) -> str:
             )
         )
     else:
-        final = h.get("final_revenue")
+        final = h.final_revenue
         cards.append(_card("Sales in the last rollout year", fmt_money(final), ""))
-        opened = h.get("opened_per_year")
+        opened = h.opened_per_year
         if isinstance(opened, list | tuple) and opened:
             cards.append(
                 _card(
@@ -583,9 +584,9 @@ def _rollout_section(plan: Any, charts: dict[str, str], links: dict[str, str]) -
         parts += ["<h3>Year by year</h3>", table]
     parts.append(_unopened(plan))
     parts.append(_figures(charts, _ROLLOUT_CHARTS))
-    method = h.get("method")
-    gap = h.get("npv_gap")
-    bound = h.get("npv_bound")
+    method = h.method
+    gap = h.npv_gap
+    bound = h.npv_bound
     bits = []
     if method:
         bits.append(f"Schedule: {escape(str(method))}")
@@ -608,7 +609,7 @@ def _rollout_section(plan: Any, charts: dict[str, str], links: dict[str, str]) -
 
 def _launch_section(plan: Any) -> str:
     """The LAUNCH STOCK section (``metrics["launch"]`` and ``plan.launch_stock``), or ``""``."""
-    h = metric(plan, "launch")
+    h = plan.metrics.launch
     if not isinstance(h, dict):
         return ""
     units = fmt_int(h["allocated_units"])
@@ -666,7 +667,7 @@ def _launch_section(plan: Any) -> str:
 
 def _response_section(plan: Any) -> str:
     """The RIVALS' RESPONSE section (``metrics["response"]``), or ``""``."""
-    h = metric(plan, "response")
+    h = plan.metrics.response
     if not isinstance(h, dict):
         return ""
     lost = h["revenue_lost"]
@@ -727,7 +728,7 @@ def _response_section(plan: Any) -> str:
 def _alternatives_section(plan: Any) -> str:
     """The ALTERNATIVE PLANS section (``plan.alternatives``), or ``""``."""
     alts = getattr(plan, "alternatives", None)
-    h = metric(plan, "alternatives")
+    h = plan.metrics.alternatives
     if alts is None or not isinstance(h, dict):
         return ""
     t = alts.table
@@ -822,29 +823,25 @@ def _share_regions(plan: Any, top: int = 12) -> str:
 
 
 def _calibration(plan: Any) -> str:
-    cal = metric(plan, "calibration")
-    if not isinstance(cal, dict) or not cal:
+    cal = plan.metrics.calibration
+    if cal is None:
         return ""
-    r2 = cal.get("r2")
-    mape = cal.get("mape")
-    n = cal.get("n_stores")
-    good = r2 is not None and not is_missing(r2) and float(r2) >= 0.6
-    fitted = cal.get("fitted") or {}
-    fit = (
-        ", ".join(f"{k.replace('_', ' ')} {fmt_value(v)}" for k, v in fitted.items())
-        if isinstance(fitted, dict)
-        else fmt_value(fitted)
-    )
-    verdict = (
-        "The model reproduces the observed sales well."
-        if good
-        else "The fit is weak: treat store revenues as rough estimates."
-    )
+    good = not is_missing(cal.r2) and float(cal.r2) >= 0.6 and cal.applied
+    fit = ", ".join(f"{k.replace('_', ' ')} {fmt_value(v)}" for k, v in cal.fitted.items())
+    if not cal.applied:
+        verdict = "Not applied: the plan uses the default market parameters. " + cal.message
+    elif good:
+        verdict = "The model reproduces the observed sales well."
+    else:
+        verdict = "The fit is weak: treat store revenues as rough estimates."
+    if cal.applied and cal.forced:
+        verdict += " " + cal.message
+    oos = "" if is_missing(cal.cv_r2) else f" (out of sample {fmt_num(cal.cv_r2, 3)})"
     return (
         f'<div class="box{"" if good else " warn"}" id="calibration">'
-        f"<strong>Market model calibrated</strong> on the sales of {fmt_int(n)} existing "
-        f"stores: R\u00b2 {escape(fmt_num(r2, 3))}, mean absolute error "
-        f"{escape(fmt_pct(mape))}. {escape(verdict)}"
+        f"<strong>Market model calibrated</strong> on the sales of {fmt_int(cal.n_stores)} existing "
+        f"stores: R\u00b2 {escape(fmt_num(cal.r2, 3))}{escape(oos)}, mean absolute error "
+        f"{escape(fmt_pct(cal.mape))}. {escape(verdict.strip())}"
         + (f"<br>Fitted parameters: {escape(fit)}." if fit else "")
         + "</div>"
     )

@@ -45,7 +45,7 @@ from ._common import (
     fmt_pct,
     has_columns,
     is_missing,
-    metric,
+    opt,
     require,
     served_areas,
     wave_labels,
@@ -250,7 +250,7 @@ def _store_popup_rows(stores: pd.DataFrame, waves: list[str] | None = None) -> l
 
 def _map_data(plan: Any, max_rival_brands: int) -> dict[str, Any]:
     """Build the compact JSON payload drawn by the map script."""
-    radius = metric(plan, "radius_km")
+    radius = opt(plan.metrics.radius_km)
     radius = float(radius) if radius is not None and float(radius) > 0 else None
     areas = served_areas(plan)
     ok = np.isfinite(areas["lon"].to_numpy()) & np.isfinite(areas["lat"].to_numpy())

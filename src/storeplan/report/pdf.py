@@ -92,6 +92,20 @@ def _years(fc: Any) -> pd.DataFrame:
     return py.iloc[: last + 1].reset_index(drop=True)
 
 
+def _legend_above(ax: Any, handles: list[Any], labels: list[str]) -> None:
+    """The legend in one row above the plot area (never over the data)."""
+    ax.legend(
+        handles,
+        labels,
+        frameon=False,
+        fontsize=8,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=max(1, len(labels)),
+        borderaxespad=0.2,
+    )
+
+
 def _labels(py: pd.DataFrame) -> list[str]:
     return [str(v) for v in py["label"]]
 
@@ -105,18 +119,26 @@ def stores_per_year_figure(fc: Any) -> Any:
     for k, v in enumerate(py["stores_opened"]):
         ax.text(k, v, f"{int(v):,}", ha="center", va="bottom", fontsize=8)
     ax2 = ax.twinx()
-    ax2.plot(x, py["stores_open"], color=_ORANGE, marker="o", label="open (incl. existing)")
+    existing = int(py["stores_open"].iloc[0]) - int(py["stores_opened"].iloc[0]) if len(py) else 0
+    ax2.plot(
+        x,
+        py["stores_open"],
+        color=_ORANGE,
+        marker="o",
+        label="open at year end" + (" (existing included)" if existing > 0 else ""),
+    )
     ax2.set_ylim(0, max(1.0, float(py["stores_open"].max()) * 1.15))
     ax2.spines[["top"]].set_visible(False)
     ax2.set_ylabel("stores open")
     ax.set_xticks(x, _labels(py))
     ax.set_xlabel("year")
     ax.set_ylabel("stores opened")
-    ax.set_title("Stores opened per year")
+    ax.set_title("Stores opened per year", loc="left", pad=22)
     _style(ax)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, frameon=False, fontsize=8, loc="upper left")
+    _legend_above(ax, h1 + h2, l1 + l2)
+    ax.set_ylim(0, max(1.0, float(py["stores_opened"].max()) * 1.12))
     fig.tight_layout()
     return fig
 
@@ -129,17 +151,19 @@ def revenue_vs_target_figure(fc: Any, currency: str = "") -> Any:
     x = np.arange(len(py))
     ex = py["revenue_existing"].to_numpy(float) / s
     new = py["revenue_new"].to_numpy(float) / s
-    ax.bar(x, ex, color=_LIGHT, label="existing stores")
+    if np.nansum(ex) > 0:  # no legend entry for a series that is absent
+        ax.bar(x, ex, color=_LIGHT, label="existing stores")
     ax.bar(x, new, bottom=ex, color=_BLUE, label="new stores")
     tg = py["target"].to_numpy(float) / s
     if np.isfinite(tg).any():
         ax.scatter(x, tg, marker="_", s=900, color=_RED, linewidths=2.5, label="target", zorder=3)
         for k in np.flatnonzero(np.isfinite(tg)):
             met = py["revenue"].iloc[k] >= py["target"].iloc[k] * (1 - 1e-9)
-            ax.text(
-                k,
-                max(tg[k], ex[k] + new[k]),
+            ax.annotate(
                 "met" if met else "missed",
+                (k, max(tg[k], ex[k] + new[k])),
+                xytext=(0, 5),
+                textcoords="offset points",
                 ha="center",
                 va="bottom",
                 fontsize=8,
@@ -152,8 +176,16 @@ def revenue_vs_target_figure(fc: Any, currency: str = "") -> Any:
         if (unit or currency)
         else "sales per year"
     )
-    ax.set_title("Store sales vs target")
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.set_title("Store sales vs target", loc="left", pad=22)
+    top = float(np.nanmax(np.concatenate([ex + new, tg]))) if len(x) else 1.0
+    ax.set_ylim(0, max(top, 1e-9) * 1.15)
+    from matplotlib.lines import Line2D
+
+    h, lab = ax.get_legend_handles_labels()
+    h = [
+        Line2D([], [], color=_RED, linewidth=2.5) if t == "target" else x for x, t in zip(h, lab, strict=True)
+    ]
+    _legend_above(ax, h, lab)
     _style(ax)
     fig.tight_layout()
     return fig
@@ -165,43 +197,59 @@ def cash_flow_figure(fc: Any, currency: str = "") -> Any:
     fig, ax = _figure(6.4, 3.6)
     s, unit = _scale(np.concatenate([py["cumulative_cash_flow"], py["cumulative_cash_flow_new"]]))
     x = py["label"].to_numpy()
-    colors = np.where(py["cash_flow_new"] >= 0, _LIGHT, "#f4a582")
-    ax.bar(x, py["cash_flow_new"].to_numpy(float) / s, color=colors, label="yearly cash flow, new stores")
-    ax.plot(
-        x,
-        py["cumulative_cash_flow"].to_numpy(float) / s,
-        color=_GREY,
-        marker=".",
-        label="cumulative, all stores",
-    )
-    ax.plot(
-        x,
-        py["cumulative_cash_flow_new"].to_numpy(float) / s,
-        color=_BLUE,
-        marker="o",
-        label="cumulative, new stores",
-    )
+    from matplotlib.patches import Patch
+
+    flow = py["cash_flow_new"].to_numpy(float)
+    colors = np.where(flow >= 0, _LIGHT, "#f4a582")
+    ax.bar(x, flow / s, color=colors)
+    handles: list[Any] = []
+    labels: list[str] = []
+    if (flow >= 0).any():
+        handles.append(Patch(color=_LIGHT))
+        labels.append("yearly, new stores" + (" (in)" if (flow < 0).any() else ""))
+    if (flow < 0).any():
+        handles.append(Patch(color="#f4a582"))
+        labels.append("yearly, new stores (out)")
+    cum_all = py["cumulative_cash_flow"].to_numpy(float)
+    cum_new = py["cumulative_cash_flow_new"].to_numpy(float)
+    if not np.allclose(cum_all, cum_new, rtol=1e-9, atol=1e-6 * max(1.0, float(np.abs(cum_all).max()))):
+        # with existing stores; without them the two lines coincide (one is shown)
+        (line,) = ax.plot(x, cum_all / s, color=_GREY, marker=".")
+        handles.append(line)
+        labels.append("cumulative, all stores")
+    (line,) = ax.plot(x, cum_new / s, color=_BLUE, marker="o")
+    handles.append(line)
+    labels.append("cumulative, new stores")
     ax.axhline(0, color="#333333", linewidth=0.8)
     rollout_end = py.loc[py["in_rollout"], "label"].max()
     ax.axvline(rollout_end + 0.5, color=_GREY, linestyle=":", linewidth=1)
+    ax.text(
+        rollout_end + 0.55, 0.97, "end of rollout", transform=ax.get_xaxis_transform(),
+        fontsize=7, color="#555555", va="top",
+    )  # fmt: skip
     if fc.payback_year is not None:
         lab = py.loc[py["year"] == fc.payback_year, "label"].iloc[0]
+        k = int(np.flatnonzero(py["year"].to_numpy() == fc.payback_year)[0])
+        ax.plot([lab], [cum_new[k] / s], marker="o", markersize=11, markerfacecolor="none", color=_GREEN)
         ax.annotate(
-            f"payback: year {lab}",
-            (lab, 0),
-            xytext=(0, 18),
+            f"payback: {lab}" if str(lab) != str(fc.payback_year) else f"payback: year {lab}",
+            (lab, cum_new[k] / s),
+            xytext=(-10, 14),
             textcoords="offset points",
-            ha="center",
+            ha="right",
             fontsize=8,
             color=_GREEN,
-            arrowprops={"arrowstyle": "-", "color": _GREEN},
         )
     ax.set_xticks(x)
     ax.set_xlabel("year")
     unit_txt = " ".join(t for t in (unit, currency) if t)
     ax.set_ylabel(f"cash flow ({unit_txt})" if unit_txt else "cash flow")
-    ax.set_title(f"Cumulative cash flow (NPV {_money(fc.npv, currency)} at {fc.discount_rate:.1%})")
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.set_title(
+        f"Cash flow, undiscounted (NPV {_money(fc.npv, currency)} at {fc.discount_rate:.1%})",
+        loc="left",
+        pad=22,
+    )
+    _legend_above(ax, handles, labels)
     _style(ax)
     fig.tight_layout()
     return fig
@@ -236,7 +284,7 @@ def region_figure(fc: Any, top: int = 15, currency: str = "") -> Any | None:
     for k, (sh, n, rv) in enumerate(zip(tab["share"], tab["stores"], tab["revenue"], strict=True)):
         ax.text(sh * 100.0, k, f"  {sh:.0%} ({n} stores, {_money(rv, currency)})", va="center", fontsize=7)
     ax.set_yticks(y, [str(r) for r in tab["region"]], fontsize=8)
-    ax.set_xlabel("share of our store sales, %")
+    ax.set_xlabel("share of our store sales (%)")
     ax.set_title("Sales by region, last rollout year")
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_xlim(0, max(1.0, float(tab["share"].max()) * 100.0 * 1.45))
@@ -414,9 +462,9 @@ def map_figure(stores: Any, schedule: Any = None) -> Any | None:
     years = sorted(set(year.tolist()), reverse=True)  # later waves first: earlier ones on top
     for y in years:
         k = year == y
-        label = "existing / not scheduled" if y <= 0 else f"opens in year {y}"
+        label = "existing" if y == 0 else "not opened in the rollout" if y < 0 else f"opens in year {y}"
         ax.scatter(
-            lon[k], lat[k], s=14, color=colors[y % len(colors)] if y > 0 else _GREY,
+            lon[k], lat[k], s=14, color=colors[y % len(colors)] if y > 0 else "#762a83" if y == 0 else _GREY,
             edgecolor="white", linewidth=0.3, label=f"{label} ({int(k.sum()):,})", zorder=3 + (10 - y),
         )  # fmt: skip
     pad_x = max(0.5, 0.05 * (lon.max() - lon.min()))
