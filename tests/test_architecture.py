@@ -21,7 +21,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "storeplan"
 #: response, alternatives, launch_stock), so those sit below ``scenario``; ``plan`` holds
 #: the rollout's typed results; ``pipeline`` builds everything up to the plan.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "_io", "metrics"),
+    ("errors", "_io", "metrics", "assumptions"),
     ("data", "demand", "geo", "solvers", "launch_stock"),
     ("market",),
     ("objectives", "response", "alternatives", "rollout"),

@@ -46,7 +46,6 @@ import pandas as pd
 from . import __version__
 from . import objectives as registry
 from .alternatives import AlternativesSpec, find_alternatives
-from .assumptions import FormatAssumption, PlanAssumptions
 from .demand import offline_spending
 from .errors import CalibrationWarning, GapWarning, InfeasibleError, InputError
 from .evaluation import coverage_curve, evaluate
@@ -305,9 +304,7 @@ def solve(
         launch_stock=launch,
         response=response,
         alternatives=alts,
-        assumptions=plan_assumptions(
-            scenario, market.params, calibrated=bool(calibration and calibration.applied)
-        ),
+        assumptions=scenario.assumptions(market.params, calibrated=bool(calibration and calibration.applied)),
     )
     if scenario.rollout is not None:
         must = tuple(str(s) for s in scenario.constraints.must_open)
@@ -819,42 +816,6 @@ def _rollout(
     )
     report("rollout", 1.0)
     return replace(plan, metrics=metrics, schedule=sched, forecast=fc)
-
-
-def plan_assumptions(scenario: Scenario, params: Any, *, calibrated: bool = False) -> PlanAssumptions:
-    """The scenario's assumptions as the plan used them (``params``: the market's
-    :class:`~storeplan.market.MarketParams` after calibration)."""
-    attract = dict(params.format_attractiveness)
-    return PlanAssumptions(
-        formats=tuple(
-            FormatAssumption(
-                name=f.name,
-                opening_cost=float(f.opening_cost),
-                fixed_cost=float(f.fixed_cost),
-                capacity=float(f.capacity),
-                attractiveness=float(attract.get(f.name, f.attractiveness)),
-                levels=tuple(f.levels),
-                max_stores=f.max_stores,
-            )
-            for f in scenario.formats
-        ),
-        stores=scenario.objective.stores,
-        budget=scenario.objective.budget,
-        radius_km=float(scenario.objective.radius_km),
-        min_spacing_km=float(scenario.constraints.min_spacing_km),
-        decay=str(params.decay),
-        decay_by_level={str(k): float(v) for k, v in params.level_decay().items()},
-        default_decay=float(params.default_decay),
-        min_km=float(params.min_km),
-        outside=float(params.outside),
-        outside_per_100k=float(params.outside_per_100k),
-        transfer_rate=float(params.transfer_rate),
-        market_scale=float(params.market_scale),
-        rival_attractiveness=float(params.rival_default),
-        online_order_value=float(scenario.demand.online_order_value),
-        categories=tuple(str(c.name) for c in scenario.demand.categories),
-        calibrated=calibrated,
-    )
 
 
 def _versions() -> dict[str, str]:

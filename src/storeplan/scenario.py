@@ -62,6 +62,7 @@ from pydantic import (
 )
 
 from .alternatives import AlternativesSpec
+from .assumptions import FormatAssumption, PlanAssumptions
 from .data.io import read_table, validate_areas, validate_rivals, validate_sites, validate_stores
 from .demand import DemandParams
 from .errors import InfeasibleError, InputError, InputWarning, UnknownOptionError, UnreadableFileError
@@ -599,6 +600,41 @@ class Scenario:
             if f.name == name:
                 return f
         raise UnknownOptionError(f"unknown store format {name!r}; expected one of {self.format_names}")
+
+    def assumptions(self, params: MarketParams, *, calibrated: bool = False) -> PlanAssumptions:
+        """The scenario's assumptions as a plan uses them (``params``: the market's
+        :class:`~storeplan.market.MarketParams` after calibration), for the report."""
+        attract = dict(params.format_attractiveness)
+        return PlanAssumptions(
+            formats=tuple(
+                FormatAssumption(
+                    name=f.name,
+                    opening_cost=float(f.opening_cost),
+                    fixed_cost=float(f.fixed_cost),
+                    capacity=float(f.capacity),
+                    attractiveness=float(attract.get(f.name, f.attractiveness)),
+                    levels=tuple(f.levels),
+                    max_stores=f.max_stores,
+                )
+                for f in self.formats
+            ),
+            stores=self.objective.stores,
+            budget=self.objective.budget,
+            radius_km=float(self.objective.radius_km),
+            min_spacing_km=float(self.constraints.min_spacing_km),
+            decay=str(params.decay),
+            decay_by_level={str(k): float(v) for k, v in params.level_decay().items()},
+            default_decay=float(params.default_decay),
+            min_km=float(params.min_km),
+            outside=float(params.outside),
+            outside_per_100k=float(params.outside_per_100k),
+            transfer_rate=float(params.transfer_rate),
+            market_scale=float(params.market_scale),
+            rival_attractiveness=float(params.rival_default),
+            online_order_value=float(self.demand.online_order_value),
+            categories=tuple(str(c.name) for c in self.demand.categories),
+            calibrated=calibrated,
+        )
 
     def market_params(self) -> MarketParams:
         """The Huff parameters with our formats' attractiveness and default format."""
