@@ -183,9 +183,7 @@ def test_no_private_attribute_of_another_module():
 INPUT_PHASE = {"solve", "build_problem", "build_market", "allowed_formats", "_site_options", "_constraints"}
 
 #: Steps that still take the scenario, with the reason; the list should only shrink.
-KNOWN_SCENARIO_READERS = {
-    "_chosen_formats": "rebuilds the evaluation market of a format-choice plan from the scenario's tables",
-}
+KNOWN_SCENARIO_READERS: dict[str, str] = {}
 
 
 def test_pipeline_steps_after_the_market_do_not_take_the_scenario():

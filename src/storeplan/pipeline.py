@@ -36,7 +36,7 @@ import platform
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,7 +46,7 @@ import pandas as pd
 from . import __version__
 from . import objectives as registry
 from .alternatives import AlternativesSpec, find_alternatives
-from .demand import offline_spending
+from .demand import DemandParams, offline_spending
 from .errors import CalibrationWarning, GapWarning, InfeasibleError, InputError
 from .evaluation import coverage_curve, evaluate
 from .geo import pairs_within
@@ -170,7 +170,13 @@ def solve(
     report("evaluate", 0.0)
     model_problem, model_market, model_sol = problem, market, sol
     if problem.choose_format:
-        problem, market, sol = _chosen_formats(scenario, problem, market, sol, adapter)
+        problem, market, sol = _chosen_formats(
+            problem,
+            market,
+            sol,
+            adapter,
+            MarketTables(scenario.areas, scenario.sites, scenario.existing, scenario.rivals, scenario.demand),
+        )
     ev = evaluate(problem, adapter, market, net, sol)
     if model_problem.choose_format:
         ev = replace(ev, stores=_next_best(model_problem, model_market, model_sol, adapter, ev.stores))
@@ -474,8 +480,20 @@ def build_market(
     return market.with_params(params), info
 
 
+@dataclass(frozen=True)
+class MarketTables:
+    """The validated tables a market is built from (the scenario's, read once in the
+    input phase): areas, candidate sites, our existing stores, rivals, demand."""
+
+    areas: pd.DataFrame
+    sites: pd.DataFrame
+    existing: pd.DataFrame
+    rivals: pd.DataFrame
+    demand: DemandParams
+
+
 def _chosen_formats(
-    scenario: Scenario, problem: Problem, market: Market, sol: Solution, adapter: registry.Objective
+    problem: Problem, market: Market, sol: Solution, adapter: registry.Objective, tables: MarketTables
 ) -> tuple[Problem, Market, Solution]:
     """Restrict a format-choice model to the chosen (site, format) columns: the problem,
     a market whose candidates are the chosen sites in their chosen formats (same
@@ -505,17 +523,17 @@ def _chosen_formats(
         constraints=Constraints(),
         **{name: getattr(problem, name)[keep] for name in per_col},
     )
-    sites = scenario.sites.iloc[problem.col_site[cand]][["id", "lon", "lat"]].reset_index(drop=True)
-    existing = scenario.existing
+    sites = tables.sites.iloc[problem.col_site[cand]][["id", "lon", "lat"]].reset_index(drop=True)
+    existing = tables.existing
     if len(existing):
         existing = existing.copy()
         existing["format"] = problem.col_format[k:]
     eval_market = build_huff_market(
-        scenario.areas,
+        tables.areas,
         sites,
         existing=existing,
-        rivals=scenario.rivals,
-        demand=scenario.demand,
+        rivals=tables.rivals,
+        demand=tables.demand,
         params=market.params,
         candidate_format=problem.col_format[cand],
     )
