@@ -16,7 +16,6 @@ import json
 import logging
 import sys
 import warnings
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,6 +25,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .bundled import DEMO_SCENARIOS, PHASE_LABELS, demo_scenario_path  # noqa: F401 - re-exported
 from .errors import StoreplanError
 
 if TYPE_CHECKING:
@@ -42,33 +42,6 @@ app = typer.Typer(
 console = Console(stderr=True)
 out_console = Console()
 
-#: The bundled scenarios (``storeplan demo --scenario NAME``); the first is the default.
-DEMO_SCENARIOS = {
-    "three-years": "china_three_years.toml",
-    "year-one": "china_year_one.toml",
-}
-
-_PHASE_LABEL = {
-    "load": "Loading scenario and data",
-    "market": "Building the market (Huff model)",
-    "network": "Building the distance network",
-    "solve": "Choosing sites",
-    "evaluate": "Evaluating the plan",
-    "curve": "Coverage curve",
-    "rollout": "Scheduling the rollout",
-    "save": "Writing plan, map and report",
-}
-
-
-def demo_scenario_path(name: str = "three-years") -> Path:
-    """Path of a bundled scenario file (default: the three-year China rollout)."""
-    from .errors import UnknownOptionError
-
-    if name not in DEMO_SCENARIOS:
-        raise UnknownOptionError(
-            f"unknown demo scenario {name!r}; expected one of {', '.join(DEMO_SCENARIOS)}"
-        )
-    return Path(str(resources.files("storeplan") / "scenarios" / DEMO_SCENARIOS[name]))
 
 
 @contextlib.contextmanager
@@ -89,7 +62,7 @@ def _progress(enabled: bool):
 
         def update(phase: str, frac: float) -> None:
             if phase not in tasks:
-                tasks[phase] = prog.add_task(_PHASE_LABEL.get(phase, phase), total=1.0)
+                tasks[phase] = prog.add_task(PHASE_LABELS.get(phase, phase), total=1.0)
             prog.update(tasks[phase], completed=frac)
 
         yield update

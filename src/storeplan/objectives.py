@@ -364,11 +364,17 @@ class Revenue(_Base):
     name = "revenue"
     sense: Sense = "max"
     proof_on_partial_network = True
+    #: ``solve`` accepts ``initial`` (a warm start: column indices of a previous plan)
+    warm_start = True
 
     def network(self, problem: Problem, market: Market) -> Network:
         return market.net  # the Huff model's own areas x stores network
 
-    def solve(self, problem: Problem, market: Market, net: Network) -> Solution:
+    def solve(
+        self, problem: Problem, market: Market, net: Network, *, initial: np.ndarray | None = None
+    ) -> Solution:
+        """Solve; ``initial``: columns of a start solution (its candidate sites are
+        repaired and improved, see :func:`storeplan.solvers.revenue.revenue`)."""
         n_sites = problem.n_sites
         con = problem.constraints
         if problem.capacities() is not None:
@@ -423,6 +429,7 @@ class Revenue(_Base):
             conflicts=conflicts if conflicts is not None and len(conflicts) else None,
             time_limit=problem.time_limit,
             seed=problem.seed,
+            initial=None if initial is None else np.asarray(initial, np.int64)[np.asarray(initial) < n_sites],
         )
 
     def swap_values(

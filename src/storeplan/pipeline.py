@@ -31,11 +31,13 @@ exact one of the chosen stores. The gap is certified either way.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import platform
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -62,7 +64,16 @@ from .scenario import Scenario
 from .solvers import Constraints, Quota, Solution
 from .solvers.formats import FormatOptions
 
-__all__ = ["solve", "build_market", "build_problem", "PHASES", "ProgressFn", "GAP_WARNING"]
+__all__ = [
+    "solve",
+    "build_market",
+    "build_problem",
+    "market_key",
+    "WarmStart",
+    "PHASES",
+    "ProgressFn",
+    "GAP_WARNING",
+]
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +87,72 @@ ProgressFn = Callable[[str, float], None]
 GAP_WARNING = 0.01
 
 
+@dataclass(frozen=True)
+class WarmStart:
+    """A start solution for :func:`solve` (a re-plan from a previous plan).
+
+    Attributes
+    ----------
+    sites : tuple of str
+        Ids of the start's stores (a previous plan's new stores; ids the scenario does
+        not have as candidate sites are ignored). The solver repairs the start (the
+        scenario's must-open sites are added, forbidden ones and any that break spacing,
+        a quota or the budget are dropped, the number of stores is restored) and then
+        improves it by local search.
+    time_limit : float or None
+        Solver time limit of the re-plan, seconds (replaces ``options.time_limit``).
+    bound : float or None
+        A bound known to hold for this scenario, in the objective's unit (an upper bound
+        when maximising, a lower one when minimising), e.g. the bound of the previous
+        plan when the re-plan only adds constraints (pins, bans), so that every plan it
+        allows was allowed before. The plan reports the better of it and the solver's.
+    """
+
+    sites: tuple[str, ...]
+    time_limit: float | None = 5.0
+    bound: float | None = None
+
+    @classmethod
+    def from_plan(
+        cls, plan: Plan, *, time_limit: float | None = 5.0, bound: float | None = None
+    ) -> WarmStart:
+        """The new stores of ``plan`` as a start."""
+        stores = plan.stores
+        new = stores[stores["status"].astype(str) != "existing"] if "status" in stores else stores
+        return cls(tuple(new["id"].astype(str)), time_limit=time_limit, bound=bound)
+
+
+def market_key(scenario: Scenario) -> str:
+    """Hash of everything the market and the location problem's columns depend on
+    (data, formats, objective, demand, market and calibration settings), not on the
+    constraints, options or rollout: two scenarios with the same key have the same
+    :func:`build_market` result. The key of ``cache`` entries in :func:`solve`."""
+    h = hashlib.sha256(b"market-v1")
+    settings = {
+        "formats": [f.model_dump() for f in scenario.formats],
+        "objective": scenario.objective.model_dump(),
+        "demand": scenario.demand.model_dump(),
+        "market": scenario.market.model_dump(),
+        "calibration": scenario.calibration.model_dump(),
+    }
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    # the sites' must_open / forbidden flags are constraints: they do not change the market
+    sites = scenario.sites.drop(columns=["must_open", "forbidden"], errors="ignore")
+    for frame in (scenario.areas, sites, scenario.existing, scenario.rivals):
+        h.update(str(list(frame.columns)).encode())
+        if len(frame):
+            h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:24]
+
+
 def solve(
     scenario: Scenario,
     *,
     progress: ProgressFn | None = None,
     gap_warning: float = GAP_WARNING,
     alternatives: int | None = None,
+    start: WarmStart | None = None,
+    cache: MutableMapping[str, Any] | None = None,
 ) -> Plan:
     """Plan the store network a scenario describes.
 
@@ -97,6 +168,15 @@ def solve(
     alternatives : int, optional
         Number of alternative plans wanted, this one included (overrides the scenario's
         ``[alternatives] k``; :mod:`storeplan.alternatives`). ``None``: the scenario's.
+    start : WarmStart, optional
+        Warm start from a previous plan (a re-plan after pinning or banning sites): the
+        solver repairs and improves it within ``start.time_limit`` seconds. Objectives
+        whose solver takes no start (adapter without ``warm_start``) solve cold. The
+        rollout, when there is one, is scheduled within the same time limit.
+    cache : mutable mapping, optional
+        Holds the built market by :func:`market_key` (value: ``(market, calibration)``);
+        a scenario with a key already in it reuses that market instead of building it
+        again. Any mapping works (a dict, or one kept on disk).
 
     Returns
     -------
@@ -124,7 +204,15 @@ def solve(
     report("market", 0.0)
     t0 = time.perf_counter()
     problem = build_problem(scenario)
-    market, calibration = build_market(scenario, problem)
+    key = market_key(scenario) if cache is not None else ""
+    cached = cache.get(key) if cache is not None else None
+    if cached is not None:
+        market, calibration = cached
+        log.info("market: reused the market built for the same inputs (%s)", key)
+    else:
+        market, calibration = build_market(scenario, problem)
+        if cache is not None:
+            cache[key] = (market, calibration)
     log.info(
         "market: %d stores (%d rivals), offline spending %.4g per year in %.2f s",
         market.n_stores,
@@ -151,7 +239,15 @@ def solve(
     # ---------------------------------------------------------------- solve
     report("solve", 0.0)
     t0 = time.perf_counter()
-    sol = adapter.solve(problem, market, net)
+    initial = _start_columns(problem, adapter, start)
+    if initial is not None:
+        assert start is not None
+        problem = replace(problem, time_limit=start.time_limit)
+        sol = adapter.solve(problem, market, net, initial=initial)
+        if start.bound is not None:
+            sol = _with_bound(sol, start.bound, adapter.sense)
+    else:
+        sol = adapter.solve(problem, market, net)
     robust = None
     if scenario.response is not None and scenario.response.robust:
         sol, robust = _robust(problem, adapter, market, net, sol, scenario.response)
@@ -314,8 +410,50 @@ def solve(
     )
     if scenario.rollout is not None:
         must = tuple(str(s) for s in scenario.constraints.must_open)
-        plan = _rollout(plan, scenario.rollout, market, must, problem.seed, report)
+        spec = scenario.rollout
+        if initial is not None and start is not None and start.time_limit is not None:
+            spec = spec.model_copy(update={"improve_seconds": min(spec.improve_seconds, start.time_limit)})
+        plan = _rollout(plan, spec, market, must, problem.seed, report)
     return plan
+
+
+# ---------------------------------------------------------------------------- warm start
+def _start_columns(problem: Problem, adapter: Any, start: WarmStart | None) -> np.ndarray | None:
+    """The columns of a warm start's sites, or None for a cold solve (no start, or an
+    objective / format choice that takes none)."""
+    if start is None:
+        return None
+    if not getattr(adapter, "warm_start", False) or problem.choose_format:
+        log.info("solve: %s takes no warm start; solving from scratch", adapter.name)
+        return None
+    pos = pd.Series(
+        np.arange(problem.n_sites), index=pd.Index(problem.col_ids[: problem.n_sites].astype(str))
+    )
+    pos = pos[~pos.index.duplicated()]
+    cols = pd.Series(list(start.sites), dtype=object).astype(str).map(pos).dropna()
+    return cols.to_numpy(np.int64)
+
+
+def _with_bound(sol: Solution, bound: float, sense: str) -> Solution:
+    """``sol`` with the better of its bound and a bound known to be valid."""
+    from .solvers.solution import make_solution
+
+    best = min(float(sol.bound), float(bound)) if sense == "max" else max(float(sol.bound), float(bound))
+    # a valid bound is never on the wrong side of a feasible value
+    best = max(best, float(sol.objective)) if sense == "max" else min(best, float(sol.objective))
+    if best == float(sol.bound):
+        return sol
+    return make_solution(
+        sol.sites,
+        sol.assignment,
+        sol.objective,
+        best,
+        seconds=sol.seconds,
+        iterations=sol.iterations,
+        method=sol.method + "+given-bound",
+        sense=sense,
+        info=dict(getattr(sol, "info", {}) or {}),
+    )
 
 
 # ---------------------------------------------------------------------------- response

@@ -210,7 +210,7 @@ def test_bad_settings_are_refused_with_the_cli_message(make_client):
     body = r.json()
     assert body["error"] == "UnknownOptionError"
     with pytest.raises(Exception) as cli:  # the CLI's (Scenario.from_toml's) own wording
-        from storeplan.cli import demo_scenario_path
+        from storeplan.bundled import demo_scenario_path
 
         Scenario.from_toml(demo_scenario_path("year-one"), objective={"kind": "nope"})
     assert body["message"] == str(cli.value)

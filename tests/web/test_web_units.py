@@ -122,7 +122,7 @@ def test_form_schema_follows_the_pydantic_models():
 
 
 def test_knob_values_of_the_bundled_scenario():
-    from storeplan.cli import demo_scenario_path
+    from storeplan.bundled import demo_scenario_path
 
     k = knob_values(demo_scenario_path("three-years"))
     assert k["objective"]["kind"] == "revenue"

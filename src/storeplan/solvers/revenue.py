@@ -946,6 +946,7 @@ def revenue(
     cut_rounds: int = 2,
     time_limit: float | None = None,
     seed: int = 0,
+    initial=None,
 ) -> Solution:
     """Choose new store sites that maximise our Huff capture minus fixed costs.
 
@@ -999,6 +1000,14 @@ def revenue(
         (greedy always completes; the bound then stays valid, only looser).
     seed : int
         Seeds the order in which swap sweeps visit candidates. Same seed, same result.
+    initial : array of int, optional
+        A start solution (warm start), candidate indices, e.g. the sites of a previous
+        plan. It is repaired before the search: after the must-open sites, its sites are
+        opened in the order given, skipping forbidden ones and any that would break
+        spacing, a quota maximum or the budget; when more are open than ``p`` allows,
+        the ones whose closing loses least are closed again; then greedy fills up to
+        ``p`` (or the budget) and swaps improve it as usual. The bound is computed as
+        without a start.
 
     Returns
     -------
@@ -1109,6 +1118,11 @@ def revenue(
     f_must = float(_objective(prob.weight, num, den))
     target = k_req if mode == 0 else m
     q_use = side.quota_usage(must)
+    warm = initial is not None
+    if warm:
+        budget_left = _open_initial(
+            prob, side, status, is_open, num, den, q_use, initial, target, mode, budget_left
+        )
     q_args = (side.q_ptr, side.q_row, side.q_val, side.q_lo, side.q_hi, q_use)
     evals_total = 0
     orders = []
@@ -1182,9 +1196,9 @@ def revenue(
     greedy_sites = np.flatnonzero(is_open)
     f_greedy = float(_objective(prob.weight, num, den))
     greedy_obj = f_greedy - float(prob.fixed[greedy_sites].sum())
-    method = "lazy-greedy" if lazy else "greedy"
+    method = ("warm+" if warm else "") + ("lazy-greedy" if lazy else "greedy")
 
-    if mode == 1:
+    if mode == 1 and not warm:
         # cost-benefit greedy can miss a single large item (Khuller, Moss & Naor 1999)
         ok = (status == 0) & (prob.cost <= cap_req - prob.cost[must].sum())
         for j in must:  # a single site may not conflict with a must-open one
@@ -1377,6 +1391,54 @@ def revenue(
         sense="max",
         info=info,
     )
+
+
+def _open_initial(prob, side, status, is_open, num, den, q_use, initial, target, mode, budget_left) -> float:
+    """Open a warm start's sites (repaired, see :func:`revenue`'s ``initial``) on top of
+    the must-open ones; updates ``is_open``, ``num``, ``den`` and ``q_use`` in place and
+    returns the budget left."""
+    m = prob.n_sites
+    start = np.asarray(initial, dtype=np.int64).ravel()
+    if start.size and (start.min() < 0 or start.max() >= m):
+        raise InputError(f"initial sites must be candidate indices in 0..{m - 1}")
+    tol = 1e-9
+    for j in start:
+        j = int(j)
+        if is_open[j] or status[j] != 0:
+            continue  # already open (must-open, repeated) or forbidden
+        nb = side.conf_adj[side.conf_ptr[j] : side.conf_ptr[j + 1]]
+        if nb.size and is_open[nb].any():
+            continue  # too close to an open site
+        if mode == 1 and prob.cost[j] > budget_left + tol * max(1.0, abs(budget_left)):
+            continue
+        if side.has_quotas:
+            rows = side.q_row[side.q_ptr[j] : side.q_ptr[j + 1]]
+            vals = side.q_val[side.q_ptr[j] : side.q_ptr[j + 1]]
+            hi = side.q_hi[rows]
+            if np.any(q_use[rows] + vals > hi + tol * np.maximum(1.0, np.abs(hi))):
+                continue
+            q_use[rows] += vals
+        _apply(j, 1.0, prob.cptr, prob.crow, prob.cval, num, den)
+        is_open[j] = True
+        if mode == 1:
+            budget_left -= float(prob.cost[j])
+    # more open than p allows (sites were pinned): close the ones that lose least
+    while mode == 0 and int(is_open.sum()) > target:
+        cand = np.flatnonzero(is_open & (status == 0))
+        if not cand.size:
+            break
+        losses = (
+            np.array([_loss(int(j), prob.cptr, prob.crow, prob.cval, prob.weight, num, den) for j in cand])
+            - prob.fixed[cand]
+        )
+        j = int(cand[int(np.argmin(losses))])
+        _apply(j, -1.0, prob.cptr, prob.crow, prob.cval, num, den)
+        is_open[j] = False
+        if side.has_quotas:
+            rows = side.q_row[side.q_ptr[j] : side.q_ptr[j + 1]]
+            q_use[rows] -= side.q_val[side.q_ptr[j] : side.q_ptr[j + 1]]
+    # a quota minimum may now be unmet: the quota greedy after this raises it again
+    return budget_left
 
 
 def _group_quotas(c: Constraints) -> tuple:

@@ -93,7 +93,7 @@ OVERRIDABLE = ("areas", "objective", "formats", "constraints", "options", "rollo
 
 
 def _bundled() -> list[dict[str, str]]:
-    from ..cli import DEMO_SCENARIOS, demo_scenario_path
+    from ..bundled import DEMO_SCENARIOS, demo_scenario_path
 
     out = []
     for name in DEMO_SCENARIOS:

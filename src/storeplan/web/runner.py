@@ -19,6 +19,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ..bundled import PHASE_LABELS as _CLI_PHASES
+from ..bundled import demo_scenario_path
 from .store import FINISHED, JobStore
 
 __all__ = ["JobRunner", "run_job", "PHASE_LABELS"]
@@ -26,17 +28,7 @@ __all__ = ["JobRunner", "run_job", "PHASE_LABELS"]
 log = logging.getLogger(__name__)
 
 #: The phases a job reports, in order, with their labels on the page.
-PHASE_LABELS = {
-    "load": "Loading scenario and data",
-    "market": "Building the market (Huff model)",
-    "network": "Building the distance network",
-    "solve": "Choosing sites",
-    "evaluate": "Evaluating the plan",
-    "curve": "Coverage curve",
-    "rollout": "Scheduling the rollout",
-    "save": "Writing plan files, map and report",
-    "explain": "Why here: marginal values and alternatives",
-}
+PHASE_LABELS = {**_CLI_PHASES, "explain": "Why here: marginal values and alternatives"}
 
 
 def job_dir(data_dir: Path, job_id: str) -> Path:
@@ -48,8 +40,6 @@ def scenario_path(data_dir: Path, inputs: dict[str, Any]) -> Path:
     src = inputs["scenario"]
     kind, _, name = src.partition(":")
     if kind == "bundled":
-        from ..cli import demo_scenario_path
-
         return demo_scenario_path(name)
     from .uploads import upload_scenario_path
 
