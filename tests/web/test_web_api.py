@@ -200,6 +200,25 @@ def test_replan_pins_and_bans(finished_copy, make_client):
     assert "constraints.must_open: unknown site id(s) no-such-site" in job["error"]
 
 
+def test_an_error_in_the_run_fails_the_job_with_the_cli_message(finished_copy, make_client):
+    """A setting that passes the form's schema check but fails once the run loads its data
+    marks the job failed, in SQLite and in the API, with the CLI's own one-line message."""
+    data_dir, _, _ = finished_copy
+    c = make_client(data_dir)
+    over = {"areas": {"provinces": ["Ningxia"]}, "objective": {"stores": 5000}}
+    r = c.post("/api/jobs", json={"scenario": "bundled:year-one", "overrides": over})
+    assert r.status_code == 201, r.text  # the schema allows it: the run finds out
+    job = wait_for(c, r.json()["id"])
+    with pytest.raises(Exception) as cli:  # what `storeplan validate` / `run` print after "error: "
+        from storeplan.bundled import demo_scenario_path
+
+        Scenario.from_toml(demo_scenario_path("year-one"), **over)
+    assert job["status"] == "failed" and job["error"] == str(cli.value)
+    assert "\n" not in job["error"] and "Traceback" not in job["error"]
+    assert JobStore(data_dir / "jobs.sqlite", recover=False).get(job["id"]).error == str(cli.value)
+    assert c.get(f"/api/jobs/{job['id']}/summary").status_code == 409
+
+
 # ---------------------------------------------------------------------------- request errors
 def test_bad_settings_are_refused_with_the_cli_message(make_client):
     c = make_client()

@@ -51,12 +51,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+#: The default plan's size (issue 15's 2 s target): areas, stores, rivals.
+DEFAULT_SIZE = (16_000, 1_000, 3_650)
+
+
+def _publish_default_sized(data_dir: Path) -> str:
+    """A finished run holding a made-up plan of the default plan's size (what the page
+    reads of a run: its map layers, store cards and summary; no solve), created before
+    the two real runs so that the page shows those at start. Returns its id."""
+    from storeplan.testing import fake_plan
+    from storeplan.web.runner import job_dir, write_payload
+    from storeplan.web.store import JobStore
+
+    plan = fake_plan(*DEFAULT_SIZE, market=True, seed=3)
+    store = JobStore(data_dir / "jobs.sqlite")
+    job = store.create(
+        name="default-sized", source="bundled:three-years", inputs={"scenario": "bundled:three-years"}
+    )
+    web = job_dir(data_dir, job.id) / "web"
+    write_payload(plan, web, name=job.name, outputs=[], n_sites=0, map_only=True)
+    summary = write_payload(plan, web, name=job.name, outputs=[], n_sites=0, pending=[])
+    store.finish(job.id, "done", outputs=[], summary=summary["comparison"])
+    store.update(job.id, created=0.0)  # the oldest run: not the one shown at start
+    return job.id
+
+
 @pytest.fixture(scope="module")
 def server(finished, tmp_path_factory):
-    """``storeplan serve`` on a copy of the data dir with two finished runs."""
+    """``storeplan serve`` on a copy of the data dir with two finished runs (and a
+    default-sized one, older)."""
     data_dir, ja, jb = finished
     dst = tmp_path_factory.mktemp("served") / "data"
     shutil.copytree(data_dir, dst)
+    big = _publish_default_sized(dst)
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(
@@ -76,7 +103,7 @@ def server(finished, tmp_path_factory):
                 raise AssertionError(f"storeplan serve exited with {proc.returncode}")
             if time.monotonic() - t0 > 60:
                 raise AssertionError("storeplan serve did not print its URL within 60 s")
-        yield url, dst, ja, jb
+        yield url, dst, ja, jb, big
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -138,7 +165,7 @@ def _click_store(page, index: int) -> None:
 
 
 def test_run_explore_replan_and_compare(server, browser, tmp_path):
-    url, data_dir, ja, jb = server
+    url, data_dir, ja, jb, _ = server
     page, errors, outside = _page(browser, url)
 
     # -- run a small bundled scenario from the form
@@ -221,7 +248,7 @@ def test_run_explore_replan_and_compare(server, browser, tmp_path):
 
 
 def test_page_shows_the_latest_run_and_its_downloads(server, browser):
-    url, data_dir, ja, jb = server
+    url, data_dir, ja, jb, _ = server
     page, errors, outside = _page(browser, url)
     assert page.evaluate("document.body.dataset.job")
     links = page.locator("#downloads a")
@@ -230,4 +257,60 @@ def test_page_shows_the_latest_run_and_its_downloads(server, browser):
     assert any(h.endswith("/report.html") for h in hrefs)
     r = page.request.get(url.rstrip("/") + [h for h in hrefs if h.endswith("plan.csv")][0])
     assert r.ok and r.text().startswith("id,")
+    assert errors == [] and outside == []
+
+
+def test_default_sized_layers_load_and_markers_are_counted(server, browser, tmp_path):
+    """The default plan's size (16k areas, 1,000 stores, 3,650 rivals) loads into the
+    page: every store is a marker, the areas and rivals are drawn on the canvas, a store
+    takes a click (the time to get there is measured in benchmarks/web_interactive.py,
+    not asserted here)."""
+    url, data_dir, ja, jb, big = server
+    page, errors, outside = _page(browser, f"{url}?job={big}")
+    assert page.evaluate("document.body.dataset.job") == big
+    n_areas, n_stores, n_rivals = DEFAULT_SIZE
+    assert page.evaluate("window.storeplan.data.areas.n") == n_areas
+    assert page.evaluate("window.storeplan.data.rivals.n") == n_rivals
+    assert page.evaluate("window.storeplan.view.markers.length") == n_stores
+    assert int(page.get_attribute("#map", "data-stores")) == n_stores  # all inside the fitted view
+    assert int(page.get_attribute("#map", "data-areas")) > 0.9 * n_areas
+    assert int(page.get_attribute("#map", "data-rivals")) > 0.9 * n_rivals
+    assert page.evaluate("window.storeplan.timing.ready_ms") > 0
+    shot = page.locator("#map").screenshot()
+    (_shots(tmp_path) / "default-sized.png").write_bytes(shot)
+    assert _distinct_colours(shot) > 20
+    store_id = page.evaluate("window.storeplan.data.stores.id[0]")
+    xy = page.evaluate(
+        """() => { const v = window.storeplan.view, S = window.storeplan.data.stores;
+                   const p = v.map.latLngToContainerPoint([S.lat[0], S.lon[0]]);
+                   const r = document.getElementById('map').getBoundingClientRect();
+                   return [r.left + p.x, r.top + p.y]; }"""
+    )
+    page.mouse.click(xy[0], xy[1])
+    page.wait_for_selector("#store-card:not([hidden])", timeout=20_000)
+    shown = page.get_attribute("#store-card", "data-store")
+    assert shown  # a store at (or drawn over) that point answered the click
+    if shown == store_id:
+        assert page.locator("#store-card tr[data-key='revenue']").count() == 1
+    assert errors == [] and outside == []
+
+
+def test_a_run_that_fails_shows_its_error_next_to_the_form(server, browser):
+    """An error raised during the run (here the check, made when the run loads its data,
+    that the province has enough candidate sites) is shown next to the form as one line
+    in the CLI's words, and the run is marked failed with that message."""
+    url, data_dir, ja, jb, _ = server
+    page, errors, outside = _page(browser, url)
+    page.select_option("#scenario-select", "bundled:year-one")
+    page.wait_for_function("document.querySelector('#knob-objective-stores').value === '200'")
+    page.fill("#knob-areas-provinces", "Ningxia")
+    page.fill("#knob-objective-stores", "5000")
+    page.click("#run-button")
+    page.wait_for_selector("#form-error:not([hidden])", timeout=RUN_TIMEOUT_MS)
+    text = page.inner_text("#form-error").strip()
+    assert text.startswith("run failed: ") and "\n" not in text
+    assert "objective.stores: 5000 new stores asked but there are only" in text
+    jobs = json.loads(page.evaluate("fetch('/api/jobs').then(r => r.text())"))["jobs"]
+    failed = [j for j in jobs if j["status"] == "failed"]
+    assert failed and text == f"run failed: {failed[0]['error']}"
     assert errors == [] and outside == []

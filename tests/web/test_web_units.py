@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import time
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from storeplan.scenario import OBJECTIVES, ObjectiveSpec
-from storeplan.web.runner import deep_merge, scenario_overrides
+from storeplan.web.runner import DiskCache, deep_merge, job_dir, scenario_overrides, warm_start
 from storeplan.web.schema import form_schema, knob_values
 from storeplan.web.store import INTERRUPTED_MESSAGE, JobStore
 from storeplan.web.uploads import UploadError, safe_join, safe_name
@@ -129,3 +132,55 @@ def test_knob_values_of_the_bundled_scenario():
     assert [f["name"] for f in k["formats"]] == ["standard", "flagship", "partner"]
     assert k["rollout"]["years"] == 3
     assert k["options"]["seed"] == 0
+
+
+def test_web_does_not_import_the_command_line():
+    """Layering: the web app and the CLI are both front ends; neither imports the other
+    (what they share lives below them, e.g. :mod:`storeplan.bundled`)."""
+    web = Path(__file__).resolve().parents[2] / "src" / "storeplan" / "web"
+    for path in sorted(web.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                name = "." * node.level + (node.module or "")
+                assert name not in ("..cli", "storeplan.cli"), f"{path.name} imports {name}"
+            elif isinstance(node, ast.Import):
+                assert all(a.name != "storeplan.cli" for a in node.names), path.name
+
+
+def test_disk_cache_keeps_the_latest_entries(tmp_path):
+    cache = DiskCache(tmp_path / "markets", keep=2)
+    assert cache.get("a1") is None and len(cache) == 0
+    cache["a1"] = {"x": [1, 2]}
+    time.sleep(0.02)
+    cache["b2"] = (1, "two")
+    assert cache["a1"] == {"x": [1, 2]}  # a read counts as a use
+    time.sleep(0.02)
+    cache["c3"] = 3.0
+    assert sorted(cache) == ["a1", "c3"]  # b2 was the least recently used
+    with pytest.raises(KeyError):
+        cache["../x"]
+    (tmp_path / "markets" / "c3.pkl").write_bytes(b"broken")
+    assert cache.get("c3") is None  # a damaged file is a miss, not an error
+
+
+def test_warm_start_keeps_the_parent_bound_only_for_added_constraints(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite")
+    base = {
+        "scenario": "bundled:year-one",
+        "overrides": {"objective": {"stores": 3}},
+        "pins": ["p"],
+        "bans": [],
+    }
+    parent = store.create(name="p", source="bundled:year-one", inputs=base)
+    out = job_dir(tmp_path, parent.id) / "out"
+    out.mkdir(parents=True)
+    pd.DataFrame({"id": ["s1", "s2", "e1"], "status": ["new", "new", "existing"]}).to_csv(out / "plan.csv")
+    assert warm_start(store, tmp_path, {**base, "warm_start": parent.id}) is None  # not finished
+    store.finish(parent.id, "done", summary={"bound": 123.0})
+    more = warm_start(store, tmp_path, {**base, "bans": ["s1"], "warm_start": parent.id})
+    assert more.sites == ("s1", "s2") and more.bound == 123.0  # only a ban added: the bound holds
+    unpinned = warm_start(store, tmp_path, {**base, "pins": [], "warm_start": parent.id})
+    assert unpinned.sites == ("s1", "s2") and unpinned.bound is None  # a pin removed: it may not
+    other = {**base, "overrides": {"objective": {"stores": 4}}, "warm_start": parent.id}
+    assert warm_start(store, tmp_path, other).bound is None
+    assert warm_start(store, tmp_path, base) is None  # no re-plan

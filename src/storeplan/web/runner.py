@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import os
+import pickle
 import shutil
 import threading
 import time
 import traceback
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,15 @@ from ..bundled import PHASE_LABELS as _CLI_PHASES
 from ..bundled import demo_scenario_path
 from .store import FINISHED, JobStore
 
-__all__ = ["JobRunner", "run_job", "PHASE_LABELS"]
+__all__ = [
+    "JobRunner",
+    "run_job",
+    "PHASE_LABELS",
+    "DiskCache",
+    "warm_start",
+    "write_payload",
+    "REPLAN_SECONDS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +82,136 @@ def scenario_overrides(inputs: dict[str, Any]) -> dict[str, Any]:
     return over
 
 
-def _plan_market(scenario: Any) -> Any:
-    """The Huff market a plan was solved with (for the store cards' 'why here')."""
-    from ..pipeline import build_market
+#: Solver (and rollout improvement) time limit of a warm-started re-plan, seconds.
+REPLAN_SECONDS = 5.0
 
-    market, _ = build_market(scenario)  # the pipeline's own (calibrated) market
+
+class DiskCache(MutableMapping[str, Any]):
+    """A mapping kept as pickles in ``folder`` (the built markets by input hash, see
+    :func:`storeplan.pipeline.market_key`), at most ``keep`` entries: the least recently
+    used are removed. Only this app writes the folder (inside its data dir)."""
+
+    def __init__(self, folder: Path, keep: int = 3) -> None:
+        self.folder = Path(folder)
+        self.keep = keep
+
+    def _path(self, key: str) -> Path:
+        if not key.isalnum():
+            raise KeyError(key)
+        return self.folder / f"{key}.pkl"
+
+    def __getitem__(self, key: str) -> Any:
+        path = self._path(key)
+        try:
+            with path.open("rb") as fh:
+                value = pickle.load(fh)
+        except (OSError, EOFError, pickle.UnpicklingError) as exc:
+            raise KeyError(key) from exc
+        os.utime(path)  # recently used
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        from .._io import atomic_path
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self._path(key), suffix=".tmp.pkl") as tmp, Path(tmp).open("wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        for old in sorted(self.folder.glob("*.pkl"), key=lambda p: p.stat().st_mtime)[: -self.keep]:
+            old.unlink(missing_ok=True)
+
+    def __delitem__(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def __iter__(self) -> Iterator[str]:
+        return (p.stem for p in self.folder.glob("*.pkl"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.folder.glob("*.pkl"))
+
+
+def warm_start(store: JobStore, data_dir: Path, inputs: dict[str, Any]) -> Any:
+    """The :class:`storeplan.pipeline.WarmStart` of a re-plan: the parent run's new
+    stores, and its bound when the re-plan only adds pins and bans to the same
+    settings (every plan it allows was allowed before, so the bound still holds).
+    None when the job is no re-plan or its parent has no plan."""
+    import pandas as pd
+
+    from ..pipeline import WarmStart
+
+    parent = store.get(str(inputs.get("warm_start") or "")) if inputs.get("warm_start") else None
+    if parent is None or parent.status != "done":
+        return None
+    plan_csv = job_dir(data_dir, parent.id) / "out" / "plan.csv"
+    if not plan_csv.is_file():
+        return None
+    stores = pd.read_csv(plan_csv, dtype={"id": str}, usecols=["id", "status"])
+    ids = tuple(stores.loc[stores["status"].astype(str) != "existing", "id"].astype(str))
+    p = parent.inputs
+    restricts = (
+        p.get("scenario") == inputs.get("scenario")
+        and (p.get("overrides") or {}) == (inputs.get("overrides") or {})
+        and set(p.get("pins") or []) <= set(inputs.get("pins") or [])
+        and set(p.get("bans") or []) <= set(inputs.get("bans") or [])
+    )
+    bound = (parent.summary or {}).get("bound") if restricts else None
+    return WarmStart(ids, time_limit=REPLAN_SECONDS, bound=None if bound is None else float(bound))
+
+
+def _plan_market(scenario: Any, cache: MutableMapping[str, Any] | None = None) -> Any:
+    """The Huff market a plan was solved with (for the store cards' 'why here'): the one
+    ``solve`` left in ``cache``, else built again."""
+    from ..pipeline import build_market, build_problem, market_key
+
+    if cache is not None:
+        hit = cache.get(market_key(scenario))
+        if hit is not None:
+            return hit[0]
+    market, _ = build_market(scenario, build_problem(scenario))  # the pipeline's own (calibrated) market
     return market
+
+
+def write_payload(
+    plan: Any,
+    web: Path,
+    *,
+    name: str,
+    outputs: list[str],
+    n_sites: int,
+    why: Any = None,
+    warm: bool = False,
+    cards: bool = True,
+    map_only: bool = False,
+    pending: list[str] | None = None,
+) -> dict[str, Any]:
+    """Write what the page shows of a plan into ``web``: ``map.json`` (the map layers;
+    only it with ``map_only``), else ``cards.json`` (the store cards, "why here" from
+    ``why`` when given) and ``summary.json`` (headline, years, comparison row, charts
+    among ``outputs``, ``pending``: what is still being written, by default the report
+    and "why here" when ``why`` is not given). Returns the summary."""
+    from .._io import write_json
+    from . import results
+
+    web.mkdir(parents=True, exist_ok=True)
+    if map_only:
+        write_json(web / "map.json", results.map_layers(plan, plan.areas, plan.rivals))
+        return {}
+    if cards:
+        write_json(web / "cards.json", results.store_cards(plan, why))
+    summary = {
+        "name": name,
+        "scenario": plan.scenario_name,
+        "objective": plan.objective,
+        "headline": results.headline(plan),
+        "years": results.year_table(plan),
+        "comparison": results.comparison_row(plan, name),
+        "charts": sorted(o for o in outputs if o.endswith(".png")),
+        "notes": list(plan.notes),
+        "n_sites": n_sites,
+        "warm_start": warm,
+        "pending": pending if pending is not None else ([] if why is not None else ["report", "why here"]),
+    }
+    write_json(web / "summary.json", summary)
+    return summary
 
 
 def run_job(db_path: str, data_dir: str, job_id: str) -> None:
@@ -84,7 +219,6 @@ def run_job(db_path: str, data_dir: str, job_id: str) -> None:
     from ..errors import StoreplanError
     from ..pipeline import solve
     from ..scenario import Scenario
-    from . import results
     from .explain import why_here
 
     store = JobStore(db_path, recover=False)
@@ -120,49 +254,76 @@ def run_job(db_path: str, data_dir: str, job_id: str) -> None:
             scenario_path(Path(data_dir), job.inputs), **scenario_overrides(job.inputs)
         )
         progress("load", 1.0)
-        plan = solve(scenario, progress=progress)
+        cache = DiskCache(Path(data_dir) / "cache" / "markets")
+        start = warm_start(store, Path(data_dir), job.inputs)
+        plan = solve(scenario, progress=progress, start=start, cache=cache)
         progress("save", 0.0)
+        from .._io import atomic_path
         from ..report import write as write_report
 
         written = plan.save(out)
-        written.update(write_report(plan, out))
-        progress("save", 1.0)
-        progress("explain", 0.0)
-        market = _plan_market(scenario) if plan.objective == "revenue" else None
-        why = why_here(plan, scenario, market=market)
-        from .._io import atomic_path, write_json
 
+        def outputs() -> list[str]:
+            return sorted(str(Path(p).relative_to(out)) for p in written.values())
+
+        def payload(why: Any) -> dict[str, Any]:
+            return write_payload(
+                plan,
+                web,
+                name=job.name,
+                outputs=outputs(),
+                n_sites=int(len(scenario.sites)),
+                why=why,
+                warm=start is not None,
+                cards=True,
+            )
+
+        if start is not None:
+            # a warm re-plan answers as soon as the plan and its map are written; the
+            # report and the store cards' "why here" follow in this worker
+            write_payload(plan, web, name=job.name, outputs=[], n_sites=0, map_only=True)
+            summary = payload(None)
+            progress("save", 1.0)
+            store.finish(job_id, "done", outputs=outputs(), summary=summary["comparison"])
+            written.update(write_report(plan, out))
+        else:
+            written.update(write_report(plan, out))
+            progress("save", 1.0)
+        progress("explain", 0.0)
+        market = _plan_market(scenario, cache) if plan.objective == "revenue" else None
+        why = why_here(plan, scenario, market=market)
         with atomic_path(out / "why_here.csv") as tmp:
             why.to_csv(tmp, index=False)
         written["why_here.csv"] = out / "why_here.csv"
-        web.mkdir(parents=True, exist_ok=True)
-        write_json(web / "map.json", results.map_layers(plan, scenario.areas, scenario.rivals))
-        write_json(web / "cards.json", results.store_cards(plan, why))
-        payload = {
-            "name": job.name,
-            "scenario": plan.scenario_name,
-            "objective": plan.objective,
-            "headline": results.headline(plan),
-            "years": results.year_table(plan),
-            "comparison": results.comparison_row(plan, job.name),
-            "charts": sorted(
-                str(Path(p).relative_to(out)) for p in written.values() if str(p).endswith(".png")
-            ),
-            "notes": list(plan.notes),
-            "n_sites": int(len(scenario.sites)),
-        }
-        write_json(web / "summary.json", payload)
+        if start is None:
+            write_payload(plan, web, name=job.name, outputs=[], n_sites=0, map_only=True)
+        summary = payload(why)
         progress("explain", 1.0)
-        files = sorted(str(Path(p).relative_to(out)) for p in written.values())
-        store.finish(job_id, "done", outputs=files, summary=payload["comparison"])
+        if not store.finish(job_id, "done", outputs=outputs(), summary=summary["comparison"]):
+            store.update(job_id, outputs=outputs(), phase=None)  # the warm re-plan's report is in
     except StoreplanError as exc:
-        store.finish(job_id, "failed", error=str(exc))
+        _failed(store, job_id, web, str(exc))
     except Exception as exc:  # noqa: BLE001 - recorded, never shown as a traceback
         (root / "traceback.txt").write_text(traceback.format_exc(), encoding="utf-8")
-        store.finish(job_id, "failed", error=f"internal error ({type(exc).__name__}): {exc}")
+        _failed(store, job_id, web, f"internal error ({type(exc).__name__}): {exc}")
     finally:
         logger.removeHandler(handler)
         handler.close()
+
+
+def _failed(store: JobStore, job_id: str, web: Path, message: str) -> None:
+    """Mark a job failed with ``message``; a warm re-plan that had already answered stays
+    done, with the message, and its page stops waiting for the report."""
+    if store.finish(job_id, "failed", error=message):
+        return
+    store.update(job_id, error=f"the report could not be written: {message}", phase=None)
+    path = web / "summary.json"
+    if path.is_file():
+        from .._io import write_json
+
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        summary["pending"] = []
+        write_json(path, summary)
 
 
 class JobRunner:

@@ -315,7 +315,11 @@ function follow(job) {
     $("#cancel-button").disabled = true;
     status(`${job.name}: ${v.status}`);
     if (v.status === "done") await showJob(v.id);
-    else showError("#run-error", new Error(v.error || v.status));
+    else {
+      // the run's own error (the CLI's words: file, column, rows), next to the form too
+      showError("#run-error", new Error(v.error || v.status));
+      if (v.status === "failed") showError("#form-error", new Error(`run failed: ${v.error || "unknown error"}`));
+    }
   });
   es.onerror = () => { /* the browser reconnects by itself */ };
 }
@@ -527,6 +531,23 @@ function renderSummary(job, s) {
   const ch = $("#charts");
   ch.innerHTML = "";
   for (const c of s.charts) ch.append(el("img", { src: `/api/jobs/${job.id}/files/${c}`, alt: c, loading: "lazy" }));
+  if (s.pending && s.pending.length) {
+    dl.append(el("div", { class: "muted", id: "pending", text: `still being written: ${s.pending.join(", ")}…` }));
+    watchPending(job.id);
+  }
+}
+
+// a warm re-plan answers before its report and "why here" are written: poll until they are
+async function watchPending(jobId) {
+  for (let k = 0; k < 600 && state.job && state.job.id === jobId; k++) {
+    await new Promise(r => setTimeout(r, 1000));
+    const s = await api(`/api/jobs/${jobId}/summary`).catch(() => null);
+    if (s && !(s.pending && s.pending.length)) {
+      const job = await api(`/api/jobs/${jobId}`);
+      if (state.job && state.job.id === jobId) { state.job = job; renderSummary(job, s); }
+      return;
+    }
+  }
 }
 
 async function selectStore(i) {
@@ -557,6 +578,8 @@ async function selectStore(i) {
       why.append(`No other allowed site within reach (${w.candidates_compared} compared).`);
     }
     box.append(why);
+  } else {
+    box.append(el("div", { class: "why muted", id: "why-here", text: "Why here: still being computed for this re-plan (open the card again in a moment)." }));
   }
   const actions = el("div", { class: "actions" });
   if (card.pinned) actions.append(el("button", { type: "button", id: "unpin-store", text: "Unpin", onclick: () => { state.edits.pins.delete(card.id); state.edits.unpin.add(card.id); renderEdits(); } }));
@@ -679,17 +702,27 @@ async function compare(ids) {
 
 // ------------------------------------------------------------------ start
 async function start() {
-  state.schema = await api("/api/schema");
-  await loadScenarioList();
-  await loadScenario($("#scenario-select").value);
+  // everything the first view needs is asked for at once: the plan (jobs, then its map,
+  // summary) and the form (schema, scenarios, knobs) load side by side
+  const want = new URLSearchParams(location.search).get("job");
+  const schemaP = api("/api/schema");
+  const jobsP = api("/api/jobs");
+  getBasemap();
   state.view = makeMap($("#map"));
   state.map = state.view.map;
   state.map.on("moveend zoomend", updateCounts);
-  const { jobs } = await api("/api/jobs");
+  const form = schemaP.then(async schema => {
+    state.schema = schema;
+    await loadScenarioList();
+    await loadScenario($("#scenario-select").value);
+  });
+  const { jobs } = await jobsP;
   const running = jobs.find(j => j.status === "running" || j.status === "queued");
-  const last = jobs.find(j => j.status === "done");
-  if (last) await showJob(last.id);
+  const last = (want && jobs.find(j => j.id === want && j.status === "done")) || jobs.find(j => j.status === "done");
+  await Promise.all([form, last ? showJob(last.id) : null]);
   if (running) follow(running);
+  // navigation to a drawn, clickable map (ms since the navigation started)
+  state.timing = { ready_ms: performance.now() };
   document.body.dataset.ready = "1";
 }
 start().catch(err => { status(`error: ${err.message}`); document.body.dataset.ready = "error"; });
