@@ -371,10 +371,18 @@ class Revenue(_Base):
         return market.net  # the Huff model's own areas x stores network
 
     def solve(
-        self, problem: Problem, market: Market, net: Network, *, initial: np.ndarray | None = None
+        self,
+        problem: Problem,
+        market: Market,
+        net: Network,
+        *,
+        initial: np.ndarray | None = None,
+        bound: bool = True,
     ) -> Solution:
         """Solve; ``initial``: columns of a start solution (its candidate sites are
-        repaired and improved, see :func:`storeplan.solvers.revenue.revenue`)."""
+        repaired and improved, see :func:`storeplan.solvers.revenue.revenue`);
+        ``bound=False`` skips the submodular-cut bound (only the cheap online bound is
+        computed) when the caller holds a valid bound already."""
         n_sites = problem.n_sites
         con = problem.constraints
         if problem.capacities() is not None:
@@ -430,6 +438,7 @@ class Revenue(_Base):
             time_limit=problem.time_limit,
             seed=problem.seed,
             initial=None if initial is None else np.asarray(initial, np.int64)[np.asarray(initial) < n_sites],
+            bound_iters=200 if bound else 0,
         )
 
     def swap_values(

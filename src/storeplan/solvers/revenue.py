@@ -1006,8 +1006,8 @@ def revenue(
         opened in the order given, skipping forbidden ones and any that would break
         spacing, a quota maximum or the budget; when more are open than ``p`` allows,
         the ones whose closing loses least are closed again; then greedy fills up to
-        ``p`` (or the budget) and swaps improve it as usual. The bound is computed as
-        without a start.
+        ``p`` (or the budget) and swaps improve it as usual (at least one sweep, even
+        past ``time_limit``). The bound is computed as without a start.
 
     Returns
     -------
@@ -1229,7 +1229,8 @@ def revenue(
         slot_of[open_list] = np.arange(open_list.size)
         if open_list.size and open_list.size < m:
             while sweeps < max_sweeps:
-                if time_limit is not None and time.perf_counter() - t0 > time_limit:
+                # a warm start always gets one sweep: it is the local search that repairs it
+                if (sweeps or not warm) and time_limit is not None and time.perf_counter() - t0 > time_limit:
                     break
                 cur = float(_objective(prob.weight, num, den))
                 tol = 1e-9 * max(1.0, abs(cur))

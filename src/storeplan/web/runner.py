@@ -326,20 +326,49 @@ def _failed(store: JobStore, job_id: str, web: Path, message: str) -> None:
         write_json(path, summary)
 
 
+def _warm_worker(conn: Any, db_path: str, data_dir: str) -> None:
+    """A spare worker's entry point: import the solver stack now, then run the one job
+    whose id arrives on ``conn`` (``None``: exit)."""
+    import importlib
+
+    for mod in ("storeplan.pipeline", "storeplan.report", "storeplan.web.explain", "storeplan.web.results"):
+        importlib.import_module(mod)
+    try:
+        job_id = conn.recv()
+    except EOFError:
+        return
+    if job_id:
+        run_job(db_path, data_dir, job_id)
+
+
 class JobRunner:
     """Starts queued jobs in worker processes, at most ``max_runs`` at once.
 
     A daemon thread polls every ``poll_s`` seconds: it reaps finished processes (a process
     that died without finishing its job marks it failed) and starts queued jobs in order.
+    Once a job has run, one spare worker is kept started (interpreter and solver stack
+    imported), so the next job, typically a re-plan, does not wait for that. A worker
+    whose job is already done (a warm re-plan still writing its report) does not count
+    against ``max_runs``.
     """
 
-    def __init__(self, store: JobStore, data_dir: Path, *, max_runs: int = 1, poll_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        data_dir: Path,
+        *,
+        max_runs: int = 1,
+        poll_s: float = 0.2,
+        spare: bool = True,
+    ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
         self.max_runs = max(1, int(max_runs))
         self.poll_s = poll_s
+        self.spare = spare
         self._ctx = multiprocessing.get_context("spawn")
         self._procs: dict[str, Any] = {}
+        self._spare: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -367,6 +396,10 @@ class JobRunner:
             proc.terminate()
             proc.join(timeout=5)
             self.store.finish(job_id, "failed", error="the server stopped during this run; run it again")
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare[0].terminate()
+            spare[0].join(timeout=5)
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a queued or running job; False when it had already finished."""
@@ -411,19 +444,47 @@ class JobRunner:
                     self.store.finish(
                         job_id, "failed", error=f"the worker process stopped (exit code {proc.exitcode})"
                     )
-            free = self.max_runs - len(self._procs)
-        if free <= 0:
-            return
-        for job in self.store.queued()[:free]:
+            busy = 0
+            for job_id in self._procs:
+                job = self.store.get(job_id)
+                busy += job is None or job.status not in FINISHED
+            free = self.max_runs - busy
+        if free > 0:
+            for job in self.store.queued()[:free]:
+                self._start(job.id)
+        if self.spare and self._procs and self._spare is None and not self._stop.is_set():
+            self._spare = self._new_spare()
+
+    def _new_spare(self) -> tuple[Any, Any]:
+        recv, send = self._ctx.Pipe(duplex=False)
+        proc = self._ctx.Process(
+            target=_warm_worker,
+            args=(recv, str(self.store.path), str(self.data_dir)),
+            name="storeplan-job-spare",
+            daemon=True,
+        )
+        proc.start()
+        recv.close()
+        return proc, send
+
+    def _start(self, job_id: str) -> None:
+        # mark it running before the process starts so no second tick picks it up
+        self.store.update(job_id, status="running", started=time.time())
+        spare, self._spare = self._spare, None
+        if spare is not None and spare[0].is_alive():
+            proc, send = spare
+            send.send(job_id)
+            send.close()
+        else:
+            if spare is not None:
+                spare[0].join(timeout=1)
             proc = self._ctx.Process(
                 target=run_job,
-                args=(str(self.store.path), str(self.data_dir), job.id),
-                name=f"storeplan-job-{job.id}",
+                args=(str(self.store.path), str(self.data_dir), job_id),
+                name=f"storeplan-job-{job_id}",
                 daemon=True,
             )
-            # mark it running before the process starts so no second tick picks it up
-            self.store.update(job.id, status="running", started=time.time())
             proc.start()
-            self.store.update(job.id, pid=proc.pid)
-            with self._lock:
-                self._procs[job.id] = proc
+        self.store.update(job_id, pid=proc.pid)
+        with self._lock:
+            self._procs[job_id] = proc
