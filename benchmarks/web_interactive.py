@@ -75,6 +75,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS_web.md")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    ap.add_argument("--shot", type=Path, default=None, help="save a screenshot of the last load here (PNG)")
     a = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -126,6 +127,8 @@ def main() -> None:
                 click = time.perf_counter() - t1
                 if k:
                     rows.append((ready, wall, click, markers, areas, rivals))
+                if a.shot is not None and k == a.runs:
+                    page.screenshot(path=str(a.shot))
                 print(
                     f"load {k}: ready {ready:.2f} s (wall {wall:.2f} s), click->card {click:.2f} s,"
                     f" markers {markers}, areas drawn {areas}, rivals drawn {rivals}",

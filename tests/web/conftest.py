@@ -75,7 +75,7 @@ def finished(tmp_path_factory):
     Hangzhou scenario (coverage). Returns ``(data_dir, ningxia_job, hangzhou_job)``;
     tests copy the folder before changing it."""
     data_dir = tmp_path_factory.mktemp("web") / "data"
-    settings = WebSettings(data_dir=data_dir, max_runs=1)
+    settings = WebSettings(data_dir=data_dir, max_runs=2)  # both at once, on two cores
     with TestClient(create_app(settings)) as client:
         up = upload_files(client)
         assert up.status_code == 201, up.text

@@ -193,30 +193,29 @@ def test_replan_pins_and_bans(finished_copy, make_client):
     new = pd.read_csv(data_dir / "jobs" / child["id"] / "out" / "plan.csv", dtype={"id": str})
     assert pin in set(new["id"]) and ban not in set(new["id"])
     assert len(new) == len(plan)
-    # pinning an unknown site is refused with the scenario's own words
-    bad = c.post(f"/api/jobs/{ja['id']}/replan", json={"pins": ["no-such-site"]}).json()
-    job = wait_for(c, bad["id"])
+    # an error raised in the run: pinning an unknown site passes the request's schema
+    # check, then the run's input check refuses it; the job is failed, in SQLite and in
+    # the API, with the CLI's own one-line message
+    bad = c.post(f"/api/jobs/{ja['id']}/replan", json={"pins": ["no-such-site"]})
+    assert bad.status_code == 201, bad.text
+    job = wait_for(c, bad.json()["id"])
     assert job["status"] == "failed"
-    assert "constraints.must_open: unknown site id(s) no-such-site" in job["error"]
-
-
-def test_an_error_in_the_run_fails_the_job_with_the_cli_message(finished_copy, make_client):
-    """A setting that passes the form's schema check but fails once the run loads its data
-    marks the job failed, in SQLite and in the API, with the CLI's own one-line message."""
-    data_dir, _, _ = finished_copy
-    c = make_client(data_dir)
-    over = {"areas": {"provinces": ["Ningxia"]}, "objective": {"stores": 5000}}
-    r = c.post("/api/jobs", json={"scenario": "bundled:year-one", "overrides": over})
-    assert r.status_code == 201, r.text  # the schema allows it: the run finds out
-    job = wait_for(c, r.json()["id"])
     with pytest.raises(Exception) as cli:  # what `storeplan validate` / `run` print after "error: "
         from storeplan.bundled import demo_scenario_path
+        from storeplan.web.runner import scenario_overrides
 
-        Scenario.from_toml(demo_scenario_path("year-one"), **over)
-    assert job["status"] == "failed" and job["error"] == str(cli.value)
+        Scenario.from_toml(demo_scenario_path("year-one"), **scenario_overrides(bad.json()["inputs"]))
+    assert job["error"] == str(cli.value)
+    assert "constraints.must_open: unknown site id(s) no-such-site" in job["error"]
     assert "\n" not in job["error"] and "Traceback" not in job["error"]
-    assert JobStore(data_dir / "jobs.sqlite", recover=False).get(job["id"]).error == str(cli.value)
+    assert JobStore(data_dir / "jobs.sqlite", recover=False).get(job["id"]).error == job["error"]
     assert c.get(f"/api/jobs/{job['id']}/summary").status_code == 409
+    # the re-plan was warm-started from its parent and kept the parent's bound (it only
+    # added a pin and a ban)
+    summary = c.get(f"/api/jobs/{child['id']}/summary").json()
+    assert summary["warm_start"] is True
+    assert child["summary"]["bound"] <= ja["summary"]["bound"] * (1 + 1e-9)
+    assert child["summary"]["bound"] >= child["summary"]["objective"]
 
 
 # ---------------------------------------------------------------------------- request errors
@@ -290,7 +289,7 @@ def _scenario_members() -> dict[str, bytes]:
     return {n: (DATA / n).read_bytes() for n in ("scenario.toml", "areas.csv", "rivals.csv")}
 
 
-def test_upload_zip_and_run(make_client):
+def test_upload_zip(make_client):
     c = make_client()
     r = c.post(
         "/api/uploads", files=[("files", ("hangzhou.zip", _zip(_scenario_members()), "application/zip"))]
@@ -301,12 +300,42 @@ def test_upload_zip_and_run(make_client):
     assert up["knobs"]["objective"]["kind"] == "coverage"
     listed = c.get("/api/scenarios").json()["uploads"]
     assert [u["source"] for u in listed] == [up["source"]]
+    # a run of it is queued with its settings checked (uploads are run end to end by the
+    # `finished` fixture: the Hangzhou upload)
     job = c.post(
         "/api/jobs", json={"scenario": up["source"], "overrides": {"objective": {"stores": 2}}}
     ).json()
-    done = wait_for(c, job["id"])
-    assert done["status"] == "done", done
-    assert done["summary"]["stores"] == 2
+    assert job["source"] == up["source"] and job["status"] in ("queued", "running")
+    assert c.post(f"/api/jobs/{job['id']}/cancel").json()["status"] == "cancelled"
+
+
+def test_upload_parquet_and_geojson_tables(make_client, tmp_path):
+    """The same scenario with its areas as Parquet and its rivals as GeoJSON, uploaded one
+    file at a time, reads the same tables as the CSV upload."""
+    pytest.importorskip("pyarrow")
+    gpd = pytest.importorskip("geopandas")
+    areas = pd.read_csv(DATA / "areas.csv", dtype={"id": str})
+    rivals = pd.read_csv(DATA / "rivals.csv", dtype={"id": str})
+    areas.to_parquet(tmp_path / "areas.parquet", index=False)
+    gdf = gpd.GeoDataFrame(
+        rivals.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(rivals["lon"], rivals["lat"]),
+        crs=4326,
+    )
+    gdf.to_file(tmp_path / "rivals.geojson", driver="GeoJSON")
+    toml = (DATA / "scenario.toml").read_text(encoding="utf-8")
+    toml = toml.replace('"areas.csv"', '"areas.parquet"').replace('"rivals.csv"', '"rivals.geojson"')
+    (tmp_path / "scenario.toml").write_text(toml, encoding="utf-8")
+    c = make_client()
+    r = upload_files(c, ("scenario.toml", "areas.parquet", "rivals.geojson"), folder=tmp_path)
+    assert r.status_code == 201, r.text
+    up = r.json()
+    assert up["summary"]["areas"] == len(areas) and up["summary"]["rival_stores"] == len(rivals)
+    assert sorted(up["files"]) == ["areas.parquet", "rivals.geojson", "scenario.toml"]
+    csv = upload_files(c).json()
+    assert {k: v for k, v in up["summary"].items() if k != "name"} == {
+        k: v for k, v in csv["summary"].items() if k != "name"
+    }
 
 
 def test_upload_validation_error_is_the_cli_message(make_client, tmp_path):

@@ -149,7 +149,7 @@ def _distinct_colours(png: bytes) -> int:
     return len(set(img.getdata()))
 
 
-def _click_store(page, index: int) -> None:
+def _click_store(page, index: int, *, why: bool = True) -> None:
     """Click store ``index`` where Leaflet drew it on the map's canvas."""
     xy = page.evaluate(
         """(i) => { const v = window.storeplan.view, S = window.storeplan.data.stores;
@@ -161,7 +161,7 @@ def _click_store(page, index: int) -> None:
     )
     page.wait_for_timeout(300)
     page.mouse.click(xy[0], xy[1])
-    page.wait_for_selector("#store-card:not([hidden]) #why-here", timeout=20_000)
+    page.wait_for_selector("#store-card:not([hidden]) " + ("#why-here" if why else ""), timeout=20_000)
 
 
 def test_run_explore_replan_and_compare(server, browser, tmp_path):
@@ -230,6 +230,11 @@ def test_run_explore_replan_and_compare(server, browser, tmp_path):
     assert child["parent_id"] == job_id and child["inputs"]["pins"] == [alt]
     ids = page.evaluate("window.storeplan.data.stores.id")
     assert alt in ids and card_api["id"] not in ids and len(ids) == 5
+    summary = json.loads(page.evaluate(f"fetch('/api/jobs/{child_id}/summary').then(r => r.text())"))
+    assert summary["warm_start"] is True  # started from the parent's plan
+    # the card of a warm re-plan says when "why here" is still being computed, else shows it
+    _click_store(page, ids.index(alt), why=False)
+    assert page.locator("#store-card #why-here").count() == 1
 
     # -- compare the two runs
     page.click("#tab-runs")
@@ -250,7 +255,11 @@ def test_run_explore_replan_and_compare(server, browser, tmp_path):
 def test_page_shows_the_latest_run_and_its_downloads(server, browser):
     url, data_dir, ja, jb, _ = server
     page, errors, outside = _page(browser, url)
-    assert page.evaluate("document.body.dataset.job")
+    jobs = json.loads(page.evaluate("fetch('/api/jobs').then(r => r.text())"))["jobs"]
+    assert page.evaluate("document.body.dataset.job") == next(j["id"] for j in jobs if j["status"] == "done")
+    # a run's downloads (a run whose report is complete: a warm re-plan may still be writing it)
+    page, errors, outside = _page(browser, f"{url}?job={ja['id']}")
+    assert page.evaluate("document.body.dataset.job") == ja["id"]
     links = page.locator("#downloads a")
     hrefs = [links.nth(k).get_attribute("href") for k in range(links.count())]
     assert any(h.endswith("/archive.zip") for h in hrefs)
