@@ -58,6 +58,7 @@ def make_client(tmp_path):
     opened = []
 
     def make(data_dir: Path | None = None, **kwargs):
+        kwargs.setdefault("spare_worker", False)  # most tests run one job or none
         settings = WebSettings(data_dir=data_dir or tmp_path / "data", **kwargs)
         c = TestClient(create_app(settings), raise_server_exceptions=False)
         c.__enter__()
@@ -75,7 +76,7 @@ def finished(tmp_path_factory):
     Hangzhou scenario (coverage). Returns ``(data_dir, ningxia_job, hangzhou_job)``;
     tests copy the folder before changing it."""
     data_dir = tmp_path_factory.mktemp("web") / "data"
-    settings = WebSettings(data_dir=data_dir, max_runs=2)  # both at once, on two cores
+    settings = WebSettings(data_dir=data_dir, max_runs=2, spare_worker=False)  # both at once
     with TestClient(create_app(settings)) as client:
         up = upload_files(client)
         assert up.status_code == 201, up.text

@@ -177,7 +177,7 @@ def test_progress_events_stream_until_the_end(finished, make_client):
 
 def test_replan_pins_and_bans(finished_copy, make_client):
     data_dir, ja, _ = finished_copy
-    c = make_client(data_dir)
+    c = make_client(data_dir, spare_worker=True)  # two runs: the second takes the spare
     plan = pd.read_csv(data_dir / "jobs" / ja["id"] / "out" / "plan.csv", dtype={"id": str})
     why = pd.read_csv(
         data_dir / "jobs" / ja["id"] / "out" / "why_here.csv", dtype={"id": str, "alternative_id": str}

@@ -46,7 +46,9 @@ class WebSettings(BaseModel):
 
     ``data_dir``: jobs database, uploads and run outputs; ``max_runs``: runs at once
     (others queue); ``max_upload_mb``: largest upload (all files together), MB;
-    ``max_unpacked_mb``: most a zip may unpack to, MB.
+    ``max_unpacked_mb``: most a zip may unpack to, MB; ``spare_worker``: keep one
+    worker process started ahead of the next run (its imports done), so a run or a
+    re-plan starts at once.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -55,6 +57,7 @@ class WebSettings(BaseModel):
     max_runs: int = Field(1, ge=1, le=64)
     max_upload_mb: float = Field(200.0, gt=0)
     max_unpacked_mb: float = Field(1024.0, gt=0)
+    spare_worker: bool = True
 
     @property
     def upload_limits(self) -> UploadLimits:
@@ -179,7 +182,7 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
     data_dir = Path(settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(data_dir / "jobs.sqlite")  # recovers runs cut by a restart
-    runner = JobRunner(store, data_dir, max_runs=settings.max_runs)
+    runner = JobRunner(store, data_dir, max_runs=settings.max_runs, spare=settings.spare_worker)
 
     @asynccontextmanager
     async def lifespan(app):

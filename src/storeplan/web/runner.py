@@ -346,8 +346,8 @@ class JobRunner:
 
     A daemon thread polls every ``poll_s`` seconds: it reaps finished processes (a process
     that died without finishing its job marks it failed) and starts queued jobs in order.
-    Once a job has run, one spare worker is kept started (interpreter and solver stack
-    imported), so the next job, typically a re-plan, does not wait for that. A worker
+    With ``spare``, one spare worker is kept started (interpreter and solver stack
+    imported), so a new job, a re-plan above all, does not wait for that. A worker
     whose job is already done (a warm re-plan still writing its report) does not count
     against ``max_runs``.
     """
@@ -452,7 +452,7 @@ class JobRunner:
         if free > 0:
             for job in self.store.queued()[:free]:
                 self._start(job.id)
-        if self.spare and self._procs and self._spare is None and not self._stop.is_set():
+        if self.spare and self._spare is None and not self._stop.is_set():
             self._spare = self._new_spare()
 
     def _new_spare(self) -> tuple[Any, Any]:
