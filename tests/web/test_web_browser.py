@@ -117,7 +117,7 @@ def browser():
         b.close()
 
 
-def _page(browser, url):
+def _page(browser, url, query: str = ""):
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -132,7 +132,7 @@ def _page(browser, url):
             r.abort()
 
     page.route("**/*", route)
-    page.goto(url)
+    page.goto(url + query)
     page.wait_for_selector("body[data-ready='1']", timeout=60_000)
     return page, errors, outside
 
@@ -258,7 +258,7 @@ def test_page_shows_the_latest_run_and_its_downloads(server, browser):
     jobs = json.loads(page.evaluate("fetch('/api/jobs').then(r => r.text())"))["jobs"]
     assert page.evaluate("document.body.dataset.job") == next(j["id"] for j in jobs if j["status"] == "done")
     # a run's downloads (a run whose report is complete: a warm re-plan may still be writing it)
-    page, errors, outside = _page(browser, f"{url}?job={ja['id']}")
+    page, errors, outside = _page(browser, url, f"?job={ja['id']}")
     assert page.evaluate("document.body.dataset.job") == ja["id"]
     links = page.locator("#downloads a")
     hrefs = [links.nth(k).get_attribute("href") for k in range(links.count())]
@@ -275,7 +275,7 @@ def test_default_sized_layers_load_and_markers_are_counted(server, browser, tmp_
     takes a click (the time to get there is measured in benchmarks/web_interactive.py,
     not asserted here)."""
     url, data_dir, ja, jb, big = server
-    page, errors, outside = _page(browser, f"{url}?job={big}")
+    page, errors, outside = _page(browser, url, f"?job={big}")
     assert page.evaluate("document.body.dataset.job") == big
     n_areas, n_stores, n_rivals = DEFAULT_SIZE
     assert page.evaluate("window.storeplan.data.areas.n") == n_areas
