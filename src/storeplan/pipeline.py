@@ -69,6 +69,7 @@ __all__ = [
     "build_market",
     "build_problem",
     "market_key",
+    "MarketCache",
     "WarmStart",
     "PHASES",
     "ProgressFn",
@@ -85,6 +86,10 @@ ProgressFn = Callable[[str, float], None]
 
 #: A plan whose certified gap exceeds this share (and is not proven) raises a GapWarning.
 GAP_WARNING = 0.01
+
+
+#: Built markets by :func:`market_key`: ``(market, calibration)`` (see ``solve``'s ``cache``).
+MarketCache = MutableMapping[str, tuple[Market, CalibrationSummary | None]]
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,7 @@ def solve(
     gap_warning: float = GAP_WARNING,
     alternatives: int | None = None,
     start: WarmStart | None = None,
-    cache: MutableMapping[str, Any] | None = None,
+    cache: MarketCache | None = None,
 ) -> Plan:
     """Plan the store network a scenario describes.
 

@@ -41,7 +41,7 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-RUN_TIMEOUT_MS = 300_000
+RUN_TIMEOUT_MS = 900_000
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
