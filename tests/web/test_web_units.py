@@ -153,6 +153,7 @@ def test_disk_cache_keeps_the_latest_entries(tmp_path):
     cache["a1"] = {"x": [1, 2]}
     time.sleep(0.02)
     cache["b2"] = (1, "two")
+    time.sleep(0.02)
     assert cache["a1"] == {"x": [1, 2]}  # a read counts as a use
     time.sleep(0.02)
     cache["c3"] = 3.0

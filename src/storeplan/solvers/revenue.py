@@ -1403,8 +1403,7 @@ def _open_initial(prob, side, status, is_open, num, den, q_use, initial, target,
     if start.size and (start.min() < 0 or start.max() >= m):
         raise InputError(f"initial sites must be candidate indices in 0..{m - 1}")
     tol = 1e-9
-    for j in start:
-        j = int(j)
+    for j in start.tolist():
         if is_open[j] or status[j] != 0:
             continue  # already open (must-open, repeated) or forbidden
         nb = side.conf_adj[side.conf_ptr[j] : side.conf_ptr[j + 1]]
@@ -1429,10 +1428,12 @@ def _open_initial(prob, side, status, is_open, num, den, q_use, initial, target,
         if not cand.size:
             break
         losses = (
-            np.array([_loss(int(j), prob.cptr, prob.crow, prob.cval, prob.weight, num, den) for j in cand])
+            np.array(
+                [_loss(c, prob.cptr, prob.crow, prob.cval, prob.weight, num, den) for c in cand.tolist()]
+            )
             - prob.fixed[cand]
         )
-        j = int(cand[int(np.argmin(losses))])
+        j = int(cand[int(np.argmin(losses))])  # an int, as in the loop above
         _apply(j, -1.0, prob.cptr, prob.crow, prob.cval, num, den)
         is_open[j] = False
         if side.has_quotas:

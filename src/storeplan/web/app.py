@@ -494,9 +494,20 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
         path = data_dir / "cache" / f"compare-{key}.png"
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
-            table = pd.DataFrame([{**(j.summary or {}), "name": j.name, "error": None} for j in jobs])
-            for col in ("coverage", "npv", "revenue"):
-                table[col] = pd.to_numeric(table.get(col), errors="coerce")
+            # the runs' comparison rows under the names of `storeplan compare`'s table
+            names = {
+                "coverage_share": "coverage",
+                "npv_currency": "npv",
+                "revenue_full_ramp_currency_per_year": "revenue_full_ramp",
+            }
+            table = pd.DataFrame(
+                [
+                    {"name": j.name, "error": None, **{k: (j.summary or {}).get(v) for k, v in names.items()}}
+                    for j in jobs
+                ]
+            )
+            for col in names:
+                table[col] = pd.to_numeric(table[col], errors="coerce")
             comparison_chart(table, path)
         return Response(path.read_bytes(), media_type="image/png")
 

@@ -333,7 +333,8 @@ def store_cards(plan: Any, why: pd.DataFrame | None = None) -> dict[str, dict[st
 
 def comparison_row(plan: Any, name: str) -> dict[str, Any]:
     """One row of the comparison table, the columns and meaning of ``storeplan compare``
-    (``revenue``: last rollout year's store sales with a rollout, else at full ramp)."""
+    (``revenue``: last rollout year's store sales with a rollout, else at full ramp;
+    ``revenue_full_ramp``: store revenue per year with every store at full ramp)."""
     m = _metrics(plan)
     r = m.rollout
     return {
@@ -342,6 +343,7 @@ def comparison_row(plan: Any, name: str) -> dict[str, Any]:
         "coverage": _f(m.coverage_share),
         "share": _f(m.market_share),
         "revenue": _f(r.final_revenue) if r is not None else _f(m.own_revenue),
+        "revenue_full_ramp": _f(m.own_revenue),
         "npv": _f(r.npv) if r is not None else None,
         "objective": _f(m.objective),
         "gap": _f(m.gap),
