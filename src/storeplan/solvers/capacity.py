@@ -23,9 +23,9 @@ import time
 
 import numpy as np
 
-from ..errors import InfeasibleError, SolverError, UnsupportedConstraintError
+from ..errors import InfeasibleError, InputError, SolverError, UnsupportedConstraintError
 from .builder import INF, MipBuilder
-from .constraints import FORBIDDEN, SideArrays, check_sites
+from .constraints import FORBIDDEN, MUST, SideArrays, check_sites
 from .solution import Solution, make_solution
 
 __all__ = ["nearest_feasible", "solve_capacitated", "CAPACITY_MAX_ARCS"]
@@ -88,6 +88,34 @@ def _check_capacity(kind, demand, capacity, side: SideArrays, kmax: int, label: 
         )
 
 
+def _fill_rows(capacity, demand, side: SideArrays, tolerance: float, label: str) -> np.ndarray:
+    """Lower bounds of the load rows ``sum_i d_i x_ij - Q_j y_j``: ``-tolerance Q_j`` at
+    must-open sites (filled to capacity), ``-inf`` elsewhere; refuses (named) what
+    cannot be filled."""
+    tol = float(tolerance)
+    if not np.isfinite(tol) or tol < 0 or tol >= 1:
+        raise InputError(f"{label}: fill_tolerance must be in [0, 1), got {tolerance!r}")
+    must = np.flatnonzero(side.status == MUST)
+    if must.size == 0:
+        raise InputError(f"{label}: fill_must_open needs must-open sites (none given)")
+    unlimited = must[~np.isfinite(capacity[must])]
+    if unlimited.size:
+        raise InputError(
+            f"{label}: fill_must_open: must-open site {int(unlimited[0])} has no capacity to fill "
+            "(unlimited); give it a capacity or drop fill_must_open"
+        )
+    need = float(np.sum((1 - tol) * capacity[must]))
+    total = float(np.sum(demand))
+    if need > total * (1 + 1e-12) + 1e-9:
+        raise InfeasibleError(
+            f"{label}: fill_must_open: the {must.size} must-open sites need {need:,.6g} of demand "
+            f"to be filled but the total demand is {total:,.6g}"
+        )
+    lo = np.full(capacity.shape[0], -INF)
+    lo[must] = -tol * capacity[must]
+    return lo
+
+
 def solve_capacitated(
     kind: str,
     indptr,
@@ -106,8 +134,15 @@ def solve_capacitated(
     seed: int,
     label: str,
     t0: float,
+    fill_must_open: bool = False,
+    fill_tolerance: float = 0.0,
 ) -> Solution:
-    """Exact single-source capacitated ``kind`` ("pmedian" or "coverage") model."""
+    """Exact single-source capacitated ``kind`` ("pmedian" or "coverage") model.
+
+    With ``fill_must_open`` every must-open site serves at least ``(1 - fill_tolerance)``
+    of its capacity (spopt's ``fulfill_predefined_fac`` with ``fill_tolerance = 0``:
+    filled exactly to capacity).
+    """
     n = indptr.shape[0] - 1
     m = capacity.shape[0]
     rows_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
@@ -139,18 +174,26 @@ def solve_capacitated(
     )
     # sum_i d_i x_ij <= Q_j y_j
     capv = np.where(np.isfinite(capacity), capacity, float(np.sum(demand)) + 1.0)
+    load_lo = np.full(m, -INF)
+    if fill_must_open:
+        load_lo = _fill_rows(capacity, demand, side, fill_tolerance, label)
     b.add_rows(
         np.concatenate([aj, np.arange(m)]),
         np.concatenate([xcol, ycol]),
         np.concatenate([demand[ai], -capv]),
-        -INF,
+        load_lo,
         0.0,
         m,
     )
     b.add_side(side, ycol, kmin, kmax)
     warm = None
     warm_assign = None
-    if warm_sites is not None and len(warm_sites) and check_sites(side, warm_sites) is None:
+    if (
+        not fill_must_open
+        and warm_sites is not None
+        and len(warm_sites)
+        and check_sites(side, warm_sites) is None
+    ):
         allowed = np.zeros(indices.shape[0], dtype=bool)
         allowed[arc] = True
         warm_assign, _ = nearest_feasible(indptr, indices, demand, capv, warm_sites, allowed=allowed)
@@ -172,7 +215,8 @@ def solve_capacitated(
     if status == "infeasible":
         raise InfeasibleError(
             f"{label}: capacity: no single-source assignment of the clients fits the capacities "
-            "under the side constraints (proven by the MIP)"
+            + ("with the must-open sites filled " if fill_must_open else "")
+            + "under the side constraints (proven by the MIP)"
         )
     if x is None:
         raise SolverError(f"{label}: no feasible capacitated solution found within the time limit")
@@ -194,7 +238,7 @@ def solve_capacitated(
         bound,
         seconds=time.perf_counter() - t0,
         iterations=nodes,
-        method="capacitated-mip",
+        method="capacitated-mip" + ("(fill-must-open)" if fill_must_open else ""),
         sense="max" if kind == "coverage" else "min",
         mip_optimal=status == "optimal",
         info={"load": load[sites], "capacity": capv[sites]},

@@ -100,6 +100,8 @@ def coverage(
     seed: int = 0,
     method: str = "auto",
     capacity=None,
+    fill_must_open: bool = False,
+    fill_tolerance: float = 0.0,
 ) -> Solution:
     """Open ``p`` sites maximising the weight of clients within ``radius``.
 
@@ -119,6 +121,11 @@ def coverage(
     capacity : float or array-like, shape (n_sites,), optional
         Most covered weight one site may serve; each covered client is assigned to one
         covering open site (single source), solved exactly (:mod:`.capacity`).
+    fill_must_open : bool
+        With ``capacity``: every must-open site is filled to its capacity (spopt's
+        ``fulfill_predefined_fac``), up to ``fill_tolerance``.
+    fill_tolerance : float
+        Share of a must-open site's capacity that may stay unused, in [0, 1).
 
     Returns
     -------
@@ -145,6 +152,8 @@ def coverage(
     small = inst.nnz + inst.n <= MIP_AUTO_ARCS
     iterations = 0
     res = _run_heuristic(inst, side, kmin, seed, deadline, 0, kmax)
+    if fill_must_open and capacity is None:
+        raise InputError("coverage: fill_must_open needs a capacity (the amount to fill)")
     if capacity is not None:
         from .capacity import solve_capacitated
         from .facility_location import site_array
@@ -167,6 +176,8 @@ def coverage(
             seed=int(seed),
             label="coverage",
             t0=t0,
+            fill_must_open=fill_must_open,
+            fill_tolerance=fill_tolerance,
         )
     methods = []
     st = res.state

@@ -58,6 +58,8 @@ def pmedian(
     method: str = "auto",
     capacity=None,
     demand=None,
+    fill_must_open: bool = False,
+    fill_tolerance: float = 0.0,
 ) -> Solution:
     """Open exactly ``p`` sites minimising the total weighted client-to-site cost.
 
@@ -93,6 +95,11 @@ def pmedian(
         solved exactly (:mod:`.capacity`); every client must be served.
     demand : array-like, shape (n_clients,), optional
         Demand of every client in the unit of ``capacity`` (default ``weights``).
+    fill_must_open : bool
+        With ``capacity``: every must-open site is filled to its capacity (spopt's
+        ``fulfill_predefined_fac``), up to ``fill_tolerance``.
+    fill_tolerance : float
+        Share of a must-open site's capacity that may stay unused, in [0, 1).
 
     Returns
     -------
@@ -126,6 +133,8 @@ def pmedian(
         check_reachable(indptr, indices, side.status, n)
     rows = np.repeat(np.arange(n), np.diff(indptr))
     inst = build_instance(n, m, indptr, indices, vals * w[rows], None if u is None else u * w)
+    if fill_must_open and capacity is None:
+        raise InputError("pmedian: fill_must_open needs a capacity (the amount to fill)")
     if capacity is not None:
         from .capacity import check_capacity_size, solve_capacitated
         from .facility_location import site_array
@@ -153,6 +162,8 @@ def pmedian(
             seed=int(seed),
             label="pmedian",
             t0=t0,
+            fill_must_open=fill_must_open,
+            fill_tolerance=fill_tolerance,
         )
     return solve_min(
         inst,
