@@ -222,8 +222,10 @@ def _print_summary(name: str, kind: str, m: PlanMetrics, out: Path, names: list[
 
 _OBJECTIVE_HELP = (
     "Objective: pmedian (least population-weighted km), coverage (most people within "
-    "radius_km), fixed_cost (least store + travel cost) or revenue (most captured revenue "
-    "net of store costs, Huff model against rivals). Default: the scenario's; a scenario "
+    "radius_km), fixed_cost (least store + travel cost), revenue (most captured revenue "
+    "net of store costs, Huff model against rivals), pcenter (least worst-case km), "
+    "pdispersion (stores farthest apart) or backup_coverage (most people within radius_km "
+    "of two stores). Default: the scenario's; a scenario "
     "that names none uses coverage."
 )
 _Out = Annotated[

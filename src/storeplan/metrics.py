@@ -49,6 +49,9 @@ OBJECTIVE_UNITS: dict[str, str] = {
     "coverage": "persons",
     "fixed_cost": "currency/year",
     "revenue": "currency/year",
+    "pcenter": "km",
+    "pdispersion": "km",
+    "backup_coverage": "persons",
 }
 
 

@@ -29,11 +29,21 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 import numpy as np
+import scipy.sparse as sp
 
 from .errors import UnsupportedConstraintError
-from .geo import Network
+from .geo import Network, haversine_km, nearest, pairs_within
 from .market import Market, select_sites
-from .solvers import Constraints, Solution, coverage, facility_location, pmedian
+from .solvers import (
+    Constraints,
+    Solution,
+    backup_coverage,
+    coverage,
+    facility_location,
+    pcenter,
+    pdispersion,
+    pmedian,
+)
 
 __all__ = [
     "Problem",
@@ -45,6 +55,9 @@ __all__ = [
     "Coverage",
     "FixedCost",
     "Revenue",
+    "PCenter",
+    "PDispersion",
+    "BackupCoverage",
     "yearly_cost",
 ]
 
@@ -114,6 +127,12 @@ class Problem:
         (with ``choose_format`` one site has a column per allowed format).
     choose_format : bool
         The columns are (site, format) pairs, at most one open per site.
+    fill_must_open : bool
+        With capacities (``pmedian``, ``coverage``): every must-open column (our
+        existing stores and ``constraints.must_open``) serves at least
+        ``(1 - fill_tolerance)`` of its capacity (spopt's ``fulfill_predefined_fac``).
+    fill_tolerance : float
+        Share of a must-open store's capacity that may stay unused, in [0, 1).
     """
 
     kind: str
@@ -147,6 +166,8 @@ class Problem:
     category_spending: Mapping[str, np.ndarray] = field(default_factory=dict)
     col_site: np.ndarray | None = None
     choose_format: bool = False
+    fill_must_open: bool = False
+    fill_tolerance: float = 0.0
 
     @property
     def n_columns(self) -> int:
@@ -232,6 +253,25 @@ class _Base:
         return np.full(len(pairs), float(objective))
 
 
+def _refuse_fill(problem: Problem, name: str) -> None:
+    if problem.fill_must_open:
+        raise UnsupportedConstraintError(
+            f"objective {name!r} cannot model fill_must_open (must-open stores filled to capacity): "
+            "it needs the single-source capacitated model of pmedian or coverage"
+        )
+
+
+def _refuse_capacity(problem: Problem, name: str) -> None:
+    """Capacities cannot be modelled by a bottleneck or backup objective: refuse, named."""
+    _refuse_fill(problem, name)
+    if problem.capacities() is not None:
+        fmt = sorted({str(f) for f, c in zip(problem.col_format, problem.capacity, strict=True) if c > 0})
+        raise UnsupportedConstraintError(
+            f"capacity (format {', '.join(fmt)}) cannot be modelled by the {name} objective; "
+            "set capacity = 0 or use pmedian, coverage or fixed_cost"
+        )
+
+
 class PMedian(_Base):
     """Minimise population-weighted km to the nearest store (person-km)."""
 
@@ -252,6 +292,8 @@ class PMedian(_Base):
             seed=problem.seed,
             capacity=capacity,
             demand=problem.weights if capacity is not None else None,
+            fill_must_open=problem.fill_must_open,
+            fill_tolerance=problem.fill_tolerance,
         )
 
     def assignment(self, problem: Problem, solution: Solution) -> np.ndarray | None:
@@ -294,6 +336,8 @@ class Coverage(_Base):
             time_limit=problem.time_limit,
             seed=problem.seed,
             capacity=problem.capacities(),
+            fill_must_open=problem.fill_must_open,
+            fill_tolerance=problem.fill_tolerance,
         )
 
     def assignment(self, problem: Problem, solution: Solution) -> np.ndarray | None:
@@ -317,6 +361,7 @@ class FixedCost(_Base):
         return _limited_network(problem)
 
     def solve(self, problem: Problem, market: Market, net: Network) -> Solution:
+        _refuse_fill(problem, self.name)
         weights = problem.weights
         yearly = problem.yearly_cost()
         yearly[problem.n_sites :] = 0.0  # existing stores are sunk: kept open at no decision cost
@@ -385,6 +430,7 @@ class Revenue(_Base):
         computed) when the caller holds a valid bound already."""
         n_sites = problem.n_sites
         con = problem.constraints
+        _refuse_fill(problem, self.name)
         if problem.capacities() is not None:
             fmt = sorted({str(f) for f, c in zip(problem.col_format, problem.capacity, strict=True) if c > 0})
             raise UnsupportedConstraintError(
@@ -468,6 +514,144 @@ class Revenue(_Base):
         return float(solution.objective)  # the Huff model is evaluated exactly on its network
 
 
+class PCenter(_Base):
+    """Minimise the largest km from a populated area to its nearest store (km; the
+    unweighted p-center over areas with people)."""
+
+    name = "pcenter"
+
+    def network(self, problem: Problem, market: Market) -> Network:
+        return _limited_network(problem)
+
+    def solve(self, problem: Problem, market: Market, net: Network) -> Solution:
+        _refuse_capacity(problem, self.name)
+        return pcenter(
+            net.to_csr(np.float64),
+            problem.new_count(),
+            weights=(problem.weights > 0).astype(np.float64),
+            constraints=problem.constraints,
+            # a radius-limited network: an area none of whose stored sites is open is
+            # charged its largest stored km (a relaxation, so the bound stays valid)
+            unserved_cost=None if net.is_complete else net.row_max_km(),
+            time_limit=problem.time_limit,
+            seed=problem.seed,
+        )
+
+    def exact(
+        self, problem: Problem, km: np.ndarray, covered: np.ndarray, open_cols: np.ndarray, solution: Solution
+    ) -> float:
+        return float(np.max(km[problem.weights > 0], initial=0.0))
+
+
+class PDispersion(_Base):
+    """Maximise the smallest km between two of our stores (km). Pairs of two existing
+    (or must-open) stores are fixed by the input and do not count."""
+
+    name = "pdispersion"
+    sense: Sense = "max"
+    proof_on_partial_network = True
+
+    def network(self, problem: Problem, market: Market) -> Network:
+        return _limited_network(problem)  # areas x stores, for the assignment outputs
+
+    def solve(self, problem: Problem, market: Market, net: Network) -> Solution:
+        _refuse_capacity(problem, self.name)
+        k = problem.new_count()
+        if k is None:
+            raise UnsupportedConstraintError(
+                "objective 'pdispersion' needs objective.stores: with a budget alone fewer stores "
+                "are always farther apart (the budget still holds as a knapsack row)"
+            )
+        lon, lat = problem.col_lon, problem.col_lat
+        m = lon.shape[0]
+        # pairs closer than r are stored; r grows until the plan's spacing is below it
+        span_x = haversine_km(lon.min(), lat.mean(), lon.max(), lat.mean())
+        span_y = haversine_km(lon.mean(), lat.min(), lon.mean(), lat.max())
+        r = max(1.2 * float(np.sqrt(max(span_x * span_y, 1.0) / max(k, 1))), 1.0)
+        while True:
+            pr = pairs_within(lon, lat, r)
+            d = haversine_km(lon[pr[:, 0]], lat[pr[:, 0]], lon[pr[:, 1]], lat[pr[:, 1]])
+            d = np.maximum(d, 1e-9)  # a stored 0 would read as a missing pair
+            dist = sp.csr_matrix((d, (pr[:, 0], pr[:, 1])), shape=(m, m))
+            sol = pdispersion(
+                dist,
+                k,
+                constraints=problem.constraints,
+                far=r,
+                count_must_pairs=False,
+                time_limit=problem.time_limit,
+                seed=problem.seed,
+            )
+            if sol.objective < r * (1 - 1e-9) or r >= 20_038.0:
+                return sol
+            r = min(2.0 * r, 20_038.0)
+
+    def exact(
+        self, problem: Problem, km: np.ndarray, covered: np.ndarray, open_cols: np.ndarray, solution: Solution
+    ) -> float:
+        return spacing_km(problem, open_cols)
+
+
+def spacing_km(problem: Problem, open_cols: np.ndarray) -> float:
+    """Smallest great-circle km between two open columns, pairs of two must-open columns
+    (existing stores) left out; ``inf`` with fewer than one countable pair."""
+    open_cols = np.asarray(open_cols, dtype=np.int64)
+    must = np.zeros(problem.n_columns, dtype=bool)
+    if problem.constraints.must_open is not None:
+        must[np.asarray(problem.constraints.must_open, dtype=np.int64)] = True
+    free = open_cols[~must[open_cols]]
+    if free.size == 0 or open_cols.size < 2:
+        return float("inf")
+    km, idx = nearest(
+        problem.col_lon[free],
+        problem.col_lat[free],
+        problem.col_lon[open_cols],
+        problem.col_lat[open_cols],
+        k=2,
+    )
+    km = np.asarray(km).reshape(free.size, -1)
+    return float(km[:, 1].min())
+
+
+class BackupCoverage(_Base):
+    """Maximise the population within ``radius_km`` of at least two stores, keeping the
+    best single coverage (persons; maximal covering, then backup coverage)."""
+
+    name = "backup_coverage"
+    sense: Sense = "max"
+    proof_on_partial_network = True
+    captures_covered_only = True
+
+    def network(self, problem: Problem, market: Market) -> Network:
+        return Network.build(
+            problem.area_lon,
+            problem.area_lat,
+            problem.col_lon,
+            problem.col_lat,
+            radius_km=problem.radius_km,
+            dense_pair_limit=0,
+        )
+
+    def solve(self, problem: Problem, market: Market, net: Network) -> Solution:
+        _refuse_capacity(problem, self.name)
+        return backup_coverage(
+            net.to_csr(np.float64),
+            problem.new_count(),
+            problem.radius_km,
+            weights=problem.weights,
+            constraints=problem.constraints,
+            cover="max",
+            time_limit=problem.time_limit,
+            seed=problem.seed,
+        )
+
+    def exact(
+        self, problem: Problem, km: np.ndarray, covered: np.ndarray, open_cols: np.ndarray, solution: Solution
+    ) -> float:
+        # the radius network stores every area-store pair within radius_km: exact
+        return float(solution.objective)
+
+
 #: The registered objectives, by name.
 OBJECTIVES: dict[str, Objective] = {}
 
@@ -496,5 +680,5 @@ def get(name: str) -> Objective:
         ) from None
 
 
-for _adapter in (PMedian(), Coverage(), FixedCost(), Revenue()):
+for _adapter in (PMedian(), Coverage(), FixedCost(), Revenue(), PCenter(), PDispersion(), BackupCoverage()):
     register(_adapter)

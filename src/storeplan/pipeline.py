@@ -816,6 +816,8 @@ def build_problem(scenario: Scenario) -> Problem:
         category_spending={cat: off[cat].to_numpy(np.float64) for cat in scenario.demand.category_names},
         col_site=base,
         choose_format=bool(obj.choose_format),
+        fill_must_open=bool(obj.fill_must_open),
+        fill_tolerance=float(obj.fill_tolerance),
     )
     return problem
 

@@ -84,7 +84,7 @@ __all__ = [
 ]
 
 #: Objective kinds the scenario accepts.
-OBJECTIVES = ("pmedian", "coverage", "fixed_cost", "revenue")
+OBJECTIVES = ("pmedian", "coverage", "fixed_cost", "revenue", "pcenter", "pdispersion", "backup_coverage")
 #: The objective a scenario gets when it names none.
 DEFAULT_OBJECTIVE = "coverage"
 
@@ -168,12 +168,18 @@ class ObjectiveSpec(_Model):
     rivals and our own stores, see :mod:`storeplan.market`) or ``fixed_cost``
     (minimise yearly store costs + ``cost_per_km`` x population x km per year, where a
     store's yearly cost is its format's ``fixed_cost`` + ``opening_cost`` /
-    ``amortisation_years``).
+    ``amortisation_years``), ``pcenter`` (minimise the largest km from a populated
+    area to its nearest store), ``pdispersion`` (maximise the smallest km between two
+    stores; pairs of two existing stores do not count) or ``backup_coverage`` (keep the
+    most population within ``radius_km`` and then maximise the population within
+    ``radius_km`` of at least two stores).
     ``stores`` is the number of new stores; ``budget`` (currency) caps the total
     opening cost of new stores (a knapsack row in every objective, never turned into a
     store count; with ``stores`` too, both hold). ``choose_format``: the solver chooses
     every new store's format among those its site allows (see :class:`StoreFormat`);
-    otherwise the format follows the site's level.
+    otherwise the format follows the site's level. ``fill_must_open`` (with format
+    capacities, ``pmedian`` and ``coverage``): every existing and must-open store serves at
+    least ``1 - fill_tolerance`` of its capacity.
     """
 
     kind: str = DEFAULT_OBJECTIVE
@@ -184,6 +190,8 @@ class ObjectiveSpec(_Model):
     cost_per_km: float = Field(1.0, ge=0)
     amortisation_years: float = Field(5.0, gt=0)
     choose_format: bool = False
+    fill_must_open: bool = False
+    fill_tolerance: float = Field(0.0, ge=0, lt=1)
 
     @field_validator("kind")
     @classmethod

@@ -1,4 +1,5 @@
-"""Location solvers: p-median, maximal covering, partial set covering, facility location.
+"""Location solvers: p-median, maximal covering, partial set covering, facility location,
+p-center, p-dispersion and backup coverage.
 
 Every solver takes a dense (clients x sites) cost array or a ``scipy.sparse`` CSR
 matrix, honours :class:`Constraints` (must-open, forbidden, group limits, minimum
@@ -26,10 +27,24 @@ for a ``seed`` unless ``time_limit`` cuts a phase short.
 
 from __future__ import annotations
 
+from .backup import backup_coverage
 from .constraints import Constraints, Quota
 from .coverage import coverage, set_cover
+from .dispersion import pdispersion
 from .facility_location import facility_location
+from .pcenter import pcenter
 from .pmedian import pmedian
 from .solution import Solution
 
-__all__ = ["Constraints", "Quota", "Solution", "coverage", "facility_location", "pmedian", "set_cover"]
+__all__ = [
+    "Constraints",
+    "Quota",
+    "Solution",
+    "backup_coverage",
+    "coverage",
+    "facility_location",
+    "pcenter",
+    "pdispersion",
+    "pmedian",
+    "set_cover",
+]

@@ -115,7 +115,10 @@ def backup_coverage(
     rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
     arc = np.flatnonzero((vals <= r) & (side.status[indices] != FORBIDDEN))
     ai, aj = rows[arc], indices[arc].astype(np.int64)
-    coverable = np.bincount(ai, minlength=n) > 0
+    n_cover = np.bincount(ai, minlength=n)
+    coverable = n_cover > 0
+    # no plan covers twice a client with fewer than two allowed covering sites
+    trivial = float(w[n_cover >= 2].sum())
     first = coverage(cost, p, r, weights=w, constraints=constraints, time_limit=tl, seed=seed, method=method)
     required = float(first.objective)
     if cover == "all":
@@ -176,7 +179,7 @@ def backup_coverage(
         sites,
         assignment,
         objective,
-        max(float(bound), objective),
+        max(min(float(bound), trivial), objective),
         seconds=time.perf_counter() - t0,
         iterations=int(first.iterations) + nodes,
         method=f"{first.method}+backup-mip",

@@ -284,6 +284,9 @@ def _check(m, a, b, d, side: SideArrays, p, r, seed, deadline, method) -> LevelC
     """Is there a feasible set of ``p`` sites with no counted pair closer than ``r``?"""
     close = d < r * (1 - 1e-12)
     ca, cb = a[close], b[close]
+    core = _core(m, ca, cb, side, p)
+    if core is None:
+        return LevelCheck("no", method="core")
     ptr, adj = _adjacency(m, ca, cb)
     # minimum-degree greedy independent set, must-open sites first
     for attempt in range(3):
@@ -313,10 +316,13 @@ def _check(m, a, b, d, side: SideArrays, p, r, seed, deadline, method) -> LevelC
         return LevelCheck("unknown")
     bld = MipBuilder()
     ycol = bld.add_sites(side, 0.0)
-    k = ca.size
-    if k:
-        rid = np.arange(k)
-        bld.add_rows(np.r_[rid, rid], np.r_[ycol[ca], ycol[cb]], np.ones(2 * k), -INF, 1.0, k)
+    bld.hi[0][~core] = 0.0  # outside the (p - 1)-core no site can be part of a solution
+    keep = core[ca] & core[cb]
+    cliques = edge_clique_cover(m, ca[keep], cb[keep])
+    if cliques:
+        rid = np.concatenate([np.full(len(c), t, dtype=np.int64) for t, c in enumerate(cliques)])
+        members = np.concatenate([np.asarray(c, dtype=np.int64) for c in cliques])
+        bld.add_rows(rid, ycol[members], np.ones(members.size), -INF, 1.0, len(cliques))
     bld.add_side(side, ycol, p, p)
     left = None if deadline is None else max(deadline - time.perf_counter(), 0.05)
     status, x, _, _, _ = bld.solve(maximise=False, time_limit=300.0 if left is None else left, seed=int(seed))
@@ -325,6 +331,58 @@ def _check(m, a, b, d, side: SideArrays, p, r, seed, deadline, method) -> LevelC
     if x is not None:
         return LevelCheck("yes", np.flatnonzero(x[ycol] > 0.5), method="mip")
     return LevelCheck("unknown", method="mip")
+
+
+def _core(m: int, a: np.ndarray, b: np.ndarray, side: SideArrays, p: int) -> np.ndarray | None:
+    """Sites that can belong to ``p`` pairwise compatible sites, or None (proof that none
+    exist): in a solution every site is compatible (no close pair) with the other
+    ``p - 1``, so sites compatible with fewer of the remaining ones are removed until
+    none is (the ``(p - 1)``-core of the compatibility graph)."""
+    alive = side.status != FORBIDDEN
+    while True:
+        n_alive = int(alive.sum())
+        if n_alive < p:
+            return None
+        both = alive[a] & alive[b]
+        close_deg = np.bincount(a[both], minlength=m) + np.bincount(b[both], minlength=m)
+        drop = alive & (n_alive - 1 - close_deg < p - 1)
+        if not drop.any():
+            break
+        if np.any(drop & (side.status == MUST)):
+            return None
+        alive &= ~drop
+    return alive
+
+
+def edge_clique_cover(m: int, a: np.ndarray, b: np.ndarray) -> list[list[int]]:
+    r"""Cliques covering every edge ``(a, b)``, greedily grown from high-degree vertices.
+
+    A clique row :math:`\sum_{j \in C} y_j \le 1` replaces the edge rows it covers and
+    is much tighter in the LP relaxation (geometric conflict graphs have large cliques).
+    """
+    ptr, adj = _adjacency(m, a, b)
+    nbrs = [set(adj[ptr[j] : ptr[j + 1]].tolist()) for j in range(m)]
+    left = [set(x) for x in nbrs]  # edges not yet covered
+    deg = np.diff(ptr).tolist()
+    out: list[list[int]] = []
+    # one greedy maximal clique from every vertex (through common neighbours of highest
+    # degree), then the edges no clique covers as pairs
+    for v in np.argsort(-np.diff(ptr), kind="stable"):
+        v = int(v)
+        if not left[v]:
+            continue
+        u0 = max(left[v], key=deg.__getitem__)
+        clique = [v, u0]
+        common = nbrs[v] & nbrs[u0]
+        while common:
+            w = max(common, key=deg.__getitem__)
+            clique.append(w)
+            common &= nbrs[w]
+        for x in clique:
+            left[x].difference_update(clique)
+        out.append(clique)
+    out.extend([v, u] for v in range(m) for u in left[v] if v < u)
+    return out
 
 
 def _one_mip(m, a, b, d, far, side: SideArrays, p, tl, seed, t0) -> Solution:
