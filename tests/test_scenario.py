@@ -104,8 +104,8 @@ def test_header_only_file(tmp_path, scenario_dir):
 
 
 def test_unknown_objective(scenario_dir):
-    with pytest.raises(UnknownOptionError, match="unknown objective 'pcenter'"):
-        Scenario.from_toml(scenario_dir(objective='kind = "pcenter"\nstores = 2'))
+    with pytest.raises(UnknownOptionError, match="unknown objective 'pmaximin'"):
+        Scenario.from_toml(scenario_dir(objective='kind = "pmaximin"\nstores = 2'))
 
 
 def test_unreadable_files(tmp_path, scenario_dir):

@@ -116,6 +116,41 @@ def _fill_rows(capacity, demand, side: SideArrays, tolerance: float, label: str)
     return lo
 
 
+def _fill_first(indptr, indices, raw, demand, capv, sites, allowed, side: SideArrays, tolerance: float):
+    """A warm start for ``fill_must_open``: each must-open site first takes its nearest
+    clients (by its own distance) until it is filled, the rest go nearest-feasible.
+    Returns the assignment, or None when the rule fails to fill a site."""
+    n = indptr.shape[0] - 1
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    out = np.full(n, -1, dtype=np.int64)
+    left = capv.astype(np.float64).copy()
+    is_open = np.zeros(capv.shape[0], dtype=bool)
+    is_open[np.asarray(sites, dtype=np.int64)] = True
+    left[~is_open] = 0.0
+    for j in np.flatnonzero((side.status == MUST) & is_open):
+        want = (1 - tolerance) * capv[j]
+        k = np.flatnonzero((indices == j) & allowed)
+        for kk in k[np.argsort(raw[k], kind="stable")]:
+            i = rows[kk]
+            if capv[j] - left[j] >= want:
+                break
+            if out[i] < 0 and demand[i] <= left[j] + 1e-9:
+                out[i] = j
+                left[j] -= demand[i]
+        if capv[j] - left[j] < want - 1e-9 * max(1.0, want):
+            return None
+    for i in np.argsort(-np.asarray(demand), kind="stable"):
+        if out[i] >= 0:
+            continue
+        for kk in range(indptr[i], indptr[i + 1]):
+            j = indices[kk]
+            if allowed[kk] and is_open[j] and left[j] >= demand[i] - 1e-9 * max(1.0, demand[i]):
+                out[i] = j
+                left[j] -= demand[i]
+                break
+    return out
+
+
 def solve_capacitated(
     kind: str,
     indptr,
@@ -188,16 +223,16 @@ def solve_capacitated(
     b.add_side(side, ycol, kmin, kmax)
     warm = None
     warm_assign = None
-    if (
-        not fill_must_open
-        and warm_sites is not None
-        and len(warm_sites)
-        and check_sites(side, warm_sites) is None
-    ):
+    if warm_sites is not None and len(warm_sites) and check_sites(side, warm_sites) is None:
         allowed = np.zeros(indices.shape[0], dtype=bool)
         allowed[arc] = True
-        warm_assign, _ = nearest_feasible(indptr, indices, demand, capv, warm_sites, allowed=allowed)
-        if kind == "coverage" or np.all(warm_assign >= 0):
+        if fill_must_open:
+            warm_assign = _fill_first(
+                indptr, indices, raw, demand, capv, warm_sites, allowed, side, fill_tolerance
+            )
+        else:
+            warm_assign, _ = nearest_feasible(indptr, indices, demand, capv, warm_sites, allowed=allowed)
+        if warm_assign is not None and (kind == "coverage" or np.all(warm_assign >= 0)):
             x = np.zeros(b.n_col)
             x[ycol[np.asarray(warm_sites, dtype=np.int64)]] = 1.0
             pos = {(int(i), int(j)): t for t, (i, j) in enumerate(zip(ai, aj, strict=True))}
