@@ -216,31 +216,29 @@ def check_saved_plan(out: Path, *, report: bool = True) -> None:
             assert "unopened" not in rep.tables
         # assumptions: the rollout caps and budgets of rollout.json, the formats of summary.json
         spec = json.loads((out / "rollout.json").read_text(encoding="utf-8"))["spec"]
+        header, yrows = rep.tables["assumption-years"]
+        assert len(yrows) == spec["years"]
+        if isinstance(spec.get("stores_per_year"), list):
+            c = header.index("most new stores")
+            assert [row[c][1] for row in yrows] == spec["stores_per_year"]
+        if isinstance(spec.get("budget_per_year"), list):
+            c = header.index("opening budget")
+            assert [row[c][1] for row in yrows] == pytest.approx(spec["budget_per_year"])
         _, arows = rep.tables["assumptions"]
         got = {(row[0][0], row[1][0]): row[2] for row in arows}
-        caps = [
-            v
-            for (topic, item), v in got.items()
-            if topic.startswith("rollout ") and item == "most new stores"
-        ]
-        assert len(caps) == spec["years"]
-        if isinstance(spec.get("stores_per_year"), list):
-            assert [v[1] for v in caps] == spec["stores_per_year"]
-        budgets = [v for (t, item), v in got.items() if t.startswith("rollout ") and item == "opening budget"]
-        if isinstance(spec.get("budget_per_year"), list):
-            assert [v[1] for v in budgets] == pytest.approx(spec["budget_per_year"])
         assert got[("rollout", "gross margin (share of sales)")][1] == pytest.approx(spec["gross_margin"])
         assert got[("rollout", "discount rate per year")][1] == pytest.approx(spec["discount_rate"])
     if "assumptions" in s:
+        header, frows = rep.tables["assumption-formats"]
+        by_name = {row[0][0]: row for row in frows}
+        for f in s["assumptions"]["formats"]:
+            row = by_name[f["name"]]
+            assert close(row[header.index("opening cost per store")][1], f["opening_cost"])
+            assert close(row[header.index("fixed cost per store / year")][1], f["fixed_cost"])
         _, arows = rep.tables["assumptions"]
         got = {(row[0][0], row[1][0]): row[2] for row in arows}
-        for f in s["assumptions"]["formats"]:
-            assert close(got[(f"format {f['name']}", "opening cost per store")][1], f["opening_cost"])
-            assert close(got[(f"format {f['name']}", "fixed cost per store")][1], f["fixed_cost"])
-        assert close(
-            got[("market model", "outside option (buying at no modelled store)")][1],
-            s["assumptions"]["outside"],
-        )
+        outside = got[("market model", "outside option (buying at no modelled store)")][1]
+        assert close(outside, s["assumptions"]["outside"])
     # revenue by category: each row = the sum of plan.csv's revenue_<category>, total = offline revenue
     if "categories" in rep.tables:
         _, crows = rep.tables["categories"]

@@ -54,7 +54,8 @@ def test_pdf_opens_and_first_page_is_not_blank(fc, tmp_path):
 
 
 def test_rollout_pngs(fc, tmp_path):
-    from storeplan.report.pdf import ROLLOUT_CHARTS, region_table, write_rollout_charts
+    from storeplan.report.pdf import ROLLOUT_CHARTS, write_rollout_charts
+    from storeplan.report.tables import rollout_region_table as region_table
 
     _, f = fc
     out = write_rollout_charts(f, tmp_path / "charts")

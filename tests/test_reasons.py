@@ -159,23 +159,29 @@ def test_reasons_survive_save_and_load(capped) -> None:
     assert loaded.assumptions == plan.assumptions
 
 
-def test_assumptions_table_lists_formats_caps_and_market(capped) -> None:
+def test_assumptions_tables_list_formats_caps_and_market(capped) -> None:
     from test_report import read_table
 
     plan, out = capped
     text = (out / "report.html").read_text(encoding="utf-8")
+    header, rows = read_table(text, "assumption-formats")
+    col = {h: k for k, h in enumerate(header)}
+    got = {r[0][0]: r for r in rows}
+    a = plan.assumptions
+    assert set(got) == {f.name for f in a.formats}
+    for f in a.formats:
+        assert got[f.name][col["opening cost per store"]][1] == pytest.approx(f.opening_cost)
+        assert got[f.name][col["fixed cost per store / year"]][1] == pytest.approx(f.fixed_cost)
+    assert got["standard"][col["capacity per store (persons)"]] == ("250,000", 250_000.0)
+    assert got["flagship"][col["capacity per store (persons)"]][0] == "unlimited"
+    header, rows = read_table(text, "assumption-years")
+    assert header == ["year", "most new stores", "opening budget", "sales target / year"]
+    assert [r[0][0] for r in rows] == ["2027 (year 1)", "2028 (year 2)"]
+    assert [r[1][1] for r in rows] == [4, 5]
+    assert [r[2][0] for r in rows] == ["no limit", "no limit"]
+    spec = plan.schedule.spec
     _, rows = read_table(text, "assumptions")
     got = {(r[0][0], r[1][0]): r[2] for r in rows}
-    a = plan.assumptions
-    for f in a.formats:
-        assert got[(f"format {f.name}", "opening cost per store")][1] == pytest.approx(f.opening_cost)
-        assert got[(f"format {f.name}", "fixed cost per store")][1] == pytest.approx(f.fixed_cost)
-    assert got[("format standard", "capacity per store")][0] == "250,000 persons"
-    assert got[("format flagship", "capacity per store")][0] == "unlimited"
-    spec = plan.schedule.spec
-    assert got[("rollout 2027 (year 1)", "most new stores")][1] == 4
-    assert got[("rollout 2028 (year 2)", "most new stores")][1] == 5
-    assert got[("rollout 2027 (year 1)", "opening budget")][0] == "no limit"
     assert got[("rollout", "gross margin (share of sales)")][1] == pytest.approx(spec.gross_margin)
     assert got[("rollout", "discount rate per year")][1] == pytest.approx(spec.discount_rate)
     assert got[("market model", "decay lambda per area level")][0] == "city 2, county 2.2, township 2.5"

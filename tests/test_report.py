@@ -752,3 +752,38 @@ def test_share_by_tier_in_report(rollout_report: dict[str, Path]) -> None:
     text = rollout_report["report"].read_text(encoding="utf-8")
     header, rows = read_table(text, "share-levels")
     assert header[0] == "level" and [r[0][0] for r in rows] == ["county"]
+
+
+def test_report_tables_carry_units_and_the_source_numbers(rollout_plan: FakePlan) -> None:
+    """Every table of the report is built once in report/tables.py, with a unit on each
+    column; the rendered cells are those numbers formatted by unit."""
+    from storeplan.report.html import render_table
+    from storeplan.report.tables import UNITS, report_tables
+
+    tables = report_tables(rollout_plan)
+    assert {"rollout-years", "categories", "share-regions", "top-stores", "regions", "assumptions"} <= set(
+        tables
+    )
+    for name, t in tables.items():
+        for c in t.columns:
+            assert c.unit in UNITS, (name, c)
+            assert c.key in t.rows.columns, (name, c.key)
+    years = tables["rollout-years"]
+    py = rollout_plan.forecast.per_year
+    np.testing.assert_array_equal(years.rows["revenue"], py["revenue"].to_numpy(float))
+    assert years.column("revenue").unit == "currency/year" and years.column("capex").unit == "currency"
+    assert list(years.rows["row_class"]) == ["" if r else "after" for r in py["in_rollout"]]
+    shares = tables["share-regions"]
+    assert shares.column("share_after").unit == "share" and shares.column("change").unit == "points"
+    header, rows = read_table(render_table(shares), "share-regions")
+    k = header.index("share after")
+    for row, v in zip(rows, shares.rows["share_after"], strict=True):
+        assert row[k] == (fmt_pct(v), pytest.approx(v))
+    top = tables["top-stores"]
+    assert top.column("catchment_share").unit == "share"
+    # assumptions carry their own unit per row
+    a = tables["assumptions"].rows
+    assert set(a["unit"]) <= set(UNITS) and "share" in set(a["unit"])
+    f = tables["assumption-formats"]
+    assert f.column("opening_cost").unit == "currency" and f.column("fixed_cost").unit == "currency/year"
+    assert list(f.rows["opening_cost"]) == [x.opening_cost for x in rollout_plan.assumptions.formats]

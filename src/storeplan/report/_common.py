@@ -21,6 +21,7 @@ __all__ = [
     "fmt_pct",
     "fmt_seconds",
     "fmt_value",
+    "fmt_unit",
     "served_areas",
     "has_columns",
     "category_columns",
@@ -166,6 +167,29 @@ def fmt_value(x: Any) -> str:
     if isinstance(x, list | tuple):
         return ", ".join(fmt_value(v) for v in x)
     return str(x)
+
+
+def fmt_unit(value: Any, unit: str) -> str:
+    """Format a raw value by its unit (:data:`storeplan.report.tables.UNITS`)."""
+    if isinstance(value, str):
+        return value
+    if is_missing(value):
+        return "-"
+    if unit in ("count", "persons"):
+        return fmt_int(value)
+    if unit == "km":
+        return fmt_km(value)
+    if unit == "share":
+        return fmt_pct(value)
+    if unit == "points":
+        return f"{100 * float(value):+.1f} pts"
+    if unit in ("currency", "currency/year"):
+        return fmt_money(value)
+    if unit == "person-km":
+        return f"{fmt_num(value)} person-km"
+    if unit == "number":
+        return f"{float(value):,.4g}"
+    return fmt_value(value)
 
 
 def opt(value: Any) -> Any:

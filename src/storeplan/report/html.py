@@ -29,16 +29,20 @@ from ._common import (
     fmt_num,
     fmt_pct,
     fmt_seconds,
+    fmt_unit,
     fmt_value,
     is_missing,
     opt,
     synthetic_notes,
 )
 from .tables import (
+    OBJECTIVE_LABELS,
     Table,
     assumptions_table,
     category_table,
+    formats_table,
     region_table,
+    rollout_limits_table,
     share_table,
     top_stores_table,
     unopened_table,
@@ -49,12 +53,6 @@ __all__ = ["write_report", "render_report", "render_table", "fmt_unit", "write_r
 
 log = logging.getLogger(__name__)
 
-_OBJECTIVE_LABELS = {
-    "pmedian": "minimise population-weighted distance (p-median)",
-    "coverage": "maximise population within the radius (maximal coverage)",
-    "fixed_cost": "minimise opening + travel cost (facility location)",
-    "revenue": "maximise captured revenue (Huff market share)",
-}
 
 # Rollout chart PNGs of storeplan.report.pdf.write_rollout_charts: key, alt, caption.
 _ROLLOUT_CHARTS = (
@@ -206,29 +204,6 @@ def _table(
     return f'<div class="scroll">{table}</div>' if wide else table
 
 
-def fmt_unit(value: Any, unit: str) -> str:
-    """Format a raw value by its unit (:data:`storeplan.report.tables.UNITS`)."""
-    if isinstance(value, str):
-        return value
-    if is_missing(value):
-        return "-"
-    if unit in ("count", "persons"):
-        return fmt_int(value)
-    if unit == "km":
-        return fmt_km(value)
-    if unit == "share":
-        return fmt_pct(value)
-    if unit == "points":
-        return f"{100 * float(value):+.1f} pts"
-    if unit in ("currency", "currency/year"):
-        return fmt_money(value)
-    if unit == "person-km":
-        return f"{fmt_num(value)} person-km"
-    if unit == "number":
-        return f"{float(value):,.4g}"
-    return fmt_value(value)
-
-
 def render_table(t: Table, *, wide: bool = False) -> str:
     """Render a :class:`storeplan.report.tables.Table`: text formatted by unit, the exact
     number of every numeric cell in ``data-value``, shares with a bar where asked."""
@@ -281,7 +256,22 @@ def _headline(plan: Any) -> str:
     else:
         gap_detail = "no bound reported"
     radius = opt(plan.metrics.radius_km)
-    fmt_obj = fmt_money if kind == "revenue" else fmt_num
+    unit = str(plan.metrics.objective_unit or "")
+
+    def fmt_obj(x: Any) -> str:
+        """The objective in its unit (currency/year, person-km, persons)."""
+        if x is None:
+            return "-"
+        if unit.startswith("currency"):
+            return fmt_money(x) + (" / year" if unit.endswith("/year") else "")
+        return f"{fmt_num(x)} {unit}".strip()
+
+    what = {
+        "revenue": "revenue minus yearly fixed costs",
+        "pmedian": "population-weighted distance to the nearest store",
+        "coverage": "population within the radius",
+        "fixed_cost": "yearly opening (amortised) + fixed + travel cost",
+    }
     cards = [
         _card("Stores", fmt_int(n), f"{n_new:,} new, {n_old:,} existing", exact=n),
         _card(
@@ -299,7 +289,7 @@ def _headline(plan: Any) -> str:
         _card(
             "Objective",
             fmt_obj(opt(plan.metrics.objective)),
-            "revenue minus yearly fixed costs" if kind == "revenue" else (kind or "-"),
+            what.get(kind, kind or "-"),
             exact=opt(plan.metrics.objective),
         ),
         _card("Bound and gap", fmt_obj(opt(plan.metrics.bound)), gap_detail, exact=opt(plan.metrics.bound)),
@@ -473,7 +463,7 @@ def _verdict(plan: Any, h: RolloutSummary) -> str:
             else py[py["target_met"].eq(False).fillna(False)]
         )
         if len(miss):
-            years = " in " + ", ".join(str(v) for v in miss["label"])
+            years = " in " + ", ".join(_year_label(plan, y) for y in miss["year"])
     text = (
         f"<strong>Sales target missed</strong>{escape(years)}: shortfall up to "
         f"{escape(fmt_money(short))} a year."
@@ -900,14 +890,25 @@ def _unopened(plan: Any) -> str:
         return ""
     counts = t.meta.get("counts", {})
     by = "; ".join(f"{REASON_TEXT[UnopenedReason(k)]}: {v:,}" for k, v in counts.items())
+    table = render_table(t, wide=True)
+    if len(t) > 12:  # a long list stays one click away; the counts above say what it holds
+        table = f"<details><summary>Show the {len(t):,} stores</summary>{table}</details>"
     return (
         '<section id="unopened"><h3>Planned stores not opened</h3>'
-        f"<p>{escape(t.note)} By reason: {escape(by)}.</p>" + render_table(t, wide=True) + "</section>"
+        f"<p>By reason: {escape(by)}. {escape(t.note)}</p>{table}</section>"
     )
 
 
 def _assumptions(plan: Any) -> str:
-    return render_table(assumptions_table(plan))
+    parts = []
+    formats = formats_table(plan)
+    if not formats.empty:
+        parts += ["<h3>Store formats</h3>", render_table(formats)]
+    years = rollout_limits_table(plan)
+    if not years.empty:
+        parts += ["<h3>Rollout limits per year</h3>", render_table(years)]
+    parts += ["<h3>Plan, rollout economics and market model</h3>", render_table(assumptions_table(plan))]
+    return "\n".join(parts)
 
 
 def _notes(plan: Any) -> str:
@@ -978,7 +979,7 @@ def render_report(
     name = str(getattr(plan, "scenario_name", "") or "storeplan plan")
     kind = str(getattr(plan, "objective", "") or "")
     created = (getattr(plan, "provenance", None) or {}).get("created")
-    sub = f"Objective: {_OBJECTIVE_LABELS.get(kind, kind or '-')}"
+    sub = f"Objective: {OBJECTIVE_LABELS.get(kind, kind or '-')}"
     if created:
         sub += f" \u00b7 created {created}"
     parts = [
@@ -1046,7 +1047,9 @@ def render_report(
     parts += [
         "<h2>Stores per region</h2>",
         _regions(plan),
-        "<h2>Assumptions and settings</h2>",
+        "<h2>Assumptions</h2>",
+        "<p>What the plan takes as given: costs and capacities of the formats, the rollout's caps, "
+        "budgets and economics, the market model's parameters and the synthetic data layers.</p>",
         _assumptions(plan),
         "<h2>Data sources and attribution</h2>",
         _notes(plan),

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .._io import atomic_path
-from ._common import require
+from ._common import fmt_unit, require
+from .tables import forecast_year_table, rollout_region_table
 
 __all__ = [
     "stores_per_year_figure",
@@ -255,26 +256,10 @@ def cash_flow_figure(fc: Any, currency: str = "") -> Any:
     return fig
 
 
-def region_table(fc: Any) -> pd.DataFrame | None:
-    """Sales and stores per region in the last rollout year (None without regions)."""
-    psy = fc.per_store_year
-    if "region" not in psy.columns:
-        return None
-    last = int(fc.per_year.loc[fc.per_year["in_rollout"], "year"].max())
-    cur = psy[psy["year"] == last].copy()
-    cur["region"] = cur["region"].astype(object).where(cur["region"].notna(), "(none)")
-    if cur["region"].nunique() == 0:
-        return None
-    out = cur.groupby("region", sort=False).agg(stores=("id", "size"), revenue=("revenue", "sum"))
-    total = float(out["revenue"].sum())
-    out["share"] = out["revenue"] / total if total > 0 else np.nan
-    return out.sort_values("revenue", ascending=False).reset_index()
-
-
 def region_figure(fc: Any, top: int = 15, currency: str = "") -> Any | None:
     """Horizontal bars: share of sales by region in the last rollout year (None without
     regions)."""
-    tab = region_table(fc)
+    tab = rollout_region_table(fc)
     if tab is None or tab.empty:
         return None
     tab = tab.head(top).iloc[::-1]
@@ -368,35 +353,16 @@ def headline_figure(
             color=_RED if value in ("missed",) or value.startswith("-") else "#111111",
         )
         fig.text(x, y - 0.075, note, fontsize=8, color="#777777")
-    header = [
-        "year",
-        "opened",
-        "open",
-        "sales",
-        "target",
-        "met",
-        "shortfall",
-        "capex",
-        "cash flow",
-        "cumulative",
-    ]
-    rows = []
-    for _, r in py.iterrows():
-        met = r["target_met"]
-        rows.append(
-            [
-                str(r["label"]),
-                f"{int(r['stores_opened']):,}",
-                f"{int(r['stores_open']):,}",
-                _money(r["revenue"]),
-                _money(r["target"]),
-                "-" if pd.isna(met) else ("yes" if met else "no"),
-                _money(r["shortfall"]) if not pd.isna(met) and not met else "-",
-                _money(r["capex"]),
-                _money(r["cash_flow"]),
-                _money(r["cumulative_cash_flow"]),
-            ]
-        )
+    shown = ("label", "stores_opened", "stores_open", "revenue", "target", "target_met", "shortfall",
+             "capex", "cash_flow", "cumulative_cash_flow")  # fmt: skip
+    short = {"label": "year", "stores_opened": "opened", "stores_open": "open", "revenue": "sales / yr",
+             "target": "target / yr", "target_met": "met", "shortfall": "short / yr", "capex": "capex",
+             "cash_flow": "cash flow", "cumulative_cash_flow": "cumulative"}  # fmt: skip
+    t = forecast_year_table(fc)
+    cols = [c for c in t.columns if c.key in shown]
+    header = [short.get(c.key, c.title) for c in cols]
+    keep = len(py)  # the rollout years and the later years with a target
+    rows = [[fmt_unit(t.rows[c.key].iat[k], c.unit) for c in cols] for k in range(min(keep, len(t.rows)))]
     top = 0.52
     height = min(0.40, 0.04 * (len(rows) + 1))
     ax = fig.add_axes((0.05, top - height, 0.90, height))

@@ -26,9 +26,12 @@ from ._common import category_columns, is_missing, share_by_region, synthetic_no
 
 __all__ = [
     "UNITS",
+    "OBJECTIVE_LABELS",
     "Column",
     "Table",
     "year_table",
+    "forecast_year_table",
+    "rollout_region_table",
     "category_table",
     "share_table",
     "top_stores_table",
@@ -36,6 +39,8 @@ __all__ = [
     "stores_per_region",
     "unopened_table",
     "assumptions_table",
+    "formats_table",
+    "rollout_limits_table",
     "open_year_labels",
     "report_tables",
 ]
@@ -136,6 +141,11 @@ _YEAR_COLUMNS = (
 
 
 def year_table(plan: Any) -> Table:
+    """The forecast year by year of ``plan.forecast`` (:func:`forecast_year_table`)."""
+    return forecast_year_table(getattr(plan, "forecast", None))
+
+
+def forecast_year_table(fc: Any) -> Table:
     """The forecast year by year (rollout years, then the rest of the NPV horizon).
 
     Rows are ``plan.forecast.per_year`` (the ``forecast_years.csv`` rows) unchanged;
@@ -143,7 +153,6 @@ def year_table(plan: Any) -> Table:
     ``yes`` / ``no`` / ``-``; ``shortfall`` and ``extra_stores`` are NaN in years that
     meet their target.
     """
-    fc = getattr(plan, "forecast", None)
     py = getattr(fc, "per_year", None)
     cols = tuple(c for c in _YEAR_COLUMNS if c.key != "budget" or _has_budget(py))
     if not isinstance(py, pd.DataFrame) or len(py) == 0:
@@ -181,6 +190,23 @@ def _has_budget(py: Any) -> bool:
         return False
     v = pd.to_numeric(py["budget"], errors="coerce").to_numpy(float)
     return bool(np.isfinite(v).any())
+
+
+def rollout_region_table(fc: Any) -> pd.DataFrame | None:
+    """Sales (currency/year) and stores per region in the last rollout year, largest
+    first, with each region's ``share`` of the sales (None without regions)."""
+    psy = fc.per_store_year
+    if "region" not in psy.columns:
+        return None
+    last = int(fc.per_year.loc[fc.per_year["in_rollout"], "year"].max())
+    cur = psy[psy["year"] == last].copy()
+    cur["region"] = cur["region"].astype(object).where(cur["region"].notna(), "(none)")
+    if cur["region"].nunique() == 0:
+        return None
+    out = cur.groupby("region", sort=False).agg(stores=("id", "size"), revenue=("revenue", "sum"))
+    total = float(out["revenue"].sum())
+    out["share"] = out["revenue"] / total if total > 0 else np.nan
+    return out.sort_values("revenue", ascending=False).reset_index()
 
 
 # ---------------------------------------------------------------------------- categories
@@ -447,6 +473,9 @@ def unopened_table(plan: Any) -> Table:
             "reason_code": [u.reason.value for u in found],
         }
     )
+    # by reason, then closest to worth opening first
+    rows = rows.sort_values(["reason_code", "npv_if_opened"], ascending=[True, False], kind="stable")
+    rows = rows.reset_index(drop=True)
     counts = rows["reason_code"].value_counts()
     return Table(
         "unopened",
@@ -464,7 +493,8 @@ def unopened_table(plan: Any) -> Table:
 
 
 # ---------------------------------------------------------------------------- assumptions
-_OBJECTIVES = {
+#: One line per objective kind.
+OBJECTIVE_LABELS = {
     "pmedian": "minimise population-weighted distance (p-median)",
     "coverage": "maximise population within the radius (maximal coverage)",
     "fixed_cost": "minimise opening + travel cost (facility location)",
@@ -472,10 +502,78 @@ _OBJECTIVES = {
 }
 
 
+def formats_table(plan: Any) -> Table:
+    """The store formats as the plan used them (``plan.assumptions.formats``): opening
+    cost, yearly fixed cost, capacity, attractiveness, where each format opens."""
+    cols = (
+        Column("format", "format"),
+        Column("opening_cost", "opening cost per store", "currency"),
+        Column("fixed_cost", "fixed cost per store / year", "currency/year"),
+        Column("capacity", "capacity per store (persons)", "persons"),
+        Column("attractiveness", "attractiveness (standard = 1)", "number"),
+        Column("levels", "opens in"),
+        Column("max_stores", "most new stores", "count"),
+    )
+    a = getattr(plan, "assumptions", None)
+    if a is None or not a.formats:
+        return _empty("assumption-formats", cols)
+    rows = pd.DataFrame(
+        {
+            "format": [f.name for f in a.formats],
+            "opening_cost": [f.opening_cost for f in a.formats],
+            "fixed_cost": [f.fixed_cost for f in a.formats],
+            "capacity": [f.capacity if f.capacity > 0 else "unlimited" for f in a.formats],
+            "attractiveness": [f.attractiveness for f in a.formats],
+            "levels": [", ".join(f.levels) if f.levels else "any area level" for f in a.formats],
+            "max_stores": [f.max_stores if f.max_stores is not None else "no cap" for f in a.formats],
+        }
+    )
+    for c in ("capacity", "max_stores"):
+        rows[c] = rows[c].astype(object)
+    if all(f.max_stores is None for f in a.formats):
+        cols = tuple(c for c in cols if c.key != "max_stores")
+    return Table("assumption-formats", cols, rows)
+
+
+def rollout_limits_table(plan: Any) -> Table:
+    """Per rollout year (``plan.schedule.spec``): the cap on new stores, the fewest, the
+    opening budget (currency) and the sales target (currency per year)."""
+    cols = (
+        Column("label", "year", "year"),
+        Column("max_stores", "most new stores", "count"),
+        Column("min_stores", "fewest new stores", "count"),
+        Column("budget", "opening budget", "currency"),
+        Column("target", "sales target / year", "currency/year"),
+    )
+    spec = getattr(getattr(plan, "schedule", None), "spec", None)
+    if spec is None:
+        return _empty("assumption-years", cols)
+    labels = wave_labels(plan)
+    years = range(1, int(spec.years) + 1)
+    caps, lows, budgets = spec.max_stores(), spec.min_stores(), spec.budgets()
+    targets = spec.targets()
+    rows = pd.DataFrame(
+        {
+            "label": [
+                f"year {y}" if labels.get(y, str(y)) == str(y) else f"{labels[y]} (year {y})" for y in years
+            ],
+            "max_stores": [int(caps[y - 1]) if caps[y - 1] < 2**60 else "no cap" for y in years],
+            "min_stores": [int(lows[y - 1]) for y in years],
+            "budget": [float(budgets[y - 1]) if math.isfinite(budgets[y - 1]) else "no limit" for y in years],
+            "target": [float(targets[y - 1]) if y <= len(targets) else float("nan") for y in years],
+        }
+    )
+    for c in ("max_stores", "budget"):
+        rows[c] = rows[c].astype(object)
+    if not (lows > 0).any():
+        cols = tuple(c for c in cols if c.key != "min_stores")
+    return Table("assumption-years", cols, rows)
+
+
 def assumptions_table(plan: Any) -> Table:
-    """The assumptions the plan rests on: formats (opening cost, yearly fixed cost,
-    capacity), size, spacing, rollout caps and budgets per year, gross margin, discount
-    rate, ramp-up, distance decay, outside option, and which data layers are synthetic.
+    """The other assumptions the plan rests on (next to :func:`formats_table` and
+    :func:`rollout_limits_table`): size, spacing, gross margin, discount rate, ramp-up,
+    distance decay, outside option, and which data layers are synthetic.
 
     Reads ``plan.assumptions`` (:class:`storeplan.assumptions.PlanAssumptions`),
     ``plan.schedule.spec`` (:class:`storeplan.rollout.RolloutSpec`) and ``plan.notes``;
@@ -484,7 +582,7 @@ def assumptions_table(plan: Any) -> Table:
     """
     rows: list[tuple[str, str, Any, str]] = []
     kind = str(getattr(plan, "objective", "") or "")
-    rows.append(("plan", "objective", _OBJECTIVES.get(kind, kind or "-"), "text"))
+    rows.append(("plan", "objective", OBJECTIVE_LABELS.get(kind, kind or "-"), "text"))
     a = getattr(plan, "assumptions", None)
     if a is not None:
         if a.stores is not None:
@@ -495,49 +593,8 @@ def assumptions_table(plan: Any) -> Table:
             rows.append(("plan", "coverage radius", a.radius_km, "km"))
         if a.min_spacing_km > 0:
             rows.append(("plan", "least distance between our stores", a.min_spacing_km, "km"))
-        for f in a.formats:
-            capacity = "unlimited" if f.capacity <= 0 else f"{f.capacity:,.0f} persons"
-            where = ", ".join(f.levels) if f.levels else "any area level"
-            rows.append(("format " + f.name, "opening cost per store", f.opening_cost, "currency"))
-            rows.append(("format " + f.name, "fixed cost per store", f.fixed_cost, "currency/year"))
-            rows.append(("format " + f.name, "capacity per store", capacity, "text"))
-            rows.append(("format " + f.name, "attractiveness (standard = 1)", f.attractiveness, "number"))
-            rows.append(("format " + f.name, "opens in", where, "text"))
-            if f.max_stores is not None:
-                rows.append(("format " + f.name, "most new stores", f.max_stores, "count"))
     spec = getattr(getattr(plan, "schedule", None), "spec", None)
     if spec is not None:
-        labels = wave_labels(plan)
-        caps = spec.max_stores()
-        lows = spec.min_stores()
-        budgets = spec.budgets()
-        targets = spec.targets()
-        for t in range(int(spec.years)):
-            y = t + 1
-            lab = labels.get(y, str(y))
-            when = f"year {y}" if lab == str(y) else f"{lab} (year {y})"
-            cap = int(caps[t])
-            rows.append(
-                (
-                    "rollout " + when,
-                    "most new stores",
-                    "no cap" if cap >= 2**60 else cap,
-                    "text" if cap >= 2**60 else "count",
-                )
-            )
-            if int(lows[t]) > 0:
-                rows.append(("rollout " + when, "fewest new stores", int(lows[t]), "count"))
-            b = float(budgets[t])
-            rows.append(
-                (
-                    "rollout " + when,
-                    "opening budget",
-                    b if math.isfinite(b) else "no limit",
-                    "currency" if math.isfinite(b) else "text",
-                )
-            )
-            if t < len(targets) and math.isfinite(float(targets[t])):
-                rows.append(("rollout " + when, "sales target", float(targets[t]), "currency/year"))
         rows.append(("rollout", "gross margin (share of sales)", float(spec.gross_margin), "share"))
         rows.append(("rollout", "discount rate per year", float(spec.discount_rate), "share"))
         rows.append(("rollout", "NPV horizon", int(spec.horizon), "count"))
@@ -606,6 +663,8 @@ def report_tables(plan: Any, top_n: int = 20) -> dict[str, Table]:
             top_stores_table(plan, top_n),
             region_table(plan),
             unopened_table(plan),
+            formats_table(plan),
+            rollout_limits_table(plan),
             assumptions_table(plan),
         )
     }
