@@ -188,3 +188,19 @@ def test_assumptions_tables_list_formats_caps_and_market(capped) -> None:
     assert got[("market model", "outside option (buying at no modelled store)")][1] == pytest.approx(0.05)
     synthetic = [v[0] for (topic, item), v in got.items() if item == "synthetic layer"]
     assert synthetic == ["Rival stores: synthetic layer (randomly generated, not real locations)"]
+
+
+def test_pdf_first_page_counts_the_unopened_stores(capped, tmp_path) -> None:
+    from storeplan.report.pdf import write_pdf
+
+    try:
+        import pymupdf as fitz
+    except ImportError:
+        fitz = pytest.importorskip("fitz")
+    plan, _ = capped
+    n = int((plan.schedule.open_year < 0).sum())
+    path = write_pdf(
+        plan.forecast, tmp_path / "r.pdf", schedule=plan.schedule, notes=plan.notes, stores=plan.stores
+    )
+    text = " ".join(fitz.open(path)[0].get_text().split())
+    assert f"Planned stores not opened: {n} (yearly cap on new stores reached in every year: {n})" in text

@@ -46,6 +46,7 @@ class FakePlan:
     notes: tuple
     schedule: Any = None
     forecast: Any = None
+    assumptions: Any = None
 
 
 def make_plan(**kw: Any) -> FakePlan:

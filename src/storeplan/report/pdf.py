@@ -25,7 +25,7 @@ import pandas as pd
 
 from .._io import atomic_path
 from ._common import fmt_unit, require
-from .tables import forecast_year_table, rollout_region_table
+from .tables import forecast_year_table, rollout_region_table, unopened_counts
 
 __all__ = [
     "stores_per_year_figure",
@@ -302,9 +302,11 @@ def headline_figure(
     subtitle: str = "",
     currency: str = "",
     notes: Any = (),
+    stores: Any = None,
 ) -> Any:
     """A4-landscape page: headline numbers and the year-by-year table; at the top, the
-    synthetic-data warning and the data credit (``notes``: the plan's notes)."""
+    synthetic-data warning and the data credit (``notes``: the plan's notes); with the
+    ``schedule``, the planned stores it leaves unopened, counted by reason."""
     fig, _ = _figure(*PAGE_INCHES, axes=False)
     fig.text(0.05, 0.93, title, fontsize=20, weight="bold")
     if subtitle:
@@ -377,6 +379,15 @@ def headline_figure(
             cell.set_facecolor("#f0f0f0")
             cell.set_text_props(weight="bold")
     notes = ([_wrap("Data: " + credit, 200)] if credit else []) + list(getattr(fc, "notes", ()))
+    counts = unopened_counts(schedule, stores)
+    if counts:
+        from ..rollout.reasons import REASON_TEXT, UnopenedReason
+
+        by = "; ".join(f"{REASON_TEXT[UnopenedReason(k)]}: {v:,}" for k, v in counts.items())
+        notes.append(
+            f"Planned stores not opened: {sum(counts.values()):,} ({by}); "
+            "per store: rollout.csv, report.html."
+        )
     if schedule is not None:
         notes.append(
             f"Schedule: {schedule.method}, {schedule.seconds:.1f} s, {schedule.evaluations:,} "
@@ -517,7 +528,11 @@ def write_pdf(
     require("matplotlib")
     from matplotlib.backends.backend_pdf import PdfPages
 
-    pages = [headline_figure(fc, schedule, title=title, subtitle=subtitle, currency=currency, notes=notes)]
+    pages = [
+        headline_figure(
+            fc, schedule, title=title, subtitle=subtitle, currency=currency, notes=notes, stores=stores
+        )
+    ]
     smap = map_figure(stores, schedule)
     if smap is not None:
         pages.append(smap)

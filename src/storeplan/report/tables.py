@@ -38,6 +38,7 @@ __all__ = [
     "region_table",
     "stores_per_region",
     "unopened_table",
+    "unopened_counts",
     "assumptions_table",
     "formats_table",
     "rollout_limits_table",
@@ -490,6 +491,20 @@ def unopened_table(plan: Any) -> Table:
         ),
         meta={"counts": {str(k): int(v) for k, v in counts.items()}},
     )
+
+
+def unopened_counts(schedule: Any, stores: pd.DataFrame | None) -> dict[str, int]:
+    """Unopened planned stores per reason (:class:`storeplan.rollout.reasons.UnopenedReason`
+    value -> count), the same reasons as :func:`unopened_table`; empty when all open."""
+    if schedule is None:
+        return {}
+    from ..rollout.reasons import site_revenue, unopened
+
+    revenue = site_revenue(stores) if isinstance(stores, pd.DataFrame) and "id" in stores else None
+    out: dict[str, int] = {}
+    for u in unopened(schedule, revenue):
+        out[u.reason.value] = out.get(u.reason.value, 0) + 1
+    return out
 
 
 # ---------------------------------------------------------------------------- assumptions
