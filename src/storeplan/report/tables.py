@@ -520,7 +520,7 @@ OBJECTIVE_LABELS = {
 def formats_table(plan: Any) -> Table:
     """The store formats as the plan used them (``plan.assumptions.formats``): opening
     cost, yearly fixed cost, capacity, attractiveness, where each format opens."""
-    cols = (
+    cols: tuple[Column, ...] = (
         Column("format", "format"),
         Column("opening_cost", "opening cost per store", "currency"),
         Column("fixed_cost", "fixed cost per store / year", "currency/year"),
@@ -553,7 +553,7 @@ def formats_table(plan: Any) -> Table:
 def rollout_limits_table(plan: Any) -> Table:
     """Per rollout year (``plan.schedule.spec``): the cap on new stores, the fewest, the
     opening budget (currency) and the sales target (currency per year)."""
-    cols = (
+    cols: tuple[Column, ...] = (
         Column("label", "year", "year"),
         Column("max_stores", "most new stores", "count"),
         Column("min_stores", "fewest new stores", "count"),
