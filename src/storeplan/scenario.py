@@ -65,7 +65,14 @@ from .alternatives import AlternativesSpec
 from .assumptions import FormatAssumption, PlanAssumptions
 from .data.io import read_table, validate_areas, validate_rivals, validate_sites, validate_stores
 from .demand import DemandParams
-from .errors import InfeasibleError, InputError, InputWarning, UnknownOptionError, UnreadableFileError
+from .errors import (
+    InfeasibleError,
+    InputError,
+    InputWarning,
+    UnknownOptionError,
+    UnreadableFileError,
+    UnsupportedConstraintError,
+)
 from .launch_stock import LaunchSpec
 from .market import MarketParams
 from .response import ResponseSpec
@@ -677,6 +684,32 @@ class Scenario:
             return -1  # free: the model chooses
         raise InputError("objective: give 'stores' (number of new stores) or 'budget'")
 
+    def _check_objective_options(self) -> None:
+        """Objective settings a model cannot honour, refused before any work (the same
+        refusals the objective adapters make at solve time)."""
+        obj = self.objective
+        capacity = [f.name for f in self.formats if f.capacity > 0]
+        if obj.kind in ("pcenter", "pdispersion", "backup_coverage") and capacity:
+            raise UnsupportedConstraintError(
+                f"capacity (format {', '.join(capacity)}) cannot be modelled by the {obj.kind} objective; "
+                "set capacity = 0 or use pmedian, coverage or fixed_cost"
+            )
+        if obj.kind == "pdispersion" and obj.stores is None:
+            raise UnsupportedConstraintError(
+                "objective 'pdispersion' needs objective.stores: with a budget alone fewer stores "
+                "are always farther apart (the budget still holds as a knapsack row)"
+            )
+        if obj.fill_must_open:
+            if obj.kind not in ("pmedian", "coverage"):
+                raise UnsupportedConstraintError(
+                    f"objective {obj.kind!r} cannot model fill_must_open (must-open stores filled to "
+                    "capacity): it needs the single-source capacitated model of pmedian or coverage"
+                )
+            if not capacity:
+                raise InputError(
+                    "objective.fill_must_open needs a format with a capacity (the amount to fill)"
+                )
+
     def check(self) -> None:
         """Check the settings against the data (before any solving).
 
@@ -689,6 +722,7 @@ class Scenario:
             region minimums above the count or above the sites available in the region.
         """
         obj, con = self.objective, self.constraints
+        self._check_objective_options()
         n_sites = len(self.sites)
         p = self.n_new_stores()
         allowed = int((~self.sites["forbidden"]).sum())
