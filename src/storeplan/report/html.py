@@ -264,6 +264,8 @@ def _headline(plan: Any) -> str:
             return "-"
         if unit.startswith("currency"):
             return fmt_money(x) + (" / year" if unit.endswith("/year") else "")
+        if unit == "km":
+            return fmt_km(x)
         return f"{fmt_num(x)} {unit}".strip()
 
     what = {
@@ -271,6 +273,9 @@ def _headline(plan: Any) -> str:
         "pmedian": "population-weighted distance to the nearest store",
         "coverage": "population within the radius",
         "fixed_cost": "yearly opening (amortised) + fixed + travel cost",
+        "pcenter": "largest distance of an area to its nearest store",
+        "pdispersion": "least distance between two of our stores",
+        "backup_coverage": "population covered by a second store within the radius",
     }
     cards = [
         _card("Stores", fmt_int(n), f"{n_new:,} new, {n_old:,} existing", exact=n),

@@ -514,6 +514,9 @@ OBJECTIVE_LABELS = {
     "coverage": "maximise population within the radius (maximal coverage)",
     "fixed_cost": "minimise opening + travel cost (facility location)",
     "revenue": "maximise captured revenue minus fixed costs (Huff market share)",
+    "pcenter": "minimise the largest distance to the nearest store (p-center)",
+    "pdispersion": "maximise the least distance between two stores (p-dispersion)",
+    "backup_coverage": "maximise population covered twice within the radius (backup coverage)",
 }
 
 
