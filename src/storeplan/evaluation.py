@@ -190,7 +190,9 @@ def _market_outputs(
         rev = shares.store_sum(np.asarray(spend, np.float64))
         out[f"revenue_{cat}"] = rev[store_pos]
     cb = can.stores.set_index("id")
-    for col in ("from_existing_stores", "from_online", "net_gain", "marginal_net_gain"):
+    channel = market.params.channel is not None
+    new_cols = ("from_existing_stores", "from_online", "net_gain", "marginal_net_gain")
+    for col in (*new_cols, "adds_online") if channel else new_cols:
         out[col] = ids.map(cb[col]).to_numpy(dtype=np.float64)  # NaN for existing stores
     ce = can.existing.set_index("id")
     for col in ("baseline_revenue", "taken_by_new_stores"):
@@ -209,6 +211,13 @@ def _market_outputs(
     areas_out["online_revenue"] = market.online
     areas_out["share_before"] = can.areas["share_before"].to_numpy()
     areas_out["share_after"] = can.areas["share_after"].to_numpy()
+    if channel:  # the channel model's per-area split (storeplan.market.channel)
+        areas_out["online_revenue"] = can.areas["online_after"].to_numpy()
+        for col in can.areas.columns:
+            if col.endswith(("_share_before", "_share_after")) or col.startswith(
+                ("online_before", "offline_rate", "awareness")
+            ):
+                areas_out[col] = can.areas[col].to_numpy()
     total_market = float(market.market.sum())
     before = float(np.dot(market.market, areas_out["share_before"]))
     is_new = (out["status"] == "new").to_numpy()
@@ -227,6 +236,17 @@ def _market_outputs(
         "net_gain": float(out.loc[is_new, "net_gain"].sum()),
         "rival_revenue": float(cap.stores.loc[cap.stores["kind"] == "rival", "revenue"].sum()),
     }
+    # our web shop's revenue with the existing network and with the plan (currency/year)
+    if channel:
+        web_before = can.areas["online_before"] * (1.0 - can.areas["offline_rate_before"] * can.areas["share_before"])
+        web_after = can.areas["online_after"].sum() - cap.online_transfer
+        metrics["added_online"] = float(out.loc[is_new, "adds_online"].sum())
+    else:
+        web_before = market.online * (1.0 - market.params.transfer_rate * can.areas["share_before"])
+        web_after = float(market.online.sum()) - cap.online_transfer
+        metrics["added_online"] = 0.0
+    metrics["web_revenue_before"] = float(np.sum(web_before))
+    metrics["web_revenue"] = float(web_after)
     return out, areas_out, metrics
 
 

@@ -248,6 +248,18 @@ class PlanMetrics(_Record):
     taken_from_online: float = _f("currency/year", "increase of online_transfer due to the new stores")
     net_gain: float = _f("currency/year", "increase of our offline capture: taken from rivals and outside")
     rival_revenue: float = _f("currency/year", "offline capture of all rival stores, with the plan")
+    web_revenue: float = _f(
+        "currency/year", "our web shop's revenue with the plan (online demand minus online_transfer)", float("nan")
+    )
+    web_revenue_before: float = _f(
+        "currency/year", "our web shop's revenue with the existing stores only", float("nan")
+    )
+    added_online: float = _f(
+        "currency/year",
+        "halo: new online demand bought on our web shop thanks to the new stores (sum of plan.csv "
+        "adds_online; web_revenue - web_revenue_before = added_online - taken_from_online)",
+        0.0,
+    )
     # -- optional
     budget: float | None = _f("currency", "opening budget of the objective", None)
     calibration: CalibrationSummary | None = _f("", "fit of the market model to observed sales", None)

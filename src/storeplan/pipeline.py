@@ -388,7 +388,7 @@ def solve(
         metrics["alternatives"] = alts.headline()
     launch = None
     if scenario.launch is not None:
-        web_revenue = float(market.online.sum()) - float(metrics["online_transfer"])
+        web_revenue = float(metrics["web_revenue"])
         launch = launch_stock(stores, web_revenue, scenario.launch)
         metrics["launch"] = launch.headline()
     provenance = {

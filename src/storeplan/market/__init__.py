@@ -28,6 +28,9 @@ brand's net gain from its store network is therefore the offline capture
 :math:`\sum_i M_i \sum_{j \text{ ours}} P_{ij}`, which is monotone submodular in the set of
 our stores (an MNL capture), the objective of :func:`storeplan.solvers.revenue.revenue`.
 
+With ``MarketParams.channel`` (``[market.channel]``) a nested-logit channel model with a
+store halo replaces the fixed transfer (:mod:`.channel`).
+
 Modules: :mod:`.huff` (parameters, shares, capture, cannibalisation), :mod:`.calibration`
 (fit to observed sales), :mod:`.selection` (competitive site selection), :mod:`.oracles`
 (revenue oracles for the rollout).
@@ -35,6 +38,7 @@ Modules: :mod:`.huff` (parameters, shares, capture, cannibalisation), :mod:`.cal
 
 from __future__ import annotations
 
+from .channel import ChannelFit, ChannelParams, calibrate_channel, channel_accounts, channel_state
 from .calibration import CalibrationReport, calibrate, predicted_sales
 from .huff import (
     CANDIDATE,
@@ -63,6 +67,11 @@ __all__ = [
     "Capture",
     "Cannibalisation",
     "CalibrationReport",
+    "ChannelParams",
+    "ChannelFit",
+    "channel_state",
+    "channel_accounts",
+    "calibrate_channel",
     "decay",
     "huff_shares",
     "build_market",

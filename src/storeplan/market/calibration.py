@@ -17,7 +17,13 @@ __all__ = ["CalibrationReport", "calibrate", "predicted_sales"]
 
 def predicted_sales(market: Market, new_sites: npt.ArrayLike | None = None) -> np.ndarray:
     """Gross yearly revenue of every store (offline capture plus, for ours, the online
-    transfer), currency per year, shape (n_stores,); closed candidates get 0."""
+    transfer), currency per year, shape (n_stores,); closed candidates get 0. With
+    ``market.params.channel``: the channel model's revenue
+    (:func:`storeplan.market.channel.channel_store_revenue`)."""
+    if market.params.channel is not None:
+        from .channel import channel_store_revenue
+
+        return channel_store_revenue(market, new_sites)
     sh = market.shares(new_sites)
     out = sh.store_sum(market.market)
     out += np.where(market.own, sh.store_sum(market.params.transfer_rate * market.online), 0.0)

@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..demand import DemandParams, brand_affinity, offline_spending, online_revenue
 from ..errors import InputError, MissingColumnError, UnknownOptionError
 from ..geo import Network
+from .channel import ChannelParams
 
 __all__ = [
     "CANDIDATE",
@@ -115,6 +116,10 @@ class MarketParams(BaseModel):
     transfer_rate : float
         Share (0..1) of our online revenue in an area that moves to our stores, scaled by
         our stores' Huff share there. Default 0.15 (assumption).
+    channel : ChannelParams, optional
+        The ``[market.channel]`` nested-logit channel model with the store halo
+        (:mod:`storeplan.market.channel`), replacing the fixed ``transfer_rate``. Default
+        ``None``: the fixed transfer.
     radius_km, k : float, int
         Truncation of the area x store network: pairs within ``radius_km`` plus each
         area's ``k`` nearest stores. Default 50 km and 8.
@@ -140,6 +145,7 @@ class MarketParams(BaseModel):
     rival_default: float = Field(1.0, ge=0.0)
     market_scale: float = Field(1.0, gt=0.0)
     transfer_rate: float = Field(0.15, ge=0.0, le=1.0)
+    channel: ChannelParams | None = None
     radius_km: float = Field(50.0, gt=0.0)
     k: int = Field(8, ge=0)
 
@@ -613,8 +619,13 @@ def capture(market: Market, new_sites: npt.ArrayLike | None = None) -> Capture:
     """Revenue per store and our share per area with candidate indices ``new_sites`` open.
 
     Our existing stores and all rivals are always open. Currency per year throughout.
-    O(nnz), vectorised.
+    O(nnz), vectorised. With ``market.params.channel`` the nested-logit channel model
+    (:func:`storeplan.market.channel.channel_accounts`) replaces the fixed transfer.
     """
+    if market.params.channel is not None:
+        from .channel import channel_accounts
+
+        return channel_accounts(market, new_sites)[0]
     sh = market.shares(new_sites)
     own = market.own
     active = market.open_mask(new_sites)
@@ -706,8 +717,13 @@ def cannibalisation(market: Market, new_sites: npt.ArrayLike) -> Cannibalisation
     these add to the new stores' revenue in the area, ``w_i U_i / D_i``. A new store
     ``j`` gets the share ``u_ij / U_i`` of each. The leave-one-out ``marginal_net_gain_j
     = sum_i M_i (S_i - S_i^{-j})`` with ``S_i^{-j} = (E_i + U_i - u_ij) / (D_i - u_ij)``.
-    O(nnz), vectorised.
+    O(nnz), vectorised. With ``market.params.channel`` the nested-logit channel model
+    (:func:`storeplan.market.channel.channel_accounts`) replaces the fixed transfer.
     """
+    if market.params.channel is not None:
+        from .channel import channel_accounts
+
+        return channel_accounts(market, new_sites)[1]
     idx = _site_index(new_sites, market.n_candidates)
     net = market.net
     rows = pair_rows(net)
