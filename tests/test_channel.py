@@ -27,7 +27,12 @@ def _market(seed: int, channel: ChannelParams | None = None, n_areas: int = 25, 
     sites = areas.sample(8, random_state=seed)[["id", "lon", "lat"]].reset_index(drop=True)
     existing = pd.DataFrame({"id": ["e0", "e1"], "lon": [110.1, 110.5], "lat": [30.1, 30.4]})
     rivals = pd.DataFrame(
-        {"id": ["r0", "r1", "r2"], "brand": ["X", "Y", "X"], "lon": [110.2, 110.4, 110.3], "lat": [30.3, 30.2, 30.5]}
+        {
+            "id": ["r0", "r1", "r2"],
+            "brand": ["X", "Y", "X"],
+            "lon": [110.2, 110.4, 110.3],
+            "lat": [30.3, 30.2, 30.5],
+        }
     )
     params = MarketParams(outside=0.05, radius_km=200, k=50, transfer_rate=transfer, channel=channel)
     return build_market(areas, sites, existing=existing, rivals=rivals, params=params)
@@ -140,11 +145,15 @@ def test_calibration_recovers_known_parameters():
     k = 12
     existing = areas.sample(k, random_state=1)[["id", "lon", "lat"]].assign(id=[f"e{i}" for i in range(k)])
     sites = areas.iloc[:3][["id", "lon", "lat"]]
-    rivals = pd.DataFrame({"id": ["r0", "r1"], "brand": ["X", "Y"], "lon": [110.5, 111.0], "lat": [30.5, 31.0]})
+    rivals = pd.DataFrame(
+        {"id": ["r0", "r1"], "brand": ["X", "Y"], "lon": [110.5, 111.0], "lat": [30.5, 31.0]}
+    )
     params = MarketParams(outside=0.05, radius_km=60, k=20, channel=truth)
     m = build_market(areas, sites, existing=existing, rivals=rivals, params=params)
     sales = pd.Series(predicted_sales(m), index=m.store_ids)[existing["id"]]
-    fit = calibrate_channel(m, sales, fit_halo=False, params=ChannelParams(store_rate=0.1, nest=0.2, reference_utility=1.0))
+    fit = calibrate_channel(
+        m, sales, fit_halo=False, params=ChannelParams(store_rate=0.1, nest=0.2, reference_utility=1.0)
+    )
     assert fit.success and fit.n_stores == k
     assert fit.params.store_rate == pytest.approx(0.3, rel=0.02)
     assert fit.params.nest == pytest.approx(0.6, abs=0.03)
@@ -175,7 +184,9 @@ def _plan(channel=None):
     from storeplan import Scenario, solve
 
     market = {} if channel is None else {"channel": channel}
-    scn = Scenario.from_frames(_towns(), rivals=RIVALS, objective={"kind": "revenue", "stores": 3}, market=market)
+    scn = Scenario.from_frames(
+        _towns(), rivals=RIVALS, objective={"kind": "revenue", "stores": 3}, market=market
+    )
     return solve(scn)
 
 
@@ -200,7 +211,9 @@ def test_channel_through_the_pipeline(tmp_path):
     assert m.new_store_revenue == pytest.approx(
         m.taken_from_existing_stores + m.taken_from_online + m.net_gain, rel=1e-9
     )
-    assert m.web_revenue - m.web_revenue_before == pytest.approx(m.added_online - m.taken_from_online, rel=1e-9)
+    assert m.web_revenue - m.web_revenue_before == pytest.approx(
+        m.added_online - m.taken_from_online, rel=1e-9
+    )
     a = plan.assignment
     for when in ("before", "after"):
         total = sum(a[f"{c}_share_{when}"] for c in ("web", "store", "rival", "outside"))

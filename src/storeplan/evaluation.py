@@ -238,7 +238,8 @@ def _market_outputs(
     }
     # our web shop's revenue with the existing network and with the plan (currency/year)
     if channel:
-        web_before = can.areas["online_before"] * (1.0 - can.areas["offline_rate_before"] * can.areas["share_before"])
+        ca = can.areas
+        web_before = ca["online_before"] * (1.0 - ca["offline_rate_before"] * ca["share_before"])
         web_after = can.areas["online_after"].sum() - cap.online_transfer
         metrics["added_online"] = float(out.loc[is_new, "adds_online"].sum())
     else:

@@ -249,7 +249,9 @@ class PlanMetrics(_Record):
     net_gain: float = _f("currency/year", "increase of our offline capture: taken from rivals and outside")
     rival_revenue: float = _f("currency/year", "offline capture of all rival stores, with the plan")
     web_revenue: float = _f(
-        "currency/year", "our web shop's revenue with the plan (online demand minus online_transfer)", float("nan")
+        "currency/year",
+        "our web shop's revenue with the plan (online demand minus online_transfer)",
+        float("nan"),
     )
     web_revenue_before: float = _f(
         "currency/year", "our web shop's revenue with the existing stores only", float("nan")

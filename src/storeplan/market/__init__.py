@@ -38,8 +38,8 @@ Modules: :mod:`.huff` (parameters, shares, capture, cannibalisation), :mod:`.cal
 
 from __future__ import annotations
 
-from .channel import ChannelFit, ChannelParams, calibrate_channel, channel_accounts, channel_state
 from .calibration import CalibrationReport, calibrate, predicted_sales
+from .channel import ChannelFit, ChannelParams, calibrate_channel, channel_accounts, channel_state
 from .huff import (
     CANDIDATE,
     EXISTING,

@@ -515,7 +515,9 @@ def calibrate_channel(
         ids = market.store_ids[ex].astype(str)
         keep = np.isin(ids, obs.index) & np.isin(ids, obs.index[obs.to_numpy() > 0])
         if keep.sum() < 3:
-            raise InputError(f"channel calibration needs sales of at least 3 existing stores, got {keep.sum()}")
+            raise InputError(
+                f"channel calibration needs sales of at least 3 existing stores, got {keep.sum()}"
+            )
         ex, ids = ex[keep], ids[keep]
         y = np.log(obs.loc[ids].to_numpy(float))
         sh = market.shares(None)
