@@ -42,6 +42,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import UnknownOptionError
+from .metrics import AlternativesSummary
 
 __all__ = ["AlternativesSpec", "Alternative", "Alternatives", "find_alternatives", "difference", "PENALISED"]
 
@@ -186,18 +187,18 @@ class Alternatives:
         """Ids of the new sites common to every plan (the robust core)."""
         return self.sites.loc[self.sites["core"], "id"].astype(str).tolist()
 
-    def headline(self) -> dict[str, Any]:
-        """Totals for ``summary.json`` and the report."""
-        return {
-            "k_requested": int(self.spec.k),
-            "k_found": len(self.plans),
-            "tolerance": float(self.spec.tolerance),
-            "min_difference": float(self.spec.min_difference),
-            "core_sites": len(self.core),
-            "worst_vs_best": float(self.table["vs_best"].max()),
-            "worst_gap": float(self.table["gap"].max()),
-            "stopped": self.stopped,
-        }
+    def headline(self) -> AlternativesSummary:
+        """Totals for ``summary.json`` and the report (from the comparison table's rows)."""
+        return AlternativesSummary(
+            k_requested=int(self.spec.k),
+            k_found=int(len(self.table)),
+            tolerance=float(self.spec.tolerance),
+            min_difference=float(self.spec.min_difference),
+            core_sites=len(self.core),
+            worst_vs_best=float(self.table["vs_best"].max()),
+            worst_gap=float(self.table["gap"].max()),
+            stopped=self.stopped,
+        )
 
 
 def _rel(value: float, ref: float) -> float:

@@ -53,13 +53,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import InputError, MissingColumnError
+from .metrics import LaunchSummary
 
 __all__ = ["LaunchSpec", "LaunchStock", "WEB_SHOP_ID", "allocate", "channel_demand", "launch_stock"]
 
@@ -445,7 +446,7 @@ class LaunchStock:
         """Units kept in the central stock (replenishment, or not worth sending), units."""
         return float(self.spec.supply) - self.allocated
 
-    def headline(self) -> dict[str, Any]:
+    def headline(self) -> LaunchSummary:
         """Totals for ``summary.json`` and the report (each the sum of the table's rows)."""
         t = self.table
         units, sales = float(t["units"].sum()), float(t["expected_sales"].sum())
@@ -453,7 +454,7 @@ class LaunchStock:
         leftover = float(t["expected_leftover"].sum())
         lost = float(t["expected_lost_sales"].sum())
         s = self.spec
-        return {
+        return LaunchSummary.from_dict({
             "product": s.product,
             "supply_units": int(s.supply),
             "allocated_units": units,
@@ -469,7 +470,7 @@ class LaunchStock:
             "critical_ratio": s.critical_ratio,
             "protection_days": s.window_days * s.protection_share,
             "n_channels": len(t),
-        }
+        })
 
 
 def launch_stock(stores: pd.DataFrame, web_revenue: float, spec: LaunchSpec) -> LaunchStock:

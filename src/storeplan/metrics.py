@@ -40,6 +40,11 @@ __all__ = [
     "PlanMetrics",
     "CalibrationSummary",
     "RolloutSummary",
+    "LaunchSummary",
+    "BrandResponse",
+    "RobustSummary",
+    "ResponseSummary",
+    "AlternativesSummary",
     "OBJECTIVE_UNITS",
 ]
 
@@ -191,6 +196,123 @@ class RolloutSummary(_Record):
 
 
 @dataclass(frozen=True)
+class LaunchSummary(_Record):
+    """Headline of the launch-stock split (:class:`storeplan.launch_stock.LaunchStock`);
+    every total is the sum of the rows of ``launch_stock.csv``."""
+
+    product: str = _f("", "the launched product")
+    supply_units: int = _f("units", "units available for the launch")
+    allocated_units: float = _f("units", "units sent to the stores and the web shop")
+    reserve_units: float = _f("units", "units kept central: supply_units - allocated_units")
+    mean_demand_units: float = _f("units", "expected launch demand of all channels")
+    expected_sales_units: float = _f("units", "expected units sold")
+    expected_lost_sales_units: float = _f("units", "expected demand not served (stock-outs)")
+    expected_leftover_units: float = _f("units", "expected unsold units")
+    sell_through: float = _f("share", "expected_sales_units / allocated_units")
+    fill_rate: float = _f("share", "expected_sales_units / mean_demand_units")
+    expected_cost: float = _f("currency", "lost-sale cost x lost sales + leftover cost x leftover")
+    supply_value_per_unit: float = _f("currency/unit", "value of one more unit of supply (0: ample)")
+    critical_ratio: float = _f("share", "newsvendor service level cu / (cu + co)")
+    protection_days: float = _f("days", "days of demand the first allocation covers")
+    n_channels: int = _f("count", "stores plus web shop in the split")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LaunchSummary:
+        return cls(**_typed_kwargs(cls, d))
+
+
+@dataclass(frozen=True)
+class BrandResponse(_Record):
+    """One rival brand's best response to our plan."""
+
+    new_stores: int = _f("count", "stores the brand opens in response")
+    revenue_before: float = _f("currency/year", "the brand's offline capture before its response")
+    revenue_after: float = _f("currency/year", "the brand's offline capture after the response")
+    gap: float = _f("share", "certified distance of its choice from its best response (0: exact)")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BrandResponse:
+        return cls(**_typed_kwargs(cls, d))
+
+
+@dataclass(frozen=True)
+class RobustSummary(_Record):
+    """What the robust (leader-follower) plan costs and saves (:class:`storeplan.response.RobustChoice`)."""
+
+    cost_without_response: float = _f("currency/year", "plain minus robust capture with no response")
+    saving_with_response: float = _f("currency/year", "robust minus plain capture after the response")
+    plain_own_before: float = _f("currency/year", "plain plan's offline capture, no response")
+    plain_own_after: float = _f("currency/year", "plain plan's offline capture after the response")
+    robust_own_before: float = _f("currency/year", "robust plan's offline capture, no response")
+    robust_own_after: float = _f("currency/year", "robust plan's offline capture after the response")
+    sites_changed: int = _f("count", "sites of the robust plan not in the plain plan")
+    plans_evaluated: int = _f("count", "leader plans evaluated against the response")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RobustSummary:
+        return cls(**_typed_kwargs(cls, d))
+
+
+@dataclass(frozen=True)
+class ResponseSummary(_Record):
+    """Headline of the rivals' response (:class:`storeplan.response.Response`)."""
+
+    own_revenue_before: float = _f("currency/year", "our offline capture before the response")
+    own_revenue_after: float = _f("currency/year", "our offline capture after the response")
+    revenue_lost: float = _f("currency/year", "own_revenue_before - own_revenue_after")
+    share_before: float = _f("share", "our offline market share before the response")
+    share_after: float = _f("share", "our offline market share after the response")
+    rival_new_stores: int = _f("count", "rival stores opened in response (rows of rival_response.csv)")
+    rounds: int = _f("count", "rounds of best response played")
+    brands: dict[str, BrandResponse] = _f("", "per responding brand")
+    robust: RobustSummary | None = _f("", "the robust plan's cost and saving (robust = true)", None)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ResponseSummary:
+        kw = _typed_kwargs(cls, {k: v for k, v in d.items() if k not in ("brands", "robust")})
+        kw["brands"] = {str(b): BrandResponse.from_dict(v) for b, v in dict(d.get("brands") or {}).items()}
+        rb = d.get("robust")
+        kw["robust"] = None if rb is None else RobustSummary.from_dict(rb)
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class AlternativesSummary(_Record):
+    """Headline of the alternative plans (:class:`storeplan.alternatives.Alternatives`)."""
+
+    k_requested: int = _f("count", "plans asked for, the best one included")
+    k_found: int = _f("count", "plans found within the tolerance (rows of alternatives.csv)")
+    tolerance: float = _f("share", "largest relative distance of a plan's objective from the best")
+    min_difference: float = _f("share", "least share of new sites any two plans differ in")
+    core_sites: int = _f("count", "new sites in every plan (the robust core)")
+    worst_vs_best: float = _f("share", "largest relative distance of a plan from the best")
+    worst_gap: float = _f("share", "largest certified gap of a plan")
+    stopped: str = _f("", "why fewer than k_requested plans were found (empty: all found)")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AlternativesSummary:
+        return cls(**_typed_kwargs(cls, d))
+
+
+def _typed_kwargs(cls: Any, d: Mapping[str, Any]) -> dict[str, Any]:
+    """``d``'s values for the fields of ``cls``, cast to the field's scalar type."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        t = str(f.type)
+        if t == "int":
+            v = int(v)
+        elif t == "float":
+            v = _num(v)
+        elif t == "str":
+            v = str(v)
+        out[f.name] = v
+    return out
+
+
+@dataclass(frozen=True)
 class PlanMetrics(_Record):
     """Every scalar figure of a plan, with its unit (see the module docstring).
 
@@ -266,17 +388,9 @@ class PlanMetrics(_Record):
     budget: float | None = _f("currency", "opening budget of the objective", None)
     calibration: CalibrationSummary | None = _f("", "fit of the market model to observed sales", None)
     rollout: RolloutSummary | None = _f("", "multi-year rollout headline", None)
-    launch: dict | None = _f(
-        "",
-        "launch-stock headline (units; currency per unit): storeplan.launch_stock.LaunchStock.headline",
-        None,
-    )
-    response: dict | None = _f(
-        "", "rivals' response headline (currency/year, shares): storeplan.response.Response.headline", None
-    )
-    alternatives: dict | None = _f(
-        "", "alternative plans headline (counts, shares): storeplan.alternatives.Alternatives.headline", None
-    )
+    launch: LaunchSummary | None = _f("", "launch-stock headline (units, shares, currency per unit)", None)
+    response: ResponseSummary | None = _f("", "rivals' response headline (currency/year, shares)", None)
+    alternatives: AlternativesSummary | None = _f("", "alternative plans headline (counts, shares)", None)
 
     #: fields that are shares in [0, 1]
     SHARE_FIELDS: ClassVar[tuple[str, ...]] = ("coverage_share", "market_share", "market_share_before")
@@ -293,7 +407,17 @@ class PlanMetrics(_Record):
                 v = None if v is None else CalibrationSummary.from_dict(v)
             elif f.name == "rollout":
                 v = None if v is None else RolloutSummary.from_dict(v)
+            elif f.name in _NESTED:
+                v = None if v is None else _NESTED[f.name].from_dict(v)
             elif isinstance(v, float) or f.type in ("float", "float | None"):
                 v = _num(v) if v is not None or f.default is not None else None
             kw[f.name] = v
         return cls(**kw)
+
+
+#: Typed headline of each optional decision section of :class:`PlanMetrics`.
+_NESTED: dict[str, Any] = {
+    "launch": LaunchSummary,
+    "response": ResponseSummary,
+    "alternatives": AlternativesSummary,
+}

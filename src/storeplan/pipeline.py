@@ -369,9 +369,7 @@ def solve(
             if robust is not None
             else rival_response(market, new, scenario.response, seed=problem.seed)
         )
-        metrics["response"] = response.headline()
-        if robust is not None:
-            metrics["response"]["robust"] = robust.headline()
+        metrics["response"] = response.headline(None if robust is None else robust.headline())
         after = response.own_stores.set_index("id")["offline_revenue_after"]
         stores = stores.assign(
             offline_revenue_after_response=stores["id"].astype(str).map(after).fillna(0.0).to_numpy()

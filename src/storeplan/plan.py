@@ -22,11 +22,15 @@ object and the rollout's revenue oracle excepted: their figures are in the metri
 ``save -> load -> save`` writes identical files. The report is rendered by
 :func:`storeplan.report.write`, not by the plan.
 
-With a ``[launch]``: ``launch_stock.csv`` (launch units per store and web shop); with a
-  ``[response]``: ``rival_response.csv`` (the rivals' new stores); with alternatives:
-  ``alternatives.csv`` and ``alternative_sites.csv`` (the comparison table and the sites
-  of each plan, the robust core marked). These are outputs only: ``Plan.load`` does
-  not read them back (their headline figures are in ``summary.json``).
+The decision files: with a ``[launch]``, ``launch_stock.csv`` (launch units per store and
+web shop); with a ``[response]``, ``rival_response.csv`` (the rivals' new stores) and
+``rival_response_areas.parquet`` (our share per area before and after the response);
+with alternatives, ``alternatives.csv`` and ``alternative_sites.csv`` (the comparison
+table and the sites of each plan, the robust core marked); with any of them
+``decisions.json`` (their settings and the figures that are not in a table). ``Plan.load``
+reads them back into :class:`~storeplan.launch_stock.LaunchStock`,
+:class:`~storeplan.response.Response` and :class:`~storeplan.alternatives.Alternatives`
+(each alternative's full evaluation excepted: its figures are in ``alternatives.csv``).
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ if TYPE_CHECKING:
 
     from .solvers import Solution
 
-__all__ = ["Plan", "PLAN_FILES", "PlanMetrics"]
+__all__ = ["Plan", "PLAN_FILES", "ROLLOUT_FILES", "DECISION_FILES", "PlanMetrics"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,15 @@ PLAN_FILES = (
 )
 #: Files ``Plan.save`` writes for a plan with a rollout.
 ROLLOUT_FILES = ("rollout.csv", "rollout.json", "forecast_years.csv", "forecast_stores.parquet")
+#: Files ``Plan.save`` writes for the decisions a plan carries (launch, response, alternatives).
+DECISION_FILES = (
+    "decisions.json",
+    "launch_stock.csv",
+    "rival_response.csv",
+    "rival_response_areas.parquet",
+    "alternatives.csv",
+    "alternative_sites.csv",
+)
 
 _CSV_READ: dict[str, Any] = {"keep_default_na": False, "na_values": [""]}
 
@@ -231,22 +244,7 @@ class Plan:
             written.update(_save_rollout(self.schedule, self.forecast, out, site_revenue(self.stores)))
         if geopackage:
             written["plan.gpkg"] = self.save_geopackage(out / "plan.gpkg")
-        if self.launch_stock is not None:
-            with atomic_path(out / "launch_stock.csv") as tmp:
-                self.launch_stock.table.to_csv(tmp, index=False)
-            written["launch_stock.csv"] = out / "launch_stock.csv"
-        if self.response is not None:
-            with atomic_path(out / "rival_response.csv") as tmp:
-                self.response.stores.to_csv(tmp, index=False)
-            written["rival_response.csv"] = out / "rival_response.csv"
-        if self.alternatives is not None:
-            for name, frame in (
-                ("alternatives.csv", self.alternatives.table),
-                ("alternative_sites.csv", self.alternatives.sites),
-            ):
-                with atomic_path(out / name) as tmp:
-                    frame.to_csv(tmp, index=False)
-                written[name] = out / name
+        written.update(_save_decisions(self, out))
         log.info("wrote %s", ", ".join(written))
         return written
 
@@ -295,6 +293,7 @@ class Plan:
         schedule = forecast = None
         if all((d / f).is_file() for f in ROLLOUT_FILES):
             schedule, forecast = _load_rollout(d, stores)
+        launch, response, alternatives = _load_decisions(d)
         return cls(
             scenario_name=str(summary.get("scenario", "scenario")),
             objective=str(summary.get("objective_kind", "unknown")),
@@ -311,7 +310,107 @@ class Plan:
             assumptions=(
                 PlanAssumptions.from_dict(summary["assumptions"]) if summary.get("assumptions") else None
             ),
+            launch_stock=launch,
+            response=response,
+            alternatives=alternatives,
         )
+
+
+# ---------------------------------------------------------------------------- decision files
+def _write_csv(df: pd.DataFrame, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+    return path
+
+
+def _save_decisions(plan: Plan, out: Path) -> dict[str, Path]:
+    """The decision files of ``plan`` (see the module docstring)."""
+    written: dict[str, Path] = {}
+    info: dict[str, Any] = {}
+    ls, resp, alts = plan.launch_stock, plan.response, plan.alternatives
+    if ls is not None:
+        written["launch_stock.csv"] = _write_csv(ls.table, out / "launch_stock.csv")
+        info["launch"] = {"spec": ls.spec.model_dump(mode="json"), "multiplier": float(ls.multiplier)}
+    if resp is not None:
+        written["rival_response.csv"] = _write_csv(resp.stores, out / "rival_response.csv")
+        areas = resp.areas.assign(extra_utility=np.asarray(resp.extra_utility, np.float64))
+        with atomic_path(out / "rival_response_areas.parquet") as tmp:
+            _text_as_str(areas).to_parquet(tmp, index=False)
+        written["rival_response_areas.parquet"] = out / "rival_response_areas.parquet"
+        info["response"] = {
+            "brands": resp.brands.to_dict("list"),
+            "own_stores": resp.own_stores.to_dict("list"),
+            "own_before": float(resp.own_before),
+            "own_after": float(resp.own_after),
+            "share_before": float(resp.share_before),
+            "share_after": float(resp.share_after),
+            "rounds": int(resp.rounds),
+            "brand_order": [str(b) for b in resp.sites],
+        }
+    if alts is not None:
+        written["alternatives.csv"] = _write_csv(alts.table, out / "alternatives.csv")
+        written["alternative_sites.csv"] = _write_csv(alts.sites, out / "alternative_sites.csv")
+        info["alternatives"] = {
+            "spec": alts.spec.model_dump(mode="json"),
+            "bound": float(alts.bound),
+            "sense": str(alts.sense),
+            "stopped": str(alts.stopped),
+        }
+    if info:
+        written["decisions.json"] = write_json(out / "decisions.json", info)
+    return written
+
+
+def _load_decisions(d: Path) -> tuple[Any, Any, Any]:
+    """``(launch_stock, response, alternatives)`` read back from ``d`` (None when absent)."""
+    path = d / "decisions.json"
+    if not path.is_file():
+        return None, None, None
+    info = json.loads(path.read_text(encoding="utf-8"))
+    launch = response = alternatives = None
+    if "launch" in info and (d / "launch_stock.csv").is_file():
+        from .launch_stock import LaunchSpec, LaunchStock
+
+        table = pd.read_csv(d / "launch_stock.csv", dtype={"id": str}, **_CSV_READ)
+        spec = LaunchSpec.model_validate(info["launch"]["spec"])
+        launch = LaunchStock(table=table, spec=spec, multiplier=float(info["launch"]["multiplier"]))
+    if "response" in info and (d / "rival_response.csv").is_file():
+        from .response import Response
+
+        r = info["response"]
+        stores = pd.read_csv(d / "rival_response.csv", dtype={"brand": str, "site_id": str}, **_CSV_READ)
+        areas = pd.read_parquet(d / "rival_response_areas.parquet")
+        extra = areas.pop("extra_utility").to_numpy(np.float64)
+        sites = {
+            b: stores.loc[stores["brand"] == b, "site_index"].to_numpy(np.int64) for b in r["brand_order"]
+        }
+        response = Response(
+            sites=sites,
+            stores=stores,
+            brands=pd.DataFrame(r["brands"]),
+            areas=areas,
+            own_stores=pd.DataFrame(r["own_stores"]),
+            own_before=float(r["own_before"]),
+            own_after=float(r["own_after"]),
+            share_before=float(r["share_before"]),
+            share_after=float(r["share_after"]),
+            rounds=int(r["rounds"]),
+            extra_utility=extra,
+        )
+    if "alternatives" in info and (d / "alternatives.csv").is_file():
+        from .alternatives import Alternatives, AlternativesSpec
+
+        a = info["alternatives"]
+        alternatives = Alternatives(
+            plans=(),
+            table=pd.read_csv(d / "alternatives.csv", **_CSV_READ),
+            sites=pd.read_csv(d / "alternative_sites.csv", dtype={"id": str}, **_CSV_READ),
+            bound=float(a["bound"]),
+            sense=str(a["sense"]),
+            spec=AlternativesSpec.model_validate(a["spec"]),
+            stopped=str(a["stopped"]),
+        )
+    return launch, response, alternatives
 
 
 # ---------------------------------------------------------------------------- rollout files

@@ -39,7 +39,6 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InputError, UnknownOptionError
 from .market import CANDIDATE, RIVAL, Market, decay
+from .metrics import BrandResponse, ResponseSummary, RobustSummary
 
 __all__ = [
     "ResponseSpec",
@@ -176,26 +176,27 @@ class Response:
         """Our offline capture lost to the response, currency per year."""
         return self.own_before - self.own_after
 
-    def headline(self) -> dict[str, Any]:
-        """Totals for ``summary.json`` and the report."""
-        return {
-            "own_revenue_before": self.own_before,
-            "own_revenue_after": self.own_after,
-            "revenue_lost": self.revenue_lost,
-            "share_before": self.share_before,
-            "share_after": self.share_after,
-            "rival_new_stores": int(len(self.stores)),
-            "rounds": self.rounds,
-            "brands": {
-                r["brand"]: {
-                    "new_stores": int(r["new_stores"]),
-                    "revenue_before": float(r["revenue_before"]),
-                    "revenue_after": float(r["revenue_after"]),
-                    "gap": float(r["gap"]),
-                }
+    def headline(self, robust: RobustSummary | None = None) -> ResponseSummary:
+        """Totals for ``summary.json`` and the report (``robust``: the robust plan's)."""
+        return ResponseSummary(
+            own_revenue_before=float(self.own_before),
+            own_revenue_after=float(self.own_after),
+            revenue_lost=float(self.revenue_lost),
+            share_before=float(self.share_before),
+            share_after=float(self.share_after),
+            rival_new_stores=int(len(self.stores)),
+            rounds=int(self.rounds),
+            brands={
+                str(r["brand"]): BrandResponse(
+                    new_stores=int(r["new_stores"]),
+                    revenue_before=float(r["revenue_before"]),
+                    revenue_after=float(r["revenue_after"]),
+                    gap=float(r["gap"]),
+                )
                 for _, r in self.brands.iterrows()
             },
-        }
+            robust=robust,
+        )
 
 
 def brand_capture(weight, existing, base, utility: sp.csr_matrix, sites) -> float:
@@ -411,19 +412,19 @@ class RobustChoice:
     plain_response: Response
     candidates: pd.DataFrame
 
-    def headline(self) -> dict[str, Any]:
+    def headline(self) -> RobustSummary:
         """What the robust plan costs without a response and saves with one (currency/year)."""
         r, p = self.response, self.plain_response
-        return {
-            "cost_without_response": p.own_before - r.own_before,
-            "saving_with_response": r.own_after - p.own_after,
-            "plain_own_before": p.own_before,
-            "plain_own_after": p.own_after,
-            "robust_own_before": r.own_before,
-            "robust_own_after": r.own_after,
-            "sites_changed": int(len(np.setdiff1d(self.sites, self.plain_sites))),
-            "plans_evaluated": int(len(self.candidates)),
-        }
+        return RobustSummary(
+            cost_without_response=float(p.own_before - r.own_before),
+            saving_with_response=float(r.own_after - p.own_after),
+            plain_own_before=float(p.own_before),
+            plain_own_after=float(p.own_after),
+            robust_own_before=float(r.own_before),
+            robust_own_after=float(r.own_after),
+            sites_changed=int(len(np.setdiff1d(self.sites, self.plain_sites))),
+            plans_evaluated=int(len(self.candidates)),
+        )
 
 
 def robust_plan(
