@@ -45,7 +45,13 @@ def decided_plan() -> Plan:
         objective={"kind": "revenue", "stores": 3},
         response={"stores_per_rival": 1, "robust": True},
         alternatives={"k": 2, "tolerance": 0.2, "min_difference": 0.3},
-        launch={"product": "Phone", "supply": 500, "demand_units": 800, "lost_sale_cost": 900, "leftover_cost": 300},
+        launch={
+            "product": "Phone",
+            "supply": 500,
+            "demand_units": 800,
+            "lost_sale_cost": 900,
+            "leftover_cost": 300,
+        },
     )
     with pytest.warns(Warning):  # the tiny revenue model leaves a gap above 1 %
         return solve(scn)
@@ -82,7 +88,9 @@ def test_save_load_save_identical_and_same_report(decided_plan, tmp_path):
         assert (out / name).is_file(), name
     loaded = Plan.load(out)
     assert loaded.metrics == decided_plan.metrics
-    pd.testing.assert_frame_equal(loaded.launch_stock.table, decided_plan.launch_stock.table, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        loaded.launch_stock.table, decided_plan.launch_stock.table, check_dtype=False
+    )
     assert loaded.launch_stock.spec == decided_plan.launch_stock.spec
     pd.testing.assert_frame_equal(loaded.response.stores, decided_plan.response.stores, check_dtype=False)
     np.testing.assert_array_equal(loaded.response.extra_utility, decided_plan.response.extra_utility)
