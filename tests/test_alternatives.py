@@ -105,7 +105,15 @@ def test_k_one_is_the_plain_plan_and_files(tmp_path):
     assert len(table) == two.metrics["alternatives"]["k_found"]
     assert table["core_sites"].iloc[0] == int(sites["core"].sum())
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert "Alternative plans" in html
+    assert "Alternative plans" in html and 'href="alternatives.html"' in html
+    # the map of where the plans differ: every core site once as core, every other site
+    # once in each plan's layer that holds it, and the comparison table beside it
+    page = (out / "alternatives.html").read_text(encoding="utf-8")
+    assert page.count("in every plan (robust core)") == int(sites["core"].sum())
+    for _, r in sites.loc[~sites["core"]].iterrows():
+        holders = ", ".join(str(p) for p in range(1, len(table) + 1) if r[f"in_plan_{p}"])
+        assert page.count(f"{r['id']}: in plans {holders}") == int(r["n_plans"])
+    assert 'id="alternatives-panel"' in page and page.count("<td><span class=\"sw\"") == len(table)
 
 
 def test_revenue_alternatives_and_spec_validation():

@@ -100,5 +100,5 @@ def test_save_load_save_identical_and_same_report(decided_plan, tmp_path):
     assert loaded.alternatives.headline() == decided_plan.alternatives.headline()
     loaded.save(again)
     report_write(loaded, again, pdf=False)
-    for name in (*PLAN_FILES, *DECISION_FILES, "report.html"):
+    for name in (*PLAN_FILES, *DECISION_FILES, "report.html", "map.html", "alternatives.html"):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name

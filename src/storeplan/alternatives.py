@@ -213,6 +213,7 @@ def find_alternatives(
     best,
     spec: AlternativesSpec,
     evaluate: Callable[[Any], Any],
+    objective_of: Callable[[Any], float] | None = None,
 ) -> Alternatives:
     """Alternative plans of a solved problem (see the module docstring).
 
@@ -227,7 +228,13 @@ def find_alternatives(
         The plain (unrestricted) solution: the first plan, and its bound.
     spec : AlternativesSpec
     evaluate : callable
-        ``evaluate(solution) -> Evaluation`` (exact evaluation, as the pipeline does).
+        ``evaluate(solution) -> Evaluation`` (exact evaluation, as the pipeline does); run
+        on the plans kept.
+    objective_of : callable, optional
+        ``objective_of(solution) -> float``: the exact objective alone
+        (:func:`storeplan.evaluation.exact_objective`), used for every penalised solve of
+        the search so that only the kept plans pay for a full evaluation. Default: the
+        ``objective`` of ``evaluate``.
 
     Returns
     -------
@@ -250,6 +257,13 @@ def find_alternatives(
     def new_sites(ev) -> np.ndarray:
         return np.sort(ev.open_cols[ev.open_cols < n_sites])
 
+    def sol_sites(sol) -> np.ndarray:
+        cols = np.asarray(adapter.open_columns(problem, sol), dtype=np.int64)
+        return np.sort(cols[cols < n_sites])
+
+    def value(sol) -> float:
+        return float(objective_of(sol)) if objective_of is not None else float(evaluate(sol).objective)
+
     ev0 = evaluate(best)
     plans = [Alternative(new_sites(ev0), ev0, 0.0)]
     best_obj = float(ev0.objective)
@@ -267,14 +281,13 @@ def find_alternatives(
         def diverse(sites: np.ndarray) -> bool:
             return all(difference(sites, a.sites) >= spec.min_difference - 1e-9 for a in plans)
 
-        found: list[tuple[float, Alternative]] = []
+        found: list[tuple[float, Any, float]] = []
         lo, hi, pi = 0.0, None, scale
         for _step in range(spec.max_solves):
             sol = solve_penalised(problem, adapter, market, net, pi * count)
-            ev = evaluate(sol)
-            sites = new_sites(ev)
+            sites = sol_sites(sol)
             if diverse(sites):
-                found.append((float(ev.objective), Alternative(sites, ev, pi)))
+                found.append((value(sol), sol, pi))
                 hi = pi
             else:
                 lo = pi
@@ -289,14 +302,15 @@ def find_alternatives(
         if not found:
             stopped = f"no plan differing in {100 * spec.min_difference:.0f}% of sites found"
             break
-        obj, alt = max(found, key=lambda t: t[0]) if maximise else min(found, key=lambda t: t[0])
+        obj, sol, pen = max(found, key=lambda t: t[0]) if maximise else min(found, key=lambda t: t[0])
         if _rel(obj, best_obj) > spec.tolerance + 1e-12:
             stopped = (
                 f"the best plan differing in {100 * spec.min_difference:.0f}% of sites is "
                 f"{100 * _rel(obj, best_obj):.2f}% from the best (tolerance {100 * spec.tolerance:g}%)"
             )
             break
-        plans.append(alt)
+        ev = evaluate(sol)
+        plans.append(Alternative(new_sites(ev), ev, pen))
     return _assemble(plans, problem, best_obj, bound, maximise, spec, stopped)
 
 

@@ -19,7 +19,7 @@ from .market import Market, cannibalisation, capture
 from .objectives import Objective, Problem
 from .solvers import Solution
 
-__all__ = ["Evaluation", "evaluate", "coverage_curve", "weighted_median"]
+__all__ = ["Evaluation", "evaluate", "exact_objective", "coverage_curve", "weighted_median"]
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,8 @@ class Evaluation:
     metrics: dict[str, Any]
 
 
-def evaluate(
-    problem: Problem, objective: Objective, market: Market, net: Network, solution: Solution
-) -> Evaluation:
-    """Evaluate ``solution`` exactly (see the module docstring)."""
-    weights = problem.weights
+def _exact(problem: Problem, objective: Objective, solution: Solution) -> tuple[Any, ...]:
+    """Open columns, km, nearest/forced store and coverage of every area, exact objective."""
     open_cols = objective.open_columns(problem, solution)
     km, nearest_idx = nearest(
         problem.area_lon, problem.area_lat, problem.col_lon[open_cols], problem.col_lat[open_cols]
@@ -75,6 +72,21 @@ def evaluate(
     if forced is not None and objective.captures_covered_only:
         covered &= forced >= 0  # a store at capacity covers no more areas
     exact = objective.exact(problem, km, covered, open_cols, solution)
+    return open_cols, km, assigned, covered, exact
+
+
+def exact_objective(problem: Problem, objective: Objective, solution: Solution) -> float:
+    """The exact objective of ``solution`` alone (what :func:`evaluate` reports as
+    ``objective``, without the tables and the market outputs), in the objective's unit."""
+    return float(_exact(problem, objective, solution)[-1])
+
+
+def evaluate(
+    problem: Problem, objective: Objective, market: Market, net: Network, solution: Solution
+) -> Evaluation:
+    """Evaluate ``solution`` exactly (see the module docstring)."""
+    weights = problem.weights
+    open_cols, km, assigned, covered, exact = _exact(problem, objective, solution)
     bound = float(solution.bound)
     bound = max(bound, exact) if objective.sense == "max" else min(bound, exact)
     gap = abs(exact - bound) / max(abs(exact), 1e-12)

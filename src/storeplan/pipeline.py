@@ -50,7 +50,7 @@ from . import objectives as registry
 from .alternatives import AlternativesSpec, find_alternatives
 from .demand import DemandParams, offline_spending
 from .errors import CalibrationWarning, GapWarning, InfeasibleError, InputError
-from .evaluation import coverage_curve, evaluate
+from .evaluation import coverage_curve, evaluate, exact_objective
 from .geo import pairs_within
 from .launch_stock import launch_stock
 from .market import Market, calibrate
@@ -293,7 +293,14 @@ def solve(
     if alt_spec is not None:
         t0 = time.perf_counter()
         alts = find_alternatives(
-            problem, adapter, market, net, sol, alt_spec, lambda s: evaluate(problem, adapter, market, net, s)
+            problem,
+            adapter,
+            market,
+            net,
+            sol,
+            alt_spec,
+            lambda s: evaluate(problem, adapter, market, net, s),
+            lambda s: exact_objective(problem, adapter, s),
         )
         log.info(
             "alternatives: %d of %d plans within %.3g%%, core %d sites in %.2f s%s",

@@ -18,7 +18,8 @@ __all__ = ["write", "write_report", "write_map"]
 
 def write(plan: Any, directory: str | Path, *, map: bool = True, pdf: bool = True) -> dict[str, Path]:  # noqa: A002
     """Write the report of ``plan`` to ``directory``: ``report.html``, ``map.html``,
-    ``charts/*.png`` and, for a plan with a rollout, ``report.pdf``.
+    ``charts/*.png``, for a plan with a rollout ``report.pdf`` and for a plan with
+    alternatives ``alternatives.html`` (:mod:`storeplan.report.alternatives_map`).
 
     Every file is written atomically (``report.html`` last). Call it after
     ``plan.save(directory)`` so that the report links the data files.
@@ -45,5 +46,9 @@ def write(plan: Any, directory: str | Path, *, map: bool = True, pdf: bool = Tru
                 stores=getattr(plan, "stores", None),
             )
         )
+    if map and getattr(plan, "alternatives", None) is not None:
+        from .alternatives_map import write_alternatives_map
+
+        written["alternatives.html"] = write_alternatives_map(plan, out / "alternatives.html")
     written.update(write_report(plan, out, map=map))
     return written

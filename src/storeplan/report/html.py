@@ -1076,6 +1076,7 @@ _LINKED_FILES = (
     ("launch_stock.csv", "launch_stock.csv (launch units per store)"),
     ("rival_response.csv", "rival_response.csv (rivals' new stores)"),
     ("alternatives.csv", "alternatives.csv (alternative plans)"),
+    ("alternatives.html", "alternatives.html (map of where the alternative plans differ)"),
     ("summary.json", "summary.json"),
 )
 
