@@ -113,7 +113,7 @@ def test_k_one_is_the_plain_plan_and_files(tmp_path):
     for _, r in sites.loc[~sites["core"]].iterrows():
         holders = ", ".join(str(p) for p in range(1, len(table) + 1) if r[f"in_plan_{p}"])
         assert page.count(f"{r['id']}: in plans {holders}") == int(r["n_plans"])
-    assert 'id="alternatives-panel"' in page and page.count("<td><span class=\"sw\"") == len(table)
+    assert 'id="alternatives-panel"' in page and page.count('<td><span class="sw"') == len(table)
 
 
 def test_revenue_alternatives_and_spec_validation():

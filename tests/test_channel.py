@@ -190,6 +190,7 @@ def _plan(channel=None):
     return solve(scn)
 
 
+@pytest.mark.filterwarnings("ignore::storeplan.errors.GapWarning")
 def test_channel_through_the_pipeline(tmp_path):
     import json
 
@@ -227,3 +228,41 @@ def test_channel_through_the_pipeline(tmp_path):
     assert summary["added_online"] == pytest.approx(csv["adds_online"].sum(), rel=1e-9)
     assert summary["taken_from_online"] == pytest.approx(csv["from_online"].sum(), rel=1e-9)
     assert Plan.load(out).metrics.added_online == pytest.approx(m.added_online, rel=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::storeplan.errors.GapWarning")
+def test_channel_calibration_in_the_pipeline_is_reported():
+    from storeplan import Scenario, solve
+    from storeplan.errors import CalibrationWarning
+    from storeplan.metrics import ChannelFitSummary
+
+    truth = ChannelParams(store_rate=0.25, nest=0.5)
+    towns = _towns()
+    existing = pd.DataFrame(
+        {"id": ["e0", "e1", "e2", "e3"], "lon": [110.0, 110.3, 110.1, 110.2], "lat": [30.0, 30.2, 30.1, 30.0]}
+    )
+    market = {"channel": truth.model_dump()}
+    scn = Scenario.from_frames(
+        towns, existing=existing, rivals=RIVALS, objective={"kind": "revenue", "stores": 2}, market=market
+    )
+    # observed sales made by the true model: the fit recovers it and the plan reports it
+    from storeplan.pipeline import build_market, build_problem
+
+    m, _ = build_market(scn, build_problem(scn))
+    sales = pd.Series(predicted_sales(m), index=m.store_ids)[existing["id"]].to_numpy()
+    fit_market = {"channel": {**truth.model_dump(), "store_rate": 0.1, "nest": 0.1, "calibrate": True}}
+    scn = Scenario.from_frames(
+        towns,
+        existing=existing.assign(annual_sales=sales),
+        rivals=RIVALS,
+        objective={"kind": "revenue", "stores": 2},
+        market=fit_market,
+        calibration={"enabled": False},
+    )
+    plan = solve(scn)
+    f = plan.metrics.channel_fit
+    assert isinstance(f, ChannelFitSummary) and f.n_stores == 4
+    assert f.store_rate == pytest.approx(0.25, rel=0.02) and f.nest == pytest.approx(0.5, abs=0.03)
+    assert f.sales_r2 > 0.999 and f.n_areas == 12
+    with pytest.warns(CalibrationWarning, match="annual_sales"):
+        solve(Scenario.from_frames(towns, objective={"kind": "revenue", "stores": 2}, market=fit_market))

@@ -454,23 +454,25 @@ class LaunchStock:
         leftover = float(t["expected_leftover"].sum())
         lost = float(t["expected_lost_sales"].sum())
         s = self.spec
-        return LaunchSummary.from_dict({
-            "product": s.product,
-            "supply_units": int(s.supply),
-            "allocated_units": units,
-            "reserve_units": float(s.supply) - units,
-            "mean_demand_units": demand,
-            "expected_sales_units": sales,
-            "expected_lost_sales_units": lost,
-            "expected_leftover_units": leftover,
-            "sell_through": sales / units if units > 0 else 0.0,
-            "fill_rate": sales / demand if demand > 0 else 0.0,
-            "expected_cost": s.lost_sale_cost * lost + s.leftover_cost * leftover,
-            "supply_value_per_unit": self.multiplier,
-            "critical_ratio": s.critical_ratio,
-            "protection_days": s.window_days * s.protection_share,
-            "n_channels": len(t),
-        })
+        return LaunchSummary.from_dict(
+            {
+                "product": s.product,
+                "supply_units": int(s.supply),
+                "allocated_units": units,
+                "reserve_units": float(s.supply) - units,
+                "mean_demand_units": demand,
+                "expected_sales_units": sales,
+                "expected_lost_sales_units": lost,
+                "expected_leftover_units": leftover,
+                "sell_through": sales / units if units > 0 else 0.0,
+                "fill_rate": sales / demand if demand > 0 else 0.0,
+                "expected_cost": s.lost_sale_cost * lost + s.leftover_cost * leftover,
+                "supply_value_per_unit": self.multiplier,
+                "critical_ratio": s.critical_ratio,
+                "protection_days": s.window_days * s.protection_share,
+                "n_channels": len(t),
+            }
+        )
 
 
 def launch_stock(stores: pd.DataFrame, web_revenue: float, spec: LaunchSpec) -> LaunchStock:

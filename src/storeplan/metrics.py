@@ -45,6 +45,7 @@ __all__ = [
     "RobustSummary",
     "ResponseSummary",
     "AlternativesSummary",
+    "ChannelFitSummary",
     "OBJECTIVE_UNITS",
 ]
 
@@ -294,6 +295,26 @@ class AlternativesSummary(_Record):
         return cls(**_typed_kwargs(cls, d))
 
 
+@dataclass(frozen=True)
+class ChannelFitSummary(_Record):
+    """Fit of the channel model (:func:`storeplan.market.channel.calibrate_channel`)."""
+
+    store_rate: float = _f("share", "fitted share of our online customers' spending in the offline nest")
+    nest: float = _f("share", "fitted nest parameter tau in [0, 1]")
+    halo: float = _f("share", "fitted halo: share of the gap to the national online rate a store closes")
+    sales_r2: float = _f("share", "R^2 of log store sales (NaN: no sales observed)")
+    online_r2: float = _f("share", "R^2 of online orders per resident vs brand awareness (NaN: not fitted)")
+    n_stores: int = _f("count", "existing stores with observed sales in the fit")
+    n_areas: int = _f("count", "areas in the halo fit")
+    success: bool = _f("", "both least-squares fits converged")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ChannelFitSummary:
+        kw = _typed_kwargs(cls, d)
+        kw["success"] = bool(d.get("success", False))
+        return cls(**kw)
+
+
 def _typed_kwargs(cls: Any, d: Mapping[str, Any]) -> dict[str, Any]:
     """``d``'s values for the fields of ``cls``, cast to the field's scalar type."""
     out: dict[str, Any] = {}
@@ -391,6 +412,7 @@ class PlanMetrics(_Record):
     launch: LaunchSummary | None = _f("", "launch-stock headline (units, shares, currency per unit)", None)
     response: ResponseSummary | None = _f("", "rivals' response headline (currency/year, shares)", None)
     alternatives: AlternativesSummary | None = _f("", "alternative plans headline (counts, shares)", None)
+    channel_fit: ChannelFitSummary | None = _f("", "fit of [market.channel] (calibrate = true)", None)
 
     #: fields that are shares in [0, 1]
     SHARE_FIELDS: ClassVar[tuple[str, ...]] = ("coverage_share", "market_share", "market_share_before")
@@ -420,4 +442,5 @@ _NESTED: dict[str, Any] = {
     "launch": LaunchSummary,
     "response": ResponseSummary,
     "alternatives": AlternativesSummary,
+    "channel_fit": ChannelFitSummary,
 }

@@ -53,7 +53,7 @@ from .errors import CalibrationWarning, GapWarning, InfeasibleError, InputError
 from .evaluation import coverage_curve, evaluate, exact_objective
 from .geo import pairs_within
 from .launch_stock import launch_stock
-from .market import Market, calibrate
+from .market import ChannelFit, Market, calibrate, calibrate_channel
 from .market import build_market as build_huff_market
 from .metrics import OBJECTIVE_UNITS, CalibrationSummary, PlanMetrics
 from .objectives import Problem
@@ -219,6 +219,7 @@ def solve(
         market, calibration = build_market(scenario, problem)
         if cache is not None:
             cache[key] = (market, calibration)
+    market, channel_fit = _calibrate_channel(scenario, market)
     log.info(
         "market: %d stores (%d rivals), offline spending %.4g per year in %.2f s",
         market.n_stores,
@@ -350,6 +351,8 @@ def solve(
     metrics.update(ev.metrics)
     if calibration is not None:
         metrics["calibration"] = calibration
+    if channel_fit is not None:
+        metrics["channel_fit"] = channel_fit.headline()
     if problem.budget is not None:
         metrics["budget"] = float(problem.budget)
     if not ev.proven_optimal and ev.gap > gap_warning:
@@ -510,6 +513,38 @@ def _robust(problem: Problem, adapter: Any, market: Market, net: Any, plain: Any
 
 
 # ---------------------------------------------------------------------------- market
+def _calibrate_channel(scenario: Scenario, market: Market) -> tuple[Market, ChannelFit | None]:
+    """Fit ``[market.channel]`` (``calibrate = true``) to the existing stores'
+    ``annual_sales`` (when given) and to the online orders per area, and apply the fit."""
+    ch = market.params.channel
+    if ch is None or not ch.calibrate:
+        return market, None
+    ex = scenario.existing
+    sales = None
+    if "annual_sales" in ex.columns:
+        obs = ex[["id", "annual_sales"]].dropna()
+        obs = obs[obs["annual_sales"] > 0]
+        if len(obs) >= 3:
+            sales = pd.Series(obs["annual_sales"].to_numpy(float), index=obs["id"].astype(str))
+    if sales is None:
+        warnings.warn(
+            f"{scenario.name}: market.channel.calibrate: fewer than 3 existing stores with annual_sales; "
+            "store_rate and nest keep their values (only the halo is fitted)",
+            CalibrationWarning,
+            stacklevel=3,
+        )
+    fit = calibrate_channel(market, sales, fit_halo=True)
+    log.info(
+        "channel calibration: store_rate %.3g, nest %.3g, halo %.3g; R^2 sales %.3f, online %.3f",
+        fit.params.store_rate if fit.params.store_rate is not None else float("nan"),
+        fit.params.nest,
+        fit.params.halo,
+        fit.sales_r2,
+        fit.online_r2,
+    )
+    return market.with_params(market.params.model_copy(update={"channel": fit.params})), fit
+
+
 #: A calibration with an R^2 below this fits badly (CalibrationWarning).
 CALIBRATION_MIN_R2 = 0.6
 

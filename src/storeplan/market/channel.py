@@ -75,7 +75,7 @@ model values a chosen network, it does not choose one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -83,6 +83,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import expit, logit
 
 from ..errors import InputError
+from ..metrics import ChannelFitSummary
 
 if TYPE_CHECKING:
     from .huff import Cannibalisation, Capture, Market
@@ -120,6 +121,10 @@ class ChannelParams(BaseModel):
     halo_km : float
         Decay length of brand awareness with the distance to our nearest store, km.
         Default 15.
+    calibrate : bool
+        Fit ``store_rate`` and ``nest`` to the existing stores' ``annual_sales`` and
+        ``halo`` to the online orders per area before planning
+        (:func:`calibrate_channel`; the plan reports the fit). Default False.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -129,6 +134,7 @@ class ChannelParams(BaseModel):
     reference_utility: float | None = Field(None, gt=0.0)
     halo: float = Field(0.0, ge=0.0, le=1.0)
     halo_km: float = Field(15.0, gt=0.0)
+    calibrate: bool = False
 
 
 def _rows(market: Market) -> np.ndarray:
@@ -446,17 +452,18 @@ class ChannelFit:
     table: pd.DataFrame
     success: bool
 
-    def headline(self) -> dict[str, Any]:
-        return {
-            "store_rate": self.params.store_rate,
-            "nest": self.params.nest,
-            "halo": self.params.halo,
-            "sales_r2": self.sales_r2,
-            "online_r2": self.online_r2,
-            "n_stores": self.n_stores,
-            "n_areas": self.n_areas,
-            "success": self.success,
-        }
+    def headline(self) -> ChannelFitSummary:
+        """The fit's figures for ``summary.json`` (:class:`storeplan.metrics.ChannelFitSummary`)."""
+        return ChannelFitSummary(
+            store_rate=float(self.params.store_rate if self.params.store_rate is not None else float("nan")),
+            nest=float(self.params.nest),
+            halo=float(self.params.halo),
+            sales_r2=float(self.sales_r2),
+            online_r2=float(self.online_r2),
+            n_stores=int(self.n_stores),
+            n_areas=int(self.n_areas),
+            success=bool(self.success),
+        )
 
 
 def _r2(obs: np.ndarray, pred: np.ndarray) -> float:

@@ -208,6 +208,11 @@ class HuffOracle:
     revenue), identical to :func:`storeplan.market.predicted_sales`, currency per year.
     Candidates of the market that are not rollout sites stay closed.
 
+    With the channel model (``market.params.channel``) a call is the channel model's exact
+    revenue (:func:`storeplan.market.channel.channel_store_revenue`, O(nnz) per call),
+    while ``gains`` (the schedule's marginal values) keeps each area's spending at its
+    value with the existing network (``M_i + pi_i O_i``), a first-order approximation.
+
     Notes
     -----
     The first call indexes the market's area x store pairs once (O(nnz)); after that a
@@ -246,7 +251,7 @@ class HuffOracle:
                 row=rows[order],
                 util=mk.utility[order],
                 toggled=(mk.kind[self.store] == CANDIDATE),
-                spend=mk.market + mk.params.transfer_rate * mk.online,
+                spend=_area_spend(mk),
             )
         return self._index
 
@@ -269,6 +274,11 @@ class HuffOracle:
     def __call__(self, open_idx: np.ndarray) -> np.ndarray:
         ix = self._prepared()
         idx = np.asarray(open_idx, np.int64)
+        if self.market.params.channel is not None:  # the channel model: exact, O(nnz)
+            from .channel import channel_store_revenue
+
+            stores = self.store[idx]
+            return channel_store_revenue(self.market, stores[ix["toggled"][idx]])[stores]
         den = self._den(ix, idx)
         pos, owner = self._pairs(ix, idx)
         r = ix["row"][pos]
@@ -318,6 +328,17 @@ class HuffOracle:
             cowner, weights=spend * v[r] * (1.0 / safe1 - 1.0 / safe0) * (d0 > 0), minlength=len(c)
         )
         return own, delta
+
+
+def _area_spend(mk: Market) -> np.ndarray:
+    """Spending per area that flows into the offline nest with the existing network:
+    ``M_i + t O_i`` (fixed transfer) or ``M_i + pi_i O_i`` (channel model)."""
+    if mk.params.channel is None:
+        return mk.market + mk.params.transfer_rate * mk.online
+    from .channel import channel_state
+
+    st = channel_state(mk, None)
+    return mk.market + st.offline_rate * st.online
 
 
 def oracle_from_market(market: Market, site_ids: Sequence[str]) -> HuffOracle:
