@@ -228,6 +228,16 @@ def test_channel_through_the_pipeline(tmp_path):
     assert summary["added_online"] == pytest.approx(csv["adds_online"].sum(), rel=1e-9)
     assert summary["taken_from_online"] == pytest.approx(csv["from_online"].sum(), rel=1e-9)
     assert Plan.load(out).metrics.added_online == pytest.approx(m.added_online, rel=1e-12)
+    # the report's web-shop card reads the same numbers
+    import re
+
+    from storeplan.report import write as report_write
+
+    report_write(plan, out, map=False, pdf=False)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    card = re.search(r'data-value="([^"]+)"><div class="label">Web shop revenue per year</div>', page)
+    assert card is not None and float(card.group(1)) == pytest.approx(summary["web_revenue"], rel=1e-12)
+    assert "their halo adds" in page
 
 
 @pytest.mark.filterwarnings("ignore::storeplan.errors.GapWarning")

@@ -421,6 +421,18 @@ def _revenue_cards(plan: Any) -> str:
                 exact=both,
             )
         )
+    web, web_before = opt(plan.metrics.web_revenue), opt(plan.metrics.web_revenue_before)
+    if web is not None and web_before is not None:
+        halo = float(opt(plan.metrics.added_online) or 0.0)
+        cards.append(
+            _card(
+                "Web shop revenue per year",
+                fmt_money(web),
+                f"before the new stores {fmt_money(web_before)}; they take {fmt_money(c_web)}"
+                + (f", their halo adds {fmt_money(halo)}" if halo else ""),
+                exact=web,
+            )
+        )
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
