@@ -4,9 +4,11 @@ The page is the plan's own map (:func:`storeplan.report.maps.build_map`: demand 
 stores, rivals, Leaflet inlined so it renders offline) with the alternative plans drawn
 on top: one layer for the *robust core* (the new sites in every plan) and one layer per
 plan with its sites that are not in every plan, each site's popup naming the plans that
-hold it. A fixed panel shows the comparison table of ``alternatives.csv`` (objective,
-distance from the best, certified gap, sites that differ). Everything is read from
-``plan.alternatives`` (``sites`` and ``table``), so a loaded plan renders the same page.
+hold it. The markers are rings around the plan's own store markers (one ring per plan
+holding a site, larger for earlier plans). A fixed panel shows the comparison table of
+``alternatives.csv`` (objective, distance from the best, certified gap, sites that
+differ). Everything is read from ``plan.alternatives`` (``sites`` and ``table``), so a
+loaded plan renders the same page.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ __all__ = ["build_alternatives_map", "write_alternatives_map", "PLAN_COLORS", "C
 #: Colour of the robust core's sites.
 CORE_COLOR = "#1b7837"
 #: Colours of each plan's own sites (plan 1, 2, ...; repeats after the last).
-PLAN_COLORS = ("#2166ac", "#d6604d", "#7b3294", "#e08214", "#01665e", "#c51b7d", "#4d4d4d")
+PLAN_COLORS = ("#e08214", "#7b3294", "#d6604d", "#01665e", "#c51b7d", "#8c510a", "#4d4d4d")
 
 _PANEL_CSS = """
 .sp-alt-panel{position:absolute;z-index:1000;bottom:18px;right:10px;max-width:46%;
@@ -66,7 +68,8 @@ def _panel(alts: Any) -> str:
     return (
         '<div class="sp-alt-panel" id="alternatives-panel">'
         f"<b>Alternative plans ({len(t)})</b><br>"
-        f'<span class="sw" style="background:{CORE_COLOR}"></span>robust core: {core} sites in every plan'
+        f'<span class="sw" style="background:{CORE_COLOR}"></span>robust core: {core} '
+        f"site{'' if core == 1 else 's'} in every plan"
         "<table><thead><tr><th>Plan</th><th>Objective</th><th>From best</th>"
         "<th>Certified gap</th><th>New stores</th><th>Not in core</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
@@ -126,13 +129,13 @@ def build_alternatives_map(plan: Any, *, tiles: bool = True) -> Any:
 
     fg = folium.FeatureGroup(name=html.escape(f"Robust core: in every plan ({int(core.sum())})"), show=True)
     for k in map(int, core.nonzero()[0]):
-        marker(k, CORE_COLOR, 6.0).add_to(fg)
+        marker(k, CORE_COLOR, 12.0).add_to(fg)
     fg.add_to(m)
     for i, (p, mask) in enumerate(in_plan.items()):
         only = mask & ~core
         fg = folium.FeatureGroup(name=html.escape(f"Plan {p}: sites not in every plan ({int(only.sum())})"))
         for k in map(int, only.nonzero()[0]):
-            marker(k, _plan_color(i), 7.5 - min(i, 4)).add_to(fg)
+            marker(k, _plan_color(i), 12.0 - 1.5 * min(i, 4)).add_to(fg)
         fg.add_to(m)
     control.add_to(m)
     fig.header.add_child(Element(f"<style>{_PANEL_CSS}</style>"), name="storeplan_alt_css")

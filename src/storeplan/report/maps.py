@@ -125,6 +125,7 @@ _STORE_MARKET = (
     ("net_gain", "net gain / year", "money"),
     ("from_existing_stores", "taken from existing stores", "money"),
     ("from_online", "taken from web shop", "money"),
+    ("adds_online", "added to web shop (halo)", "money"),
 )
 _STORE_SKIP = {"name", "opening_cost", "fixed_cost"}
 

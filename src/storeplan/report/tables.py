@@ -319,6 +319,7 @@ def top_stores_table(plan: Any, top_n: int = 20) -> Table:
             ("net_gain", "net gain / year", "currency/year"),
             ("from_existing_stores", "from existing stores / year", "currency/year"),
             ("from_online", "from web shop / year", "currency/year"),
+            ("adds_online", "adds to web shop / year", "currency/year"),
         )
     else:
         cand = (
