@@ -20,7 +20,17 @@ MIDDLE = ("pipeline.py", "objectives.py", "evaluation.py", "metrics.py", "plan.p
 #: Public signatures allowed to say ``Any``, with the reason. JSON readers and writers:
 #: a summary.json value is any JSON value.
 JSON_BOUNDARY = {
-    "metrics.py": {"CalibrationSummary.from_dict", "RolloutSummary.from_dict", "PlanMetrics.from_dict"},
+    "metrics.py": {
+        "CalibrationSummary.from_dict",
+        "RolloutSummary.from_dict",
+        "PlanMetrics.from_dict",
+        "LaunchSummary.from_dict",
+        "BrandResponse.from_dict",
+        "RobustSummary.from_dict",
+        "ResponseSummary.from_dict",
+        "AlternativesSummary.from_dict",
+        "ChannelFitSummary.from_dict",
+    },
     "plan.py": {"Plan.summary"},
     "rollout/forecast.py": {"Forecast.headline"},
 }

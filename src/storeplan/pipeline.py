@@ -219,7 +219,7 @@ def solve(
         market, calibration = build_market(scenario, problem)
         if cache is not None:
             cache[key] = (market, calibration)
-    market, channel_fit = _calibrate_channel(scenario, market)
+    market, channel_fit = _calibrate_channel(market, scenario.existing, scenario.name)
     log.info(
         "market: %d stores (%d rivals), offline spending %.4g per year in %.2f s",
         market.n_stores,
@@ -513,13 +513,12 @@ def _robust(problem: Problem, adapter: Any, market: Market, net: Any, plain: Any
 
 
 # ---------------------------------------------------------------------------- market
-def _calibrate_channel(scenario: Scenario, market: Market) -> tuple[Market, ChannelFit | None]:
-    """Fit ``[market.channel]`` (``calibrate = true``) to the existing stores'
+def _calibrate_channel(market: Market, ex: pd.DataFrame, name: str) -> tuple[Market, ChannelFit | None]:
+    """Fit ``[market.channel]`` (``calibrate = true``) to the existing stores' (``ex``)
     ``annual_sales`` (when given) and to the online orders per area, and apply the fit."""
     ch = market.params.channel
     if ch is None or not ch.calibrate:
         return market, None
-    ex = scenario.existing
     sales = None
     if "annual_sales" in ex.columns:
         obs = ex[["id", "annual_sales"]].dropna()
@@ -528,7 +527,7 @@ def _calibrate_channel(scenario: Scenario, market: Market) -> tuple[Market, Chan
             sales = pd.Series(obs["annual_sales"].to_numpy(float), index=obs["id"].astype(str))
     if sales is None:
         warnings.warn(
-            f"{scenario.name}: market.channel.calibrate: fewer than 3 existing stores with annual_sales; "
+            f"{name}: market.channel.calibrate: fewer than 3 existing stores with annual_sales; "
             "store_rate and nest keep their values (only the halo is fitted)",
             CalibrationWarning,
             stacklevel=3,

@@ -78,6 +78,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import expit, logit
@@ -140,6 +141,17 @@ class ChannelParams(BaseModel):
 def _rows(market: Market) -> np.ndarray:
     net = market.net
     return np.repeat(np.arange(net.n_areas, dtype=np.int64), np.diff(net.indptr))
+
+
+#: Names of the store kinds (:data:`storeplan.market.huff.CANDIDATE` ... ``RIVAL``).
+_KIND_NAMES = np.array(["candidate", "existing", "rival"], dtype=object)
+
+
+def _indices(new_sites: npt.ArrayLike | None, n_candidates: int) -> np.ndarray:
+    idx = np.unique(np.asarray(new_sites if new_sites is not None else [], dtype=np.int64).reshape(-1))
+    if idx.size and (idx[0] < 0 or idx[-1] >= n_candidates):
+        raise InputError(f"candidate site indices must lie in 0..{n_candidates - 1}")
+    return idx
 
 
 def _params(market: Market) -> ChannelParams:
@@ -242,7 +254,9 @@ def _national_gap(market: Market) -> np.ndarray:
     return np.maximum(pop * rate - market.online, 0.0)
 
 
-def channel_state(market: Market, new_sites=None, params: ChannelParams | None = None) -> ChannelState:
+def channel_state(
+    market: Market, new_sites: npt.ArrayLike | None = None, params: ChannelParams | None = None
+) -> ChannelState:
     """The channel split of every area with candidate indices ``new_sites`` open.
 
     ``params`` defaults to ``market.params.channel`` (the fixed-transfer equivalent when
@@ -275,7 +289,7 @@ def channel_state(market: Market, new_sites=None, params: ChannelParams | None =
     )
 
 
-def channel_store_revenue(market: Market, new_sites=None) -> np.ndarray:
+def channel_store_revenue(market: Market, new_sites: npt.ArrayLike | None = None) -> np.ndarray:
     """Gross yearly revenue of every store, shape (n_stores,): ``sum_i (M_i + [ours]
     pi_i O_i^S) P_ij``, currency per year; closed candidates get 0."""
     st = channel_state(market, new_sites)
@@ -286,16 +300,16 @@ def channel_store_revenue(market: Market, new_sites=None) -> np.ndarray:
     return out
 
 
-def channel_accounts(market: Market, new_sites) -> tuple[Capture, Cannibalisation]:
+def channel_accounts(market: Market, new_sites: npt.ArrayLike | None) -> tuple[Capture, Cannibalisation]:
     """Capture and cannibalisation of the candidate indices ``new_sites`` under the
     channel model (see the module docstring); the frames carry the columns of
     :func:`storeplan.market.huff.capture` / ``cannibalisation`` plus: new stores
     ``adds_online``; areas ``online_before, online_after``, ``offline_rate_before/after``,
     ``awareness_before/after`` and the channel shares ``web_share_before/after,
     store_share_before/after, rival_share_before/after, outside_share_before/after``."""
-    from .huff import _KIND_NAMES, CANDIDATE, EXISTING, Cannibalisation, Capture, _site_index
+    from .huff import CANDIDATE, EXISTING, Cannibalisation, Capture
 
-    idx = _site_index(new_sites, market.n_candidates)
+    idx = _indices(new_sites, market.n_candidates)
     net = market.net
     rows = _rows(market)
     n_areas, n = market.n_areas, market.n_stores
