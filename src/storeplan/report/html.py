@@ -616,9 +616,10 @@ def _rollout_section(plan: Any, charts: dict[str, str], links: dict[str, str]) -
 
 def _launch_section(plan: Any) -> str:
     """The LAUNCH STOCK section (``metrics["launch"]`` and ``plan.launch_stock``), or ``""``."""
-    h = plan.metrics.launch
-    if not isinstance(h, dict):
+    typed = plan.metrics.launch
+    if typed is None:
         return ""
+    h = typed.to_dict()  # the summary.json view (nested summaries as dicts)
     units = fmt_int(h["allocated_units"])
     cards = [
         _card("Units sent", units, f"of {fmt_int(h['supply_units'])}; reserve {fmt_int(h['reserve_units'])}"),
@@ -674,9 +675,10 @@ def _launch_section(plan: Any) -> str:
 
 def _response_section(plan: Any) -> str:
     """The RIVALS' RESPONSE section (``metrics["response"]``), or ``""``."""
-    h = plan.metrics.response
-    if not isinstance(h, dict):
+    typed = plan.metrics.response
+    if typed is None:
         return ""
+    h = typed.to_dict()  # the summary.json view (nested summaries as dicts)
     lost = h["revenue_lost"]
     cards = [
         _card(
@@ -735,9 +737,10 @@ def _response_section(plan: Any) -> str:
 def _alternatives_section(plan: Any) -> str:
     """The ALTERNATIVE PLANS section (``plan.alternatives``), or ``""``."""
     alts = getattr(plan, "alternatives", None)
-    h = plan.metrics.alternatives
-    if alts is None or not isinstance(h, dict):
+    typed = plan.metrics.alternatives
+    if alts is None or typed is None:
         return ""
+    h = typed.to_dict()
     t = alts.table
     extra = [c for c in ("mean_km", "coverage_share", "own_revenue", "market_share") if c in t.columns]
     names = {
