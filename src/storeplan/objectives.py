@@ -100,7 +100,11 @@ class Problem:
     fixed_cost : ndarray of float64
         Fixed cost of every column's format, currency per year.
     capacity : ndarray of float64
-        Capacity of every column's format, persons (0: unlimited).
+        Capacity of every column's format (0: unlimited), in ``capacity_unit``.
+    capacity_unit : {"people", "currency"}
+        ``"people"``: persons served (the area weights); ``"currency"``: yearly offline
+        sales served, currency per year (the areas' offline spending,
+        :meth:`capacity_demand`), from the formats' ``sales_capacity``.
     constraints : Constraints
         Must-open (existing stores included), forbidden, region quotas, spacing.
     p_new : int
@@ -168,6 +172,7 @@ class Problem:
     choose_format: bool = False
     fill_must_open: bool = False
     fill_tolerance: float = 0.0
+    capacity_unit: str = "people"
 
     @property
     def n_columns(self) -> int:
@@ -182,13 +187,21 @@ class Problem:
         budget or the objective decides."""
         return None if self.p_new < 0 else self.p_new + self.n_existing
 
+    def capacity_demand(self) -> np.ndarray:
+        """What each area uses of a store's capacity: its population (``capacity_unit =
+        "people"``) or its offline spending, currency per year (``"currency"``)."""
+        if self.capacity_unit == "currency":
+            spend = [np.asarray(v, np.float64) for v in self.category_spending.values()]
+            return np.sum(spend, axis=0) if spend else np.zeros(len(self.weights))
+        return np.asarray(self.weights, np.float64)
+
     def capacities(self) -> np.ndarray | None:
         """Column capacities for the solver (unlimited ones as total demand + 1), or None
         when no format has a capacity."""
         caps = np.asarray(self.capacity, np.float64)
         if not (caps > 0).any():
             return None
-        return np.where(caps > 0, caps, float(self.weights.sum()) + 1.0)
+        return np.where(caps > 0, caps, float(self.capacity_demand().sum()) + 1.0)
 
 
 class Objective(Protocol):
@@ -291,7 +304,7 @@ class PMedian(_Base):
             time_limit=problem.time_limit,
             seed=problem.seed,
             capacity=capacity,
-            demand=problem.weights if capacity is not None else None,
+            demand=problem.capacity_demand() if capacity is not None else None,
             fill_must_open=problem.fill_must_open,
             fill_tolerance=problem.fill_tolerance,
         )
@@ -338,6 +351,7 @@ class Coverage(_Base):
             capacity=problem.capacities(),
             fill_must_open=problem.fill_must_open,
             fill_tolerance=problem.fill_tolerance,
+            demand=problem.capacity_demand(),
         )
 
     def assignment(self, problem: Problem, solution: Solution) -> np.ndarray | None:
@@ -373,7 +387,7 @@ class FixedCost(_Base):
             service,
             yearly,
             capacity=capacity,
-            demand=weights if capacity is not None else None,
+            demand=problem.capacity_demand() if capacity is not None else None,
             p=None if p_new < 0 else p_new + problem.n_existing,
             constraints=problem.constraints,
             unserved_cost=None if net.is_complete else net.row_max_km() * weights * problem.cost_per_km,
@@ -433,10 +447,11 @@ class Revenue(_Base):
         _refuse_fill(problem, self.name)
         if problem.capacities() is not None:
             fmt = sorted({str(f) for f, c in zip(problem.col_format, problem.capacity, strict=True) if c > 0})
+            what = "sales_capacity" if problem.capacity_unit == "currency" else "capacity"
             raise UnsupportedConstraintError(
-                f"capacity (format {', '.join(fmt)}) cannot be modelled by the revenue objective: "
+                f"{what} (format {', '.join(fmt)}) cannot be modelled by the revenue objective: "
                 "Huff shares split each area's spending over every store, so there is no assignment "
-                "to cap; set capacity = 0 or use pmedian, coverage or fixed_cost"
+                f"to cap; set {what} = 0 or use pmedian, coverage or fixed_cost"
             )
         must = con.must_open
         must = None if must is None else must[must < n_sites]

@@ -18,6 +18,12 @@ optional ``progress`` callback):
 5. ``curve``: coverage and mean distance as stores are added in greedy order;
 6. ``rollout`` (when the scenario has one): opening year per store and the forecast.
 
+With a ``[rollout]`` whose ``universe`` is ``"candidates"`` (the default for the
+``revenue`` objective), the schedule is chosen right after ``solve`` from every candidate
+column, with the single-year solution as a seed (:func:`storeplan.rollout.schedule`
+keeps the better of the two), under every constraint of the problem; the stores it opens
+*are* the plan, so ``evaluate`` and every output describe them.
+
 With a ``[launch]`` section, the launch units are split across the plan's stores and the
 web shop after the evaluation (:mod:`storeplan.launch_stock`).
 
@@ -49,17 +55,19 @@ from . import __version__
 from . import objectives as registry
 from .alternatives import AlternativesSpec, find_alternatives
 from .demand import DemandParams, offline_spending
-from .errors import CalibrationWarning, GapWarning, InfeasibleError, InputError
+from .errors import CalibrationWarning, GapWarning, InfeasibleError, InputError, UnsupportedConstraintError
 from .evaluation import coverage_curve, evaluate, exact_objective
 from .geo import pairs_within
 from .launch_stock import launch_stock
 from .market import ChannelFit, Market, calibrate, calibrate_channel
 from .market import build_market as build_huff_market
+from .market.oracles import HuffOracle
 from .metrics import OBJECTIVE_UNITS, CalibrationSummary, PlanMetrics
 from .objectives import Problem
 from .plan import Plan
 from .response import ResponseSpec, RobustChoice, rival_response, robust_plan
-from .rollout import RolloutSpec, forecast, oracle_from_market, rollout_plan, rollout_summary
+from .rollout import RolloutSpec, Schedule, forecast, oracle_from_market, rollout_plan, rollout_summary
+from .rollout import schedule as schedule_rollout
 from .scenario import Scenario
 from .solvers import Constraints, Quota, Solution
 from .solvers.formats import FormatOptions
@@ -210,6 +218,8 @@ def solve(
     report("market", 0.0)
     t0 = time.perf_counter()
     problem = build_problem(scenario)
+    if scenario.rollout is not None and joint_rollout(scenario.rollout, adapter.name):
+        _check_joint(problem)
     key = market_key(scenario) if cache is not None else ""
     cached = cache.get(key) if cache is not None else None
     if cached is not None:
@@ -270,6 +280,14 @@ def solve(
         solve_seconds,
     )
     report("solve", 1.0)
+    joint = None
+    if scenario.rollout is not None and joint_rollout(scenario.rollout, adapter.name):
+        report("rollout", 0.0)
+        jspec = scenario.rollout
+        if initial is not None and start is not None and start.time_limit is not None:
+            jspec = jspec.model_copy(update={"improve_seconds": min(jspec.improve_seconds, start.time_limit)})
+        joint = _joint_rollout(problem, adapter, market, sol, jspec)
+        sol = joint.solution
 
     # ---------------------------------------------------------------- evaluate
     report("evaluate", 0.0)
@@ -283,6 +301,9 @@ def solve(
             MarketTables(scenario.areas, scenario.sites, scenario.existing, scenario.rivals, scenario.demand),
         )
     ev = evaluate(problem, adapter, market, net, sol)
+    if joint is not None and not np.isfinite(model_sol.objective):
+        # objectives valued on exact distances: the rollout's set is valued here
+        sol = model_sol = replace(sol, objective=ev.objective, gap=ev.gap)
     if model_problem.choose_format:
         ev = replace(ev, stores=_next_best(model_problem, model_market, model_sol, adapter, ev.stores))
     alts = None
@@ -357,7 +378,12 @@ def solve(
         metrics["budget"] = float(problem.budget)
     if not ev.proven_optimal and ev.gap > gap_warning:
         limit = problem.time_limit
-        if limit is not None and solve_seconds >= 0.9 * limit:
+        if joint is not None and joint.solution is not joint.seed_solution:
+            hint = (
+                "the joint rollout chose the stores for their NPV over the rollout years, which the "
+                "single-year objective and its bound do not value"
+            )
+        elif limit is not None and solve_seconds >= 0.9 * limit:
             hint = f"the {limit:g} s time limit stopped the solver; raise options.time_limit"
         elif not net.is_complete:
             hint = "the radius-limited network weakens the bound; raise options.max_km / neighbours"
@@ -424,7 +450,9 @@ def solve(
         alternatives=alts,
         assumptions=scenario.assumptions(market.params, calibrated=bool(calibration and calibration.applied)),
     )
-    if scenario.rollout is not None:
+    if joint is not None:
+        plan = _joint_plan(plan, joint, model_problem, model_market, report)
+    elif scenario.rollout is not None:
         must = tuple(str(s) for s in scenario.constraints.must_open)
         spec = scenario.rollout
         if initial is not None and start is not None and start.time_limit is not None:
@@ -823,6 +851,15 @@ def build_problem(scenario: Scenario) -> Problem:
     fmts = [fmt_by_name.get(str(f), default) for f in raw]
     off = offline_spending(areas, scenario.demand)
     opening = np.array([f.opening_cost for f in fmts], dtype=np.float64)
+    people = [f.name for f in scenario.formats if f.capacity > 0]
+    sales = [f.name for f in scenario.formats if f.sales_capacity > 0]
+    if people and sales:
+        raise UnsupportedConstraintError(
+            f"formats cap both people (capacity: {', '.join(people)}) and sales (sales_capacity: "
+            f"{', '.join(sales)}); one capacity row per store is modelled: give one kind for every format"
+        )
+    unit = "currency" if sales else "people"
+    caps = [f.sales_capacity if sales else f.capacity for f in fmts]
     problem = Problem(
         kind=obj.kind,
         area_ids=areas["id"].to_numpy(),
@@ -839,7 +876,8 @@ def build_problem(scenario: Scenario) -> Problem:
         col_format=np.array([f.name for f in fmts], dtype=object),
         opening_cost=opening,
         fixed_cost=np.array([f.fixed_cost for f in fmts], dtype=np.float64),
-        capacity=np.array([f.capacity for f in fmts], dtype=np.float64),
+        capacity=np.array(caps, dtype=np.float64),
+        capacity_unit=unit,
         constraints=_constraints(scenario, base, base_lon, base_lat, raw, opening, n_cand),
         p_new=scenario.n_new_stores(),
         stores=obj.stores,
@@ -1021,6 +1059,172 @@ def _rollout(
     )
     report("rollout", 1.0)
     return replace(plan, metrics=metrics, schedule=sched, forecast=fc)
+
+
+def joint_rollout(spec: RolloutSpec, objective: str) -> bool:
+    """Whether the rollout chooses its sites from every candidate (``spec.universe``;
+    ``"auto"``: for the ``revenue`` objective, whose yearly value the NPV extends)."""
+    if spec.universe == "auto":
+        return objective == "revenue"
+    return spec.universe == "candidates"
+
+
+@dataclass(frozen=True)
+class _Joint:
+    """A joint rollout over every candidate column and the plan solution it implies."""
+
+    schedule: Schedule
+    solution: Solution
+    seed_solution: Solution  # the single-year solution
+    single_year: np.ndarray  # its candidate columns
+    seconds: float
+
+
+def _joint_rollout(
+    problem: Problem, adapter: registry.Objective, market: Market, sol: Solution, spec: RolloutSpec
+) -> _Joint:
+    """Schedule every candidate column over the rollout years (the single-year solution
+    ``sol`` as the seed) under every constraint of ``problem``; return the schedule and
+    the :class:`Solution` of the stores it opens (same bound: a feasible set of the same
+    model)."""
+    t0 = time.perf_counter()
+    _check_joint(problem)
+    k, n = problem.n_sites, problem.n_columns
+    exist = np.arange(n) >= k
+    cols = adapter.open_columns(problem, sol)
+    single = np.sort(cols[cols < k])
+    ids = np.asarray(market.store_ids[:n], dtype=object)
+    oracle = HuffOracle(market, np.arange(n, dtype=np.int64))
+    cost = np.where(exist, 0.0, problem.opening_cost)
+    sched = schedule_rollout(
+        oracle,
+        cost,
+        problem.fixed_cost,
+        spec,
+        ids=ids,
+        existing=exist,
+        constraints=problem.constraints,
+        max_new=problem.stores,
+        seed_sites=single,
+        seed=problem.seed,
+        extra={"region": problem.col_region.astype(object)},
+    )
+    opened = np.flatnonzero(sched.open_year >= 1)
+    same = np.array_equal(opened, single)
+    if same:
+        new_sol = sol
+    else:
+        value = _model_value(problem, adapter, market, opened)
+        sites = np.sort(np.concatenate([opened, np.asarray(sol.sites, np.int64)[np.asarray(sol.sites) >= k]]))
+        new_sol = replace(
+            sol,
+            sites=sites,
+            assignment=np.full(len(problem.weights), -1, np.int64),
+            objective=value,
+            gap=float("nan"),
+            proven_optimal=False,
+            method=f"{sol.method}; sites chosen by the joint rollout",
+        )
+        if np.isfinite(value):
+            from .solvers.solution import relative_gap
+
+            new_sol = replace(new_sol, gap=relative_gap(value, float(sol.bound)))
+    log.info(
+        "rollout: joint over %d candidates: %d stores (%d of the single-year plan's %d), NPV %.4g, "
+        "bound %.4g, gap %.3g%% in %.2f s",
+        k,
+        len(opened),
+        int(np.isin(opened, single).sum()),
+        len(single),
+        sched.npv,
+        sched.bound,
+        100 * sched.gap,
+        time.perf_counter() - t0,
+    )
+    return _Joint(sched, new_sol, sol, single, time.perf_counter() - t0)
+
+
+def _check_joint(problem: Problem) -> None:
+    """Refuse, before any solving, what the joint rollout cannot keep (capacities)."""
+    if problem.capacities() is not None:
+        fmt = sorted({str(f) for f, c in zip(problem.col_format, problem.capacity, strict=True) if c > 0})
+        raise UnsupportedConstraintError(
+            f"capacity (format {', '.join(fmt)}) cannot be kept by the joint rollout, which does not "
+            'assign areas to stores; set rollout.universe = "plan" to sequence the capacitated plan'
+        )
+
+
+def _model_value(problem: Problem, adapter: registry.Objective, market: Market, sites: np.ndarray) -> float:
+    """The model objective of the candidate columns ``sites`` where the adapter values it
+    from the solution (revenue: the Huff capture minus fixed costs); NaN for objectives
+    that :func:`storeplan.evaluation.evaluate` values on exact distances."""
+    if adapter.name != "revenue":
+        return float("nan")
+    from .market import revenue_inputs
+    from .solvers.revenue import RevenueProblem, objective_value
+
+    inp = revenue_inputs(market)
+    prob = RevenueProblem.build(
+        inp["utility"],
+        inp["weight"],
+        base_own=inp["base_own"],
+        base_total=inp["base_total"],
+        fixed_cost=problem.fixed_cost[: problem.n_sites],
+    )
+    return float(objective_value(prob, sites))
+
+
+def _joint_plan(plan: Plan, joint: _Joint, problem: Problem, market: Market, report: ProgressFn) -> Plan:
+    """The joint schedule restricted to the plan's stores (all opened) and the
+    single-year plan's sites it left unopened (with ``reason``), and its forecast."""
+    t0 = time.perf_counter()
+    sched = joint.schedule
+    o = sched.open_year
+    col_of = {str(problem.col_ids[c]): int(c) for c in np.flatnonzero(o >= 0)}
+    plan_ids = plan.stores["id"].astype(str).tolist()
+    missing = [i for i in plan_ids if i not in col_of]
+    if missing:  # the plan is the set the rollout opens
+        raise AssertionError(f"plan stores not opened by the rollout: {missing[:5]}")
+    keep = [col_of[i] for i in plan_ids]
+    opened_sites = {int(problem.col_site[c]) for c in keep} if problem.col_site is not None else set(keep)
+    left = [
+        int(c)
+        for c in joint.single_year
+        if o[c] < 0 and (problem.col_site is None or int(problem.col_site[c]) not in opened_sites)
+    ]
+    sub = np.asarray(keep + left, dtype=np.int64)
+    reasons = dict(sched.extra.get("seed_reason", {}))
+    ids = np.asarray(plan_ids + [str(problem.col_ids[c]) for c in left], dtype=object)
+    reason = np.asarray([""] * len(keep) + [reasons.get(str(sched.ids[c]), "") for c in left], dtype=object)
+    oracle = HuffOracle(market, sub)
+    extra = {"region": np.asarray(sched.extra["region"], dtype=object)[sub], "reason": reason}
+    small = replace(
+        sched,
+        ids=ids,
+        open_year=o[sub],
+        opening_cost=sched.opening_cost[sub],
+        fixed_cost=sched.fixed_cost[sub],
+        extra=extra,
+        oracle=oracle,
+        must_year=None if sched.must_year is None else sched.must_year[sub],
+        forbidden=None if sched.forbidden is None else sched.forbidden[sub],
+    )
+    fc = forecast(small, oracle)
+    summary = rollout_summary(sched.years, small, fc)
+    seconds = joint.seconds + (time.perf_counter() - t0)
+    metrics = replace(plan.metrics, rollout=summary, seconds=plan.metrics.seconds + seconds)
+    log.info(
+        "rollout: %d years, NPV %.4g (bound %.4g), payback year %s, target met %s; %d single-year "
+        "sites not opened",
+        sched.years,
+        fc.npv,
+        sched.bound,
+        fc.payback_year,
+        fc.target_met,
+        len(left),
+    )
+    report("rollout", 1.0)
+    return replace(plan, metrics=metrics, schedule=small, forecast=fc)
 
 
 def _versions() -> dict[str, str]:

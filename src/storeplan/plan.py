@@ -435,6 +435,7 @@ def _save_rollout(schedule: Schedule, fc: Forecast, out: Path, revenue: dict[str
             "bound": schedule.bound,
             "gap": schedule.gap,
             "method": schedule.method,
+            "bound_method": schedule.bound_method,
             "seconds": schedule.seconds,
             "evaluations": schedule.evaluations,
             "must_year": None if schedule.must_year is None else [int(x) for x in schedule.must_year],
@@ -468,6 +469,8 @@ def _load_rollout(d: Path, stores: pd.DataFrame) -> tuple[Schedule, Forecast]:
     extra: dict[str, Any] = {}
     if "region" in rows:
         extra["region"] = rows["region"].astype(object).where(rows["region"].notna(), None).to_numpy()
+    if "reason" in rows:  # why a site is not opened (joint rollout)
+        extra["reason"] = rows["reason"].fillna("").astype(str).to_numpy(dtype=object)
     schedule = Schedule(
         ids=rows["id"].astype(str).to_numpy(dtype=object),
         open_year=rows["open_year"].to_numpy(np.int64),
@@ -484,6 +487,7 @@ def _load_rollout(d: Path, stores: pd.DataFrame) -> tuple[Schedule, Forecast]:
         extra=extra,
         must_year=None if s.get("must_year") is None else np.asarray(s["must_year"], np.int64),
         forbidden=None if s.get("forbidden") is None else np.asarray(s["forbidden"], bool),
+        bound_method=str(s.get("bound_method", "")),
     )
     per_year = pd.read_csv(d / "forecast_years.csv", **_CSV_READ)
     if "target_met" in per_year:

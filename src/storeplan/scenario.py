@@ -113,7 +113,10 @@ class StoreFormat(_Model):
 
     Costs are in the scenario's currency: ``opening_cost`` once, ``fixed_cost`` per year.
     ``capacity`` is the most demand (same unit as the area weights: people by default)
-    one store can serve; 0 means unlimited. ``levels`` lists the area levels (e.g.
+    one store can serve; 0 means unlimited. ``sales_capacity`` is the most yearly
+    offline sales one store can serve, currency per year (the areas' offline spending is
+    the demand; 0: unlimited); the formats of a scenario cap either people or sales,
+    not both. ``levels`` lists the area levels (e.g.
     ``["township"]``) where this format is the one opened; empty = anywhere.
 
     With ``objective.choose_format = true`` the solver chooses each store's format:
@@ -127,6 +130,7 @@ class StoreFormat(_Model):
     opening_cost: float = Field(1_500_000.0, ge=0)
     fixed_cost: float = Field(600_000.0, ge=0)
     capacity: float = Field(0.0, ge=0)
+    sales_capacity: float = Field(0.0, ge=0)
     attractiveness: float = Field(1.0, gt=0)
     levels: tuple[str, ...] = ()
     min_population: float = Field(0.0, ge=0)
@@ -933,7 +937,7 @@ class Scenario:
                     f"{spent:,.0f} opening cost of the {len(opening)} must-open sites opening that year"
                 )
         if p > 0:
-            cap = int(min(hi.sum(), 2**62))
+            cap = int(np.minimum(hi, 2**40).sum())  # unlimited years hold 2**62: no overflow
             if cap < p:
                 warnings.warn(
                     f"rollout.stores_per_year: the yearly caps add up to {cap} new stores, fewer than the "

@@ -29,7 +29,13 @@ Conventions (also used by :mod:`storeplan.forecast`):
   ``t`` (exact integral). Existing stores are mature (:math:`\rho = 1`);
 - cannibalisation is the oracle's: a ramping store takes revenue from its neighbours at
   full strength from its first day (conservative for the neighbours);
-- no terminal value after the horizon; unused capital budget does not carry over.
+- by default no terminal value after the horizon and no carry-over of unused capital
+  budget (``terminal_value`` / ``carry_over`` in :class:`RolloutSpec` turn them on).
+
+The *universe* of a schedule is any list of sites: the stores of a plan (the rollout
+sequences them) or every candidate of a scenario (the *joint* rollout of
+:func:`storeplan.solve` with ``universe = "candidates"``: sites and years chosen together,
+under the side constraints of the plan's problem, see :func:`schedule`).
 
 The oracle keeps the schedule independent of the market model: any callable
 ``oracle(open_idx) -> revenue`` (one value per open site, currency per year at full

@@ -91,8 +91,10 @@ def evaluate(
 
     Returns ``revenue`` (sales with ramp-up), ``full_revenue`` (at full ramp),
     ``ramp``, ``opening`` (opening cost in the opening year), ``fixed``, ``cash`` (``margin x
-    revenue - fixed - opening``), ``discount`` (factor per year) and ``value`` (scalar array:
-    NPV, or undiscounted total with ``discount=False``). ``horizon`` oracle calls at most
+    revenue - fixed - opening``), ``discount`` (factor per year), ``terminal`` (scalar array:
+    present value of the terminal value, 0 unless ``spec.terminal_value``; see
+    :meth:`RolloutSpec.terminal_factor`) and ``value`` (scalar array: NPV including the
+    terminal value, or the undiscounted total with ``discount=False``). ``horizon`` oracle calls at most
     (years after the rollout reuse the last year's set).
     """
     o = np.asarray(open_year, np.int64)
@@ -114,6 +116,10 @@ def evaluate(
     opening[new, o[new] - 1] = np.asarray(opening_cost, np.float64)[new]
     cash = spec.gross_margin * revenue - fixed - opening
     disc = spec.discount(h) if discount else np.ones(h)
+    tv = 0.0
+    if discount and spec.terminal_factor() > 0:
+        running = spec.gross_margin * revenue[:, -1] - fixed[:, -1]
+        tv = float(running.sum()) * spec.terminal_factor() * float(disc[-1])
     return {
         "revenue": revenue,
         "full_revenue": full,
@@ -122,7 +128,8 @@ def evaluate(
         "fixed": fixed,
         "cash": cash,
         "discount": disc,
-        "value": np.asarray(float(cash.sum(axis=0) @ disc)),
+        "terminal": np.asarray(tv),
+        "value": np.asarray(float(cash.sum(axis=0) @ disc) + tv),
         "calls": np.asarray(len(cache)),
     }
 

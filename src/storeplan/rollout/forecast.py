@@ -7,7 +7,8 @@ fixed costs, cash flow, cumulative cash flow, payback year and NPV.
 Conventions (the same as :mod:`storeplan.rollout`): stores open on the first day of their
 opening year; every cash flow of year ``t`` is counted at the end of year ``t`` and
 discounted by ``(1 + r) ** -t`` (end-of-year convention); cash flow = ``gross_margin x
-sales - fixed cost - opening cost``; no terminal value after the horizon. Sales targets
+sales - fixed cost - opening cost``; no terminal value after the horizon unless
+``terminal_value`` (then NPV includes it, see :meth:`RolloutSpec.terminal_factor`). Sales targets
 count the sales of all our stores (existing and new), currency per year.
 """
 
@@ -257,7 +258,7 @@ def forecast(
             "discounted_cash_flow": cash_year * disc,
         }
     )
-    npv = float(cash_year @ disc)
+    npv = float(cash_year @ disc) + float(ev["terminal"])
     base = np.where(o == 0, 0, -1)
     npv0 = float(evaluate(oracle, base, spec, schedule.opening_cost, schedule.fixed_cost)["value"])
     payback = None
@@ -272,9 +273,15 @@ def forecast(
             np.all(revenue[has_target] >= targets[has_target] - 1e-6 * np.maximum(1.0, targets[has_target]))
         )
     short = float(np.nanmax(shortfall)) if has_target.any() else 0.0
+    terminal = (
+        f"a terminal value of {float(ev['terminal']):,.0f} (present value: year-{H} cash flow before "
+        f"opening costs as a perpetuity growing {spec.terminal_growth:.1%} per year) is included"
+        if spec.terminal_factor() > 0
+        else f"no terminal value after year {H}"
+    )
     notes: tuple[str, ...] = (
         "Stores open on the first day of their opening year; cash flows are discounted at the "
-        f"end of each year at {spec.discount_rate:.1%} per year; no terminal value after year {H}.",
+        f"end of each year at {spec.discount_rate:.1%} per year; {terminal}.",
         f"Cash flow = {spec.gross_margin:.0%} gross margin x sales - fixed costs - opening costs.",
         f"Ramp-up: {spec.ramp_shape.replace('_', '-')} over {spec.ramp_months:g} months.",
         "Extra stores to meet a missed target: shortfall / (average sales of the lowest-selling "

@@ -1,4 +1,4 @@
-"""Rollout schedule: which site opens in which year (greedy by marginal NPV + swaps)."""
+"""Rollout schedule: which site opens in which year (greedy by marginal NPV + interchange, LP bound)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InfeasibleError, InputError
+from ..solvers.constraints import FORBIDDEN, MUST, Constraints, prepare
 from .cashflow import evaluate, oracle_revenue, ramp_matrix
 from .spec import NEVER, RolloutSpec
 
@@ -49,13 +50,18 @@ class Schedule:
     evaluations : int
         Oracle calls (``gains`` calls count once).
     extra : dict
-        Region per site and other labels (``region`` when known).
+        Region per site and other labels (``region`` when known; ``reason``, aligned
+        with ``ids``: why a site is not opened, "" for opened ones; ``seed_reason``: id
+        -> reason for the ``seed_sites`` the schedule left unopened).
     oracle : callable
         The value oracle the schedule was made with (used by
         :func:`storeplan.forecast.forecast` when none is given).
     must_year, forbidden : ndarray, optional
         Year each must-open site had to open in (0: none) and the forbidden mask, kept to
         re-run the schedule (:func:`storeplan.forecast.stores_to_meet_target`).
+    bound_method : str
+        How ``bound`` was obtained (the LP over (site, year) gains, or the largest
+        single-store gains).
     """
 
     ids: np.ndarray
@@ -74,6 +80,7 @@ class Schedule:
     oracle: Any = field(default=None, repr=False, compare=False)
     must_year: np.ndarray | None = field(default=None, repr=False, compare=False)
     forbidden: np.ndarray | None = field(default=None, repr=False, compare=False)
+    bound_method: str = ""
 
     @property
     def years(self) -> int:
@@ -92,7 +99,8 @@ class Schedule:
 
     def to_frame(self) -> pd.DataFrame:
         """``id, open_year, status (existing/new/not opened), opening_cost, fixed_cost``
-        (+ ``region`` when known), sorted by opening year."""
+        (+ ``region`` when known, + ``reason`` a site is not opened when recorded), sorted
+        by opening year."""
         status = np.where(self.open_year == 0, "existing", np.where(self.open_year > 0, "new", "not opened"))
         df = pd.DataFrame(
             {
@@ -105,6 +113,8 @@ class Schedule:
         )
         if "region" in self.extra:
             df["region"] = self.extra["region"]
+        if "reason" in self.extra:
+            df["reason"] = self.extra["reason"]
         key = np.where(self.open_year < 0, 10**6, self.open_year)
         return df.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
 
@@ -161,6 +171,9 @@ def schedule(
     must_open: Sites | None = None,
     must_open_year: Mapping[str, int] | Mapping[int, int] | None = None,
     forbidden: Sites | None = None,
+    constraints: Constraints | None = None,
+    max_new: int | None = None,
+    seed_sites: Sites | None = None,
     lazy: bool = True,
     improve: bool = True,
     seed: int = 0,
@@ -188,11 +201,24 @@ def schedule(
         store and budget limits.
     forbidden : bool mask, indices or ids, optional
         Sites never opened.
+    constraints : storeplan.solvers.Constraints, optional
+        Side constraints on the set of sites open at the end of the rollout (site
+        indices of the universe): minimum-spacing / one-format-per-site ``conflicts``, an
+        overall opening ``budget`` (with ``site_cost``) and ``quotas`` (store counts or
+        budgets per group, minimums and maximums), plus ``must_open`` / ``forbidden``.
+        Stores never close, so a maximum or a conflict holds in every year once it holds
+        at the end; minimums are met by the last year.
+    max_new : int, optional
+        Most new stores over all years (e.g. the plan's ``objective.stores``).
+    seed_sites : bool mask, indices or ids, optional
+        A preferred subset (the single-year plan's sites): the greedy also runs on this
+        subset alone and the better schedule is kept, so a joint rollout over every
+        candidate is never worse than sequencing the single-year plan.
     lazy : bool
         Lazy (CELF) re-evaluation in the greedy.
     improve : bool
-        Run the swap improvement (``spec.improve_evaluations`` evaluations at most, and
-        ``spec.improve_seconds``).
+        Run the interchange improvement (``spec.improve_evaluations`` evaluations at most,
+        and ``spec.improve_seconds``).
     seed : int
         Order of the moves tried by the improvement.
 
@@ -203,8 +229,8 @@ def schedule(
     Raises
     ------
     InfeasibleError
-        Must-open sites exceed a year's store or budget limit, or a year's minimum cannot
-        be met (too few sites, or the budget).
+        Must-open sites exceed a year's store or budget limit, or a year's minimum or a
+        quota minimum cannot be met (too few sites, or the budget).
 
     Notes
     -----
@@ -213,39 +239,42 @@ def schedule(
     1. *Greedy by marginal NPV, year by year.* For year ``y = 1..years``, with ``S`` the
        stores open so far, a candidate ``c`` is valued as if opened in ``y`` and ``S + c``
        kept to the horizon: ``g_c = W_y R_c(S+c) + sum_{k in S} W_k (R_k(S+c) - R_k(S)) -
-       sum_{t>=y} d_t F_c - d_y C_c`` with ``W_k = m sum_{t>=y} d_t rho_k(t)`` (``d_t`` the
-       discount factor, 1 for ``objective = "net_revenue"``). The best candidate that fits
-       the remaining store count and capital budget is opened while ``g_c > 0`` or the
-       year's minimum is not met; the market state is updated after each opening, so a
-       store opened in year 1 changes the value of its neighbours in year 2. Lazy
-       evaluation (CELF): stale gains are kept in a heap and only the top one (the top 16
-       with a vectorised ``gains`` oracle) is re-evaluated; this returns exactly the
-       plain greedy's choice when gains only fall as stores are added (an additive
-       oracle, or a submodular one such as Huff/nearest capture with
-       ``ramp_months = 0``); with ramp-up weights it is an accelerated heuristic
-       (``lazy=False`` gives the plain greedy). Under capital budgets the
-       construction runs twice, ranking by marginal value and by marginal value per unit
-       of opening cost, and keeps the better schedule (the CELF rule of Leskovec et al.,
-       2007, which for one budget and a monotone submodular value is within
-       ``(1 - 1/e) / 2`` of the optimum; NPV with costs has no such guarantee).
-    2. *Swap improvement* on the exact multi-year NPV (:func:`evaluate`), first
-       improvement, until no move improves, ``spec.improve_evaluations`` schedules have been
-       evaluated or ``spec.improve_seconds`` pass: move a store
-       to an earlier year with room, exchange the years of two stores (12 sampled
-       partners per store), replace an opened store by one of the 20 most promising
-       unopened sites in the same year, drop a store whose year stays above its minimum.
-       Every move keeps the per-year store and budget limits.
+       sum_{t>=y} w_t F_c - d_y C_c`` with ``W_k = m sum_{t>=y} w_t rho_k(t)`` (``d_t`` the
+       discount factor, ``w_t`` the same with the terminal value folded into the last
+       year, see :meth:`RolloutSpec.value_weights`; 1 for ``objective =
+       "net_revenue"``). The best candidate that fits the year's remaining store count and
+       capital budget (with ``carry_over``: the budgets so far less the spend so far),
+       the spacing and the quota maximums is opened while ``g_c > 0`` or the year's
+       minimum is not met; the market state is updated after each opening, so a store
+       opened in year 1 changes the value of its neighbours in year 2. When the store
+       slots left are needed for unmet quota minimums, only candidates that count
+       towards them are taken (in the last year even at a loss). Lazy evaluation
+       (CELF): stale gains are kept in a heap and only the top one (the top 16 with a
+       vectorised ``gains`` oracle) is re-evaluated; this returns exactly the plain
+       greedy's choice when gains only fall as stores are added (an additive oracle, or
+       a submodular one such as Huff/nearest capture with ``ramp_months = 0``); with
+       ramp-up weights it is an accelerated heuristic (``lazy=False`` gives the plain
+       greedy). Under capital budgets the construction runs twice, ranking by marginal
+       value and by marginal value per unit of opening cost (the CELF rule of Leskovec et
+       al., 2007), and with ``seed_sites`` once more on that subset each; the best
+       schedule is kept.
+    2. *Interchange* on the exact multi-year NPV (:func:`evaluate`), first improvement,
+       until no move improves, ``spec.improve_evaluations`` schedules have been
+       evaluated or ``spec.improve_seconds`` pass: move a store to an earlier year with
+       room, exchange the years of two stores (12 sampled partners per store), replace
+       an opened store by one of the 20 most promising unopened sites in the same year,
+       open one of those sites in any year with room, drop a store. Every move keeps
+       every limit above.
 
-    Cost: the greedy makes about one ``gains`` call per opened store (O(pairs of the
-    added store) for :class:`HuffOracle` / :class:`NearestOracle`, incremental); an
-    evaluation of the improvement costs ``years`` oracle calls. Measured on 2 cores:
-    1,000 stores / 16k areas / 3 years 4 s; 10,000 stores / 100k areas / 5 years 24 s.
-
-    Bound: with a submodular revenue oracle and instant ramp-up the NPV of any feasible
-    schedule is at most ``NPV(existing) + sum`` of the ``K`` largest positive single-store
-    gains ``max_y g_c(y)`` measured on the existing stores alone, ``K`` the most new
-    stores the limits allow (store counts; for budgets only, the sites that fit). It is
-    reported as ``bound`` with the ``gap``; without those conditions it is an estimate.
+    Bound: with a submodular revenue oracle and instant ramp-up, the NPV added by any
+    feasible schedule is at most ``sum_c g_c(y_c)`` with ``g_c(y)`` the single-store
+    gain of opening ``c`` in year ``y`` next to the existing stores alone (their lost
+    revenue included): every year's total revenue is submodular in the open set. The
+    best such sum over (site, year) assignments that keep the yearly store counts and
+    budgets, the total count, the spacing conflicts and the quota maximums is a linear
+    programme (HiGHS); its optimum plus ``NPV(existing)`` is ``bound`` (the simpler
+    "``K`` largest gains" bound when the LP is not solved). With ramp-up or a
+    non-submodular oracle it is an estimate.
     """
     t0 = time.perf_counter()
     opening_cost = np.asarray(opening_cost, np.float64)
@@ -260,13 +289,14 @@ def schedule(
     ids_arr = np.asarray([str(i) for i in range(n)] if ids is None else [str(s) for s in ids], dtype=object)
     if len(ids_arr) != n:
         raise InputError(f"ids must have {n} entries, got {len(ids_arr)}")
+    side = prepare(constraints, n, 0, n)
     is_exist = _as_mask(existing, n, ids_arr, "existing")
-    is_must = _as_mask(must_open, n, ids_arr, "must_open") & ~is_exist
-    is_forb = _as_mask(forbidden, n, ids_arr, "forbidden") & ~is_exist
+    is_must = (_as_mask(must_open, n, ids_arr, "must_open") | (side.status == MUST)) & ~is_exist
+    is_forb = (_as_mask(forbidden, n, ids_arr, "forbidden") | (side.status == FORBIDDEN)) & ~is_exist
     if (is_must & is_forb).any():
         bad = ids_arr[is_must & is_forb][:5]
         raise InfeasibleError(f"rollout: site(s) {', '.join(bad)} are both must-open and forbidden")
-    Y, H = spec.years, spec.horizon
+    Y = spec.years
     must_year = np.where(is_must, 1, 0).astype(np.int64)
     pos = {s: k for k, s in enumerate(ids_arr)}
     years_of: dict[str | int, int] = {}  # the spec's, then the argument's (by id or index)
@@ -282,41 +312,57 @@ def schedule(
             continue
         is_must[j] = True
         must_year[j] = int(yr)
-    hi, lo, budget = spec.max_stores(), spec.min_stores(), spec.budgets()
-    disc = spec.discount(H) if spec.objective == "npv" else np.ones(H)
+    limits = _Limits(side, spec, opening_cost, max_new, ids_arr)
+    limits.check_musts(is_exist, is_must)
     counter = [0]
-    rules = ["gain", "ratio"] if np.isfinite(budget).any() and (opening_cost > 0).any() else ["gain"]
+    budgeted = (np.isfinite(spec.budgets()).any() or side.has_budget) and (opening_cost > 0).any()
+    rules = ["gain", "ratio"] if budgeted else ["gain"]
+    subsets: list[tuple[str, np.ndarray]] = [("all", is_forb)]
+    if seed_sites is not None:
+        keep = _as_mask(seed_sites, n, ids_arr, "seed_sites") | is_must | is_exist
+        if (~keep & ~is_forb).any():
+            subsets.append(("seed", is_forb | ~keep))
     candidates = []
-    for rule in rules:
-        oy, lg = _construct(
-            oracle,
-            spec,
-            opening_cost,
-            fixed_cost,
-            disc,
-            counter,
-            is_exist,
-            is_must,
-            is_forb,
-            must_year,
-            hi,
-            lo,
-            budget,
-            lazy,
-            rule,
-        )
-        ev = evaluate(oracle, oy, spec, opening_cost, fixed_cost, discount=spec.objective == "npv")
-        counter[0] += int(ev["calls"])
-        candidates.append((float(ev["value"]), rule, oy, lg))
+    failure: InfeasibleError | None = None
+    for label, forb in subsets:
+        for rule in rules:
+            try:
+                oy, lg = _construct(
+                    oracle,
+                    spec,
+                    opening_cost,
+                    fixed_cost,
+                    counter,
+                    is_exist,
+                    is_must,
+                    forb,
+                    must_year,
+                    limits,
+                    lazy,
+                    rule,
+                )
+            except InfeasibleError as err:  # e.g. a quota minimum the subset cannot meet
+                failure = failure or err
+                continue
+            ev = evaluate(oracle, oy, spec, opening_cost, fixed_cost, discount=spec.objective == "npv")
+            counter[0] += int(ev["calls"])
+            candidates.append(
+                (float(ev["value"]), rule if label == "all" else f"{rule} on the seed sites", oy, lg)
+            )
+    if not candidates:
+        assert failure is not None
+        raise failure
     best, rule, open_year, last_gain = max(candidates, key=lambda c: c[0])
+    n_tried = len(rules) * len(subsets)
     method = (
         "greedy-marginal-npv"
         + ("-lazy" if lazy else "")
-        + (f"(best of {'/'.join(rules)}: {rule})" if len(rules) > 1 else "")
+        + (f"(best of {n_tried}: {rule})" if n_tried > 1 else "")
     )
     n_evals = spec.improve_evaluations
     if n_evals is None:
-        n_evals = int(np.clip(2_000_000 // max(1, n * spec.years), 50, 2000))
+        n_open = int(np.count_nonzero(open_year >= 0))
+        n_evals = int(np.clip(2_000_000 // max(1, n_open * spec.years), 50, 2000))
     if improve and spec.improve_seconds > 0 and n_evals > 0:
         open_year, best = _improve(
             oracle,
@@ -328,6 +374,7 @@ def schedule(
             is_must | is_exist,
             is_forb,
             last_gain,
+            limits,
             seed,
             counter,
             time.perf_counter() + spec.improve_seconds,
@@ -340,8 +387,16 @@ def schedule(
     ev0 = evaluate(oracle, base_year, spec, opening_cost, fixed_cost)
     counter[0] += int(ev["calls"]) + int(ev0["calls"])
     npv, npv0 = float(ev["value"]), float(ev0["value"])
-    bound = _bound(oracle, spec, opening_cost, fixed_cost, is_exist, is_forb, npv0, counter)
+    bound, how = _bound(
+        oracle, spec, opening_cost, fixed_cost, is_exist, is_forb, is_must, must_year, limits, npv0, counter
+    )
     gap = (bound - npv) / max(abs(npv), 1e-12) if np.isfinite(bound) else float("nan")
+    out_extra = dict(extra or {})
+    if seed_sites is not None:
+        seeded = _as_mask(seed_sites, n, ids_arr, "seed_sites") & (open_year == NEVER)
+        out_extra["seed_reason"] = _unopened_reasons(
+            oracle, spec, opening_cost, fixed_cost, open_year, np.flatnonzero(seeded), limits, counter
+        )
     return Schedule(
         ids=ids_arr,
         open_year=open_year,
@@ -355,11 +410,143 @@ def schedule(
         method=method,
         seconds=time.perf_counter() - t0,
         evaluations=int(counter[0]),
-        extra=dict(extra or {}),
+        extra=out_extra,
         oracle=oracle,
         must_year=np.where(is_must, must_year, 0),
         forbidden=is_forb,
+        bound_method=how,
     )
+
+
+class _Limits:
+    """Every limit a schedule keeps, and the open-set state the greedy updates.
+
+    Yearly limits: ``stores_per_year`` / ``min_stores_per_year``, ``budget_per_year``
+    (cumulative with ``carry_over``). Limits on the final open set (so on every year's,
+    as stores never close): ``max_new``, spacing conflicts, the quota rows' maximums;
+    the quota minimums are met by the last year.
+    """
+
+    def __init__(self, side, spec: RolloutSpec, opening_cost: np.ndarray, max_new: int | None, ids) -> None:
+        self.side, self.spec, self.cost, self.ids = side, spec, opening_cost, ids
+        self.Y = spec.years
+        self.hi, self.lo = spec.max_stores(), spec.min_stores()
+        self.blim, self.cumulative = spec.budget_limits()
+        self.max_new = int(max_new) if max_new is not None else 2**62
+        self.q_lo, self.q_hi = side.q_lo, side.q_hi
+        self.q_tol = 1e-9 * np.maximum(1.0, np.where(np.isfinite(self.q_hi), np.abs(self.q_hi), 1.0))
+        units = np.array(side.q_units, dtype=object) if side.q_units else np.zeros(0, dtype=object)
+        self.count_row = units == "stores"
+
+    # -- whole-schedule checks (the interchange)
+    def spend(self, o: np.ndarray) -> np.ndarray:
+        sel = o >= 1
+        return np.bincount(o[sel], weights=self.cost[sel], minlength=self.Y + 1)[1:]
+
+    def budget_ok(self, spend: np.ndarray) -> bool:
+        used = np.cumsum(spend) if self.cumulative else spend
+        return bool(
+            (
+                used <= self.blim + 1e-9 * np.maximum(1.0, np.where(np.isfinite(self.blim), self.blim, 1.0))
+            ).all()
+        )
+
+    def yearly_ok(self, o: np.ndarray) -> bool:
+        sel = o >= 1
+        cnt = np.bincount(o[sel], minlength=self.Y + 1)[1:]
+        return bool(
+            (cnt <= self.hi).all() and (cnt >= self.lo).all() and cnt.sum() <= self.max_new
+        ) and self.budget_ok(self.spend(o))
+
+    def rows(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        a, b = self.side.q_ptr[j], self.side.q_ptr[j + 1]
+        return self.side.q_row[a:b], self.side.q_val[a:b]
+
+    def neighbours(self, j: int) -> np.ndarray:
+        return self.side.conf_adj[self.side.conf_ptr[j] : self.side.conf_ptr[j + 1]]
+
+    def usage(self, o: np.ndarray) -> np.ndarray:
+        return self.side.quota_usage(np.flatnonzero(o >= 0))
+
+    def swap_ok(self, o: np.ndarray, use: np.ndarray, added: int, removed: int) -> bool:
+        """Final-set limits after opening ``added`` and closing ``removed`` (-1: none)."""
+        if added >= 0:
+            nb = self.neighbours(added)
+            if len(nb) and np.any((o[nb] >= 0) & (nb != removed)):
+                return False
+        if not len(use):
+            return True
+        new = use.copy()
+        if added >= 0:
+            r, v = self.rows(added)
+            np.add.at(new, r, v)
+        if removed >= 0:
+            r, v = self.rows(removed)
+            np.add.at(new, r, -v)
+        if np.any(new > self.q_hi + self.q_tol):
+            return False
+        lower = new < self.q_lo - self.q_tol
+        return not np.any(lower & (new < use - self.q_tol))  # never further below a minimum
+
+    def check_musts(self, is_exist: np.ndarray, is_must: np.ndarray) -> None:
+        fixed = np.flatnonzero(is_exist | is_must)
+        o = np.where(is_exist | is_must, 1, NEVER)
+        for j in fixed.tolist():
+            nb = self.neighbours(j)
+            clash = nb[(o[nb] >= 0) & (nb > j)]
+            if len(clash):
+                raise InfeasibleError(
+                    f"rollout: sites {self.ids[j]} and {self.ids[int(clash[0])]} must both be open "
+                    "but conflict (minimum spacing / one format per site)"
+                )
+        if int(is_must.sum()) > self.max_new:
+            raise InfeasibleError(
+                f"rollout: {int(is_must.sum())} sites must open but at most {self.max_new} new stores may"
+            )
+        use = self.usage(o)
+        over = np.flatnonzero(use > self.q_hi + self.q_tol)
+        if len(over):
+            k = int(over[0])
+            raise InfeasibleError(
+                f"rollout: the must-open sites need {use[k]:,.6g} of {self.side.q_names[k]} but at most "
+                f"{self.q_hi[k]:,.6g} is allowed"
+            )
+
+    # -- greedy state
+    def start(self, open_year: np.ndarray) -> None:
+        o = open_year
+        self.use = self.usage(o)
+        blocked = np.zeros(len(o), np.int64)
+        for j in np.flatnonzero(o >= 0).tolist():
+            blocked[self.neighbours(j)] += 1
+        self.blocked = blocked
+        self.n_new = int(np.count_nonzero(o >= 1))
+
+    def open(self, j: int) -> None:
+        r, v = self.rows(j)
+        np.add.at(self.use, r, v)
+        self.blocked[self.neighbours(j)] += 1
+        self.n_new += 1
+
+    def final_ok(self, j: int) -> bool:
+        """May ``j`` open on top of the current open set (spacing, quota maximums, total)?"""
+        if self.blocked[j] or self.n_new >= self.max_new:
+            return False
+        r, v = self.rows(j)
+        return not len(r) or bool(np.all(self.use[r] + v <= self.q_hi[r] + self.q_tol[r]))
+
+    def deficit(self) -> np.ndarray:
+        return np.maximum(self.q_lo - self.use, 0.0) * (self.q_lo > self.q_tol)
+
+    def helps(self, j: int, deficit: np.ndarray) -> bool:
+        r, _ = self.rows(j)
+        return bool(len(r)) and bool(np.any(deficit[r] > self.q_tol[r]))
+
+    def stores_needed(self, deficit: np.ndarray) -> int:
+        """Stores the unmet count minimums still need (summed over rows: a safe reserve)."""
+        if not len(deficit):
+            return 0
+        return int(np.ceil(deficit[self.count_row].sum() - 1e-9))
 
 
 def _construct(
@@ -367,31 +554,31 @@ def _construct(
     spec,
     opening_cost,
     fixed_cost,
-    disc,
     counter,
     is_exist,
     is_must,
     is_forb,
     must_year,
-    hi,
-    lo,
-    budget,
+    limits: _Limits,
     lazy,
     rule,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Year-by-year greedy (see :func:`schedule`); ``rule`` ``"gain"`` ranks candidates by
     marginal value, ``"ratio"`` by marginal value per unit of opening cost."""
     n, Y = len(opening_cost), spec.years
+    hi, lo = limits.hi, limits.lo
+    blim, cumulative = limits.blim, limits.cumulative
     cost_key = np.maximum(opening_cost, 1e-9 * max(1.0, float(opening_cost.max(initial=0.0))))
 
     def key(g: np.ndarray, j: np.ndarray) -> np.ndarray:
         return g / cost_key[j] if rule == "ratio" else g
 
-    ctx = _GreedyContext(oracle, spec, opening_cost, fixed_cost, disc, counter=counter)
+    ctx = _GreedyContext(oracle, spec, opening_cost, fixed_cost, counter=counter)
     batch = 16 if hasattr(oracle, "gains") else 1
     open_year = np.full(n, NEVER, np.int64)
     open_year[is_exist] = 0
     last_gain = np.full(n, -np.inf)
+    spent_before = 0.0
     for y in range(1, Y + 1):
         musts = np.flatnonzero(is_must & (must_year == y))
         if len(musts) > hi[y - 1]:
@@ -400,16 +587,21 @@ def _construct(
                 "sites must open that year"
             )
         spent = float(opening_cost[musts].sum())
-        if spent > budget[y - 1] * (1 + 1e-12):
+        avail = float(blim[y - 1]) - (spent_before if cumulative else 0.0)
+        tol = 1e-9 * max(1.0, avail if np.isfinite(avail) else 1.0)
+        if spent > avail + tol:
             raise InfeasibleError(
-                f"rollout.budget_per_year: year {y} budget {budget[y - 1]:,.0f} is below the "
+                f"rollout.budget_per_year: year {y} budget {avail:,.0f}"
+                f"{' (carry-over included)' if cumulative else ''} is below the "
                 f"{spent:,.0f} opening cost of its must-open sites"
             )
         open_year[musts] = y
         count = len(musts)
+        limits.start(open_year)
         free = np.flatnonzero((open_year == NEVER) & ~is_forb & ~is_must)
+        free = free[limits.blocked[free] == 0]
         ctx.start(y, open_year)
-        if count >= hi[y - 1]:
+        if count >= hi[y - 1] or limits.n_new >= limits.max_new:
             free = free[:0]
         gains = ctx.gain(free) if len(free) else np.zeros(0)
         if y == 1:
@@ -417,10 +609,22 @@ def _construct(
         heap = [(-float(kv), int(j)) for kv, j in zip(key(gains, free), free, strict=True)]
         heapq.heapify(heap)
         fresh = {int(j) for j in free}  # evaluated on the current state
-        while heap and count < hi[y - 1]:
+        # slots left for the quota minimums: this year's and the later years'
+        later = int(np.minimum(hi[y:], 2**40).sum())
+        deficit = limits.deficit()
+        need = limits.stores_needed(deficit)
+        while heap and count < hi[y - 1] and limits.n_new < limits.max_new:
             neg, j = heap[0]
-            if opening_cost[j] > budget[y - 1] - spent + 1e-9 * max(1.0, budget[y - 1]):
+            if not limits.final_ok(j):
+                heapq.heappop(heap)  # spacing or a quota maximum: never again
+                continue
+            if opening_cost[j] > avail - spent + tol:
                 heapq.heappop(heap)  # does not fit this year's remaining budget
+                continue
+            slots = min(hi[y - 1] - count + later, limits.max_new - limits.n_new)
+            forced = deficit.any() and (need >= slots or (y == Y and -neg <= 0))
+            if forced and not limits.helps(j, deficit):
+                heapq.heappop(heap)  # the slots left are needed for a quota minimum
                 continue
             if j not in fresh:
                 if lazy:
@@ -443,38 +647,50 @@ def _construct(
                     heapq.heapify(heap)
                     fresh = {int(k) for k in rest}
                 continue
-            if -neg <= 0 and count >= lo[y - 1]:
+            if -neg <= 0 and count >= lo[y - 1] and not forced:
                 break
             heapq.heappop(heap)
             open_year[j] = y
             spent += float(opening_cost[j])
             count += 1
             last_gain[j] = max(last_gain[j], -neg * (cost_key[j] if rule == "ratio" else 1.0))
+            limits.open(j)
+            deficit = limits.deficit()
+            need = limits.stores_needed(deficit)
             ctx.start(y, open_year)
             fresh = set()
         if count < lo[y - 1]:
             raise InfeasibleError(
                 f"rollout.min_stores_per_year: year {y} needs {lo[y - 1]} new stores but only {count} "
-                f"fit the remaining sites and the budget {budget[y - 1]:,.0f}"
+                f"fit the remaining sites, the limits and the budget {avail:,.0f}"
             )
-
+        spent_before += spent
+    deficit = limits.deficit()
+    if deficit.any():
+        k = int(np.argmax(deficit > 0))
+        raise InfeasibleError(
+            f"rollout: {limits.side.q_names[k]} needs at least {limits.q_lo[k]:,.6g} but the yearly "
+            f"limits let the schedule reach only {limits.use[k]:,.6g}"
+        )
     return open_year, last_gain
 
 
 class _GreedyContext:
     """State of the year-by-year greedy: open stores and their weights seen from year ``y``."""
 
-    def __init__(self, oracle, spec, opening_cost, fixed_cost, disc, counter) -> None:
-        self.oracle, self.spec, self.disc, self.counter = oracle, spec, disc, counter
+    def __init__(self, oracle, spec, opening_cost, fixed_cost, counter) -> None:
+        self.oracle, self.spec, self.counter = oracle, spec, counter
+        self.H = spec.horizon
+        self.disc = spec.discount(self.H) if spec.objective == "npv" else np.ones(self.H)
+        self.vw = spec.value_weights(self.H)
         self.opening_cost, self.fixed_cost = opening_cost, fixed_cost
-        self.H = len(disc)
 
     def weights(self, y: int, o: np.ndarray) -> np.ndarray:
-        """``m sum_{t>=y} d_t rho(t)`` for stores opened in years ``o``."""
+        """``m sum_{t>=y} w_t rho(t)`` for stores opened in years ``o``."""
         o = np.asarray(o, np.int64)
         years, inv = np.unique(o, return_inverse=True)  # the weight depends on the year only
         rho = ramp_matrix(years, self.spec, self.H)
-        return (self.spec.gross_margin * (rho[:, y - 1 :] @ self.disc[y - 1 :]))[inv.reshape(-1)]
+        return (self.spec.gross_margin * (rho[:, y - 1 :] @ self.vw[y - 1 :]))[inv.reshape(-1)]
 
     def start(self, y: int, open_year: np.ndarray) -> None:
         self.y = y
@@ -485,35 +701,174 @@ class _GreedyContext:
     def gain(self, cand: np.ndarray) -> np.ndarray:
         """Marginal value of opening each of ``cand`` in year ``y`` (currency)."""
         own, delta = _gains(self.oracle, self.open, self.w, cand, self.counter)
-        y, d = self.y, self.disc
-        cost = self.fixed_cost[cand] * d[y - 1 :].sum() + self.opening_cost[cand] * d[y - 1]
+        y = self.y
+        cost = self.fixed_cost[cand] * self.vw[y - 1 :].sum() + self.opening_cost[cand] * self.disc[y - 1]
         return self.w_new * own + delta - cost
 
 
-def _bound(oracle, spec, opening_cost, fixed_cost, is_exist, is_forb, npv0, counter) -> float:
-    """Submodular upper bound (see :func:`schedule`); NaN unless the discount is NPV."""
+def _unopened_reasons(oracle, spec, opening_cost, fixed_cost, open_year, sites, limits, counter) -> dict:
+    """Why each of ``sites`` (unopened) is not in the schedule, by id: a spacing or
+    one-format conflict with an opened store, a quota at its maximum, the total store
+    limit, or its marginal NPV if it were added in the last year (one ``gains`` call)."""
+    out: dict[str, str] = {}
+    if not len(sites):
+        return out
+    Y = spec.years
+    limits.start(open_year)
+    ctx = _GreedyContext(oracle, spec, opening_cost, fixed_cost, counter=counter)
+    ctx.start(Y, open_year)
+    gain = ctx.gain(np.asarray(sites, np.int64))
+    ids = limits.ids
+    for j, g in zip(np.asarray(sites).tolist(), gain.tolist(), strict=True):
+        nb = limits.neighbours(j)
+        nb = nb[open_year[nb] >= 0]
+        r, v = limits.rows(j)
+        full = r[limits.use[r] + v > limits.q_hi[r] + limits.q_tol[r]] if len(r) else r
+        if len(nb):
+            out[str(ids[j])] = (
+                f"conflicts with store {ids[int(nb[0])]} opened in year {int(open_year[nb[0]])} "
+                "(minimum spacing / one format per site)"
+            )
+        elif len(full):
+            out[str(ids[j])] = f"{limits.side.q_names[int(full[0])]} is at its maximum"
+        elif limits.n_new >= limits.max_new:
+            out[str(ids[j])] = f"the {limits.max_new:,} stores allowed in total are used by higher-NPV sites"
+        elif g <= 0:
+            out[str(ids[j])] = f"opening it would lower the NPV (marginal NPV {g:,.0f} if added in year {Y})"
+        else:
+            out[str(ids[j])] = (
+                "the yearly store caps and budgets are used by sites with a higher NPV "
+                f"(marginal NPV {g:,.0f} if added in year {Y})"
+            )
+    return out
+
+
+def _bound(
+    oracle,
+    spec,
+    opening_cost,
+    fixed_cost,
+    is_exist,
+    is_forb,
+    is_must,
+    must_year,
+    limits: _Limits,
+    npv0,
+    counter,
+) -> tuple[float, str]:
+    """Upper bound on the NPV (see :func:`schedule`) and how it was obtained; NaN unless
+    the objective is the NPV."""
     if spec.objective != "npv":
-        return float("nan")
+        return float("nan"), ""
     H, Y = spec.horizon, spec.years
     disc = spec.discount(H)
+    vw = spec.value_weights(H)
     base = np.flatnonzero(is_exist)
-    cand = np.flatnonzero(~is_exist & ~is_forb)
+    blocked = np.zeros(len(opening_cost), bool)
+    for j in base.tolist():
+        blocked[limits.neighbours(j)] = True
+    cand = np.flatnonzero(~is_exist & ~is_forb & (~blocked | is_must))
     if len(cand) == 0:
-        return npv0
-    own, _ = _gains(oracle, base, np.zeros(len(base)), cand, counter)
-    best = np.full(len(cand), -np.inf)
-    for y in range(1, Y + 1):
-        w = spec.gross_margin * disc[y - 1 :].sum()  # instant ramp: upper bound of the ramped value
-        g = w * own - fixed_cost[cand] * disc[y - 1 :].sum() - opening_cost[cand] * disc[y - 1]
-        best = np.maximum(best, g)
+        return npv0, "no candidates"
+    # single-store gain next to the existing stores, their lost revenue included
+    own, delta = _gains(oracle, base, np.ones(len(base)), cand, counter)
+    total = np.maximum(own + delta, 0.0)  # own revenue + the change of the existing stores' revenue
+    tail = np.array([vw[y - 1 :].sum() for y in range(1, Y + 1)])
+    g = (
+        spec.gross_margin * total[:, None] * tail[None, :]
+        - fixed_cost[cand][:, None] * tail[None, :]
+        - opening_cost[cand][:, None] * disc[:Y][None, :]
+    )
+    best = g.max(axis=1)
     pos = np.sort(best[best > 0])[::-1]
-    k = int(min(np.minimum(spec.max_stores(), len(cand)).sum(), len(pos)))
+    k = int(min(np.minimum(limits.hi, len(cand)).sum(), len(pos), limits.max_new))
     budgets = spec.budgets()
     if np.isfinite(budgets).all():
         cheap = np.sort(opening_cost[cand])
         fit = int(np.searchsorted(np.cumsum(cheap), budgets.sum() * (1 + 1e-12), side="right"))
         k = min(k, fit)
-    return float(npv0 + pos[:k].sum())
+    simple = float(npv0 + pos[:k].sum())
+    try:
+        lp = _lp_bound(g, cand, opening_cost, is_must, must_year, limits)
+    except Exception:  # noqa: BLE001 - the simple bound stays valid
+        lp = None
+    if lp is None or not npv0 + lp < simple:
+        return simple, "largest single-store gains"
+    return float(npv0 + lp), "LP over (site, year) single-store gains"
+
+
+def _lp_bound(g, cand, opening_cost, is_must, must_year, limits: _Limits) -> float | None:
+    """LP relaxation over ``x[c, y]`` (see :func:`schedule`); None when not solved."""
+    from ..solvers.builder import MipBuilder
+
+    Y = g.shape[1]
+    must = is_must[cand]
+    keep = must | (g.max(axis=1) > 0)
+    cand, g, must = cand[keep], g[keep], must[keep]
+    m = len(cand)
+    if m == 0:
+        return 0.0
+    b = MipBuilder()
+    lo = np.zeros((m, Y))
+    hi = np.ones((m, Y))
+    mi = np.flatnonzero(must)
+    hi[mi, :] = 0.0
+    hi[mi, must_year[cand[mi]] - 1] = 1.0
+    lo[mi, must_year[cand[mi]] - 1] = 1.0
+    hi[~must] = np.where(g[~must] > 0, 1.0, 0.0)
+    col = b.add_columns(g.reshape(-1), lo.reshape(-1), hi.reshape(-1))  # x[c, y] at c * Y + y
+    cy = col.reshape(m, Y)
+    rows_c = np.repeat(np.arange(m), Y)
+    b.add_rows(rows_c, cy.reshape(-1), np.ones(m * Y), -np.inf, 1.0, m)  # one year per site
+    yr = np.tile(np.arange(Y), m)
+    cap = np.where(limits.hi >= 2**40, np.inf, limits.hi).astype(np.float64)
+    b.add_rows(yr, cy.reshape(-1), np.ones(m * Y), -np.inf, cap, Y)
+    cost = np.repeat(opening_cost[cand], Y)
+    if np.isfinite(limits.blim).any():
+        if limits.cumulative:  # spend to year t <= budgets to year t
+            r = np.concatenate([np.full(m * (t + 1), t) for t in range(Y)])
+            cc = np.concatenate([cy[:, : t + 1].reshape(-1) for t in range(Y)])
+            vv = np.concatenate([np.repeat(opening_cost[cand], t + 1) for t in range(Y)])
+            b.add_rows(r, cc, vv, -np.inf, limits.blim, Y)
+        else:
+            b.add_rows(yr, cy.reshape(-1), cost, -np.inf, limits.blim, Y)
+    if limits.max_new < 2**40:
+        b.add_rows(
+            np.zeros(m * Y, np.int64), cy.reshape(-1), np.ones(m * Y), -np.inf, float(limits.max_new), 1
+        )
+    side = limits.side
+    pos = np.full(len(is_must), -1, np.int64)
+    pos[cand] = np.arange(m)
+    if side.has_quotas:
+        qm = side.quota_matrix().tocsc()[:, cand].tocoo()
+        fin = np.isfinite(side.q_hi)
+        sel = fin[qm.row]
+        if sel.any():
+            rr, cc, vv = qm.row[sel], qm.col[sel], qm.data[sel]
+            ren = np.full(len(fin), -1, np.int64)
+            ren[np.flatnonzero(fin)] = np.arange(int(fin.sum()))
+            b.add_rows(
+                np.repeat(ren[rr], Y),
+                cy[cc].reshape(-1),
+                np.repeat(vv, Y),
+                -np.inf,
+                side.q_hi[fin],
+                int(fin.sum()),
+            )
+    if side.has_conflicts:
+        pr = side.conflicts
+        pa, pb = pos[pr[:, 0]], pos[pr[:, 1]]
+        both = (pa >= 0) & (pb >= 0)
+        pa, pb = pa[both], pb[both]
+        k = len(pa)
+        if k:
+            rr = np.repeat(np.arange(k), 2 * Y)
+            cc = np.concatenate([cy[pa], cy[pb]], axis=1).reshape(-1)
+            b.add_rows(rr, cc, np.ones(2 * Y * k), -np.inf, 1.0, k)
+    status, x, obj, _, _ = b.solve(maximise=True, time_limit=30.0)
+    if status != "optimal" or x is None:
+        return None
+    return float(obj) + 1e-7 * max(1.0, abs(float(obj)))
 
 
 def _improve(
@@ -526,24 +881,19 @@ def _improve(
     fixed_mask,
     is_forb,
     last_gain,
+    limits: _Limits,
     seed,
     counter,
     deadline,
     n_evals,
 ) -> tuple[np.ndarray, float]:
-    """First-improvement local search on the exact schedule value (see :func:`schedule`)."""
+    """First-improvement interchange on the exact schedule value (see :func:`schedule`)."""
     budget_left = [n_evals]
     rng = np.random.default_rng(seed)
     Y = spec.years
-    hi, lo, budget = spec.max_stores(), spec.min_stores(), spec.budgets()
     o = open_year.copy()
+    use = limits.usage(o)
     discount = spec.objective == "npv"
-
-    def feasible(x: np.ndarray) -> bool:
-        sel = x >= 1
-        cnt = np.bincount(x[sel], minlength=Y + 1)[1:]
-        cap = np.bincount(x[sel], weights=opening_cost[sel], minlength=Y + 1)[1:]
-        return bool((cnt <= hi).all() and (cnt >= lo).all() and (cap <= budget * (1 + 1e-12) + 1e-9).all())
 
     def value(x: np.ndarray) -> float:
         ev = evaluate(oracle, x, spec, opening_cost, fixed_cost, discount=discount)
@@ -571,6 +921,9 @@ def _improve(
             for c in closed.tolist():
                 moves.append((j, NEVER, c, oj))
             moves.append((j, NEVER, -1, 0))
+        for c in closed.tolist():
+            for y in range(1, Y + 1):
+                moves.append((c, y, -1, 0))
         rng.shuffle(moves)
         for j, yj, k, yk in moves:
             if time.perf_counter() >= deadline or budget_left[0] <= 0:
@@ -579,10 +932,16 @@ def _improve(
             x[j] = yj
             if k >= 0:
                 x[k] = yk
-            if not feasible(x):
+            if not limits.yearly_ok(x):
+                continue
+            # the open set changes when a closed site opens or an open one closes
+            added = j if o[j] == NEVER and yj != NEVER else (k if k >= 0 and o[k] == NEVER else -1)
+            removed = j if yj == NEVER and o[j] != NEVER else -1
+            if (added >= 0 or removed >= 0) and not limits.swap_ok(o, use, added, removed):
                 continue
             v = value(x)
             if v > best + 1e-9 * max(1.0, abs(best)):
                 o, best, improved = x, v, True
+                use = limits.usage(o)
                 break
     return o, best

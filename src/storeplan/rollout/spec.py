@@ -86,6 +86,24 @@ class RolloutSpec(BaseModel):
     improve_seconds : float
         Safety time limit of the swap improvement, seconds (results depend on the machine
         only when it binds).
+    universe : {"auto", "candidates", "plan"}
+        Which sites the schedule may open. ``"candidates"``: every candidate site of the
+        scenario (the *joint* rollout: sites and years are chosen together, and the
+        stores it opens become the plan); ``"plan"``: only the stores of the single-year
+        plan (the schedule sequences them). ``"auto"`` (default): ``"candidates"`` for
+        the ``revenue`` objective (whose value the NPV extends), ``"plan"`` for the
+        distance and coverage objectives.
+    carry_over : bool
+        Unspent opening budget of a year is added to the next year's
+        ``budget_per_year`` (default false: a year's budget is lost when unspent).
+    terminal_value : bool
+        Add a terminal value to the NPV: the last horizon year's running cash flow
+        (``margin x sales - fixed costs``) as a growing perpetuity,
+        ``CF_H (1 + g) / (r - g)``, discounted from the end of year ``H`` (default
+        false: no value after the horizon). Needs ``discount_rate > terminal_growth``;
+        ignored by ``objective = "net_revenue"``.
+    terminal_growth : float
+        Yearly growth ``g`` of the terminal perpetuity (default 0).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -106,6 +124,10 @@ class RolloutSpec(BaseModel):
     must_open_year: dict[str, int] = Field(default_factory=dict)
     improve_evaluations: int | None = Field(None, ge=0)
     improve_seconds: float = Field(60.0, ge=0.0)
+    universe: Literal["auto", "candidates", "plan"] = "auto"
+    carry_over: bool = False
+    terminal_value: bool = False
+    terminal_growth: float = Field(0.0, ge=-0.5, le=0.5)
 
     @model_validator(mode="after")
     def _check(self) -> RolloutSpec:
@@ -122,6 +144,11 @@ class RolloutSpec(BaseModel):
                     raise ValueError(f"year {t}: min_stores_per_year {a} > stores_per_year {b}")
         if self.horizon_years is not None and self.horizon_years < y:
             raise ValueError(f"horizon_years {self.horizon_years} < years {y}")
+        if self.terminal_value and self.objective == "npv" and self.discount_rate <= self.terminal_growth:
+            raise ValueError(
+                f"terminal_value needs discount_rate ({self.discount_rate}) > terminal_growth "
+                f"({self.terminal_growth})"
+            )
         self.targets()  # raises ValueError on a bad year or value
         for sid, yr in self.must_open_year.items():
             if not 1 <= yr <= y:
@@ -182,6 +209,29 @@ class RolloutSpec(BaseModel):
         """End-of-year discount factors ``(1 + r) ** -t`` for ``t = 1..horizon``."""
         h = self.horizon if horizon is None else horizon
         return (1.0 + self.discount_rate) ** -np.arange(1, h + 1, dtype=np.float64)
+
+    def terminal_factor(self) -> float:
+        """Terminal value as a multiple of the last horizon year's running cash flow,
+        ``(1 + g) / (r - g)`` (0 without ``terminal_value`` or for ``net_revenue``)."""
+        if not self.terminal_value or self.objective != "npv":
+            return 0.0
+        g = self.terminal_growth
+        return (1.0 + g) / (self.discount_rate - g)
+
+    def value_weights(self, horizon: int | None = None) -> np.ndarray:
+        """Weight of each year's running cash flow (``margin x sales - fixed costs``) in
+        the schedule's value: the discount factor (1 for ``net_revenue``), the last year's
+        raised by the terminal value (:meth:`terminal_factor`)."""
+        h = self.horizon if horizon is None else horizon
+        w = self.discount(h) if self.objective == "npv" else np.ones(h)
+        w[-1] *= 1.0 + self.terminal_factor()
+        return w
+
+    def budget_limits(self) -> tuple[np.ndarray, bool]:
+        """``(limits, cumulative)``: the yearly budgets, and whether they bind on the
+        cumulative spend (``carry_over``: spend to year ``t`` <= budgets to year ``t``)."""
+        b = self.budgets()
+        return (np.cumsum(b), True) if self.carry_over else (b, False)
 
     def year_labels(self, horizon: int | None = None) -> np.ndarray:
         """Year labels ``1..H`` or calendar years when ``start_year`` is set."""

@@ -102,6 +102,7 @@ def coverage(
     capacity=None,
     fill_must_open: bool = False,
     fill_tolerance: float = 0.0,
+    demand=None,
 ) -> Solution:
     """Open ``p`` sites maximising the weight of clients within ``radius``.
 
@@ -126,6 +127,9 @@ def coverage(
         ``fulfill_predefined_fac``), up to ``fill_tolerance``.
     fill_tolerance : float
         Share of a must-open site's capacity that may stay unused, in [0, 1).
+    demand : array-like, shape (n_clients,), optional
+        What a client uses of a site's ``capacity`` (same unit; default ``weights``,
+        e.g. yearly spending in currency against a sales capacity).
 
     Returns
     -------
@@ -165,7 +169,7 @@ def coverage(
             indices,
             vals,
             w,
-            w,
+            w if demand is None else np.asarray(demand, dtype=np.float64),
             site_array(capacity, m_, "capacity", allow_inf=True),
             side,
             kmin,
