@@ -177,7 +177,7 @@ def check_saved_plan(out: Path, *, report: bool = True) -> None:
         left = ro[ro["status"] == "not opened"]
         if "reason" in ro.columns:
             outside = left[~left["id"].isin(set(stores["id"]))]
-            assert outside["reason"].fillna("").str.len().gt(0).all()
+            assert outside["reason"].fillna("").astype(str).str.len().gt(0).all()
             assert opened_ids == set(stores["id"])  # the joint rollout's stores are the plan
         else:
             assert set(left["id"]) <= set(stores["id"])

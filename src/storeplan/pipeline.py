@@ -1101,7 +1101,7 @@ def _joint_rollout(
         cost,
         problem.fixed_cost,
         spec,
-        ids=ids,
+        ids=ids.tolist(),
         existing=exist,
         constraints=problem.constraints,
         max_new=problem.stores,

@@ -339,7 +339,11 @@ def _summary(plan: Any) -> str:
         sched = getattr(plan, "schedule", None)
         oy = getattr(sched, "open_year", None)
         if oy is not None:
+            # the plan's stores only (a joint rollout also lists single-year sites it left out)
+            ids = getattr(sched, "ids", None)
             oy = np.asarray(oy)
+            if ids is not None and len(ids) == len(oy):
+                oy = oy[np.isin(np.asarray(ids).astype(str), plan.stores["id"].astype(str).to_numpy())]
             n_open, n_never = int((oy > 0).sum()), int((oy < 0).sum())
             if n_never:
                 text += (

@@ -732,7 +732,10 @@ def _unopened_reasons(oracle, spec, opening_cost, fixed_cost, open_year, sites, 
         elif len(full):
             out[str(ids[j])] = f"{limits.side.q_names[int(full[0])]} is at its maximum"
         elif limits.n_new >= limits.max_new:
-            out[str(ids[j])] = f"the {limits.max_new:,} stores allowed in total are used by higher-NPV sites"
+            out[str(ids[j])] = (
+                f"the {limits.max_new:,} new stores allowed in total went to sites with a higher NPV "
+                f"(marginal NPV {g:,.0f} if added in year {Y})"
+            )
         elif g <= 0:
             out[str(ids[j])] = f"opening it would lower the NPV (marginal NPV {g:,.0f} if added in year {Y})"
         else:
