@@ -470,7 +470,8 @@ def _load_rollout(d: Path, stores: pd.DataFrame) -> tuple[Schedule, Forecast]:
     if "region" in rows:
         extra["region"] = rows["region"].astype(object).where(rows["region"].notna(), None).to_numpy()
     if "reason" in rows:  # why a site is not opened (joint rollout)
-        extra["reason"] = rows["reason"].fillna("").astype(str).to_numpy(dtype=object)
+        reason = rows["reason"].astype(object)
+        extra["reason"] = reason.where(reason.notna(), "").astype(str).to_numpy(dtype=object)
     schedule = Schedule(
         ids=rows["id"].astype(str).to_numpy(dtype=object),
         open_year=rows["open_year"].to_numpy(np.int64),
