@@ -479,12 +479,19 @@ def unopened_table(plan: Any) -> Table:
     rows = rows.sort_values(["reason_code", "npv_if_opened"], ascending=[True, False], kind="stable")
     rows = rows.reset_index(drop=True)
     counts = rows["reason_code"].value_counts()
+    in_plan = set(ids) & set(plan.stores["id"].astype(str))
+    whose = (
+        "of the planned new stores"
+        if in_plan
+        else "sites of the single-year plan (the joint rollout chose other sites for their "
+        "NPV over the rollout years; the plan is the set of stores it opens)"
+    )
     return Table(
         "unopened",
         cols,
         rows,
         note=(
-            f"{len(rows):,} of the planned new stores are not opened within the rollout "
+            f"{len(rows):,} {whose} are not opened within the rollout "
             "years. NPV if opened: the NPV this store adds if opened in its best year with "
             "room, from its marginal revenue (cannibalisation included), the gross margin, "
             "ramp-up, fixed cost and opening cost. The same reasons are in rollout.csv "
