@@ -438,6 +438,8 @@ def _save_rollout(schedule: Schedule, fc: Forecast, out: Path, revenue: dict[str
             "bound_method": schedule.bound_method,
             "seconds": schedule.seconds,
             "evaluations": schedule.evaluations,
+            # the universe's order (rollout.csv is sorted by opening year)
+            "ids": [str(x) for x in schedule.ids],
             "must_year": None if schedule.must_year is None else [int(x) for x in schedule.must_year],
             "forbidden": None if schedule.forbidden is None else [bool(x) for x in schedule.forbidden],
         },
@@ -466,6 +468,9 @@ def _load_rollout(d: Path, stores: pd.DataFrame) -> tuple[Schedule, Forecast]:
     if set(rows["id"]) == set(ids) and len(rows) == len(ids):
         rows = rows.set_index("id").loc[ids.to_numpy()].reset_index()
     s = info["schedule"]
+    order = s.get("ids")
+    if order is not None and len(order) == len(rows) and set(order) == set(rows["id"]):
+        rows = rows.set_index("id").loc[list(order)].reset_index()
     extra: dict[str, Any] = {}
     if "region" in rows:
         extra["region"] = rows["region"].astype(object).where(rows["region"].notna(), None).to_numpy()
