@@ -351,3 +351,37 @@ def test_joint_rollout_refuses_capacity():
     )
     with pytest.raises(UnsupportedConstraintError, match="joint rollout"):
         solve(scn)
+
+
+def test_joint_rollout_that_opens_no_store_keeps_the_single_year_plan():
+    """Yearly caps of zero: the joint rollout opens nothing, so the single-year plan is
+    kept and sequenced, every store 'not opened' (found by the validate => run property)."""
+    import warnings
+
+    import pandas as pd
+
+    from storeplan import Scenario, solve
+
+    areas = pd.DataFrame(
+        {
+            "id": ["a0", "a1", "a2"],
+            "lon": [0.0, 0.0, 0.0],
+            "lat": [0.0, 0.0, 0.0],
+            "population": [0.0, 0.0, 1.0],
+            "region": ["w"] * 3,
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scn = Scenario.from_frames(
+            areas,
+            objective={"kind": "revenue", "stores": 1, "radius_km": 5.0},
+            rollout={"years": 2, "stores_per_year": [0, 0]},
+            options={"time_limit": 2},
+        )
+        plan = solve(scn)
+    assert plan.metrics.n_stores == 1
+    assert plan.schedule is not None
+    frame = plan.schedule.to_frame()
+    assert list(frame["status"]) == ["not opened"]
+    assert set(frame["id"]) == set(plan.stores["id"].astype(str))

@@ -287,7 +287,8 @@ def solve(
         if initial is not None and start is not None and start.time_limit is not None:
             jspec = jspec.model_copy(update={"improve_seconds": min(jspec.improve_seconds, start.time_limit)})
         joint = _joint_rollout(problem, adapter, market, sol, jspec)
-        sol = joint.solution
+        if joint is not None:  # None: no store opens at all; the single-year plan is sequenced
+            sol = joint.solution
 
     # ---------------------------------------------------------------- evaluate
     report("evaluate", 0.0)
@@ -1082,7 +1083,7 @@ class _Joint:
 
 def _joint_rollout(
     problem: Problem, adapter: registry.Objective, market: Market, sol: Solution, spec: RolloutSpec
-) -> _Joint:
+) -> _Joint | None:
     """Schedule every candidate column over the rollout years (the single-year solution
     ``sol`` as the seed) under every constraint of ``problem``; return the schedule and
     the :class:`Solution` of the stores it opens (same bound: a feasible set of the same
@@ -1110,6 +1111,11 @@ def _joint_rollout(
         extra={"region": problem.col_region.astype(object)},
     )
     opened = np.flatnonzero(sched.open_year >= 1)
+    if len(opened) == 0 and not exist.any():
+        # a plan of no store cannot be evaluated: keep the single-year plan, whose
+        # sequenced rollout then says per store why it is not opened (cap, budget, NPV)
+        log.info("rollout: the joint rollout opens no store; sequencing the single-year plan")
+        return None
     same = np.array_equal(opened, single)
     if same:
         new_sol = sol
