@@ -380,9 +380,7 @@ def channel_accounts(market: Market, new_sites: npt.ArrayLike | None) -> tuple[C
     credited = (s1.nearest >= 0) & is_new[np.maximum(s1.nearest, 0)]
     adds = np.bincount(s1.nearest[credited], weights=d_adds[credited], minlength=n)
     # leave-one-out offline capture (as the fixed-transfer model)
-    den_wo = den1[i_sel] - u
-    s_wo = np.where(den_wo > 0, (own_u[i_sel] - u) / np.where(den_wo > 0, den_wo, 1.0), 0.0)
-    marginal = np.bincount(j_sel, weights=M[i_sel] * (S1[i_sel] - s_wo), minlength=n)
+    marginal = leave_one_out_gain(den1[i_sel], own_u[i_sel], u, M[i_sel], S1[i_sel], j_sel, n)
     new_stores = pd.DataFrame(
         {
             "id": market.store_ids[idx],
@@ -398,15 +396,7 @@ def channel_accounts(market: Market, new_sites: npt.ArrayLike | None) -> tuple[C
     ex = np.flatnonzero(market.kind == EXISTING)
     rev_before = before_sh.store_sum(w0)
     rev_after = after_sh.store_sum(w1)
-    existing = pd.DataFrame(
-        {
-            "id": market.store_ids[ex],
-            "index": ex,
-            "baseline_revenue": rev_before[ex],
-            "revenue": rev_after[ex],
-            "taken_by_new_stores": rev_before[ex] - rev_after[ex],
-        }
-    )
+    existing = existing_store_table(market.store_ids, ex, rev_before, rev_after)
     sh0, sh1 = s0.shares(), s1.shares()
     areas = pd.DataFrame(
         {
@@ -583,3 +573,42 @@ def calibrate_channel(
         n_areas = int(ok.sum())
         p0 = p0.model_copy(update={"halo": float(h)})
     return ChannelFit(p0, sales_r2, online_r2, n_obs, n_areas, table, success)
+
+
+def leave_one_out_gain(
+    den: npt.NDArray[np.float64],
+    own_u: npt.NDArray[np.float64],
+    u: npt.NDArray[np.float64],
+    spend: npt.NDArray[np.float64],
+    share_after: npt.NDArray[np.float64],
+    j: npt.NDArray[np.int64],
+    n: int,
+) -> npt.NDArray[np.float64]:
+    """Per store (length ``n``), currency per year: our offline capture lost if this store
+    alone closed. For each stored pair (area row, store ``j``) with utility ``u``: our share
+    after the plan ``share_after`` minus our share without the store,
+    ``(own_u - u) / (den - u)``, times the area's offline spending ``spend`` (all three
+    indexed by the pair's area)."""
+    den_wo = den - u
+    s_wo = np.where(den_wo > 0, (own_u - u) / np.where(den_wo > 0, den_wo, 1.0), 0.0)
+    gain = np.bincount(j, weights=spend * (share_after - s_wo), minlength=n)
+    return gain.astype(np.float64, copy=False)  # weighted: already float64
+
+
+def existing_store_table(
+    ids: npt.NDArray[np.object_],
+    ex: npt.NDArray[np.int64],
+    rev_before: npt.NDArray[np.float64],
+    rev_after: npt.NDArray[np.float64],
+) -> pd.DataFrame:
+    """Our existing stores (indices ``ex``): revenue before and after the new stores, and
+    what the new stores take from each (currency per year)."""
+    return pd.DataFrame(
+        {
+            "id": ids[ex],
+            "index": ex,
+            "baseline_revenue": rev_before[ex],
+            "revenue": rev_after[ex],
+            "taken_by_new_stores": rev_before[ex] - rev_after[ex],
+        }
+    )

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..demand import DemandParams, brand_affinity, offline_spending, online_revenue
 from ..errors import InputError, MissingColumnError, UnknownOptionError
 from ..geo import Network
-from .channel import ChannelParams
+from .channel import ChannelParams, existing_store_table, leave_one_out_gain
 
 __all__ = [
     "CANDIDATE",
@@ -762,9 +762,7 @@ def cannibalisation(market: Market, new_sites: npt.ArrayLike) -> Cannibalisation
     from_exist = np.bincount(j_sel, weights=frac * d_exist[i_sel], minlength=n)
     revenue = np.bincount(j_sel, weights=w[i_sel] * u / safe[i_sel], minlength=n)
     # leave-one-out: our share without store j alone
-    den_wo = den[i_sel] - u
-    s_wo = np.where(den_wo > 0, (own_u[i_sel] - u) / np.where(den_wo > 0, den_wo, 1.0), 0.0)
-    marginal = np.bincount(j_sel, weights=market.market[i_sel] * (s_after[i_sel] - s_wo), minlength=n)
+    marginal = leave_one_out_gain(den[i_sel], own_u[i_sel], u, market.market[i_sel], s_after[i_sel], j_sel, n)
     stores = pd.DataFrame(
         {
             "id": market.store_ids[idx],
@@ -779,15 +777,7 @@ def cannibalisation(market: Market, new_sites: npt.ArrayLike) -> Cannibalisation
     ex = np.flatnonzero(market.kind == EXISTING)
     rev_before = before.store_sum(w)
     rev_after = after.store_sum(w)
-    existing = pd.DataFrame(
-        {
-            "id": market.store_ids[ex],
-            "index": ex,
-            "baseline_revenue": rev_before[ex],
-            "revenue": rev_after[ex],
-            "taken_by_new_stores": rev_before[ex] - rev_after[ex],
-        }
-    )
+    existing = existing_store_table(market.store_ids, ex, rev_before, rev_after)
     own_before = np.bincount(rows, weights=np.where(own_pair, before.values, 0.0), minlength=n_areas)
     own_after = np.bincount(rows, weights=np.where(own_pair, after.values, 0.0), minlength=n_areas)
     areas = pd.DataFrame(
