@@ -22,7 +22,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "storeplan"
 #: the rollout's typed results; ``pipeline`` builds everything up to the plan.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "_io", "metrics", "assumptions", "bundled"),
-    ("data", "demand", "geo", "solvers", "launch_stock"),
+    ("data", "datasets", "demand", "geo", "solvers", "launch_stock"),
     ("market",),
     ("objectives", "response", "alternatives", "rollout"),
     ("scenario",),

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from storeplan.data.datasets import china
+from storeplan.data.world import world
 
-__all__ = ["china"]
+__all__ = ["china", "world"]

