@@ -143,7 +143,7 @@ def test_vietnam_admin1_names(two):
     keyed = vn[vn["parent"] != "VN"]
     assert len(keyed) > 0.95 * len(vn)
     assert (keyed["admin1"] != "").mean() > 0.99  # one GeoNames code (VN.29) is obsolete
-    hanoi = vn[vn["name"] == "Hanoi"]
+    hanoi = vn[vn["id"] == "gn1581130"]  # Hanoi, the capital (another "Hanoi" is a village)
     assert len(hanoi) == 1 and hanoi["level"].iloc[0] == "city"
     assert hanoi["region"].iloc[0].endswith(", VN")
 
