@@ -460,3 +460,29 @@ def test_synthetic_functions_seeded():
     # the global NumPy random state is never touched
     after = np.random.get_state()  # noqa: NPY002
     assert state[0] == after[0] and np.array_equal(state[1], after[1]) and state[2] == after[2]
+
+
+def test_scenario_rival_layer(calibrated):
+    from storeplan.scenario import Scenario
+
+    with pytest.raises(InputError, match="rival_layer"):
+        Scenario.spec_from_dict(
+            {"areas": {"path": "a.csv", "rival_layer": "calibrated"}, "sites": {"from": "areas"}}
+        )
+    with pytest.raises(InputError, match="rival_layer"):
+        Scenario.spec_from_dict(
+            {"areas": {"dataset": "china", "rival_layer": "dense"}, "sites": {"from": "areas"}}
+        )
+    raw = {
+        "areas": {"dataset": "china", "provinces": ["Hainan"], "rival_layer": "calibrated"},
+        "sites": {"from": "areas", "min_population": 2000},
+        "objective": {"stores": 5},
+    }
+    scn = Scenario.from_spec(Scenario.spec_from_dict(raw))
+    want = calibrated.rivals[calibrated.rivals["region"] == "Hainan"]
+    assert len(scn.rivals) == len(want) and set(scn.rivals["id"]) == set(want["id"])
+    assert scn.rivals["attractiveness"].sum() == pytest.approx(want["attractiveness"].sum())
+    sparse = Scenario.from_spec(
+        Scenario.spec_from_dict({**raw, "areas": {"dataset": "china", "provinces": ["Hainan"]}})
+    )
+    assert len(sparse.rivals) == len(china(provinces=["Hainan"]).rivals) < len(want)
