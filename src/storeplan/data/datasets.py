@@ -856,16 +856,15 @@ def china(
     if rivals not in RIVAL_LAYERS:
         raise UnknownOptionError(f"rivals must be one of {list(RIVAL_LAYERS)}, got {rivals!r}")
     seed = int(seed)
-    layer = rivals
-    areas, rivals = _national(seed, cache)
-    if layer == "calibrated":
-        rivals = _national_outlets(areas, seed, cache)
+    areas, stores = _national(seed, cache)
+    if rivals == "calibrated":
+        stores = _national_outlets(areas, seed, cache)
     valid = sorted(pd.unique(areas["region"]).tolist())
     if provinces is None:
         regions = tuple(valid)
     else:
         regions = tuple(sorted(_resolve_provinces(provinces, valid)))
         areas = areas[areas["region"].isin(regions)].reset_index(drop=True)
-        rivals = rivals[rivals["region"].isin(regions)].reset_index(drop=True)
+        stores = stores[stores["region"].isin(regions)].reset_index(drop=True)
     census = _census_summary(areas)
-    return ChinaData(areas=areas, rivals=rivals, census=census, regions=regions, seed=seed)
+    return ChinaData(areas=areas, rivals=stores, census=census, regions=regions, seed=seed)
