@@ -12,7 +12,10 @@ timed; the variants differ only in ``objective.choose_format`` and the region qu
 * ``choose``: the solver chooses every store's format among those its site allows
   (each (site, format) pair a candidate, one per site; the bound covers the choice);
 * ``+quotas``: at least ``min(15, sites // 4)`` and at most 150 new stores in every
-  region (province) with at least 8 candidate sites.
+  region (province) with at least 8 candidate sites;
+* ``+categories``: the formats' attractiveness per product category
+  (:data:`CATEGORY_ATTRACTIVENESS`: the flagship shows TVs and home devices more, a partner
+  store sells no TVs), so the market has one Huff share per (category, area) pair.
 
 Columns: plan objective (captured revenue net of yearly fixed costs, CNY/yr), certified
 bound and gap, stores per format, opening capital of the plan (CNY), wall-clock seconds
@@ -36,10 +39,17 @@ VARIANTS = {
     "choose": {"choose": True, "quotas": False},
     "rule+quotas": {"choose": False, "quotas": True},
     "choose+quotas": {"choose": True, "quotas": True},
+    "choose+categories": {"choose": True, "quotas": False, "categories": True},
+}
+
+#: Multipliers of the formats' attractiveness per category for ``+categories``.
+CATEGORY_ATTRACTIVENESS = {
+    "flagship": {"tv_home": 2.0, "smart_home": 1.5},
+    "partner": {"tv_home": 0.0, "smart_home": 0.5},
 }
 
 
-def _scenario(choose: bool, quotas: bool, time_limit: float | None):
+def _scenario(choose: bool, quotas: bool, time_limit: float | None, categories: bool = False):
     from storeplan.cli import demo_scenario_path
     from storeplan.scenario import Scenario
 
@@ -47,6 +57,14 @@ def _scenario(choose: bool, quotas: bool, time_limit: float | None):
     over: dict = {"objective": {"choose_format": choose}}
     if time_limit is not None:
         over["options"] = {"time_limit": time_limit}
+    if categories:
+        base = Scenario.from_toml(path)
+        over["formats"] = [
+            f.model_copy(
+                update={"category_attractiveness": CATEGORY_ATTRACTIVENESS.get(f.name, {})}
+            ).model_dump()
+            for f in base.formats
+        ]
     scn = Scenario.from_toml(path, **over)
     if quotas:
         counts = scn.sites["region"].dropna().astype(str).value_counts()
@@ -76,7 +94,7 @@ def run_one(name: str, time_limit: float | None) -> dict:
         options={"time_limit": 5},
     )
     solve(warm)
-    scn = _scenario(v["choose"], v["quotas"], time_limit)
+    scn = _scenario(v["choose"], v["quotas"], time_limit, bool(v.get("categories")))
     t0 = time.perf_counter()
     plan = solve(scn)
     seconds = time.perf_counter() - t0

@@ -35,6 +35,9 @@ class FormatAssumption:
         default); 0 means unlimited.
     attractiveness : float
         Huff attractiveness of the format (standard store = 1), after calibration.
+    category_attractiveness : tuple of (str, float)
+        Multiplier of ``attractiveness`` per demand category (1: as attractive as in the
+        other categories, 0: the format does not sell it); empty when not given.
     levels : tuple of str
         Area levels where the format opens (empty: anywhere).
     max_stores : int or None
@@ -46,6 +49,7 @@ class FormatAssumption:
     fixed_cost: float
     capacity: float = 0.0
     attractiveness: float = 1.0
+    category_attractiveness: tuple[tuple[str, float], ...] = ()
     levels: tuple[str, ...] = ()
     max_stores: int | None = None
 
@@ -139,6 +143,9 @@ class PlanAssumptions:
                 fixed_cost=float(f["fixed_cost"]),
                 capacity=float(f.get("capacity", 0.0)),
                 attractiveness=float(f.get("attractiveness", 1.0)),
+                category_attractiveness=tuple(
+                    (str(c), float(v)) for c, v in f.get("category_attractiveness", ()) or ()
+                ),
                 levels=tuple(str(x) for x in f.get("levels", ())),
                 max_stores=None if f.get("max_stores") is None else int(f["max_stores"]),
             )

@@ -198,9 +198,8 @@ def _market_outputs(
     out["online_transfer"] = ids.map(by_id["online_transfer"]).fillna(0.0).to_numpy()
     pos = {str(s): k for k, s in enumerate(market.store_ids)}
     store_pos = np.array([pos[s] for s in ids], dtype=np.int64)
-    for cat, spend in problem.category_spending.items():
-        rev = shares.store_sum(np.asarray(spend, np.float64))
-        out[f"revenue_{cat}"] = rev[store_pos]
+    for cat, spend in market.category_markets(problem.category_spending).items():
+        out[f"revenue_{cat}"] = shares.store_sum(spend)[store_pos]
     cb = can.stores.set_index("id")
     channel = market.params.channel is not None
     new_cols = ("from_existing_stores", "from_online", "net_gain", "marginal_net_gain")
@@ -210,17 +209,18 @@ def _market_outputs(
     for col in ("baseline_revenue", "taken_by_new_stores"):
         out[col] = ids.map(ce[col]).to_numpy(dtype=np.float64)  # NaN for new stores
     # catchment share: offline capture from the areas the store serves / their spending
-    market_pos = np.array([pos[str(s)] for s in problem.col_ids[assigned]], dtype=np.int64)
-    p_served = np.asarray(shares.to_csr()[np.arange(len(assigned)), market_pos]).ravel()
-    served_ids = problem.col_ids[assigned].astype(str)
+    row_area = market.row_area  # demand rows (areas, or (category, area) pairs) -> area
+    market_pos = np.array([pos[str(s)] for s in problem.col_ids[assigned]], dtype=np.int64)[row_area]
+    p_served = np.asarray(shares.to_csr()[np.arange(market.n_areas), market_pos]).ravel()
+    served_ids = problem.col_ids[assigned].astype(str)[row_area]
     catchment_market = pd.Series(market.market, index=served_ids).groupby(level=0).sum()
     catchment_capture = pd.Series(market.market * p_served, index=served_ids).groupby(level=0).sum()
     cm = ids.map(catchment_market).fillna(0.0).to_numpy()
     cc = ids.map(catchment_capture).fillna(0.0).to_numpy()
     out["catchment_share"] = np.clip(np.divide(cc, cm, out=np.zeros(len(out)), where=cm > 0), 0.0, 1.0)
     areas_out = assignment.copy()
-    areas_out["market"] = market.market
-    areas_out["online_revenue"] = market.online
+    areas_out["market"] = market.per_area(market.market)
+    areas_out["online_revenue"] = market.per_area(market.online)
     areas_out["share_before"] = can.areas["share_before"].to_numpy()
     areas_out["share_after"] = can.areas["share_after"].to_numpy()
     if channel:  # the channel model's per-area split (storeplan.market.channel)
@@ -231,7 +231,7 @@ def _market_outputs(
             ):
                 areas_out[col] = can.areas[col].to_numpy()
     total_market = float(market.market.sum())
-    before = float(np.dot(market.market, areas_out["share_before"]))
+    before = float(np.dot(areas_out["market"], areas_out["share_before"]))
     is_new = (out["status"] == "new").to_numpy()
     metrics = {
         "total_market": total_market,
@@ -255,7 +255,11 @@ def _market_outputs(
         web_after = can.areas["online_after"].sum() - cap.online_transfer
         metrics["added_online"] = float(out.loc[is_new, "adds_online"].sum())
     else:
-        web_before = market.online * (1.0 - market.params.transfer_rate * can.areas["share_before"])
+        # exact per area also when segmented: a row's online revenue is its area's split
+        # in proportion to the rows' offline spending, the weights of the folded share
+        web_before = areas_out["online_revenue"] * (
+            1.0 - market.params.transfer_rate * can.areas["share_before"]
+        )
         web_after = float(market.online.sum()) - cap.online_transfer
         metrics["added_online"] = 0.0
     metrics["web_revenue_before"] = float(np.sum(web_before))

@@ -427,7 +427,7 @@ class Revenue(_Base):
     warm_start = True
 
     def network(self, problem: Problem, market: Market) -> Network:
-        return market.net  # the Huff model's own areas x stores network
+        return market.area_net  # the Huff model's own areas x stores network
 
     def solve(
         self,

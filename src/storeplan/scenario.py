@@ -124,6 +124,13 @@ class StoreFormat(_Model):
     site needs at least ``min_population`` persons and ``min_income`` (the area's
     income, CNY per person per year) for it, and ``max_stores`` caps how many new stores
     of this format open (None: no cap).
+
+    ``category_attractiveness`` multiplies ``attractiveness`` per demand category
+    (``demand.categories``; unlisted: 1): ``{ tv_home = 0 }`` is a format that sells no
+    TVs, ``{ smart_home = 2 }`` one that shows twice as many home devices. With any
+    multiplier other than 1 every (category, area) pair gets its own Huff shares
+    (:class:`storeplan.market.Market`), and the solver's choice of site and format
+    weighs each format's sales category by category.
     """
 
     name: str
@@ -132,10 +139,18 @@ class StoreFormat(_Model):
     capacity: float = Field(0.0, ge=0)
     sales_capacity: float = Field(0.0, ge=0)
     attractiveness: float = Field(1.0, gt=0)
+    category_attractiveness: dict[str, float] = Field(default_factory=dict)
     levels: tuple[str, ...] = ()
     min_population: float = Field(0.0, ge=0)
     min_income: float = Field(0.0, ge=0)
     max_stores: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _check_categories(self) -> StoreFormat:
+        for cat, v in self.category_attractiveness.items():
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"category_attractiveness[{cat!r}] must be finite and >= 0, got {v}")
+        return self
 
 
 class TableSpec(_Model):
@@ -638,6 +653,11 @@ class Scenario:
                     fixed_cost=float(f.fixed_cost),
                     capacity=float(f.capacity),
                     attractiveness=float(attract.get(f.name, f.attractiveness)),
+                    category_attractiveness=tuple(
+                        (c, params.category_multiplier(f.name, c)) for c in self.demand.category_names
+                    )
+                    if params.segmented
+                    else (),
                     levels=tuple(f.levels),
                     max_stores=f.max_stores,
                 )
@@ -664,8 +684,16 @@ class Scenario:
     def market_params(self) -> MarketParams:
         """The Huff parameters with our formats' attractiveness and default format."""
         fa = {f.name: float(f.attractiveness) for f in self.formats}
+        ca = dict(self.market.category_attractiveness)
+        ca.update(
+            {f.name: dict(f.category_attractiveness) for f in self.formats if f.category_attractiveness}
+        )
         return self.market.model_copy(
-            update={"format_attractiveness": fa, "default_format": self.format().name}
+            update={
+                "format_attractiveness": fa,
+                "default_format": self.format().name,
+                "category_attractiveness": ca,
+            }
         )
 
     def site_formats(self) -> np.ndarray:
@@ -797,6 +825,7 @@ class Scenario:
                         f"constraints.region_max: region {reg!r} allows {hi} stores "
                         f"but has {must} must-open sites"
                     )
+        self._check_category_attractiveness()
         if self.launch is not None:
             cats = self.demand.category_names
             if self.launch.category is not None and self.launch.category not in cats:
@@ -825,6 +854,31 @@ class Scenario:
         self._warn_far_stores()
 
     # ------------------------------------------------------------------ checks
+    def _check_category_attractiveness(self) -> None:
+        """Formats' category multipliers name demand categories, and a market segmented by
+        category is not combined with what models one share per area."""
+        cats = self.demand.category_names
+        for f in self.formats:
+            unknown = sorted(set(f.category_attractiveness) - set(cats))
+            if unknown:
+                raise UnknownOptionError(
+                    f"formats[{f.name!r}].category_attractiveness: {unknown} are not demand categories; "
+                    f"known: {list(cats)}"
+                )
+        if not self.market_params().segmented:
+            return
+        refuse = {
+            "[market.channel]": self.market.channel is not None,
+            "[response]": self.response is not None,
+        }
+        for what, on in refuse.items():
+            if on:
+                raise UnsupportedConstraintError(
+                    f"formats' category_attractiveness (a format that sells some categories less or not "
+                    f"at all) cannot be combined with {what}: that model keeps one share per area, not "
+                    f"one per category; remove {what} or the category multipliers"
+                )
+
     def _check_ids(self) -> None:
         """Site and existing-store ids name the same kind of thing (a store column)."""
         if not len(self.existing):

@@ -31,6 +31,7 @@ our stores (an MNL capture), the objective of :func:`storeplan.solvers.revenue.r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -106,6 +107,13 @@ class MarketParams(BaseModel):
     format_attractiveness : dict of str to float
         Attractiveness ``A`` of our store formats. Default flagship 4.0 (a large experience
         store), standard 1.0, partner 0.5 (shop-in-shop at a dealer); assumptions.
+    category_attractiveness : dict of str to dict of str to float
+        Per format, a multiplier of its attractiveness per demand category
+        (:attr:`storeplan.demand.DemandParams.categories`): ``{"partner": {"tv_home":
+        0.0}}`` says a partner store sells no TVs; categories not listed get 1. Default
+        empty: every format as attractive in every category. When any multiplier differs
+        from 1, the market is *segmented*: every (category, area) pair is a demand row
+        with its own Huff shares (see :class:`Market`).
     default_format : str
         Format of our stores when none is given. Default ``"standard"``.
     brand_attractiveness : dict of str to float
@@ -140,6 +148,7 @@ class MarketParams(BaseModel):
     format_attractiveness: dict[str, float] = Field(
         default_factory=lambda: {"flagship": 4.0, "standard": 1.0, "partner": 0.5}
     )
+    category_attractiveness: dict[str, dict[str, float]] = Field(default_factory=dict)
     default_format: str = "standard"
     brand_attractiveness: dict[str, float] = Field(default_factory=dict)
     rival_default: float = Field(1.0, ge=0.0)
@@ -161,7 +170,28 @@ class MarketParams(BaseModel):
             for key, v in table.items():
                 if not np.isfinite(v) or v < 0:
                     raise ValueError(f"{name}[{key!r}] must be finite and >= 0, got {v}")
+        for fmt, table in self.category_attractiveness.items():
+            if fmt not in self.format_attractiveness:
+                raise ValueError(
+                    f"category_attractiveness names format {fmt!r}, which has no attractiveness; "
+                    f"known: {sorted(self.format_attractiveness)}"
+                )
+            for cat, v in table.items():
+                if not np.isfinite(v) or v < 0:
+                    raise ValueError(
+                        f"category_attractiveness[{fmt!r}][{cat!r}] must be finite and >= 0, got {v}"
+                    )
         return self
+
+    @property
+    def segmented(self) -> bool:
+        """Whether some format's attractiveness differs between categories (then the
+        market has one demand row per (category, area) pair)."""
+        return any(v != 1.0 for t in self.category_attractiveness.values() for v in t.values())
+
+    def category_multiplier(self, fmt: str, category: str) -> float:
+        """Multiplier of format ``fmt``'s attractiveness in ``category`` (1 when unlisted)."""
+        return float(self.category_attractiveness.get(fmt, {}).get(category, 1.0))
 
     def level_decay(self) -> dict[str, float]:
         """The ``lambda`` per level actually used (explicit table or the kind's defaults)."""
@@ -315,11 +345,25 @@ class Market:
     pair utilities. Built by :func:`build_market`; store index ``j < n_candidates`` is
     candidate site ``j`` (row ``j`` of the sites table).
 
+    The rows of the market are its *demand rows*. Unsegmented (the default), a row is a
+    demand area. *Segmented* (``segments`` non-empty, when a format's attractiveness
+    differs by product category, ``MarketParams.category_attractiveness``), row ``c *
+    n_geo_areas + i`` is category ``segments[c]`` in area ``i``: it holds that
+    category's offline spending and its own Huff shares, since a store that does not
+    sell TVs takes nothing of an area's TV spending. The outside option, decay and brand
+    affinity of a row are its area's; our online revenue of an area is split over its
+    rows in proportion to their offline spending. Everything summed over stores or
+    rows (revenue, capture, cannibalisation, the revenue objective) is then exact per
+    category; :meth:`per_area` folds row arrays back onto the areas.
+
     Attributes
     ----------
     net : Network
-        Areas x stores (candidates first, then existing, then rivals), km.
-    area_ids, store_ids : ndarray of object
+        Demand rows x stores (candidates first, then existing, then rivals), km. Use
+        :attr:`area_net` for the areas x stores network.
+    area_ids : ndarray of object, shape (n_geo_areas,)
+        Ids of the demand areas.
+    store_ids : ndarray of object
     kind : ndarray of int8, shape (n_stores,)
         :data:`CANDIDATE`, :data:`EXISTING` or :data:`RIVAL`.
     store_format : ndarray of object
@@ -328,22 +372,25 @@ class Market:
         Brand of rivals; ``None`` for ours.
     fixed_attractiveness : ndarray of float64
         A rival's own ``attractiveness`` column (NaN when not given).
-    level : ndarray of object or None
+    level : ndarray of object, shape (n_geo_areas,), or None
         Area levels.
-    affinity : ndarray of float64, shape (n_areas,)
+    affinity : ndarray of float64, shape (n_geo_areas,)
         Our brand affinity per area.
     market : ndarray of float64, shape (n_areas,)
-        Offline spending potential per area ``M_i``, currency per year.
+        Offline spending potential per demand row ``M_i``, currency per year.
     online : ndarray of float64, shape (n_areas,)
-        Our own online revenue per area ``O_i``, currency per year.
+        Our own online revenue per demand row ``O_i``, currency per year.
     params : MarketParams
     attractiveness : ndarray of float64, shape (n_stores,)
+        ``A_j`` (for a segmented market, before the category multipliers).
     utility : ndarray of float64, shape (nnz,)
-        ``u_ij`` per stored pair (affinity applied to our stores).
-    population : ndarray of float64, shape (n_areas,) or None
+        ``u_ij`` per stored pair (affinity and category multipliers applied to our stores).
+    population : ndarray of float64, shape (n_geo_areas,) or None
         Residents per area (for the population-scaled outside option).
     outside_u : ndarray of float64, shape (n_areas,)
-        Outside-option utility ``u0_i`` per area (see ``MarketParams.outside_per_100k``).
+        Outside-option utility ``u0_i`` per demand row (see ``MarketParams.outside_per_100k``).
+    segments : tuple of str
+        Category of each block of rows (empty: unsegmented, a row is an area).
     """
 
     net: Network
@@ -362,10 +409,74 @@ class Market:
     utility: np.ndarray = field(repr=False)
     population: np.ndarray | None = field(default=None, repr=False)
     outside_u: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    segments: tuple[str, ...] = ()
 
     @property
     def n_areas(self) -> int:
+        """Number of demand rows (areas, or (category, area) pairs when segmented)."""
         return self.net.n_areas
+
+    @property
+    def n_geo_areas(self) -> int:
+        """Number of demand areas."""
+        return int(len(self.area_ids))
+
+    @property
+    def row_area(self) -> np.ndarray:
+        """Area index of every demand row, int64, shape (n_areas,)."""
+        return np.tile(np.arange(self.n_geo_areas, dtype=np.int64), max(len(self.segments), 1))
+
+    @property
+    def row_segment(self) -> np.ndarray:
+        """Segment (category) index of every demand row (0 everywhere when unsegmented)."""
+        return np.repeat(np.arange(max(len(self.segments), 1), dtype=np.int64), self.n_geo_areas)
+
+    @property
+    def area_net(self) -> Network:
+        """The areas x stores network (the first block of demand rows when segmented)."""
+        if not self.segments:
+            return self.net
+        n = self.n_geo_areas
+        nnz = int(self.net.indptr[n])
+        return replace(
+            self.net,
+            indptr=self.net.indptr[: n + 1].copy(),
+            indices=self.net.indices[:nnz],
+            km=self.net.km[:nnz],
+            n_areas=n,
+        )
+
+    def per_area(self, values: npt.ArrayLike) -> np.ndarray:
+        """Sum of a per-row array over each area's rows, shape (n_geo_areas,)."""
+        v = np.asarray(values, dtype=np.float64)
+        if not self.segments:
+            return v
+        return v.reshape(len(self.segments), self.n_geo_areas).sum(axis=0)
+
+    def area_share(self, share: npt.ArrayLike, weight: npt.ArrayLike | None = None) -> np.ndarray:
+        """A per-row share folded onto the areas, weighted by ``weight`` (default the rows'
+        offline spending; an area without any weight gets the plain mean of its rows)."""
+        s = np.asarray(share, dtype=np.float64)
+        if not self.segments:
+            return s
+        w = self.market if weight is None else np.asarray(weight, dtype=np.float64)
+        num, den = self.per_area(w * s), self.per_area(w)
+        mean = self.per_area(s) / len(self.segments)
+        return np.divide(num, den, out=mean, where=den > 0)
+
+    def category_markets(self, spending: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Offline spending per product category on the demand rows (currency per year),
+        summing to :attr:`market`: the segments' rows when segmented, else each row's
+        market split in proportion to ``spending`` (category -> per-area spending)."""
+        if self.segments:
+            seg = self.row_segment
+            return {c: np.where(seg == k, self.market, 0.0) for k, c in enumerate(self.segments)}
+        spend = {c: np.asarray(v, np.float64) for c, v in (spending or {}).items()}
+        if not spend:
+            return {}
+        total = np.sum(list(spend.values()), axis=0)
+        safe = np.where(total > 0, total, 1.0)
+        return {c: np.where(total > 0, self.market * v / safe, 0.0) for c, v in spend.items()}
 
     @property
     def n_stores(self) -> int:
@@ -383,16 +494,25 @@ class Market:
     def with_params(self, params: MarketParams) -> Market:
         """The same market under other Huff parameters (network kept; decay, attractiveness
         and utilities recomputed). ``radius_km`` / ``k`` changes need :func:`build_market`."""
+        if params.segmented != bool(self.segments):
+            raise InputError(
+                "category_attractiveness changes whether the market is segmented by category; "
+                "build the market again (build_market) instead of with_params"
+            )
         A = _store_attractiveness(
             params, self.kind, self.store_format, self.store_brand, self.fixed_attractiveness
         )
-        lam = params.area_decay(self.level, self.n_areas)
-        util = _pair_utility(self.net, A, lam, params, self.affinity, self.own)
-        u0 = np.full(self.n_areas, params.outside, dtype=np.float64)
+        rows = self.row_area
+        lam = params.area_decay(self.level, self.n_geo_areas)[rows]
+        util = _pair_utility(self.net, A, lam, params, self.affinity[rows], self.own)
+        if self.segments:
+            mult = _segment_multipliers(params, self.segments, self.kind, self.store_format)
+            util = util * mult[self.row_segment[pair_rows(self.net)], self.net.indices]
+        u0 = np.full(self.n_geo_areas, params.outside, dtype=np.float64)
         if self.population is not None and params.outside_per_100k > 0:
             u0 = u0 + params.outside_per_100k * np.asarray(self.population, np.float64) / 1e5
         market = self.market * (params.market_scale / self.params.market_scale)
-        return replace(self, params=params, attractiveness=A, utility=util, outside_u=u0, market=market)
+        return replace(self, params=params, attractiveness=A, utility=util, outside_u=u0[rows], market=market)
 
     def open_mask(self, new_sites: npt.ArrayLike | None = None) -> np.ndarray:
         """Open stores: all existing and rival stores plus the candidate indices given."""
@@ -414,6 +534,19 @@ def _site_index(sites: npt.ArrayLike | None, n_candidates: int) -> np.ndarray:
     if idx.size and (idx[0] < 0 or idx[-1] >= n_candidates):
         raise InputError(f"candidate site indices must lie in 0..{n_candidates - 1}")
     return idx
+
+
+def _segment_multipliers(params: MarketParams, segments: tuple[str, ...], kind, fmt) -> np.ndarray:
+    """Category multiplier of every store's attractiveness, shape (n_segments, n_stores):
+    our stores' from ``params.category_attractiveness`` by format, rivals' 1."""
+    out = np.ones((len(segments), len(kind)), dtype=np.float64)
+    own = np.flatnonzero(kind != RIVAL)
+    own_fmt = np.asarray(fmt, dtype=object)[own]
+    for f in set(own_fmt.tolist()):
+        cols = own[own_fmt == f]
+        for c, cat in enumerate(segments):
+            out[c, cols] = params.category_multiplier(str(f), cat)
+    return out
 
 
 def _store_attractiveness(params, kind, fmt, brand, fixed) -> np.ndarray:
@@ -555,13 +688,31 @@ def build_market(
         radius_km=params.radius_km,
         k=params.k,
     )
+    off = offline_spending(areas, demand)
     if market is None:
-        market_arr = offline_spending(areas, demand)["total"].to_numpy(np.float64)
+        market_arr = off["total"].to_numpy(np.float64)
     else:
         market_arr = np.asarray(market, dtype=np.float64)
         if market_arr.shape != (len(areas),):
             raise InputError(f"market must have {len(areas)} entries, got {market_arr.shape}")
     level = areas["level"].astype(object).to_numpy() if "level" in areas.columns else None
+    online = online_revenue(areas, demand)
+    segments: tuple[str, ...] = ()
+    if params.segmented:
+        segments = tuple(demand.category_names)
+        unknown = sorted({c for t in params.category_attractiveness.values() for c in t} - set(segments))
+        if unknown:
+            raise UnknownOptionError(
+                f"category_attractiveness names categories {unknown} that are not demand categories; "
+                f"known: {list(segments)}"
+            )
+        # each area's spending (and our online revenue) split over its category rows
+        spend = np.stack([off[c].to_numpy(np.float64) for c in segments])
+        total = spend.sum(axis=0)
+        frac = np.divide(spend, total, out=np.full_like(spend, 1.0 / len(segments)), where=total > 0)
+        market_arr = (frac * market_arr).ravel()
+        online = (frac * online).ravel()
+        net = _stack_rows(net, len(segments))
     m = Market(
         net=net,
         area_ids=areas["id"].astype(str).to_numpy(dtype=object),
@@ -573,15 +724,30 @@ def build_market(
         level=level,
         affinity=brand_affinity(areas, demand),
         market=market_arr * params.market_scale,
-        online=online_revenue(areas, demand),
+        online=online,
         params=params,
         attractiveness=np.zeros(net.n_sites),
         utility=np.zeros(net.nnz),
         population=pd.to_numeric(areas["population"], errors="coerce").fillna(0.0).to_numpy(np.float64)
         if "population" in areas.columns
         else None,
+        segments=segments,
     )
     return m.with_params(params)
+
+
+def _stack_rows(net: Network, copies: int) -> Network:
+    """``net`` with its rows repeated ``copies`` times (block after block)."""
+    nnz = net.nnz
+    offsets = np.arange(copies, dtype=np.int64)[:, None] * nnz
+    indptr = np.concatenate([(net.indptr[:-1][None, :] + offsets).ravel(), [copies * nnz]])
+    return replace(
+        net,
+        indptr=indptr.astype(np.int64),
+        indices=np.tile(net.indices, copies),
+        km=np.tile(net.km, copies),
+        n_areas=net.n_areas * copies,
+    )
 
 
 # --------------------------------------------------------------------------- capture
@@ -651,13 +817,13 @@ def capture(market: Market, new_sites: npt.ArrayLike | None = None) -> Capture:
     areas = pd.DataFrame(
         {
             "id": market.area_ids,
-            "market": market.market,
-            "online": market.online,
-            "own_share": own_share,
-            "rival_share": np.clip(rival_share, 0.0, 1.0),
-            "outside_share": sh.outside,
-            "own_offline_revenue": market.market * own_share,
-            "online_transfer": t * market.online * own_share,
+            "market": market.per_area(market.market),
+            "online": market.per_area(market.online),
+            "own_share": market.area_share(own_share),
+            "rival_share": market.area_share(np.clip(rival_share, 0.0, 1.0)),
+            "outside_share": market.area_share(sh.outside),
+            "own_offline_revenue": market.per_area(market.market * own_share),
+            "online_transfer": market.per_area(t * market.online * own_share),
         }
     )
     own_off = float(np.dot(market.market, own_share))
@@ -783,10 +949,10 @@ def cannibalisation(market: Market, new_sites: npt.ArrayLike) -> Cannibalisation
     areas = pd.DataFrame(
         {
             "id": market.area_ids,
-            "share_before": own_before,
-            "share_after": own_after,
-            "revenue_before": market.market * own_before,
-            "revenue_after": market.market * own_after,
+            "share_before": market.area_share(own_before),
+            "share_after": market.area_share(own_after),
+            "revenue_before": market.per_area(market.market * own_before),
+            "revenue_after": market.per_area(market.market * own_after),
         }
     )
     return Cannibalisation(

@@ -537,6 +537,7 @@ def formats_table(plan: Any) -> Table:
         Column("fixed_cost", "fixed cost per store / year", "currency/year"),
         Column("capacity", "capacity per store (persons)", "persons"),
         Column("attractiveness", "attractiveness (standard = 1)", "number"),
+        Column("categories", "attractiveness multiplier per category (0: not sold)"),
         Column("levels", "opens in"),
         Column("max_stores", "most new stores", "count"),
     )
@@ -550,6 +551,7 @@ def formats_table(plan: Any) -> Table:
             "fixed_cost": [f.fixed_cost for f in a.formats],
             "capacity": [f.capacity if f.capacity > 0 else "unlimited" for f in a.formats],
             "attractiveness": [f.attractiveness for f in a.formats],
+            "categories": [", ".join(f"{c} {v:g}" for c, v in f.category_attractiveness) for f in a.formats],
             "levels": [", ".join(f.levels) if f.levels else "any area level" for f in a.formats],
             "max_stores": [f.max_stores if f.max_stores is not None else "no cap" for f in a.formats],
         }
@@ -558,6 +560,8 @@ def formats_table(plan: Any) -> Table:
         rows[c] = rows[c].astype(object)
     if all(f.max_stores is None for f in a.formats):
         cols = tuple(c for c in cols if c.key != "max_stores")
+    if not any(f.category_attractiveness for f in a.formats):
+        cols = tuple(c for c in cols if c.key != "categories")
     return Table("assumption-formats", cols, rows)
 
 

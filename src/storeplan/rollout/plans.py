@@ -65,8 +65,7 @@ def market_for_plan(plan: Plan, scenario: Scenario, params: MarketParams | None 
     stores = plan.stores
     new = stores[stores["status"].astype(str) == "new"] if "status" in stores else stores
     if params is None:
-        fa = {f.name: float(f.attractiveness) for f in scenario.formats}
-        params = MarketParams(format_attractiveness=fa, default_format=scenario.format().name)
+        params = scenario.market_params()
     fa = params.format_attractiveness
     fmt = None
     if "format" in new:
@@ -82,6 +81,7 @@ def market_for_plan(plan: Plan, scenario: Scenario, params: MarketParams | None 
         new[["id", "lon", "lat"]].reset_index(drop=True),
         existing=existing,
         rivals=scenario.rivals,
+        demand=scenario.demand,
         params=params,
         candidate_format=fmt,
     )
