@@ -385,3 +385,107 @@ def test_joint_rollout_that_opens_no_store_keeps_the_single_year_plan():
     frame = plan.schedule.to_frame()
     assert list(frame["status"]) == ["not opened"]
     assert set(frame["id"]) == set(plan.stores["id"].astype(str))
+
+
+# ------------------------------------------------------- the bound with ramp-up priced
+
+
+def _huff_oracle(seed: int, n: int = 5):
+    import pandas as pd
+
+    from storeplan.market import MarketParams, build_market
+    from storeplan.market.oracles import oracle_from_market
+
+    rng = np.random.default_rng(seed)
+    areas = pd.DataFrame(
+        {
+            "id": [f"a{i}" for i in range(30)],
+            "lon": rng.uniform(110.0, 110.3, 30),
+            "lat": rng.uniform(20.0, 20.3, 30),
+            "population": rng.uniform(5e3, 8e4, 30),
+        }
+    )
+    sites = pd.DataFrame(
+        {
+            "id": [f"s{j}" for j in range(n)],
+            "lon": rng.uniform(110.0, 110.3, n),
+            "lat": rng.uniform(20.0, 20.3, n),
+        }
+    )
+    existing = pd.DataFrame({"id": ["e0"], "lon": [110.15], "lat": [20.15]})
+    rivals = pd.DataFrame(
+        {"id": ["r0", "r1"], "brand": ["X", "Y"], "lon": [110.05, 110.25], "lat": [20.1, 20.2]}
+    )
+    market = build_market(areas, sites, existing=existing, rivals=rivals, params=MarketParams(outside=0.2))
+    ids = [*sites["id"], "e0"]
+    return oracle_from_market(market, ids), rng.uniform(1e5, 6e5, n + 1), rng.uniform(2e4, 1e5, n + 1)
+
+
+class _Unpriced:
+    """The same oracle without ``scales_attractiveness`` (the full-ramp bound)."""
+
+    def __init__(self, oracle):
+        self.oracle = oracle
+
+    def __call__(self, idx):
+        return self.oracle(idx)
+
+    def gains(self, open_idx, weight, candidates):
+        return self.oracle.gains(open_idx, weight, candidates)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("ramp", [12, 24])
+def test_ramp_priced_bound_holds_by_brute_force_and_is_tighter(seed, ramp):
+    oracle, oc, fc = _huff_oracle(seed)
+    n = len(oc)
+    existing = [n - 1]
+    spec = _spec(
+        years=3,
+        horizon_years=5,
+        ramp_months=ramp,
+        stores_per_year=[1, 2, 1],
+        budget_per_year=[float(oc.max()), 2 * float(oc.max()), float(oc.max())],
+    )
+    # brute force over every (site, year) assignment; the existing store stays open
+    best = -np.inf
+    for combo in itertools.product([NEVER, 1, 2, 3], repeat=n - 1):
+        o = np.array([*combo, 0], np.int64)
+        if not _feasible(np.where(o == 0, NEVER, o), spec, oc, None):
+            continue
+        best = max(best, float(evaluate(oracle, o, spec, oc, fc)["value"]))
+    s = schedule(oracle, oc, fc, spec, existing=existing, seed=seed)
+    plain = schedule(_Unpriced(oracle), oc, fc, spec, existing=existing, seed=seed)
+    assert "ramp-up priced" in s.bound_method and "priced" not in plain.bound_method
+    assert s.npv <= best + 1e-6 * abs(best)
+    assert s.bound >= best - 1e-6 * abs(best)
+    assert plain.bound >= best - 1e-6 * abs(best)
+    assert s.bound <= plain.bound + 1e-6 * abs(plain.bound)
+    assert s.bound < plain.bound  # the ramp-up is priced, not ignored
+
+
+def test_huff_gains_at_a_scale_equal_a_market_with_that_attractiveness():
+    oracle, _, _ = _huff_oracle(3)
+    n = len(oracle.store)
+    base = np.array([n - 1])
+    own, delta = oracle.gains(base, np.ones(1), np.arange(n - 1), scale=0.5)
+    # direct: the Huff capture with candidate c at half its utility
+    mk = oracle.market
+    for c in range(n - 1):
+        util = mk.utility.copy()
+        cols = mk.net.indices
+        store = oracle.store[c]
+        util[cols == store] *= 0.5
+        from dataclasses import replace
+
+        half = replace(mk, utility=util)
+        with_c = oracle_revenue_at(half, oracle, np.array([c, n - 1]))
+        without = oracle_revenue_at(half, oracle, base)
+        assert own[c] == pytest.approx(with_c[0], rel=1e-9)
+        assert delta[c] == pytest.approx(with_c[1] - without[0], rel=1e-9, abs=1e-6)
+
+
+def oracle_revenue_at(market, oracle, idx):
+    from storeplan.market.oracles import oracle_from_market
+
+    return oracle_from_market(market, list(market.store_ids[oracle.store]))(idx)

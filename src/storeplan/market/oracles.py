@@ -32,7 +32,10 @@ class RevenueOracle(Protocol):
     ``gains(open_idx, weight, candidates) -> (own, delta)``: for each candidate ``c``,
     ``own[c]`` = its revenue when added to ``open_idx`` and ``delta[c]`` =
     ``sum_k weight[k] * (R_k(open + c) - R_k(open))`` over the open sites (``weight``
-    aligned with ``open_idx``). :func:`schedule` uses it when present.
+    aligned with ``open_idx``). :func:`schedule` uses it when present. An oracle whose
+    ``gains`` also takes ``scale`` (the candidates valued at that fraction of their
+    attractiveness, :attr:`HuffOracle.scales_attractiveness`) lets the schedule's bound
+    price the ramp-up of a new store (:func:`storeplan.rollout.schedule`).
     """
 
     def __call__(self, open_idx: np.ndarray) -> np.ndarray: ...
@@ -225,6 +228,12 @@ class HuffOracle:
     store: np.ndarray
     _index: dict = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def scales_attractiveness(self) -> bool:
+        """Whether ``gains(..., scale=s)`` values a candidate at ``s`` times its utility
+        in a Huff market (with the channel model, an approximation: not offered)."""
+        return self.market.params.channel is None
+
     def _prepared(self) -> dict:
         if not self._index:
             mk = self.market
@@ -310,14 +319,18 @@ class HuffOracle:
         return den, v
 
     def gains(
-        self, open_idx: np.ndarray, weight: np.ndarray, candidates: np.ndarray
+        self, open_idx: np.ndarray, weight: np.ndarray, candidates: np.ndarray, scale: float = 1.0
     ) -> tuple[np.ndarray, np.ndarray]:
+        """For each candidate ``c``: its revenue ``own`` when added to ``open_idx`` and the
+        weighted change ``delta`` of the open sites' revenue (currency per year; see
+        :class:`RevenueOracle`). ``scale``: the candidate enters with ``scale`` times its
+        Huff utility (a store still ramping up, as the schedule's bound values it)."""
         ix = self._prepared()
         idx = np.asarray(open_idx, np.int64)
         den, v = self._state(ix, idx, np.asarray(weight, np.float64))
         c = np.asarray(candidates, np.int64)
         cpos, cowner = self._pairs(ix, c)
-        r, u = ix["row"][cpos], ix["util"][cpos]
+        r, u = ix["row"][cpos], float(scale) * ix["util"][cpos]
         d0 = den[r]
         d1 = d0 + u
         safe0 = np.where(d0 > 0, d0, 1.0)

@@ -41,8 +41,9 @@ class Schedule:
     npv_new : float
         ``npv`` minus the NPV of the existing stores alone: the value the rollout adds.
     bound : float
-        Upper bound on ``npv`` (valid when the oracle's revenue is submodular and the
-        ramp-up is instant, see :func:`schedule`); NaN when not computed.
+        Upper bound on ``npv`` (valid when the oracle's revenue is submodular, see
+        :func:`schedule`; with a Huff oracle the new stores' ramp-up is priced); NaN when
+        not computed.
     gap : float
         ``(bound - npv) / |npv|`` (NaN without a bound).
     method : str
@@ -119,8 +120,11 @@ class Schedule:
         return df.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
 
 
-def _gains(oracle, open_idx, weight, cand, counter) -> tuple[np.ndarray, np.ndarray]:
+def _gains(oracle, open_idx, weight, cand, counter, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     counter[0] += 1
+    if scale != 1.0:  # only for oracles with scales_attractiveness (see _bound)
+        own, delta = oracle.gains(open_idx, weight, cand, scale=scale)
+        return np.asarray(own, np.float64), np.asarray(delta, np.float64)
     if hasattr(oracle, "gains"):
         own, delta = oracle.gains(open_idx, weight, cand)
         return np.asarray(own, np.float64), np.asarray(delta, np.float64)
@@ -266,15 +270,22 @@ def schedule(
        open one of those sites in any year with room, drop a store. Every move keeps
        every limit above.
 
-    Bound: with a submodular revenue oracle and instant ramp-up, the NPV added by any
-    feasible schedule is at most ``sum_c g_c(y_c)`` with ``g_c(y)`` the single-store
-    gain of opening ``c`` in year ``y`` next to the existing stores alone (their lost
-    revenue included): every year's total revenue is submodular in the open set. The
-    best such sum over (site, year) assignments that keep the yearly store counts and
-    budgets, the total count, the spacing conflicts and the quota maximums is a linear
-    programme (HiGHS); its optimum plus ``NPV(existing)`` is ``bound`` (the simpler
-    "``K`` largest gains" bound when the LP is not solved). With ramp-up or a
-    non-submodular oracle it is an estimate.
+    Bound: with a submodular revenue oracle, the NPV added by any feasible schedule is
+    at most ``sum_c g_c(y_c)`` with ``g_c(y)`` the single-store gain of opening ``c`` in
+    year ``y`` next to the existing stores alone (their lost revenue included): every
+    year's total revenue at full ramp is submodular in the open set, and a ramping store
+    earns at most its full-ramp revenue. With a Huff oracle
+    (``scales_attractiveness``) the ramp-up is priced: in year ``t`` a store at ramp
+    factor ``rho <= 1`` earns ``rho R_j = sum_i w_i rho u_ij / D_i``, at most what it
+    would earn as a store of utility ``rho u_ij`` (the denominators only shrink), and
+    each year's total of those is a concave function of a sum of non-negative
+    (site, year) terms, so submodular over the (site, year) pairs; ``g_c(y)`` then sums
+    the single-store gains at the ramp factors of each year. The best such sum over
+    (site, year) assignments that keep the yearly store counts and budgets, the total
+    count, the spacing conflicts and the quota maximums is a linear programme (HiGHS);
+    its optimum plus ``NPV(existing)`` is ``bound`` (the simpler "``K`` largest gains"
+    bound when the LP is not solved). With a non-submodular oracle (the channel model's
+    halo) it is an estimate.
     """
     t0 = time.perf_counter()
     opening_cost = np.asarray(opening_cost, np.float64)
@@ -774,14 +785,33 @@ def _bound(
     if len(cand) == 0:
         return npv0, "no candidates"
     # single-store gain next to the existing stores, their lost revenue included
-    own, delta = _gains(oracle, base, np.ones(len(base)), cand, counter)
-    total = np.maximum(own + delta, 0.0)  # own revenue + the change of the existing stores' revenue
     tail = np.array([vw[y - 1 :].sum() for y in range(1, Y + 1)])
-    g = (
-        spec.gross_margin * total[:, None] * tail[None, :]
-        - fixed_cost[cand][:, None] * tail[None, :]
-        - opening_cost[cand][:, None] * disc[:Y][None, :]
-    )
+    rho = ramp_matrix(np.arange(1, Y + 1), spec, H)  # (opening year, year): ramp factor
+    levels = np.unique(rho[(rho > 0) & (rho < 1)])
+    ramped = bool(getattr(oracle, "scales_attractiveness", False)) and 0 < len(levels) <= 24
+    if ramped:
+        # a store at ramp factor rho earns at most what it would as a store of rho times
+        # its attractiveness (see schedule's notes): one gains call per ramp level
+        value = {1.0: _gains(oracle, base, np.ones(len(base)), cand, counter)}
+        for lv in levels.tolist():
+            value[lv] = _gains(oracle, base, np.ones(len(base)), cand, counter, scale=lv)
+        total_at = {lv: np.maximum(o + d, 0.0) for lv, (o, d) in value.items()}
+        rev = np.zeros((len(cand), Y))
+        for y in range(Y):
+            for t in range(H):
+                r = float(rho[y, t])
+                if r > 0:
+                    rev[:, y] += vw[t] * total_at[r if r < 1 else 1.0]
+        g = spec.gross_margin * rev - fixed_cost[cand][:, None] * tail[None, :]
+        g = g - opening_cost[cand][:, None] * disc[:Y][None, :]
+    else:
+        own, delta = _gains(oracle, base, np.ones(len(base)), cand, counter)
+        total = np.maximum(own + delta, 0.0)  # own revenue + the change of the existing stores' revenue
+        g = (
+            spec.gross_margin * total[:, None] * tail[None, :]
+            - fixed_cost[cand][:, None] * tail[None, :]
+            - opening_cost[cand][:, None] * disc[:Y][None, :]
+        )
     best = g.max(axis=1)
     pos = np.sort(best[best > 0])[::-1]
     k = int(min(np.minimum(limits.hi, len(cand)).sum(), len(pos), limits.max_new))
@@ -795,9 +825,10 @@ def _bound(
         lp = _lp_bound(g, cand, opening_cost, is_must, must_year, limits)
     except Exception:  # noqa: BLE001 - the simple bound stays valid
         lp = None
+    how = " (ramp-up priced)" if ramped else ""
     if lp is None or not npv0 + lp < simple:
-        return simple, "largest single-store gains"
-    return float(npv0 + lp), "LP over (site, year) single-store gains"
+        return simple, "largest single-store gains" + how
+    return float(npv0 + lp), "LP over (site, year) single-store gains" + how
 
 
 def _lp_bound(g, cand, opening_cost, is_must, must_year, limits: _Limits) -> float | None:
