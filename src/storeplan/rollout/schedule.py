@@ -399,7 +399,18 @@ def schedule(
     counter[0] += int(ev["calls"]) + int(ev0["calls"])
     npv, npv0 = float(ev["value"]), float(ev0["value"])
     bound, how = _bound(
-        oracle, spec, opening_cost, fixed_cost, is_exist, is_forb, is_must, must_year, limits, npv0, counter
+        oracle,
+        spec,
+        opening_cost,
+        fixed_cost,
+        is_exist,
+        is_forb,
+        is_must,
+        must_year,
+        limits,
+        npv0,
+        counter,
+        open_year=open_year,
     )
     gap = (bound - npv) / max(abs(npv), 1e-12) if np.isfinite(bound) else float("nan")
     out_extra = dict(extra or {})
@@ -769,9 +780,11 @@ def _bound(
     limits: _Limits,
     npv0,
     counter,
+    open_year: np.ndarray | None = None,
 ) -> tuple[float, str]:
     """Upper bound on the NPV (see :func:`schedule`) and how it was obtained; NaN unless
-    the objective is the NPV."""
+    the objective is the NPV. With ``open_year`` (the schedule found) and a Huff oracle,
+    also the bound at that schedule (:func:`_bound_at`); the smaller one is returned."""
     if spec.objective != "npv":
         return float("nan"), ""
     H, Y = spec.horizon, spec.years
@@ -827,8 +840,72 @@ def _bound(
         lp = None
     how = " (ramp-up priced)" if ramped else ""
     if lp is None or not npv0 + lp < simple:
-        return simple, "largest single-store gains" + how
-    return float(npv0 + lp), "LP over (site, year) single-store gains" + how
+        out, label = simple, "largest single-store gains" + how
+    else:
+        out, label = float(npv0 + lp), "LP over (site, year) single-store gains" + how
+    if ramped and open_year is not None:
+        try:
+            at = _bound_at(
+                oracle, spec, opening_cost, fixed_cost, open_year, cand, is_exist, is_must, must_year, limits
+            )
+        except Exception:  # noqa: BLE001 - the bound at the existing stores stays valid
+            at = None
+        if at is not None and npv0 + at < out:
+            counter[0] += 2 * H
+            return float(npv0 + at), "LP over (site, year) gains at the schedule found (ramp-up priced)"
+    return out, label
+
+
+def _bound_at(oracle, spec, opening_cost, fixed_cost, open_year, cand, is_exist, is_must, must_year, limits):
+    r"""Bound at the schedule ``S`` found, minus ``NPV(existing)``; None when the LP is not
+    solved.
+
+    With ``Phi(X) = sum_t v_t m G_t(X)`` the ramp-priced revenue of a set of (site, year)
+    pairs (``G_t`` the Huff capture with each store's utility times its ramp factor in
+    year ``t``: monotone submodular over pairs and at least the schedule's revenue), the
+    first inequality of Nemhauser & Wolsey (1981) gives for every feasible schedule ``X``
+    ``Phi(X) <= Phi(S) - sum_{e in S \ X} Phi(e | S - e) + sum_{e in X \ S} Phi(e | S)``,
+    so ``NPV(X) <= Phi(X) - c(X)`` is at most ``Phi(S) - sum_{e in S} Phi(e | S - e)``
+    plus an LP over ``x[c, y]`` (the schedule's limits) with the values ``Phi(e | S - e) -
+    c_e`` for the pairs of ``S`` and ``Phi(e | S) - c_e`` for the others. Our existing
+    stores are in every schedule and cancel out; ``NPV(existing) = Phi(E) - c(E)``.
+    """
+    H, Y = spec.horizon, spec.years
+    vw = spec.value_weights(H)
+    disc = spec.discount(H)
+    tail = np.array([vw[y - 1 :].sum() for y in range(1, Y + 1)])
+    rho = ramp_matrix(np.arange(1, Y + 1), spec, H)  # (opening year, year)
+    opened = np.flatnonzero(open_year >= 0)
+    base = np.flatnonzero(is_exist)
+    rho_open = ramp_matrix(open_year[opened], spec, H)  # (open site, year); existing: 1
+    m = spec.gross_margin
+    phi_s = phi_e = 0.0
+    gain = np.zeros((len(cand), Y))
+    loo = np.zeros(len(opened))  # Phi(e | S - e) of every open site
+    none = cand[:0]
+    for t in range(H):
+        live = np.flatnonzero(rho_open[:, t] > 0)
+        total, _, loss = oracle.scaled_capture(opened[live], rho_open[live, t], none, 1.0)
+        base_total, _, _ = oracle.scaled_capture(base, np.ones(len(base)), none, 1.0)
+        phi_s += vw[t] * m * total
+        phi_e += vw[t] * m * base_total
+        loo[live] += vw[t] * m * loss
+        for lv in np.unique(rho[:, t][rho[:, t] > 0]).tolist():
+            _, g, _ = oracle.scaled_capture(opened[live], rho_open[live, t], cand, lv)
+            for y in np.flatnonzero(rho[:, t] == lv).tolist():
+                gain[:, y] += vw[t] * m * np.maximum(g, 0.0)
+    cost = fixed_cost[cand][:, None] * tail[None, :] + opening_cost[cand][:, None] * disc[:Y][None, :]
+    loo_of = np.zeros(len(open_year))
+    loo_of[opened] = loo
+    oy = open_year[cand]
+    hit = np.flatnonzero(oy >= 1)
+    g = gain - cost
+    g[hit, oy[hit] - 1] = loo_of[cand[hit]] - cost[hit, oy[hit] - 1]
+    new = opened[open_year[opened] >= 1]
+    lp = _lp_bound(g, cand, opening_cost, is_must, must_year, limits)
+    if lp is None:
+        return None
+    return float(phi_s - phi_e - loo_of[new].sum() + lp)
 
 
 def _lp_bound(g, cand, opening_cost, is_must, must_year, limits: _Limits) -> float | None:
