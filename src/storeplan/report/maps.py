@@ -294,6 +294,12 @@ def _map_data(plan: Any, max_rival_brands: int) -> dict[str, Any]:
         )
     ]
     share = _area_shares(plan, areas["id"]) if len(areas) else None
+    n_served, n_covered = int(np.isfinite(km).sum()), int((cls <= 1).sum())
+    hexes = None
+    if len(areas) > HEX_AREA_LIMIT:
+        # too many areas to draw one by one: aggregate them into H3 hexagons
+        hexes = hexagon_areas(areas.assign(km=km, sid=sid), share, radius, HEX_AREA_LIMIT)
+        area_rows, share = hexes["rows"], hexes["share"]
     if share is not None:
         after, before, market = share
         ca, cb = _share_classes(after), _share_classes(before)
@@ -346,9 +352,127 @@ def _map_data(plan: Any, max_rival_brands: int) -> dict[str, Any]:
         "share_labels": _share_labels(),
         "rivals": rivals,
         "radius_km": radius,
-        "n_served": int(np.isfinite(km).sum()),
-        "n_covered": int((cls <= 1).sum()),
+        "n_served": n_served,
+        "n_covered": n_covered,
+        "n_areas": int(len(areas)),
+        "hex": None if hexes is None else hexes["boundary"],
+        "hex_note": None if hexes is None else hexes["note"],
     }
+
+
+#: Above this many areas the map draws H3 hexagons (at most this many) instead of one
+#: bubble per area.
+HEX_AREA_LIMIT = 20_000
+
+
+def hexagon_areas(
+    areas: pd.DataFrame, share: tuple[np.ndarray, ...] | None, radius: float | None, limit: int
+) -> dict[str, Any]:
+    """Aggregate the map's areas into H3 hexagons (Uber's H3 grid, the ``h3`` package).
+
+    The finest resolution from 7 (cells about 2.6 km across) down to 0 with at most
+    ``limit`` occupied cells is used. Per cell: the population (sum, persons), the
+    population-weighted mean km to the serving store, the store serving most of its
+    population, the offline market (sum, currency per year) and our share before / after
+    weighted by that market.
+
+    Parameters
+    ----------
+    areas : DataFrame
+        ``lon, lat, population, km`` (NaN: not served), ``sid`` (store index, -1 none),
+        ``region``.
+    share : tuple of ndarray or None
+        (share after, share before, market) per area.
+    radius : float or None
+        Coverage radius, km (for the distance classes).
+    limit : int
+
+    Returns
+    -------
+    dict
+        ``rows`` (the map's area rows, one per cell), ``share`` (per cell, or None),
+        ``boundary`` (per cell its vertices as ``[lat, lon]`` pairs) and ``note`` (a
+        legend line).
+    """
+    import h3
+
+    lat = areas["lat"].to_numpy(float)
+    lon = areas["lon"].to_numpy(float)
+    cells = np.array([h3.latlng_to_cell(a, b, 7) for a, b in zip(lat.tolist(), lon.tolist(), strict=True)])
+    res = 7
+    while res > 0 and len(np.unique(cells)) > limit:
+        res -= 1
+        parent = {c: h3.cell_to_parent(c, res) for c in np.unique(cells).tolist()}
+        cells = np.array([parent[c] for c in cells.tolist()])
+    pop = areas["population"].to_numpy(float)
+    km = areas["km"].to_numpy(float)
+    served = np.isfinite(km)
+    df = pd.DataFrame(
+        {
+            "cell": cells,
+            "pop": pop,
+            "n": 1,
+            "pkm": np.where(served, pop * np.nan_to_num(km), 0.0),
+            "pserved": np.where(served, pop, 0.0),
+            "region": areas["region"].astype(str).to_numpy(),
+        }
+    )
+    if share is not None:
+        after, before, market = (np.nan_to_num(np.asarray(x, float)) for x in share)
+        df["market"], df["m_after"], df["m_before"] = market, market * after, market * before
+    g = df.groupby("cell", sort=True)
+    agg = g[[c for c in df.columns if c not in ("cell", "region")]].sum()
+    # the store serving most population, and the most common region, of every cell
+    sid = areas["sid"].to_numpy()
+    top = (
+        pd.DataFrame({"cell": cells, "sid": sid, "pop": pop})
+        .groupby(["cell", "sid"], sort=True)["pop"]
+        .sum()
+        .reset_index()
+        .sort_values(["cell", "pop", "sid"], ascending=[True, False, True], kind="stable")
+        .drop_duplicates("cell")
+        .set_index("cell")["sid"]
+    )
+    region = g["region"].agg(lambda r: r.value_counts().index[0])
+    cell_ids = agg.index.to_numpy()
+    mkm = np.divide(agg["pkm"], agg["pserved"], out=np.full(len(agg), np.nan), where=agg["pserved"] > 0)
+    cls, _ = _distance_classes(mkm, radius)
+    cpop = agg["pop"].to_numpy(float)
+    pmax = float(cpop.max()) if len(cpop) and cpop.max() > 0 else 1.0
+    rad = 1.5 + 13.5 * np.sqrt(np.clip(cpop, 0, None) / pmax)
+    centre = [h3.cell_to_latlng(c) for c in cell_ids.tolist()]
+    rows = [
+        [
+            _r(c[1], 4),
+            _r(c[0], 4),
+            _r(r, 1),
+            int(k),
+            int(top.get(cid, -1)) if np.isfinite(d) else -1,
+            _r(d, 1),
+            _r(p, 0),
+            f"hexagon of {int(n):,} areas",
+            rg,
+        ]
+        for c, r, k, cid, d, p, n, rg in zip(
+            centre, rad, cls, cell_ids, mkm, cpop, agg["n"], region.reindex(cell_ids), strict=True
+        )
+    ]
+    share_out = None
+    if share is not None:
+        m = agg["market"].to_numpy(float)
+        safe = np.where(m > 0, m, 1.0)
+        share_out = (
+            np.where(m > 0, agg["m_after"].to_numpy(float) / safe, 0.0),
+            np.where(m > 0, agg["m_before"].to_numpy(float) / safe, 0.0),
+            m,
+        )
+    boundary = [[[_r(a, 4), _r(b, 4)] for a, b in h3.cell_to_boundary(c)] for c in cell_ids.tolist()]
+    across = 2.0 * h3.average_hexagon_edge_length(res, unit="km")
+    note = (
+        f"{len(areas):,} areas drawn as {len(cell_ids):,} hexagons (H3 resolution {res}, "
+        f"about {across:,.0f} km across): population summed, distance and shares weighted"
+    )
+    return {"rows": rows, "share": share_out, "boundary": boundary, "note": note}
 
 
 def _share_classes(share: np.ndarray) -> np.ndarray:
@@ -491,6 +615,7 @@ var {{ this.get_name() }} = (function (map) {
     var canvas = L.canvas({padding: 0.5});
     var lineCanvas = L.canvas({padding: 0.5, pane: 'storeplanCatchments'});
     var svg = L.svg({pane: 'storeplanStores'});
+    var storeCanvas = L.canvas({padding: 0.5, pane: 'storeplanStores'});
     function table(rows) {
         var t = document.createElement('table');
         t.className = 'storeplan-popup';
@@ -545,9 +670,12 @@ var {{ this.get_name() }} = (function (map) {
             var A = D.areas, C = [D.area_colors, D.share_colors, D.share_colors][mode];
             var idx = [3, 9, 10][mode];
             lazy(group, function () {
-                A.forEach(function (a) {
+                A.forEach(function (a, i) {
                     var c = C[a[idx]];
-                    var m = L.circleMarker([a[1], a[0]], {
+                    var m = D.hex ? L.polygon(D.hex[i], {
+                        renderer: canvas, color: '#7f7f7f', weight: 0.3, opacity: 0.8,
+                        fillColor: c, fillOpacity: 0.7
+                    }) : L.circleMarker([a[1], a[0]], {
                         renderer: canvas, radius: mode ? Math.max(a[2], 3) : a[2],
                         color: mode ? '#7f7f7f' : c,
                         weight: mode ? 0.4 : 0.6, opacity: 0.9, fillColor: c,
@@ -577,7 +705,8 @@ var {{ this.get_name() }} = (function (map) {
             D.stores.forEach(function (s) {
                 if (s[2] !== wanted || s[0] === null || s[1] === null) { return; }
                 var m = L.circleMarker([s[1], s[0]], {
-                    renderer: svg, pane: 'storeplanStores', radius: D.store_radius,
+                    renderer: D.stores.length > 2000 ? storeCanvas : svg, pane: 'storeplanStores',
+                    radius: D.store_radius,
                     color: '#ffffff', weight: 1.5, opacity: 1,
                     fillColor: D.store_colors[wanted], fillOpacity: 0.95
                 });
@@ -704,7 +833,7 @@ def _legend_html(plan: Any, data: dict[str, Any]) -> str:
             + "</details>"
         )
     n_stores = len(data["stores"])
-    n_areas = len(data["areas"])
+    n_areas = data.get("n_areas", len(data["areas"]))
     title = e(str(getattr(plan, "scenario_name", "") or "storeplan"))
     sub = f"{n_stores:,} stores; {n_areas:,} areas, {data['n_served']:,} with a store"
     if data["radius_km"]:
@@ -713,7 +842,8 @@ def _legend_html(plan: Any, data: dict[str, Any]) -> str:
     return (
         f"<details open><summary><h4>{title}</h4></summary><div>{sub}</div>"
         f'{"".join(items)}<div class="notes">{note_html}</div>'
-        '<div class="notes">Bubble area \u221d population. Province outlines are drawn offline; '
+        + (f'<div class="notes">{e(data["hex_note"])}</div>' if data.get("hex_note") else "")
+        + '<div class="notes">Bubble area \u221d population. Province outlines are drawn offline; '
         "background tiles need a network connection; the data layers do not.</div></details>"
     )
 
@@ -884,13 +1014,15 @@ def build_map(
         layer(f"Coverage radius ({data['radius_km']:,.0f} km)", "radius", show=True)
     if n_served:
         layer("Catchments (store \u2192 area)", "catchments", show=bool(show_catchments))
-    n_areas = len(data["areas"])
+    n_areas = f"{data['n_areas']:,}"
+    if data["hex"] is not None:
+        n_areas += f" in {len(data['areas']):,} hexagons"
     if data["has_share"]:
-        layer(f"Demand areas ({n_areas:,}): our market share after", "areas", ", 1")
+        layer(f"Demand areas ({n_areas}): our market share after", "areas", ", 1")
         layer("Demand areas: our market share before", "areas", ", 2", show=False)
         layer("Demand areas: distance to store", "areas", ", 0", show=False)
     else:
-        layer(f"Demand areas ({n_areas:,})", "areas", ", 0")
+        layer(f"Demand areas ({n_areas})", "areas", ", 0")
     groups = data["store_groups"]
     waves = any("year" in g for g in groups)
     # With market shares or rollout waves the map is about our network: rivals start
