@@ -43,7 +43,6 @@ console = Console(stderr=True)
 out_console = Console()
 
 
-
 @contextlib.contextmanager
 def _progress(enabled: bool):
     """A Rich progress bar with one task per phase; yields a ``progress(phase, frac)`` callback."""

@@ -79,7 +79,6 @@ log = logging.getLogger(__name__)
 ENGINES = ("local", "dask", "ray")
 
 
-
 @dataclass(frozen=True)
 class Column:
     """One column of the comparison table: a named quantity with its unit.
@@ -130,9 +129,7 @@ COMPARISON: tuple[Column, ...] = (
         "metrics.own_revenue",
         "our stores' gross revenue per year with every plan store open at full ramp (steady state)",
     ),
-    Column(
-        "rollout_years", "years", "rollout.years", "rollout years; the 'final year' below is this year"
-    ),
+    Column("rollout_years", "years", "rollout.years", "rollout years; the 'final year' below is this year"),
     Column(
         "n_stores_final_year",
         "count",

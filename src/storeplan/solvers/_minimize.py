@@ -7,6 +7,7 @@ reduced-cost fixing -> HiGHS MIP on what is left (when small enough) -> Solution
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,7 +20,15 @@ from .mip import solve_min_radius_mip
 from .solution import MIP_PROVEN_TOL, Solution, make_solution
 from .swap import heuristic_search, improve
 
-__all__ = ["solve_min", "METHODS", "MIP_AUTO_ARCS", "MIP_DEFAULT_SECONDS"]
+__all__ = [
+    "solve_min",
+    "solve_min_detail",
+    "MinOutcome",
+    "improvement_threshold",
+    "METHODS",
+    "MIP_AUTO_ARCS",
+    "MIP_DEFAULT_SECONDS",
+]
 
 METHODS = ("auto", "heuristic", "mip")
 #: ``method="auto"`` runs the MIP when at most this many arcs survive reduced-cost fixing.
@@ -30,6 +39,32 @@ MIP_TRUNCATED_ARCS = 400_000
 MIP_DEFAULT_SECONDS = 300.0
 #: Default VNS iterations after the first local optimum when a gap remains.
 VNS_DEFAULT_ITERATIONS = 30
+#: Under a time limit, the first greedy + local search stops at this share of the time
+#: left, so that the Lagrangian bound (which certifies the result) gets the rest.
+HEURISTIC_SHARE = 0.5
+#: Under a time limit the Lagrangian phase leaves this share of the time to the MIP.
+LAGRANGIAN_SHARE = 0.8
+
+
+@dataclass
+class MinOutcome:
+    """A :class:`Solution` plus the search state and the best multipliers (internal)."""
+
+    solution: Solution
+    state: State
+    lam: np.ndarray
+
+
+def _share(deadline: float | None, share: float) -> float | None:
+    """The time ``share`` of the way from now to ``deadline``."""
+    if deadline is None:
+        return None
+    now = time.perf_counter()
+    return now + share * max(deadline - now, 0.0)
+
+
+def _late(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() >= deadline
 
 
 def check_method(method: str) -> str:
@@ -68,6 +103,36 @@ def solve_min(
     t0: float,
 ) -> Solution:
     """Solve one minimisation instance; see the module docstring."""
+    return solve_min_detail(
+        inst, side, kmin, kmax, ufl=ufl, time_limit=time_limit, seed=seed, method=method, label=label, t0=t0
+    ).solution
+
+
+def solve_min_detail(
+    inst: Instance,
+    side: SideArrays,
+    kmin: int,
+    kmax: int,
+    *,
+    ufl: bool,
+    time_limit: float | None,
+    seed: int,
+    method: str,
+    label: str,
+    t0: float,
+    start: np.ndarray | None = None,
+    lam0: np.ndarray | None = None,
+    final: bool = True,
+    lagrangian_iterations: int = 2000,
+) -> MinOutcome:
+    """:func:`solve_min` that also returns the state and the multipliers.
+
+    ``start``: sites to begin the local search from (instead of the greedy); ``lam0``:
+    first multipliers of the Lagrangian (default the incumbent's service costs);
+    ``final=False`` stops after the bound and the Lagrangian start (no VNS, no MIP),
+    for callers that change the instance and solve again. Every phase checks the one
+    deadline ``t0 + time_limit``.
+    """
     deadline = None if time_limit is None else t0 + time_limit
     what_sites = str(kmin) if kmin == kmax else "open"
     nnz = inst.nnz
@@ -84,8 +149,9 @@ def solve_min(
         kmax,
         stop_when_no_gain=ufl,
         seed=seed,
-        deadline=deadline,
+        deadline=_share(deadline, HEURISTIC_SHARE),
         vns_iterations=0,
+        start=start,
     )
     timings["heuristic_s"] = time.perf_counter() - tp
     st = res.state
@@ -121,24 +187,24 @@ def solve_min(
         iterations += res.moves
 
     ub = st.objective()
-    threshold = _threshold(inst, ub)
+    threshold = improvement_threshold(inst, ub)
     bound = -np.inf
     mip_optimal = False
 
     def lagrange(st: State, ub: float) -> LagrangianResult:
         nonlocal iterations
-        lam0 = np.minimum(st.d1, inst.unserved)
+        lam_start = np.minimum(st.d1, inst.unserved) if lam0 is None else lam0
         lr = lagrangian_min(
             inst,
             side,
             kmin,
             kmax,
             ub,
-            lam0,
-            target=_threshold(inst, ub),
-            max_iter=2000,
+            lam_start,
+            target=improvement_threshold(inst, ub),
+            max_iter=lagrangian_iterations,
             patience=50,
-            deadline=deadline,
+            deadline=deadline if not final or method == "heuristic" else _share(deadline, LAGRANGIAN_SHARE),
         )
         iterations += lr.iterations
         return lr
@@ -151,7 +217,7 @@ def solve_min(
     proven = bound >= threshold
 
     # Lagrangian heuristic: local search from the subproblem's sites
-    if not proven:
+    if not proven and not _late(deadline):
         tp = time.perf_counter()
         start = lagrangian_sites(inst, side, kmin, kmax, lr.lam)
         if check_sites(side, start) is None:
@@ -161,14 +227,14 @@ def solve_min(
             if cand.objective() < ub - 1e-9 * max(1.0, abs(ub)):
                 st = cand
                 ub = st.objective()
-                threshold = _threshold(inst, ub)
+                threshold = improvement_threshold(inst, ub)
                 methods.append("lagrangian-start")
                 proven = bound >= threshold
         timings["lagrangian_start_s"] = time.perf_counter() - tp
 
     # VNS when the gap is open and the MIP will not run
-    will_mip = method == "mip" or (method == "auto" and not proven)
-    if not proven and (method == "heuristic" or not small):
+    will_mip = final and (method == "mip" or (method == "auto" and not proven))
+    if final and not proven and not _late(deadline) and (method == "heuristic" or not small):
         tp = time.perf_counter()
         res2 = heuristic_search(
             inst,
@@ -185,7 +251,7 @@ def solve_min(
         if res2.state is not None and res2.state.objective() < ub - 1e-9 * max(1, abs(ub)):
             st = res2.state
             ub = st.objective()
-            threshold = _threshold(inst, ub)
+            threshold = improvement_threshold(inst, ub)
             methods.append("vns")
             lr = lagrange(st, ub)
             bound = max(bound, lr.bound)
@@ -194,7 +260,7 @@ def solve_min(
 
     mip_info: dict = timings
     tp = time.perf_counter()
-    if not proven and will_mip and method != "heuristic":
+    if not proven and will_mip and method != "heuristic" and not _late(deadline):
         keep, keep_u, site_state, _ = reduce_min(inst, side, kmin, kmax, lr.lam, threshold)
         if inst.must_serve:
             keep_u[:] = False
@@ -255,7 +321,7 @@ def solve_min(
                     bound = max(bound, min(mip.bound, threshold))
                 break
             bound = max(bound, min(mip.objective, threshold))
-            if bound >= _threshold(inst, ub) or mip.objective >= ub - 1e-9 * max(1.0, abs(ub)):
+            if bound >= improvement_threshold(inst, ub) or mip.objective >= ub - 1e-9 * max(1.0, abs(ub)):
                 mip_optimal = True
                 bound = max(bound, min(mip.objective, ub))
                 break
@@ -276,8 +342,8 @@ def solve_min(
     if viol is not None:  # pragma: no cover - guarded by the kernels
         raise SolverError(f"{label}: internal error, solution violates constraints: {viol}")
     # a bound at the threshold leaves at most MIP_PROVEN_TOL / 10 relative gap
-    certified = mip_optimal or bound >= _threshold(inst, ub)
-    return make_solution(
+    certified = mip_optimal or bound >= improvement_threshold(inst, ub)
+    sol = make_solution(
         st.sites,
         st.assignment(),
         ub,
@@ -290,9 +356,10 @@ def solve_min(
         integral=inst.integral,
         info=mip_info,
     )
+    return MinOutcome(sol, st, lr.lam)
 
 
-def _threshold(inst: Instance, ub: float) -> float:
+def improvement_threshold(inst: Instance, ub: float) -> float:
     """Objective value below which a solution counts as strictly better than ``ub``."""
     if inst.integral:
         return ub - 0.5

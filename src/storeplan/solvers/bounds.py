@@ -170,7 +170,12 @@ def _subgradient_min(
     pi0,
     bcost,
     bcap,
+    best0,
+    stall0,
 ):
+    """``max_iter`` subgradient steps from ``lam`` (updated in place), continuing a
+    run whose best bound so far is ``best0`` after ``stall0`` non-improving steps.
+    Returns (best, its multipliers, iterations, step factor, stall count)."""
     n = lam.shape[0]
     m = fcost.shape[0]
     rho = np.empty(m)
@@ -178,10 +183,10 @@ def _subgradient_min(
     selw = np.zeros(m)
     selk = np.zeros(m)
     g = np.empty(n)
-    best = -np.inf
+    best = best0
     best_lam = lam.copy()
     pi = pi0
-    stall = 0
+    stall = stall0
     it = 0
     for it in range(max_iter):  # noqa: B007
         const = _reduced_costs(indptr, indices, cost, unserved, fcost, lam, rho)
@@ -224,7 +229,42 @@ def _subgradient_min(
             lam[i] += step * g[i]
             if lam[i] < 0.0:
                 lam[i] = 0.0
-    return best, best_lam, it + 1, pi
+    return best, best_lam, it + 1, pi, stall
+
+
+#: Longest stretch of subgradient iterations between two deadline checks, seconds.
+CHECK_EVERY_S = 0.1
+
+
+class Pace:
+    """Chunk sizes for a Numba iteration loop so that ``deadline`` (a
+    ``time.perf_counter()`` value, or None) is checked about every
+    :data:`CHECK_EVERY_S` seconds: the first chunk is a few iterations, later ones are
+    sized from the measured time per iteration (internal)."""
+
+    def __init__(self, deadline: float | None, max_iter: int):
+        self.deadline = deadline
+        self.max_iter = int(max_iter)
+        self.per_it = 0.0
+        self.t = time.perf_counter()
+
+    def next_chunk(self, its: int) -> int:
+        left = self.max_iter - its
+        if self.deadline is None:
+            return left
+        if self.per_it <= 0.0:
+            return max(1, min(left, 3))
+        room = min(CHECK_EVERY_S, max(self.deadline - time.perf_counter(), 0.0))
+        return max(1, min(left, int(room / self.per_it)))
+
+    def done(self, k: int) -> None:
+        now = time.perf_counter()
+        if k > 0:
+            self.per_it = (now - self.t) / k
+        self.t = now
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.perf_counter() >= self.deadline
 
 
 @dataclass
@@ -258,10 +298,11 @@ def lagrangian_min(
     tgt = ub if target is None else target
     best, best_lam, its = -np.inf, lam.copy(), 0
     pi = 2.0
-    chunk = max_iter if deadline is None else max(20, min(max_iter, 100))
+    stall = 0
+    pace = Pace(deadline, max_iter)
     while its < max_iter:
-        n_this = min(chunk, max_iter - its)
-        b, bl, k, pi = _subgradient_min(
+        n_this = pace.next_chunk(its)
+        b, bl, k, pi, stall = _subgradient_min(
             inst.indptr,
             inst.indices,
             inst.cost,
@@ -278,13 +319,14 @@ def lagrangian_min(
             pi,
             side.bcost if side.has_budget else np.zeros(inst.m),
             side.bcap,
+            best,
+            stall,
         )
         its += k
+        pace.done(k)
         if b > best:
             best, best_lam = b, bl.copy()
-        if best >= tgt or pi < 1e-6 or k < n_this:
-            break
-        if deadline is not None and time.perf_counter() >= deadline:
+        if best >= tgt or pi < 1e-6 or k < n_this or pace.out_of_time():
             break
     return LagrangianResult(float(best), best_lam, its)
 
@@ -374,8 +416,11 @@ def reduce_min(inst: Instance, side: SideArrays, kmin: int, kmax: int, lam: np.n
 
 
 @njit(cache=True)
-def _subgradient_cover(cptr, crow, w, status, kmin, kmax, lam, lb, max_iter, patience, bcost, bcap):
-    """Minimise U(lambda) over lambda in [0, w] (upper bound for maximal covering)."""
+def _subgradient_cover(
+    cptr, crow, w, status, kmin, kmax, lam, lb, max_iter, patience, bcost, bcap, best0, stall0, pi0
+):
+    """Minimise U(lambda) over lambda in [0, w] (upper bound for maximal covering),
+    continuing from ``best0`` / ``stall0`` / ``pi0`` (see :func:`_subgradient_min`)."""
     n = w.shape[0]
     m = cptr.shape[0] - 1
     rho = np.empty(m)
@@ -383,10 +428,10 @@ def _subgradient_cover(cptr, crow, w, status, kmin, kmax, lam, lb, max_iter, pat
     selw = np.zeros(m)
     selk = np.zeros(m)
     cov = np.empty(n)
-    best = np.inf
+    best = best0
     best_lam = lam.copy()
-    pi = 1.0
-    stall = 0
+    pi = pi0
+    stall = stall0
     it = 0
     for it in range(max_iter):  # noqa: B007
         for j in range(m):
@@ -434,7 +479,7 @@ def _subgradient_cover(cptr, crow, w, status, kmin, kmax, lam, lb, max_iter, pat
         for i in range(n):
             v = lam[i] - step * cov[i]
             lam[i] = min(max(v, 0.0), w[i])
-    return best, best_lam, it + 1
+    return best, best_lam, it + 1, pi, stall
 
 
 def lagrangian_cover(
@@ -448,23 +493,43 @@ def lagrangian_cover(
     *,
     max_iter: int = 300,
     patience: int = 20,
+    deadline: float | None = None,
 ) -> LagrangianResult:
-    """Subgradient upper bound for maximal covering (``lb`` = incumbent covered weight)."""
+    """Subgradient upper bound for maximal covering (``lb`` = incumbent covered weight).
+
+    ``deadline`` (``time.perf_counter()`` seconds) is checked about every
+    :data:`CHECK_EVERY_S` seconds; at least one iteration runs, so the bound is finite.
+    """
     lam = 0.5 * np.asarray(w, dtype=np.float64)
-    best, best_lam, its = _subgradient_cover(
-        cptr,
-        crow,
-        np.asarray(w, dtype=np.float64),
-        side.status,
-        kmin,
-        kmax,
-        lam,
-        float(lb),
-        max_iter,
-        patience,
-        side.bcost if side.has_budget else np.zeros(cptr.shape[0] - 1),
-        side.bcap,
-    )
+    wf = np.asarray(w, dtype=np.float64)
+    bc = side.bcost if side.has_budget else np.zeros(cptr.shape[0] - 1)
+    best, best_lam, its, pi, stall = np.inf, lam.copy(), 0, 1.0, 0
+    pace = Pace(deadline, max_iter)
+    while its < max_iter:
+        n_this = pace.next_chunk(its)
+        b, bl, k, pi, stall = _subgradient_cover(
+            cptr,
+            crow,
+            wf,
+            side.status,
+            kmin,
+            kmax,
+            lam,
+            float(lb),
+            n_this,
+            patience,
+            bc,
+            side.bcap,
+            best,
+            stall,
+            pi,
+        )
+        its += k
+        pace.done(k)
+        if b < best:
+            best, best_lam = b, bl.copy()
+        if best <= lb or pi < 1e-6 or k < n_this or pace.out_of_time():
+            break
     return LagrangianResult(float(best), best_lam, int(its))
 
 

@@ -84,8 +84,18 @@ class MipBuilder:
             nside,
         )
 
-    def solve(self, *, maximise: bool, time_limit: float | None, warm=None, seed: int = 0):
-        """Run HiGHS; returns ``(status, x, objective, bound, nodes)`` (see ``mip.run_highs``)."""
+    def solve(
+        self,
+        *,
+        maximise: bool,
+        time_limit: float | None,
+        warm=None,
+        seed: int = 0,
+        started: float | None = None,
+    ):
+        """Run HiGHS; returns ``(status, x, objective, bound, nodes)`` (see ``mip.run_highs``).
+
+        ``time_limit`` counts from ``started`` (``time.perf_counter()``; default now)."""
         A = sp.coo_matrix(
             (
                 np.concatenate(self.vals) if self.vals else np.zeros(0),
@@ -108,4 +118,5 @@ class MipBuilder:
             time_limit=time_limit,
             warm=warm,
             seed=seed,
+            started=started,
         )

@@ -246,6 +246,7 @@ def solve_capacitated(
         time_limit=300.0 if time_limit is None else time_limit,
         warm=warm,
         seed=seed,
+        started=None if time_limit is None else t0,
     )
     if status == "infeasible":
         raise InfeasibleError(

@@ -191,7 +191,9 @@ def coverage(
         methods.append(res.method)
         iterations += res.moves
         covered = total - st.objective()
-        lr = lagrangian_cover(inst.cptr, inst.crow, w, side, kmin, kmax, covered, max_iter=2000, patience=50)
+        lr = lagrangian_cover(
+            inst.cptr, inst.crow, w, side, kmin, kmax, covered, max_iter=2000, patience=50, deadline=deadline
+        )
         iterations += lr.iterations
         methods.append("lagrangian")
         bound = lr.bound
@@ -365,7 +367,7 @@ def set_cover(
         # k* >= k whenever the Lagrangian upper bound of coverage(k - 1) misses the target
         k = k_best - 1
         while k >= lo:
-            lr = lagrangian_cover(inst.cptr, inst.crow, w, side, k, k, target)
+            lr = lagrangian_cover(inst.cptr, inst.crow, w, side, k, k, target, deadline=deadline)
             iterations += lr.iterations
             if lr.bound < target:
                 bound = float(k + 1)

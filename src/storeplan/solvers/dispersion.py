@@ -405,7 +405,10 @@ def _one_mip(m, a, b, d, far, side: SideArrays, p, tl, seed, t0) -> Solution:
         )
     bld.add_side(side, ycol, p, p)
     status, x, _, bound, nodes = bld.solve(
-        maximise=True, time_limit=300.0 if tl is None else tl, seed=int(seed)
+        maximise=True,
+        time_limit=300.0 if tl is None else tl,
+        seed=int(seed),
+        started=None if tl is None else t0,
     )
     if status == "infeasible":
         raise InfeasibleError(

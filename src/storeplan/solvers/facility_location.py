@@ -253,6 +253,7 @@ def _capacitated(
         time_limit=MIP_DEFAULT_SECONDS if tl is None else tl,
         warm=warm,
         seed=seed,
+        started=None if tl is None else t0,
     )
     if status == "infeasible":
         raise InfeasibleError(

@@ -28,6 +28,7 @@ matrix; the heuristic solution is passed with ``setSolution`` as the first incum
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import highspy
@@ -122,7 +123,16 @@ def side_rows(
     return rows, cols, vals, lo, hi, r
 
 
-def run_highs(c, lo_c, hi_c, integer, A, row_lo, row_hi, *, maximise, time_limit, warm, seed, threads=1):
+def run_highs(
+    c, lo_c, hi_c, integer, A, row_lo, row_hi, *, maximise, time_limit, warm, seed, threads=1, started=None
+):
+    """Solve one MIP with HiGHS; returns ``(status, x, objective, bound, nodes)``.
+
+    ``time_limit`` (seconds) counts from ``started`` (a ``time.perf_counter()`` value,
+    default: this call), so the time the caller spent building the model and the time
+    spent passing it to HiGHS come off the limit HiGHS gets.
+    """
+    started = time.perf_counter() if started is None else started
     h = highspy.Highs()
     h.setOptionValue("output_flag", _VERBOSE)
     h.setOptionValue("mip_rel_gap", MIP_PROVEN_TOL / 10)
@@ -133,8 +143,6 @@ def run_highs(c, lo_c, hi_c, integer, A, row_lo, row_hi, *, maximise, time_limit
         h.setOptionValue("mip_heuristic_effort", 0.0)
         for opt in ("rens", "rins", "root_reduced_cost", "feasibility_jump"):
             h.setOptionValue(f"mip_heuristic_run_{opt}", False)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", max(float(time_limit), 0.01))
     lp = highspy.HighsLp()
     ncol = c.shape[0]
     A = sp.csc_matrix(A)
@@ -165,6 +173,10 @@ def run_highs(c, lo_c, hi_c, integer, A, row_lo, row_hi, *, maximise, time_limit
         sol = highspy.HighsSolution()
         sol.col_value = list(np.asarray(warm, dtype=np.float64))
         h.setSolution(sol)
+    if time_limit is not None:
+        # HiGHS checks its clock coarsely (root LP, presolve): keep a tenth in reserve
+        left = float(time_limit) - (time.perf_counter() - started)
+        h.setOptionValue("time_limit", max(0.9 * left, 0.01))
     h.run()
     st = h.getModelStatus()
     info = h.getInfo()
@@ -203,6 +215,7 @@ def solve_min_mip(
 ) -> MipResult:
     """Solve the (reduced) minimisation MIP. ``site_state``: 0 free, 1 fixed open,
     2 fixed closed. Returns the open sites found (``y``) and HiGHS's dual bound."""
+    started = time.perf_counter()
     n = indptr.shape[0] - 1
     m = fcost.shape[0]
     site_state = site_state.copy()
@@ -265,6 +278,7 @@ def solve_min_mip(
         time_limit=time_limit,
         warm=warm,
         seed=seed,
+        started=started,
     )
     y = None
     if x is not None:
@@ -442,6 +456,7 @@ def solve_min_radius_mip(
     ``z`` costs the step to the next level, a relaxation whose optimum is a valid lower
     bound (García, Labbé & Marín 2011; see :func:`._minimize.solve_min`).
     """
+    started = time.perf_counter()
     m = fcost.shape[0]
     site_state = site_state.copy()
     site_state[side.status == FORBIDDEN] = 2
@@ -505,6 +520,7 @@ def solve_min_radius_mip(
         time_limit=time_limit,
         warm=warm,
         seed=seed,
+        started=started,
     )
     y = None
     if x is not None:
@@ -532,6 +548,7 @@ def solve_cover_mip(
     """Maximal covering (``p`` given: maximise covered weight with p sites) or partial
     set covering (``target`` given: fewest sites covering at least ``target`` weight).
     ``cptr, crow`` list the clients covered by each site (CSC)."""
+    started = time.perf_counter()
     m = cptr.shape[0] - 1
     n = w.shape[0]
     ycol = np.arange(m, dtype=np.int64)
@@ -597,6 +614,7 @@ def solve_cover_mip(
         time_limit=time_limit,
         warm=warm,
         seed=seed,
+        started=started,
     )
     opened = None if x is None else np.flatnonzero(x[:m] > 0.5)
     return MipResult(status, opened, obj, bound, nodes)

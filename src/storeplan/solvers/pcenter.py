@@ -272,7 +272,9 @@ def _cover_check(
         covered = total - res.state.objective()
         if covered >= total - 0.5:
             return LevelCheck("yes", res.state.sites, method="cover-heuristic")
-        lr = lagrangian_cover(inst.cptr, inst.crow, cw, side, kmin, kmax, covered, max_iter=300, patience=20)
+        lr = lagrangian_cover(
+            inst.cptr, inst.crow, cw, side, kmin, kmax, covered, max_iter=300, patience=20, deadline=deadline
+        )
         if np.floor(lr.bound + 1e-6) < total - 0.5:
             return LevelCheck("no", method="lagrangian")
     if method == "heuristic" or (method == "auto" and sub.size > MIP_AUTO_ARCS):
@@ -330,7 +332,10 @@ def _one_mip(indptr, indices, wc, uw, side: SideArrays, kmin, kmax, tl, seed, t0
     )
     b.add_side(side, ycol, kmin, kmax)
     status, x, _, bound, nodes = b.solve(
-        maximise=False, time_limit=300.0 if tl is None else tl, seed=int(seed)
+        maximise=False,
+        time_limit=300.0 if tl is None else tl,
+        seed=int(seed),
+        started=None if tl is None else t0,
     )
     if status == "infeasible":
         raise InfeasibleError("pcenter: no set of sites satisfies the constraints (proven by the MIP)")

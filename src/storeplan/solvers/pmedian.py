@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..errors import InfeasibleError, InputError
 from ._minimize import check_method, solve_min
@@ -28,6 +29,7 @@ from ._validate import (
     check_weights,
 )
 from .constraints import FORBIDDEN, Constraints, prepare
+from .nearest import DENSE_AUTO_ENTRIES, check_dense, initial_k, solve_dense_pmedian
 from .solution import Solution
 
 __all__ = ["pmedian"]
@@ -60,6 +62,7 @@ def pmedian(
     demand=None,
     fill_must_open: bool = False,
     fill_tolerance: float = 0.0,
+    nearest: int | None = None,
 ) -> Solution:
     """Open exactly ``p`` sites minimising the total weighted client-to-site cost.
 
@@ -100,6 +103,15 @@ def pmedian(
         ``fulfill_predefined_fac``), up to ``fill_tolerance``.
     fill_tolerance : float
         Share of a must-open site's capacity that may stay unused, in [0, 1).
+    nearest : int, optional
+        Dense ``cost`` only: solve on each client's ``nearest`` cheapest sites plus a
+        bound on the rest (the cost of the next one), enlarging that number for the
+        clients whose Lagrangian multipliers reach the bound (:mod:`.nearest`), so the
+        dense matrix is never sorted or copied whole. None: automatic, on from
+        :data:`.nearest.DENSE_AUTO_ENTRIES` entries (about three times ``n_sites / p``
+        to start). The bound stays valid for the dense problem and the objective is
+        evaluated on it; ``info`` reports ``k_initial``, ``k_mean``, ``k_max``,
+        ``pairs`` and ``rounds``.
 
     Returns
     -------
@@ -116,6 +128,27 @@ def pmedian(
     """
     t0 = time.perf_counter()
     method = check_method(method)
+    if (
+        not sp.issparse(cost)
+        and capacity is None
+        and p is not None
+        and (nearest is not None or np.size(cost) >= DENSE_AUTO_ENTRIES)
+    ):
+        D = check_dense(cost)
+        n, m = D.shape
+        check_n_m(n, m)
+        p = check_p(p, m)
+        k0 = initial_k(m, p) if nearest is None else int(nearest)
+        if k0 < 1:
+            raise InputError(f"nearest must be a positive number of sites, got {nearest!r}")
+        if k0 < m:
+            w = check_weights(weights, n)
+            u = check_unserved(unserved_cost, n)
+            tl = check_time_limit(time_limit)
+            side = prepare(constraints, m, p, p)
+            return solve_dense_pmedian(
+                D, w, u, side, p, p, k0=k0, time_limit=tl, seed=int(seed), method=method, t0=t0
+            )
     n, m, indptr, indices, vals = as_sorted_csr(cost)
     check_n_m(n, m)
     if p is None:

@@ -1,0 +1,401 @@
+r"""Dense cost matrices without handling them whole: each client's nearest sites plus a
+bound on the rest (internal).
+
+For client :math:`i` keep its :math:`k_i` cheapest allowed sites :math:`N_k(i)` and the
+cost :math:`t_i` of the :math:`(k_i + 1)`-th (the *tail*). The truncated model
+
+.. math::
+
+    \min_{|S| = p} \sum_i w_i \min\Bigl(t_i, U_i, \min_{j \in S \cap N_k(i)} c_{ij}\Bigr)
+
+is a relaxation of the dense p-median: every site outside :math:`N_k(i)` costs at least
+:math:`t_i`, so every site set costs at most as much in the truncated model as in the
+dense one, and any lower bound of the truncated model (Lagrangian, MIP) is a lower
+bound of the dense optimum. This is the radius idea of García, Labbé & Marín (ZEBRA,
+"Solving large p-median problems with a radius formulation", INFORMS J. Computing
+23, 2011), applied per client. The relaxation is tight for a multiplier vector
+:math:`\lambda` when :math:`\lambda_i < w_i t_i` for every client: the arcs left out
+then have non-negative reduced cost and contribute nothing to :math:`L(\lambda)`. So
+the clients to enlarge are those whose multiplier reaches :math:`w_i t_i` (or whose
+incumbent service is the tail); their :math:`k_i` doubles and the structure is rebuilt
+from the dense matrix, a few rows at a time.
+
+Memory: the matrix is read in row blocks of about :data:`BLOCK_BYTES`; only the kept
+pairs (int32 site, float64 cost) and the per-client tails are stored.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InfeasibleError, InputError, NegativeValueError, SolverError
+from ._minimize import improvement_threshold, solve_min_detail
+from ._validate import Instance, build_instance
+from .constraints import FORBIDDEN, SideArrays
+from .solution import Solution, make_solution
+
+__all__ = [
+    "BLOCK_BYTES",
+    "DENSE_AUTO_ENTRIES",
+    "Nearest",
+    "check_dense",
+    "initial_k",
+    "nearest",
+    "enlarge",
+    "serve",
+    "solve_dense_pmedian",
+]
+
+#: Dense cost arrays with at least this many entries are solved on the nearest-k
+#: structure by default (``pmedian(..., nearest=None)``).
+DENSE_AUTO_ENTRIES = 4_000_000
+#: Approximate size of one block of matrix rows read at a time, bytes.
+BLOCK_BYTES = 32 * 2**20
+
+
+@dataclass
+class Nearest:
+    """The nearest-k structure of a dense matrix (internal).
+
+    ``k[i]`` sites are kept for client ``i`` (CSR ``indptr, indices, vals``, raw costs
+    sorted ascending, allowed sites only); ``tail[i]`` is the cost of its next
+    cheapest allowed site (``inf`` when every allowed finite site is kept).
+    """
+
+    n: int
+    m: int
+    k: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    vals: np.ndarray
+    tail: np.ndarray
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indices.shape[0])
+
+
+def check_dense(cost, name: str = "cost") -> np.ndarray:
+    """The 2-D float array behind ``cost`` (no copy for float32 / float64 input),
+    checked for NaN and negative entries block by block."""
+    arr = np.asarray(cost)
+    if arr.ndim != 2:
+        raise InputError(f"{name} must be a 2-D array (clients x sites), got shape {arr.shape}")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise InputError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    for a, b in _blocks(arr.shape[0], arr.shape[1]):
+        blk = arr[a:b]
+        if np.isnan(blk).any():
+            raise NegativeValueError(f"{name} holds NaN entries")
+        if (blk < 0).any():
+            raise NegativeValueError(f"{name} holds negative entries")
+    return arr
+
+
+def initial_k(m: int, p: int) -> int:
+    """First number of nearest sites kept per client: about three times the sites per
+    open site, between 16 and 96."""
+    return int(min(m, max(16, min(96, int(np.ceil(3.0 * m / max(p, 1)))))))
+
+
+def _blocks(n: int, m: int):
+    rows = max(1, BLOCK_BYTES // max(8 * m, 1))
+    for a in range(0, n, rows):
+        yield a, min(n, a + rows)
+
+
+def _rows_nearest(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For every row of ``block`` (inf = not allowed): its ``k`` cheapest finite entries
+    (sorted by cost, then site), their count, and the next cost (inf if none)."""
+    r, m = block.shape
+    kk = min(k, m)
+    if kk < m:
+        part = np.argpartition(block, kk, axis=1)[:, : kk + 1]
+    else:
+        part = np.broadcast_to(np.arange(m), (r, m)).copy()
+    pv = np.take_along_axis(block, part, axis=1)
+    order = np.lexsort((part, pv), axis=1)
+    part = np.take_along_axis(part, order, axis=1)
+    pv = np.take_along_axis(pv, order, axis=1)
+    keep_idx, keep_val = part[:, :kk], pv[:, :kk]
+    tail = pv[:, kk] if kk < m else np.full(r, np.inf)
+    cnt = np.isfinite(keep_val).sum(axis=1)
+    return keep_idx, keep_val, cnt, tail
+
+
+def _gather(D: np.ndarray, rows: np.ndarray, forbidden: np.ndarray | None) -> np.ndarray:
+    blk = np.array(D[rows], dtype=np.float64)
+    if forbidden is not None:
+        blk[:, forbidden] = np.inf
+    return blk
+
+
+def nearest(D: np.ndarray, k, forbidden: np.ndarray | None = None) -> Nearest:
+    """Build the nearest-``k`` structure of ``D`` (``k`` an int or one per row); sites
+    flagged in ``forbidden`` (bool per site) are left out (they never open)."""
+    n, m = D.shape
+    kr = np.broadcast_to(np.asarray(k, dtype=np.int64), (n,)).copy()
+    forb = None if forbidden is None or not forbidden.any() else np.flatnonzero(forbidden)
+    return _assemble(D, n, m, kr, np.arange(n), None, forb)
+
+
+def enlarge(D: np.ndarray, nr: Nearest, rows: np.ndarray, forbidden: np.ndarray | None = None) -> Nearest:
+    """Double ``k`` for ``rows`` (at most ``m``) and rebuild only those rows."""
+    kr = nr.k.copy()
+    kr[rows] = np.minimum(2 * kr[rows], nr.m)
+    forb = None if forbidden is None or not forbidden.any() else np.flatnonzero(forbidden)
+    return _assemble(D, nr.n, nr.m, kr, np.asarray(rows, dtype=np.int64), nr, forb)
+
+
+def _assemble(D, n, m, kr, rows, old: Nearest | None, forb) -> Nearest:
+    counts = np.zeros(n, dtype=np.int64) if old is None else np.diff(old.indptr)
+    tail = np.full(n, np.inf) if old is None else old.tail.copy()
+    rows = np.sort(np.asarray(rows, dtype=np.int64))
+    got_rows, got_rank, got_idx, got_val = [], [], [], []
+    # rows with the same k are read together, in blocks
+    for kv in np.unique(kr[rows]):
+        sel = rows[kr[rows] == kv]
+        for a, b in _blocks(sel.size, m):
+            rr = sel[a:b]
+            ki, kvv, cnt, tl = _rows_nearest(_gather(D, rr, forb), int(kv))
+            mask = np.arange(ki.shape[1])[None, :] < cnt[:, None]
+            got_rows.append(np.repeat(rr, cnt))
+            got_rank.append(np.nonzero(mask)[1])
+            got_idx.append(ki[mask])
+            got_val.append(kvv[mask])
+            counts[rr] = cnt
+            tail[rr] = tl
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    nnz = int(indptr[-1])
+    indices = np.empty(nnz, dtype=np.int32)
+    vals = np.empty(nnz, dtype=np.float64)
+    if old is not None:
+        # copy the unchanged rows' segments in one vectorised gather
+        changed = np.zeros(n, dtype=bool)
+        changed[rows] = True
+        keep_rows = np.flatnonzero(~changed)
+        lens = counts[keep_rows]
+        offs = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+        dst = np.repeat(indptr[keep_rows], lens) + offs
+        src = np.repeat(old.indptr[keep_rows], lens) + offs
+        indices[dst] = old.indices[src]
+        vals[dst] = old.vals[src]
+    if got_rows:
+        r_all = np.concatenate(got_rows)
+        dst = indptr[r_all] + np.concatenate(got_rank)
+        indices[dst] = np.concatenate(got_idx).astype(np.int32)
+        vals[dst] = np.concatenate(got_val)
+    return Nearest(n=n, m=m, k=kr, indptr=indptr, indices=indices, vals=vals, tail=tail)
+
+
+def serve(D: np.ndarray, sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every client's cheapest site among ``sites`` in ``D`` (read in row blocks):
+    returns (cost, site; -1 and inf when none of them is finite)."""
+    n = D.shape[0]
+    sites = np.asarray(sites, dtype=np.int64)
+    cost = np.full(n, np.inf)
+    site = np.full(n, -1, dtype=np.int64)
+    if sites.size == 0:
+        return cost, site
+    for a, b in _blocks(n, sites.size):
+        sub = np.asarray(D[a:b][:, sites], dtype=np.float64)
+        arg = np.argmin(sub, axis=1)
+        c = sub[np.arange(b - a), arg]
+        cost[a:b] = c
+        site[a:b] = np.where(np.isfinite(c), sites[arg], -1)
+    return cost, site
+
+
+#: Most rounds of enlarging ``k`` before the final search.
+MAX_ROUNDS = 12
+
+
+def _instance(nr: Nearest, w: np.ndarray, u: np.ndarray | None) -> Instance:
+    """The truncated model as an engine instance: the tail is an "unserved" option of
+    cost ``w_i t_i`` (``min`` with the caller's unserved cost); clients with no tail and
+    no unserved cost must be served (a large cost ``big``)."""
+    rows = np.repeat(np.arange(nr.n), np.diff(nr.indptr))
+    wcost = nr.vals * w[rows]
+    with np.errstate(invalid="ignore"):
+        unserved = w * nr.tail  # 0 * inf = nan for zero weights: no cost either way
+    unserved[w == 0] = 0.0
+    if u is not None:
+        unserved = np.minimum(unserved, u * w)
+    open_end = ~np.isfinite(unserved)
+    if open_end.any():
+        counts = np.diff(nr.indptr)
+        rowmax = np.zeros(nr.n)
+        has = counts > 0
+        rowmax[has] = wcost[nr.indptr[1:][has] - 1]
+        top = np.where(open_end, rowmax, unserved)
+        unserved[open_end] = float(np.ceil(2.0 * (top.sum() + 1.0)))
+    return build_instance(nr.n, nr.m, nr.indptr, nr.indices, wcost, unserved)
+
+
+def solve_dense_pmedian(
+    D: np.ndarray,
+    w: np.ndarray,
+    u: np.ndarray | None,
+    side: SideArrays,
+    kmin: int,
+    kmax: int,
+    *,
+    k0: int,
+    time_limit: float | None,
+    seed: int,
+    method: str,
+    t0: float,
+) -> Solution:
+    """p-median on a dense matrix through the nearest-``k`` relaxation (see the module
+    docstring). Every bound comes from a truncated model, so it is valid for ``D``;
+    every objective is evaluated on ``D`` itself."""
+    deadline = None if time_limit is None else t0 + time_limit
+    n, m = D.shape
+    forbidden = side.status == FORBIDDEN
+    nr = nearest(D, k0, forbidden)
+    if u is None and np.any(np.diff(nr.indptr) == 0):
+        bad = np.flatnonzero(np.diff(nr.indptr) == 0)
+        raise InfeasibleError(
+            f"{bad.size} client(s) (e.g. client {int(bad[0])}) have no finite cost to a site that may "
+            "open, and unserved_cost is None (every client must be served)"
+        )
+    uw = None if u is None else u * w
+    best_obj, best_sites, best_cost, best_site = np.inf, None, None, None
+    bound = -np.inf
+    integral = True
+    lam = None
+    rounds = 0
+    enlarged = 0
+    methods: list[str] = []
+    iterations = 0
+    out = None
+    inst = _instance(nr, w, u)
+
+    def evaluate(sites):
+        c, j = serve(D, sites)
+        cost = w * c
+        cost[w == 0] = 0.0
+        if uw is not None:
+            un = uw < cost
+            cost = np.where(un, uw, cost)
+            j = np.where(un, -1, j)
+        return float(cost.sum()), cost, j
+
+    def left() -> float | None:
+        return None if deadline is None else deadline - time.perf_counter()
+
+    def proven_now() -> bool:
+        return bound >= improvement_threshold(inst, best_obj)
+
+    while True:
+        rounds += 1
+        tl = left()
+        if tl is not None and tl <= 0:
+            break
+        last = rounds >= MAX_ROUNDS
+        out = solve_min_detail(
+            inst,
+            side,
+            kmin,
+            kmax,
+            ufl=False,
+            time_limit=tl,
+            seed=seed,
+            method=method,
+            label="pmedian",
+            t0=time.perf_counter(),
+            start=best_sites,
+            lam0=lam,
+            final=last,
+        )
+        iterations += out.solution.iterations
+        methods.append(out.solution.method)
+        integral = integral and inst.integral
+        bound = max(bound, out.solution.bound)
+        lam = out.lam
+        obj, cost, site = evaluate(out.solution.sites)
+        if obj < best_obj:
+            best_obj, best_sites, best_cost, best_site = obj, out.solution.sites, cost, site
+        if proven_now() or last:
+            break
+        # clients whose tail binds: multiplier at the tail cost, or served by the tail
+        st = out.state
+        tail_w = w * nr.tail
+        finite = np.isfinite(nr.tail) & (nr.k < m) & (w > 0)
+        if uw is not None:
+            finite &= tail_w < uw
+        grow = finite & ((lam >= tail_w * (1 - 1e-9)) | (st.f1 < 0))
+        if not grow.any():
+            # the relaxation is tight at these multipliers: one final search
+            tl = left()
+            if tl is not None and tl <= 0:
+                break
+            out = solve_min_detail(
+                inst,
+                side,
+                kmin,
+                kmax,
+                ufl=False,
+                time_limit=tl,
+                seed=seed,
+                method=method,
+                label="pmedian",
+                t0=time.perf_counter(),
+                start=best_sites,
+                lam0=lam,
+                final=True,
+                lagrangian_iterations=300,
+            )
+            iterations += out.solution.iterations
+            methods.append(out.solution.method)
+            bound = max(bound, out.solution.bound)
+            obj, cost, site = evaluate(out.solution.sites)
+            if obj < best_obj:
+                best_obj, best_sites, best_cost, best_site = obj, out.solution.sites, cost, site
+            break
+        rows = np.flatnonzero(grow)
+        enlarged += rows.size
+        nr = enlarge(D, nr, rows, forbidden)
+        inst = _instance(nr, w, u)
+    if best_sites is None:
+        raise SolverError("pmedian: no feasible solution found within the time limit")
+    if u is None and not np.all(np.isfinite(best_cost)):
+        raise InfeasibleError(
+            f"{int(np.sum(~np.isfinite(best_cost)))} clients cannot be served by any feasible set of "
+            f"{kmin} sites (give unserved_cost to allow unserved clients)"
+        )
+    # the truncated optimum proven by the MIP is the dense one when nothing uses a tail
+    mip_opt = bool(
+        out is not None
+        and out.solution.proven_optimal
+        and abs(best_obj - out.solution.objective) <= 1e-9 * max(1.0, abs(best_obj))
+    )
+    info = dict(out.solution.info) if out is not None else {}
+    info |= {
+        "k_initial": int(k0),
+        "k_mean": float(nr.k.mean()),
+        "k_max": int(nr.k.max()),
+        "pairs": nr.nnz,
+        "dense_pairs": int(n) * int(m),
+        "rounds": rounds,
+        "rows_enlarged": int(enlarged),
+    }
+    return make_solution(
+        best_sites,
+        best_site,
+        best_obj,
+        bound,
+        seconds=time.perf_counter() - t0,
+        iterations=iterations,
+        method="nearest-k+" + methods[-1],
+        sense="min",
+        mip_optimal=mip_opt,
+        integral=integral,
+        info=info,
+    )
