@@ -53,6 +53,7 @@ class MinOutcome:
     solution: Solution
     state: State
     lam: np.ndarray
+    pi: float = 2.0
 
 
 def _share(deadline: float | None, share: float) -> float | None:
@@ -101,10 +102,21 @@ def solve_min(
     method: str,
     label: str,
     t0: float,
+    target_gap: float = 0.0,
 ) -> Solution:
     """Solve one minimisation instance; see the module docstring."""
     return solve_min_detail(
-        inst, side, kmin, kmax, ufl=ufl, time_limit=time_limit, seed=seed, method=method, label=label, t0=t0
+        inst,
+        side,
+        kmin,
+        kmax,
+        ufl=ufl,
+        time_limit=time_limit,
+        seed=seed,
+        method=method,
+        label=label,
+        t0=t0,
+        target_gap=target_gap,
     ).solution
 
 
@@ -124,14 +136,21 @@ def solve_min_detail(
     lam0: np.ndarray | None = None,
     final: bool = True,
     lagrangian_iterations: int = 2000,
+    lagrangian_patience: int = 50,
+    pi0: float = 2.0,
+    target_gap: float = 0.0,
+    truncated_mip: bool = True,
 ) -> MinOutcome:
     """:func:`solve_min` that also returns the state and the multipliers.
 
     ``start``: sites to begin the local search from (instead of the greedy); ``lam0``:
-    first multipliers of the Lagrangian (default the incumbent's service costs);
+    first multipliers of the Lagrangian (default the incumbent's service costs) and
+    ``pi0`` its first step factor (a continued run passes the last ``pi``);
     ``final=False`` stops after the bound and the Lagrangian start (no VNS, no MIP),
-    for callers that change the instance and solve again. Every phase checks the one
-    deadline ``t0 + time_limit``.
+    for callers that change the instance and solve again. ``target_gap``: stop
+    improving once the certified relative gap is at most this. ``truncated_mip=False``:
+    no truncated radius MIP when the reduced model is too large for the full one.
+    Every phase checks the one deadline ``t0 + time_limit``.
     """
     deadline = None if time_limit is None else t0 + time_limit
     what_sites = str(kmin) if kmin == kmax else "open"
@@ -191,9 +210,12 @@ def solve_min_detail(
     bound = -np.inf
     mip_optimal = False
 
-    def lagrange(st: State, ub: float) -> LagrangianResult:
+    def done(bound: float, ub: float) -> bool:
+        return bound >= improvement_threshold(inst, ub) or bound >= ub - target_gap * abs(ub)
+
+    def lagrange(st: State, ub: float, lam_from: np.ndarray | None) -> LagrangianResult:
         nonlocal iterations
-        lam_start = np.minimum(st.d1, inst.unserved) if lam0 is None else lam0
+        lam_start = np.minimum(st.d1, inst.unserved) if lam_from is None else lam_from
         lr = lagrangian_min(
             inst,
             side,
@@ -201,20 +223,21 @@ def solve_min_detail(
             kmax,
             ub,
             lam_start,
-            target=improvement_threshold(inst, ub),
+            target=min(improvement_threshold(inst, ub), ub - target_gap * abs(ub)),
             max_iter=lagrangian_iterations,
-            patience=50,
+            patience=lagrangian_patience,
+            pi0=pi0,
             deadline=deadline if not final or method == "heuristic" else _share(deadline, LAGRANGIAN_SHARE),
         )
         iterations += lr.iterations
         return lr
 
     tp = time.perf_counter()
-    lr = lagrange(st, ub)
+    lr = lagrange(st, ub, lam0)
     timings["lagrangian_s"] = time.perf_counter() - tp
     bound = max(bound, lr.bound)
     methods.append("lagrangian")
-    proven = bound >= threshold
+    proven = done(bound, ub)
 
     # Lagrangian heuristic: local search from the subproblem's sites
     if not proven and not _late(deadline):
@@ -229,7 +252,7 @@ def solve_min_detail(
                 ub = st.objective()
                 threshold = improvement_threshold(inst, ub)
                 methods.append("lagrangian-start")
-                proven = bound >= threshold
+                proven = done(bound, ub)
         timings["lagrangian_start_s"] = time.perf_counter() - tp
 
     # VNS when the gap is open and the MIP will not run
@@ -253,10 +276,13 @@ def solve_min_detail(
             ub = st.objective()
             threshold = improvement_threshold(inst, ub)
             methods.append("vns")
-            lr = lagrange(st, ub)
+            # a continued run (lam0 given) goes on from its best multipliers
+            lr2 = lagrange(st, ub, None if lam0 is None else lr.lam)
+            if lr2.bound > lr.bound:
+                lr = lr2
             bound = max(bound, lr.bound)
         iterations += res2.moves
-        proven = bound >= threshold
+        proven = done(bound, ub)
 
     mip_info: dict = timings
     tp = time.perf_counter()
@@ -276,7 +302,7 @@ def solve_min_detail(
         full = method == "mip" or n_arcs <= MIP_AUTO_ARCS
         lim = None if full else np.minimum(st.d1, inst.unserved).copy()
         rounds = 0
-        while True:
+        while full or truncated_mip:
             remaining = mip_time(deadline)
             if remaining is not None and remaining <= 0.05:
                 break
@@ -356,7 +382,7 @@ def solve_min_detail(
         integral=inst.integral,
         info=mip_info,
     )
-    return MinOutcome(sol, st, lr.lam)
+    return MinOutcome(sol, st, lr.lam, lr.pi)
 
 
 def improvement_threshold(inst: Instance, ub: float) -> float:

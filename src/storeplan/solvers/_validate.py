@@ -150,6 +150,17 @@ def check_time_limit(time_limit) -> float | None:
     return t
 
 
+def check_target_gap(target_gap) -> float:
+    """A relative gap in [0, 1)."""
+    try:
+        g = float(target_gap)
+    except (TypeError, ValueError):
+        raise InputError(f"target_gap must be a number in [0, 1), got {target_gap!r}") from None
+    if not np.isfinite(g) or g < 0 or g >= 1:
+        raise InputError(f"target_gap must be a number in [0, 1), got {target_gap!r}")
+    return g
+
+
 def _is_integral(a: np.ndarray) -> bool:
     return bool(a.size == 0 or np.all(np.abs(a - np.round(a)) <= 1e-9 * np.maximum(1, np.abs(a))))
 

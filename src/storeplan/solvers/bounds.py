@@ -269,11 +269,13 @@ class Pace:
 
 @dataclass
 class LagrangianResult:
-    """Best Lagrangian bound, its multipliers, and the iteration count."""
+    """Best Lagrangian bound, its multipliers, the iteration count and the last step
+    factor (to continue the run)."""
 
     bound: float
     lam: np.ndarray
     iterations: int
+    pi: float = 2.0
 
 
 def lagrangian_min(
@@ -288,16 +290,20 @@ def lagrangian_min(
     max_iter: int = 1000,
     patience: int = 30,
     deadline: float | None = None,
+    pi0: float = 2.0,
 ) -> LagrangianResult:
     """Subgradient optimisation of :math:`L(\\lambda)` (lower bound for minimisation).
 
     ``ub`` is the incumbent objective (step-size target); iterations stop once the bound
-    reaches ``target`` (default ``ub``). ``deadline`` is checked between chunks.
+    reaches ``target`` (default ``ub``). ``deadline`` is checked about every
+    :data:`CHECK_EVERY_S` seconds. ``pi0`` is the first step factor (Held-Karp
+    :math:`\\pi`, halved after ``patience`` steps without improvement); pass the
+    previous result's ``pi`` to continue a run from its multipliers.
     """
     lam = np.asarray(lam0, dtype=np.float64).copy()
     tgt = ub if target is None else target
     best, best_lam, its = -np.inf, lam.copy(), 0
-    pi = 2.0
+    pi = float(pi0)
     stall = 0
     pace = Pace(deadline, max_iter)
     while its < max_iter:
@@ -328,7 +334,7 @@ def lagrangian_min(
             best, best_lam = b, bl.copy()
         if best >= tgt or pi < 1e-6 or k < n_this or pace.out_of_time():
             break
-    return LagrangianResult(float(best), best_lam, its)
+    return LagrangianResult(float(best), best_lam, its, float(pi))
 
 
 @njit(cache=True)
