@@ -383,7 +383,7 @@ def solve_dense_pmedian(
         enlarged += rows.size
         nr = enlarge(D, nr, rows, forbidden, GROW_FACTOR)
         inst = _instance(nr, w, u)
-    if best_sites is None:
+    if best_sites is None or best_cost is None:
         raise SolverError("pmedian: no feasible solution found within the time limit")
     if u is None and not np.all(np.isfinite(best_cost)):
         raise InfeasibleError(
