@@ -111,6 +111,7 @@ radius_km = {args.radius_km}
 
 [market]
 outside_per_100k = 3.0
+max_stores_per_area = {args.market_cap}
 
 [options]
 seed = {args.seed}
@@ -175,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--radius-km", type=float, default=15.0)
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--jitter-km", type=float, default=3.0)
+    ap.add_argument("--market-cap", type=int, default=32, help="[market] max_stores_per_area")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, default=Path("bench-scale"))
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)

@@ -131,6 +131,12 @@ class MarketParams(BaseModel):
     radius_km, k : float, int
         Truncation of the area x store network: pairs within ``radius_km`` plus each
         area's ``k`` nearest stores. Default 50 km and 8.
+    max_stores_per_area : int, optional
+        At most this many stores (the nearest) per area in the network, so that a
+        national grid of 10^6 demand points does not store every pair within
+        ``radius_km`` in dense regions (:meth:`storeplan.geo.Network.build`; the
+        stores left out count as ``u_ij = 0``, like those beyond the radius). Must be at
+        least ``k``. Default None: no cap.
     market_scale : float
         Multiplier of every area's offline spending potential (the market size), fitted
         by :func:`calibrate` when observed sales sit at another level than the demand
@@ -157,9 +163,14 @@ class MarketParams(BaseModel):
     channel: ChannelParams | None = None
     radius_km: float = Field(50.0, gt=0.0)
     k: int = Field(8, ge=0)
+    max_stores_per_area: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _check(self) -> MarketParams:
+        if self.max_stores_per_area is not None and self.max_stores_per_area < self.k:
+            raise ValueError(
+                f"max_stores_per_area ({self.max_stores_per_area}) must be at least k ({self.k})"
+            )
         if self.default_format not in self.format_attractiveness:
             raise ValueError(f"default_format {self.default_format!r} has no attractiveness")
         for name, table in (
@@ -687,6 +698,7 @@ def build_market(
         lat,
         radius_km=params.radius_km,
         k=params.k,
+        max_sites_per_area=params.max_stores_per_area,
     )
     off = offline_spending(areas, demand)
     if market is None:
