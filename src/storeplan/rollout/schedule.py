@@ -856,6 +856,11 @@ def _bound(
     return out, label
 
 
+#: Seconds HiGHS may spend on the integer programme of the bound at the schedule found
+#: (:func:`_bound_at`); its dual bound after that time is used (valid, at most the LP's).
+BOUND_MIP_SECONDS = 20.0
+
+
 def _bound_at(oracle, spec, opening_cost, fixed_cost, open_year, cand, is_exist, is_must, must_year, limits):
     r"""Bound at the schedule ``S`` found, minus ``NPV(existing)``; None when the LP is not
     solved.
@@ -868,7 +873,10 @@ def _bound_at(oracle, spec, opening_cost, fixed_cost, open_year, cand, is_exist,
     so ``NPV(X) <= Phi(X) - c(X)`` is at most ``Phi(S) - sum_{e in S} Phi(e | S - e)``
     plus an LP over ``x[c, y]`` (the schedule's limits) with the values ``Phi(e | S - e) -
     c_e`` for the pairs of ``S`` and ``Phi(e | S) - c_e`` for the others. Our existing
-    stores are in every schedule and cancel out; ``NPV(existing) = Phi(E) - c(E)``.
+    stores are in every schedule and cancel out; ``NPV(existing) = Phi(E) - c(E)``. The
+    best ``X`` is the integer programme over ``x[c, y]`` (HiGHS for at most
+    :data:`BOUND_MIP_SECONDS`; its dual bound), much tighter than its LP relaxation
+    when yearly budgets bind: the LP gains by splitting stores over years.
     """
     H, Y = spec.horizon, spec.years
     vw = spec.value_weights(H)
@@ -903,13 +911,19 @@ def _bound_at(oracle, spec, opening_cost, fixed_cost, open_year, cand, is_exist,
     g[hit, oy[hit] - 1] = loo_of[cand[hit]] - cost[hit, oy[hit] - 1]
     new = opened[open_year[opened] >= 1]
     lp = _lp_bound(g, cand, opening_cost, is_must, must_year, limits)
+    ip = _lp_bound(g, cand, opening_cost, is_must, must_year, limits, integer_seconds=BOUND_MIP_SECONDS)
+    lp = min((v for v in (lp, ip) if v is not None), default=None)  # HiGHS may stop early
     if lp is None:
         return None
     return float(phi_s - phi_e - loo_of[new].sum() + lp)
 
 
-def _lp_bound(g, cand, opening_cost, is_must, must_year, limits: _Limits) -> float | None:
-    """LP relaxation over ``x[c, y]`` (see :func:`schedule`); None when not solved."""
+def _lp_bound(
+    g, cand, opening_cost, is_must, must_year, limits: _Limits, integer_seconds: float = 0.0
+) -> float | None:
+    """LP relaxation over ``x[c, y]`` (see :func:`schedule`); None when not solved. With
+    ``integer_seconds > 0`` the ``x`` are binary and HiGHS's dual bound after at most that
+    many seconds is returned (at most the LP's, still an upper bound)."""
     from ..solvers.builder import MipBuilder
 
     Y = g.shape[1]
@@ -927,7 +941,10 @@ def _lp_bound(g, cand, opening_cost, is_must, must_year, limits: _Limits) -> flo
     hi[mi, must_year[cand[mi]] - 1] = 1.0
     lo[mi, must_year[cand[mi]] - 1] = 1.0
     hi[~must] = np.where(g[~must] > 0, 1.0, 0.0)
-    col = b.add_columns(g.reshape(-1), lo.reshape(-1), hi.reshape(-1))  # x[c, y] at c * Y + y
+    integer = integer_seconds > 0
+    col = b.add_columns(
+        g.reshape(-1), lo.reshape(-1), hi.reshape(-1), integer=integer
+    )  # x[c, y] at c * Y + y
     cy = col.reshape(m, Y)
     rows_c = np.repeat(np.arange(m), Y)
     b.add_rows(rows_c, cy.reshape(-1), np.ones(m * Y), -np.inf, 1.0, m)  # one year per site
@@ -976,6 +993,11 @@ def _lp_bound(g, cand, opening_cost, is_must, must_year, limits: _Limits) -> flo
             rr = np.repeat(np.arange(k), 2 * Y)
             cc = np.concatenate([cy[pa], cy[pb]], axis=1).reshape(-1)
             b.add_rows(rr, cc, np.ones(2 * Y * k), -np.inf, 1.0, k)
+    if integer:
+        status, x, obj, dual, _ = b.solve(maximise=True, time_limit=integer_seconds)
+        if status == "infeasible" or not np.isfinite(dual):
+            return None
+        return float(dual) + 1e-7 * max(1.0, abs(float(dual)))
     status, x, obj, _, _ = b.solve(maximise=True, time_limit=30.0)
     if status != "optimal" or x is None:
         return None
