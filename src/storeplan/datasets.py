@@ -11,6 +11,6 @@ cached as Parquet; see ``docs/data.md`` for what is real, derived and synthetic.
 from __future__ import annotations
 
 from storeplan.data.datasets import ChinaData, china
-from storeplan.data.world import WorldData, country_outlines, world
+from storeplan.data.world_data import WorldData, country_outlines, world
 
 __all__ = ["ChinaData", "WorldData", "china", "country_outlines", "world"]

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from storeplan.data.datasets import china
-from storeplan.data.world import world
+from storeplan.data.world_data import world
 
 __all__ = ["china", "world"]

@@ -843,22 +843,27 @@ def _legend_html(plan: Any, data: dict[str, Any]) -> str:
         f"<details open><summary><h4>{title}</h4></summary><div>{sub}</div>"
         f'{"".join(items)}<div class="notes">{note_html}</div>'
         + (f'<div class="notes">{e(data["hex_note"])}</div>' if data.get("hex_note") else "")
-        + '<div class="notes">Bubble area \u221d population. Province outlines are drawn offline; '
+        + '<div class="notes">Bubble area \u221d population. Outlines are drawn offline; '
         "background tiles need a network connection; the data layers do not.</div></details>"
     )
 
 
-def _outlines_for(data: dict[str, Any]) -> dict[str, Any] | None:
-    """Province outlines when the map's points lie (mostly) in China, else None."""
-    from ..data.outlines import CHINA_BOUNDS, province_outlines
+def _outlines_for(data: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """Offline basemap: province outlines when the map's points lie (mostly) in China,
+    else the country outlines around them; with the layer's name ("Province" /
+    "Country")."""
+    from ..data.outlines import CHINA_BOUNDS, country_outlines_geojson, province_outlines
 
     pts = [(a[0], a[1]) for a in data["areas"]] + [(s[0], s[1]) for s in data["stores"] if s[0] is not None]
     if not pts:
-        return None
+        return None, "Province"
     xy = np.asarray(pts, dtype=np.float64)
     x0, y0, x1, y1 = CHINA_BOUNDS
     inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
-    return province_outlines() if inside.mean() >= 0.5 else None
+    if inside.mean() >= 0.5:
+        return province_outlines(), "Province"
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    return country_outlines_geojson((lo[0], lo[1], hi[0], hi[1])), "Country"
 
 
 def _panel_corners(data: dict[str, Any]) -> tuple[str, str]:
@@ -968,7 +973,7 @@ def build_map(
 
     if tiles:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online only)", control=True).add_to(m)
-    data["outlines"] = _outlines_for(data)
+    data["outlines"], outline_kind = _outlines_for(data)
 
     class _Setup(MacroElement):
         _template = Template("{% macro script(this, kwargs) %}" + _SETUP_JS + "{% endmacro %}")
@@ -1006,7 +1011,7 @@ def build_map(
         fg.add_to(m)
 
     if data["outlines"] is not None:
-        layer("Province outlines (offline basemap)", "basemap")
+        layer(f"{outline_kind} outlines (offline basemap)", "basemap")
     n_served = data["n_served"]
     if show_catchments is None:
         show_catchments = n_served <= 3000

