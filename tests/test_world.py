@@ -113,11 +113,34 @@ def test_country_totals_equal_population_sums(whole, geonames):
     exact = c[(c["total_source"] == "geonames countries.json") & (c["n_derived"] > 0) & ~c["floor_applied"]]
     assert len(exact) >= 100
     for cc, row in exact.iterrows():
-        assert row["population"] == totals[cc], cc
-        assert row["known_population"] + row["derived_population"] == totals[cc], cc
-    # Indonesia, the issue's example: 9,300 places, few with a population.
+        # every person of the total is either in a place or reported as unplaced
+        assert row["population"] + row["unplaced_population"] == totals[cc], cc
+        assert (
+            row["known_population"] + row["derived_population"] + row["unplaced_population"] == totals[cc]
+        ), cc
+    # Most countries have everyone in places (the cap binds where few places lack one).
+    share = c["unplaced_population"] / c["total_population"]
+    assert (share == 0).sum() > len(c) / 2
+    assert 0.15 < c["unplaced_population"].sum() / c["total_population"].sum() < 0.35
+    # Indonesia, the issue's example: 9,300 places, few with a population; all placed.
     idn = c.loc["ID"]
     assert idn["n_derived"] > 8_000 and idn["population"] == totals["ID"]
+    assert idn["unplaced_population"] == 0
+
+
+def test_derived_places_are_capped(whole):
+    """A derived place is never bigger than its country's 90th-percentile known place; the
+    rest of the residual is reported (India: 31 unknown places, ~956 M persons unplaced)."""
+    a, c = whole.areas, whole.countries.set_index("country")
+    der = a[a["population_source"] == "derived"]
+    assert (der["population"] <= der["country"].map(c["derived_cap"])).all()
+    known = a[a["population_source"] == "geonames"]
+    p90 = known.groupby("country")["population"].quantile(0.9)
+    np.testing.assert_allclose(c.loc[p90.index, "derived_cap"], np.maximum(np.round(p90), 500.0), rtol=1e-9)
+    ind = c.loc["IN"]
+    assert ind["n_derived"] == 31 and ind["unplaced_population"] > 9e8
+    assert ind["population"] + ind["unplaced_population"] == ind["total_population"]
+    assert (c["unplaced_population"] >= 0).all()
 
 
 def test_regional_totals_where_popgrid_has_them(whole):

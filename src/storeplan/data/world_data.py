@@ -65,12 +65,14 @@ __all__ = [
     "WORLD_RIVAL_COLUMNS",
     "COUNTRY_COLUMNS",
     "INCOME_GROUPS",
+    "derived_cap",
+    "DERIVED_CAP_PERCENTILE",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Bump when the build logic or a synthetic model changes: invalidates the world cache.
-WORLD_DATASET_VERSION = "1"
+WORLD_DATASET_VERSION = "2"
 
 #: Natural Earth ``INCOME_GRP`` label -> our short income-group name (World Bank groups).
 INCOME_GROUPS: dict[str, str] = {
@@ -133,6 +135,8 @@ COUNTRY_COLUMNS: tuple[str, ...] = (
     "derived_population",
     "population",
     "floor_applied",
+    "derived_cap",
+    "unplaced_population",
     "ne_population",
     "gdp_musd",
     "gdp_year",
@@ -404,6 +408,46 @@ def _cache_key(seed: int | None) -> str:
     return f"world-v{WORLD_DATASET_VERSION}-{tag}-{digest}"
 
 
+#: Percentile of a country's known place populations that caps a derived place.
+DERIVED_CAP_PERCENTILE = 90.0
+
+
+def derived_cap(
+    known: np.ndarray, country: np.ndarray, percentile: float = DERIVED_CAP_PERCENTILE
+) -> np.ndarray:
+    """Largest population a derived place may get: a percentile of its country's known places.
+
+    A GeoNames place without a population is a settlement like the others of its country,
+    not a container for everyone GeoNames leaves out: where a country's residual (total
+    minus known) would make its unknown places bigger than the ``percentile``-th
+    percentile of its known places (India: 31 unknown places for 958 million persons), each
+    is capped there and the rest is reported as the country's ``unplaced_population``.
+
+    Parameters
+    ----------
+    known : ndarray
+        Persons per place; 0 = unknown.
+    country : ndarray
+        ISO2 code per place.
+    percentile : float
+        0..100.
+
+    Returns
+    -------
+    ndarray of float64
+        Cap per place, persons (``inf`` in a country with no known population).
+    """
+    known = np.asarray(known, dtype=np.float64)
+    country = np.asarray(country, dtype=object)
+    out = np.full(known.shape, np.inf)
+    for cc in pd.unique(country):
+        sel = country == cc
+        k = known[sel & (known > 0)]
+        if k.size:
+            out[sel] = max(float(np.round(np.percentile(k, percentile))), POPULATION_FLOOR)
+    return out
+
+
 def _level(population: np.ndarray, derived: np.ndarray) -> np.ndarray:
     lev = np.full(population.shape, "township", dtype=object)
     lev[population >= COUNTY_POPULATION] = "county"
@@ -462,7 +506,11 @@ def _build_base() -> tuple[pd.DataFrame, pd.DataFrame]:
         source[cc] = label
     derived = ~(places["known"].to_numpy() > 0)
     weights = np.sqrt(1.0 + place_density(places["lon"].to_numpy(), places["lat"].to_numpy()))
-    pop = derive_population(places["known"].to_numpy(), group, weights, totals)
+    shared = derive_population(places["known"].to_numpy(), group, weights, totals)
+    cap = derived_cap(places["known"].to_numpy(), places["country"].to_numpy(dtype=object))
+    pop = np.where(derived, np.minimum(shared, cap), shared)
+    unplaced = pd.Series(shared - pop).groupby(places["country"].to_numpy()).sum()
+    cap_by_country = pd.Series(cap).groupby(places["country"].to_numpy()).max()
 
     cinfo = countries.set_index("country")
     cname = places["country"].map(cinfo["name"])
@@ -526,6 +574,8 @@ def _build_base() -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     short = (per["d"].to_numpy() > 0) & ~(resid >= POPULATION_FLOOR * per["d"].to_numpy())
     countries["floor_applied"] = countries["country"].isin(set(per["cc"][short]))
+    countries["derived_cap"] = countries["country"].map(cap_by_country).fillna(np.inf)
+    countries["unplaced_population"] = countries["country"].map(unplaced).fillna(0.0)
     countries["gdp_per_capita_usd"] = np.round(countries["gdp_musd"] * 1e6 / countries["ne_population"], 0)
     countries["income_group"] = countries["income_group"].fillna("")
     keep = [
@@ -542,6 +592,8 @@ def _build_base() -> tuple[pd.DataFrame, pd.DataFrame]:
         "derived_population",
         "population",
         "floor_applied",
+        "derived_cap",
+        "unplaced_population",
         "ne_population",
         "gdp_musd",
         "gdp_year",
