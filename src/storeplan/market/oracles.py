@@ -342,64 +342,6 @@ class HuffOracle:
         )
         return own, delta
 
-    def scaled_capture(
-        self, open_idx: np.ndarray, open_scale: np.ndarray, candidates: np.ndarray, scale: float
-    ) -> tuple[float, np.ndarray, np.ndarray]:
-        """Our total revenue with the open sites' Huff utilities scaled, each candidate's
-        gain when added at ``scale`` times its utility, and each open site's leave-one-out
-        loss (currency per year).
-
-        Parameters
-        ----------
-        open_idx : ndarray of int
-            Open rollout sites (existing stores included).
-        open_scale : ndarray of float
-            Factor in [0, 1] on each open site's utility (a store ramping up); sites that
-            are not market candidates (our existing stores) always count in full.
-        candidates : ndarray of int
-        scale : float
-
-        Returns
-        -------
-        total : float
-            ``sum_i s_i (E_i + Z_i) / (B_i + Z_i)`` with ``Z_i`` the scaled utility of the
-            open candidates, ``E_i`` that of our existing stores, ``B_i`` everything always
-            there, ``s_i`` the area's spending.
-        gains : ndarray of float
-            The increase of ``total`` when each candidate is added at ``scale``.
-        losses : ndarray of float
-            The decrease of ``total`` when each open site alone closes.
-        """
-        ix = self._prepared()
-        idx = np.asarray(open_idx, np.int64)
-        sc = np.asarray(open_scale, np.float64)
-        tog = ix["toggled"][idx]
-        sc = np.where(tog, sc, 1.0)
-        pos, owner = self._pairs(ix, idx)
-        r = ix["row"][pos]
-        u = ix["util"][pos] * sc[owner]
-        n_areas = ix["n_areas"]
-        den = ix["base"] + np.bincount(r[tog[owner]], weights=u[tog[owner]], minlength=n_areas)
-        own = np.bincount(r, weights=u, minlength=n_areas)
-        spend = ix["spend"]
-        safe = np.where(den > 0, den, 1.0)
-        total = float(np.sum(spend * own / safe))
-        c = np.asarray(candidates, np.int64)
-        cpos, cowner = self._pairs(ix, c)
-        rr = ix["row"][cpos]
-        uu = float(scale) * ix["util"][cpos]
-        d1 = den[rr] + uu
-        safe1 = np.where(d1 > 0, d1, 1.0)
-        gain = spend[rr] * ((own[rr] + uu) / safe1 - own[rr] / safe[rr])
-        d_out = den[r] - u
-        safe_out = np.where(d_out > 0, d_out, 1.0)
-        loss = spend[r] * (own[r] / safe[r] - np.where(d_out > 0, (own[r] - u) / safe_out, 0.0))
-        return (
-            total,
-            np.bincount(cowner, weights=gain, minlength=len(c)),
-            np.bincount(owner, weights=loss, minlength=len(idx)),
-        )
-
 
 def _area_spend(mk: Market) -> np.ndarray:
     """Spending per area that flows into the offline nest with the existing network:

@@ -282,9 +282,10 @@ def schedule(
     (site, year) terms, so submodular over the (site, year) pairs; ``g_c(y)`` then sums
     the single-store gains at the ramp factors of each year. The best such sum over
     (site, year) assignments that keep the yearly store counts and budgets, the total
-    count, the spacing conflicts and the quota maximums is a linear programme (HiGHS);
-    its optimum plus ``NPV(existing)`` is ``bound`` (the simpler "``K`` largest gains"
-    bound when the LP is not solved). With a non-submodular oracle (the channel model's
+    count, the spacing conflicts and the quota maximums is an integer programme; HiGHS's
+    dual bound on it (after at most :data:`BOUND_MIP_SECONDS`, or its LP relaxation's
+    optimum when smaller) plus ``NPV(existing)`` is ``bound`` (the simpler "``K`` largest
+    gains" bound when neither is solved). With a non-submodular oracle (the channel model's
     halo) it is an estimate.
     """
     t0 = time.perf_counter()
@@ -410,7 +411,6 @@ def schedule(
         limits,
         npv0,
         counter,
-        open_year=open_year,
     )
     gap = (bound - npv) / max(abs(npv), 1e-12) if np.isfinite(bound) else float("nan")
     out_extra = dict(extra or {})
@@ -780,11 +780,9 @@ def _bound(
     limits: _Limits,
     npv0,
     counter,
-    open_year: np.ndarray | None = None,
 ) -> tuple[float, str]:
     """Upper bound on the NPV (see :func:`schedule`) and how it was obtained; NaN unless
-    the objective is the NPV. With ``open_year`` (the schedule found) and a Huff oracle,
-    also the bound at that schedule (:func:`_bound_at`); the smaller one is returned."""
+    the objective is the NPV."""
     if spec.objective != "npv":
         return float("nan"), ""
     H, Y = spec.horizon, spec.years
@@ -836,86 +834,22 @@ def _bound(
     simple = float(npv0 + pos[:k].sum())
     try:
         lp = _lp_bound(g, cand, opening_cost, is_must, must_year, limits)
+        # the same programme in integers: the LP gains by splitting stores over years
+        # when the yearly budgets bind; HiGHS's dual bound is valid when it stops early
+        ip = _lp_bound(g, cand, opening_cost, is_must, must_year, limits, integer_seconds=BOUND_MIP_SECONDS)
+        solved = [v for v in (lp, ip) if v is not None]
+        lp = min(solved) if solved else None
     except Exception:  # noqa: BLE001 - the simple bound stays valid
         lp = None
     how = " (ramp-up priced)" if ramped else ""
     if lp is None or not npv0 + lp < simple:
-        out, label = simple, "largest single-store gains" + how
-    else:
-        out, label = float(npv0 + lp), "LP over (site, year) single-store gains" + how
-    if ramped and open_year is not None:
-        try:
-            at = _bound_at(
-                oracle, spec, opening_cost, fixed_cost, open_year, cand, is_exist, is_must, must_year, limits
-            )
-        except Exception:  # noqa: BLE001 - the bound at the existing stores stays valid
-            at = None
-        if at is not None and npv0 + at < out:
-            counter[0] += 2 * H
-            return float(npv0 + at), "LP over (site, year) gains at the schedule found (ramp-up priced)"
-    return out, label
+        return simple, "largest single-store gains" + how
+    return float(npv0 + lp), "integer programme over (site, year) single-store gains" + how
 
 
-#: Seconds HiGHS may spend on the integer programme of the bound at the schedule found
-#: (:func:`_bound_at`); its dual bound after that time is used (valid, at most the LP's).
+#: Seconds HiGHS may spend on the integer programme of the bound (:func:`_bound`); its
+#: dual bound after that time is used when below the LP's (both are valid).
 BOUND_MIP_SECONDS = 20.0
-
-
-def _bound_at(oracle, spec, opening_cost, fixed_cost, open_year, cand, is_exist, is_must, must_year, limits):
-    r"""Bound at the schedule ``S`` found, minus ``NPV(existing)``; None when the LP is not
-    solved.
-
-    With ``Phi(X) = sum_t v_t m G_t(X)`` the ramp-priced revenue of a set of (site, year)
-    pairs (``G_t`` the Huff capture with each store's utility times its ramp factor in
-    year ``t``: monotone submodular over pairs and at least the schedule's revenue), the
-    first inequality of Nemhauser & Wolsey (1981) gives for every feasible schedule ``X``
-    ``Phi(X) <= Phi(S) - sum_{e in S \ X} Phi(e | S - e) + sum_{e in X \ S} Phi(e | S)``,
-    so ``NPV(X) <= Phi(X) - c(X)`` is at most ``Phi(S) - sum_{e in S} Phi(e | S - e)``
-    plus an LP over ``x[c, y]`` (the schedule's limits) with the values ``Phi(e | S - e) -
-    c_e`` for the pairs of ``S`` and ``Phi(e | S) - c_e`` for the others. Our existing
-    stores are in every schedule and cancel out; ``NPV(existing) = Phi(E) - c(E)``. The
-    best ``X`` is the integer programme over ``x[c, y]`` (HiGHS for at most
-    :data:`BOUND_MIP_SECONDS`; its dual bound), much tighter than its LP relaxation
-    when yearly budgets bind: the LP gains by splitting stores over years.
-    """
-    H, Y = spec.horizon, spec.years
-    vw = spec.value_weights(H)
-    disc = spec.discount(H)
-    tail = np.array([vw[y - 1 :].sum() for y in range(1, Y + 1)])
-    rho = ramp_matrix(np.arange(1, Y + 1), spec, H)  # (opening year, year)
-    opened = np.flatnonzero(open_year >= 0)
-    base = np.flatnonzero(is_exist)
-    rho_open = ramp_matrix(open_year[opened], spec, H)  # (open site, year); existing: 1
-    m = spec.gross_margin
-    phi_s = phi_e = 0.0
-    gain = np.zeros((len(cand), Y))
-    loo = np.zeros(len(opened))  # Phi(e | S - e) of every open site
-    none = cand[:0]
-    for t in range(H):
-        live = np.flatnonzero(rho_open[:, t] > 0)
-        total, _, loss = oracle.scaled_capture(opened[live], rho_open[live, t], none, 1.0)
-        base_total, _, _ = oracle.scaled_capture(base, np.ones(len(base)), none, 1.0)
-        phi_s += vw[t] * m * total
-        phi_e += vw[t] * m * base_total
-        loo[live] += vw[t] * m * loss
-        for lv in np.unique(rho[:, t][rho[:, t] > 0]).tolist():
-            _, g, _ = oracle.scaled_capture(opened[live], rho_open[live, t], cand, lv)
-            for y in np.flatnonzero(rho[:, t] == lv).tolist():
-                gain[:, y] += vw[t] * m * np.maximum(g, 0.0)
-    cost = fixed_cost[cand][:, None] * tail[None, :] + opening_cost[cand][:, None] * disc[:Y][None, :]
-    loo_of = np.zeros(len(open_year))
-    loo_of[opened] = loo
-    oy = open_year[cand]
-    hit = np.flatnonzero(oy >= 1)
-    g = gain - cost
-    g[hit, oy[hit] - 1] = loo_of[cand[hit]] - cost[hit, oy[hit] - 1]
-    new = opened[open_year[opened] >= 1]
-    lp = _lp_bound(g, cand, opening_cost, is_must, must_year, limits)
-    ip = _lp_bound(g, cand, opening_cost, is_must, must_year, limits, integer_seconds=BOUND_MIP_SECONDS)
-    lp = min((v for v in (lp, ip) if v is not None), default=None)  # HiGHS may stop early
-    if lp is None:
-        return None
-    return float(phi_s - phi_e - loo_of[new].sum() + lp)
 
 
 def _lp_bound(
