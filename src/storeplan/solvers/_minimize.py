@@ -140,6 +140,7 @@ def solve_min_detail(
     pi0: float = 2.0,
     target_gap: float = 0.0,
     truncated_mip: bool = True,
+    lagrangian_tau: float = 0.0,
 ) -> MinOutcome:
     """:func:`solve_min` that also returns the state and the multipliers.
 
@@ -150,6 +151,8 @@ def solve_min_detail(
     for callers that change the instance and solve again. ``target_gap``: stop
     improving once the certified relative gap is at most this. ``truncated_mip=False``:
     no truncated radius MIP when the reduced model is too large for the full one.
+    ``lagrangian_tau``: deflection of the subgradient steps (see
+    :func:`.bounds.lagrangian_min`; 0 = plain steps).
     Every phase checks the one deadline ``t0 + time_limit``.
     """
     deadline = None if time_limit is None else t0 + time_limit
@@ -227,6 +230,7 @@ def solve_min_detail(
             max_iter=lagrangian_iterations,
             patience=lagrangian_patience,
             pi0=pi0,
+            tau=lagrangian_tau,
             deadline=deadline if not final or method == "heuristic" else _share(deadline, LAGRANGIAN_SHARE),
         )
         iterations += lr.iterations
