@@ -111,7 +111,7 @@ def main() -> None:
                 page.wait_for_selector("body[data-ready='1']", timeout=120_000)
                 wall = time.perf_counter() - t0
                 ready = page.evaluate("window.storeplan.timing.ready_ms") / 1000
-                markers = page.evaluate("window.storeplan.view.markers.length")
+                markers = page.evaluate("window.storeplan.view.layers.stores.drawn")
                 areas = int(page.get_attribute("#map", "data-areas"))
                 rivals = int(page.get_attribute("#map", "data-rivals"))
                 # click the first store where Leaflet drew it (the map stays at its fitted view)

@@ -489,3 +489,59 @@ def oracle_revenue_at(market, oracle, idx):
     from storeplan.market.oracles import oracle_from_market
 
     return oracle_from_market(market, list(market.store_ids[oracle.store]))(idx)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_warm_start_with_a_pin_and_a_ban_on_tiny_instances(seed):
+    """A schedule warm-started from the cold one after pinning an unopened site and
+    banning an opened one: feasible, the pin open and the ban not, never better than
+    the brute-force optimum with that pin and ban, and the cold schedule's bound (given:
+    fewer constraints) is still at least that optimum, so the reported gap is true."""
+    oracle, oc, fc = _tiny(seed)
+    rng = np.random.default_rng(200 + seed)
+    spec = _spec(
+        stores_per_year=[int(rng.integers(1, 3)), int(rng.integers(1, 3))],
+        budget_per_year=[float(rng.uniform(4e6, 8e6)), float(rng.uniform(4e6, 8e6))],
+    )
+    cons = Constraints(conflicts=np.array([[0, 1]]))
+    ids = [f"s{k}" for k in range(len(oc))]
+    cold = schedule(oracle, oc, fc, spec, ids=ids, constraints=cons, seed=seed)
+    opened = np.flatnonzero(cold.open_year >= 1)
+    closed = [j for j in np.flatnonzero(cold.open_year == NEVER) if j not in (0, 1) and oc[j] <= 4e6]
+    if not len(opened) or not closed:
+        pytest.skip("no opened and unopened site to ban and pin")
+    ban, pin = int(opened[0]), int(closed[0])
+    start = {ids[j]: int(cold.open_year[j]) for j in opened}
+
+    def run():
+        return schedule(
+            oracle,
+            oc,
+            fc,
+            spec,
+            ids=ids,
+            constraints=cons,
+            must_open=[pin],
+            forbidden=[ban],
+            seed=seed,
+            start=start,
+            bound=cold.bound,
+        )
+
+    warm = run()
+    assert warm.open_year[pin] == 1 and warm.open_year[ban] == NEVER
+    assert _feasible(warm.open_year, spec, oc, cons)
+    # brute force with the pin (a must-open site opens in year 1) and the ban
+    best = -np.inf
+    for combo in itertools.product([NEVER, *range(1, spec.years + 1)], repeat=len(oc)):
+        o = np.array(combo, np.int64)
+        if o[pin] != 1 or o[ban] != NEVER or not _feasible(o, spec, oc, cons):
+            continue
+        best = max(best, float(evaluate(oracle, o, spec, oc, fc)["value"]))
+    assert warm.npv <= best + 1e-6 * abs(best)
+    assert warm.bound >= best - 1e-6 * abs(best)  # the given bound still holds
+    assert warm.bound == pytest.approx(max(cold.bound, warm.npv))
+    assert warm.gap == pytest.approx((warm.bound - warm.npv) / abs(warm.npv))
+    assert "given" in warm.bound_method and warm.method.startswith("warm+")
+    assert warm.npv >= 0.9 * best
+    np.testing.assert_array_equal(run().open_year, warm.open_year)  # same seed, same schedule

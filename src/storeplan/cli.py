@@ -430,23 +430,6 @@ def _run_many_and_print(fn, first, *args, out: Path, **kwargs) -> None:
     )
 
 
-#: Columns of engine.COMPARISON shown by ``compare`` / ``sweep`` (the files hold them all),
-#: with their header: what the number is, then its unit.
-_SHOWN = {
-    "name": "name",
-    "n_stores": "stores",
-    "coverage_share": "coverage\n%",
-    "market_share": "market\nshare %",
-    "revenue_full_ramp_currency_per_year": "revenue\nfull ramp\nper year",
-    "sales_final_year_currency_per_year": "sales\nfinal year\nper year",
-    "npv_currency": "NPV",
-    "objective_value": "objective\n(its unit)",
-    "gap_share": "gap\n%",
-    "seconds": "time\ns",
-    "error": "error",
-}
-
-
 def _compact(v: float) -> str:
     """An amount in a few characters: 1.23 bn, 45.6 m, 789 k, 12.3."""
     for scale, suffix in ((1e9, " bn"), (1e6, " m"), (1e3, " k"), (1.0, "")):
@@ -461,15 +444,15 @@ def _print_comparison(table) -> None:
     in the scenario's currency; the objective in its own unit, shown next to it)."""
     import pandas as pd
 
-    from .engine import UNITS
+    from .engine import SHOWN, UNITS
 
-    cols = [c for c in _SHOWN if c in table.columns]
+    cols = [c for c in SHOWN if c in table.columns]
     if "error" in cols and table["error"].isna().all():
         cols.remove("error")
     t = Table(title="comparison")  # cells escaped below: names and errors come from user files
     for c in cols:
         left = c in ("name", "error")
-        t.add_column(escape(_SHOWN[c]), justify="left" if left else "right", overflow="fold")
+        t.add_column(escape(SHOWN[c]), justify="left" if left else "right", overflow="fold")
     for _, row in table.iterrows():
         cells = []
         for c in cols:

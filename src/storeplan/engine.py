@@ -60,6 +60,7 @@ __all__ = [
     "COLUMNS",
     "COMPARISON",
     "UNITS",
+    "SHOWN",
     "Column",
     "comparison_row",
     "EngineUnavailableError",
@@ -171,6 +172,23 @@ COLUMNS: tuple[str, ...] = tuple(c.name for c in COMPARISON)
 
 #: Unit of every column (``""``: a label).
 UNITS: dict[str, str] = {c.name: c.unit for c in COMPARISON}
+
+#: Columns of :data:`COMPARISON` that ``storeplan compare`` / ``sweep`` print and the web
+#: app's comparison shows (the files hold them all), with their header: what the
+#: number is, then its unit (lines split by ``\n``).
+SHOWN: dict[str, str] = {
+    "name": "name",
+    "n_stores": "stores",
+    "coverage_share": "coverage\n%",
+    "market_share": "market\nshare %",
+    "revenue_full_ramp_currency_per_year": "revenue\nfull ramp\nper year",
+    "sales_final_year_currency_per_year": "sales\nfinal year\nper year",
+    "npv_currency": "NPV",
+    "objective_value": "objective\n(its unit)",
+    "gap_share": "gap\n%",
+    "seconds": "time\ns",
+    "error": "error",
+}
 
 _INT_COLUMNS = ("n_stores", "n_new_stores", "rollout_years", "n_stores_final_year", "payback_year")
 _TEXT_COLUMNS = ("name", "objective_kind", "objective_unit", "source", "overrides", "error")

@@ -95,6 +95,11 @@ ProgressFn = Callable[[str, float], None]
 #: A plan whose certified gap exceeds this share (and is not proven) raises a GapWarning.
 GAP_WARNING = 0.01
 
+#: Most schedule evaluations of a warm-started rollout's interchange (a few milliseconds
+#: each on the default scenario): it then answers in about a second and, unless its
+#: time limit binds first, the same way on every machine.
+WARM_EVALUATIONS = 150
+
 
 #: Built markets by :func:`market_key`: ``(market, calibration)`` (see ``solve``'s ``cache``).
 MarketCache = MutableMapping[str, tuple[Market, CalibrationSummary | None]]
@@ -120,20 +125,49 @@ class WarmStart:
         plan when the re-plan only adds constraints (pins, bans), so that every plan it
         allows was allowed before. The plan reports the better of it and the solver's;
         with it, the solver skips computing its own costly bound.
+    schedule : tuple of (str, int), optional
+        The previous plan's rollout: ``(site id, opening year)`` of its opened stores.
+        The rollout is then warm-started from it (see ``start`` of
+        :func:`storeplan.rollout.schedule`): its greedy runs on these sites and the
+        must-open ones, its interchange on every candidate, with at most
+        :data:`WARM_EVALUATIONS` schedule evaluations.
+    rollout_bound : float, optional
+        An upper bound on the rollout's NPV known to hold for this scenario, currency
+        (the previous joint rollout's bound when the re-plan only adds constraints); the
+        joint rollout then skips its LP. Not used by a rollout of the plan's stores only
+        (its sites differ from the previous plan's).
     """
 
     sites: tuple[str, ...]
     time_limit: float | None = 5.0
     bound: float | None = None
+    schedule: tuple[tuple[str, int], ...] | None = None
+    rollout_bound: float | None = None
 
     @classmethod
     def from_plan(
-        cls, plan: Plan, *, time_limit: float | None = 5.0, bound: float | None = None
+        cls,
+        plan: Plan,
+        *,
+        time_limit: float | None = 5.0,
+        bound: float | None = None,
+        rollout_bound: float | None = None,
     ) -> WarmStart:
-        """The new stores of ``plan`` as a start."""
+        """The new stores of ``plan`` as a start, with its rollout schedule when it has one."""
         stores = plan.stores
         new = stores[stores["status"].astype(str) != "existing"] if "status" in stores else stores
-        return cls(tuple(new["id"].astype(str)), time_limit=time_limit, bound=bound)
+        schedule = None
+        if plan.schedule is not None:
+            years = np.asarray(plan.schedule.open_year, dtype=np.int64)
+            ids = np.asarray(plan.schedule.ids).astype(str)
+            schedule = tuple((str(i), int(y)) for i, y in zip(ids, years, strict=True) if y >= 1)
+        return cls(
+            tuple(new["id"].astype(str)),
+            time_limit=time_limit,
+            bound=bound,
+            schedule=schedule,
+            rollout_bound=rollout_bound,
+        )
 
 
 def market_key(scenario: Scenario) -> str:
@@ -283,10 +317,9 @@ def solve(
     joint = None
     if scenario.rollout is not None and joint_rollout(scenario.rollout, adapter.name):
         report("rollout", 0.0)
-        jspec = scenario.rollout
-        if initial is not None and start is not None and start.time_limit is not None:
-            jspec = jspec.model_copy(update={"improve_seconds": min(jspec.improve_seconds, start.time_limit)})
-        joint = _joint_rollout(problem, adapter, market, sol, jspec)
+        jspec = _warm_spec(scenario.rollout, start if initial is not None else None)
+        warm = start if initial is not None else None
+        joint = _joint_rollout(problem, adapter, market, sol, jspec, warm)
         if joint is not None:  # None: no store opens at all; the single-year plan is sequenced
             sol = joint.solution
 
@@ -455,10 +488,9 @@ def solve(
         plan = _joint_plan(plan, joint, model_problem, model_market, report)
     elif scenario.rollout is not None:
         must = tuple(str(s) for s in scenario.constraints.must_open)
-        spec = scenario.rollout
-        if initial is not None and start is not None and start.time_limit is not None:
-            spec = spec.model_copy(update={"improve_seconds": min(spec.improve_seconds, start.time_limit)})
-        plan = _rollout(plan, spec, market, must, problem.seed, report)
+        warm = start if initial is not None else None
+        spec = _warm_spec(scenario.rollout, warm)
+        plan = _rollout(plan, spec, market, must, problem.seed, report, warm)
     return plan
 
 
@@ -477,6 +509,20 @@ def _start_columns(problem: Problem, adapter: Any, start: WarmStart | None) -> n
     pos = pos[~pos.index.duplicated()]
     cols = pd.Series(list(start.sites), dtype=object).astype(str).map(pos).dropna()
     return cols.to_numpy(np.int64)
+
+
+def _warm_spec(spec: RolloutSpec, start: WarmStart | None) -> RolloutSpec:
+    """The rollout settings of a warm-started re-plan: the interchange within the start's
+    time limit and :data:`WARM_EVALUATIONS` evaluations (``spec`` itself without a start)."""
+    if start is None:
+        return spec
+    update: dict[str, Any] = {}
+    if start.time_limit is not None:
+        update["improve_seconds"] = min(spec.improve_seconds, start.time_limit)
+    if start.schedule is not None:
+        n = spec.improve_evaluations
+        update["improve_evaluations"] = WARM_EVALUATIONS if n is None else min(n, WARM_EVALUATIONS)
+    return spec.model_copy(update=update) if update else spec
 
 
 def _with_bound(sol: Solution, bound: float, sense: str) -> Solution:
@@ -1034,8 +1080,10 @@ def _rollout(
     must_open_ids: tuple[str, ...],
     seed: int,
     report: ProgressFn,
+    start: WarmStart | None = None,
 ) -> Plan:
-    """Schedule the plan's stores over the rollout years and forecast them."""
+    """Schedule the plan's stores over the rollout years and forecast them (warm-started
+    from ``start.schedule`` when given)."""
     report("rollout", 0.0)
     t0 = time.perf_counter()
     ids = plan.stores["id"].astype(str).tolist()
@@ -1044,7 +1092,8 @@ def _rollout(
     if must_open_ids:
         exist = (plan.stores["status"].astype(str) == "existing").to_numpy()
         must_open = np.isin(np.asarray(ids, dtype=object), list(must_open_ids)) & ~exist
-    sched = rollout_plan(plan, spec, oracle=oracle, must_open=must_open, seed=seed)
+    warm = dict(start.schedule) if start is not None and start.schedule is not None else None
+    sched = rollout_plan(plan, spec, oracle=oracle, must_open=must_open, seed=seed, start=warm)
     fc = forecast(sched, oracle)
     summary = rollout_summary(spec.years, sched, fc)
     metrics = replace(
@@ -1082,11 +1131,17 @@ class _Joint:
 
 
 def _joint_rollout(
-    problem: Problem, adapter: registry.Objective, market: Market, sol: Solution, spec: RolloutSpec
+    problem: Problem,
+    adapter: registry.Objective,
+    market: Market,
+    sol: Solution,
+    spec: RolloutSpec,
+    start: WarmStart | None = None,
 ) -> _Joint | None:
     """Schedule every candidate column over the rollout years (the single-year solution
-    ``sol`` as the seed) under every constraint of ``problem``; return the schedule and
-    the :class:`Solution` of the stores it opens (same bound: a feasible set of the same
+    ``sol`` as the seed; warm-started from ``start.schedule`` with ``start.rollout_bound``
+    when given) under every constraint of ``problem``; return the schedule and the
+    :class:`Solution` of the stores it opens (same bound: a feasible set of the same
     model)."""
     t0 = time.perf_counter()
     _check_joint(problem)
@@ -1109,6 +1164,8 @@ def _joint_rollout(
         seed_sites=single,
         seed=problem.seed,
         extra={"region": problem.col_region.astype(object)},
+        start=dict(start.schedule) if start is not None and start.schedule is not None else None,
+        bound=start.rollout_bound if start is not None else None,
     )
     opened = np.flatnonzero(sched.open_year >= 1)
     if len(opened) == 0 and not exist.any():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import time
 import zipfile
 
@@ -13,7 +14,8 @@ import pandas as pd
 import pytest
 
 from conftest import DATA, SMALL, upload_files, wait_for
-from storeplan import Scenario
+from storeplan import Plan, Scenario
+from storeplan.engine import COLUMNS, SHOWN, compare, comparison_row
 from storeplan.geo import haversine_km
 from storeplan.web.store import INTERRUPTED_MESSAGE, JobStore
 
@@ -128,18 +130,49 @@ def test_compare_two_runs(finished, make_client):
     c = make_client(data_dir)
     res = c.get(f"/api/compare?ids={ja['id']},{jb['id']}").json()
     assert [r["id"] for r in res["rows"]] == [ja["id"], jb["id"]]
-    for col in ("name", "stores", "coverage", "share", "revenue", "npv", "objective", "gap", "seconds"):
-        assert col in res["columns"]
+    # the columns of `storeplan compare`'s table, in its order
+    assert [col["key"] for col in res["columns"]] == [k for k in SHOWN if k != "error"]
     by = {r["id"]: r for r in res["rows"]}
     for job in (ja, jb):
         s = json.loads((data_dir / "jobs" / job["id"] / "out" / "summary.json").read_text())
-        assert by[job["id"]]["objective"] == pytest.approx(s["objective"], rel=1e-12)
-        assert by[job["id"]]["coverage"] == pytest.approx(s["coverage_share"], rel=1e-12)
-        assert by[job["id"]]["stores"] == s["n_stores"]
+        assert by[job["id"]]["objective_value"] == pytest.approx(s["objective"], rel=1e-12)
+        assert by[job["id"]]["coverage_share"] == pytest.approx(s["coverage_share"], rel=1e-12)
+        assert by[job["id"]]["n_stores"] == s["n_stores"]
     png = c.get(f"/api/compare/chart.png?ids={ja['id']},{jb['id']}")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     r = c.get(f"/api/compare?ids={ja['id']}")
     assert r.status_code == 422 and "at least two" in r.json()["message"]
+
+
+def _same(a, b) -> bool:
+    """Two comparison cells hold the same figure (NaN / None: both missing)."""
+    missing = [v is None or (isinstance(v, float) and math.isnan(v)) for v in (a, b)]
+    if any(missing):
+        return all(missing)
+    if isinstance(a, str | bool) or isinstance(b, str | bool):
+        return a == b
+    return float(a) == pytest.approx(float(b), rel=1e-9)
+
+
+def test_compare_shows_the_figures_of_storeplan_compare(finished, make_client, tmp_path):
+    """The web comparison row of a run is the row `storeplan compare` writes for the same
+    scenario (the Hangzhou upload: a coverage plan proven optimal, so a second solve is the
+    same plan), and the row engine.comparison_row gives the run's saved plan (both runs)."""
+    data_dir, ja, jb = finished
+    c = make_client(data_dir)
+    rows = {r["id"]: r for r in c.get(f"/api/compare?ids={ja['id']},{jb['id']}").json()["rows"]}
+    shown = [k for k in SHOWN if k not in ("name", "seconds", "error")]
+    for job in (ja, jb):
+        plan = Plan.load(data_dir / "jobs" / job["id"] / "out")
+        want = comparison_row(plan, job["name"])
+        for key in COLUMNS:
+            if key in want and key != "name":
+                assert _same(rows[job["id"]][key], want[key]), (job["name"], key)
+    # `storeplan compare` on the uploaded scenario file
+    cli = compare([DATA / "scenario.toml"], tmp_path / "cmp", workers=1).table.iloc[0].to_dict()
+    for key in shown:
+        assert _same(rows[jb["id"]][key], cli[key]), key
+    assert rows[jb["id"]]["gap_share"] == 0.0  # proven optimal: the re-solve is the same plan
 
 
 # ---------------------------------------------------------------------------- run, cancel, re-plan
@@ -214,8 +247,8 @@ def test_replan_pins_and_bans(finished_copy, make_client):
     # added a pin and a ban)
     summary = c.get(f"/api/jobs/{child['id']}/summary").json()
     assert summary["warm_start"] is True
-    assert child["summary"]["bound"] <= ja["summary"]["bound"] * (1 + 1e-9)
-    assert child["summary"]["bound"] >= child["summary"]["objective"]
+    assert child["summary"]["bound_value"] <= ja["summary"]["bound_value"] * (1 + 1e-9)
+    assert child["summary"]["bound_value"] >= child["summary"]["objective_value"]
 
 
 # ---------------------------------------------------------------------------- request errors

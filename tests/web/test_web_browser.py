@@ -191,7 +191,7 @@ def test_run_explore_replan_and_compare(server, browser, tmp_path):
     # -- the stores are on the map: counted in the page, drawn on the canvas
     page.wait_for_function("document.getElementById('map').dataset.stores === '5'", timeout=10_000)
     assert int(page.get_attribute("#map", "data-areas")) > 50
-    n_markers = page.evaluate("window.storeplan.view.markers.length")
+    n_markers = page.evaluate("window.storeplan.view.layers.stores.drawn")
     assert n_markers == 5
     shot = page.locator("#map").screenshot()
     (_shots(tmp_path) / "map.png").write_bytes(shot)
@@ -280,7 +280,7 @@ def test_default_sized_layers_load_and_markers_are_counted(server, browser, tmp_
     n_areas, n_stores, n_rivals = DEFAULT_SIZE
     assert page.evaluate("window.storeplan.data.areas.n") == n_areas
     assert page.evaluate("window.storeplan.data.rivals.n") == n_rivals
-    assert page.evaluate("window.storeplan.view.markers.length") == n_stores
+    assert page.evaluate("window.storeplan.view.layers.stores.drawn") == n_stores
     assert int(page.get_attribute("#map", "data-stores")) == n_stores  # all inside the fitted view
     assert int(page.get_attribute("#map", "data-areas")) > 0.9 * n_areas
     assert int(page.get_attribute("#map", "data-rivals")) > 0.9 * n_rivals

@@ -177,7 +177,7 @@ def test_warm_start_keeps_the_parent_bound_only_for_added_constraints(tmp_path):
     out.mkdir(parents=True)
     pd.DataFrame({"id": ["s1", "s2", "e1"], "status": ["new", "new", "existing"]}).to_csv(out / "plan.csv")
     assert warm_start(store, tmp_path, {**base, "warm_start": parent.id}) is None  # not finished
-    store.finish(parent.id, "done", summary={"bound": 123.0})
+    store.finish(parent.id, "done", summary={"bound_value": 123.0})
     more = warm_start(store, tmp_path, {**base, "bans": ["s1"], "warm_start": parent.id})
     assert more.sites == ("s1", "s2") and more.bound == 123.0  # only a ban added: the bound holds
     unpinned = warm_start(store, tmp_path, {**base, "pins": [], "warm_start": parent.id})

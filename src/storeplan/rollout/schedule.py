@@ -182,6 +182,8 @@ def schedule(
     improve: bool = True,
     seed: int = 0,
     extra: dict | None = None,
+    start: Mapping[str, int] | None = None,
+    bound: float | None = None,
 ) -> Schedule:
     """Choose the opening year of every site to maximise NPV under the per-year limits.
 
@@ -225,6 +227,17 @@ def schedule(
         and ``spec.improve_seconds``).
     seed : int
         Order of the moves tried by the improvement.
+    start : mapping of str to int, optional
+        Warm start: a previous schedule's opening years by site id (years ``1..years``;
+        other ids and years are ignored), e.g. the schedule of the plan being re-planned
+        after a pin or a ban. The greedy then runs on the start's sites and the must-open
+        ones only (which repairs the start: forbidden sites out, must-open sites in, every
+        limit kept), the interchange looks at every candidate, and the result does not
+        depend on the time limit unless it binds.
+    bound : float, optional
+        An upper bound on the NPV known to hold for this schedule's limits, currency
+        (e.g. the bound of a previous schedule with fewer constraints: pins and bans only
+        shrink the feasible schedules); its LP is then not solved.
 
     Returns
     -------
@@ -330,7 +343,12 @@ def schedule(
     budgeted = (np.isfinite(spec.budgets()).any() or side.has_budget) and (opening_cost > 0).any()
     rules = ["gain", "ratio"] if budgeted else ["gain"]
     subsets: list[tuple[str, np.ndarray]] = [("all", is_forb)]
-    if seed_sites is not None:
+    warm = None
+    if start is not None:
+        warm = np.array([int(start.get(str(i), NEVER)) for i in ids_arr], np.int64)
+        warm = np.where((warm >= 1) & (warm <= Y), warm, NEVER)
+        subsets = [("start", is_forb | ~((warm >= 1) | is_must | is_exist))]
+    elif seed_sites is not None:
         keep = _as_mask(seed_sites, n, ids_arr, "seed_sites") | is_must | is_exist
         if (~keep & ~is_forb).any():
             subsets.append(("seed", is_forb | ~keep))
@@ -358,16 +376,44 @@ def schedule(
                 continue
             ev = evaluate(oracle, oy, spec, opening_cost, fixed_cost, discount=spec.objective == "npv")
             counter[0] += int(ev["calls"])
-            candidates.append(
-                (float(ev["value"]), rule if label == "all" else f"{rule} on the seed sites", oy, lg)
-            )
+            what = {"all": rule, "seed": f"{rule} on the seed sites", "start": f"{rule} on the warm start"}
+            candidates.append((float(ev["value"]), what[label], oy, lg))
     if not candidates:
         assert failure is not None
         raise failure
     best, rule, open_year, last_gain = max(candidates, key=lambda c: c[0])
+    if warm is not None:
+        # fill what the repaired start leaves: the greedy over every candidate, the
+        # start's kept stores opened in their years first (its gains next to them rank
+        # the interchange's most promising unopened sites)
+        kept = open_year >= 1
+        try:
+            oy, lg = _construct(
+                oracle,
+                spec,
+                opening_cost,
+                fixed_cost,
+                counter,
+                is_exist,
+                is_must | kept,
+                is_forb,
+                np.where(kept, open_year, must_year),
+                limits,
+                lazy,
+                rule.split(" ")[0],
+            )
+        except InfeasibleError:  # pragma: no cover - the kept stores are a feasible start
+            oy = None
+        if oy is not None:
+            ev = evaluate(oracle, oy, spec, opening_cost, fixed_cost, discount=spec.objective == "npv")
+            counter[0] += int(ev["calls"])
+            last_gain = np.maximum(last_gain, lg)
+            if float(ev["value"]) >= best:
+                open_year, best = oy, float(ev["value"])
     n_tried = len(rules) * len(subsets)
     method = (
-        "greedy-marginal-npv"
+        ("warm+" if warm is not None else "")
+        + "greedy-marginal-npv"
         + ("-lazy" if lazy else "")
         + (f"(best of {n_tried}: {rule})" if n_tried > 1 else "")
     )
@@ -399,19 +445,23 @@ def schedule(
     ev0 = evaluate(oracle, base_year, spec, opening_cost, fixed_cost)
     counter[0] += int(ev["calls"]) + int(ev0["calls"])
     npv, npv0 = float(ev["value"]), float(ev0["value"])
-    bound, how = _bound(
-        oracle,
-        spec,
-        opening_cost,
-        fixed_cost,
-        is_exist,
-        is_forb,
-        is_must,
-        must_year,
-        limits,
-        npv0,
-        counter,
-    )
+    if bound is not None and spec.objective == "npv":
+        # a bound given for fewer constraints; never below a feasible value
+        bound, how = max(float(bound), npv), "given (a schedule's bound with fewer constraints)"
+    else:
+        bound, how = _bound(
+            oracle,
+            spec,
+            opening_cost,
+            fixed_cost,
+            is_exist,
+            is_forb,
+            is_must,
+            must_year,
+            limits,
+            npv0,
+            counter,
+        )
     gap = (bound - npv) / max(abs(npv), 1e-12) if np.isfinite(bound) else float("nan")
     out_extra = dict(extra or {})
     if seed_sites is not None:

@@ -10,7 +10,8 @@ error's message>}``, never a traceback):
 - ``POST /api/jobs``: queue a run; ``GET /api/jobs``: every run; ``GET /api/jobs/{id}``;
 - ``GET /api/jobs/{id}/events``: live progress (server-sent events);
 - ``POST /api/jobs/{id}/cancel``; ``POST /api/jobs/{id}/replan``: pin / ban sites, re-plan;
-- ``GET /api/jobs/{id}/summary | map | stores/{store_id}``: what the page shows;
+- ``GET /api/jobs/{id}/summary | map.bin | map | stores/{store_id}``: what the page shows
+  (``map.bin``: the map layers as compact binary, ``map``: the same as JSON);
 - ``GET /api/jobs/{id}/files/{name}``, ``/archive.zip``: the output files and report;
 - ``GET /api/compare?ids=a,b``, ``/api/compare/chart.png``: the comparison of runs;
 - ``GET /api/basemap``: province and country outlines.
@@ -197,7 +198,14 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
     app.state.settings = settings
     app.state.store = store
     app.state.runner = runner
-    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    # JSON and text are compressed (quickly: a local server); the map's binary columns and
+    # PNG charts are sent as they are (little to gain, and it would hold up the page)
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=2048,
+        compresslevel=5,
+        exclude_content_types=("text/event-stream", "application/octet-stream", "image/png"),
+    )
     app.add_middleware(_UploadSizeLimit, limit=settings.upload_limits.max_bytes)
 
     # ------------------------------------------------------------------ errors
@@ -277,7 +285,7 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
         return {"ok": True, "version": _version(), "running": runner.running}
 
     @app.get("/api/schema")
-    async def schema():
+    def schema():  # not async: the first call imports the scenario schema (off the event loop)
         from .schema import form_schema
 
         return {
@@ -406,10 +414,29 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
         job = get_job(job_id)
         return JSONResponse(json.loads(web_file(job, "summary.json").read_text(encoding="utf-8")))
 
+    def map_file(job: Job) -> Path:
+        """A run's ``map.bin`` (written once from the ``map.json`` of runs made before it)."""
+        web = job_dir(data_dir, job.id) / "web"
+        if job.status == "done" and not (web / "map.bin").is_file() and (web / "map.json").is_file():
+            from .._io import atomic_path
+            from .results import map_binary
+
+            payload = map_binary(json.loads((web / "map.json").read_text(encoding="utf-8")))
+            with atomic_path(web / "map.bin", suffix=".tmp.bin") as tmp:
+                Path(tmp).write_bytes(payload)
+        return web_file(job, "map.bin")
+
+    @app.get("/api/jobs/{job_id}/map.bin")
+    def job_map_binary(job_id: str):
+        """The map layers as the page reads them (see results.map_binary)."""
+        return FileResponse(map_file(get_job(job_id)), media_type="application/octet-stream")
+
     @app.get("/api/jobs/{job_id}/map")
     def job_map(job_id: str):
-        job = get_job(job_id)
-        return FileResponse(web_file(job, "map.json"), media_type="application/json")
+        """The same layers as JSON (one array per field)."""
+        from .results import map_from_binary
+
+        return JSONResponse(map_from_binary(map_file(get_job(job_id)).read_bytes()))
 
     @lru_cache(maxsize=8)
     def _cards(path: str, mtime: float) -> dict[str, Any]:
@@ -472,7 +499,7 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
 
     @app.get("/api/compare")
     def compare(ids: str):
-        from .results import COMPARISON_COLUMNS
+        from .results import comparison_columns
 
         jobs = _compared(ids)
         rows = []
@@ -481,32 +508,23 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
             row["name"] = j.name
             row["id"] = j.id
             rows.append(row)
-        return {"columns": [*COMPARISON_COLUMNS, "kind", "bound"], "rows": rows}
+        return {"columns": comparison_columns(), "rows": rows}
 
     @app.get("/api/compare/chart.png")
     def compare_chart(ids: str):
         import pandas as pd
 
-        from ..engine import comparison_chart
+        from ..engine import COLUMNS, comparison_chart
 
         jobs = _compared(ids)
         key = hashlib.sha256(",".join(f"{j.id}:{j.finished}" for j in jobs).encode()).hexdigest()[:16]
         path = data_dir / "cache" / f"compare-{key}.png"
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
-            # the runs' comparison rows under the names of `storeplan compare`'s table
-            names = {
-                "coverage_share": "coverage",
-                "npv_currency": "npv",
-                "revenue_full_ramp_currency_per_year": "revenue_full_ramp",
-            }
-            table = pd.DataFrame(
-                [
-                    {"name": j.name, "error": None, **{k: (j.summary or {}).get(v) for k, v in names.items()}}
-                    for j in jobs
-                ]
-            )
-            for col in names:
+            # the runs' comparison rows are `storeplan compare`'s rows (engine.comparison_row)
+            rows = [{**dict.fromkeys(COLUMNS), **(j.summary or {}), "name": j.name} for j in jobs]
+            table = pd.DataFrame(rows, columns=list(COLUMNS))
+            for col in ("coverage_share", "npv_currency", "revenue_full_ramp_currency_per_year"):
                 table[col] = pd.to_numeric(table[col], errors="coerce")
             comparison_chart(table, path)
         return Response(path.read_bytes(), media_type="image/png")
@@ -521,12 +539,15 @@ def create_app(settings: WebSettings, *, start_runner: bool = True):
 
 
 def _warm_basemap(cache: Path) -> None:
+    """Build the basemap cache and the run form now, not on the first page load."""
     from .basemap import basemap
+    from .schema import form_schema
 
     try:
         basemap(cache)
+        form_schema()
     except Exception:  # noqa: BLE001 - the page asks again and then reports the error
-        log.exception("could not build the basemap")
+        log.exception("could not build the basemap or the run form")
 
 
 def _default_name(source: str, overrides: dict[str, Any]) -> str:

@@ -22,13 +22,13 @@ __all__ = [
     "headline",
     "year_table",
     "map_layers",
+    "map_binary",
+    "map_from_binary",
+    "MAP_DTYPES",
     "store_cards",
     "comparison_row",
-    "COMPARISON_COLUMNS",
+    "comparison_columns",
 ]
-
-#: Columns of the comparison table, in the order and with the meaning of ``storeplan compare``.
-COMPARISON_COLUMNS = ("name", "stores", "coverage", "share", "revenue", "npv", "objective", "gap", "seconds")
 
 
 def _f(x: Any) -> float | None:
@@ -255,6 +255,81 @@ def map_layers(plan: Any, areas: pd.DataFrame, rivals: pd.DataFrame) -> dict[str
     }
 
 
+#: Binary types of the map's numeric columns (``layer.field``): float32 coordinates of the
+#: areas and rivals (below a metre at China's longitudes), float64 for the stores'
+#: coordinates and the amounts, small integers for codes and per-mille shares.
+MAP_DTYPES = {
+    "areas.lon": "<f4",
+    "areas.lat": "<f4",
+    "areas.population": "<f8",
+    "areas.share_before": "<u2",
+    "areas.share_after": "<u2",
+    "areas.store": "<i4",
+    "stores.lon": "<f8",
+    "stores.lat": "<f8",
+    "stores.format": "<i2",
+    "stores.status": "<i2",
+    "stores.year": "<i2",
+    "stores.revenue": "<f8",
+    "rivals.lon": "<f4",
+    "rivals.lat": "<f4",
+    "rivals.brand": "<u2",
+}
+
+_MAGIC = b"SPMAP1\0\0"
+
+
+def map_binary(layers: dict[str, Any]) -> bytes:
+    """The map layers of :func:`map_layers` as one compact binary payload.
+
+    Layout: 8 bytes ``SPMAP1``, a little-endian uint32 header length ``h``, ``h`` bytes
+    of UTF-8 JSON (the layers, each numeric column of :data:`MAP_DTYPES` replaced by
+    ``{"$a": [dtype, byte offset, length]}``), then the columns' bytes, each starting at
+    a multiple of 8 (so the page wraps them in typed arrays without copying). Store ids,
+    names and the label lists stay in the JSON header.
+    """
+    import json
+
+    head: dict[str, Any] = json.loads(json.dumps(layers))
+    chunks: list[bytes] = []
+    offset = 0
+    for key, dtype in MAP_DTYPES.items():
+        layer, field = key.split(".")
+        values = head.get(layer, {}).get(field)
+        if values is None:
+            continue
+        data = np.asarray(values, dtype=np.dtype(dtype)).tobytes()
+        head[layer][field] = {"$a": [dtype[1:], offset, len(values)]}
+        pad = (-len(data)) % 8
+        chunks.append(data + b"\0" * pad)
+        offset += len(data) + pad
+    text = json.dumps(head, separators=(",", ":")).encode("utf-8")
+    text += b" " * ((-(len(_MAGIC) + 4 + len(text))) % 8)  # the columns start 8-aligned
+    return b"".join([_MAGIC, len(text).to_bytes(4, "little"), text, *chunks])
+
+
+def map_from_binary(payload: bytes) -> dict[str, Any]:
+    """The layers dict back from :func:`map_binary` (numbers as Python ints / floats)."""
+    import json
+
+    from ..errors import InputError
+
+    if payload[: len(_MAGIC)] != _MAGIC:
+        raise InputError("not a storeplan map payload")
+    h = int.from_bytes(payload[len(_MAGIC) : len(_MAGIC) + 4], "little")
+    start = len(_MAGIC) + 4 + h
+    head = json.loads(payload[len(_MAGIC) + 4 : start].decode("utf-8"))
+    for layer in head.values():
+        if not isinstance(layer, dict):
+            continue
+        for field, value in list(layer.items()):
+            if isinstance(value, dict) and "$a" in value:
+                dtype, off, n = value["$a"]
+                arr = np.frombuffer(payload, dtype=np.dtype("<" + dtype), count=n, offset=start + off)
+                layer[field] = arr.tolist()
+    return head
+
+
 def _bbox(areas: pd.DataFrame) -> list[float]:
     if not len(areas):
         return [73.0, 18.0, 135.0, 54.0]
@@ -332,23 +407,31 @@ def store_cards(plan: Any, why: pd.DataFrame | None = None) -> dict[str, dict[st
 
 
 def comparison_row(plan: Any, name: str) -> dict[str, Any]:
-    """One row of the comparison table, the columns and meaning of ``storeplan compare``
-    (``revenue``: last rollout year's store sales with a rollout, else at full ramp;
-    ``revenue_full_ramp``: store revenue per year with every store at full ramp)."""
-    m = _metrics(plan)
-    r = m.rollout
-    return {
-        "name": name,
-        "stores": int(m.n_stores),
-        "coverage": _f(m.coverage_share),
-        "share": _f(m.market_share),
-        "revenue": _f(r.final_revenue) if r is not None else _f(m.own_revenue),
-        "revenue_full_ramp": _f(m.own_revenue),
-        "npv": _f(r.npv) if r is not None else None,
-        "objective": _f(m.objective),
-        "gap": _f(m.gap),
-        "seconds": _f(m.seconds),
-        "kind": plan.objective,
-        "bound": _f(m.bound),
-        "objective_unit": m.objective_unit,
-    }
+    """One row of the comparison table: :func:`storeplan.engine.comparison_row` (the
+    columns, names and numbers of ``storeplan compare``'s table,
+    :data:`storeplan.engine.COMPARISON`) plus the run's ``seconds``, JSON-safe (NaN:
+    None)."""
+    from ..engine import comparison_row as engine_row
+
+    row = engine_row(plan, name)
+    row["seconds"] = plan.metrics.seconds
+    return {k: (v if isinstance(v, str | bool) or v is None else _json_number(v)) for k, v in row.items()}
+
+
+def _json_number(v: Any) -> int | float | None:
+    """An int stays an int; other numbers become JSON-safe floats (NaN / inf: None)."""
+    if isinstance(v, int | np.integer):
+        return int(v)
+    return _f(v)
+
+
+def comparison_columns() -> list[dict[str, str]]:
+    """The comparison table's shown columns, in ``storeplan compare``'s order: ``key``
+    (a :data:`storeplan.engine.COMPARISON` name), ``label`` (its header) and ``unit``."""
+    from ..engine import SHOWN, UNITS
+
+    return [
+        {"key": k, "label": label.replace("\n", " "), "unit": UNITS[k]}
+        for k, label in SHOWN.items()
+        if k != "error"
+    ]

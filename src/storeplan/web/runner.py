@@ -131,9 +131,11 @@ class DiskCache(MutableMapping[str, Any]):
 
 def warm_start(store: JobStore, data_dir: Path, inputs: dict[str, Any]) -> Any:
     """The :class:`storeplan.pipeline.WarmStart` of a re-plan: the parent run's new
-    stores, and its bound when the re-plan only adds pins and bans to the same
-    settings (every plan it allows was allowed before, so the bound still holds).
-    None when the job is no re-plan or its parent has no plan."""
+    stores and rollout schedule (``rollout.csv``), and its bounds (the plan's and the
+    rollout's) when the re-plan only adds pins and bans to the same settings (every
+    plan it allows was allowed before, so a bound on the best plan still holds when
+    maximising, and a lower bound when minimising). None when the job is no re-plan or
+    its parent has no plan."""
     import pandas as pd
 
     from ..pipeline import WarmStart
@@ -141,11 +143,17 @@ def warm_start(store: JobStore, data_dir: Path, inputs: dict[str, Any]) -> Any:
     parent = store.get(str(inputs.get("warm_start") or "")) if inputs.get("warm_start") else None
     if parent is None or parent.status != "done":
         return None
-    plan_csv = job_dir(data_dir, parent.id) / "out" / "plan.csv"
+    out = job_dir(data_dir, parent.id) / "out"
+    plan_csv = out / "plan.csv"
     if not plan_csv.is_file():
         return None
     stores = pd.read_csv(plan_csv, dtype={"id": str}, usecols=["id", "status"])
     ids = tuple(stores.loc[stores["status"].astype(str) != "existing", "id"].astype(str))
+    schedule = None
+    if (out / "rollout.csv").is_file():
+        sched = pd.read_csv(out / "rollout.csv", dtype={"id": str}, usecols=["id", "open_year"])
+        sched = sched[sched["open_year"] >= 1]
+        schedule = tuple(zip(sched["id"].astype(str), sched["open_year"].astype(int).tolist(), strict=True))
     p = parent.inputs
     restricts = (
         p.get("scenario") == inputs.get("scenario")
@@ -153,8 +161,27 @@ def warm_start(store: JobStore, data_dir: Path, inputs: dict[str, Any]) -> Any:
         and set(p.get("pins") or []) <= set(inputs.get("pins") or [])
         and set(p.get("bans") or []) <= set(inputs.get("bans") or [])
     )
-    bound = (parent.summary or {}).get("bound") if restricts else None
-    return WarmStart(ids, time_limit=REPLAN_SECONDS, bound=None if bound is None else float(bound))
+    bound = (parent.summary or {}).get("bound_value") if restricts else None
+    rollout_bound = _rollout_bound(out) if restricts and schedule is not None else None
+    return WarmStart(
+        ids,
+        time_limit=REPLAN_SECONDS,
+        bound=None if bound is None else float(bound),
+        schedule=schedule,
+        rollout_bound=rollout_bound,
+    )
+
+
+def _rollout_bound(out: Path) -> float | None:
+    """The NPV bound of the rollout saved in ``out`` (None when absent or not finite)."""
+    try:
+        value = json.loads((out / "rollout.json").read_text(encoding="utf-8"))["schedule"]["bound"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if value is None:
+        return None
+    value = float(value)
+    return value if value == value and abs(value) != float("inf") else None
 
 
 def _plan_market(scenario: Any, cache: MutableMapping[str, Any] | None = None) -> Any:
@@ -183,17 +210,22 @@ def write_payload(
     map_only: bool = False,
     pending: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Write what the page shows of a plan into ``web``: ``map.json`` (the map layers;
-    only it with ``map_only``), else ``cards.json`` (the store cards, "why here" from
-    ``why`` when given) and ``summary.json`` (headline, years, comparison row, charts
-    among ``outputs``, ``pending``: what is still being written, by default the report
-    and "why here" when ``why`` is not given). Returns the summary."""
+    """Write what the page shows of a plan into ``web``: ``map.bin`` (the map layers as
+    :func:`storeplan.web.results.map_binary`; only it with ``map_only``), else
+    ``cards.json`` (the store cards, "why here" from ``why`` when given) and
+    ``summary.json`` (headline, years, comparison row, charts among ``outputs``,
+    ``pending``: what is still being written, by default the report and "why here" when
+    ``why`` is not given). Returns the summary."""
     from .._io import write_json
     from . import results
 
     web.mkdir(parents=True, exist_ok=True)
     if map_only:
-        write_json(web / "map.json", results.map_layers(plan, plan.areas, plan.rivals))
+        from .._io import atomic_path
+
+        payload = results.map_binary(results.map_layers(plan, plan.areas, plan.rivals))
+        with atomic_path(web / "map.bin", suffix=".tmp.bin") as tmp:
+            Path(tmp).write_bytes(payload)
         return {}
     if cards:
         write_json(web / "cards.json", results.store_cards(plan, why))

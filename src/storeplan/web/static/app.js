@@ -16,8 +16,18 @@ const el = (tag, attrs = {}, ...kids) => {
 };
 
 // ------------------------------------------------------------------ API
+// a GET the page's head started early (index.html), once; else a new request
+function fetchOnce(path, opts = {}) {
+  const early = window.storeplanEarly || {};
+  if (!opts.method && early[path]) {
+    const r = early[path];
+    delete early[path];
+    return r;
+  }
+  return fetch(path, opts);
+}
 async function api(path, opts = {}) {
-  const resp = await fetch(path, opts);
+  const resp = await fetchOnce(path, opts);
   const type = resp.headers.get("content-type") || "";
   const body = type.includes("json") ? await resp.json() : await resp.text();
   if (!resp.ok) {
@@ -31,6 +41,33 @@ async function api(path, opts = {}) {
 }
 const postJSON = (path, data) =>
   api(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(data) });
+
+// The map layers of a run as compact binary (results.map_binary): a JSON header whose
+// numeric columns are {"$a": [dtype, offset, length]} into the bytes after it, wrapped
+// in typed arrays without copying.
+const TYPED = { f4: Float32Array, f8: Float64Array, u2: Uint16Array, i2: Int16Array, i4: Int32Array };
+async function mapLayers(jobId) {
+  const res = await fetchOnce(`/api/jobs/${jobId}/map.bin`);
+  if (!res.ok) {
+    let body = null;
+    try { body = await res.json(); } catch (e) { /* not JSON */ }
+    throw new Error((body && body.message) || `${res.status} ${res.statusText}`);
+  }
+  const buf = await res.arrayBuffer();
+  const h = new DataView(buf).getUint32(8, true);
+  const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 12, h)));
+  const start = 12 + h;
+  for (const layer of Object.values(head)) {
+    if (!layer || typeof layer !== "object" || Array.isArray(layer)) continue;
+    for (const [k, v] of Object.entries(layer)) {
+      if (v && typeof v === "object" && v.$a) {
+        const [dtype, off, n] = v.$a;
+        layer[k] = new TYPED[dtype](buf, start + off, n);
+      }
+    }
+  }
+  return head;
+}
 
 // ------------------------------------------------------------------ formatting
 function fmtNumber(v, unit) {
@@ -218,7 +255,10 @@ async function loadScenario(source) {
   state.source = source;
   showError("#form-error", null);
   try {
-    state.knobs = await api(`/api/scenarios/${encodeURIComponent(source)}/knobs`);
+    const knobs = await api(`/api/scenarios/${encodeURIComponent(source)}/knobs`);
+    if (state.source !== source) return;  // another scenario was picked meanwhile
+    state.knobs = knobs;
+    mark("knobs_fetched");
     $("#scenario-description").textContent = state.knobs.description || "";
     renderForm();
   } catch (err) {
@@ -227,7 +267,9 @@ async function loadScenario(source) {
 }
 
 async function loadScenarioList(select) {
-  const list = await api("/api/scenarios");
+  fillScenarioList(await api("/api/scenarios"), select);
+}
+function fillScenarioList(list, select) {
   const s = $("#scenario-select");
   s.innerHTML = "";
   const g1 = el("optgroup", { label: "bundled" });
@@ -335,29 +377,49 @@ const SHARE_COLORS = ["#d9d9d9", "#fee5d9", "#fcbba1", "#fc9272", "#fb6a4a", "#d
 const YEAR_COLORS = ["#525252", "#1f6feb", "#2da44e", "#bf8700", "#8250df", "#cf222e", "#0a7a7a", "#9a6700"];
 const BRAND_COLORS = ["#6e7781", "#8c6d1f", "#7d4e57", "#4e6e58", "#5a5f9e", "#9e5a8c", "#3f7f8f", "#8f6f3f"];
 
-function shareColor(permille) {
+function shareBucket(permille) {
   const s = permille / 1000;
   let k = 0;
   while (k < SHARE_BREAKS.length && s >= SHARE_BREAKS[k]) k++;
-  return SHARE_COLORS[k];
+  return k;
 }
 
-// A canvas layer of many points (areas, rivals): drawn in one pass on every move.
+// Web Mercator of a layer's points, once (x, y in 0..1 of the world square): a redraw
+// then only scales and shifts them, allocating nothing per point.
+function mercator(lat, lon) {
+  const n = lat.length, x = new Float64Array(n), y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = Math.sin(Math.max(-85.0511, Math.min(85.0511, lat[i])) * Math.PI / 180);
+    x[i] = (lon[i] + 180) / 360;
+    y[i] = 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
+  }
+  return { x, y };
+}
+
+// A canvas layer of many points (areas, rivals, our stores): drawn in one pass after a
+// move or zoom (several events in a frame give one redraw). ``draw(ctx, px, size, zoom)``
+// gets ``px(xy, i, out)``, which writes the container pixel of point ``i`` of the
+// ``mercator`` arrays ``xy`` into ``out`` ({x, y}).
 const PointsLayer = L.Layer.extend({
-  initialize(draw) { this._draw = draw; },
+  initialize(draw, pane = "overlayPane") { this._draw = draw; this._paneName = pane; },
   onAdd(map) {
     this._map = map;
     this._canvas = L.DomUtil.create("canvas", "sp-points leaflet-zoom-hide");
     this._canvas.style.pointerEvents = "none";
-    map.getPanes().overlayPane.appendChild(this._canvas);
-    map.on("moveend zoomend resize", this._reset, this);
+    map.getPane(this._paneName).appendChild(this._canvas);
+    map.on("moveend zoomend resize", this._schedule, this);
     this._reset();
   },
   onRemove(map) {
-    map.off("moveend zoomend resize", this._reset, this);
+    map.off("moveend zoomend resize", this._schedule, this);
+    if (this._frame) cancelAnimationFrame(this._frame);
+    this._frame = null;
     this._canvas.remove();
   },
-  redraw() { if (this._map) this._reset(); },
+  redraw() { if (this._map) this._schedule(); },
+  _schedule() {
+    if (!this._frame) this._frame = requestAnimationFrame(() => { this._frame = null; if (this._map) this._reset(); });
+  },
   _reset() {
     const map = this._map, size = map.getSize();
     const topLeft = map.containerPointToLayerPoint([0, 0]);
@@ -368,17 +430,43 @@ const PointsLayer = L.Layer.extend({
     const ctx = this._canvas.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, size.x, size.y);
-    this.drawn = this._draw(ctx, p => map.latLngToContainerPoint(p), size, map.getZoom());
+    const zoom = map.getZoom(), scale = 256 * Math.pow(2, zoom);
+    const origin = map.getPixelOrigin();
+    const ox = origin.x + topLeft.x, oy = origin.y + topLeft.y;
+    const px = (xy, i, out) => { out.x = xy.x[i] * scale - ox; out.y = xy.y[i] * scale - oy; return out; };
+    this.drawn = this._draw(ctx, px, size, zoom);
+    map.fire("sp:drawn");
   },
 });
 
-function outlineLayer(basemap, renderer) {
-  const group = L.layerGroup();
-  const ring = flat => { const out = []; for (let i = 0; i < flat.length; i += 2) out.push([flat[i + 1], flat[i]]); return out; };
-  for (const r of basemap.country) group.addLayer(L.polygon(ring(r), { renderer, interactive: false, color: "#8796a5", weight: 1.2, fillColor: "#fbfcfd", fillOpacity: 1 }));
-  for (const p of basemap.provinces) for (const r of p.rings)
-    group.addLayer(L.polygon(ring(r), { renderer, interactive: false, color: "#b7c2cc", weight: 0.6, fill: false }));
-  return group;
+// The country and province outlines on a canvas of their own (projected once).
+function outlineLayer(basemap) {
+  const proj = flat => {
+    const n = flat.length / 2, lat = new Float64Array(n), lon = new Float64Array(n);
+    for (let i = 0; i < n; i++) { lon[i] = flat[2 * i]; lat[i] = flat[2 * i + 1]; }
+    return mercator(lat, lon);
+  };
+  const country = basemap.country.map(proj);
+  const provinces = basemap.provinces.flatMap(pr => pr.rings.map(proj));
+  const trace = (ctx, px, rings) => {
+    const p = { x: 0, y: 0 };
+    ctx.beginPath();
+    for (const xy of rings) {
+      for (let i = 0; i < xy.x.length; i++) {
+        px(xy, i, p);
+        if (i) ctx.lineTo(p.x, p.y); else ctx.moveTo(p.x, p.y);
+      }
+      ctx.closePath();
+    }
+  };
+  return new PointsLayer((ctx, px) => {
+    trace(ctx, px, country);
+    ctx.fillStyle = "#fbfcfd"; ctx.fill();
+    ctx.strokeStyle = "#8796a5"; ctx.lineWidth = 1.2; ctx.stroke();
+    trace(ctx, px, provinces);
+    ctx.strokeStyle = "#b7c2cc"; ctx.lineWidth = 0.6; ctx.stroke();
+    return country.length + provinces.length;
+  }, "basemap");
 }
 
 let basemapPromise = null;
@@ -391,10 +479,8 @@ function makeMap(container, { interactive = true } = {}) {
   map.setView([35, 104], 4);
   map.createPane("basemap").style.zIndex = 250;   // under the plan's layers (overlayPane is 400)
   map.createPane("stores").style.zIndex = 450;    // our stores above the area and rival dots
-  const renderer = L.canvas({ padding: 0.2, pane: "stores" });
-  const baseRenderer = L.canvas({ padding: 0.5, pane: "basemap" });
-  getBasemap().then(b => outlineLayer(b, baseRenderer).addTo(map));
-  return { map, renderer, interactive };
+  getBasemap().then(b => outlineLayer(b).addTo(map));
+  return { map, interactive };
 }
 
 function storeColor(data, i) {
@@ -403,57 +489,127 @@ function storeColor(data, i) {
 }
 
 function drawPlan(view, data, opts = {}) {
-  const { map, renderer } = view;
+  const { map } = view;
   for (const l of Object.values(view.layers || {})) l && map.removeLayer(l);
   view.layers = {};
   const A = data.areas, R = data.rivals, S = data.stores;
   const shareKey = () => (document.querySelector("input[name=share]:checked") || {}).value || "share_after";
-  view.layers.areas = new PointsLayer((ctx, project, size, zoom) => {
+  const axy = mercator(A.lat, A.lon), rxy = mercator(R.lat, R.lon), sxy = mercator(S.lat, S.lon);
+  // areas: one path per colour (a few fills for 16k dots)
+  view.layers.areas = new PointsLayer((ctx, px, size, zoom) => {
     const shares = A[opts.shareKey ? opts.shareKey : shareKey()] || A.share_after;
     const r = Math.max(1.2, Math.min(5, zoom - 2.5));
-    let n = 0;
     const sel = opts.selected ? opts.selected() : -1;
+    const bucket = new Uint8Array(A.n).fill(255);
+    const p = { x: 0, y: 0 };
+    let n = 0;
     for (let i = 0; i < A.n; i++) {
-      const p = project([A.lat[i], A.lon[i]]);
+      px(axy, i, p);
       if (p.x < -5 || p.y < -5 || p.x > size.x + 5 || p.y > size.y + 5) continue;
-      ctx.fillStyle = shares ? shareColor(shares[i]) : "#bbb";
-      const rr = sel >= 0 && A.store[i] === sel ? r + 2 : r;
-      ctx.beginPath(); ctx.arc(p.x, p.y, rr, 0, 6.2832); ctx.fill();
-      if (sel >= 0 && A.store[i] === sel) { ctx.strokeStyle = "#1d2733"; ctx.lineWidth = 1; ctx.stroke(); }
+      bucket[i] = shares ? shareBucket(shares[i]) : 0;
       n++;
+    }
+    for (let c = 0; c < SHARE_COLORS.length; c++) {
+      ctx.fillStyle = shares ? SHARE_COLORS[c] : "#bbb";
+      ctx.beginPath();
+      for (let i = 0; i < A.n; i++) {
+        if (bucket[i] !== c) continue;
+        px(axy, i, p);
+        const rr = sel >= 0 && A.store[i] === sel ? r + 2 : r;
+        ctx.moveTo(p.x + rr, p.y); ctx.arc(p.x, p.y, rr, 0, 6.2832);
+      }
+      ctx.fill();
+    }
+    if (sel >= 0) {  // the selected store's areas, outlined
+      ctx.strokeStyle = "#1d2733"; ctx.lineWidth = 1;
+      ctx.beginPath();
+      for (let i = 0; i < A.n; i++) {
+        if (bucket[i] === 255 || A.store[i] !== sel) continue;
+        px(axy, i, p);
+        ctx.moveTo(p.x + r + 2, p.y); ctx.arc(p.x, p.y, r + 2, 0, 6.2832);
+      }
+      ctx.stroke();
     }
     return n;
   });
-  view.layers.rivals = new PointsLayer((ctx, project, size, zoom) => {
+  // rivals: squares, one fill colour at a time
+  const rOrder = Array.from({ length: R.n }, (_, i) => i).sort((a, b) => R.brand[a] - R.brand[b]);
+  view.layers.rivals = new PointsLayer((ctx, px, size, zoom) => {
     const s = Math.max(2, Math.min(5, zoom - 2));
-    let n = 0;
-    for (let i = 0; i < R.n; i++) {
-      const p = project([R.lat[i], R.lon[i]]);
+    const p = { x: 0, y: 0 };
+    let n = 0, brand = -1;
+    for (const i of rOrder) {
+      px(rxy, i, p);
       if (p.x < 0 || p.y < 0 || p.x > size.x || p.y > size.y) continue;
-      ctx.fillStyle = BRAND_COLORS[R.brand[i] % BRAND_COLORS.length];
+      if (R.brand[i] !== brand) { brand = R.brand[i]; ctx.fillStyle = BRAND_COLORS[brand % BRAND_COLORS.length]; }
       ctx.fillRect(p.x - s / 2, p.y - s / 2, s, s);
       n++;
     }
     return n;
   });
-  const stores = L.layerGroup();
-  view.markers = [];
-  for (let i = 0; i < S.n; i++) {
-    const m = L.circleMarker([S.lat[i], S.lon[i]], {
-      renderer, radius: S.status[i] === 1 ? 5 : 6, weight: 1.5, color: "#fff",
-      fillColor: storeColor(data, i), fillOpacity: 0.95,
-    });
-    if (opts.onClick) m.on("click", () => opts.onClick(i));
-    m.bindTooltip(`${S.name[i] || S.id[i]} (${data.formats[S.format[i]]}${S.year[i] > 0 ? ", year " + S.year[i] : ""})`);
-    stores.addLayer(m);
-    view.markers.push(m);
-  }
+  // our stores: one canvas pass too (a path per opening-year colour); a click or hover
+  // finds the store under the pointer
+  const storeXY = new Float32Array(2 * S.n);
+  const sColor = Array.from({ length: S.n }, (_, i) => storeColor(data, i));
+  const colors = [...new Set(sColor)];
+  const stores = new PointsLayer((ctx, px, size) => {
+    const p = { x: 0, y: 0 };
+    const shown = new Uint8Array(S.n);
+    let n = 0;
+    for (let i = 0; i < S.n; i++) {
+      px(sxy, i, p);
+      storeXY[2 * i] = p.x; storeXY[2 * i + 1] = p.y;
+      if (p.x < -8 || p.y < -8 || p.x > size.x + 8 || p.y > size.y + 8) continue;
+      shown[i] = 1;
+      n++;
+    }
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = "#fff";
+    for (const c of colors) {
+      ctx.beginPath();
+      for (let i = 0; i < S.n; i++) {
+        if (!shown[i] || sColor[i] !== c) continue;
+        const r = S.status[i] === 1 ? 5 : 6, x = storeXY[2 * i], y = storeXY[2 * i + 1];
+        ctx.moveTo(x + r, y); ctx.arc(x, y, r, 0, 6.2832);
+      }
+      ctx.globalAlpha = 0.95; ctx.fillStyle = c; ctx.fill();
+      ctx.globalAlpha = 1; ctx.stroke();
+    }
+    return n;
+  }, "stores");
+  const storeAt = pt => {  // the topmost (last drawn) store within its radius + 3 px
+    let best = -1, bestD = Infinity;
+    for (let i = S.n - 1; i >= 0; i--) {
+      const dx = storeXY[2 * i] - pt.x, dy = storeXY[2 * i + 1] - pt.y, d = dx * dx + dy * dy;
+      if (d < bestD) { bestD = d; best = i; }
+    }
+    return bestD <= 81 ? best : -1;
+  };
+  const tip = L.tooltip({ direction: "top", offset: [0, -6] });
+  const onMove = e => {
+    if (!map.hasLayer(stores)) return;
+    const i = storeAt(e.containerPoint);
+    map.getContainer().style.cursor = i >= 0 ? "pointer" : "";
+    if (i < 0) { map.closeTooltip(tip); return; }
+    tip.setLatLng([S.lat[i], S.lon[i]]).setContent(`${S.name[i] || S.id[i]} (${data.formats[S.format[i]]}${S.year[i] > 0 ? ", year " + S.year[i] : ""})`);
+    map.openTooltip(tip);
+  };
+  const onClick = e => {
+    if (!map.hasLayer(stores)) return;
+    const i = storeAt(e.containerPoint);
+    if (i >= 0 && opts.onClick) opts.onClick(i);
+  };
+  if (view.off) view.off();
+  map.on("mousemove", onMove);
+  map.on("click", onClick);
+  view.off = () => { map.off("mousemove", onMove); map.off("click", onClick); map.closeTooltip(tip); };
   view.layers.stores = stores;
+  // the plan's view first, then each layer draws once
+  const [x0, y0, x1, y1] = data.bbox;
+  map.fitBounds([[y0, x0], [y1, x1]], { padding: [20, 20], animate: false });
   if (!opts.noAreas) view.layers.areas.addTo(map);
   view.layers.rivals.addTo(map);
   stores.addTo(map);
-  const [x0, y0, x1, y1] = data.bbox;
-  map.fitBounds([[y0, x0], [y1, x1]], { padding: [20, 20] });
   return view;
 }
 
@@ -486,9 +642,11 @@ function renderLegend(data) {
 
 // ------------------------------------------------------------------ results
 async function showJob(jobId) {
+  mark("plan_requested");
   const [job, summary, data] = await Promise.all([
-    api(`/api/jobs/${jobId}`), api(`/api/jobs/${jobId}/summary`), api(`/api/jobs/${jobId}/map`),
+    api(`/api/jobs/${jobId}`), api(`/api/jobs/${jobId}/summary`), mapLayers(jobId),
   ]);
+  mark("plan_fetched");
   state.job = job;
   state.data = data;
   state.selected = -1;
@@ -497,12 +655,14 @@ async function showJob(jobId) {
   if (!state.view) {
     state.view = makeMap($("#map"));
     state.map = state.view.map;
-    state.map.on("moveend zoomend", updateCounts);
+    state.map.on("moveend zoomend sp:drawn", updateCounts);
   }
   drawPlan(state.view, data, { onClick: i => selectStore(i), selected: () => state.selected });
+  mark("map_drawn");
   updateCounts();
   renderLegend(data);
   renderSummary(job, summary);
+  mark("panels_filled");
   renderEdits();
   status(`${job.name}: ${data.stores.n.toLocaleString("en-US")} stores`);
   document.body.dataset.job = job.id;
@@ -528,9 +688,11 @@ function renderSummary(job, s) {
   dl.innerHTML = "";
   dl.append(el("b", { text: "Files: " }), el("a", { href: `/api/jobs/${job.id}/archive.zip`, text: "all (zip)", download: "" }));
   for (const f of job.outputs) dl.append(" ", el("a", { href: `/api/jobs/${job.id}/files/${f}`, text: f, target: "_blank" }));
-  const ch = $("#charts");
-  ch.innerHTML = "";
-  for (const c of s.charts) ch.append(el("img", { src: `/api/jobs/${job.id}/files/${c}`, alt: c, loading: "lazy" }));
+  afterReady(() => {  // the charts (below the headline) load once the page is interactive
+    const ch = $("#charts");
+    ch.innerHTML = "";
+    for (const c of s.charts) ch.append(el("img", { src: `/api/jobs/${job.id}/files/${c}`, alt: c, loading: "lazy" }));
+  });
   if (s.pending && s.pending.length) {
     dl.append(el("div", { class: "muted", id: "pending", text: `still being written: ${s.pending.join(", ")}…` }));
     watchPending(job.id);
@@ -649,9 +811,9 @@ async function refreshRuns() {
       el("td", {}, box),
       el("td", { text: j.name }),
       el("td", { class: `status-${j.status}`, text: j.status + (j.error ? `: ${j.error}` : "") }),
-      el("td", { text: s.stores ?? "" }),
-      el("td", { text: s.objective != null ? big(s.objective) : "" }),
-      el("td", { text: s.gap != null ? (100 * s.gap).toFixed(2) + "%" : "" }),
+      el("td", { text: s.n_stores ?? "" }),
+      el("td", { text: s.objective_value != null ? big(s.objective_value) : "" }),
+      el("td", { text: s.gap_share != null ? (100 * s.gap_share).toFixed(2) + "%" : "" }),
       el("td", { text: j.seconds != null ? j.seconds.toFixed(1) : "" }),
       el("td", { text: new Date(j.created * 1000).toLocaleString() }),
       el("td", {}, j.status === "done" ? el("button", { type: "button", text: "Show", onclick: () => { showView("plan"); showJob(j.id); } })
@@ -674,9 +836,19 @@ async function compare(ids) {
   const res = await api(`/api/compare?ids=${q}`);
   const t = $("#compare-table");
   t.innerHTML = "";
-  const units = { coverage: "share", share: "share", gap: "share", revenue: "currency/year", npv: "currency", objective: "", bound: "", seconds: "seconds", stores: "count" };
-  t.append(el("tr", {}, ...res.columns.map(c => el("th", { class: c === "name" || c === "kind" ? "" : "v", text: c }))));
-  for (const r of res.rows) t.append(el("tr", { "data-job": r.id }, ...res.columns.map(c => el("td", { class: c === "name" || c === "kind" ? "" : "v", text: c === "name" || c === "kind" ? String(r[c] ?? "") : fmtNumber(r[c], units[c]) }))));
+  // the columns of `storeplan compare` (engine.SHOWN), its numbers (engine.comparison_row)
+  const text = c => c.key === "name";
+  const cell = (r, c) => {
+    const v = r[c.key];
+    if (text(c)) return String(v ?? "");
+    if (v === null || v === undefined) return "";
+    if (c.unit === "share") return (100 * v).toFixed(2);
+    if (c.key === "objective_value") return `${big(v)} ${r.objective_unit || ""}`.trim();
+    if (c.unit === "seconds") return v.toFixed(1);
+    return c.unit === "count" ? String(v) : big(v);
+  };
+  t.append(el("tr", {}, ...res.columns.map(c => el("th", { class: text(c) ? "" : "v", text: c.label, "data-key": c.key }))));
+  for (const r of res.rows) t.append(el("tr", { "data-job": r.id }, ...res.columns.map(c => el("td", { class: text(c) ? "" : "v", "data-key": c.key, text: cell(r, c) }))));
   $("#compare-chart").src = `/api/compare/chart.png?ids=${q}`;
   const maps = $("#compare-maps");
   maps.innerHTML = "";
@@ -686,7 +858,7 @@ async function compare(ids) {
     maps.append(div);
     const inner = el("div", { style: "position:absolute;inset:0" });
     div.append(el("h3", { text: r.name }), inner);
-    const data = await api(`/api/jobs/${r.id}/map`);
+    const data = await mapLayers(r.id);
     const view = makeMap(inner, { interactive: false });
     drawPlan(view, data, { noAreas: false, shareKey: "share_after" });
     views.push([view, data]);
@@ -701,28 +873,47 @@ async function compare(ids) {
 }
 
 // ------------------------------------------------------------------ start
+// work that waits until the first view is interactive (then runs at once)
+const waiting = [];
+function afterReady(fn) { if (document.body.dataset.ready) fn(); else waiting.push(fn); }
+
+// timing marks of the first load (ms since the navigation started), read by the benchmark
+state.timing = { script_ms: performance.now() };
+function mark(name) { if (!(name + "_ms" in state.timing)) state.timing[name + "_ms"] = performance.now(); }
+
 async function start() {
   // everything the first view needs is asked for at once: the plan (jobs, then its map,
   // summary) and the form (schema, scenarios, knobs) load side by side
   const want = new URLSearchParams(location.search).get("job");
   const schemaP = api("/api/schema");
+  const listP = api("/api/scenarios");
   const jobsP = api("/api/jobs");
   getBasemap();
   state.view = makeMap($("#map"));
   state.map = state.view.map;
-  state.map.on("moveend zoomend", updateCounts);
-  const form = schemaP.then(async schema => {
+  state.map.on("moveend zoomend sp:drawn", updateCounts);
+  // a run named in the address is fetched at once, beside the list of runs
+  const early = want ? showJob(want).then(() => true, () => false) : Promise.resolve(false);
+  const form = Promise.all([schemaP, listP]).then(async ([schema, list]) => {
+    mark("schema_fetched");
     state.schema = schema;
-    await loadScenarioList();
+    fillScenarioList(list);
     await loadScenario($("#scenario-select").value);
+    mark("form_filled");
   });
   const { jobs } = await jobsP;
+  mark("jobs_listed");
   const running = jobs.find(j => j.status === "running" || j.status === "queued");
-  const last = (want && jobs.find(j => j.id === want && j.status === "done")) || jobs.find(j => j.status === "done");
+  const last = (await early) ? null : jobs.find(j => j.status === "done");
   await Promise.all([form, last ? showJob(last.id) : null]);
   if (running) follow(running);
   // navigation to a drawn, clickable map (ms since the navigation started)
-  state.timing = { ready_ms: performance.now() };
+  state.timing.ready_ms = performance.now();
   document.body.dataset.ready = "1";
+  for (const fn of waiting.splice(0)) fn();
 }
-start().catch(err => { status(`error: ${err.message}`); document.body.dataset.ready = "error"; });
+start().catch(err => {
+  status(`error: ${err.message}`);
+  document.body.dataset.ready = "error";
+  for (const fn of waiting.splice(0)) fn();
+});
