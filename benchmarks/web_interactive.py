@@ -9,7 +9,7 @@ gzipped, as the server sends it). Every load uses a fresh browser context (no ca
 
 Usage::
 
-    python benchmarks/web_interactive.py [--data-dir DIR] [--runs 5] [--out RESULTS_web.md]
+    python benchmarks/web_interactive.py [--data-dir DIR] [--runs 5] [--cpu-throttle 4] [--out FILE]
 
 Without ``--data-dir`` holding a finished default run, the default scenario is run
 first through the app's API (minutes). Needs Debian's chromium (``/usr/bin/chromium``)
@@ -73,9 +73,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", type=Path, default=Path("bench-web-data"))
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS_web.md")
+    ap.add_argument("--out", type=Path, default=None, help="also write the table here (Markdown)")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     ap.add_argument("--shot", type=Path, default=None, help="save a screenshot of the last load here (PNG)")
+    ap.add_argument(
+        "--cpu-throttle",
+        type=float,
+        default=1.0,
+        help="slow the page's CPU down this many times (Chromium's emulation; 4: a loaded machine)",
+    )
     a = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -92,20 +98,24 @@ def main() -> None:
         env=env,
     )
     rows = []
+    marks: list[dict[str, float]] = []
     try:
         while url not in (proc.stdout.readline() if proc.stdout else url):
             if proc.poll() is not None:
                 raise SystemExit("storeplan serve exited")
-        raw = urllib.request.urlopen(f"{url}api/jobs/{job_id}/map").read()
-        req = urllib.request.Request(f"{url}api/jobs/{job_id}/map", headers={"Accept-Encoding": "gzip"})
+        raw = urllib.request.urlopen(f"{url}api/jobs/{job_id}/map.bin").read()
+        req = urllib.request.Request(f"{url}api/jobs/{job_id}/map.bin", headers={"Accept-Encoding": "gzip"})
         sent = len(urllib.request.urlopen(req).read())
-        layers = json.loads(raw)
+        layers = json.loads(urllib.request.urlopen(f"{url}api/jobs/{job_id}/map").read())
         urllib.request.urlopen(f"{url}api/basemap").read()  # built once, cached on disk
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=a.chromium, args=ARGS)
             for k in range(a.runs + 1):  # the first load warms the server and the OS caches
                 ctx = browser.new_context(viewport={"width": 1400, "height": 900})
                 page = ctx.new_page()
+                if a.cpu_throttle > 1:
+                    cdp = ctx.new_cdp_session(page)
+                    cdp.send("Emulation.setCPUThrottlingRate", {"rate": a.cpu_throttle})
                 t0 = time.perf_counter()
                 page.goto(f"{url}?job={job_id}")
                 page.wait_for_selector("body[data-ready='1']", timeout=120_000)
@@ -127,6 +137,7 @@ def main() -> None:
                 click = time.perf_counter() - t1
                 if k:
                     rows.append((ready, wall, click, markers, areas, rivals))
+                    marks.append(page.evaluate("window.storeplan.timing"))
                 if a.shot is not None and k == a.runs:
                     page.screenshot(path=str(a.shot))
                 print(
@@ -142,27 +153,32 @@ def main() -> None:
     ready = [r[0] for r in rows]
     click = [r[2] for r in rows]
     n = layers["areas"]["n"], layers["stores"]["n"], layers["rivals"]["n"]
-    text = f"""# Web app: time to an interactive page on the default plan
-
-`python benchmarks/web_interactive.py --runs {a.runs}` on {date.today().isoformat()}: {platform.machine()}
-Linux ({os.cpu_count()} cores, **shared with other jobs**), Python {platform.python_version()}, Debian's
-chromium (headless, Playwright with `executable_path`), `storeplan serve` on 127.0.0.1.
-A finished run of the bundled default scenario: {n[0]:,} areas, {n[1]:,} stores,
-{n[2]:,} rivals. Each load is a fresh browser context (no cache); one warm-up load first.
+    phases = ("script", "jobs_listed", "plan_fetched", "map_drawn", "panels_filled", "form_filled")
+    marks_row = " | ".join(
+        f"{statistics.median(m.get(f'{ph}_ms', float('nan')) for m in marks) / 1000:.2f}" for ph in phases
+    )
+    throttle = f" --cpu-throttle {a.cpu_throttle:g}" if a.cpu_throttle > 1 else ""
+    text = f"""`python benchmarks/web_interactive.py --runs {a.runs}{throttle}` on {date.today().isoformat()}:
+{platform.machine()} Linux ({os.cpu_count()} cores, **shared with other jobs**), Python
+{platform.python_version()}, Debian's chromium (headless, Playwright with `executable_path`),
+`storeplan serve` on 127.0.0.1. A finished run of the bundled default scenario: {n[0]:,} areas,
+{n[1]:,} stores, {n[2]:,} rivals. Each load is a fresh browser context (no cache); one
+warm-up load first.
 
 | measure | median | min | max | target |
 |---|---|---|---|---|
 | navigation -> map drawn and clickable (`body[data-ready]`, s) | {_stats(ready)} | 2 s |
 | click on a store -> its card shown (s) | {_stats(click)} | |
 
-- Map payload (`/api/jobs/ID/map`, columnar JSON with only the shown fields): {len(raw) / 1e6:.2f} MB raw,
-  {sent / 1e6:.2f} MB as sent (gzip).
-- Drawn: areas and rivals as one canvas pass each, stores as {rows[-1][3]:,} Leaflet canvas markers
-  ({rows[-1][4]:,} areas and {rows[-1][5]:,} rivals inside the first view).
-- "Ready" is `performance.now()` when the page sets `body[data-ready=1]`: after the plan's
-  map, headline, year table and the form are in place.
+Timing marks of the page (median, s since navigation): | {" | ".join(phases)} |
+| {marks_row} |
+
+- Map payload (`/api/jobs/ID/map.bin`, typed columns): {len(raw) / 1e6:.2f} MB raw,
+  {sent / 1e6:.2f} MB as sent.
+- Drawn: {rows[-1][3]:,} stores, {rows[-1][4]:,} areas and {rows[-1][5]:,} rivals inside the first view.
 """
-    a.out.write_text(text, encoding="utf-8")
+    if a.out is not None:
+        a.out.write_text(text, encoding="utf-8")
     print(text)
 
 

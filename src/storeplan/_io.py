@@ -97,9 +97,14 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Atomically write ``obj`` as indented JSON (NaN written as null)."""
-    return write_text(path, json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n")
+def write_json(path: str | os.PathLike, obj: Any, *, compact: bool = False) -> Path:
+    """Atomically write ``obj`` as indented JSON (NaN written as null); ``compact``: on
+    one line without spaces (files only programs read, e.g. the web app's payloads)."""
+    if compact:
+        text = json.dumps(_jsonable(obj), separators=(",", ":"), ensure_ascii=False)
+    else:
+        text = json.dumps(_jsonable(obj), indent=2, ensure_ascii=False)
+    return write_text(path, text + "\n")
 
 
 def _jsonable(obj: Any) -> Any:

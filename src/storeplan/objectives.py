@@ -437,11 +437,13 @@ class Revenue(_Base):
         *,
         initial: np.ndarray | None = None,
         bound: bool = True,
+        local_search: bool = True,
     ) -> Solution:
         """Solve; ``initial``: columns of a start solution (its candidate sites are
         repaired and improved, see :func:`storeplan.solvers.revenue.revenue`);
         ``bound=False`` skips the submodular-cut bound (only the cheap online bound is
-        computed) when the caller holds a valid bound already."""
+        computed) when the caller holds a valid bound already; ``local_search=False``
+        skips the swap sweeps (greedy, or the repaired start, only)."""
         n_sites = problem.n_sites
         con = problem.constraints
         _refuse_fill(problem, self.name)
@@ -500,6 +502,7 @@ class Revenue(_Base):
             seed=problem.seed,
             initial=None if initial is None else np.asarray(initial, np.int64)[np.asarray(initial) < n_sites],
             bound_iters=200 if bound else 0,
+            swap=local_search,
         )
 
     def swap_values(

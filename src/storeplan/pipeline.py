@@ -98,7 +98,7 @@ GAP_WARNING = 0.01
 #: Most schedule evaluations of a warm-started rollout's interchange (a few milliseconds
 #: each on the default scenario): it then answers in about a second and, unless its
 #: time limit binds first, the same way on every machine.
-WARM_EVALUATIONS = 150
+WARM_EVALUATIONS = 80
 
 
 #: Built markets by :func:`market_key`: ``(market, calibration)`` (see ``solve``'s ``cache``).
@@ -130,7 +130,9 @@ class WarmStart:
         The rollout is then warm-started from it (see ``start`` of
         :func:`storeplan.rollout.schedule`): its greedy runs on these sites and the
         must-open ones, its interchange on every candidate, with at most
-        :data:`WARM_EVALUATIONS` schedule evaluations.
+        :data:`WARM_EVALUATIONS` schedule evaluations. A joint rollout (which chooses
+        the stores) then follows a single-year solve that only repairs ``sites`` (no
+        swap sweeps).
     rollout_bound : float, optional
         An upper bound on the rollout's NPV known to hold for this scenario, currency
         (the previous joint rollout's bound when the re-plan only adds constraints); the
@@ -295,8 +297,17 @@ def solve(
         assert start is not None
         problem = replace(problem, time_limit=start.time_limit)
         warm_solve: Callable[..., Solution] = adapter.solve  # adapters with ``warm_start`` take ``initial``
-        # with a bound known to hold, the solver's own (costly) bound is skipped
-        sol = warm_solve(problem, market, net, initial=initial, bound=start.bound is None)
+        # with a bound known to hold, the solver's own (costly) bound is skipped; when a
+        # joint rollout warm-started from the previous schedule chooses the stores, the
+        # single-year solve only repairs the start (it seeds the rollout and names the
+        # single-year sites it leaves out), without swap sweeps
+        joint_warm = (
+            start.schedule is not None
+            and scenario.rollout is not None
+            and joint_rollout(scenario.rollout, adapter.name)
+        )
+        extra = {"local_search": False} if joint_warm else {}
+        sol = warm_solve(problem, market, net, initial=initial, bound=start.bound is None, **extra)
         if start.bound is not None:
             sol = _with_bound(sol, start.bound, adapter.sense)
     else:

@@ -348,6 +348,7 @@ def schedule(
         warm = np.array([int(start.get(str(i), NEVER)) for i in ids_arr], np.int64)
         warm = np.where((warm >= 1) & (warm <= Y), warm, NEVER)
         subsets = [("start", is_forb | ~((warm >= 1) | is_must | is_exist))]
+        rules = rules[:1]  # the start already fits the budgets: its repair ranks by gain
     elif seed_sites is not None:
         keep = _as_mask(seed_sites, n, ids_arr, "seed_sites") | is_must | is_exist
         if (~keep & ~is_forb).any():
@@ -387,8 +388,9 @@ def schedule(
         # start's kept stores opened in their years first (its gains next to them rank
         # the interchange's most promising unopened sites)
         kept = open_year >= 1
+        filled: tuple[np.ndarray, np.ndarray] | None
         try:
-            oy, lg = _construct(
+            filled = _construct(
                 oracle,
                 spec,
                 opening_cost,
@@ -403,8 +405,9 @@ def schedule(
                 rule.split(" ")[0],
             )
         except InfeasibleError:  # pragma: no cover - the kept stores are a feasible start
-            oy = None
-        if oy is not None:
+            filled = None
+        if filled is not None:
+            oy, lg = filled
             ev = evaluate(oracle, oy, spec, opening_cost, fixed_cost, discount=spec.objective == "npv")
             counter[0] += int(ev["calls"])
             last_gain = np.maximum(last_gain, lg)

@@ -228,7 +228,7 @@ def write_payload(
             Path(tmp).write_bytes(payload)
         return {}
     if cards:
-        write_json(web / "cards.json", results.store_cards(plan, why))
+        write_json(web / "cards.json", results.store_cards(plan, why), compact=True)
     summary = {
         "name": name,
         "scenario": plan.scenario_name,
