@@ -61,7 +61,10 @@ def main() -> None:
             answered = time.perf_counter() - t0
             if job["status"] != "done":
                 raise SystemExit(f"re-plan {job['status']}: {job.get('error')}")
-            s = job["summary"]
+            s = dict(job["summary"])
+            renamed = (("objective_value", "objective"), ("bound_value", "bound"), ("gap_share", "gap"))
+            for new, old in renamed:  # summaries written before the comparison columns
+                s.setdefault(new, s.get(old))
             layers = c.get(f"/api/jobs/{job['id']}/map").json()
             ids = set(layers["stores"]["id"])
             ok = pin in ids and ban not in ids and s["bound_value"] >= s["objective_value"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import time
 from pathlib import Path
 
@@ -178,10 +179,16 @@ def test_warm_start_keeps_the_parent_bound_only_for_added_constraints(tmp_path):
     pd.DataFrame({"id": ["s1", "s2", "e1"], "status": ["new", "new", "existing"]}).to_csv(out / "plan.csv")
     assert warm_start(store, tmp_path, {**base, "warm_start": parent.id}) is None  # not finished
     store.finish(parent.id, "done", summary={"bound_value": 123.0})
-    more = warm_start(store, tmp_path, {**base, "bans": ["s1"], "warm_start": parent.id})
+    web = job_dir(tmp_path, parent.id) / "web"
+    web.mkdir(parents=True)
+    (web / "summary.json").write_text(json.dumps({"market_key": "k1"}), encoding="utf-8")
+    more = warm_start(store, tmp_path, {**base, "bans": ["s1"], "warm_start": parent.id}, "k1")
     assert more.sites == ("s1", "s2") and more.bound == 123.0  # only a ban added: the bound holds
-    unpinned = warm_start(store, tmp_path, {**base, "pins": [], "warm_start": parent.id})
+    # the same settings on another market (its data or model changed): the bound may not hold
+    moved = warm_start(store, tmp_path, {**base, "bans": ["s1"], "warm_start": parent.id}, "k2")
+    assert moved.sites == ("s1", "s2") and moved.bound is None
+    unpinned = warm_start(store, tmp_path, {**base, "pins": [], "warm_start": parent.id}, "k1")
     assert unpinned.sites == ("s1", "s2") and unpinned.bound is None  # a pin removed: it may not
     other = {**base, "overrides": {"objective": {"stores": 4}}, "warm_start": parent.id}
-    assert warm_start(store, tmp_path, other).bound is None
-    assert warm_start(store, tmp_path, base) is None  # no re-plan
+    assert warm_start(store, tmp_path, other, "k1").bound is None
+    assert warm_start(store, tmp_path, base, "k1") is None  # no re-plan

@@ -129,13 +129,15 @@ class DiskCache(MutableMapping[str, Any]):
         return sum(1 for _ in self.folder.glob("*.pkl"))
 
 
-def warm_start(store: JobStore, data_dir: Path, inputs: dict[str, Any]) -> Any:
+def warm_start(store: JobStore, data_dir: Path, inputs: dict[str, Any], market: str | None = None) -> Any:
     """The :class:`storeplan.pipeline.WarmStart` of a re-plan: the parent run's new
     stores and rollout schedule (``rollout.csv``), and its bounds (the plan's and the
     rollout's) when the re-plan only adds pins and bans to the same settings (every
     plan it allows was allowed before, so a bound on the best plan still holds when
-    maximising, and a lower bound when minimising). None when the job is no re-plan or
-    its parent has no plan."""
+    maximising, and a lower bound when minimising) and the same market: ``market``, the
+    re-plan's :func:`storeplan.pipeline.market_key`, equals the one the parent recorded
+    (its data and model inputs are unchanged). None when the job is no re-plan or its
+    parent has no plan."""
     import pandas as pd
 
     from ..pipeline import WarmStart
@@ -161,6 +163,12 @@ def warm_start(store: JobStore, data_dir: Path, inputs: dict[str, Any]) -> Any:
         and set(p.get("pins") or []) <= set(inputs.get("pins") or [])
         and set(p.get("bans") or []) <= set(inputs.get("bans") or [])
     )
+    if restricts:
+        try:
+            recorded = json.loads((job_dir(data_dir, parent.id) / "web" / "summary.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            recorded = {}
+        restricts = market is not None and recorded.get("market_key") == market
     bound = (parent.summary or {}).get("bound_value") if restricts else None
     rollout_bound = _rollout_bound(out) if restricts and schedule is not None else None
     return WarmStart(
@@ -206,6 +214,7 @@ def write_payload(
     n_sites: int,
     why: Any = None,
     warm: bool = False,
+    market: str | None = None,
     cards: bool = True,
     map_only: bool = False,
     pending: list[str] | None = None,
@@ -213,7 +222,8 @@ def write_payload(
     """Write what the page shows of a plan into ``web``: ``map.bin`` (the map layers as
     :func:`storeplan.web.results.map_binary`; only it with ``map_only``), else
     ``cards.json`` (the store cards, "why here" from ``why`` when given) and
-    ``summary.json`` (headline, years, comparison row, charts among ``outputs``,
+    ``summary.json`` (headline, years, comparison row, charts among ``outputs``, the
+    ``market`` key the plan was solved with (:func:`storeplan.pipeline.market_key`),
     ``pending``: what is still being written, by default the report and "why here" when
     ``why`` is not given). Returns the summary."""
     from .._io import write_json
@@ -239,6 +249,7 @@ def write_payload(
         "charts": sorted(o for o in outputs if o.endswith(".png")),
         "notes": list(plan.notes),
         "n_sites": n_sites,
+        "market_key": market,
         "warm_start": warm,
         "pending": pending if pending is not None else ([] if why is not None else ["report", "why here"]),
     }
@@ -287,7 +298,10 @@ def run_job(db_path: str, data_dir: str, job_id: str) -> None:
         )
         progress("load", 1.0)
         cache = DiskCache(Path(data_dir) / "cache" / "markets")
-        start = warm_start(store, Path(data_dir), job.inputs)
+        from ..pipeline import market_key
+
+        key = market_key(scenario)
+        start = warm_start(store, Path(data_dir), job.inputs, key)
         plan = solve(scenario, progress=progress, start=start, cache=cache)
         progress("save", 0.0)
         from .._io import atomic_path
@@ -307,6 +321,7 @@ def run_job(db_path: str, data_dir: str, job_id: str) -> None:
                 n_sites=int(len(scenario.sites)),
                 why=why,
                 warm=start is not None,
+                market=key,
                 cards=True,
             )
 
