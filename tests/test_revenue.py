@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from storeplan.errors import InfeasibleError, InputError
 from storeplan.market import build_market, capture, select_sites
+from storeplan.solvers.constraints import Constraints, Quota
 from storeplan.solvers.revenue import (
     GREEDY_FACTOR,
     RevenueProblem,
@@ -241,7 +242,7 @@ def test_bound_valid_when_the_heuristic_is_not_optimal():
         opt = _brute_force(prob, 4)
         missed += sol.objective < opt * (1 - 1e-9)
         computed += np.isfinite(sol.info["lagrangian_bound"])
-        for name in ("cut_bound", "online_bound", "greedy_bound", "lagrangian_bound"):
+        for name in ("cut_bound", "online_bound", "greedy_bound", "lagrangian_bound", "modular_bound"):
             assert sol.info[name] >= opt * (1 - 1e-9), name
         assert sol.bound >= opt * (1 - 1e-9)
         assert not sol.proven_optimal or sol.objective >= opt * (1 - 1e-9)
@@ -259,3 +260,63 @@ def test_time_limit_keeps_a_valid_bound():
     assert quick.objective <= opt * (1 + 1e-12)
     assert quick.bound >= opt * (1 - 1e-9)
     assert full.bound <= quick.bound + 1e-9 * opt
+
+
+# ------------------------------------------- the single-store-gain bound (0-1 programme)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_modular_bound_holds_with_conflicts_quotas_and_budget(seed):
+    rng = np.random.default_rng(300 + seed)
+    U, W, b, B = _instance(seed, n=80, m=10, density=0.35)
+    fixed = rng.uniform(0.0, 40.0, 10)
+    cost = rng.integers(1, 5, 10).astype(float)
+    conflicts = np.array([[0, 1], [2, 3], [4, 7], [5, 6]])
+    group = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    prob = RevenueProblem.build(U, W, base_own=b, base_total=B, fixed_cost=fixed, opening_cost=cost)
+    conf = {tuple(c) for c in conflicts.tolist()}
+
+    def ok(combo, p=None):
+        s = set(combo)
+        return (
+            (p is None or len(s) == p)
+            and not any((a in s and c in s) for a, c in conf)
+            and sum(1 for j in s if group[j] == 1) <= 2
+        )
+
+    quota = Constraints(quotas=(Quota("east", np.flatnonzero(group == 1), hi=2),))
+    for kw, accept in (
+        ({"p": 3}, lambda c: ok(c, 3)),
+        ({"p": None, "opening_cost": cost, "budget": 7.0}, lambda c: ok(c) and cost[list(c)].sum() <= 7.0),
+    ):
+        opt = -np.inf
+        for r in range(11):
+            for combo in itertools.combinations(range(10), r):
+                if accept(combo):
+                    opt = max(opt, objective_value(prob, np.array(combo, dtype=np.int64)))
+        p = kw.pop("p")
+        sol = revenue(
+            U, W, p, base_own=b, base_total=B, fixed_cost=fixed, conflicts=conflicts, constraints=quota, **kw
+        )
+        assert np.isfinite(sol.info["modular_bound"])
+        assert sol.info["modular_bound"] >= opt * (1 - 1e-9) - 1e-9
+        assert sol.bound >= opt * (1 - 1e-9) - 1e-9
+        assert sol.objective <= opt * (1 + 1e-9) + 1e-9
+
+
+def test_modular_bound_proves_plans_whose_catchments_do_not_overlap():
+    # four towns far apart, each reached by its own two candidates (which conflict):
+    # single-store gains add up exactly, so the bound equals the optimum
+    rows, cols, vals = [], [], []
+    for t in range(4):
+        for i in range(5):
+            for j in (2 * t, 2 * t + 1):
+                rows.append(5 * t + i)
+                cols.append(j)
+                vals.append(1.0 + 0.1 * j + 0.05 * i)
+    U = sp.csr_matrix((vals, (rows, cols)), shape=(20, 8))
+    W = np.linspace(10.0, 30.0, 20)
+    conflicts = np.array([[2 * t, 2 * t + 1] for t in range(4)])
+    sol = revenue(U, W, 3, base_total=np.ones(20), conflicts=conflicts)
+    assert sol.proven_optimal and "modular-ip" in sol.method
+    assert sol.bound == pytest.approx(sol.objective, rel=1e-9)
