@@ -116,6 +116,8 @@ max_stores_per_area = {args.market_cap}
 [options]
 seed = {args.seed}
 time_limit = {args.time_limit}
+neighbours = {args.neighbours}
+max_sites_per_area = {args.site_cap}
 """
     path = work / "scenario.toml"
     path.write_text(toml, encoding="utf-8")
@@ -142,6 +144,11 @@ def child(path: Path, out: Path) -> None:
     def progress(phase: str, frac: float) -> None:
         if frac >= 1.0:
             marks.append((phase, time.perf_counter() - t0, rss()))
+            print(
+                f"{phase} done at {marks[-1][1]:.1f} s, peak {marks[-1][2]:,.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
 
     scenario = Scenario.from_toml(path)
     marks.append(("load", time.perf_counter() - t0, rss()))
@@ -177,11 +184,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--jitter-km", type=float, default=3.0)
     ap.add_argument("--market-cap", type=int, default=32, help="[market] max_stores_per_area")
+    ap.add_argument("--neighbours", type=int, default=32, help="[options] neighbours")
+    ap.add_argument("--site-cap", type=int, default=64, help="[options] max_sites_per_area")
+    ap.add_argument("--max-gib", type=float, default=14.0, help="address-space limit of the run (GiB)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, default=Path("bench-scale"))
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
+        cap = int(args.max_gib * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))  # a MemoryError, not the OOM killer
         child(Path(args.child[0]), Path(args.child[1]))
         return
     t0 = time.perf_counter()
@@ -190,11 +202,12 @@ def main(argv: list[str] | None = None) -> None:
     out = args.work / f"out-{args.objective}"
     t1 = time.perf_counter()
     res = subprocess.run(
-        [sys.executable, __file__, "--child", str(path), str(out)], capture_output=True, text=True
+        [sys.executable, __file__, "--child", str(path), str(out), "--max-gib", str(args.max_gib)],
+        stdout=subprocess.PIPE,  # the child's log lines (stderr) go straight through
+        text=True,
     )
     wall = time.perf_counter() - t1
     if res.returncode != 0:
-        print(res.stderr[-3000:])
         raise SystemExit(res.returncode)
     row = json.loads(res.stdout.strip().splitlines()[-1])
     print(f"# {platform.machine()}, Python {platform.python_version()}, scenario written in {gen:.1f} s")

@@ -121,6 +121,8 @@ class Problem:
         Years over which an opening cost is spread in ``fixed_cost``.
     max_km, neighbours, dense_pairs : float, int, int
         Network limits: radius (km), nearest sites per area, largest dense network.
+    max_sites_per_area : int or None
+        Most sites per area in the network (the nearest; None: no cap).
     time_limit : float or None
         Solver time limit, seconds.
     seed : int
@@ -164,6 +166,7 @@ class Problem:
     amortisation_years: float = 5.0
     max_km: float = 50.0
     neighbours: int = 64
+    max_sites_per_area: int | None = None
     dense_pairs: int = 4_000_000
     time_limit: float | None = 60.0
     seed: int = 0
@@ -240,6 +243,7 @@ def _limited_network(problem: Problem) -> Network:
         problem.col_lat,
         radius_km=problem.max_km,
         k=problem.neighbours,
+        max_sites_per_area=problem.max_sites_per_area,
         dense_pair_limit=problem.dense_pairs,
     )
 

@@ -945,6 +945,7 @@ def build_problem(scenario: Scenario) -> Problem:
         amortisation_years=float(obj.amortisation_years),
         max_km=float(opt.max_km),
         neighbours=int(opt.neighbours),
+        max_sites_per_area=opt.max_sites_per_area,
         dense_pairs=int(opt.dense_pairs),
         time_limit=opt.time_limit,
         seed=int(opt.seed),

@@ -264,14 +264,27 @@ class ConstraintsSpec(_Model):
 
 class OptionsSpec(_Model):
     """Run options: ``seed``, ``time_limit`` (seconds), neighbour-list size ``neighbours``
-    (k nearest sites kept per area), ``max_km`` (every pair closer is kept) and
-    ``dense_pairs`` (store every area-site pair when areas x sites is at most this)."""
+    (k nearest sites kept per area), ``max_km`` (every pair closer is kept),
+    ``max_sites_per_area`` (at most this many sites per area, the nearest: caps the
+    network of a national grid of 10^6 demand points, where dense regions hold
+    thousands of sites within ``max_km``; None: no cap) and ``dense_pairs`` (store every
+    area-site pair when areas x sites is at most this)."""
 
     seed: int = Field(0, ge=0, le=2**32 - 1)
     time_limit: float | None = Field(60.0, gt=0)
     neighbours: int = Field(64, ge=1, le=100_000)
     max_km: float = Field(50.0, gt=0, le=MAX_KM)
+    max_sites_per_area: int | None = Field(None, ge=1, le=100_000)
     dense_pairs: int = Field(4_000_000, ge=0, le=10**10)
+
+    @model_validator(mode="after")
+    def _cap_holds_the_neighbours(self) -> OptionsSpec:
+        if self.max_sites_per_area is not None and self.max_sites_per_area < self.neighbours:
+            raise ValueError(
+                f"max_sites_per_area ({self.max_sites_per_area}) must be at least "
+                f"neighbours ({self.neighbours})"
+            )
+        return self
 
 
 class CalibrationSpec(_Model):
