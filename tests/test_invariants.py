@@ -195,6 +195,10 @@ def check_saved_plan(out: Path, *, report: bool = True) -> None:
     assert close(cards["Cannibalised per year"], s["taken_from_existing_stores"] + s["taken_from_online"])
     if (out / "rollout.csv").is_file():
         assert close(cards["NPV"], s["rollout"]["npv"])
+        if s["rollout"].get("chose_sites"):  # the plan's certificate is the rollout's NPV bound
+            assert close(cards["NPV bound and gap"], s["rollout"]["npv_bound"])
+        elif "Bound and gap" in cards:
+            assert close(cards["Bound and gap"], s["bound"])
         assert close(cards["NPV added by the new stores"], s["rollout"]["npv_new"])
         assert cards["New stores opened"] == sum(s["rollout"]["opened_per_year"])
         # the year table is forecast_years.csv, column by column

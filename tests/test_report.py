@@ -788,3 +788,23 @@ def test_report_tables_carry_units_and_the_source_numbers(rollout_plan: FakePlan
     f = tables["assumption-formats"]
     assert f.column("opening_cost").unit == "currency" and f.column("fixed_cost").unit == "currency/year"
     assert list(f.rows["opening_cost"]) == [x.opening_cost for x in rollout_plan.assumptions.formats]
+
+
+def test_a_plan_chosen_by_the_rollout_is_certified_by_its_npv_bound(
+    rollout_plan: FakePlan, rollout_report: dict[str, Path], tmp_path: Path
+) -> None:
+    # when the joint rollout chose the stores (for their NPV), the headline certificate
+    # is the rollout's NPV bound and gap, read from the plan's metrics, with the
+    # single-year figures named beside it; otherwise the single-year bound and gap
+    r = rollout_plan.metrics.rollout
+    assert r is not None and np.isfinite(r.npv_bound)
+    plain = rollout_report["report"].read_text(encoding="utf-8")
+    assert ">Bound and gap<" in plain and ">NPV bound and gap<" not in plain
+    metrics = dataclasses.replace(rollout_plan.metrics, rollout=dataclasses.replace(r, chose_sites=True))
+    chosen = dataclasses.replace(rollout_plan, metrics=metrics)
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4 stand-in")
+    page = write_report(chosen, tmp_path)["report"].read_text(encoding="utf-8")
+    assert ">NPV bound and gap<" in page and ">Bound and gap<" not in page
+    assert f'data-value="{float(r.npv_bound)!r}"' in page
+    assert f"NPV gap {fmt_pct(r.npv_gap, 2)} (certified)" in page
+    assert f"{fmt_pct(chosen.metrics.gap, 2)} below the single-year bound" in page

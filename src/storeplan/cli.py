@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -207,6 +208,8 @@ def _print_summary(name: str, kind: str, m: PlanMetrics, out: Path, names: list[
     if r is not None:
         table.add_row("rollout: stores opened per year", " / ".join(str(x) for x in r.opened_per_year))
         table.add_row(f"rollout: NPV (horizon {r.horizon} years)", f"{r.npv:,.0f}")
+        if math.isfinite(r.npv_bound):
+            table.add_row("rollout: NPV bound / gap", f"{r.npv_bound:,.0f} / {100 * r.npv_gap:.2f}%")
         table.add_row("rollout: payback year", str(r.payback_year))
         if r.target_met is not None:
             verdict = (

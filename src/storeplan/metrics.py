@@ -171,6 +171,9 @@ class RolloutSummary(_Record):
     shortfall: float = _f("currency/year", "largest yearly shortfall against the sales target")
     extra_stores: int = _f("count", "most extra stores any year needs to close its shortfall (estimate)")
     method: str = _f("", "schedule method")
+    chose_sites: bool = _f(
+        "", "the rollout chose the plan's stores (joint rollout): npv_gap certifies the plan"
+    )
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RolloutSummary:
@@ -193,6 +196,7 @@ class RolloutSummary(_Record):
             shortfall=_num(d.get("shortfall")),
             extra_stores=int(d.get("extra_stores", 0)),
             method=str(d.get("method", "")),
+            chose_sites=bool(d.get("chose_sites", False)),
         )
 
 

@@ -1285,7 +1285,7 @@ def _joint_plan(plan: Plan, joint: _Joint, problem: Problem, market: Market, rep
         forbidden=None if sched.forbidden is None else sched.forbidden[sub],
     )
     fc = forecast(small, oracle)
-    summary = rollout_summary(sched.years, small, fc)
+    summary = rollout_summary(sched.years, small, fc, chose_sites=True)
     seconds = joint.seconds + (time.perf_counter() - t0)
     metrics = replace(plan.metrics, rollout=summary, seconds=plan.metrics.seconds + seconds)
     log.info(

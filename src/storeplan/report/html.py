@@ -297,10 +297,26 @@ def _headline(plan: Any) -> str:
             what.get(kind, kind or "-"),
             exact=opt(plan.metrics.objective),
         ),
-        _card("Bound and gap", fmt_obj(opt(plan.metrics.bound)), gap_detail, exact=opt(plan.metrics.bound)),
+        _bound_card(plan, fmt_obj(opt(plan.metrics.bound)), gap_detail),
         _card("Run time", fmt_seconds(opt(plan.metrics.seconds)), str(plan.metrics.method or "")),
     ]
     return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _bound_card(plan: Any, bound_text: str, gap_detail: str) -> str:
+    """The certificate of the plan: the single-year bound and gap, or, when the joint
+    rollout chose the stores (for their NPV), the rollout's NPV bound and gap with the
+    single-year figures beside it."""
+    r = plan.metrics.rollout
+    if r is not None and r.chose_sites and not is_missing(r.npv_bound) and not is_missing(r.npv_gap):
+        gap = opt(plan.metrics.gap)
+        below = f"{fmt_pct(gap, 2)} below" if gap is not None else "compared with"
+        detail = (
+            f"NPV gap {fmt_pct(r.npv_gap, 2)} (certified). The stores were chosen for their NPV: "
+            f"their single-year objective is {below} the single-year bound ({bound_text})"
+        )
+        return _card("NPV bound and gap", fmt_money(r.npv_bound), detail, exact=r.npv_bound)
+    return _card("Bound and gap", bound_text, gap_detail, exact=opt(plan.metrics.bound))
 
 
 def _summary(plan: Any) -> str:

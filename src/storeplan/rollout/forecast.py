@@ -452,9 +452,12 @@ def stores_to_meet_target(
     return hi_e
 
 
-def rollout_summary(years: int, sched: Schedule, fc: Forecast) -> RolloutSummary:
+def rollout_summary(
+    years: int, sched: Schedule, fc: Forecast, *, chose_sites: bool = False
+) -> RolloutSummary:
     """The plan's headline of a rollout: ``sched`` and its forecast ``fc`` over ``years``
-    (currency and NPV figures as :class:`~storeplan.metrics.RolloutSummary` defines them)."""
+    (currency and NPV figures as :class:`~storeplan.metrics.RolloutSummary` defines them);
+    ``chose_sites``: the schedule chose the plan's stores (the joint rollout)."""
     return RolloutSummary(
         years=years,
         horizon=fc.horizon,
@@ -472,4 +475,5 @@ def rollout_summary(years: int, sched: Schedule, fc: Forecast) -> RolloutSummary
         shortfall=fc.shortfall,
         extra_stores=fc.extra_stores,
         method=sched.method,
+        chose_sites=chose_sites,
     )
