@@ -174,12 +174,18 @@ def _subgradient_min(
     stall0,
     tau,
     dprev,
+    cptr,
+    crow,
+    ccost,
 ):
     """``max_iter`` subgradient steps from ``lam`` (updated in place), continuing a
     run whose best bound so far is ``best0`` after ``stall0`` non-improving steps.
     With ``tau > 0`` the direction is deflected (Camerini, Fratta & Maffioli 1975):
     ``d = g + beta d_prev``, ``beta = -tau g.d_prev / |d_prev|^2`` when that is
-    positive; ``dprev`` (updated in place) carries ``d`` between calls.
+    positive; ``dprev`` (updated in place) carries ``d`` between calls. The
+    subgradient :math:`g_i = 1 - [U_i < \\lambda_i] - \\sum_{j: c_{ij} < \\lambda_i} y_j`
+    is summed over the selected sites' columns (CSC ``cptr, crow, ccost``), which is
+    much shorter than the rows' arcs below their multipliers when ``p`` is small.
     Returns (best, its multipliers, iterations, step factor, stall count)."""
     n = lam.shape[0]
     m = fcost.shape[0]
@@ -215,19 +221,20 @@ def _subgradient_min(
                 stall = 0
         if best >= target or pi < 1e-6:
             break
+        for i in range(n):
+            g[i] = 0.0 if unserved[i] < lam[i] else 1.0
+        for j in range(m):
+            sj = selw[j]
+            if sj > 0.0:
+                for k in range(cptr[j], cptr[j + 1]):
+                    i = crow[k]
+                    if ccost[k] < lam[i]:
+                        g[i] -= sj
         norm = 0.0
         gd = 0.0
         dd = 0.0
         for i in range(n):
-            li = lam[i]
-            gi = 1.0
-            if unserved[i] < li:
-                gi -= 1.0
-            for k in range(indptr[i], indptr[i + 1]):
-                if cost[k] >= li:
-                    break
-                gi -= selw[indices[k]]
-            g[i] = gi
+            gi = g[i]
             norm += gi * gi
             gd += gi * dprev[i]
             dd += dprev[i] * dprev[i]
@@ -352,6 +359,9 @@ def lagrangian_min(
             stall,
             tau,
             dprev,
+            inst.cptr,
+            inst.crow,
+            inst.ccost,
         )
         its += k
         pace.done(k)
