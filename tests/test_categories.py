@@ -281,17 +281,3 @@ def test_unknown_category_and_negative_multiplier_are_named():
 def test_what_keeps_one_share_per_area_is_refused():
     with pytest.raises(UnsupportedConstraintError, match=r"\[market.channel\]"):
         _scenario(market={"channel": {}}).check()
-
-
-def test_the_market_network_can_be_capped_per_area():
-    # issue 13: a national grid must not store every pair within the radius
-    m = build_market(AREAS, SITES, rivals=RIVALS, params=_params(radius_km=50.0, k=1, max_stores_per_area=2))
-    assert int(np.diff(m.net.indptr).max()) == 2 and m.net.n_capped == len(AREAS)
-    # the two nearest stores of every area are the ones kept
-    full = build_market(AREAS, SITES, rivals=RIVALS, params=_params(radius_km=50.0, k=1))
-    for i in range(len(AREAS)):
-        a, b = full.net.indptr[i], full.net.indptr[i + 1]
-        c, d = m.net.indptr[i], m.net.indptr[i + 1]
-        assert list(m.net.indices[c:d]) == list(full.net.indices[a:b][:2])
-    with pytest.raises(ValueError, match="max_stores_per_area"):
-        _params(k=8, max_stores_per_area=4)

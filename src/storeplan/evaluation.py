@@ -286,20 +286,7 @@ def coverage_curve(
     if k == 0:
         return pd.DataFrame(columns=cols)
     sub = Network.build(area_lon, area_lat, lon, lat, radius_km=radius_km, dense_pair_limit=0)
-    rows = np.repeat(np.arange(sub.n_areas), np.diff(sub.indptr))
-    # greedy order: repeatedly add the store covering the most not-yet-covered weight
-    uncovered = np.ones(sub.n_areas, dtype=bool)
-    chosen = np.zeros(k, dtype=bool)
-    order = []
-    for _ in range(k):
-        live = uncovered[rows]
-        gain = np.bincount(sub.indices[live], weights=weights[rows[live]], minlength=k)
-        gain[chosen] = -1.0
-        j = int(np.argmax(gain))
-        order.append(j)
-        chosen[j] = True
-        uncovered[rows[sub.indices == j]] = False
-    order_arr = np.asarray(order)
+    order_arr = _greedy_cover_order(sub, np.asarray(weights, np.float64))
     checkpoints = np.unique(np.linspace(1, k, min(points, k)).round().astype(int))
     total = float(weights.sum()) or 1.0
     out = []
@@ -316,6 +303,52 @@ def coverage_curve(
             )
         )
     return pd.DataFrame(out, columns=cols)
+
+
+def _greedy_cover_order(sub: Network, weights: np.ndarray) -> np.ndarray:
+    """Greedy order of the stores (columns of ``sub``): repeatedly the store covering the
+    most not-yet-covered weight (lowest index on ties). Gains are kept per store and
+    recomputed only for the stores sharing an area with the one just added, so the whole
+    order costs O(pairs x stores per area) instead of O(stores x pairs)."""
+    k = sub.n_sites
+    rows = np.repeat(np.arange(sub.n_areas), np.diff(sub.indptr))
+    by_store = np.argsort(sub.indices, kind="stable")  # pairs grouped by store
+    s_ptr = np.zeros(k + 1, np.int64)
+    np.cumsum(np.bincount(sub.indices, minlength=k), out=s_ptr[1:])
+    s_area = rows[by_store]
+    uncovered = np.ones(sub.n_areas, dtype=bool)
+    gain = np.bincount(sub.indices, weights=weights[rows], minlength=k).astype(np.float64)
+    chosen = np.zeros(k, dtype=bool)
+    order = np.empty(k, np.int64)
+    for step in range(k):
+        j = int(np.argmax(gain))
+        order[step] = j
+        chosen[j] = True
+        gain[j] = -1.0
+        areas = s_area[s_ptr[j] : s_ptr[j + 1]]
+        newly = areas[uncovered[areas]]
+        if not len(newly):
+            continue
+        uncovered[newly] = False
+        # the stores that shared a newly covered area lose its weight
+        lo, hi = sub.indptr[newly], sub.indptr[newly + 1]
+        lens = hi - lo
+        pos = np.repeat(lo - np.cumsum(np.r_[0, lens[:-1]]), lens) + np.arange(int(lens.sum()))
+        hit = sub.indices[pos]
+        np.subtract.at(gain, hit, np.repeat(weights[newly], lens))
+        gain[chosen] = -1.0
+        touched = np.unique(hit[~chosen[hit]])
+        # refresh the touched stores exactly (no drift from the subtractions)
+        t_lens = s_ptr[touched + 1] - s_ptr[touched]
+        t_pos = np.repeat(s_ptr[touched] - np.cumsum(np.r_[0, t_lens[:-1]]), t_lens) + np.arange(
+            int(t_lens.sum())
+        )
+        a = s_area[t_pos]
+        owner = np.repeat(np.arange(len(touched)), t_lens)
+        gain[touched] = np.bincount(
+            owner, weights=np.where(uncovered[a], weights[a], 0.0), minlength=len(touched)
+        )
+    return order
 
 
 def weighted_median(x: np.ndarray, w: np.ndarray) -> float:
