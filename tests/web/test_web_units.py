@@ -40,6 +40,19 @@ def test_job_store_lifecycle(tmp_path):
         store.update(job.id, nonsense=1)
 
 
+def test_a_cancelled_job_is_never_set_running_again(tmp_path):
+    # a cancel that lands while the runner hands the job to a worker: the worker's start
+    # must not bring it back (found by the API test of cancelling an uploaded run)
+    store = JobStore(tmp_path / "jobs.sqlite")
+    job = store.create(name="a", source="s", inputs={})
+    assert store.finish(job.id, "cancelled", error="cancelled by the user")
+    assert not store.mark_running(job.id)
+    assert store.get(job.id).status == "cancelled"
+    other = store.create(name="b", source="s", inputs={})
+    assert store.mark_running(other.id) and store.get(other.id).status == "running"
+    assert store.get(other.id).started is not None
+
+
 def test_job_store_recovery_on_reopen(tmp_path):
     path = tmp_path / "jobs.sqlite"
     store = JobStore(path)

@@ -271,7 +271,9 @@ def run_job(db_path: str, data_dir: str, job_id: str) -> None:
     root = job_dir(Path(data_dir), job_id)
     out = root / "out"
     web = root / "web"
-    store.update(job_id, status="running", started=time.time())
+    if not store.mark_running(job_id):
+        return  # cancelled while it was handed to this worker: nothing to run
+
     logger = logging.getLogger("storeplan")
     logger.setLevel(logging.INFO)
     root.mkdir(parents=True, exist_ok=True)
@@ -515,11 +517,15 @@ class JobRunner:
         return proc, send
 
     def _start(self, job_id: str) -> None:
-        # mark it running before the process starts so no second tick picks it up
-        self.store.update(job_id, status="running", started=time.time())
+        # mark it running before the process starts so no second tick picks it up (and
+        # leave it alone when a cancel got there first)
+        if not self.store.mark_running(job_id):
+            return
         spare, self._spare = self._spare, None
         if spare is not None and spare[0].is_alive():
             proc, send = spare
+            with self._lock:  # a cancel from now on finds the worker and stops it
+                self._procs[job_id] = proc
             send.send(job_id)
             send.close()
         else:
@@ -532,6 +538,6 @@ class JobRunner:
                 daemon=True,
             )
             proc.start()
+            with self._lock:
+                self._procs[job_id] = proc
         self.store.update(job_id, pid=proc.pid)
-        with self._lock:
-            self._procs[job_id] = proc

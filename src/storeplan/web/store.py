@@ -186,6 +186,17 @@ class JobStore:
         with self._lock, self._connect() as con:
             con.execute(f"UPDATE jobs SET {', '.join(cols)} WHERE id = ?", (*vals, job_id))
 
+    def mark_running(self, job_id: str) -> bool:
+        """Set a job ``running`` (and its start time) unless it has already finished, e.g.
+        been cancelled while it was being handed to a worker; True when it was set."""
+        with self._lock, self._connect() as con:
+            cur = con.execute(
+                "UPDATE jobs SET status = 'running', started = ?"
+                " WHERE id = ? AND status NOT IN ('done', 'failed', 'cancelled')",
+                (time.time(), job_id),
+            )
+            return cur.rowcount > 0
+
     def set_progress(self, job_id: str, phase: str, fraction: float, seconds: float | None = None) -> None:
         """Record ``fraction`` (0..1) done of ``phase``, and its seconds when it ends."""
         with self._lock, self._connect() as con:
