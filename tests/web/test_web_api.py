@@ -45,6 +45,10 @@ def test_finished_run_has_phases_outputs_and_consistent_numbers(finished, make_c
     assert head["bound"] == pytest.approx(summary["bound"], rel=1e-12)
     assert head["n_new_stores"] == summary["n_new_stores"] == 6
     assert head["market_share"] == pytest.approx(summary["market_share"], rel=1e-12)
+    ro = summary["rollout"]  # the year-one scenario has a rollout: its certificate is shown too
+    if ro.get("npv_bound") is not None:
+        assert head["npv_bound"] == pytest.approx(ro["npv_bound"], rel=1e-12)
+        assert head["npv_gap"] == pytest.approx(ro["npv_gap"], rel=1e-12)
     plan = pd.read_csv(out / "plan.csv", dtype={"id": str})
     layers = c.get(f"/api/jobs/{ja['id']}/map").json()
     assert layers["stores"]["id"] == plan["id"].tolist()

@@ -85,11 +85,19 @@ def headline(plan: Any) -> list[dict[str, Any]]:
     add("n_existing_stores", "existing stores")
     add("objective", f"objective ({plan.objective}, {'maximised' if sense == 'max' else 'minimised'})")
     add("bound", "bound (best possible " + ("at most" if sense == "max" else "at least") + ")")
+    chosen = m.rollout is not None and m.rollout.chose_sites
     add(
         "gap",
         "gap",
         0.0 if m.proven_optimal else m.gap,
-        note="proven optimal" if m.proven_optimal else docs.get("gap", ""),
+        note="proven optimal"
+        if m.proven_optimal
+        else (
+            "the joint rollout chose these stores for their NPV, so they are measured here by "
+            "another objective; their certificate is the NPV gap below"
+            if chosen
+            else docs.get("gap", "")
+        ),
     )
     if m.total_market > 0:
         add("own_revenue", "store revenue (offline + from online)")
@@ -113,6 +121,25 @@ def headline(plan: Any) -> list[dict[str, Any]]:
                 "note": rd["npv"],
             }
         )
+        if r.npv_bound == r.npv_bound:  # a bound was computed (not NaN)
+            rows.append(
+                {
+                    "key": "npv_bound",
+                    "label": "NPV bound (best possible at most)",
+                    "value": _f(r.npv_bound),
+                    "unit": ru["npv_bound"],
+                    "note": rd["npv_bound"],
+                }
+            )
+            rows.append(
+                {
+                    "key": "npv_gap",
+                    "label": "NPV gap" + (" (certifies these stores)" if chosen else ""),
+                    "value": _f(r.npv_gap),
+                    "unit": ru["npv_gap"],
+                    "note": rd["npv_gap"],
+                }
+            )
         rows.append(
             {
                 "key": "payback_year",
