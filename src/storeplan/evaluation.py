@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .geo import Network, haversine_km, nearest
+from .geo import Network, haversine_km, nearest, row_positions
 from .market import Market, cannibalisation, capture
 from .objectives import Objective, Problem
 from .solvers import Solution
@@ -331,20 +331,14 @@ def _greedy_cover_order(sub: Network, weights: np.ndarray) -> np.ndarray:
             continue
         uncovered[newly] = False
         # the stores that shared a newly covered area lose its weight
-        lo, hi = sub.indptr[newly], sub.indptr[newly + 1]
-        lens = hi - lo
-        pos = np.repeat(lo - np.cumsum(np.r_[0, lens[:-1]]), lens) + np.arange(int(lens.sum()))
+        pos, area_of = row_positions(sub.indptr, newly)
         hit = sub.indices[pos]
-        np.subtract.at(gain, hit, np.repeat(weights[newly], lens))
+        np.subtract.at(gain, hit, weights[newly][area_of])
         gain[chosen] = -1.0
         touched = np.unique(hit[~chosen[hit]])
         # refresh the touched stores exactly (no drift from the subtractions)
-        t_lens = s_ptr[touched + 1] - s_ptr[touched]
-        t_pos = np.repeat(s_ptr[touched] - np.cumsum(np.r_[0, t_lens[:-1]]), t_lens) + np.arange(
-            int(t_lens.sum())
-        )
+        t_pos, owner = row_positions(s_ptr, touched)
         a = s_area[t_pos]
-        owner = np.repeat(np.arange(len(touched)), t_lens)
         gain[touched] = np.bincount(
             owner, weights=np.where(uncovered[a], weights[a], 0.0), minlength=len(touched)
         )

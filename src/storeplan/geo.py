@@ -24,6 +24,7 @@ __all__ = [
     "km_to_chord",
     "pairs_within",
     "nearest",
+    "row_positions",
 ]
 
 #: Mean Earth radius (IUGG), km.
@@ -63,6 +64,25 @@ def haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
     lon1, lat1, lon2, lat2 = (np.radians(np.asarray(a, dtype=np.float64)) for a in (lon1, lat1, lon2, lat2))
     a = np.sin((lat2 - lat1) / 2.0) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2.0) ** 2
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def row_positions(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the entries of ``rows`` in compressed (CSR / CSC) arrays.
+
+    Returns ``(pos, owner)``: the data positions of every entry of ``rows[0]``, then of
+    ``rows[1]``, ..., and for each the index in ``rows`` it belongs to (int64 both).
+
+    >>> row_positions(np.array([0, 2, 2, 5]), np.array([2, 0]))
+    (array([2, 3, 4, 0, 1]), array([0, 0, 0, 1, 1]))
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    lo = np.asarray(indptr, dtype=np.int64)[rows]
+    lens = np.asarray(indptr, dtype=np.int64)[rows + 1] - lo
+    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lens)
+    if not len(rows):
+        return np.zeros(0, np.int64), owner
+    start = np.repeat(lo - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+    return np.arange(int(lens.sum()), dtype=np.int64) + start, owner
 
 
 def pairs_within(lon: np.ndarray, lat: np.ndarray, km: float) -> np.ndarray:

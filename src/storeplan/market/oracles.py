@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import InputError
-from ..geo import Network
+from ..geo import Network, row_positions
 from .huff import CANDIDATE, Market
 
 __all__ = ["RevenueOracle", "AdditiveOracle", "NearestOracle", "HuffOracle", "oracle_from_market"]
@@ -126,14 +126,8 @@ class NearestOracle:
 
     @staticmethod
     def _pairs(ix: dict, sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ptr = ix["ptr"]
-        lo, hi = ptr[sites], ptr[sites + 1]
-        lens = hi - lo
-        if len(sites) == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        owner = np.repeat(np.arange(len(sites)), lens)
-        start = np.repeat(lo - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
-        return np.arange(int(lens.sum())) + start, owner
+        """Pair positions of ``sites`` (concatenated) and the position of each pair's site."""
+        return row_positions(ix["ptr"], sites)
 
     @staticmethod
     def _merge(best, owner, r, d, c) -> None:
@@ -267,13 +261,7 @@ class HuffOracle:
     @staticmethod
     def _pairs(ix: dict, sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pair positions of ``sites`` (concatenated) and the position of each pair's site."""
-        ptr = ix["ptr"]
-        lo, hi = ptr[sites], ptr[sites + 1]
-        lens = hi - lo
-        owner = np.repeat(np.arange(len(sites)), lens)
-        start = np.repeat(lo - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) if len(sites) else lo
-        pos = np.arange(int(lens.sum())) + start
-        return pos, owner
+        return row_positions(ix["ptr"], sites)
 
     def _den(self, ix: dict, open_idx: np.ndarray) -> np.ndarray:
         tog = open_idx[ix["toggled"][open_idx]]
