@@ -860,22 +860,21 @@ def _bound(
         for lv in levels.tolist():
             value[lv] = _gains(oracle, base, np.ones(len(base)), cand, counter, scale=lv)
         total_at = {lv: np.maximum(o + d, 0.0) for lv, (o, d) in value.items()}
-        rev = np.zeros((len(cand), Y))
+        rev = np.zeros((len(cand), Y))  # discounted revenue of opening c in year y
         for y in range(Y):
             for t in range(H):
                 r = float(rho[y, t])
                 if r > 0:
                     rev[:, y] += vw[t] * total_at[r if r < 1 else 1.0]
-        g = spec.gross_margin * rev - fixed_cost[cand][:, None] * tail[None, :]
-        g = g - opening_cost[cand][:, None] * disc[:Y][None, :]
     else:
         own, delta = _gains(oracle, base, np.ones(len(base)), cand, counter)
         total = np.maximum(own + delta, 0.0)  # own revenue + the change of the existing stores' revenue
-        g = (
-            spec.gross_margin * total[:, None] * tail[None, :]
-            - fixed_cost[cand][:, None] * tail[None, :]
-            - opening_cost[cand][:, None] * disc[:Y][None, :]
-        )
+        rev = total[:, None] * tail[None, :]
+    g = (
+        spec.gross_margin * rev
+        - fixed_cost[cand][:, None] * tail[None, :]
+        - opening_cost[cand][:, None] * disc[:Y][None, :]
+    )
     best = g.max(axis=1)
     pos = np.sort(best[best > 0])[::-1]
     k = int(min(np.minimum(limits.hi, len(cand)).sum(), len(pos), limits.max_new))
