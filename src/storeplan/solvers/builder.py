@@ -62,13 +62,14 @@ class MipBuilder:
         self.n_row += n
         return idx
 
-    def add_sites(self, side: SideArrays, cost) -> np.ndarray:
-        """Binary open/close columns of every site (must-open fixed to 1, forbidden to
-        0). Returns ``ycol`` (column of every site)."""
+    def add_sites(self, side: SideArrays, cost, integer: bool = True) -> np.ndarray:
+        """Open/close columns of every site (must-open fixed to 1, forbidden to 0), binary
+        unless ``integer=False`` (the LP relaxation). Returns ``ycol`` (column of every
+        site)."""
         m = side.status.shape[0]
         lo = np.where(side.status == MUST, 1.0, 0.0)
         hi = np.where(side.status == FORBIDDEN, 0.0, 1.0)
-        return self.add_columns(np.broadcast_to(np.asarray(cost, float), (m,)), lo, hi, integer=True)
+        return self.add_columns(np.broadcast_to(np.asarray(cost, float), (m,)), lo, hi, integer=integer)
 
     def add_side(self, side: SideArrays, ycol: np.ndarray, kmin: int, kmax: int) -> None:
         """The shared side rows: cardinality, groups, conflicts, budget and quotas."""

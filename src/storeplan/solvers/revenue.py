@@ -1532,9 +1532,7 @@ def _modular_bound(prob, side, f_empty, mode, k_req, cap_req, left) -> tuple[flo
     best, chosen = np.inf, None
     for integer in (False, True):
         b = MipBuilder()
-        y = b.add_sites(side, v)
-        if not integer:
-            b.integer = [np.zeros_like(a) for a in b.integer]
+        y = b.add_sites(side, v, integer=integer)
         b.add_side(side, y, int(kmin), int(kmax))
         if mode == 1:
             b.add_rows(np.zeros(m, np.int64), y, prob.cost, -np.inf, float(cap_req), 1)
