@@ -169,6 +169,12 @@ def _r(x: float, nd: int) -> float | None:
     return int(v) if nd == 0 else v
 
 
+def _bubble_radius(pop: np.ndarray) -> np.ndarray:
+    """Bubble radius (px) of each area: 1.5 to 15, its area in proportion to population."""
+    pmax = float(pop.max()) if len(pop) and pop.max() > 0 else 1.0
+    return 1.5 + 13.5 * np.sqrt(np.clip(pop, 0, None) / pmax)
+
+
 def _distance_classes(km: np.ndarray, radius: float | None) -> tuple[np.ndarray, list[str]]:
     """Classify areas by distance to their store; return class codes 0..3 and labels."""
     served = np.isfinite(km)
@@ -276,8 +282,7 @@ def _map_data(plan: Any, max_rival_brands: int) -> dict[str, Any]:
     km = np.where(np.asarray(sid) >= 0, km, np.nan)
     cls, labels = _distance_classes(km, radius)
     pop = areas["population"].to_numpy(float)
-    pmax = float(pop.max()) if len(pop) and pop.max() > 0 else 1.0
-    rad = 1.5 + 13.5 * np.sqrt(np.clip(pop, 0, None) / pmax)
+    rad = _bubble_radius(pop)
     area_rows = [
         [_r(lo, 4), _r(la, 4), _r(r, 1), int(c), int(s), _r(k, 1), _r(p, 0), nm, rg]
         for lo, la, r, c, s, k, p, nm, rg in zip(
@@ -438,8 +443,7 @@ def hexagon_areas(
     mkm = np.divide(agg["pkm"], agg["pserved"], out=np.full(len(agg), np.nan), where=agg["pserved"] > 0)
     cls, _ = _distance_classes(mkm, radius)
     cpop = agg["pop"].to_numpy(float)
-    pmax = float(cpop.max()) if len(cpop) and cpop.max() > 0 else 1.0
-    rad = 1.5 + 13.5 * np.sqrt(np.clip(cpop, 0, None) / pmax)
+    rad = _bubble_radius(cpop)
     centre = [h3.cell_to_latlng(c) for c in cell_ids.tolist()]
     rows = [
         [
