@@ -131,6 +131,34 @@ class StoreFormat(_Model):
     multiplier other than 1 every (category, area) pair gets its own Huff shares
     (:class:`storeplan.market.Market`), and the solver's choice of site and format
     weighs each format's sales category by category.
+
+    ``ownership`` says who runs the store: ``"own"`` (the brand pays the opening and
+    fixed costs and keeps the full margin) or ``"partner"`` (a local partner runs it; the
+    brand pays a small ``opening_cost``, its fit-out contribution, usually no
+    ``fixed_cost``, and keeps a revenue share). ``margin`` is the share (0..1] of this
+    format's store sales that is cash to the brand after cost of goods and, for a partner
+    store, the partner's share; None: the rollout's ``gross_margin``
+    (:meth:`Scenario.format_margins`). With ``choose_format`` and an own and a partner
+    format allowed at one site, the joint rollout chooses site, format and ownership by
+    NPV.
+
+    Parameters
+    ----------
+    name : str
+        Format name (unique in the scenario).
+    opening_cost : float, default=1_500_000
+        Capital the brand spends once when a store opens, currency.
+    fixed_cost : float, default=600_000
+        Yearly fixed cost of a store to the brand, currency per year.
+    capacity, sales_capacity, attractiveness, category_attractiveness, levels, \
+min_population, min_income, max_stores
+        See above.
+    ownership : {"own", "partner"}, default="own"
+        Who runs the store (labels the plan and the counts by ownership; the cash
+        flow follows ``opening_cost``, ``fixed_cost`` and ``margin``).
+    margin : float or None, default=None
+        Share (0..1] of the store's sales that is cash to the brand, per currency of
+        sales; None: the rollout's ``gross_margin``.
     """
 
     name: str
@@ -144,6 +172,8 @@ class StoreFormat(_Model):
     min_population: float = Field(0.0, ge=0)
     min_income: float = Field(0.0, ge=0)
     max_stores: int | None = Field(None, ge=0)
+    ownership: Literal["own", "partner"] = "own"
+    margin: float | None = Field(None, gt=0, le=1)
 
     @model_validator(mode="after")
     def _check_categories(self) -> StoreFormat:
@@ -151,6 +181,28 @@ class StoreFormat(_Model):
             if not (np.isfinite(v) and v >= 0):
                 raise ValueError(f"category_attractiveness[{cat!r}] must be finite and >= 0, got {v}")
         return self
+
+    def cash_margin(self, gross_margin: float) -> float:
+        """Share (0..1] of this format's store sales that is cash to the brand.
+
+        Parameters
+        ----------
+        gross_margin : float
+            The rollout's ``gross_margin`` (share of sales), used when ``margin`` is None.
+
+        Returns
+        -------
+        float
+            ``margin``, or ``gross_margin`` when ``margin`` is None (share of sales).
+
+        Examples
+        --------
+        >>> own = StoreFormat(name="own")
+        >>> partner = StoreFormat(name="partner", ownership="partner", margin=0.1)
+        >>> [own.cash_margin(0.2), partner.cash_margin(0.2)]
+        [0.2, 0.1]
+        """
+        return float(gross_margin if self.margin is None else self.margin)
 
 
 class TableSpec(_Model):
@@ -645,6 +697,23 @@ class Scenario:
     @property
     def format_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.formats)
+
+    def format_margins(self, rollout: RolloutSpec | None = None) -> dict[str, float]:
+        """Each format's cash margin: the share of its store sales that is cash to the brand.
+
+        Parameters
+        ----------
+        rollout : RolloutSpec, optional
+            Gives ``gross_margin`` for the formats whose ``margin`` is None; default the
+            scenario's ``[rollout]`` (or the defaults of :class:`RolloutSpec` without one).
+
+        Returns
+        -------
+        dict of str to float
+            Format name -> share of sales (0..1], in the order of ``formats``.
+        """
+        spec = rollout if rollout is not None else (self.rollout or RolloutSpec())
+        return {f.name: f.cash_margin(spec.gross_margin) for f in self.formats}
 
     def format(self, name: str | None = None) -> StoreFormat:
         """The named format, or the objective's default format (first when unset)."""
