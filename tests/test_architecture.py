@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("scenario",),
     ("evaluation", "plan"),
     ("pipeline",),
-    ("api", "engine", "forecast", "testing", "report"),
+    ("api", "engine", "forecast", "testing", "report", "world"),
     ("web",),
     ("cli",),
     ("storeplan",),  # the package's front door (storeplan/__init__.py)

@@ -77,6 +77,7 @@ from .launch_stock import LaunchSpec
 from .market import MarketParams
 from .response import ResponseSpec
 from .rollout import RolloutSpec
+from .rollout.world_spec import WorldSpec
 
 __all__ = [
     "Scenario",
@@ -209,8 +210,12 @@ class TableSpec(_Model):
     """Where a table comes from: a file (``path``) or a bundled ``dataset``."""
 
     path: str | None = None
-    dataset: Literal["china"] | None = None
+    dataset: Literal["china", "world"] | None = None
     provinces: tuple[str, ...] | None = None
+    #: Countries of the ``world`` dataset (ISO2, ISO3 or English names; None: all).
+    countries: tuple[str, ...] | None = None
+    #: Countries left out of the ``world`` dataset (e.g. the home market, ``["CN"]``).
+    exclude_countries: tuple[str, ...] = ()
     crs: str | None = None
     #: Rival layer of the bundled dataset (``china(rivals=...)``, see docs/data.md).
     rival_layer: Literal["sparse", "calibrated"] | None = None
@@ -219,8 +224,12 @@ class TableSpec(_Model):
     def _one_source(self) -> TableSpec:
         if self.path is not None and self.dataset is not None:
             raise ValueError("give either 'path' or 'dataset', not both")
-        if self.rival_layer is not None and self.dataset is None:
-            raise ValueError("'rival_layer' needs 'dataset' (it chooses the bundled rival layer)")
+        if self.rival_layer is not None and self.dataset != "china":
+            raise ValueError("'rival_layer' needs dataset = \"china\" (it chooses the bundled rival layer)")
+        if (self.countries is not None or self.exclude_countries) and self.dataset != "world":
+            raise ValueError("'countries' and 'exclude_countries' need dataset = \"world\"")
+        if self.provinces is not None and self.dataset != "china":
+            raise ValueError("'provinces' needs dataset = \"china\"")
         return self
 
 
@@ -378,6 +387,7 @@ class ScenarioSpec(_Model):
     launch: LaunchSpec | None = None
     response: ResponseSpec | None = None
     alternatives: AlternativesSpec | None = None
+    world: WorldSpec | None = None
 
     @model_validator(mode="after")
     def _formats(self) -> ScenarioSpec:
@@ -390,6 +400,8 @@ class ScenarioSpec(_Model):
             raise ValueError(f"objective.format {self.objective.format!r} is not one of the formats {names}")
         if self.areas.path is None and self.areas.dataset is None:
             raise ValueError("[areas] needs 'path' or 'dataset'")
+        if self.world is not None and self.rollout is None:
+            raise ValueError("[world] needs a [rollout] section (years, yearly caps and budgets)")
         return self
 
 
@@ -463,6 +475,12 @@ class Scenario:
         How rival brands answer the plan (:mod:`storeplan.response`), when given.
     alternatives : AlternativesSpec or None
         Alternative plans close to the best (:mod:`storeplan.alternatives`), when given.
+    world : WorldSpec or None
+        Multi-country planning (:mod:`storeplan.world`), when given.
+    countries : DataFrame
+        One row per country of the areas (``country`` ISO2 plus attributes such as
+        ``currency``, ``price_level``, ``income_group``); empty unless the areas come
+        from the ``world`` dataset or ``from_frames(countries=...)``.
     notes : tuple of str
         Data attribution and which layers are synthetic.
     source : str
@@ -488,6 +506,8 @@ class Scenario:
     launch: LaunchSpec | None = None
     response: ResponseSpec | None = None
     alternatives: AlternativesSpec | None = None
+    world: WorldSpec | None = None
+    countries: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     # ------------------------------------------------------------------ factories
     @classmethod
@@ -533,7 +553,23 @@ class Scenario:
         base = Path(base_dir)
         notes: list[str] = []
         dataset_rivals = None
-        if spec.areas.dataset is not None:
+        countries = None
+        if spec.areas.dataset == "world":
+            from .data.world_data import world
+
+            wd = world(
+                list(spec.areas.countries) if spec.areas.countries else None,
+                seed=spec.options.seed,
+            )
+            areas, dataset_rivals, countries = wd.areas, wd.rivals, wd.countries
+            if spec.areas.exclude_countries:
+                gone = {str(c).strip().upper() for c in spec.areas.exclude_countries}
+                areas = areas[~areas["country"].isin(gone)].reset_index(drop=True)
+                dataset_rivals = dataset_rivals[~dataset_rivals["country"].isin(gone)].reset_index(drop=True)
+                countries = countries[~countries["country"].isin(gone)].reset_index(drop=True)
+            notes.append(wd.attribution)
+            notes.extend(wd.notes)
+        elif spec.areas.dataset is not None:
             from .data.datasets import china
 
             data = china(
@@ -582,6 +618,8 @@ class Scenario:
             launch=spec.launch,
             response=spec.response,
             alternatives=spec.alternatives,
+            world=spec.world,
+            countries=countries,
         )
 
     @classmethod
@@ -608,6 +646,8 @@ class Scenario:
         launch: LaunchSpec | Mapping[str, Any] | None = None,
         response: ResponseSpec | Mapping[str, Any] | None = None,
         alternatives: AlternativesSpec | Mapping[str, Any] | None = None,
+        world: WorldSpec | Mapping[str, Any] | None = None,
+        countries: pd.DataFrame | None = None,
     ) -> Scenario:
         """Build a scenario from DataFrames (validated here).
 
@@ -645,6 +685,7 @@ class Scenario:
                 if (alternatives is None or isinstance(alternatives, AlternativesSpec))
                 else AlternativesSpec(**alternatives)
             )
+            wor = world if (world is None or isinstance(world, WorldSpec)) else WorldSpec(**world)
         except ValidationError as exc:
             cls_ = UnknownOptionError if _unknown_option(exc) else InputError
             raise cls_(_pydantic_message(exc, name)) from None
@@ -689,6 +730,8 @@ class Scenario:
             launch=lau,
             response=res,
             alternatives=alt,
+            world=wor,
+            countries=pd.DataFrame() if countries is None else countries.reset_index(drop=True),
         )
         scn.check()
         return scn
@@ -1138,6 +1181,8 @@ class Scenario:
             settings["response"] = self.response.model_dump()
         if self.alternatives is not None:
             settings["alternatives"] = self.alternatives.model_dump()
+        if self.world is not None:
+            settings["world"] = self.world.model_dump()
         h.update(json.dumps(settings, sort_keys=True, default=str).encode())
         for frame in (self.areas, self.sites, self.existing, self.rivals):
             h.update(str(list(frame.columns)).encode())

@@ -1,0 +1,22 @@
+"""World planning: many countries, each in its own currency, over a multi-year rollout.
+
+The flow: a world :class:`~storeplan.scenario.Scenario` -> :func:`country_inputs` (one
+scenario per country, local currency) -> per-country value curves -> the world master
+problem (entry years, stores and capital per country and year under the global limits)
+-> each country's own plan and rollout under its allocation -> :class:`WorldPlan`.
+"""
+
+from .inputs import ATTRACTIVENESS, CountryInput, country_inputs, planning_rates
+from .plan import COUNTRY_COLUMNS, STORE_COLUMNS, YEAR_COLUMNS, WorldMetrics, WorldPlan
+
+__all__ = [
+    "ATTRACTIVENESS",
+    "COUNTRY_COLUMNS",
+    "STORE_COLUMNS",
+    "YEAR_COLUMNS",
+    "CountryInput",
+    "WorldMetrics",
+    "WorldPlan",
+    "country_inputs",
+    "planning_rates",
+]
