@@ -152,6 +152,10 @@ def _stores_table(
             "fixed_cost": problem.fixed_cost[open_cols].astype(float),
         }
     )
+    if problem.col_ownership is not None:
+        stores.insert(5, "ownership", problem.col_ownership[open_cols])
+    if problem.col_margin is not None:
+        stores.insert(6, "margin", problem.col_margin[open_cols].astype(float))
     weights = problem.weights
     idx = {int(j): k for k, j in enumerate(open_cols)}
     pos = np.array([idx[int(a)] for a in assigned], dtype=np.int64) if len(assigned) else np.empty(0, int)

@@ -139,6 +139,12 @@ class Problem:
         ``(1 - fill_tolerance)`` of its capacity (spopt's ``fulfill_predefined_fac``).
     fill_tolerance : float
         Share of a must-open store's capacity that may stay unused, in [0, 1).
+    col_ownership : ndarray of object, optional
+        ``"own"`` or ``"partner"``: who runs every column's format (None: not known).
+    col_margin : ndarray of float64, optional
+        Cash margin of every column's format, share (0..1] of its sales that is cash to
+        the brand (:meth:`storeplan.scenario.Scenario.format_margins`); the rollout's
+        cash flows use it (None: ``rollout.gross_margin`` for every column).
     """
 
     kind: str
@@ -176,6 +182,8 @@ class Problem:
     fill_must_open: bool = False
     fill_tolerance: float = 0.0
     capacity_unit: str = "people"
+    col_ownership: np.ndarray | None = None
+    col_margin: np.ndarray | None = None
 
     @property
     def n_columns(self) -> int:

@@ -787,12 +787,14 @@ def _chosen_formats(
         "fixed_cost",
         "capacity",
         "col_site",
+        "col_ownership",
+        "col_margin",
     )
     small = replace(
         problem,
         n_sites=int(cand.size),
         constraints=Constraints(),
-        **{name: getattr(problem, name)[keep] for name in per_col},
+        **{name: getattr(problem, name)[keep] for name in per_col if getattr(problem, name) is not None},
     )
     sites = tables.sites.iloc[problem.col_site[cand]][["id", "lon", "lat"]].reset_index(drop=True)
     existing = tables.existing
@@ -918,6 +920,7 @@ def build_problem(scenario: Scenario) -> Problem:
         )
     unit = "currency" if sales else "people"
     caps = [f.sales_capacity if sales else f.capacity for f in fmts]
+    margins = scenario.format_margins(scenario.rollout)
     problem = Problem(
         kind=obj.kind,
         area_ids=areas["id"].to_numpy(),
@@ -954,6 +957,8 @@ def build_problem(scenario: Scenario) -> Problem:
         choose_format=bool(obj.choose_format),
         fill_must_open=bool(obj.fill_must_open),
         fill_tolerance=float(obj.fill_tolerance),
+        col_ownership=np.array([f.ownership for f in fmts], dtype=object),
+        col_margin=np.array([margins[f.name] for f in fmts], dtype=np.float64),
     )
     return problem
 
@@ -1178,6 +1183,7 @@ def _joint_rollout(
         extra={"region": problem.col_region.astype(object)},
         start=dict(start.schedule) if start is not None and start.schedule is not None else None,
         bound=start.rollout_bound if start is not None else None,
+        margin=problem.col_margin,
     )
     opened = np.flatnonzero(sched.open_year >= 1)
     if len(opened) == 0 and not exist.any():
@@ -1279,6 +1285,7 @@ def _joint_plan(plan: Plan, joint: _Joint, problem: Problem, market: Market, rep
         open_year=o[sub],
         opening_cost=sched.opening_cost[sub],
         fixed_cost=sched.fixed_cost[sub],
+        margin=None if sched.margin is None else sched.margin[sub],
         extra=extra,
         oracle=oracle,
         must_year=None if sched.must_year is None else sched.must_year[sub],

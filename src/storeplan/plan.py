@@ -2,7 +2,8 @@
 
 ``plan.save(dir)`` writes, each file atomically (temporary file + rename):
 
-- ``plan.csv`` / ``plan.geojson``: our stores (new and existing) with format, covered
+- ``plan.csv`` / ``plan.geojson``: our stores (new and existing) with format,
+  ``ownership`` (own / partner) and ``margin`` (share of sales that is cash to the brand), covered
   population, demand captured and the market columns (``stores.parquet``: the same
   table with its exact types, read back by ``Plan.load``);
 - ``assignment.parquet``: demand area -> store, with the distance in km and the shares;
@@ -10,7 +11,7 @@
   shows, so that a loaded plan renders the same report;
 - ``summary.json``: every figure of :class:`storeplan.metrics.PlanMetrics` with its
   unit, provenance (versions, seed, scenario hash) and notes;
-- with a rollout: ``rollout.csv`` (opening year per store, and for a planned store left
+- with a rollout: ``rollout.csv`` (opening year and cash margin per store, and for a planned store left
   unopened the ``reason`` of :mod:`storeplan.rollout.reasons`), ``rollout.json`` (the
   rollout spec, the schedule's value and bound, the forecast's notes),
   ``forecast_years.csv`` and ``forecast_stores.parquet``;
@@ -494,6 +495,7 @@ def _load_rollout(d: Path, stores: pd.DataFrame) -> tuple[Schedule, Forecast]:
         must_year=None if s.get("must_year") is None else np.asarray(s["must_year"], np.int64),
         forbidden=None if s.get("forbidden") is None else np.asarray(s["forbidden"], bool),
         bound_method=str(s.get("bound_method", "")),
+        margin=rows["margin"].to_numpy(np.float64) if "margin" in rows else None,
     )
     per_year = pd.read_csv(d / "forecast_years.csv", **_CSV_READ)
     if "target_met" in per_year:

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import InputError
 from .spec import RolloutSpec
 
-__all__ = ["ramp_factor", "ramp_matrix", "evaluate", "oracle_revenue"]
+__all__ = ["ramp_factor", "ramp_matrix", "evaluate", "oracle_revenue", "site_margins"]
 
 
 def _ramp_integral(x: np.ndarray, shape: str) -> np.ndarray:
@@ -78,6 +78,39 @@ def ramp_matrix(open_year: np.ndarray, spec: RolloutSpec, horizon: int | None = 
     return out
 
 
+def site_margins(margin: np.ndarray | float | None, n: int, spec: RolloutSpec) -> np.ndarray:
+    """Cash margin of every site, a float64 array of shape ``(n,)`` (share of sales).
+
+    Parameters
+    ----------
+    margin : array of float, float or None
+        Share (0..1] of each site's sales that is cash to the brand (one value for
+        every site when a scalar); None: ``spec.gross_margin`` everywhere.
+    n : int
+        Number of sites.
+    spec : RolloutSpec
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+
+    Raises
+    ------
+    InputError
+        ``margin`` has another length than ``n`` or a value outside (0, 1].
+    """
+    if margin is None:
+        return np.full(n, float(spec.gross_margin))
+    m = np.asarray(margin, np.float64)
+    if m.ndim == 0:
+        m = np.full(n, float(m))
+    if m.shape != (n,):
+        raise InputError(f"margin must have {n} entries, got {m.shape}")
+    if not (np.isfinite(m).all() and (m > 0).all() and (m <= 1).all()):
+        raise InputError("margin must be a share of sales in (0, 1] for every site")
+    return m
+
+
 def evaluate(
     oracle: Callable[[np.ndarray], np.ndarray],
     open_year: np.ndarray,
@@ -86,19 +119,46 @@ def evaluate(
     fixed_cost: np.ndarray,
     *,
     discount: bool = True,
+    margin: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Cash flows of a schedule, arrays of shape ``(n_sites, horizon)`` (currency per year).
 
-    Returns ``revenue`` (sales with ramp-up), ``full_revenue`` (at full ramp),
-    ``ramp``, ``opening`` (opening cost in the opening year), ``fixed``, ``cash`` (``margin x
-    revenue - fixed - opening``), ``discount`` (factor per year), ``terminal`` (scalar array:
-    present value of the terminal value, 0 unless ``spec.terminal_value``; see
-    :meth:`RolloutSpec.terminal_factor`) and ``value`` (scalar array: NPV including the
-    terminal value, or the undiscounted total with ``discount=False``). ``horizon`` oracle calls at most
-    (years after the rollout reuse the last year's set).
+    Parameters
+    ----------
+    oracle : callable
+        ``oracle(open_idx) -> revenue per open site`` (currency per year, full ramp).
+    open_year : array of int, shape (n_sites,)
+        0 existing, ``1..years`` opening year, -1 not opened.
+    spec : RolloutSpec
+    opening_cost : array of float, shape (n_sites,)
+        Currency, once, in the opening year.
+    fixed_cost : array of float, shape (n_sites,)
+        Currency per year while open.
+    discount : bool
+        Discount the cash flows (False: the undiscounted total, no terminal value).
+    margin : array of float, shape (n_sites,), optional
+        Share (0..1] of each site's sales that is cash to the brand (its format's
+        ``margin``: cost of goods and, for a partner store, the partner's share
+        deducted); None: ``spec.gross_margin`` for every site.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``revenue`` (sales with ramp-up), ``full_revenue`` (at full ramp), ``ramp``,
+        ``opening`` (opening cost in the opening year), ``fixed``, ``cash`` (``margin_j x
+        revenue - fixed - opening``), ``margin`` (per site, share of sales),
+        ``discount`` (factor per year), ``terminal`` (scalar array: present value of the
+        terminal value, 0 unless ``spec.terminal_value``; see
+        :meth:`RolloutSpec.terminal_factor`) and ``value`` (scalar array: NPV including
+        the terminal value, or the undiscounted total with ``discount=False``).
+
+    Notes
+    -----
+    ``horizon`` oracle calls at most (years after the rollout reuse the last year's set).
     """
     o = np.asarray(open_year, np.int64)
     n, h = len(o), spec.horizon
+    m = site_margins(margin, n, spec)[:, None]
     full = np.zeros((n, h))
     cache: dict[bytes, np.ndarray] = {}
     for t in range(1, h + 1):
@@ -114,11 +174,11 @@ def evaluate(
     opening = np.zeros((n, h))
     new = np.flatnonzero(o >= 1)
     opening[new, o[new] - 1] = np.asarray(opening_cost, np.float64)[new]
-    cash = spec.gross_margin * revenue - fixed - opening
+    cash = m * revenue - fixed - opening
     disc = spec.discount(h) if discount else np.ones(h)
     tv = 0.0
     if discount and spec.terminal_factor() > 0:
-        running = spec.gross_margin * revenue[:, -1] - fixed[:, -1]
+        running = m[:, 0] * revenue[:, -1] - fixed[:, -1]
         tv = float(running.sum()) * spec.terminal_factor() * float(disc[-1])
     return {
         "revenue": revenue,
@@ -127,6 +187,7 @@ def evaluate(
         "opening": opening,
         "fixed": fixed,
         "cash": cash,
+        "margin": m[:, 0],
         "discount": disc,
         "terminal": np.asarray(tv),
         "value": np.asarray(float(cash.sum(axis=0) @ disc) + tv),

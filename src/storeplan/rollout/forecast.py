@@ -174,7 +174,7 @@ def forecast(
     if oracle is None:
         raise InputError("forecast: the schedule carries no oracle; pass one")
     o = schedule.open_year
-    ev = evaluate(oracle, o, spec, schedule.opening_cost, schedule.fixed_cost)
+    ev = evaluate(oracle, o, spec, schedule.opening_cost, schedule.fixed_cost, margin=schedule.margin)
     disc = ev["discount"]
     labels = spec.year_labels(H)
     years = np.arange(1, H + 1)
@@ -260,7 +260,9 @@ def forecast(
     )
     npv = float(cash_year @ disc) + float(ev["terminal"])
     base = np.where(o == 0, 0, -1)
-    npv0 = float(evaluate(oracle, base, spec, schedule.opening_cost, schedule.fixed_cost)["value"])
+    npv0 = float(
+        evaluate(oracle, base, spec, schedule.opening_cost, schedule.fixed_cost, margin=schedule.margin)["value"]
+    )
     payback = None
     if new.any():
         # payback: first year from which the cumulative cash of the new stores stays >= 0
@@ -282,7 +284,7 @@ def forecast(
     notes: tuple[str, ...] = (
         "Stores open on the first day of their opening year; cash flows are discounted at the "
         f"end of each year at {spec.discount_rate:.1%} per year; {terminal}.",
-        f"Cash flow = {spec.gross_margin:.0%} gross margin x sales - fixed costs - opening costs.",
+        _cash_note(spec, schedule.margins()[o >= 0]),
         f"Ramp-up: {spec.ramp_shape.replace('_', '-')} over {spec.ramp_months:g} months.",
         "Extra stores to meet a missed target: shortfall / (average sales of the lowest-selling "
         f"{marginal_share:.0%} of new stores x first-year ramp); a lower estimate "
@@ -378,7 +380,7 @@ def stores_to_meet_target(
     targets = spec.targets(spec.horizon)
 
     def sales(s: Schedule, t: int) -> float:
-        ev = evaluate(oracle, s.open_year, spec, s.opening_cost, s.fixed_cost)
+        ev = evaluate(oracle, s.open_year, spec, s.opening_cost, s.fixed_cost, margin=s.margin)
         return float(ev["revenue"][:, t - 1].sum())
 
     if year is None:
@@ -435,6 +437,7 @@ def stores_to_meet_target(
                 must_open_year={int(j): int(must[j]) for j in np.flatnonzero(must > 0)},
                 forbidden=schedule.forbidden,
                 improve=False,
+                margin=schedule.margin,
             )
         except Exception:  # noqa: BLE001 - a later year's minimum may become infeasible
             return -np.inf
@@ -450,6 +453,17 @@ def stores_to_meet_target(
         else:
             lo_e = mid
     return hi_e
+
+
+def _cash_note(spec: RolloutSpec, margins: np.ndarray) -> str:
+    """The forecast's note on the cash flow (one margin, or the range of the stores')."""
+    if len(margins) == 0 or np.all(margins == spec.gross_margin):
+        return f"Cash flow = {spec.gross_margin:.0%} gross margin x sales - fixed costs - opening costs."
+    return (
+        f"Cash flow = margin x sales - fixed costs - opening costs, the margin by store format "
+        f"({float(margins.min()):.0%} to {float(margins.max()):.0%} of sales: own stores keep the gross "
+        "margin, partner stores the brand's share)."
+    )
 
 
 def rollout_summary(

@@ -101,7 +101,8 @@ def rollout_plan(
 
     The universe is ``plan.stores`` (new and existing rows); existing stores are open
     from year 0. Costs come from the ``opening_cost`` / ``fixed_cost`` columns (0 when
-    absent). The oracle is, in order: ``oracle`` if given; a :class:`HuffOracle` on
+    absent), each store's cash margin from the ``margin`` column (share of sales; when
+    absent or missing: ``spec.gross_margin``). The oracle is, in order: ``oracle`` if given; a :class:`HuffOracle` on
     ``market``, or on :func:`market_for_plan` when ``scenario`` is given (falling back
     when the market cannot be built); else :func:`oracle_from_plan` with
     ``spec.spend_per_person``. With ``scenario``, its ``constraints.must_open`` sites open
@@ -115,6 +116,9 @@ def rollout_plan(
         exist = (stores["status"].astype(str) == "existing").to_numpy()
     oc = stores["opening_cost"].to_numpy(np.float64) if "opening_cost" in stores else np.zeros(n)
     fc = stores["fixed_cost"].to_numpy(np.float64) if "fixed_cost" in stores else np.zeros(n)
+    if "margin" in stores and "margin" not in kwargs:
+        m = pd.to_numeric(stores["margin"], errors="coerce").to_numpy(np.float64)
+        kwargs["margin"] = np.where(np.isfinite(m), m, spec.gross_margin)
     if oracle is None and market is None and scenario is not None:
         try:
             market = market_for_plan(plan, scenario)

@@ -143,18 +143,24 @@ def _years(ys: tuple[int, ...]) -> str:
 
 
 def npv_if_opened(
-    spec: RolloutSpec, year: int, revenue: float, fixed_cost: float, opening_cost: float
+    spec: RolloutSpec,
+    year: int,
+    revenue: float,
+    fixed_cost: float,
+    opening_cost: float,
+    margin: float | None = None,
 ) -> float:
     """NPV (currency) of one store opened at the start of rollout year ``year`` and kept
     to the horizon: ``m R sum_t d_t rho(t) - F sum_t d_t - C d_year`` over ``t = year..H``
     (``d_t`` the discount factor, 1 for ``objective = "net_revenue"``; ``rho`` the ramp-up;
-    conventions of :mod:`storeplan.rollout`)."""
+    ``m`` the store's cash margin, share of sales: ``margin``, or ``spec.gross_margin``
+    when None; conventions of :mod:`storeplan.rollout`)."""
     h = int(spec.horizon)
     t = np.arange(year, h + 1)
     d = np.ones(len(t)) if spec.objective == "net_revenue" else spec.discount(h)[t - 1]
     rho = ramp_factor(12.0 * (t - year), spec.ramp_months, spec.ramp_shape)
     return float(
-        spec.gross_margin * revenue * float((d * rho).sum())
+        (spec.gross_margin if margin is None else float(margin)) * revenue * float((d * rho).sum())
         - fixed_cost * float(d.sum())
         - opening_cost * d[0]
     )
@@ -166,7 +172,7 @@ def unopened(schedule: Schedule, revenue: Mapping[str, float] | None = None) -> 
     Parameters
     ----------
     schedule : Schedule
-        Reads ``ids``, ``open_year``, ``opening_cost``, ``fixed_cost``, ``forbidden`` and
+        Reads ``ids``, ``open_year``, ``opening_cost``, ``fixed_cost``, ``margins()``, ``forbidden`` and
         the spec's ``max_stores()`` / ``budgets()`` (per rollout year).
     revenue : mapping of str to float, optional
         Site id -> yearly revenue at full ramp (currency per year) for the NPV estimate;
@@ -191,6 +197,7 @@ def unopened(schedule: Schedule, revenue: Mapping[str, float] | None = None) -> 
         np.zeros(len(oy), bool) if schedule.forbidden is None else np.asarray(schedule.forbidden, bool)
     )
     fixed = np.asarray(schedule.fixed_cost, np.float64)
+    margin = schedule.margins()
     out = []
     for j in np.flatnonzero(oy == NEVER):
         c = float(cost[j])
@@ -202,7 +209,9 @@ def unopened(schedule: Schedule, revenue: Mapping[str, float] | None = None) -> 
         est, best = float("nan"), None
         r = None if revenue is None else revenue.get(sid)
         if room and r is not None and math.isfinite(float(r)):
-            vals = [npv_if_opened(schedule.spec, y, float(r), float(fixed[j]), c) for y in room]
+            vals = [
+                npv_if_opened(schedule.spec, y, float(r), float(fixed[j]), c, float(margin[j])) for y in room
+            ]
             k = int(np.argmax(vals))
             est, best = vals[k], room[k]
         if forbidden[j]:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..errors import InfeasibleError, InputError
 from ..solvers.constraints import FORBIDDEN, MUST, Constraints, prepare
-from .cashflow import evaluate, oracle_revenue, ramp_matrix
+from .cashflow import evaluate, oracle_revenue, ramp_matrix, site_margins
 from .spec import NEVER, RolloutSpec
 
 #: A set of sites: a bool mask over the sites, site indices, or site ids.
@@ -63,6 +63,9 @@ class Schedule:
     bound_method : str
         How ``bound`` was obtained (the LP over (site, year) gains, or the largest
         single-store gains).
+    margin : ndarray of float64, shape (n_sites,), optional
+        Share (0..1] of each site's sales that is cash to the brand (its format's
+        margin); None: ``spec.gross_margin`` for every site (:meth:`margins`).
     """
 
     ids: np.ndarray
@@ -82,10 +85,16 @@ class Schedule:
     must_year: np.ndarray | None = field(default=None, repr=False, compare=False)
     forbidden: np.ndarray | None = field(default=None, repr=False, compare=False)
     bound_method: str = ""
+    margin: np.ndarray | None = None
 
     @property
     def years(self) -> int:
         return self.spec.years
+
+    def margins(self) -> np.ndarray:
+        """Cash margin of every site (share of sales, float64, shape ``(n_sites,)``):
+        ``margin``, or ``spec.gross_margin`` everywhere when it is None."""
+        return site_margins(self.margin, len(self.ids), self.spec)
 
     def opened_per_year(self) -> np.ndarray:
         """New stores opened in each rollout year (int64, length ``years``)."""
@@ -100,8 +109,8 @@ class Schedule:
 
     def to_frame(self) -> pd.DataFrame:
         """``id, open_year, status (existing/new/not opened), opening_cost, fixed_cost``
-        (+ ``region`` when known, + ``reason`` a site is not opened when recorded), sorted
-        by opening year."""
+        (+ ``margin``, share of sales, when the schedule carries one; + ``region`` when
+        known, + ``reason`` a site is not opened when recorded), sorted by opening year."""
         status = np.where(self.open_year == 0, "existing", np.where(self.open_year > 0, "new", "not opened"))
         df = pd.DataFrame(
             {
@@ -112,6 +121,8 @@ class Schedule:
                 "fixed_cost": self.fixed_cost,
             }
         )
+        if self.margin is not None:
+            df["margin"] = self.margins()
         if "region" in self.extra:
             df["region"] = self.extra["region"]
         if "reason" in self.extra:
@@ -184,6 +195,7 @@ def schedule(
     extra: dict | None = None,
     start: Mapping[str, int] | None = None,
     bound: float | None = None,
+    margin: np.ndarray | float | None = None,
 ) -> Schedule:
     """Choose the opening year of every site to maximise NPV under the per-year limits.
 
@@ -238,6 +250,11 @@ def schedule(
         An upper bound on the NPV known to hold for this schedule's limits, currency
         (e.g. the bound of a previous schedule with fewer constraints: pins and bans only
         shrink the feasible schedules); its LP is then not solved.
+    margin : array of float, shape (n_sites,), or float, optional
+        Share (0..1] of each site's sales that is cash to the brand (``m_j`` below: its
+        format's margin, e.g. a partner store's revenue share); None:
+        ``spec.gross_margin`` for every site. With (site, format) columns of different
+        ownership the schedule so chooses site, format and ownership by NPV.
 
     Returns
     -------
@@ -255,8 +272,9 @@ def schedule(
 
     1. *Greedy by marginal NPV, year by year.* For year ``y = 1..years``, with ``S`` the
        stores open so far, a candidate ``c`` is valued as if opened in ``y`` and ``S + c``
-       kept to the horizon: ``g_c = W_y R_c(S+c) + sum_{k in S} W_k (R_k(S+c) - R_k(S)) -
-       sum_{t>=y} w_t F_c - d_y C_c`` with ``W_k = m sum_{t>=y} w_t rho_k(t)`` (``d_t`` the
+       kept to the horizon: ``g_c = m_c W_y R_c(S+c) + sum_{k in S} m_k W_k (R_k(S+c) -
+       R_k(S)) - sum_{t>=y} w_t F_c - d_y C_c`` with ``W_k = sum_{t>=y} w_t rho_k(t)``,
+       ``m_k`` the site's cash margin (``margin``) (``d_t`` the
        discount factor, ``w_t`` the same with the terminal value folded into the last
        year, see :meth:`RolloutSpec.value_weights`; 1 for ``objective =
        "net_revenue"``). The best candidate that fits the year's remaining store count and
@@ -300,6 +318,16 @@ def schedule(
     optimum when smaller) plus ``NPV(existing)`` is ``bound`` (the simpler "``K`` largest
     gains" bound when neither is solved). With a non-submodular oracle (the channel model's
     halo) it is an estimate.
+
+    With per-site margins the margin-weighted revenue ``sum_j m_j R_j(S)`` is no longer
+    submodular (a low-margin store next to a high-margin one can raise a third store's
+    marginal value), so the bound splits it with ``m_lo``, the lowest margin of any store
+    that may be open: ``sum_j m_j R_j(S) = m_lo T(S) + sum_j (m_j - m_lo) R_j(S)``, with
+    ``T`` the (submodular) total revenue and each ``R_j(S) <= R_j(existing + j)`` (a store
+    only loses sales as others open). The single-store gain becomes ``m_c own_c + m_lo
+    delta_c`` (``own_c`` the store's revenue next to the existing stores, ``delta_c <= 0``
+    their change), still an upper bound, and equal to the one-margin gain when every
+    margin is the same.
     """
     t0 = time.perf_counter()
     opening_cost = np.asarray(opening_cost, np.float64)
@@ -311,6 +339,7 @@ def schedule(
         (opening_cost < 0).any() or (fixed_cost < 0).any()
     ):
         raise InputError("opening_cost and fixed_cost must be finite and >= 0")
+    margin = site_margins(margin, n, spec)
     ids_arr = np.asarray([str(i) for i in range(n)] if ids is None else [str(s) for s in ids], dtype=object)
     if len(ids_arr) != n:
         raise InputError(f"ids must have {n} entries, got {len(ids_arr)}")
@@ -371,11 +400,14 @@ def schedule(
                     limits,
                     lazy,
                     rule,
+                    margin=margin,
                 )
             except InfeasibleError as err:  # e.g. a quota minimum the subset cannot meet
                 failure = failure or err
                 continue
-            ev = evaluate(oracle, oy, spec, opening_cost, fixed_cost, discount=spec.objective == "npv")
+            ev = evaluate(
+                oracle, oy, spec, opening_cost, fixed_cost, discount=spec.objective == "npv", margin=margin
+            )
             counter[0] += int(ev["calls"])
             what = {"all": rule, "seed": f"{rule} on the seed sites", "start": f"{rule} on the warm start"}
             candidates.append((float(ev["value"]), what[label], oy, lg))
@@ -403,12 +435,15 @@ def schedule(
                 limits,
                 lazy,
                 rule.split(" ")[0],
+                margin=margin,
             )
         except InfeasibleError:  # pragma: no cover - the kept stores are a feasible start
             filled = None
         if filled is not None:
             oy, lg = filled
-            ev = evaluate(oracle, oy, spec, opening_cost, fixed_cost, discount=spec.objective == "npv")
+            ev = evaluate(
+                oracle, oy, spec, opening_cost, fixed_cost, discount=spec.objective == "npv", margin=margin
+            )
             counter[0] += int(ev["calls"])
             last_gain = np.maximum(last_gain, lg)
             if float(ev["value"]) >= best:
@@ -440,12 +475,13 @@ def schedule(
             counter,
             time.perf_counter() + spec.improve_seconds,
             n_evals,
+            margin=margin,
         )
         method += "+swap"
     # report the true NPV (discounted) and the existing-only baseline
-    ev = evaluate(oracle, open_year, spec, opening_cost, fixed_cost)
+    ev = evaluate(oracle, open_year, spec, opening_cost, fixed_cost, margin=margin)
     base_year = np.where(is_exist, 0, NEVER)
-    ev0 = evaluate(oracle, base_year, spec, opening_cost, fixed_cost)
+    ev0 = evaluate(oracle, base_year, spec, opening_cost, fixed_cost, margin=margin)
     counter[0] += int(ev["calls"]) + int(ev0["calls"])
     npv, npv0 = float(ev["value"]), float(ev0["value"])
     if bound is not None and spec.objective == "npv":
@@ -464,13 +500,14 @@ def schedule(
             limits,
             npv0,
             counter,
+            margin=margin,
         )
     gap = (bound - npv) / max(abs(npv), 1e-12) if np.isfinite(bound) else float("nan")
     out_extra = dict(extra or {})
     if seed_sites is not None:
         seeded = _as_mask(seed_sites, n, ids_arr, "seed_sites") & (open_year == NEVER)
         out_extra["seed_reason"] = _unopened_reasons(
-            oracle, spec, opening_cost, fixed_cost, open_year, np.flatnonzero(seeded), limits, counter
+            oracle, spec, opening_cost, fixed_cost, open_year, np.flatnonzero(seeded), limits, counter, margin
         )
     return Schedule(
         ids=ids_arr,
@@ -490,6 +527,7 @@ def schedule(
         must_year=np.where(is_must, must_year, 0),
         forbidden=is_forb,
         bound_method=how,
+        margin=margin,
     )
 
 
@@ -637,6 +675,8 @@ def _construct(
     limits: _Limits,
     lazy,
     rule,
+    *,
+    margin: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Year-by-year greedy (see :func:`schedule`); ``rule`` ``"gain"`` ranks candidates by
     marginal value, ``"ratio"`` by marginal value per unit of opening cost."""
@@ -648,7 +688,7 @@ def _construct(
     def key(g: np.ndarray, j: np.ndarray) -> np.ndarray:
         return g / cost_key[j] if rule == "ratio" else g
 
-    ctx = _GreedyContext(oracle, spec, opening_cost, fixed_cost, counter=counter)
+    ctx = _GreedyContext(oracle, spec, opening_cost, fixed_cost, counter=counter, margin=margin)
     batch = 16 if hasattr(oracle, "gains") else 1
     open_year = np.full(n, NEVER, np.int64)
     open_year[is_exist] = 0
@@ -753,35 +793,48 @@ def _construct(
 class _GreedyContext:
     """State of the year-by-year greedy: open stores and their weights seen from year ``y``."""
 
-    def __init__(self, oracle, spec, opening_cost, fixed_cost, counter) -> None:
+    def __init__(self, oracle, spec, opening_cost, fixed_cost, counter, margin: np.ndarray) -> None:
         self.oracle, self.spec, self.counter = oracle, spec, counter
         self.H = spec.horizon
         self.disc = spec.discount(self.H) if spec.objective == "npv" else np.ones(self.H)
         self.vw = spec.value_weights(self.H)
         self.opening_cost, self.fixed_cost = opening_cost, fixed_cost
+        self.margin = margin
+        # with one margin everywhere the weights are computed as before (same rounding)
+        self.uniform = bool(np.all(margin == spec.gross_margin))
 
     def weights(self, y: int, o: np.ndarray) -> np.ndarray:
-        """``m sum_{t>=y} w_t rho(t)`` for stores opened in years ``o``."""
+        """``sum_{t>=y} w_t rho(t)`` for stores opened in years ``o`` (the margin not applied)."""
         o = np.asarray(o, np.int64)
         years, inv = np.unique(o, return_inverse=True)  # the weight depends on the year only
         rho = ramp_matrix(years, self.spec, self.H)
-        return (self.spec.gross_margin * (rho[:, y - 1 :] @ self.vw[y - 1 :]))[inv.reshape(-1)]
+        return (rho[:, y - 1 :] @ self.vw[y - 1 :])[inv.reshape(-1)]
 
     def start(self, y: int, open_year: np.ndarray) -> None:
         self.y = y
         self.open = np.flatnonzero(open_year >= 0)
-        self.w = self.weights(y, open_year[self.open])
-        self.w_new = float(self.weights(y, np.array([y]))[0])
+        w = self.weights(y, open_year[self.open])
+        w_new = float(self.weights(y, np.array([y]))[0])
+        if self.uniform:
+            m = self.spec.gross_margin
+            self.w = m * w
+            self.w_new = m * w_new
+        else:
+            self.w = self.margin[self.open] * w  # m_k sum_{t>=y} w_t rho_k(t)
+            self.w_new = w_new
 
     def gain(self, cand: np.ndarray) -> np.ndarray:
         """Marginal value of opening each of ``cand`` in year ``y`` (currency)."""
         own, delta = _gains(self.oracle, self.open, self.w, cand, self.counter)
         y = self.y
         cost = self.fixed_cost[cand] * self.vw[y - 1 :].sum() + self.opening_cost[cand] * self.disc[y - 1]
-        return self.w_new * own + delta - cost
+        w_new = self.w_new if self.uniform else self.margin[cand] * self.w_new
+        return w_new * own + delta - cost
 
 
-def _unopened_reasons(oracle, spec, opening_cost, fixed_cost, open_year, sites, limits, counter) -> dict:
+def _unopened_reasons(
+    oracle, spec, opening_cost, fixed_cost, open_year, sites, limits, counter, margin: np.ndarray
+) -> dict:
     """Why each of ``sites`` (unopened) is not in the schedule, by id: a spacing or
     one-format conflict with an opened store, a quota at its maximum, the total store
     limit, or its marginal NPV if it were added in the last year (one ``gains`` call)."""
@@ -790,7 +843,7 @@ def _unopened_reasons(oracle, spec, opening_cost, fixed_cost, open_year, sites, 
         return out
     Y = spec.years
     limits.start(open_year)
-    ctx = _GreedyContext(oracle, spec, opening_cost, fixed_cost, counter=counter)
+    ctx = _GreedyContext(oracle, spec, opening_cost, fixed_cost, counter=counter, margin=margin)
     ctx.start(Y, open_year)
     gain = ctx.gain(np.asarray(sites, np.int64))
     ids = limits.ids
@@ -833,6 +886,8 @@ def _bound(
     limits: _Limits,
     npv0,
     counter,
+    *,
+    margin: np.ndarray,
 ) -> tuple[float, str]:
     """Upper bound on the NPV (see :func:`schedule`) and how it was obtained; NaN unless
     the objective is the NPV."""
@@ -848,6 +903,17 @@ def _bound(
     cand = np.flatnonzero(~is_exist & ~is_forb & (~blocked | is_must))
     if len(cand) == 0:
         return npv0, "no candidates"
+    # per-site margins: the cannibalised revenue is priced at the lowest margin of any
+    # store that may be open (see schedule's notes); one margin: exactly as before
+    m_c = margin[cand]
+    m_lo = float(margin[is_exist | np.isin(np.arange(len(margin)), cand)].min())
+    uniform = bool(np.all(margin == spec.gross_margin))
+
+    def cash(own: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """Margin on the sales a single store adds (its own, the existing stores' change)."""
+        if uniform:
+            return np.maximum(own + delta, 0.0)
+        return m_lo * np.maximum(own + delta, 0.0) + (m_c - m_lo) * own
     # single-store gain next to the existing stores, their lost revenue included
     tail = np.array([vw[y - 1 :].sum() for y in range(1, Y + 1)])
     rho = ramp_matrix(np.arange(1, Y + 1), spec, H)  # (opening year, year): ramp factor
@@ -859,7 +925,7 @@ def _bound(
         value = {1.0: _gains(oracle, base, np.ones(len(base)), cand, counter)}
         for lv in levels.tolist():
             value[lv] = _gains(oracle, base, np.ones(len(base)), cand, counter, scale=lv)
-        total_at = {lv: np.maximum(o + d, 0.0) for lv, (o, d) in value.items()}
+        total_at = {lv: cash(o, d) for lv, (o, d) in value.items()}
         rev = np.zeros((len(cand), Y))  # discounted revenue of opening c in year y
         for y in range(Y):
             for t in range(H):
@@ -868,10 +934,10 @@ def _bound(
                     rev[:, y] += vw[t] * total_at[r if r < 1 else 1.0]
     else:
         own, delta = _gains(oracle, base, np.ones(len(base)), cand, counter)
-        total = np.maximum(own + delta, 0.0)  # own revenue + the change of the existing stores' revenue
+        total = cash(own, delta)  # own revenue + the change of the existing stores' revenue
         rev = total[:, None] * tail[None, :]
     g = (
-        spec.gross_margin * rev
+        (spec.gross_margin * rev if uniform else rev)
         - fixed_cost[cand][:, None] * tail[None, :]
         - opening_cost[cand][:, None] * disc[:Y][None, :]
     )
@@ -1005,6 +1071,8 @@ def _improve(
     counter,
     deadline,
     n_evals,
+    *,
+    margin: np.ndarray,
 ) -> tuple[np.ndarray, float]:
     """First-improvement interchange on the exact schedule value (see :func:`schedule`)."""
     budget_left = [n_evals]
@@ -1015,7 +1083,7 @@ def _improve(
     discount = spec.objective == "npv"
 
     def value(x: np.ndarray) -> float:
-        ev = evaluate(oracle, x, spec, opening_cost, fixed_cost, discount=discount)
+        ev = evaluate(oracle, x, spec, opening_cost, fixed_cost, discount=discount, margin=margin)
         counter[0] += int(ev["calls"])
         budget_left[0] -= 1
         return float(ev["value"])
