@@ -280,3 +280,99 @@ def test_bound_holds_where_margins_make_the_revenue_supermodular() -> None:
     s = schedule(oracle, oc, fc, spec, existing=[2], margin=margin)
     assert s.npv <= best + 1e-6 * best
     assert s.bound >= best - 1e-6 * best
+
+
+# ---------------------------------------------------------------------------- end to end
+def _town_scenario(**over) -> Scenario:
+    """A big town (400k people) and a small one (15k), 200 km apart, a rival in each; an
+    own format and a partner format allowed at both; a 1-year rollout over 5 years."""
+    areas = pd.DataFrame(
+        {
+            "id": ["big", "small"],
+            "lon": [120.0, 122.0],
+            "lat": [30.0, 30.0],
+            "population": [400_000.0, 15_000.0],
+            "region": ["east", "west"],
+        }
+    )
+    rivals = pd.DataFrame(
+        {"id": ["r0", "r1"], "brand": ["X", "X"], "lon": [120.01, 122.01], "lat": [30.0, 30.0]}
+    )
+    kw: dict = {
+        "rivals": rivals,
+        "formats": [
+            {"name": "store", "opening_cost": 1.5e6, "fixed_cost": 0.6e6},
+            {
+                "name": "partner",
+                "ownership": "partner",
+                "margin": 0.1,
+                "opening_cost": 0.2e6,
+                "fixed_cost": 0.0,
+            },
+        ],
+        "objective": {"kind": "revenue", "stores": 2, "choose_format": True, "radius_km": 20.0},
+        "rollout": {"years": 1, "horizon_years": 5, "ramp_months": 0, "gross_margin": 0.3},
+        "options": {"time_limit": 10.0},
+    }
+    return Scenario.from_frames(areas, **{**kw, **over})
+
+
+@pytest.fixture(scope="module")
+def town_plan():
+    import warnings
+
+    from storeplan.pipeline import solve
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return solve(_town_scenario())
+
+
+def test_pipeline_chooses_partner_at_the_small_town_and_own_at_the_big_one(town_plan) -> None:
+    # yearly cash at the small town (sales about 3 m): own 0.3 x 3 - 0.6 = 0.3 m after a
+    # 1.5 m opening (5 years do not pay it back), partner 0.1 x 3 = 0.3 m after 0.2 m;
+    # at the big town (about 80 m) own keeps 0.3 x 80 - 0.6 against a partner's 0.1 x 80
+    st_ = town_plan.stores.set_index("id")
+    assert st_.loc["big", "format"] == "store" and st_.loc["big", "ownership"] == "own"
+    assert st_.loc["small", "format"] == "partner" and st_.loc["small", "ownership"] == "partner"
+    assert st_.loc["big", "margin"] == 0.3 and st_.loc["small", "margin"] == 0.1
+    sched = town_plan.schedule.to_frame().set_index("id")
+    assert sched.loc["small", "margin"] == 0.1 and sched.loc["big", "margin"] == 0.3
+    # the rollout's NPV is the hand formula on the plan's own revenues
+    a = sum(1.08**-t for t in range(1, 6))
+    rev = st_["revenue"]
+    npv = (0.3 * rev["big"] - 0.6e6) * a - 1.5e6 / 1.08 + (0.1 * rev["small"]) * a - 0.2e6 / 1.08
+    assert town_plan.metrics.rollout.npv == pytest.approx(npv, rel=1e-9)
+
+
+def test_ownership_counts_agree_in_plan_csv_summary_and_report(town_plan, tmp_path) -> None:
+    import json
+
+    from storeplan import Plan
+    from storeplan.report import write as report_write
+    from storeplan.report.tables import formats_table
+
+    town_plan.save(tmp_path)
+    report_write(town_plan, tmp_path, map=False, pdf=False)
+    csv = pd.read_csv(tmp_path / "plan.csv")
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    for kind in ("own", "partner"):
+        n = int((csv["ownership"] == kind).sum())
+        n_new = int(((csv["ownership"] == kind) & (csv["status"] == "new")).sum())
+        assert summary[f"n_{kind}_stores"] == n == 1
+        assert summary[f"n_new_{kind}_stores"] == n_new == 1
+        assert summary["units"][f"n_{kind}_stores"] == "count"
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "1 own, 1 partner" in html
+    table = formats_table(town_plan)
+    rows = table.rows.set_index("format")
+    assert rows.loc["partner", "ownership"] == "partner" and rows.loc["partner", "margin"] == 0.1
+    assert rows.loc["store", "margin"] == 0.3
+    assert "margin to the brand" in html
+    # a loaded plan reads the same counts and the schedule's margins
+    back = Plan.load(tmp_path)
+    assert back.metrics.n_partner_stores == 1 and back.metrics.n_own_stores == 1
+    assert back.schedule is not None
+    np.testing.assert_array_equal(back.schedule.margins(), town_plan.schedule.margins())
+    assert back.assumptions is not None
+    assert [f.ownership for f in back.assumptions.formats] == ["own", "partner"]

@@ -42,6 +42,11 @@ class FormatAssumption:
         Area levels where the format opens (empty: anywhere).
     max_stores : int or None
         Most new stores of this format (None: no cap).
+    ownership : {"own", "partner"}
+        Who runs the format's stores.
+    margin : float
+        Share (0..1] of the format's sales that is cash to the brand, as the rollout
+        used it (the format's ``margin`` or the rollout's ``gross_margin``); NaN unknown.
     """
 
     name: str
@@ -52,6 +57,8 @@ class FormatAssumption:
     category_attractiveness: tuple[tuple[str, float], ...] = ()
     levels: tuple[str, ...] = ()
     max_stores: int | None = None
+    ownership: str = "own"
+    margin: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,8 @@ class PlanAssumptions:
                 ),
                 levels=tuple(str(x) for x in f.get("levels", ())),
                 max_stores=None if f.get("max_stores") is None else int(f["max_stores"]),
+                ownership=str(f.get("ownership", "own")),
+                margin=num(f.get("margin")),
             )
             for f in d.get("formats", ())
         )

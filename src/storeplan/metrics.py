@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -47,7 +47,12 @@ __all__ = [
     "AlternativesSummary",
     "ChannelFitSummary",
     "OBJECTIVE_UNITS",
+    "OWNERSHIPS",
+    "ownership_counts",
 ]
+
+#: Who runs a store (``StoreFormat.ownership``), in the order the counts list them.
+OWNERSHIPS: tuple[str, ...] = ("own", "partner")
 
 #: Unit of the objective value, per objective kind.
 OBJECTIVE_UNITS: dict[str, str] = {
@@ -59,6 +64,30 @@ OBJECTIVE_UNITS: dict[str, str] = {
     "pdispersion": "km",
     "backup_coverage": "persons",
 }
+
+
+def ownership_counts(ownership: Iterable[Any], status: Iterable[Any]) -> dict[str, int]:
+    """Our open stores counted by ownership: the one definition of the counts.
+
+    Parameters
+    ----------
+    ownership : iterable of str
+        ``"own"`` or ``"partner"`` per open store (``plan.csv`` column ``ownership``).
+    status : iterable of str
+        ``"new"`` or ``"existing"`` per open store (``plan.csv`` column ``status``).
+
+    Returns
+    -------
+    dict of str to int
+        ``n_own_stores``, ``n_partner_stores`` (new + existing) and ``n_new_own_stores``,
+        ``n_new_partner_stores`` (new only), counts: the :class:`PlanMetrics` fields.
+    """
+    pairs = [(str(o), str(s)) for o, s in zip(ownership, status, strict=True)]
+    out: dict[str, int] = {}
+    for kind in OWNERSHIPS:
+        out[f"n_{kind}_stores"] = sum(1 for o, _ in pairs if o == kind)
+        out[f"n_new_{kind}_stores"] = sum(1 for o, s in pairs if o == kind and s == "new")
+    return out
 
 
 def _f(unit: str, doc: str, default: Any = dataclasses.MISSING) -> Any:
@@ -410,6 +439,15 @@ class PlanMetrics(_Record):
         0.0,
     )
     # -- optional
+    # stores by ownership (:func:`ownership_counts`)
+    n_own_stores: int | None = _f(
+        "count", "our open stores run by the brand (plan.csv ownership 'own', new + existing)", None
+    )
+    n_partner_stores: int | None = _f(
+        "count", "our open stores run by a partner (plan.csv ownership 'partner', new + existing)", None
+    )
+    n_new_own_stores: int | None = _f("count", "new stores run by the brand (ownership 'own')", None)
+    n_new_partner_stores: int | None = _f("count", "new stores run by a partner (ownership 'partner')", None)
     budget: float | None = _f("currency", "opening budget of the objective", None)
     calibration: CalibrationSummary | None = _f("", "fit of the market model to observed sales", None)
     rollout: RolloutSummary | None = _f("", "multi-year rollout headline", None)

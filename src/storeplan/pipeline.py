@@ -62,7 +62,7 @@ from .launch_stock import launch_stock
 from .market import ChannelFit, Market, calibrate, calibrate_channel
 from .market import build_market as build_huff_market
 from .market.oracles import HuffOracle
-from .metrics import OBJECTIVE_UNITS, CalibrationSummary, PlanMetrics
+from .metrics import OBJECTIVE_UNITS, CalibrationSummary, PlanMetrics, ownership_counts
 from .objectives import Problem
 from .plan import Plan
 from .response import ResponseSpec, RobustChoice, rival_response, robust_plan
@@ -441,6 +441,8 @@ def solve(
             stacklevel=2,
         )
     stores, assignment = ev.stores, ev.assignment
+    if "ownership" in stores:
+        metrics.update(ownership_counts(stores["ownership"], stores["status"]))
     response = None
     if scenario.response is not None:
         t0 = time.perf_counter()

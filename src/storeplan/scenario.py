@@ -770,6 +770,7 @@ class Scenario:
         """The scenario's assumptions as a plan uses them (``params``: the market's
         :class:`~storeplan.market.MarketParams` after calibration), for the report."""
         attract = dict(params.format_attractiveness)
+        margins = self.format_margins()
         return PlanAssumptions(
             formats=tuple(
                 FormatAssumption(
@@ -785,6 +786,8 @@ class Scenario:
                     else (),
                     levels=tuple(f.levels),
                     max_stores=f.max_stores,
+                    ownership=f.ownership,
+                    margin=margins[f.name],
                 )
                 for f in self.formats
             ),

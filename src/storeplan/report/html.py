@@ -277,8 +277,12 @@ def _headline(plan: Any) -> str:
         "pdispersion": "least distance between two of our stores",
         "backup_coverage": "population covered by a second store within the radius",
     }
+    n_partner = opt(plan.metrics.n_partner_stores)
+    by_owner = (
+        f"; {int(opt(plan.metrics.n_own_stores) or 0):,} own, {int(n_partner):,} partner" if n_partner else ""
+    )
     cards = [
-        _card("Stores", fmt_int(n), f"{n_new:,} new, {n_old:,} existing", exact=n),
+        _card("Stores", fmt_int(n), f"{n_new:,} new, {n_old:,} existing{by_owner}", exact=n),
         _card(
             "Population covered",
             fmt_pct(share) if share is not None else fmt_int(covered),

@@ -529,10 +529,13 @@ OBJECTIVE_LABELS = {
 
 
 def formats_table(plan: Any) -> Table:
-    """The store formats as the plan used them (``plan.assumptions.formats``): opening
-    cost, yearly fixed cost, capacity, attractiveness, where each format opens."""
+    """The store formats as the plan used them (``plan.assumptions.formats``): ownership,
+    cash margin (share of sales), opening cost, yearly fixed cost, capacity,
+    attractiveness, where each format opens."""
     cols: tuple[Column, ...] = (
         Column("format", "format"),
+        Column("ownership", "run by"),
+        Column("margin", "margin to the brand (share of sales)", "share"),
         Column("opening_cost", "opening cost per store", "currency"),
         Column("fixed_cost", "fixed cost per store / year", "currency/year"),
         Column("capacity", "capacity per store (persons)", "persons"),
@@ -547,6 +550,8 @@ def formats_table(plan: Any) -> Table:
     rows = pd.DataFrame(
         {
             "format": [f.name for f in a.formats],
+            "ownership": ["partner" if f.ownership == "partner" else "own (the brand)" for f in a.formats],
+            "margin": [f.margin for f in a.formats],
             "opening_cost": [f.opening_cost for f in a.formats],
             "fixed_cost": [f.fixed_cost for f in a.formats],
             "capacity": [f.capacity if f.capacity > 0 else "unlimited" for f in a.formats],

@@ -260,9 +260,8 @@ def forecast(
     )
     npv = float(cash_year @ disc) + float(ev["terminal"])
     base = np.where(o == 0, 0, -1)
-    npv0 = float(
-        evaluate(oracle, base, spec, schedule.opening_cost, schedule.fixed_cost, margin=schedule.margin)["value"]
-    )
+    ev0 = evaluate(oracle, base, spec, schedule.opening_cost, schedule.fixed_cost, margin=schedule.margin)
+    npv0 = float(ev0["value"])
     payback = None
     if new.any():
         # payback: first year from which the cumulative cash of the new stores stays >= 0

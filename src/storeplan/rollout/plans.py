@@ -102,7 +102,8 @@ def rollout_plan(
     The universe is ``plan.stores`` (new and existing rows); existing stores are open
     from year 0. Costs come from the ``opening_cost`` / ``fixed_cost`` columns (0 when
     absent), each store's cash margin from the ``margin`` column (share of sales; when
-    absent or missing: ``spec.gross_margin``). The oracle is, in order: ``oracle`` if given; a :class:`HuffOracle` on
+    absent or missing: ``spec.gross_margin``). The oracle is, in order: ``oracle`` if
+    given; a :class:`HuffOracle` on
     ``market``, or on :func:`market_for_plan` when ``scenario`` is given (falling back
     when the market cannot be built); else :func:`oracle_from_plan` with
     ``spec.spend_per_person``. With ``scenario``, its ``constraints.must_open`` sites open

@@ -914,6 +914,7 @@ def _bound(
         if uniform:
             return np.maximum(own + delta, 0.0)
         return m_lo * np.maximum(own + delta, 0.0) + (m_c - m_lo) * own
+
     # single-store gain next to the existing stores, their lost revenue included
     tail = np.array([vw[y - 1 :].sum() for y in range(1, Y + 1)])
     rho = ramp_matrix(np.arange(1, Y + 1), spec, H)  # (opening year, year): ramp factor
