@@ -44,9 +44,10 @@ class FormatAssumption:
         Most new stores of this format (None: no cap).
     ownership : {"own", "partner"}
         Who runs the format's stores.
-    margin : float
+    margin : float or None
         Share (0..1] of the format's sales that is cash to the brand, as the rollout
-        used it (the format's ``margin`` or the rollout's ``gross_margin``); NaN unknown.
+        used it (the format's ``margin`` or the rollout's ``gross_margin``); None: not
+        known.
     """
 
     name: str
@@ -58,7 +59,7 @@ class FormatAssumption:
     levels: tuple[str, ...] = ()
     max_stores: int | None = None
     ownership: str = "own"
-    margin: float = float("nan")
+    margin: float | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ class PlanAssumptions:
                 levels=tuple(str(x) for x in f.get("levels", ())),
                 max_stores=None if f.get("max_stores") is None else int(f["max_stores"]),
                 ownership=str(f.get("ownership", "own")),
-                margin=num(f.get("margin")),
+                margin=None if f.get("margin") is None else float(f["margin"]),
             )
             for f in d.get("formats", ())
         )

@@ -66,7 +66,7 @@ OBJECTIVE_UNITS: dict[str, str] = {
 }
 
 
-def ownership_counts(ownership: Iterable[Any], status: Iterable[Any]) -> dict[str, int]:
+def ownership_counts(ownership: Iterable[object], status: Iterable[object]) -> dict[str, int]:
     """Our open stores counted by ownership: the one definition of the counts.
 
     Parameters
