@@ -186,6 +186,8 @@ def _print_summary(name: str, kind: str, m: PlanMetrics, out: Path, names: list[
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("stores (new / existing)", f"{m.n_new_stores} / {m.n_existing_stores}")
+    if m.n_partner_stores:
+        table.add_row("stores (own / partner)", f"{m.n_own_stores} / {m.n_partner_stores}")
     table.add_row(
         f"population within {m.radius_km:g} km",
         f"{m.covered_population:,.0f} ({100 * m.coverage_share:.1f}%)",

@@ -83,6 +83,9 @@ def headline(plan: Any) -> list[dict[str, Any]]:
 
     add("n_new_stores", "new stores")
     add("n_existing_stores", "existing stores")
+    if m.n_partner_stores:  # counts by ownership (metrics.ownership_counts), when partners run some
+        add("n_own_stores", "stores run by the brand")
+        add("n_partner_stores", "stores run by partners")
     add("objective", f"objective ({plan.objective}, {'maximised' if sense == 'max' else 'minimised'})")
     add("bound", "bound (best possible " + ("at most" if sense == "max" else "at least") + ")")
     chosen = m.rollout is not None and m.rollout.chose_sites
