@@ -376,3 +376,26 @@ def test_ownership_counts_agree_in_plan_csv_summary_and_report(town_plan, tmp_pa
     np.testing.assert_array_equal(back.schedule.margins(), town_plan.schedule.margins())
     assert back.assumptions is not None
     assert [f.ownership for f in back.assumptions.formats] == ["own", "partner"]
+
+
+def test_sequenced_rollout_reads_each_stores_margin() -> None:
+    # universe = "plan": the single-year plan is sequenced; its stores' margins (plan.csv)
+    # price the schedule, so the forecast's cash is margin_j x sales_j - costs per store
+    import warnings
+
+    from storeplan.pipeline import solve
+
+    rollout = {"years": 1, "horizon_years": 5, "ramp_months": 0, "gross_margin": 0.3, "universe": "plan"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = solve(_town_scenario(rollout=rollout))
+    assert plan.schedule is not None and plan.forecast is not None
+    by_id = plan.stores.set_index("id")
+    m = dict(zip(plan.schedule.ids, plan.schedule.margins(), strict=True))
+    assert m == {i: by_id.loc[i, "margin"] for i in by_id.index}
+    # the single-year objective (revenue minus fixed costs) does not see margins: it takes
+    # the partner format at both towns; the sequenced rollout prices them at 0.1
+    assert by_id.loc["small", "ownership"] == "partner" and m["small"] == 0.1
+    year1 = plan.forecast.per_store_year.query("year == 1").set_index("id")
+    cash = m["small"] * year1.loc["small", "revenue"] - year1.loc["small", "fixed_cost"]
+    assert year1.loc["small", "cash_flow"] == pytest.approx(cash - year1.loc["small", "opening_cost"])
