@@ -19,6 +19,10 @@ __all__ = [
     "share_region_chart",
     "stores_per_region",
     "write_charts",
+    "new_figure",
+    "save_png",
+    "style_axes",
+    "no_data",
 ]
 
 _BLUE = "#2166ac"
@@ -28,7 +32,7 @@ _GREY = "#9e9e9e"
 _LIGHT = "#92c5de"
 
 
-def _figure(width: float, height: float) -> tuple[Any, Any]:
+def new_figure(width: float, height: float) -> tuple[Any, Any]:
     """A new figure on the Agg canvas and its axes.
 
     The figure is created without ``pyplot``, so writing charts never changes the
@@ -43,20 +47,22 @@ def _figure(width: float, height: float) -> tuple[Any, Any]:
     return fig, fig.subplots()
 
 
-def _save(fig: Any, path: str | Path, dpi: int) -> Path:
+def save_png(fig: Any, path: str | Path, dpi: int) -> Path:
     """Save a figure atomically as PNG: ``path`` is either complete or untouched."""
     with atomic_path(path, suffix=".tmp.png") as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     return Path(path)
 
 
-def _no_data(ax: Any, text: str) -> None:
+def no_data(ax: Any, text: str) -> None:
+    """Write ``text`` in the middle of an empty chart and drop its ticks."""
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=12, color="#666666")
     ax.set_xticks([])
     ax.set_yticks([])
 
 
-def _style(ax: Any) -> None:
+def style_axes(ax: Any) -> None:
+    """The house style of a chart: no top/right spines, light horizontal grid."""
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
@@ -80,11 +86,11 @@ def coverage_curve_chart(plan: Any, path: str | Path, *, dpi: int = 110) -> Path
     Path
         ``path``.
     """
-    fig, ax = _figure(7.0, 4.2)
+    fig, ax = new_figure(7.0, 4.2)
     curve = getattr(plan, "coverage_curve", None)
     if curve is None or len(curve) == 0 or "n_stores" not in curve:
-        _no_data(ax, "no coverage curve in this plan")
-        return _save(fig, path, dpi)
+        no_data(ax, "no coverage curve in this plan")
+        return save_png(fig, path, dpi)
     curve = curve.sort_values("n_stores")
     x = pd.to_numeric(curve["n_stores"], errors="coerce").to_numpy(float)
     if "covered_share" in curve:
@@ -92,7 +98,7 @@ def coverage_curve_chart(plan: Any, path: str | Path, *, dpi: int = 110) -> Path
     else:
         total = opt(plan.metrics.total_population) or np.nan
         share = pd.to_numeric(curve["covered_population"], errors="coerce").to_numpy(float) / total
-    _style(ax)
+    style_axes(ax)
     ax.plot(x, 100 * share, color=_BLUE, marker="o", markersize=3.5, linewidth=2, label="population covered")
     ax.set_xlabel("number of stores")
     radius = opt(plan.metrics.radius_km)
@@ -140,7 +146,7 @@ def coverage_curve_chart(plan: Any, path: str | Path, *, dpi: int = 110) -> Path
         borderaxespad=0.2,
     )
     ax.set_title("Coverage as the network grows", loc="left", fontsize=12, pad=24)
-    return _save(fig, path, dpi)
+    return save_png(fig, path, dpi)
 
 
 def distance_chart(plan: Any, path: str | Path, *, bins: int = 40, dpi: int = 110) -> Path:
@@ -163,7 +169,7 @@ def distance_chart(plan: Any, path: str | Path, *, bins: int = 40, dpi: int = 11
     Path
         ``path``.
     """
-    fig, ax = _figure(7.0, 4.2)
+    fig, ax = new_figure(7.0, 4.2)
     areas = served_areas(plan)
     km = areas["km"].to_numpy(float)
     pop = areas["population"].to_numpy(float)
@@ -171,9 +177,9 @@ def distance_chart(plan: Any, path: str | Path, *, bins: int = 40, dpi: int = 11
     total = float(pop.sum())
     unserved = float(pop[~served].sum())
     if not served.any() or pop[served].sum() <= 0:
-        _no_data(ax, "no served population")
-        return _save(fig, path, dpi)
-    _style(ax)
+        no_data(ax, "no served population")
+        return save_png(fig, path, dpi)
+    style_axes(ax)
     k, w = km[served], pop[served]
     # Clip the long tail into the last bar so the bulk of the distribution stays readable.
     hi = float(k.max())
@@ -217,7 +223,7 @@ def distance_chart(plan: Any, path: str | Path, *, bins: int = 40, dpi: int = 11
     if unserved > 0 and total > 0:
         title += f"\n{100 * unserved / total:.1f}% of population not served (not shown)"
     ax.set_title(title, loc="left", fontsize=12, pad=24)
-    return _save(fig, path, dpi)
+    return save_png(fig, path, dpi)
 
 
 def region_chart(plan: Any, path: str | Path, *, top: int = 15, dpi: int = 110) -> Path:
@@ -240,11 +246,11 @@ def region_chart(plan: Any, path: str | Path, *, top: int = 15, dpi: int = 110) 
         ``path``.
     """
     table = stores_per_region(plan, top=top)
-    fig, ax = _figure(7.0, 1.2 + 0.32 * max(len(table), 3))
+    fig, ax = new_figure(7.0, 1.2 + 0.32 * max(len(table), 3))
     if table.empty:
-        _no_data(ax, "no stores in this plan")
-        return _save(fig, path, dpi)
-    _style(ax)
+        no_data(ax, "no stores in this plan")
+        return save_png(fig, path, dpi)
+    style_axes(ax)
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
     t = table.iloc[::-1]
@@ -259,7 +265,7 @@ def region_chart(plan: Any, path: str | Path, *, top: int = 15, dpi: int = 110) 
     ax.set_xlim(0, float(t["total"].max()) * 1.12)
     ax.legend(frameon=False, fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2)
     ax.set_title("Stores per region", loc="left", fontsize=12)
-    return _save(fig, path, dpi)
+    return save_png(fig, path, dpi)
 
 
 def share_region_chart(plan: Any, path: str | Path, *, top: int = 15, dpi: int = 110) -> Path:
@@ -283,11 +289,11 @@ def share_region_chart(plan: Any, path: str | Path, *, top: int = 15, dpi: int =
         ``path``.
     """
     table = share_by_region(plan).head(top)
-    fig, ax = _figure(7.0, 1.3 + 0.36 * max(len(table), 3))
+    fig, ax = new_figure(7.0, 1.3 + 0.36 * max(len(table), 3))
     if table.empty:
-        _no_data(ax, "no market shares in this plan")
-        return _save(fig, path, dpi)
-    _style(ax)
+        no_data(ax, "no market shares in this plan")
+        return save_png(fig, path, dpi)
+    style_axes(ax)
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
     t = table.sort_values("share_after", kind="stable")
@@ -308,7 +314,7 @@ def share_region_chart(plan: Any, path: str | Path, *, top: int = 15, dpi: int =
     # legend above the bars (outside the data area)
     ax.legend(frameon=False, fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2)
     ax.set_title(f"Market share by region ({len(t)} largest markets)", loc="left", fontsize=12)
-    return _save(fig, path, dpi)
+    return save_png(fig, path, dpi)
 
 
 def write_charts(plan: Any, out_dir: str | Path) -> dict[str, Path]:

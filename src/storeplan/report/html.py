@@ -49,7 +49,17 @@ from .tables import (
     year_table,
 )
 
-__all__ = ["write_report", "render_report", "render_table", "fmt_unit", "write_rollout_pngs"]
+__all__ = [
+    "write_report",
+    "render_report",
+    "render_table",
+    "html_table",
+    "card",
+    "notes_html",
+    "fmt_unit",
+    "write_rollout_pngs",
+    "REPORT_CSS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +84,7 @@ _ROLLOUT_CHARTS = (
     ("rollout_regions", "Sales by region", "Share of our store sales by region in the last rollout year."),
 )
 
-_CSS = """
+REPORTREPORT_CSS = """
 :root { --ink: #1f2933; --muted: #616e7c; --line: #e4e7eb; --accent: #2166ac;
         --warn-bg: #fff7ed; --warn: #9a3412; }
 * { box-sizing: border-box; }
@@ -143,7 +153,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; }
 """
 
 
-def _card(label: str, value: str, detail: str = "", tone: str = "", exact: Any = None) -> str:
+def card(label: str, value: str, detail: str = "", tone: str = "", exact: Any = None) -> str:
     """A headline card; ``exact`` (a number) is written to ``data-value`` so the figure
     behind the rounded text can be read back (and checked against the data files)."""
     d = f'<div class="detail">{escape(detail)}</div>' if detail else ""
@@ -177,7 +187,7 @@ def _cell(c: Cell, num: bool) -> str:
     return f"<td{attrs}>{pre}{escape(text)}</td>"
 
 
-def _table(
+def html_table(
     header: list[tuple[str, bool]],
     rows: list[list[Cell]],
     *,
@@ -228,7 +238,7 @@ def render_table(t: Table, *, wide: bool = False) -> str:
     if t.total and rows:
         classes = classes or [""] * len(rows)
         classes[-1] = (classes[-1] + " total").strip()
-    return _table(header, rows, row_classes=classes, table_id=t.name, wide=wide)
+    return html_table(header, rows, row_classes=classes, table_id=t.name, wide=wide)
 
 
 def _money_cell(x: Any) -> Cell:
@@ -282,27 +292,27 @@ def _headline(plan: Any) -> str:
         f"; {int(opt(plan.metrics.n_own_stores) or 0):,} own, {int(n_partner):,} partner" if n_partner else ""
     )
     cards = [
-        _card("Stores", fmt_int(n), f"{n_new:,} new, {n_old:,} existing{by_owner}", exact=n),
-        _card(
+        card("Stores", fmt_int(n), f"{n_new:,} new, {n_old:,} existing{by_owner}", exact=n),
+        card(
             "Population covered",
             fmt_pct(share) if share is not None else fmt_int(covered),
             f"{fmt_int(covered)} of {fmt_int(total)} people"
             + (f" within {fmt_km(radius)}" if radius else ""),
             exact=covered,
         ),
-        _card(
+        card(
             "Mean distance to store",
             fmt_km(opt(plan.metrics.mean_km)),
             f"median {fmt_km(plan.metrics.median_km)}, population-weighted",
         ),
-        _card(
+        card(
             "Objective",
             fmt_obj(opt(plan.metrics.objective)),
             what.get(kind, kind or "-"),
             exact=opt(plan.metrics.objective),
         ),
         _bound_card(plan, fmt_obj(opt(plan.metrics.bound)), gap_detail),
-        _card("Run time", fmt_seconds(opt(plan.metrics.seconds)), str(plan.metrics.method or "")),
+        card("Run time", fmt_seconds(opt(plan.metrics.seconds)), str(plan.metrics.method or "")),
     ]
     return f'<div class="cards">{"".join(cards)}</div>'
 
@@ -319,8 +329,8 @@ def _bound_card(plan: Any, bound_text: str, gap_detail: str) -> str:
             f"NPV gap {fmt_pct(r.npv_gap, 2)} (certified). The stores were chosen for their NPV: "
             f"their single-year objective is {below} the single-year bound ({bound_text})"
         )
-        return _card("NPV bound and gap", fmt_money(r.npv_bound), detail, exact=r.npv_bound)
-    return _card("Bound and gap", bound_text, gap_detail, exact=opt(plan.metrics.bound))
+        return card("NPV bound and gap", fmt_money(r.npv_bound), detail, exact=r.npv_bound)
+    return card("Bound and gap", bound_text, gap_detail, exact=opt(plan.metrics.bound))
 
 
 def _summary(plan: Any) -> str:
@@ -411,7 +421,7 @@ def _revenue_cards(plan: Any) -> str:
     c_web = opt(plan.metrics.taken_from_online)
     new_rev = opt(plan.metrics.new_store_revenue)
     cards = [
-        _card(
+        card(
             "Own revenue per year",
             fmt_money(own),
             f"stores {fmt_money(offline)} + from our web shop {fmt_money(online)}",
@@ -424,10 +434,10 @@ def _revenue_cards(plan: Any) -> str:
             detail += f" ({100 * (float(share) - float(before)):+.1f} pts)"
         if total is not None:
             detail += f"; offline market {fmt_money(total)}/year"
-        cards.append(_card("Offline market share", fmt_pct(share), detail, exact=share))
+        cards.append(card("Offline market share", fmt_pct(share), detail, exact=share))
     if net is not None:
         cards.append(
-            _card(
+            card(
                 "Net new revenue per year",
                 fmt_money(net),
                 f"new stores' revenue {fmt_money(new_rev)} minus what they take from our existing "
@@ -438,7 +448,7 @@ def _revenue_cards(plan: Any) -> str:
     if c_own is not None or c_web is not None:
         both = float(c_own or 0.0) + float(c_web or 0.0)
         cards.append(
-            _card(
+            card(
                 "Cannibalised per year",
                 fmt_money(both),
                 f"from our existing stores {fmt_money(c_own)}, from our web shop {fmt_money(c_web)}",
@@ -449,7 +459,7 @@ def _revenue_cards(plan: Any) -> str:
     if web is not None and web_before is not None:
         halo = float(opt(plan.metrics.added_online) or 0.0)
         cards.append(
-            _card(
+            card(
                 "Web shop revenue per year",
                 fmt_money(web),
                 f"before the new stores {fmt_money(web_before)}; they take {fmt_money(c_web)}"
@@ -531,17 +541,17 @@ def _rollout_cards(plan: Any, h: RolloutSummary) -> str:
     npv_new = h.npv_new
     payback = h.payback_year
     cards = [
-        _card(
+        card(
             "NPV",
             fmt_money(npv),
             detail,
             "bad" if npv is not None and not is_missing(npv) and float(npv) < 0 else "",
             exact=npv,
         ),
-        _card(
+        card(
             "NPV added by the new stores", fmt_money(npv_new), "vs the existing stores alone", exact=npv_new
         ),
-        _card(
+        card(
             "Payback of the new stores",
             "not within horizon" if payback is None or is_missing(payback) else _year_label(plan, payback),
             "first year from which their cumulative cash flow stays \u2265 0",
@@ -554,7 +564,7 @@ def _rollout_cards(plan: Any, h: RolloutSummary) -> str:
         last = ry.iloc[-1]
         tg = last.get("target")
         cards.append(
-            _card(
+            card(
                 f"Sales in {_year_label(plan, last['year'])}",
                 fmt_money(last["revenue"]),
                 "no target" if is_missing(tg) else f"target {fmt_money(tg)}",
@@ -565,7 +575,7 @@ def _rollout_cards(plan: Any, h: RolloutSummary) -> str:
             )
         )
         cards.append(
-            _card(
+            card(
                 "New stores opened",
                 fmt_int(ry["stores_opened"].sum()),
                 f"over {len(ry)} years; {fmt_int(last['stores_open'])} open at the end",
@@ -573,7 +583,7 @@ def _rollout_cards(plan: Any, h: RolloutSummary) -> str:
             )
         )
         cards.append(
-            _card(
+            card(
                 "Opening capex",
                 fmt_money(ry["capex"].sum()),
                 "opening costs over the rollout years",
@@ -582,11 +592,11 @@ def _rollout_cards(plan: Any, h: RolloutSummary) -> str:
         )
     else:
         final = h.final_revenue
-        cards.append(_card("Sales in the last rollout year", fmt_money(final), ""))
+        cards.append(card("Sales in the last rollout year", fmt_money(final), ""))
         opened = h.opened_per_year
         if isinstance(opened, list | tuple) and opened:
             cards.append(
-                _card(
+                card(
                     "New stores opened",
                     fmt_int(sum(opened)),
                     "per year: " + ", ".join(f"{int(v):,}" for v in opened),
@@ -646,19 +656,19 @@ def _launch_section(plan: Any) -> str:
     h = typed.to_dict()  # the summary.json view (nested summaries as dicts)
     units = fmt_int(h["allocated_units"])
     cards = [
-        _card("Units sent", units, f"of {fmt_int(h['supply_units'])}; reserve {fmt_int(h['reserve_units'])}"),
-        _card(
+        card("Units sent", units, f"of {fmt_int(h['supply_units'])}; reserve {fmt_int(h['reserve_units'])}"),
+        card(
             "Expected sell-through",
             fmt_pct(h["sell_through"]),
             f"{fmt_int(h['expected_sales_units'])} units sold, "
             f"{fmt_int(h['expected_leftover_units'])} left over",
         ),
-        _card(
+        card(
             "Expected lost sales",
             fmt_int(h["expected_lost_sales_units"]),
             f"units; fill rate {fmt_pct(h['fill_rate'])} of {fmt_int(h['mean_demand_units'])} demanded",
         ),
-        _card(
+        card(
             "Value of one more unit",
             fmt_money(h["supply_value_per_unit"]),
             "per unit (0: supply is ample)",
@@ -692,7 +702,7 @@ def _launch_section(plan: Any) -> str:
             ]
             for _, r in t.iterrows()
         ]
-        parts += ["<p>The ten channels with most units:</p>", _table(header, rows, table_id="launch-stock")]
+        parts += ["<p>The ten channels with most units:</p>", html_table(header, rows, table_id="launch-stock")]
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -705,22 +715,22 @@ def _response_section(plan: Any) -> str:
     h = typed.to_dict()  # the summary.json view (nested summaries as dicts)
     lost = h["revenue_lost"]
     cards = [
-        _card(
+        card(
             "Our offline revenue after the response",
             fmt_money(h["own_revenue_after"]),
             f"before {fmt_money(h['own_revenue_before'])}; lost {fmt_money(lost)} per year",
         ),
-        _card(
+        card(
             "Offline market share after the response",
             fmt_pct(h["share_after"]),
             f"before {fmt_pct(h['share_before'])} ({100 * (h['share_after'] - h['share_before']):+.1f} pts)",
         ),
-        _card("Rival stores opened", fmt_int(h["rival_new_stores"]), f"after {h['rounds']} round(s)"),
+        card("Rival stores opened", fmt_int(h["rival_new_stores"]), f"after {h['rounds']} round(s)"),
     ]
     rb = h.get("robust")
     if isinstance(rb, dict):
         cards.append(
-            _card(
+            card(
                 "Robust plan",
                 f"saves {fmt_money(rb['saving_with_response'])}",
                 f"per year after the response; costs {fmt_money(rb['cost_without_response'])} per year "
@@ -752,7 +762,7 @@ def _response_section(plan: Any) -> str:
             "<p>Each rival brand opens its best new stores against this plan (its own Huff "
             "capture; gap = certified distance of its choice from its best). New rival stores: "
             "rival_response.csv.</p>",
-            _table(header, rows, table_id="rival-response"),
+            html_table(header, rows, table_id="rival-response"),
             "</section>",
         ]
     )
@@ -807,7 +817,7 @@ def _alternatives_section(plan: Any) -> str:
         [
             '<section id="alternatives">',
             "<h2>Alternative plans</h2>",
-            _table(header, rows, table_id="alternatives"),
+            html_table(header, rows, table_id="alternatives"),
             note,
             "</section>",
         ]
@@ -955,7 +965,8 @@ def _assumptions(plan: Any) -> str:
     return "\n".join(parts)
 
 
-def _notes(plan: Any) -> str:
+def notes_html(plan: Any) -> str:
+    """The data notes of ``plan.notes`` as a list (synthetic layers highlighted)."""
     notes = [str(n) for n in (getattr(plan, "notes", None) or ())]
     if not notes:
         return "<p>No data notes were recorded with this plan.</p>"
@@ -979,9 +990,9 @@ def _provenance(plan: Any) -> str:
         for k, v in prov.items()
         if k not in ("seed", "scenario_hash", "created")
     ]
-    out = _table([("item", False), ("value", False)], rows) if rows else ""
+    out = html_table([("item", False), ("value", False)], rows) if rows else ""
     if versions:
-        out += "<p>Software versions:</p>" + _table(
+        out += "<p>Software versions:</p>" + html_table(
             [("package", False), ("version", False)],
             [[str(k), fmt_value(v)] for k, v in sorted(versions.items(), key=lambda kv: str(kv[0]))],
         )
@@ -1031,7 +1042,7 @@ def render_report(
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(name)} \u2013 store network plan</title>",
-        f"<style>{_CSS}</style></head><body><main>",
+        f"<style>{REPORT_CSS}</style></head><body><main>",
         f"<h1>Store network plan: {escape(name)}</h1>",
         f'<p class="sub">{escape(sub)}</p>',
     ]
@@ -1096,7 +1107,7 @@ def render_report(
         "budgets and economics, the market model's parameters and the synthetic data layers.</p>",
         _assumptions(plan),
         "<h2>Data sources and attribution</h2>",
-        _notes(plan),
+        notes_html(plan),
         "<h2>Provenance</h2>",
         _provenance(plan),
         "<footer>Generated by storeplan. Numbers are model outputs for planning, not "

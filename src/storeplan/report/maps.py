@@ -61,6 +61,10 @@ __all__ = [
     "SHARE_BREAKS",
     "WAVE_COLORS",
     "NOT_OPENED_COLOR",
+    "leaflet_assets",
+    "js_json",
+    "LEGEND_CSS",
+    "stable_element_ids",
 ]
 
 _STATIC = Path(__file__).with_name("static")
@@ -131,7 +135,7 @@ _STORE_SKIP = {"name", "opening_cost", "fixed_cost"}
 
 
 @cache
-def _leaflet_assets() -> tuple[str, str]:
+def leaflet_assets() -> tuple[str, str]:
     """Return (javascript, css) of the vendored Leaflet, ready to inline."""
     js = (_LEAFLET_DIR / "leaflet.js").read_text(encoding="utf-8")
     js = re.sub(r"\n//# sourceMappingURL=\S*\s*$", "\n", js)
@@ -148,7 +152,7 @@ def _leaflet_assets() -> tuple[str, str]:
     return js, css
 
 
-def _js_json(obj: Any) -> str:
+def js_json(obj: Any) -> str:
     """Serialise ``obj`` as JSON that is safe to place inside a ``<script>`` element."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return (
@@ -758,7 +762,7 @@ var {{ this.get_name() }} = (function (map) {
 })({{ this._parent.get_name() }});
 """
 
-_LEGEND_CSS = """
+LEGEND_CSS = """
 .leaflet-container { background: #eef1f4; }
 .storeplan-legend {
   background: rgba(255,255,255,0.93); padding: 8px 11px; border-radius: 6px;
@@ -970,10 +974,10 @@ def build_map(
     m.default_js = []
     m.default_css = []
     fig.add_child(m)
-    js, css = _leaflet_assets()
+    js, css = leaflet_assets()
     fig.header.add_child(Element(f"<style>{css}</style>"), name="storeplan_leaflet_css")
     fig.header.add_child(Element(f"<script>{js}</script>"), name="storeplan_leaflet_js")
-    fig.header.add_child(Element(f"<style>{_LEGEND_CSS}</style>"), name="storeplan_css")
+    fig.header.add_child(Element(f"<style>{LEGEND_CSS}</style>"), name="storeplan_css")
 
     if tiles:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online only)", control=True).add_to(m)
@@ -992,7 +996,7 @@ def build_map(
     data["legend_position"] = legend_at
     n = len(data["stores"])
     data["store_radius"] = 6.5 if n <= 200 else 5.0 if n <= 1500 else 4.0
-    setup = _Setup(_js_json(data))
+    setup = _Setup(js_json(data))
     m.add_child(setup)
 
     class _Draw(MacroElement):
