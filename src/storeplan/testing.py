@@ -22,7 +22,7 @@ from .assumptions import FormatAssumption, PlanAssumptions
 from .metrics import CalibrationSummary, PlanMetrics
 from .plan import Plan
 
-__all__ = ["fake_plan", "add_rollout", "assert_plan_equal", "assert_frame_equal", "CATEGORIES"]
+__all__ = ["fake_plan", "fake_world_plan", "add_rollout", "assert_plan_equal", "assert_frame_equal", "CATEGORIES"]
 
 #: Product categories of the synthetic revenue columns (``revenue_<category>``).
 CATEGORIES = ("phones", "tv_home", "smart_home")
@@ -531,3 +531,238 @@ def _assert_value_equal(a: Any, b: Any, name: str, rtol: float) -> None:
         assert ok, f"{name} differ: {a!r} != {b!r}"
         return
     assert a == b, f"{name} differ: {a!r} != {b!r}"
+
+
+# ----------------------------------------------------------------------------- world plans
+
+#: Made-up exchange rates of :func:`fake_world_plan` (units per 1 USD); other currencies
+#: fall back to USD.
+_FAKE_FX = {"USD": 1.0, "EUR": 0.92, "THB": 35.5, "MYR": 4.6, "VND": 24_500.0, "SGD": 1.34}
+
+
+def fake_world_plan(
+    countries: tuple[str, ...] | list[str] = ("VN", "TH", "MY"),
+    years: int = 5,
+    seed: int = 0,
+    *,
+    horizon: int | None = None,
+) -> Any:
+    """A made-up :class:`storeplan.world.WorldPlan` whose tables add up.
+
+    The stores sit at the most populous places of each country in
+    :func:`storeplan.datasets.world` (real coordinates); everything else (entry years,
+    stores per year, formats, sales, costs, NPVs, bounds) is invented. The identities
+    the world outputs rely on hold exactly: each country's ``stores`` and
+    ``stores_year_<t>`` equal the stores table's rows; the year table's ``new_stores``,
+    ``capex`` and ``revenue`` are the sums over the stores; the metrics are the sums of
+    the country rows. With three or more countries the least attractive third is not
+    entered (``entry_year`` 0).
+
+    Parameters
+    ----------
+    countries : sequence of str
+        ISO2 codes of :func:`storeplan.datasets.world`.
+    years : int, default 5
+        Rollout years (>= 1).
+    seed : int, default 0
+        Seed of the made-up figures.
+    horizon : int, optional
+        Years of the year table (default ``years + 2``: the years after the rollout
+        open no store but count in the cash flow).
+
+    Returns
+    -------
+    WorldPlan
+        Planning currency USD, ``start_year`` 2027, ``plans`` empty.
+    """
+    from .datasets import world
+    from .world.plan import COUNTRY_COLUMNS, STORE_COLUMNS, YEAR_COLUMNS, WorldMetrics, WorldPlan
+
+    if years < 1:
+        raise ValueError(f"years must be >= 1, got {years}")
+    horizon = years + 2 if horizon is None else int(horizon)
+    if horizon < years:
+        raise ValueError(f"horizon must be >= years ({years}), got {horizon}")
+    rng = np.random.default_rng(seed)
+    data = world(list(countries), seed=seed)
+    ctab = data.countries.set_index("country")
+    codes = list(ctab.index)
+    pop = ctab["population"].to_numpy(float)
+    income = ctab["gdp_per_capita_usd"].fillna(5_000.0).to_numpy(float)
+    value = pop * income * rng.uniform(0.8, 1.2, len(codes))
+    order = [codes[k] for k in np.argsort(-value, kind="stable")]
+    n_enter = len(order) if len(order) < 3 else len(order) - len(order) // 3
+    entry = {cc: (min(1 + k, years) if k < n_enter else 0) for k, cc in enumerate(order)}
+    ramp = 0.6  # share of full-ramp sales in a store's first year
+    margin, fixed_share = 0.35, 0.08
+
+    store_rows = []
+    for cc in sorted(codes):
+        if entry[cc] == 0:
+            continue
+        cur = str(ctab.at[cc, "currency"]) if str(ctab.at[cc, "currency"]) in _FAKE_FX else "USD"
+        areas = data.areas[data.areas["country"] == cc].sort_values("population", ascending=False)
+        per_year = {t: int(rng.integers(3, 12)) for t in range(entry[cc], years + 1)}
+        need = sum(per_year.values())
+        sites = areas.head(need).reset_index(drop=True)
+        k = 0
+        for t, n in per_year.items():
+            for _ in range(min(n, len(sites) - k)):
+                a = sites.iloc[k]
+                k += 1
+                fmt = "flagship" if rng.random() < 0.15 else "showroom"
+                own = "own" if fmt == "flagship" or rng.random() < 0.3 else "partner"
+                rev = float(rng.uniform(0.4e6, 2.5e6) * (3.0 if fmt == "flagship" else 1.0))
+                cost = float(rng.uniform(0.2e6, 0.6e6) * (0.15 if own == "partner" else 1.0))
+                years_open = years - t + 1
+                cash = rev * (margin - fixed_share) * (years_open - 1 + ramp) - cost
+                store_rows.append(
+                    {
+                        "id": str(a["id"]),
+                        "name": str(a["name"]),
+                        "country": cc,
+                        "lon": float(a["lon"]),
+                        "lat": float(a["lat"]),
+                        "format": fmt,
+                        "ownership": own,
+                        "open_year": t,
+                        "revenue_full_ramp": rev,
+                        "revenue_full_ramp_local": rev * _FAKE_FX[cur],
+                        "opening_cost": cost,
+                        "npv": cash / 1.08 ** (t - 1),
+                    }
+                )
+    stores = pd.DataFrame(store_rows, columns=list(STORE_COLUMNS))
+    stores = stores.sort_values(["country", "open_year"], kind="stable").reset_index(drop=True)
+    t_all = np.arange(1, years + 1)
+
+    def sales_in(df: pd.DataFrame, t: int) -> float:
+        age = t - df["open_year"].to_numpy(int)
+        factor = np.where(age < 0, 0.0, np.where(age == 0, ramp, 1.0))
+        return float((df["revenue_full_ramp"].to_numpy(float) * factor).sum())
+
+    crow = []
+    for rank, cc in enumerate(order, start=1):
+        s = stores[stores["country"] == cc]
+        cur = str(ctab.at[cc, "currency"]) if str(ctab.at[cc, "currency"]) in _FAKE_FX else "USD"
+        npv = float(s["npv"].sum())
+        gap = float(rng.uniform(0.0, 0.03)) if len(s) else 0.0
+        bound = npv + gap * abs(npv)
+        cash = [
+            sales_in(s, t) * (margin - fixed_share) - float(s.loc[s["open_year"] == t, "opening_cost"].sum())
+            for t in t_all
+        ]
+        cum = np.cumsum(cash)
+        pay = int(t_all[np.argmax(cum > 0)]) if len(s) and (cum > 0).any() else 0
+        pc = float(ctab.at[cc, "population"])
+        row = {
+            "country": cc,
+            "name": str(ctab.at[cc, "name"]),
+            "currency": cur,
+            "fx_per_planning": _FAKE_FX[cur],
+            "rank": rank,
+            "entry_year": entry[cc],
+            "stores": len(s),
+            "stores_own": int((s["ownership"] == "own").sum()),
+            "stores_partner": int((s["ownership"] == "partner").sum()),
+            "revenue_final_year": sales_in(s, years),
+            "revenue_full_ramp": float(s["revenue_full_ramp"].sum()),
+            "capex": float(s["opening_cost"].sum()),
+            "npv": npv,
+            "npv_bound": bound,
+            "gap": (bound - npv) / abs(bound) if bound else 0.0,
+            "payback_year": pay,
+            "population": pc,
+            "income_per_person": float(ctab.at[cc, "gdp_per_capita_usd"]),
+            "offline_market": pc * float(ctab.at[cc, "gdp_per_capita_usd"]) * 0.01,
+            "online_revenue": float(ctab.at[cc, "online_orders"]) * 250.0,
+            "online_orders": float(ctab.at[cc, "online_orders"]),
+            "rival_outlets_per_100k": float(ctab.at[cc, "rival_outlets"]) / pc * 1e5 if pc else 0.0,
+            "candidate_sites": float(ctab.at[cc, "n_places"]),
+            "price_level": float(ctab.at[cc, "price_level"]),
+            "cost_level": 1.0,
+            "attractiveness_value": float(value[codes.index(cc)]) * 1e-6,
+        }
+        for t in t_all:
+            row[f"stores_year_{t}"] = int((s["open_year"] == t).sum())
+        crow.append(row)
+    ctable = pd.DataFrame(crow, columns=[*COUNTRY_COLUMNS, *(f"stores_year_{t}" for t in t_all)])
+
+    budget = 1.2 * max(float(stores.groupby("open_year")["opening_cost"].sum().max()), 1.0) if len(stores) else np.nan
+    yrows = []
+    cum = 0.0
+    for t in np.arange(1, horizon + 1):
+        sel = stores["open_year"] == t
+        capex = float(stores.loc[sel, "opening_cost"].sum())
+        revenue = sales_in(stores, int(t))
+        cash = revenue * (margin - fixed_share) - capex
+        cum += cash
+        yrows.append(
+            {
+                "year": int(t),
+                "new_stores": int(sel.sum()),
+                "open_stores": int((stores["open_year"] <= t).sum()),
+                "countries_entered": int(sum(1 for e in entry.values() if e == t)),
+                "countries_present": int(sum(1 for e in entry.values() if 0 < e <= t)),
+                "capex": capex,
+                "budget": budget if t <= years else np.nan,
+                "revenue": revenue,
+                "cash_flow": cash,
+                "cumulative_cash": cum,
+                "target_revenue": 0.9 * revenue if t == years else np.nan,
+            }
+        )
+    ytable = pd.DataFrame(yrows, columns=list(YEAR_COLUMNS))
+    npv = float(ctable["npv"].sum())
+    alloc = float(ctable["npv_bound"].sum())
+    bound = alloc * 1.005 if alloc > 0 else alloc
+    cum_cash = ytable["cumulative_cash"].to_numpy(float)
+    t_hor = ytable["year"].to_numpy(int)
+    metrics = WorldMetrics(
+        currency="USD",
+        fx_date="2026-11-27",
+        countries_considered=len(codes),
+        countries_entered=int((ctable["entry_year"] > 0).sum()),
+        stores=len(stores),
+        stores_own=int((stores["ownership"] == "own").sum()),
+        stores_partner=int((stores["ownership"] == "partner").sum()),
+        target_stores=int(round(len(stores) * 1.1)),
+        npv=npv,
+        bound=bound,
+        gap=(bound - npv) / abs(bound) if bound else 0.0,
+        allocation_bound=alloc,
+        capex=float(ctable["capex"].sum()),
+        revenue_final_year=float(ytable["revenue"].iloc[years - 1]),
+        target_revenue_final_year=float(ytable["target_revenue"].iloc[years - 1]),
+        payback_year=int(t_hor[np.argmax(cum_cash > 0)]) if (cum_cash > 0).any() else 0,
+        seconds=1.5,
+        phase_seconds={"inputs": 0.5, "curves": 0.4, "master": 0.1, "countries": 0.4, "tables": 0.1},
+        engine="local",
+        workers=1,
+    )
+    curs = sorted({str(c) for c in ctable["currency"]} | {"USD"})
+    fx = pd.DataFrame(
+        {
+            "currency": curs,
+            "per_base": [_FAKE_FX[c] for c in curs],
+            "base": "USD",
+            "date": "2026-11-27",
+            "source": "made-up rates (storeplan.testing.fake_world_plan)",
+        }
+    )
+    return WorldPlan(
+        name="fake world plan",
+        currency="USD",
+        years=years,
+        start_year=2027,
+        countries=ctable,
+        stores=stores,
+        years_table=ytable,
+        metrics=metrics,
+        fx=fx,
+        plans={},
+        notes=(
+            *data.notes,
+            "SYNTHETIC: this whole plan is made up (storeplan.testing.fake_world_plan) for tests.",
+        ),
+    )

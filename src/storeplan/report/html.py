@@ -84,7 +84,7 @@ _ROLLOUT_CHARTS = (
     ("rollout_regions", "Sales by region", "Share of our store sales by region in the last rollout year."),
 )
 
-REPORTREPORT_CSS = """
+REPORT_CSS = """
 :root { --ink: #1f2933; --muted: #616e7c; --line: #e4e7eb; --accent: #2166ac;
         --warn-bg: #fff7ed; --warn: #9a3412; }
 * { box-sizing: border-box; }
