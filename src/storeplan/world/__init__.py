@@ -3,9 +3,12 @@
 The flow: a world :class:`~storeplan.scenario.Scenario` -> :func:`country_inputs` (one
 scenario per country, local currency) -> per-country value curves -> the world master
 problem (entry years, stores and capital per country and year under the global limits)
--> each country's own plan and rollout under its allocation -> :class:`WorldPlan`.
+-> each country's own plan and rollout under its allocation -> :class:`WorldPlan` ->
+:func:`write_world` (``countries.csv``, ``plan.csv``, ``world_years.csv``, ``fx.csv``,
+``summary.json``, report and map as one output set).
 """
 
+from .files import check_world_plan, write_world
 from .inputs import ATTRACTIVENESS, CountryInput, country_inputs, planning_rates
 from .plan import COUNTRY_COLUMNS, STORE_COLUMNS, YEAR_COLUMNS, WorldMetrics, WorldPlan
 
@@ -17,6 +20,8 @@ __all__ = [
     "CountryInput",
     "WorldMetrics",
     "WorldPlan",
+    "check_world_plan",
     "country_inputs",
     "planning_rates",
+    "write_world",
 ]
