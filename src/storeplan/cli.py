@@ -26,11 +26,19 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .bundled import DEMO_SCENARIOS, PHASE_LABELS, demo_scenario_path  # noqa: F401 - re-exported
+from .bundled import (  # noqa: F401 - re-exported
+    DEMO_SCENARIOS,
+    PHASE_LABELS,
+    WORLD_PHASE_LABELS,
+    WORLD_SCENARIOS,
+    demo_scenario_path,
+)
 from .errors import StoreplanError
 
 if TYPE_CHECKING:
     from .metrics import PlanMetrics
+    from .scenario import Scenario
+    from .world import WorldPlan
 
 app = typer.Typer(
     name="storeplan",
@@ -62,7 +70,8 @@ def _progress(enabled: bool):
 
         def update(phase: str, frac: float) -> None:
             if phase not in tasks:
-                tasks[phase] = prog.add_task(PHASE_LABELS.get(phase, phase), total=1.0)
+                label = PHASE_LABELS.get(phase) or WORLD_PHASE_LABELS.get(phase, phase)
+                tasks[phase] = prog.add_task(label, total=1.0)
             prog.update(tasks[phase], completed=frac)
 
         yield update
@@ -133,11 +142,15 @@ def _solve_and_save(
     quiet: bool,
     report: bool,
     adjust=None,
-) -> PlanMetrics:
+    engine: str | None = None,
+    workers: int | None = None,
+) -> None:
     """Load, solve and save into ``out`` as one output set.
 
     ``adjust(scenario) -> (scenario, notes)`` may change the loaded scenario (the demo's
-    ``--province``/``--stores`` scaling); its notes are printed as warnings.
+    ``--province``/``--stores`` scaling); its notes are printed as warnings. A scenario
+    with a ``[world]`` section is planned by :func:`storeplan.world.plan_world` (on
+    ``engine`` with ``workers``) and written by :func:`storeplan.world.write_world`.
     """
     from ._io import check_output_folder, output_set
     from .errors import InputWarning
@@ -146,6 +159,7 @@ def _solve_and_save(
 
     check_output_folder(out)  # before any work
     _configure_logging(quiet)
+    wp: WorldPlan | None = None
     with _progress(not quiet) as progress:
         progress("load", 0.0)
         scenario = Scenario.from_toml(scenario_path, **overrides)
@@ -154,20 +168,90 @@ def _solve_and_save(
             for note in notes:
                 warnings.warn(note, InputWarning, stacklevel=1)
         progress("load", 1.0)
-        plan = solve(scenario, progress=progress)
-        progress("save", 0.0)
-        with output_set(out) as tmp:
-            written = plan.save(tmp)
-            if report:
-                from .report import write as write_report
+        if scenario.world is not None:
+            from .world import write_world
 
-                written.update(write_report(plan, tmp))
-        progress("save", 1.0)
-    m = plan.metrics
-    if not quiet:
-        names = sorted(str(Path(p).relative_to(tmp)) for p in written.values())
-        _print_summary(plan.scenario_name, plan.objective, m, out, names)
-    return m
+            wp = _plan_world(scenario, engine=engine, workers=workers, progress=progress)
+            files = write_world(wp, out, report=report, progress=progress)
+        else:
+            if engine is not None or workers is not None:
+                warnings.warn(
+                    f"{scenario.name}: --engine and --workers apply to world scenarios ([world]); ignored",
+                    InputWarning,
+                    stacklevel=1,
+                )
+            plan = solve(scenario, progress=progress)
+            progress("save", 0.0)
+            with output_set(out) as tmp:
+                written = plan.save(tmp)
+                if report:
+                    from .report import write as write_report
+
+                    written.update(write_report(plan, tmp))
+            progress("save", 1.0)
+    if quiet:
+        return
+    if wp is not None:
+        _print_world_summary(wp, out, sorted(files))
+        return
+    names = sorted(str(Path(p).relative_to(tmp)) for p in written.values())
+    _print_summary(plan.scenario_name, plan.objective, plan.metrics, out, names)
+
+
+def _plan_world(
+    scenario: Scenario,
+    *,
+    engine: str | None = None,
+    workers: int | None = None,
+    progress=None,
+) -> WorldPlan:
+    """:func:`storeplan.world.plan_world` with the command line's defaults
+    (``engine`` local), imported when called.
+
+    Raises
+    ------
+    UnknownOptionError
+        ``engine`` is not one of :data:`storeplan.engine.ENGINES`, or ``workers`` < 1.
+    InputError
+        This installation has no world planner (``storeplan.world.plan_world``).
+    """
+    import importlib
+
+    from .engine import ENGINES
+    from .errors import InputError, UnknownOptionError
+
+    eng = engine or "local"
+    if eng not in ENGINES:
+        raise UnknownOptionError(f"--engine {eng!r} is not one of {', '.join(ENGINES)}")
+    if workers is not None and workers < 1:
+        raise UnknownOptionError(f"--workers must be >= 1, got {workers}")
+    fn = getattr(importlib.import_module("storeplan.world"), "plan_world", None)
+    if fn is None:
+        raise InputError(f"{scenario.name}: this storeplan has no world planner (storeplan.world.plan_world)")
+    return fn(scenario, engine=eng, workers=workers, progress=progress)
+
+
+def _print_world_summary(wp: WorldPlan, out: Path, names: list[str]) -> None:
+    """The world plan's headline figures (read from ``wp.metrics``) and the files written."""
+    m = wp.metrics
+    cur = m.currency
+    table = Table(title=escape(f"storeplan: {wp.name} (world, {wp.years} years)"), show_header=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    target = "" if m.target_stores is None else f" (target {m.target_stores:,})"
+    table.add_row("new stores (own / partner)", f"{m.stores:,}{target}: {m.stores_own:,} / {m.stores_partner:,}")
+    table.add_row("countries entered / considered", f"{m.countries_entered:,} / {m.countries_considered:,}")
+    table.add_row(f"NPV ({cur})", f"{m.npv:,.0f}")
+    table.add_row(f"NPV bound ({cur}) / gap", f"{m.bound:,.0f} / {100 * m.gap:.2f}%")
+    table.add_row(f"capital, opening costs ({cur})", f"{m.capex:,.0f}")
+    sales = f"{m.revenue_final_year:,.0f}"
+    if math.isfinite(m.target_revenue_final_year):
+        sales += f" (target {m.target_revenue_final_year:,.0f})"
+    table.add_row(f"sales in the final year ({cur})", sales)
+    table.add_row("payback year", str(m.payback_year) if m.payback_year else "beyond the horizon")
+    table.add_row("seconds", f"{m.seconds:.1f} ({m.engine}, {m.workers} worker(s))")
+    out_console.print(table)
+    out_console.print(escape(f"wrote {len(names)} files to {out}/: {', '.join(names)}"), highlight=False)
 
 
 def _configure_logging(quiet: bool) -> None:
@@ -246,6 +330,18 @@ _NoReport = Annotated[
 ]
 _Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, log lines or summary table.")]
 _ScenarioFile = Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario file (TOML).")]
+_WorldEngine = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        metavar="ENGINE",
+        help="World scenarios: where the countries are planned: local (processes here, default), dask or ray.",
+    ),
+]
+_WorldWorkers = Annotated[
+    int | None,
+    typer.Option("--workers", metavar="N", help="World scenarios: parallel workers (default: the CPU count)."),
+]
 
 
 def _demo_overrides(
@@ -293,7 +389,8 @@ def demo(
             metavar="NAME",
             help=(
                 "Bundled scenario: three-years (1,000 stores over three years, 200 in year one, "
-                "with yearly caps, budgets and revenue targets) or year-one (200 stores)."
+                "with yearly caps, budgets and revenue targets), year-one (200 stores) or world "
+                "(stores abroad over five years, country by country)."
             ),
         ),
     ] = "three-years",
@@ -318,6 +415,14 @@ def demo(
             ),
         ),
     ] = None,
+    country: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--country",
+            metavar="CODE",
+            help="World scenario: plan only this country (repeatable, ISO2 code such as VN).",
+        ),
+    ] = None,
     objective: Annotated[str | None, typer.Option(metavar="KIND", help=_OBJECTIVE_HELP)] = None,
     seed: Annotated[
         int | None, typer.Option(metavar="SEED", help="Random seed (>= 0) of the synthetic data and solvers.")
@@ -325,16 +430,28 @@ def demo(
     time_limit: Annotated[
         float | None, typer.Option(metavar="SECONDS", help="Solver time limit, seconds.")
     ] = None,
+    engine: _WorldEngine = None,
+    workers: _WorldWorkers = None,
     no_report: _NoReport = False,
     quiet: _Quiet = False,
 ) -> None:
-    """Plan stores in China on the bundled real data (GeoNames places, county polygons,
-    2020 census) with synthetic rivals and online orders: 1,000 stores in three years
-    (200 in year one) by default."""
+    """Plan stores on the bundled real data with synthetic rivals and online orders: in
+    China (GeoNames places, county polygons, 2020 census; 1,000 stores in three years,
+    200 in year one, by default) or, with --scenario world, abroad country by country."""
 
     def go() -> None:
+        from .errors import InputError
+
         path = demo_scenario_path(scenario)
-        overrides, note = _demo_overrides(path, province, stores)
+        if scenario in WORLD_SCENARIOS:
+            if province or stores is not None:
+                raise InputError("--province and --stores apply to the China scenarios; use --country")
+            overrides: dict[str, Any] = {"areas": {"countries": list(country)}} if country else {}
+            note = None
+        else:
+            if country:
+                raise InputError(f"--country applies to the world scenario, not {scenario!r}")
+            overrides, note = _demo_overrides(path, province, stores)
         if note and not quiet:
             console.print(f"[bold]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
         if note:
@@ -348,7 +465,9 @@ def demo(
             opts["time_limit"] = time_limit
         if opts:
             overrides["options"] = opts
-        _solve_and_save(path, out, overrides, quiet=quiet, report=not no_report)
+        _solve_and_save(
+            path, out, overrides, quiet=quiet, report=not no_report, engine=engine, workers=workers
+        )
 
     _run_guarded(go, interrupted=f"{out} was left as it was")
 
@@ -365,10 +484,14 @@ def _with_description(path: Path, overrides: dict[str, Any], note: str) -> dict[
 def run(
     scenario: _ScenarioFile,
     out: _Out = Path("out"),
+    engine: _WorldEngine = None,
+    workers: _WorldWorkers = None,
     no_report: _NoReport = False,
     quiet: _Quiet = False,
 ) -> None:
-    """Plan the scenario in SCENARIO and write plan files, map and report to --out."""
+    """Plan the scenario in SCENARIO and write plan files, map and report to --out
+    (a scenario with a [world] section: the world plan, countries.csv and the world
+    report)."""
     _run_guarded(
         _solve_and_save,
         scenario,
@@ -376,6 +499,8 @@ def run(
         {},
         quiet=quiet,
         report=not no_report,
+        engine=engine,
+        workers=workers,
         interrupted=f"{out} was left as it was",
     )
 
@@ -386,22 +511,63 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Check a scenario file and its data without solving: every check `run` makes before
-    the solve (tables, ids, settings, quotas, spacing, rollout caps and budgets)."""
+    the solve (tables, ids, settings, quotas, spacing, rollout caps and budgets; for a
+    [world] scenario also the split into countries: currencies, exchange rates, sites)."""
 
     def load():
         from .scenario import Scenario
 
-        return Scenario.from_toml(scenario)
+        scn = Scenario.from_toml(scenario)
+        info: dict[str, Any] = scn.summary()
+        if scn.world is not None:
+            info.update(_world_summary(scn))
+        return info
 
-    scn = _run_guarded(load)
-    info = scn.summary()
+    info = _run_guarded(load)
     if as_json:
         out_console.print_json(json.dumps(info))
         return
     out_console.print(f"[green]ok[/]: {escape(str(scenario))} is valid", highlight=False)
     for k, v in info.items():
+        if k == "countries":
+            continue
         text = f"  {k}: {v:,}" if isinstance(v, int | float) else f"  {k}: {v}"
         out_console.print(escape(text), highlight=False)
+    for c in info.get("countries", []):
+        text = (
+            f"    {c['country']} {c['name']}: {c['candidate_sites']:,} candidate sites, "
+            f"{c['areas']:,} areas, amounts in {c['currency']} ({c['rate']:,.6g} per "
+            f"{info['planning_currency']})"
+        )
+        out_console.print(escape(text), highlight=False)
+
+
+def _world_summary(scn: Scenario) -> dict[str, Any]:
+    """What ``validate`` adds for a world scenario: every check of
+    :func:`storeplan.world.country_inputs` (currencies, rates, countries, constraints),
+    short of solving, and one line per country."""
+    from .world import country_inputs, planning_rates
+
+    spec = scn.world
+    assert spec is not None  # the caller checked
+    rates = planning_rates(spec)
+    inputs = country_inputs(scn, rates=rates)
+    return {
+        "planning_currency": spec.planning_currency,
+        "fx_date": rates.date,
+        "world_countries": len(inputs),
+        "countries": [
+            {
+                "country": c.country,
+                "name": c.name,
+                "currency": c.currency,
+                "rate": float(c.rate),
+                "areas": len(c.scenario.areas),
+                "candidate_sites": len(c.scenario.sites),
+            }
+            for c in inputs
+        ],
+    }
 
 
 # Options shared by compare and sweep.
