@@ -239,7 +239,9 @@ def _print_world_summary(wp: WorldPlan, out: Path, names: list[str]) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     target = "" if m.target_stores is None else f" (target {m.target_stores:,})"
-    table.add_row("new stores (own / partner)", f"{m.stores:,}{target}: {m.stores_own:,} / {m.stores_partner:,}")
+    table.add_row(
+        "new stores (own / partner)", f"{m.stores:,}{target}: {m.stores_own:,} / {m.stores_partner:,}"
+    )
     table.add_row("countries entered / considered", f"{m.countries_entered:,} / {m.countries_considered:,}")
     table.add_row(f"NPV ({cur})", f"{m.npv:,.0f}")
     table.add_row(f"NPV bound ({cur}) / gap", f"{m.bound:,.0f} / {100 * m.gap:.2f}%")
@@ -335,12 +337,14 @@ _WorldEngine = Annotated[
     typer.Option(
         "--engine",
         metavar="ENGINE",
-        help="World scenarios: where the countries are planned: local (processes here, default), dask or ray.",
+        help="World scenarios: where countries are planned: local (processes here, default), dask or ray.",
     ),
 ]
 _WorldWorkers = Annotated[
     int | None,
-    typer.Option("--workers", metavar="N", help="World scenarios: parallel workers (default: the CPU count)."),
+    typer.Option(
+        "--workers", metavar="N", help="World scenarios: parallel workers (default: the CPU count)."
+    ),
 ]
 
 

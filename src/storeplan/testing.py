@@ -22,7 +22,14 @@ from .assumptions import FormatAssumption, PlanAssumptions
 from .metrics import CalibrationSummary, PlanMetrics
 from .plan import Plan
 
-__all__ = ["fake_plan", "fake_world_plan", "add_rollout", "assert_plan_equal", "assert_frame_equal", "CATEGORIES"]
+__all__ = [
+    "fake_plan",
+    "fake_world_plan",
+    "add_rollout",
+    "assert_plan_equal",
+    "assert_frame_equal",
+    "CATEGORIES",
+]
 
 #: Product categories of the synthetic revenue columns (``revenue_<category>``).
 CATEGORIES = ("phones", "tv_home", "smart_home")
@@ -688,7 +695,11 @@ def fake_world_plan(
         crow.append(row)
     ctable = pd.DataFrame(crow, columns=[*COUNTRY_COLUMNS, *(f"stores_year_{t}" for t in t_all)])
 
-    budget = 1.2 * max(float(stores.groupby("open_year")["opening_cost"].sum().max()), 1.0) if len(stores) else np.nan
+    budget = (
+        1.2 * max(float(stores.groupby("open_year")["opening_cost"].sum().max()), 1.0)
+        if len(stores)
+        else np.nan
+    )
     yrows = []
     cum = 0.0
     for t in np.arange(1, horizon + 1):

@@ -702,7 +702,10 @@ def _launch_section(plan: Any) -> str:
             ]
             for _, r in t.iterrows()
         ]
-        parts += ["<p>The ten channels with most units:</p>", html_table(header, rows, table_id="launch-stock")]
+        parts += [
+            "<p>The ten channels with most units:</p>",
+            html_table(header, rows, table_id="launch-stock"),
+        ]
     parts.append("</section>")
     return "\n".join(parts)
 

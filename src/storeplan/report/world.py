@@ -140,7 +140,10 @@ def world_tables(plan: WorldPlan) -> dict[str, Table]:
         Column("offline_market", f"offline market / year ({cur})", "currency/year"),
         Column("online_revenue", f"our online sales / year ({cur})", "currency/year"),
         Column("rival_outlets_per_100k", "rival outlets / 100k people", "number"),
-        *(Column(c, f"new stores {year_label(plan, int(c.rsplit('_', 1)[1]), short=True)}", "count") for c in ycols),
+        *(
+            Column(c, f"new stores {year_label(plan, int(c.rsplit('_', 1)[1]), short=True)}", "count")
+            for c in ycols
+        ),
         Column("stores", "new stores", "count"),
         Column("stores_partner", "of which partner", "count"),
         Column("revenue_final_year", f"sales, final year ({cur})", "currency/year"),
@@ -403,7 +406,9 @@ def _headline(plan: WorldPlan) -> str:
         elif key == "npv":
             cards.append(card(label, f"{fmt_money(v)} {cur}", f"over the horizon, {cur}", exact=v))
         elif key == "bound":
-            detail = f"certified gap {fmt_pct(m.gap, 2)}; countries' own bounds {fmt_money(m.allocation_bound)}"
+            detail = (
+                f"certified gap {fmt_pct(m.gap, 2)}; countries' own bounds {fmt_money(m.allocation_bound)}"
+            )
             cards.append(card(label, f"{fmt_money(v)} {cur}", detail, exact=v))
         elif key == "capex":
             cards.append(card(label, f"{fmt_money(v)} {cur}", "opening costs over the rollout", exact=v))
@@ -412,7 +417,9 @@ def _headline(plan: WorldPlan) -> str:
             has_t = not is_missing(tgt_r)
             tone = "" if not has_t else ("good" if v >= tgt_r else "bad")
             detail = f"target {fmt_money(tgt_r)} {cur}" if has_t else "no sales target"
-            cards.append(card(label, f"{fmt_money(v)} {cur}", f"{year_label(plan, plan.years)}; {detail}", tone, v))
+            cards.append(
+                card(label, f"{fmt_money(v)} {cur}", f"{year_label(plan, plan.years)}; {detail}", tone, v)
+            )
         elif key == "countries_entered":
             detail = f"of {m.countries_considered:,} considered"
             cards.append(card(label, fmt_int(v), detail, exact=v))
@@ -430,9 +437,7 @@ def _brief(plan: WorldPlan) -> str:
     first = ", ".join(e.loc[e["entry_year"] == 1, "name"].astype(str).head(5))
     items = [
         f"{m.stores:,} new stores in {m.countries_entered:,} of {m.countries_considered:,} countries "
-        f"over {plan.years} years"
-        + (f", starting with {first}" if first else "")
-        + ".",
+        f"over {plan.years} years" + (f", starting with {first}" if first else "") + ".",
     ]
     if m.target_stores is not None:
         short = m.target_stores - m.stores
@@ -727,7 +732,9 @@ def _bounds(lon: np.ndarray, lat: np.ndarray, pad: float = 0.3) -> list[list[flo
 def _store_popups(plan: WorldPlan) -> list[list[list[str]]]:
     s = plan.stores
     cur = plan.currency
-    local = dict(zip(plan.countries["country"].astype(str), plan.countries["currency"].astype(str), strict=True))
+    local = dict(
+        zip(plan.countries["country"].astype(str), plan.countries["currency"].astype(str), strict=True)
+    )
     names = dict(zip(plan.countries["country"].astype(str), plan.countries["name"].astype(str), strict=True))
     out = []
     for r in s.itertuples(index=False):
@@ -797,7 +804,9 @@ def _outlines(codes: list[str], tolerance: float) -> tuple[dict[str, Any], dict[
 def _legend(plan: WorldPlan, groups: list[dict[str, Any]], entry_years: list[int]) -> str:
     e = html.escape
     m = plan.metrics
-    items = [f"<div><b>Countries by entry year</b> ({m.countries_entered:,} of {m.countries_considered:,})</div>"]
+    items = [
+        f"<div><b>Countries by entry year</b> ({m.countries_entered:,} of {m.countries_considered:,})</div>"
+    ]
     for y in entry_years:
         items.append(
             f'<div><span class="sw" style="background:{year_color(y)};border-radius:2px"></span>'
