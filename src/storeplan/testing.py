@@ -648,19 +648,20 @@ def fake_world_plan(
         factor = np.where(age < 0, 0.0, np.where(age == 0, ramp, 1.0))
         return float((df["revenue_full_ramp"].to_numpy(float) * factor).sum())
 
-    crow = []
+    crow: list[dict[str, Any]] = []
     for rank, cc in enumerate(order, start=1):
         s = stores[stores["country"] == cc]
         cur = str(ctab.at[cc, "currency"]) if str(ctab.at[cc, "currency"]) in _FAKE_FX else "USD"
         npv = float(s["npv"].sum())
         gap = float(rng.uniform(0.0, 0.03)) if len(s) else 0.0
         bound = npv + gap * abs(npv)
-        cash = [
-            sales_in(s, t) * (margin - fixed_share) - float(s.loc[s["open_year"] == t, "opening_cost"].sum())
+        country_cash = [
+            sales_in(s, int(t)) * (margin - fixed_share)
+            - float(s.loc[s["open_year"] == t, "opening_cost"].sum())
             for t in t_all
         ]
-        cum = np.cumsum(cash)
-        pay = int(t_all[np.argmax(cum > 0)]) if len(s) and (cum > 0).any() else 0
+        cum_c = np.cumsum(country_cash)
+        pay = int(t_all[np.argmax(cum_c > 0)]) if len(s) and (cum_c > 0).any() else 0
         pc = float(ctab.at[cc, "population"])
         row = {
             "country": cc,
@@ -690,8 +691,8 @@ def fake_world_plan(
             "cost_level": 1.0,
             "attractiveness_value": float(value[codes.index(cc)]) * 1e-6,
         }
-        for t in t_all:
-            row[f"stores_year_{t}"] = int((s["open_year"] == t).sum())
+        for ty in range(1, years + 1):
+            row[f"stores_year_{ty}"] = int((s["open_year"] == ty).sum())
         crow.append(row)
     ctable = pd.DataFrame(crow, columns=[*COUNTRY_COLUMNS, *(f"stores_year_{t}" for t in t_all)])
 
@@ -702,10 +703,10 @@ def fake_world_plan(
     )
     yrows = []
     cum = 0.0
-    for t in np.arange(1, horizon + 1):
+    for t in range(1, horizon + 1):
         sel = stores["open_year"] == t
         capex = float(stores.loc[sel, "opening_cost"].sum())
-        revenue = sales_in(stores, int(t))
+        revenue = sales_in(stores, t)
         cash = revenue * (margin - fixed_share) - capex
         cum += cash
         yrows.append(

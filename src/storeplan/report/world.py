@@ -325,7 +325,7 @@ def stores_by_country_chart(plan: WorldPlan, path: str | Path, *, top: int = 8, 
         color = palette[k % len(palette)] if not label.startswith("other (") else "#9e9e9e"
         ax.bar(x, v, bottom=bottom, color=color, label=label, width=0.7, edgecolor="white", linewidth=0.5)
         bottom += v
-    ax.set_xticks(x, [year_label(plan, t) for t in x], fontsize=8)
+    ax.set_xticks(x, [year_label(plan, int(t)) for t in x], fontsize=8)
     ax.set_ylabel("new stores")
     ax.legend(fontsize=7.5, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     style_axes(ax)
@@ -862,9 +862,11 @@ def build_world_map(plan: WorldPlan, *, tiles: bool = True, tolerance: float | N
     s = plan.stores.reset_index(drop=True)
     slon = pd.to_numeric(s["lon"], errors="coerce").to_numpy(float)
     slat = pd.to_numeric(s["lat"], errors="coerce").to_numpy(float)
-    countries = []
+    countries: list[dict[str, Any]] = []
+    entries: list[int] = []
     for r in c.itertuples(index=False):
         cc = str(r.country)
+        entries.append(int(r.entry_year))
         sel = (s["country"].astype(str) == cc).to_numpy()
         b = _bounds(slon[sel], slat[sel]) if sel.any() else poly_bounds.get(cc)
         countries.append(
@@ -876,7 +878,7 @@ def build_world_map(plan: WorldPlan, *, tiles: bool = True, tolerance: float | N
                 "popup": _country_popup(plan, r),
             }
         )
-    order = sorted(range(len(countries)), key=lambda k: (countries[k]["entry"] <= 0, countries[k]["label"]))
+    order = sorted(range(len(countries)), key=lambda k: (entries[k] <= 0, str(countries[k]["label"])))
     years = sorted(set(s["open_year"].astype(int).tolist()))
     gi = {y: k for k, y in enumerate(years)}
     groups = [
@@ -905,7 +907,7 @@ def build_world_map(plan: WorldPlan, *, tiles: bool = True, tolerance: float | N
     # the initial view: the stores, or the countries considered when there are none
     all_b = _bounds(slon, slat, pad=1.0)
     if all_b is None:
-        bs = [b for b in (x["bounds"] for x in countries) if b]
+        bs: list[list[list[float]]] = [x["bounds"] for x in countries if x["bounds"]]
         if bs:
             all_b = [
                 [min(b[0][0] for b in bs), min(b[0][1] for b in bs)],
@@ -933,7 +935,7 @@ def build_world_map(plan: WorldPlan, *, tiles: bool = True, tolerance: float | N
         "bounds": all_b,
         "tiles": bool(tiles),
         "store_radius": 6.0 if n <= 200 else 4.5 if n <= 2000 else 3.0,
-        "legend": _legend(plan, groups, sorted({x["entry"] for x in countries})),
+        "legend": _legend(plan, groups, sorted(set(entries))),
     }
     js, css = leaflet_assets()
     return _PAGE.format(

@@ -159,18 +159,19 @@ def check_world_plan(plan: WorldPlan, *, rtol: float = 1e-6) -> list[str]:
         ny = int(row["new_stores"].iloc[0]) if len(row) else 0
         if total != ny:
             bad.append(f"year {t}: countries' {col} sum to {total} but world_years.new_stores is {ny}")
-    for field, value in (
+    counts: tuple[tuple[str, int], ...] = (
         ("stores", int(c["stores"].sum())),
         ("stores_own", int(c["stores_own"].sum())),
         ("stores_partner", int(c["stores_partner"].sum())),
         ("countries_entered", int((c["entry_year"] > 0).sum())),
-    ):
-        if int(getattr(m, field)) != value:
-            bad.append(f"metrics.{field} {getattr(m, field)} but the country rows give {value}")
-    for field, value in (("npv", float(c["npv"].sum())), ("capex", float(c["capex"].sum()))):
+    )
+    for field, count in counts:
+        if int(getattr(m, field)) != count:
+            bad.append(f"metrics.{field} {getattr(m, field)} but the country rows give {count}")
+    for field, total_f in (("npv", float(c["npv"].sum())), ("capex", float(c["capex"].sum()))):
         got_f = float(getattr(m, field))
-        if not np.isclose(got_f, value, rtol=rtol, atol=1e-6):
-            bad.append(f"metrics.{field} {got_f:,.2f} but the country rows sum to {value:,.2f}")
+        if not np.isclose(got_f, total_f, rtol=rtol, atol=1e-6):
+            bad.append(f"metrics.{field} {got_f:,.2f} but the country rows sum to {total_f:,.2f}")
     return bad
 
 
