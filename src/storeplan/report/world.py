@@ -692,7 +692,7 @@ _WORLD_JS = r"""
         L.DomEvent.disableClickPropagation(div);
         sel.addEventListener('change', function () {
             var b = sel.value === '' ? D.bounds : D.countries[+sel.value].bounds;
-            if (b) { map.fitBounds(b, {padding: [24, 24]}); }
+            if (b) { map.fitBounds(b, {padding: [24, 24], animate: false}); }
         });
         return div;
     };
