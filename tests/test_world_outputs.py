@@ -408,3 +408,22 @@ def test_cli_world_end_to_end_on_two_countries(tmp_path):
     assert summary["metrics"]["stores"]["value"] == len(s) == c["stores"].sum() == y["new_stores"].sum()
     assert parse_report(out / "report.html").cards["New stores"] == len(s)
     assert len(map_payload((out / "map.html").read_text())["stores"]) == len(s)
+
+
+@pytest.mark.slow
+def test_cli_world_demo_on_a_two_country_slice(tmp_path):
+    from typer.testing import CliRunner
+
+    from storeplan.bundled import demo_scenario_path
+    from storeplan.cli import app
+
+    if not HAS_PLANNER or not demo_scenario_path("world").is_file():
+        pytest.skip("storeplan.world.plan_world or the bundled world scenario is not there yet")
+    out = tmp_path / "out"
+    args = ["demo", "--scenario", "world", "--country", "LU", "--country", "MT", "--out", str(out), "--quiet"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    c = read_csv(out / "countries.csv")
+    assert set(c["country"]) == {"LU", "MT"}
+    assert c["stores"].sum() == len(read_csv(out / "plan.csv"))
+    assert (out / "map.html").is_file() and (out / "report.html").is_file()

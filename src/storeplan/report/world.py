@@ -920,7 +920,7 @@ def build_world_map(plan: WorldPlan, *, tiles: bool = True, tolerance: float | N
         from ..data.outlines import country_outlines_geojson
 
         (la0, lo0), (la1, lo1) = all_b
-        bg = country_outlines_geojson((lo0, la0, lo1, la1), pad=8.0, tolerance=0.05)
+        bg = country_outlines_geojson((lo0, la0, lo1, la1), pad=25.0, tolerance=0.05)
         if bg is not None:
             bg["features"] = [f for f in bg["features"] if f["properties"].get("country") not in k_of]
             background = bg
