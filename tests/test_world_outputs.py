@@ -427,3 +427,11 @@ def test_cli_world_demo_on_a_two_country_slice(tmp_path):
     assert set(c["country"]) == {"LU", "MT"}
     assert c["stores"].sum() == len(read_csv(out / "plan.csv"))
     assert (out / "map.html").is_file() and (out / "report.html").is_file()
+
+
+def test_report_write_takes_a_world_plan(plan, tmp_path):
+    from storeplan import report
+
+    written = report.write(plan, tmp_path, map=False)
+    assert set(written) == {"report", "world_entry", "world_stores", "world_npv"}
+    assert "World store plan" in (tmp_path / "report.html").read_text()

@@ -24,6 +24,9 @@ def write(plan: Any, directory: str | Path, *, map: bool = True, pdf: bool = Tru
     Every file is written atomically (``report.html`` last). Call it after
     ``plan.save(directory)`` so that the report links the data files.
 
+    A :class:`storeplan.world.WorldPlan` gets the world report and map
+    (:func:`storeplan.report.world.write_world_report`; ``pdf`` does not apply).
+
     Returns
     -------
     dict of str to Path
@@ -31,6 +34,12 @@ def write(plan: Any, directory: str | Path, *, map: bool = True, pdf: bool = Tru
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    from ..world.plan import WorldPlan
+
+    if isinstance(plan, WorldPlan):
+        from .world import write_world_report
+
+        return write_world_report(plan, out, map=map)
     written: dict[str, Path] = {}
     fc, sched = getattr(plan, "forecast", None), getattr(plan, "schedule", None)
     if pdf and fc is not None:
