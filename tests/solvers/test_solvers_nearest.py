@@ -121,6 +121,34 @@ def test_nearest_bound_never_above_brute_force(n, m, data, seed, integer, with_u
         assert s.objective == pytest.approx(full.objective, rel=1e-6, abs=1e-9)
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=hs.integers(3, 24),
+    m=hs.integers(3, 9),
+    data=hs.data(),
+    seed=hs.integers(0, 2**16),
+    integer=hs.booleans(),
+)
+def test_nearest_lagrangian_alone_never_above_brute_force(n, m, data, seed, integer):
+    # method="heuristic": no MIP, so the bound is the Lagrangian's on the truncated
+    # model alone, through the final repeats, the cold restarts of a stalled search and
+    # the enlarging of clients whose multiplier is near its tail (nearest.NEAR_TAIL)
+    rng = np.random.default_rng(seed)
+    p = data.draw(hs.integers(1, m - 1), label="p")
+    k = data.draw(hs.integers(1, m - 1), label="k")
+    xy = rng.random((n + m, 2)) * 10
+    D = np.sqrt(((xy[:n, None] - xy[None, n:]) ** 2).sum(-1))
+    D = np.round(D) if integer else D
+    w = rng.integers(0, 4, n).astype(float) if integer else rng.random(n) * 3
+    opt = brute_pmedian(D, p, w, None)
+    s = solvers.pmedian(D, p, weights=w, nearest=k, method="heuristic")
+    tol = 1e-7 * max(1.0, abs(opt))
+    assert s.bound <= opt + tol
+    assert s.objective >= opt - tol
+    assert s.objective == pytest.approx(pmedian_value(D, s.sites, w, None), rel=1e-9, abs=1e-9)
+    assert s.sites.size == p
+
+
 def test_nearest_matches_the_whole_matrix_path():
     rng = np.random.default_rng(3)
     xy = rng.random((400, 2))

@@ -141,6 +141,7 @@ def solve_min_detail(
     target_gap: float = 0.0,
     truncated_mip: bool = True,
     lagrangian_tau: float = 0.0,
+    mip_share: float = 1.0,
 ) -> MinOutcome:
     """:func:`solve_min` that also returns the state and the multipliers.
 
@@ -152,7 +153,9 @@ def solve_min_detail(
     improving once the certified relative gap is at most this. ``truncated_mip=False``:
     no truncated radius MIP when the reduced model is too large for the full one.
     ``lagrangian_tau``: deflection of the subgradient steps (see
-    :func:`.bounds.lagrangian_min`; 0 = plain steps).
+    :func:`.bounds.lagrangian_min`; 0 = plain steps). ``mip_share``: the MIP gets this
+    share of the time left when it starts (a caller that repeats the search keeps the
+    rest for the next repeat).
     Every phase checks the one deadline ``t0 + time_limit``.
     """
     deadline = None if time_limit is None else t0 + time_limit
@@ -306,8 +309,9 @@ def solve_min_detail(
         full = method == "mip" or n_arcs <= MIP_AUTO_ARCS
         lim = None if full else np.minimum(st.d1, inst.unserved).copy()
         rounds = 0
+        mip_deadline = _share(deadline, mip_share)
         while full or truncated_mip:
-            remaining = mip_time(deadline)
+            remaining = mip_time(mip_deadline)
             if remaining is not None and remaining <= 0.05:
                 break
             mip = solve_min_radius_mip(

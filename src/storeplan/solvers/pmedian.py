@@ -111,7 +111,8 @@ def pmedian(
         clients whose Lagrangian multipliers reach the bound (:mod:`.nearest`), so the
         dense matrix is never sorted or copied whole. None: automatic, on from
         :data:`.nearest.DENSE_AUTO_ENTRIES` entries (about three times ``n_sites / p``
-        to start). The bound stays valid for the dense problem and the objective is
+        to start, at most 96 or 8 million pairs in all, :func:`.nearest.initial_k`).
+        The bound stays valid for the dense problem and the objective is
         evaluated on it; ``info`` reports ``k_initial``, ``k_mean``, ``k_max``,
         ``pairs`` and ``rounds``.
     target_gap : float
@@ -145,7 +146,7 @@ def pmedian(
         n, m = D.shape
         check_n_m(n, m)
         p = check_p(p, m)
-        k0 = initial_k(m, p) if nearest is None else int(nearest)
+        k0 = initial_k(m, p, n) if nearest is None else int(nearest)
         if k0 < 1:
             raise InputError(f"nearest must be a positive number of sites, got {nearest!r}")
         if k0 < m:
