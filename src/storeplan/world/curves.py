@@ -1,0 +1,254 @@
+"""Each country's value curve: what its k-th store is worth, opened in year t.
+
+For one country (:class:`~storeplan.world.CountryInput`), :func:`country_curve` builds
+the Huff market of its candidate columns (site x format) and computes, in the planning
+currency:
+
+* the **sequence**: a lazy greedy (CELF) over the columns that keeps the country's
+  conflicts (minimum spacing, one format per site) and adds, one at a time, the store of
+  highest marginal value if opened in year 1. Its ``k``-th entry gives the store's
+  marginal yearly cash at full ramp (``margin x`` its revenue ``+`` the margin-weighted
+  change of the stores before it), its fixed cost and opening cost. The world master
+  allocates stores and capital to countries from these sequences.
+* the **upper items**: per column, its *solo* yearly cash ``margin x`` revenue when it is
+  our only new store. Under the Huff model a store's revenue only falls as other stores
+  open (the denominators grow), so in every year every store earns at most its solo
+  revenue: the items bound the NPV of every schedule (see :mod:`storeplan.world.master`).
+
+:func:`item_values` turns yearly cash into the value of a store opened in year ``t``,
+exactly as :func:`storeplan.rollout.cashflow.evaluate` discounts a schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..market import HuffOracle
+from ..pipeline import build_market, build_problem
+from ..rollout import RolloutSpec
+from ..rollout.cashflow import ramp_factor
+from ..rollout.world_spec import WorldSpec
+from .inputs import CountryInput
+
+__all__ = ["CountryCurve", "CurveTask", "country_curve", "item_values", "year_weights"]
+
+#: Stale candidates re-evaluated together in one step of the lazy greedy.
+_BATCH = 64
+
+
+@dataclass(frozen=True)
+class CurveTask:
+    """One country's curve to compute (picklable, for the engines)."""
+
+    country: CountryInput
+    world: WorldSpec
+    rollout: RolloutSpec
+    max_stores: int
+
+
+@dataclass(frozen=True, eq=False)
+class CountryCurve:
+    """One country's sequence and upper items (money in the planning currency).
+
+    Attributes
+    ----------
+    country : str
+        ISO2 code.
+    seq_gain : ndarray of float64
+        Marginal yearly cash at full ramp of the sequence's stores, in order, planning
+        currency per year.
+    seq_fixed, seq_capex : ndarray of float64
+        Fixed cost (per year) and opening cost of each sequence store, planning currency.
+    seq_ids : ndarray of object
+        Column ids (``"<site>@<format>"`` with format choice, else the site id).
+    seq_formats : ndarray of object
+        Format of each sequence store.
+    formats : tuple of str
+        Format names of the upper groups.
+    group_solo : tuple of ndarray
+        Per format, the solo yearly cash of its columns sorted from the highest (planning
+        currency per year).
+    group_fixed, group_capex : tuple of float
+        Per format, its fixed and opening cost in this country, planning currency.
+    base_cash : float
+        Yearly cash of the existing stores with no new store, net of their fixed costs
+        (an upper bound on theirs with any new stores), planning currency per year.
+    n_columns : int
+        Candidate columns of the country.
+    seconds : float
+        Wall time, seconds.
+    """
+
+    country: str
+    seq_gain: np.ndarray
+    seq_fixed: np.ndarray
+    seq_capex: np.ndarray
+    seq_ids: np.ndarray
+    seq_formats: np.ndarray
+    formats: tuple[str, ...]
+    group_solo: tuple[np.ndarray, ...]
+    group_fixed: tuple[float, ...]
+    group_capex: tuple[float, ...]
+    base_cash: float
+    n_columns: int
+    seconds: float
+
+
+def year_weights(spec: RolloutSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(R, F, D)`` per opening year ``t = 1..years``: a store opened in year ``t`` with
+    yearly cash ``g`` at full ramp, fixed cost ``f`` and opening cost ``c`` is worth
+    ``g R[t] - f F[t] - c D[t]``.
+
+    ``R[t] = sum_{tau >= t} w_tau rho(tau - t)`` with ``w`` the running-cash weights
+    (:meth:`RolloutSpec.value_weights`: discount factors, the last raised by the terminal
+    value) and ``rho`` the ramp factor of a store's ``(tau - t + 1)``-th year;
+    ``F[t] = sum_{tau >= t} w_tau``; ``D[t]`` the discount factor of year ``t`` (1 for
+    ``objective = "net_revenue"``). Both ``R`` and ``F`` fall with ``t``.
+    """
+    h, y = spec.horizon, spec.years
+    w = spec.value_weights(h)
+    disc = spec.discount(h) if spec.objective == "npv" else np.ones(h)
+    tau = np.arange(1, h + 1)
+    R = np.zeros(y)
+    F = np.zeros(y)
+    for t in range(1, y + 1):
+        age = (tau - t) * 12.0
+        rho = ramp_factor(age, spec.ramp_months, spec.ramp_shape)
+        R[t - 1] = float((w * rho)[tau >= t].sum())
+        F[t - 1] = float(w[tau >= t].sum())
+    return R, F, disc[:y].copy()
+
+
+def item_values(gain, fixed, capex, spec: RolloutSpec) -> np.ndarray:
+    """Value of each store opened in each year: shape ``(n, years)``, planning currency
+    (``gain``: yearly cash at full ramp; see :func:`year_weights`)."""
+    R, F, D = year_weights(spec)
+    g = np.asarray(gain, np.float64)[:, None]
+    f = np.asarray(fixed, np.float64)[:, None]
+    c = np.asarray(capex, np.float64)[:, None]
+    return g * R[None, :] - f * F[None, :] - c * D[None, :]
+
+
+def _neighbours(n: int, conflicts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    if conflicts is None or len(conflicts) == 0:
+        return np.zeros(n + 1, np.int64), np.zeros(0, np.int64)
+    a = np.concatenate([conflicts[:, 0], conflicts[:, 1]]).astype(np.int64)
+    b = np.concatenate([conflicts[:, 1], conflicts[:, 0]]).astype(np.int64)
+    order = np.argsort(a, kind="stable")
+    ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(a, minlength=n), out=ptr[1:])
+    return ptr, b[order]
+
+
+def country_curve(task: CurveTask) -> CountryCurve:
+    """The value curve of one country (see the module docstring).
+
+    Parameters
+    ----------
+    task : CurveTask
+        The country, the world and rollout settings, and the most stores the sequence
+        needs (the country's caps over the rollout).
+
+    Returns
+    -------
+    CountryCurve
+    """
+    import time
+
+    t0 = time.perf_counter()
+    inp, spec = task.country, task.rollout
+    scn = inp.scenario
+    problem = build_problem(scn)
+    market, _ = build_market(scn, problem)
+    k, n = problem.n_sites, problem.n_columns
+    margins = scn.format_margins(spec)
+    col_fmt = np.asarray(problem.col_format, dtype=object)
+    m = np.array([margins[str(f)] for f in col_fmt], np.float64)
+    fixed = np.asarray(problem.fixed_cost, np.float64)
+    capex = np.asarray(problem.opening_cost, np.float64)
+    oracle = HuffOracle(market, np.arange(n, dtype=np.int64))
+    exist = np.arange(k, n, dtype=np.int64)
+    cand = np.arange(k, dtype=np.int64)
+    allowed = np.ones(k, bool)
+    con = problem.constraints
+    if con is not None and con.forbidden is not None:
+        allowed[np.asarray(con.forbidden, np.int64)[np.asarray(con.forbidden) < k]] = False
+    must = (
+        np.asarray(con.must_open, np.int64)
+        if con is not None and con.must_open is not None
+        else np.zeros(0, np.int64)
+    )
+    base_rev = oracle(exist) if len(exist) else np.zeros(0)
+    base_cash = float((m[exist] * base_rev).sum() - fixed[exist].sum()) if len(exist) else 0.0
+    own, _ = oracle.gains(exist, m[exist], cand)
+    solo = m[:k] * own
+    R, F, D = year_weights(spec)
+    # the sequence: CELF on the value of opening in year 1
+    ptr, nb = _neighbours(k, None if con is None else con.conflicts)
+    key = solo * R[0] - fixed[:k] * F[0] - capex[:k] * D[0]
+    key = np.where(allowed, key, -np.inf)
+    fresh = np.zeros(k, bool)
+    gain_now = solo.copy()
+    is_open = np.zeros(k, bool)
+    blocked = ~allowed
+    order: list[int] = []
+    gains: list[float] = []
+    open_idx = exist.copy()
+    limit = min(int(task.max_stores), k)
+
+    def _open(j: int, g: float) -> None:
+        nonlocal open_idx
+        order.append(j)
+        gains.append(g)
+        is_open[j] = True
+        blocked[j] = True
+        blocked[nb[ptr[j] : ptr[j + 1]]] = True
+        open_idx = np.concatenate([open_idx, [j]])
+        fresh[:] = False
+
+    for j in must:
+        if len(order) >= limit or is_open[j]:
+            continue
+        o, d = oracle.gains(open_idx, m[open_idx], np.array([j]))
+        _open(int(j), float(m[j] * o[0] + d[0]))
+    while len(order) < limit:
+        live = np.flatnonzero(~blocked)
+        if len(live) == 0:
+            break
+        top = live[np.argsort(-key[live], kind="stable")[:_BATCH]]
+        if fresh[top[0]]:
+            j = int(top[0])
+            _open(j, float(gain_now[j]))
+            continue
+        stale = top[~fresh[top]]
+        o, d = oracle.gains(open_idx, m[open_idx], stale)
+        g = m[stale] * o + d
+        gain_now[stale] = g
+        key[stale] = g * R[0] - fixed[stale] * F[0] - capex[stale] * D[0]
+        fresh[stale] = True
+    seq = np.asarray(order, np.int64)
+    to = inp.to_planning
+    fmts = tuple(f.name for f in scn.formats)
+    g_solo, g_fix, g_cap = [], [], []
+    for f in fmts:
+        cols = np.flatnonzero((col_fmt[:k] == f) & allowed)
+        g_solo.append(np.sort(np.asarray(to(solo[cols]), np.float64))[::-1].copy())
+        g_fix.append(float(to(fixed[cols[0]])) if len(cols) else 0.0)
+        g_cap.append(float(to(capex[cols[0]])) if len(cols) else 0.0)
+    return CountryCurve(
+        country=inp.country,
+        seq_gain=np.asarray(to(np.asarray(gains, np.float64)), np.float64),
+        seq_fixed=np.asarray(to(fixed[seq]), np.float64),
+        seq_capex=np.asarray(to(capex[seq]), np.float64),
+        seq_ids=np.asarray(problem.col_ids, dtype=object)[seq],
+        seq_formats=col_fmt[seq],
+        formats=fmts,
+        group_solo=tuple(g_solo),
+        group_fixed=tuple(g_fix),
+        group_capex=tuple(g_cap),
+        base_cash=float(to(base_cash)),
+        n_columns=int(k),
+        seconds=time.perf_counter() - t0,
+    )

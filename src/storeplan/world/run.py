@@ -1,0 +1,406 @@
+"""``plan_world``: a world scenario, decomposed by country.
+
+1. **inputs**: one scenario per country, in its own currency
+   (:func:`~storeplan.world.country_inputs`);
+2. **curves**: each country's value curve, independently
+   (:func:`~storeplan.world.curves.country_curve`), on the chosen engine;
+3. **master**: the allocation of entry years, stores and capital per country and year
+   under the global limits, and the world bound
+   (:mod:`storeplan.world.master`);
+4. **countries**: each entered country's own plan and joint rollout under its
+   allocation (:func:`storeplan.pipeline.solve` with the country's yearly caps and
+   budgets), independently, on the chosen engine; its forecast is exact;
+5. **tables**: the :class:`~storeplan.world.WorldPlan` tables, in the planning currency.
+
+Same inputs, seed and settings give the same plan on every engine and worker count: the
+tasks are pure functions of their inputs and the results are collected in country
+order.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..engine import run_many
+from ..errors import InputError, UnsupportedConstraintError
+from ..pipeline import solve
+from ..rollout import RolloutSpec
+from ..scenario import Scenario
+from .curves import CountryCurve, CurveTask, country_curve, item_values
+from .inputs import CountryInput, country_inputs, planning_rates
+from .master import allocate, world_bound
+from .plan import WorldMetrics, WorldPlan
+
+__all__ = ["plan_world", "CountryTask", "country_plan"]
+
+log = logging.getLogger("storeplan")
+
+ProgressFn = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class CountryTask:
+    """One country's plan under its allocation (picklable)."""
+
+    country: CountryInput
+    rollout: RolloutSpec
+    stores: int
+    seconds: float
+
+
+def country_plan(task: CountryTask):
+    """The country's :class:`~storeplan.plan.Plan` (country currency) under its yearly
+    caps and budgets: the revenue objective's single-year plan, then the joint rollout
+    that chooses sites, formats and years for NPV."""
+    scn = task.country.scenario
+    obj = scn.objective.model_copy(update={"stores": int(task.stores), "budget": None})
+    opt = scn.options.model_copy(update={"time_limit": float(task.seconds)})
+    from dataclasses import replace
+
+    scn = replace(scn, objective=obj, options=opt, rollout=task.rollout)
+    return solve(scn)
+
+
+def _check(scenario: Scenario) -> None:
+    con = scenario.constraints
+    if con.quotas or con.region_min or con.region_max:
+        raise UnsupportedConstraintError(
+            "[constraints] quotas / region_min / region_max are not modelled by the world planner "
+            "(countries are planned one by one); use [world] countries_max_stores"
+        )
+    if scenario.objective.kind != "revenue":
+        raise UnsupportedConstraintError(
+            f"[world] plans the revenue objective (NPV of the stores' sales), not {scenario.objective.kind!r}"
+        )
+    if scenario.objective.budget is not None:
+        raise UnsupportedConstraintError(
+            "[objective] budget is not used by the world planner: give [rollout] budget_per_year"
+        )
+    assert scenario.rollout is not None
+    if scenario.rollout.must_open_year:
+        raise UnsupportedConstraintError("[rollout] must_open_year is not modelled by the world planner")
+
+
+def _country_rollout(spec: RolloutSpec, stores: np.ndarray, capex_local: np.ndarray, keep_min: bool) -> RolloutSpec:
+    upd = {
+        "stores_per_year": [int(s) for s in stores],
+        "min_stores_per_year": [int(s) for s in stores] if keep_min else None,
+        "budget_per_year": [float(c) * (1.0 + 1e-9) + 1e-6 for c in capex_local],
+        "target_revenue": None,
+        "carry_over": False,
+        "universe": "candidates",
+    }
+    return spec.model_copy(update=upd)
+
+
+def plan_world(
+    scenario: Scenario,
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+) -> WorldPlan:
+    """Plan a world scenario (see the module docstring).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        With ``[world]`` and ``[rollout]`` sections; money in the planning currency.
+    engine : {"local", "dask", "ray"}
+        Where the countries' curves and plans run (:func:`storeplan.engine.run_many`).
+    workers : int, optional
+        Processes (default: CPU count).
+    progress : callable, optional
+        ``progress(phase, fraction)``.
+
+    Returns
+    -------
+    WorldPlan
+
+    Raises
+    ------
+    InputError, UnsupportedConstraintError, InfeasibleError
+    """
+    t_all = time.perf_counter()
+    report = progress or (lambda phase, frac: None)
+    world, spec = scenario.world, scenario.rollout
+    if world is None or spec is None:
+        raise InputError(f"{scenario.name}: a world plan needs [world] and [rollout] sections")
+    _check(scenario)
+    phases: dict[str, float] = {}
+    t = time.perf_counter()
+    report("inputs", 0.0)
+    rates = planning_rates(world)
+    inputs = country_inputs(scenario, rates=rates)
+    phases["inputs"] = time.perf_counter() - t
+    log.info("world: %d countries with candidate sites (%.1f s)", len(inputs), phases["inputs"])
+    report("inputs", 1.0)
+
+    T = spec.years
+    total = int(min(world.caps(T).sum(), spec.max_stores().sum()))
+    t = time.perf_counter()
+    report("curves", 0.0)
+    tasks = [
+        CurveTask(c, world, spec, int(min(total, world.countries_max_stores.get(c.country, total))))
+        for c in inputs
+    ]
+    curves: list[CountryCurve] = _run(tasks, country_curve, engine, workers)
+    phases["curves"] = time.perf_counter() - t
+    log.info("world: value curves of %d countries (%.1f s)", len(curves), phases["curves"])
+    report("curves", 1.0)
+
+    t = time.perf_counter()
+    report("master", 0.0)
+    alloc = allocate(curves, world, spec)
+    bound, bound_status = world_bound(curves, world, spec)
+    phases["master"] = time.perf_counter() - t
+    log.info(
+        "world: allocation %d stores in %d countries (master value %.4g), bound %.4g (%.1f s)",
+        int(alloc.stores.sum()),
+        int((alloc.entry_year > 0).sum()),
+        alloc.value,
+        bound,
+        phases["master"],
+    )
+    report("master", 1.0)
+
+    t = time.perf_counter()
+    report("countries", 0.0)
+    keep_min = bool((spec.min_stores() > 0).any())
+    entered = [i for i in range(len(inputs)) if alloc.entry_year[i] > 0]
+    ctasks = [
+        CountryTask(
+            inputs[i],
+            _country_rollout(spec, alloc.stores[i], inputs[i].to_local(alloc.capex[i]), keep_min),
+            int(alloc.stores[i].sum()),
+            float(world.country_seconds),
+        )
+        for i in entered
+    ]
+    plans = _run(ctasks, country_plan, engine, workers)
+    phases["countries"] = time.perf_counter() - t
+    report("countries", 1.0)
+
+    t = time.perf_counter()
+    out = _tables(scenario, inputs, curves, alloc, dict(zip([inputs[i].country for i in entered], plans, strict=True)), rates)
+    phases["tables"] = time.perf_counter() - t
+    countries, stores, years_table = out
+    npv = float(countries["npv"].sum())
+    from ..solvers.solution import relative_gap
+
+    fin = years_table[years_table["year"] == T]
+    target = spec.targets()
+    metrics = WorldMetrics(
+        currency=world.planning_currency,
+        fx_date=rates.date,
+        countries_considered=len(inputs),
+        countries_entered=int((countries["entry_year"] > 0).sum()),
+        stores=int(len(stores)),
+        stores_own=int((stores["ownership"] == "own").sum()),
+        stores_partner=int((stores["ownership"] == "partner").sum()),
+        target_stores=world.target_stores,
+        npv=npv,
+        bound=float(bound),
+        gap=float(relative_gap(npv, bound)),
+        allocation_bound=float(countries["npv_bound"].sum()),
+        capex=float(countries["capex"].sum()),
+        revenue_final_year=float(fin["revenue"].sum()),
+        target_revenue_final_year=float(target[T - 1]) if len(target) >= T else float("nan"),
+        payback_year=_payback(years_table),
+        seconds=time.perf_counter() - t_all,
+        phase_seconds=phases,
+        engine=engine,
+        workers=int(workers or 0),
+    )
+    log.info(
+        "world: NPV %.4g, bound %.4g, gap %.3g%% (%s); %d stores in %d countries, %.1f s",
+        npv,
+        bound,
+        100 * metrics.gap,
+        bound_status,
+        metrics.stores,
+        metrics.countries_entered,
+        metrics.seconds,
+    )
+    return WorldPlan(
+        name=scenario.name,
+        currency=world.planning_currency,
+        years=T,
+        start_year=spec.start_year,
+        countries=countries,
+        stores=stores,
+        years_table=years_table,
+        metrics=metrics,
+        fx=rates.to_frame(),
+        plans=dict(zip([inputs[i].country for i in entered], plans, strict=True)),
+        notes=tuple(scenario.notes),
+    )
+
+
+def _run(tasks, fn, engine, workers):
+    if engine == "local" and (workers == 1 or len(tasks) <= 1):
+        return [fn(t) for t in tasks]  # in-process: no spawn cost
+    return run_many(tasks, fn, engine=engine, workers=workers)
+
+
+def _payback(years_table: pd.DataFrame) -> int:
+    cum = years_table["cumulative_cash"].to_numpy()
+    for k in range(len(cum)):
+        if (cum[k:] >= 0).all() and years_table["new_stores"].sum() > 0:
+            return int(years_table["year"].iloc[k])
+    return 0
+
+
+def _tables(scenario, inputs, curves, alloc, plans, rates):
+    spec = scenario.rollout
+    T, H = spec.years, spec.horizon
+    rows, store_rows = [], []
+    year_rev = np.zeros(H)
+    year_cash = np.zeros(H)
+    year_capex = np.zeros(H)
+    year_new = np.zeros(H, np.int64)
+    year_open = np.zeros(H, np.int64)
+    standalone = []
+    for i, (inp, cv) in enumerate(zip(inputs, curves, strict=True)):
+        v = item_values(cv.seq_gain, cv.seq_fixed, cv.seq_capex, spec)[:, 0]
+        caps = scenario.world.caps(T)
+        standalone.append(float(np.clip(v[: int(caps.sum())], 0, None).sum()))
+    rank = np.argsort(-np.asarray(standalone), kind="stable")
+    ranks = np.empty(len(inputs), np.int64)
+    ranks[rank] = np.arange(1, len(inputs) + 1)
+    for i, inp in enumerate(inputs):
+        cc = inp.country
+        plan = plans.get(cc)
+        row = {
+            "country": cc,
+            "name": inp.name,
+            "currency": inp.currency,
+            "fx_per_planning": inp.rate,
+            "rank": int(ranks[i]),
+            "entry_year": 0,
+            "stores": 0,
+            "stores_own": 0,
+            "stores_partner": 0,
+            "revenue_final_year": 0.0,
+            "revenue_full_ramp": 0.0,
+            "capex": 0.0,
+            "npv": 0.0,
+            "npv_bound": 0.0,
+            "gap": 0.0,
+            "payback_year": 0,
+            **dict(inp.attractiveness),
+            "attractiveness_value": standalone[i],
+        }
+        per_year = np.zeros(T, np.int64)
+        if plan is not None:
+            fc, sched, ro = plan.forecast, plan.schedule, plan.metrics.rollout
+            o = np.asarray(sched.open_year)
+            new = o >= 1
+            per_year = np.bincount(o[new], minlength=T + 1)[1 : T + 1].astype(np.int64)
+            py = fc.per_year
+            to = inp.to_planning
+            year_rev += to(py["revenue"].to_numpy(np.float64))
+            year_cash += to(py["cash_flow"].to_numpy(np.float64))
+            year_capex += to(py["capex"].to_numpy(np.float64))
+            year_new += py["stores_opened"].to_numpy(np.int64)
+            year_open += py["stores_open"].to_numpy(np.int64)
+            st = plan.stores
+            fmt_own = {f.name: getattr(f, "ownership", "own") for f in inp.scenario.formats}
+            psy = fc.per_store_year
+            store_npv = (
+                psy.assign(d=psy["discounted_cash_flow"]).groupby("id")["d"].sum()
+                if "discounted_cash_flow" in psy.columns
+                else pd.Series(dtype=float)
+            )
+            opened = dict(zip(np.asarray(sched.ids, dtype=object)[new], o[new], strict=True))
+            own_n = part_n = 0
+            for r in st.itertuples():
+                sid = str(r.id)
+                if str(getattr(r, "status", "new")) != "new" or sid not in opened:
+                    continue
+                f = str(getattr(r, "format", ""))
+                own = fmt_own.get(f, "own")
+                own_n += own == "own"
+                part_n += own == "partner"
+                rev_local = float(getattr(r, "revenue", np.nan))
+                store_rows.append(
+                    {
+                        "id": sid,
+                        "name": str(getattr(r, "name", "")),
+                        "country": cc,
+                        "lon": float(r.lon),
+                        "lat": float(r.lat),
+                        "format": f,
+                        "ownership": own,
+                        "open_year": int(opened[sid]),
+                        "revenue_full_ramp": to(rev_local),
+                        "revenue_full_ramp_local": rev_local,
+                        "opening_cost": to(float(getattr(r, "opening_cost", np.nan))),
+                        "npv": to(float(store_npv.get(sid, np.nan))),
+                    }
+                )
+            fin = py[py["year"] == T]
+            row.update(
+                entry_year=int(alloc.entry_year[i]),
+                stores=int(per_year.sum()),
+                stores_own=int(own_n),
+                stores_partner=int(part_n),
+                revenue_final_year=to(float(fin["revenue"].sum())),
+                capex=to(float(py["capex"].sum())),
+                npv=to(float(fc.npv)),
+                npv_bound=to(float(ro.npv_bound)) if ro is not None and np.isfinite(ro.npv_bound) else np.nan,
+                gap=float(ro.npv_gap) if ro is not None else np.nan,
+                payback_year=int(fc.payback_year or 0),
+            )
+            row["revenue_full_ramp"] = float(
+                sum(s["revenue_full_ramp"] for s in store_rows if s["country"] == cc)
+            )
+        for t in range(T):
+            row[f"stores_year_{t + 1}"] = int(per_year[t])
+        rows.append(row)
+    countries = pd.DataFrame(rows).sort_values("rank", kind="stable").reset_index(drop=True)
+    stores = pd.DataFrame(
+        store_rows,
+        columns=[
+            "id",
+            "name",
+            "country",
+            "lon",
+            "lat",
+            "format",
+            "ownership",
+            "open_year",
+            "revenue_full_ramp",
+            "revenue_full_ramp_local",
+            "opening_cost",
+            "npv",
+        ],
+    )
+    stores = stores.sort_values(["country", "open_year", "id"], kind="stable").reset_index(drop=True)
+    budgets = spec.budgets()
+    target = spec.targets()
+    entered_in = np.bincount(countries["entry_year"].to_numpy(np.int64), minlength=H + 1)[1 : H + 1]
+    years_table = pd.DataFrame(
+        {
+            "year": np.arange(1, H + 1),
+            "new_stores": year_new,
+            "open_stores": year_open,
+            "countries_entered": entered_in,
+            "countries_present": [
+                int(((countries["entry_year"] > 0) & (countries["entry_year"] <= y)).sum()) for y in range(1, H + 1)
+            ],
+            "capex": year_capex,
+            "budget": [float(budgets[y - 1]) if y <= T and np.isfinite(budgets[y - 1]) else np.nan for y in range(1, H + 1)],
+            "revenue": year_rev,
+            "cash_flow": year_cash,
+            "cumulative_cash": np.cumsum(year_cash),
+            "target_revenue": target[:H],
+        }
+    )
+    return countries, stores, years_table
