@@ -848,6 +848,8 @@ class Scenario:
             return -1
         if obj.kind == "fixed_cost":
             return -1  # free: the model chooses
+        if self.world is not None:
+            return -1  # the world master allocates the stores to countries and years
         raise InputError("objective: give 'stores' (number of new stores) or 'budget'")
 
     def _check_objective_options(self) -> None:

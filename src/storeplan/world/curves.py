@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..market import HuffOracle
+from ..market.oracles import HuffOracle
 from ..pipeline import build_market, build_problem
 from ..rollout import RolloutSpec
 from ..rollout.cashflow import ramp_factor

@@ -264,10 +264,14 @@ def _model(
             oc, ov = np.concatenate(cols), np.concatenate(vals)
             rows.add(oc, ov, float(lo[t]), float(min(hi[t], 2**50)))
         elif lo[t] > 0:
-            raise InfeasibleError(f"rollout year {t + 1}: min_stores_per_year {lo[t]} but no country has stores")
+            raise InfeasibleError(
+                f"rollout year {t + 1}: min_stores_per_year {lo[t]} but no country has stores"
+            )
         if np.isfinite(limits[t]):
             if cumulative:  # spend to year t <= budgets to year t: sum_b C_b z[b, t]
-                cc2 = [zpos[gi] + np.arange(len(g.sizes)) * T + t for gi, g in enumerate(groups) if len(g.sizes)]
+                cc2 = [
+                    zpos[gi] + np.arange(len(g.sizes)) * T + t for gi, g in enumerate(groups) if len(g.sizes)
+                ]
                 cv2 = [g.capex for g in groups if len(g.sizes)]
                 if cc2:
                     rows.add(np.concatenate(cc2), np.concatenate(cv2), -np.inf, float(limits[t]))
@@ -404,7 +408,11 @@ def _top_up(stores: np.ndarray, curves, world: WorldSpec, spec: RolloutSpec) -> 
                     continue
                 pos = int(stores[c, : t + 1].sum() + stores[c, t + 1 :].sum())
                 cost = float(cv.seq_capex[pos])
-                room = (limits[t] - (spent[: t + 1].sum() if cumulative else spent[t])) if np.isfinite(limits[t]) else np.inf
+                room = (
+                    (limits[t] - (spent[: t + 1].sum() if cumulative else spent[t]))
+                    if np.isfinite(limits[t])
+                    else np.inf
+                )
                 if cost > room + 1e-6:
                     continue
                 v = float(vals[c][pos, t])
@@ -457,7 +465,10 @@ def world_bound(
             starts = np.arange(0, n, u)
             sizes = np.diff(np.concatenate([starts, [n]])).astype(np.int64)
             best = item_values(
-                solo[starts], np.full(len(starts), cv.group_fixed[fi]), np.full(len(starts), cv.group_capex[fi]), spec
+                solo[starts],
+                np.full(len(starts), cv.group_fixed[fi]),
+                np.full(len(starts), cv.group_capex[fi]),
+                spec,
             )
             groups.append(
                 _Group(ci, sizes, best * sizes[:, None], sizes.astype(np.float64) * cv.group_capex[fi])

@@ -87,7 +87,9 @@ def _check(scenario: Scenario) -> None:
         raise UnsupportedConstraintError("[rollout] must_open_year is not modelled by the world planner")
 
 
-def _country_rollout(spec: RolloutSpec, stores: np.ndarray, capex_local: np.ndarray, keep_min: bool) -> RolloutSpec:
+def _country_rollout(
+    spec: RolloutSpec, stores: np.ndarray, capex_local: np.ndarray, keep_min: bool
+) -> RolloutSpec:
     upd = {
         "stores_per_year": [int(s) for s in stores],
         "min_stores_per_year": [int(s) for s in stores] if keep_min else None,
@@ -188,7 +190,14 @@ def plan_world(
     report("countries", 1.0)
 
     t = time.perf_counter()
-    out = _tables(scenario, inputs, curves, alloc, dict(zip([inputs[i].country for i in entered], plans, strict=True)), rates)
+    out = _tables(
+        scenario,
+        inputs,
+        curves,
+        alloc,
+        dict(zip([inputs[i].country for i in entered], plans, strict=True)),
+        rates,
+    )
     phases["tables"] = time.perf_counter() - t
     countries, stores, years_table = out
     npv = float(countries["npv"].sum())
@@ -393,10 +402,14 @@ def _tables(scenario, inputs, curves, alloc, plans, rates):
             "open_stores": year_open,
             "countries_entered": entered_in,
             "countries_present": [
-                int(((countries["entry_year"] > 0) & (countries["entry_year"] <= y)).sum()) for y in range(1, H + 1)
+                int(((countries["entry_year"] > 0) & (countries["entry_year"] <= y)).sum())
+                for y in range(1, H + 1)
             ],
             "capex": year_capex,
-            "budget": [float(budgets[y - 1]) if y <= T and np.isfinite(budgets[y - 1]) else np.nan for y in range(1, H + 1)],
+            "budget": [
+                float(budgets[y - 1]) if y <= T and np.isfinite(budgets[y - 1]) else np.nan
+                for y in range(1, H + 1)
+            ],
             "revenue": year_rev,
             "cash_flow": year_cash,
             "cumulative_cash": np.cumsum(year_cash),
