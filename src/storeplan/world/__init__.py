@@ -11,6 +11,7 @@ problem (entry years, stores and capital per country and year under the global l
 from .files import check_world_plan, write_world
 from .inputs import ATTRACTIVENESS, CountryInput, country_inputs, planning_rates
 from .plan import COUNTRY_COLUMNS, STORE_COLUMNS, YEAR_COLUMNS, WorldMetrics, WorldPlan
+from .run import plan_world
 
 __all__ = [
     "ATTRACTIVENESS",
@@ -22,6 +23,7 @@ __all__ = [
     "WorldPlan",
     "check_world_plan",
     "country_inputs",
+    "plan_world",
     "planning_rates",
     "write_world",
 ]

@@ -14,6 +14,13 @@ currency:
   our only new store. Under the Huff model a store's revenue only falls as other stores
   open (the denominators grow), so in every year every store earns at most its solo
   revenue: the items bound the NPV of every schedule (see :mod:`storeplan.world.master`).
+* the **cuts**: the country's revenue ``f(S)`` (all our stores, margin aside) is monotone
+  and submodular in the set of open columns, so for any reference set ``G`` (prefixes
+  of the sequence) ``f(S) <= f(G) + sum_{j in S} Delta_j(G)``, with ``Delta_j(G)`` the
+  gain of adding ``j`` to ``G`` (Nemhauser, Wolsey and Fisher 1978). Per format, the
+  gains sorted from the highest bound that sum for any number of stores of the format;
+  and the revenue of one format's stores is at most what all its columns together
+  would take (``all_open``).
 
 :func:`item_values` turns yearly cash into the value of a store opened in year ``t``,
 exactly as :func:`storeplan.rollout.cashflow.evaluate` discounts a schedule.
@@ -36,6 +43,10 @@ __all__ = ["CountryCurve", "CurveTask", "country_curve", "item_values", "year_we
 
 #: Stale candidates re-evaluated together in one step of the lazy greedy.
 _BATCH = 64
+
+#: Sizes of the sequence prefixes used as reference sets of the cuts (plus 0 and the
+#: whole sequence).
+_REF_SIZES = (10, 40, 160, 640, 2560)
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,20 @@ class CountryCurve:
         currency per year).
     group_fixed, group_capex : tuple of float
         Per format, its fixed and opening cost in this country, planning currency.
+    margins : tuple of float
+        Per format, the share of sales that is cash to the brand.
+    sites : int
+        Distinct candidate sites (one format per site).
+    ref_value : ndarray of float64, shape (k,)
+        ``f(G)`` of each reference set: our stores' yearly revenue (existing included),
+        planning currency per year.
+    ref_gain : tuple of ndarray
+        Per format, shape ``(k, columns of the format)``: the gains ``Delta_j(G)`` of
+        its columns for each reference set, each row sorted from the highest (planning
+        currency per year).
+    all_open : tuple of float
+        Per format, the yearly revenue of its columns when all of them are open (with
+        the existing stores), planning currency per year.
     base_cash : float
         Yearly cash of the existing stores with no new store, net of their fixed costs
         (an upper bound on theirs with any new stores), planning currency per year.
@@ -91,6 +116,11 @@ class CountryCurve:
     group_solo: tuple[np.ndarray, ...]
     group_fixed: tuple[float, ...]
     group_capex: tuple[float, ...]
+    margins: tuple[float, ...]
+    sites: int
+    ref_value: np.ndarray
+    ref_gain: tuple[np.ndarray, ...]
+    all_open: tuple[float, ...]
     base_cash: float
     n_columns: int
     seconds: float
@@ -232,11 +262,32 @@ def country_curve(task: CurveTask) -> CountryCurve:
     to = inp.to_planning
     fmts = tuple(f.name for f in scn.formats)
     g_solo, g_fix, g_cap = [], [], []
-    for f in fmts:
-        cols = np.flatnonzero((col_fmt[:k] == f) & allowed)
+    by_format = [np.flatnonzero((col_fmt[:k] == f) & allowed) for f in fmts]
+    for cols in by_format:
         g_solo.append(np.sort(np.asarray(to(solo[cols]), np.float64))[::-1].copy())
         g_fix.append(float(to(fixed[cols[0]])) if len(cols) else 0.0)
         g_cap.append(float(to(capex[cols[0]])) if len(cols) else 0.0)
+    # cuts at prefixes of the sequence (unweighted revenue: monotone submodular)
+    sizes = sorted({0, len(seq)} | {s for s in _REF_SIZES if s < len(seq)})
+    ref_value = np.zeros(len(sizes))
+    ref_gain = [np.zeros((len(sizes), len(c))) for c in by_format]
+    ones = np.ones(n)
+    for r, size in enumerate(sizes):
+        g_set = np.concatenate([exist, seq[:size]])
+        ref_value[r] = float(to(float(np.sum(oracle(g_set))))) if len(g_set) else 0.0
+        o, d = oracle.gains(g_set, ones[g_set], cand)
+        gain = np.clip(o + d, 0.0, None)
+        gain[seq[:size]] = 0.0
+        for fi, cols in enumerate(by_format):
+            ref_gain[fi][r] = np.sort(np.asarray(to(gain[cols]), np.float64))[::-1]
+    all_open = []
+    for cols in by_format:
+        if len(cols) == 0:
+            all_open.append(0.0)
+            continue
+        rev = oracle(np.concatenate([cols, exist]))
+        all_open.append(float(to(float(rev[: len(cols)].sum()))))
+    col_site = problem.col_site if problem.col_site is not None else np.arange(n)
     return CountryCurve(
         country=inp.country,
         seq_gain=np.asarray(to(np.asarray(gains, np.float64)), np.float64),
@@ -248,6 +299,11 @@ def country_curve(task: CurveTask) -> CountryCurve:
         group_solo=tuple(g_solo),
         group_fixed=tuple(g_fix),
         group_capex=tuple(g_cap),
+        margins=tuple(float(margins[f]) for f in fmts),
+        sites=int(len(np.unique(np.asarray(col_site)[:k]))),
+        ref_value=ref_value,
+        ref_gain=tuple(ref_gain),
+        all_open=tuple(all_open),
         base_cash=float(to(base_cash)),
         n_columns=int(k),
         seconds=time.perf_counter() - t0,

@@ -41,6 +41,7 @@ the relaxation small on the whole world at a small cost in tightness.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,10 +51,13 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from ..errors import InfeasibleError, SolverError
 from ..rollout import RolloutSpec
+from ..rollout.cashflow import ramp_factor
 from ..rollout.world_spec import WorldSpec
 from .curves import CountryCurve, item_values
 
 __all__ = ["Allocation", "allocate", "world_bound", "BOUND_UNITS"]
+
+log = logging.getLogger("storeplan")
 
 #: Most units per (country, format) in the bound's relaxation.
 BOUND_UNITS = 40
@@ -437,65 +441,241 @@ def _spent(stores: np.ndarray, curves) -> np.ndarray:
     return out
 
 
+def _tangents(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lines ``(slope, intercept)`` above the prefix sums ``A(N)`` of ``values`` (sorted
+    from the highest, >= 0) for every real ``N`` in [0, len]: at points ``x`` with
+    ``A(x) + values[x] (N - x)`` (a supergradient of the concave ``A``)."""
+    n = len(values)
+    if n == 0:
+        return np.zeros(1), np.zeros(1)
+    pts = np.unique(np.concatenate([[0, n], 2 ** np.arange(int(np.log2(max(n, 1))) + 1)]).clip(0, n))
+    A = np.concatenate([[0.0], np.cumsum(values)])
+    slope = np.where(pts < n, values[np.minimum(pts, n - 1)], 0.0)
+    return slope, A[pts] - slope * pts
+
+
+class _Vars:
+    def __init__(self) -> None:
+        self.n = 0
+        self.lo: list[np.ndarray] = []
+        self.hi: list[np.ndarray] = []
+        self.integer: list[np.ndarray] = []
+
+    def new(self, shape, lo=0.0, hi=np.inf, integer=False) -> np.ndarray:
+        size = int(np.prod(shape))
+        idx = np.arange(self.n, self.n + size).reshape(shape)
+        self.n += size
+        self.lo.append(np.broadcast_to(np.asarray(lo, np.float64), shape).ravel().copy())
+        self.hi.append(np.broadcast_to(np.asarray(hi, np.float64), shape).ravel().copy())
+        self.integer.append(np.full(size, 1.0 if integer else 0.0))
+        return idx
+
+
 def world_bound(
-    curves: Sequence[CountryCurve], world: WorldSpec, spec: RolloutSpec, *, seconds: float | None = None
+    curves: Sequence[CountryCurve],
+    world: WorldSpec,
+    spec: RolloutSpec,
+    *,
+    seconds: float | None = None,
+    integer: bool = True,
 ) -> tuple[float, str]:
-    """An upper bound on the world NPV of any plan that keeps the limits (planning
-    currency; see the module docstring), and HiGHS's status.
+    r"""An upper bound on the world NPV of any plan that keeps the limits, planning
+    currency, and HiGHS's status.
+
+    Per country ``c``, format ``f`` and year: ``N[f, t]`` (stores of ``f`` open by year
+    ``t``, continuous), ``y[f, tau]`` (the ``f`` stores' yearly cash in horizon year
+    ``tau``), ``e[t]`` (entered by ``t``, binary). For every plan, with ``S_tau`` its open
+    set and ``rho`` the ramp factors:
+
+    * ``y[f, tau] <= sum_t coef[tau, t] A_f(N[f, t])``: each store earns at most its solo
+      cash times its ramp factor; with ``A_f`` the prefix sums of the format's solo cash
+      sorted from the highest, the best columns opened first maximise it (rearrangement;
+      by Abel summation the coefficients are differences of ramp factors, >= 0, and
+      ``A_f`` is concave, so tangent lines bound it);
+    * ``y[f, tau] <= margin_f x all_open_f`` (more stores of a format only add to its
+      stores' total capture);
+    * ``sum_f y[f, tau] / margin_f <= f(S_tau) <= f(G) + sum_f Top_{f,G}(N[f, tau])`` for
+      every reference set ``G`` of the country (submodularity; ``Top`` the sum of the
+      largest gains of the format's columns, concave in ``N``, tangent lines again);
+    * store counts, caps that ramp with presence, the minimum network, the entry limits,
+      the global stores and capital per year as in the allocation (exact);
+    * the existing stores earn at most their cash with no new store.
+
+    The objective is the NPV of these cash flows minus fixed and opening costs, discounted
+    as :func:`storeplan.rollout.cashflow.evaluate` does. The relaxation drops the minimum
+    spacing; its optimum (or HiGHS's dual bound at the time limit) bounds the NPV.
 
     Raises
     ------
+    InfeasibleError
+        The relaxation is infeasible: no plan keeps the limits.
     SolverError
         HiGHS returned no bound.
     """
-    T = spec.years
-    groups: list[_Group] = []
-    cap_total = _max_stores(curves, world, spec)
-    const = 0.0
-    _, F, _ = _weights(spec)
-    for ci, cv in enumerate(curves):
-        const += cv.base_cash * F[0]
-        need = int(cap_total[ci])
-        for fi, _f in enumerate(cv.formats):
-            solo = cv.group_solo[fi][:need]
-            n = len(solo)
-            if n == 0:
-                continue
-            u = max(world.unit, int(np.ceil(n / BOUND_UNITS)))
-            starts = np.arange(0, n, u)
-            sizes = np.diff(np.concatenate([starts, [n]])).astype(np.int64)
-            best = item_values(
-                solo[starts],
-                np.full(len(starts), cv.group_fixed[fi]),
-                np.full(len(starts), cv.group_capex[fi]),
-                spec,
-            )
-            groups.append(
-                _Group(ci, sizes, best * sizes[:, None], sizes.astype(np.float64) * cv.group_capex[fi])
-            )
-    res, _, _ = _model(
-        groups,
-        len(curves),
-        world,
-        spec,
-        cap_total,
-        world.master_seconds if seconds is None else seconds,
-        first_unit_is_entry=False,
-    )
-    dual = getattr(res, "mip_dual_bound", None)
-    if res.status == 0 and res.fun is not None:
-        value = -float(res.fun) if dual is None or not np.isfinite(dual) else -float(dual)
-    elif dual is not None and np.isfinite(dual):
-        value = -float(dual)
-    elif res.status == 2:  # infeasible relaxation: no plan keeps the limits
-        raise InfeasibleError(f"world: the yearly limits cannot all be kept ({res.message})")
-    else:
-        raise SolverError(f"world bound: HiGHS returned no bound ({res.message})")
-    value = max(value, -float(res.fun)) if res.fun is not None else value
-    return const + value + 1e-9 * max(1.0, abs(value)), str(res.message)
-
-
-def _weights(spec: RolloutSpec):
     from .curves import year_weights
 
-    return year_weights(spec)
+    T, H = spec.years, spec.horizon
+    vw = spec.value_weights(H)
+    _, F_w, D = year_weights(spec)
+    ages = np.arange(H)
+    rho = ramp_factor(ages * 12.0, spec.ramp_months, spec.ramp_shape)
+    caps = world.caps(T)
+    entries = world.entries(T)
+    cap_total = _max_stores(curves, world, spec)
+    V = _Vars()
+    rows = _Rows()
+    cost_terms: list[tuple[np.ndarray, np.ndarray]] = []
+    const = 0.0
+    opened_cols: list[list[np.ndarray]] = [[] for _ in range(T)]
+    opened_vals: list[list[np.ndarray]] = [[] for _ in range(T)]
+    capex_cols: list[list[np.ndarray]] = [[] for _ in range(T)]
+    capex_vals: list[list[np.ndarray]] = [[] for _ in range(T)]
+    e_all = []
+    for ci, cv in enumerate(curves):
+        const += cv.base_cash * F_w[0]
+        fmts = [fi for fi in range(len(cv.formats)) if len(cv.group_solo[fi])]
+        e = V.new((T,), 0.0, 1.0, integer=True)
+        e_all.append(e)
+        for t in range(T - 1):
+            rows.add([e[t], e[t + 1]], [1.0, -1.0], -np.inf, 0.0)
+        if not fmts:
+            rows.add(e, np.ones(T), 0.0, 0.0)
+            continue
+        nf = len(fmts)
+        N = V.new(
+            (nf, T), 0.0, np.array([len(cv.group_solo[fi]) for fi in fmts], np.float64)[:, None] * np.ones(T)
+        )
+        w = V.new((nf, T))
+        y = V.new(
+            (nf, H), 0.0, np.array([cv.margins[fi] * cv.all_open[fi] for fi in fmts])[:, None] * np.ones(H)
+        )
+        K = len(cv.ref_value)
+        q = V.new((nf, K, T))
+        limit = float(min(cv.sites, cap_total[ci]))
+        for t in range(T):
+            rows.add(N[:, t], np.ones(nf), -np.inf, limit)
+            if t + 1 < T:
+                for a in range(nf):
+                    rows.add([N[a, t], N[a, t + 1]], [1.0, -1.0], -np.inf, 0.0)
+        for a, fi in enumerate(fmts):
+            slope, icpt = _tangents(cv.group_solo[fi])
+            for t in range(T):
+                for sl, ic in zip(slope, icpt, strict=True):
+                    rows.add([w[a, t], N[a, t]], [1.0, -sl], -np.inf, ic)
+            for k in range(K):
+                slope, icpt = _tangents(cv.ref_gain[fi][k])
+                for t in range(T):
+                    for sl, ic in zip(slope, icpt, strict=True):
+                        rows.add([q[a, k, t], N[a, t]], [1.0, -sl], -np.inf, ic)
+            for tau in range(H):
+                last = min(tau + 1, T)
+                coef = [
+                    (rho[tau - t] - rho[tau - t - 1]) if t < last - 1 else rho[tau - t] for t in range(last)
+                ]
+                rows.add(
+                    np.concatenate([[y[a, tau]], w[a, :last]]),
+                    np.concatenate([[1.0], -np.asarray(coef)]),
+                    -np.inf,
+                    0.0,
+                )
+            # objective: cash minus fixed and opening costs
+            fixed, capex = cv.group_fixed[fi], cv.group_capex[fi]
+            cost_terms.append((y[a], vw.copy()))
+            fix_w = np.zeros(T)
+            for tau in range(H):
+                fix_w[min(tau, T - 1)] += vw[tau]
+            # fixed cost of the stores open in year tau: N[f, min(tau, T)]
+            cost_terms.append((N[a], -fixed * fix_w))
+            # opening cost in year t: capex (N[t] - N[t-1]) D[t]
+            dd = D.copy()
+            dd[:-1] -= D[1:]
+            cost_terms.append((N[a], -capex * dd))
+        for k in range(K):
+            for tau in range(H):
+                tt = min(tau, T - 1)
+                cols = np.concatenate([y[:, tau], q[:, k, tt]])
+                vals = np.concatenate([1.0 / np.array([cv.margins[fi] for fi in fmts]), -np.ones(nf)])
+                rows.add(cols, vals, -np.inf, float(cv.ref_value[k]))
+        # openings per year and the limits of the country
+        for t in range(T):
+            oc = N[:, t] if t == 0 else np.concatenate([N[:, t], N[:, t - 1]])
+            ov = np.ones(nf) if t == 0 else np.concatenate([np.ones(nf), -np.ones(nf)])
+            cx = np.array([cv.group_capex[fi] for fi in fmts])
+            cvv = cx if t == 0 else np.concatenate([cx, -cx])
+            opened_cols[t].append(oc)
+            opened_vals[t].append(ov)
+            capex_cols[t].append(oc)
+            capex_vals[t].append(cvv)
+            ec = [e[s] for s in range(t + 1)]
+            ev = [-(float(caps[t - s]) - (float(caps[t - s - 1]) if s < t else 0.0)) for s in range(t + 1)]
+            rows.add(np.concatenate([oc, ec]), np.concatenate([ov, ev]), -np.inf, 0.0)
+            mc = [e[t]] + ([e[t - 1]] if t > 0 else [])
+            mv = [-float(world.min_network)] + ([float(world.min_network)] if t > 0 else [])
+            rows.add(np.concatenate([oc, mc]), np.concatenate([ov, mv]), 0.0, np.inf)
+    C = len(curves)
+    for t in range(T):
+        cols = [e_all[c][t] for c in range(C)] + ([e_all[c][t - 1] for c in range(C)] if t > 0 else [])
+        vals = [1.0] * C + ([-1.0] * C if t > 0 else [])
+        rows.add(cols, vals, -np.inf, float(entries[t]))
+    hi, lo = spec.max_stores(), spec.min_stores()
+    limits, cumulative = spec.budget_limits()
+    for t in range(T):
+        if opened_cols[t]:
+            rows.add(
+                np.concatenate(opened_cols[t]),
+                np.concatenate(opened_vals[t]),
+                float(lo[t]),
+                float(min(hi[t], 2**50)),
+            )
+        elif lo[t] > 0:
+            raise InfeasibleError(
+                f"rollout year {t + 1}: min_stores_per_year {lo[t]} but no country has stores"
+            )
+        if np.isfinite(limits[t]):
+            if cumulative:
+                cols = np.concatenate([np.concatenate(capex_cols[s]) for s in range(t + 1) if capex_cols[s]])
+                vals = np.concatenate([np.concatenate(capex_vals[s]) for s in range(t + 1) if capex_vals[s]])
+            else:
+                cols = np.concatenate(capex_cols[t]) if capex_cols[t] else np.zeros(0, np.int64)
+                vals = np.concatenate(capex_vals[t]) if capex_vals[t] else np.zeros(0)
+            if len(cols):
+                rows.add(cols, vals, -np.inf, float(limits[t]))
+    c = np.zeros(V.n)
+    for cols, vals in cost_terms:
+        np.add.at(c, np.asarray(cols).ravel(), -np.asarray(vals, np.float64).ravel())
+    log.info("world bound: %d variables, %d rows", V.n, len(rows.lo))
+    import time
+
+    t0 = time.perf_counter()
+    limit = float(world.master_seconds if seconds is None else seconds)
+    A = rows.matrix(V.n)
+    box = Bounds(np.concatenate(V.lo), np.concatenate(V.hi))
+    best, status = np.inf, ""
+    # the LP relaxation first (about a second on 30 countries), then the entry binaries
+    # with the time left; the smaller valid value is the bound
+    for integral in (False, True) if integer else (False,):
+        left = limit - (time.perf_counter() - t0)
+        if integral and left < 1.0:
+            break
+        res = milp(
+            c,
+            integrality=np.concatenate(V.integer) if integral else None,
+            bounds=box,
+            constraints=A,
+            options={"time_limit": max(left, 1.0), "disp": False, "mip_rel_gap": 1e-6},
+        )
+        if res.status == 2:
+            raise InfeasibleError(f"world: the yearly limits cannot all be kept ({res.message})")
+        dual = getattr(res, "mip_dual_bound", None) if integral else None
+        if dual is not None and np.isfinite(dual):
+            value = -float(dual)
+        elif res.status == 0 and res.fun is not None:
+            value = -float(res.fun)
+        else:
+            continue
+        if value < best:
+            best, status = value, f"{'MIP' if integral else 'LP'}: {res.message}"
+    if not np.isfinite(best):
+        raise SolverError("world bound: HiGHS returned no bound")
+    value = best
+    return const + value + 1e-9 * max(1.0, abs(value)), status

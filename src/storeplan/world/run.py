@@ -83,6 +83,11 @@ def _check(scenario: Scenario) -> None:
             "[objective] budget is not used by the world planner: give [rollout] budget_per_year"
         )
     assert scenario.rollout is not None
+    if scenario.market.channel is not None:
+        raise UnsupportedConstraintError(
+            "[market.channel] is not modelled by the world planner: its bound needs each store's revenue "
+            "to fall as other stores open (the plain Huff model with a fixed online transfer)"
+        )
     if scenario.rollout.must_open_year:
         raise UnsupportedConstraintError("[rollout] must_open_year is not modelled by the world planner")
 
@@ -276,7 +281,7 @@ def _tables(scenario, inputs, curves, alloc, plans, rates):
     year_new = np.zeros(H, np.int64)
     year_open = np.zeros(H, np.int64)
     standalone = []
-    for i, (inp, cv) in enumerate(zip(inputs, curves, strict=True)):
+    for cv in curves:
         v = item_values(cv.seq_gain, cv.seq_fixed, cv.seq_capex, spec)[:, 0]
         caps = scenario.world.caps(T)
         standalone.append(float(np.clip(v[: int(caps.sum())], 0, None).sum()))

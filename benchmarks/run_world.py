@@ -1,0 +1,103 @@
+"""World plan benchmark (issue 14): the bundled five-year world scenario, and the whole
+world, with 1, 2 and 4 worker processes (and Dask).
+
+Each configuration runs in its own child process (so its peak memory is its own):
+``storeplan.world.plan_world`` on ``scenarios/world_five_years.toml``, optionally with
+every country of the world dataset but the home market (``--whole-world``). Prints a
+table: workers, engine, wall seconds per phase, peak RSS (the largest process), stores,
+countries entered, NPV, bound and certified gap.
+
+    python benchmarks/run_world.py --workers 1 2 4
+    python benchmarks/run_world.py --whole-world --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CHILD = r"""
+import json, sys, time
+from importlib.resources import files
+from storeplan.scenario import Scenario
+from storeplan.world import plan_world
+if __name__ == "__main__":
+    cfg = json.loads(sys.argv[1])
+    over = {}
+    if cfg["whole_world"]:
+        over["areas"] = {"countries": None, "exclude_countries": ["CN"]}
+        over["world"] = {"new_countries_per_year": [8, 8, 6, 4, 4]}
+    path = files("storeplan") / "scenarios" / "world_five_years.toml"
+    t = time.perf_counter()
+    scn = Scenario.from_toml(str(path), **over)
+    load = time.perf_counter() - t
+    plan = plan_world(scn, engine=cfg["engine"], workers=cfg["workers"])
+    m = plan.metrics
+    print("RESULT " + json.dumps({
+        "load_s": load, "wall_s": time.perf_counter() - t, "phases": dict(m.phase_seconds),
+        "countries": m.countries_considered, "entered": m.countries_entered, "stores": m.stores,
+        "areas": len(scn.areas), "sites": len(scn.sites),
+        "npv": m.npv, "bound": m.bound, "gap": m.gap, "allocation_bound": m.allocation_bound,
+    }))
+"""
+
+
+def run(cfg: dict) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(cfg)], capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+    if out.returncode != 0 or not line:
+        raise SystemExit(f"run {cfg} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    res = json.loads(line[0][7:])
+    res["process_s"] = wall
+    res["peak_rss_gib"] = max(peak, before) / 2**20  # ru_maxrss is KiB on Linux
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--engine", default="local", choices=["local", "dask", "ray"])
+    ap.add_argument("--whole-world", action="store_true")
+    ap.add_argument("--out", type=Path, default=None, help="append the table (markdown) to this file")
+    args = ap.parse_args()
+    rows = []
+    for w in args.workers:
+        cfg = {"workers": w, "engine": args.engine, "whole_world": args.whole_world}
+        r = run(cfg)
+        rows.append((w, r))
+        print(f"workers {w}: {r['wall_s']:.1f} s, gap {100 * r['gap']:.2f} %", file=sys.stderr)
+    base = rows[0][1]["wall_s"]
+    head = (
+        "| workers | engine | areas | sites | countries (entered) | stores | inputs s | curves s | master s "
+        "| countries s | wall s | speed-up | peak RSS GiB | NPV bn | bound bn | gap | per-country bounds bn |"
+    )
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for w, r in rows:
+        p = r["phases"]
+        lines.append(
+            f"| {w} | {args.engine} | {r['areas']:,} | {r['sites']:,} | {r['countries']} ({r['entered']}) | "
+            f"{r['stores']:,} | {p.get('inputs', 0) + r['load_s']:.1f} | {p.get('curves', 0):.1f} | "
+            f"{p.get('master', 0):.1f} | {p.get('countries', 0):.1f} | {r['wall_s']:.1f} | "
+            f"{base / r['wall_s']:.2f} | {r['peak_rss_gib']:.2f} | {r['npv'] / 1e9:.3f} | "
+            f"{r['bound'] / 1e9:.3f} | {100 * r['gap']:.2f} % | {r['allocation_bound'] / 1e9:.3f} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    if args.out is not None:
+        with args.out.open("a", encoding="utf-8") as fh:
+            fh.write(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
