@@ -364,6 +364,7 @@ def allocate(
     whole = np.floor(cum + 1e-6).astype(np.int64)
     whole = np.maximum.accumulate(whole, axis=1)
     stores = np.diff(np.concatenate([np.zeros((C, 1), np.int64), whole], axis=1), axis=1)
+    stores = _repair(stores, curves, world, spec)
     stores = _top_up(stores, curves, world, spec)
     capex = np.zeros((C, T))
     for c, cv in enumerate(curves):
@@ -428,6 +429,50 @@ def _top_up(stores: np.ndarray, curves, world: WorldSpec, spec: RolloutSpec) -> 
                     f"and the budget allow {int(stores[:, t].sum())}"
                 )
             stores[best, t] += 1
+    return stores
+
+
+def _repair(stores: np.ndarray, curves, world: WorldSpec, spec: RolloutSpec) -> np.ndarray:
+    """Remove stores where rounding to whole stores broke a yearly limit: rounding moves
+    a store between years and the sequences mix formats of different costs, so a
+    year's opening costs can exceed its budget. Year by year, the store of lowest value
+    among the last ones opened that year goes, never breaking a minimum network."""
+    T = spec.years
+    hi = spec.max_stores()
+    limits, cumulative = spec.budget_limits()
+    stores = stores.copy()
+    vals = [item_values(cv.seq_gain, cv.seq_fixed, cv.seq_capex, spec) for cv in curves]
+    for t in range(T):
+        while True:
+            spent = _spent(stores, curves)
+            used = spent[: t + 1].sum() if cumulative else spent[t]
+            over_budget = np.isfinite(limits[t]) and used > limits[t] * (1 + 1e-9) + 1e-6
+            if not over_budget and stores[:, t].sum() <= hi[t]:
+                break
+            best, best_v = -1, np.inf
+            for c in range(len(curves)):
+                if stores[c, t] == 0:
+                    continue
+                seen = np.flatnonzero(stores[c] > 0)
+                entry = bool(seen[0] == t)
+                if entry and stores[c, t] - 1 < world.min_network and stores[c, t] > 1:
+                    continue  # would break the minimum network (the whole entry may go below)
+                pos = int(stores[c, : t + 1].sum()) - 1
+                v = float(vals[c][pos, t])
+                if entry and stores[c, t] == 1 and stores[c, t + 1 :].sum() > 0:
+                    continue
+                if v < best_v:
+                    best, best_v = c, v
+            if best < 0:  # only whole minimum networks left: drop the least valuable entry
+                cand = [c for c in range(len(curves)) if stores[c, t] > 0 and stores[c, :t].sum() == 0]
+                if not cand:
+                    raise InfeasibleError(
+                        f"world: rollout year {t + 1}: cannot keep the budget and store limits"
+                    )
+                worst = min(cand, key=lambda c: float(vals[c][: stores[c].sum(), t].sum()))
+                stores[worst, :] = 0
+                continue
+            stores[best, t] -= 1
     return stores
 
 
