@@ -94,6 +94,12 @@ class CountryCurve:
         Per format, shape ``(k, columns of the format)``: the gains ``Delta_j(G)`` of
         its columns for each reference set, each row sorted from the highest (planning
         currency per year).
+    fmt_ref_value : ndarray of float64, shape (n_formats, k)
+        Per format, ``f(G_f)`` for the reference sets ``G_f`` = the format's columns of
+        each sequence prefix (plus the existing stores), planning currency per year.
+    fmt_ref_gain : tuple of ndarray
+        Per format, shape ``(k, columns of the format)``: its columns' gains with respect
+        to ``G_f``, each row sorted from the highest (planning currency per year).
     all_open : tuple of float
         Per format, the yearly revenue of its columns when all of them are open (with
         the existing stores), planning currency per year.
@@ -120,6 +126,8 @@ class CountryCurve:
     sites: int
     ref_value: np.ndarray
     ref_gain: tuple[np.ndarray, ...]
+    fmt_ref_value: np.ndarray
+    fmt_ref_gain: tuple[np.ndarray, ...]
     all_open: tuple[float, ...]
     base_cash: float
     n_columns: int
@@ -280,6 +288,21 @@ def country_curve(task: CurveTask) -> CountryCurve:
         gain[seq[:size]] = 0.0
         for fi, cols in enumerate(by_format):
             ref_gain[fi][r] = np.sort(np.asarray(to(gain[cols]), np.float64))[::-1]
+    # per-format cuts: reference sets of one format's columns only
+    fmt_ref_value = np.zeros((len(fmts), len(sizes)))
+    fmt_ref_gain = [np.zeros((len(sizes), len(c))) for c in by_format]
+    seq_fmt = col_fmt[seq]
+    for fi, (f, cols) in enumerate(zip(fmts, by_format, strict=True)):
+        if len(cols) == 0:
+            continue
+        for r, size in enumerate(sizes):
+            mine = seq[:size][seq_fmt[:size] == f]
+            g_set = np.concatenate([exist, mine])
+            fmt_ref_value[fi, r] = float(to(float(np.sum(oracle(g_set))))) if len(g_set) else 0.0
+            o, d = oracle.gains(g_set, ones[g_set], cols)
+            gain = np.clip(o + d, 0.0, None)
+            gain[np.isin(cols, mine)] = 0.0
+            fmt_ref_gain[fi][r] = np.sort(np.asarray(to(gain), np.float64))[::-1]
     all_open = []
     for cols in by_format:
         if len(cols) == 0:
@@ -303,6 +326,8 @@ def country_curve(task: CurveTask) -> CountryCurve:
         sites=int(len(np.unique(np.asarray(col_site)[:k]))),
         ref_value=ref_value,
         ref_gain=tuple(ref_gain),
+        fmt_ref_value=fmt_ref_value,
+        fmt_ref_gain=tuple(fmt_ref_gain),
         all_open=tuple(all_open),
         base_cash=float(to(base_cash)),
         n_columns=int(k),

@@ -8,8 +8,9 @@ countries per year). One model, built by :func:`_model` for two uses:
 **Allocation** (:func:`allocate`). Each country offers its *sequence*
 (:class:`~storeplan.world.curves.CountryCurve`): its stores in greedy order with their
 marginal values. The sequence is cut into units (the first of ``min_network`` stores,
-then ``[world] block``); ``z[c, b, t]`` in [0, 1] is the share of unit ``b`` of country
-``c`` open by year ``t`` (monotone in ``t``, a prefix in ``b``), ``e[c, t]`` in {0, 1}
+then ``[world] block``); ``z[c, b, t]`` in {0, 1} says unit ``b`` of country ``c`` is
+open by year ``t`` (monotone in ``t``, a prefix in ``b``; fractional, then rounded,
+only when HiGHS finds no integer solution in its time limit), ``e[c, t]`` in {0, 1}
 says the country is entered by year ``t`` (``z[c, 0, t] = e[c, t]``: a country is entered
 with its whole first unit, the minimum network). Per country and year the new stores
 are at most ``sum_s (e[c, s] - e[c, s-1]) caps[t - s + 1]`` (caps that ramp with the
@@ -74,8 +75,12 @@ class Allocation:
     stores : ndarray of int64, shape (n_countries, years)
         New stores per country and year.
     capex : ndarray of float64, shape (n_countries, years)
-        Opening costs of those stores in the country's sequence, planning currency: the
-        country's capital per year.
+        Opening costs of those stores in the country's sequence, planning currency.
+    budget : ndarray of float64, shape (n_countries, years)
+        The country's capital per year, planning currency: ``capex`` plus its share of
+        what the year's budget leaves unspent (by its new stores that year), so that a
+        country may open dearer formats than its sequence's where they pay; the
+        countries' budgets add up to at most the year's budget (``inf`` without one).
     entry_year : ndarray of int64
         Rollout year of each country's first stores (0: not entered).
     value : float
@@ -88,6 +93,7 @@ class Allocation:
     countries: tuple[str, ...]
     stores: np.ndarray
     capex: np.ndarray
+    budget: np.ndarray
     entry_year: np.ndarray
     value: float
     status: str
@@ -286,15 +292,31 @@ def _model(
                     -np.inf,
                     float(limits[t]),
                 )
-    integrality = np.zeros(n)
-    integrality[epos:] = 1
+    # whole units and entries (HiGHS keeps its best integer solution at the time limit);
+    # if it finds none in time, the LP relaxation (units fractional, rounded by the caller)
+    import time
+
+    t0 = time.perf_counter()
+    A = rows.matrix(n)
+    box = Bounds(np.zeros(n), np.ones(n))
     res = milp(
         cost,
-        integrality=integrality,
-        bounds=Bounds(np.zeros(n), np.ones(n)),
-        constraints=rows.matrix(n),
-        options={"time_limit": float(seconds), "disp": False, "mip_rel_gap": 1e-6},
+        integrality=np.ones(n),
+        bounds=box,
+        constraints=A,
+        options={"time_limit": float(seconds), "disp": False, "mip_rel_gap": 1e-4},
     )
+    if res.x is None and res.status != 2:
+        integrality = np.zeros(n)
+        integrality[epos:] = 1
+        left = max(float(seconds) - (time.perf_counter() - t0), 5.0)
+        res = milp(
+            cost,
+            integrality=integrality,
+            bounds=box,
+            constraints=A,
+            options={"time_limit": left, "disp": False, "mip_rel_gap": 1e-4},
+        )
     return res, zpos, epos
 
 
@@ -372,6 +394,7 @@ def allocate(
         n = np.concatenate([[0], np.cumsum(stores[c])])
         capex[c] = ccap[n[1:]] - ccap[n[:-1]]
     entry = np.array([int(np.flatnonzero(s > 0)[0]) + 1 if (s > 0).any() else 0 for s in stores], np.int64)
+    budget = _budgets(stores, capex, spec)
     values = 0.0
     for c, cv in enumerate(curves):
         v = item_values(cv.seq_gain, cv.seq_fixed, cv.seq_capex, spec)
@@ -382,6 +405,7 @@ def allocate(
         countries=tuple(cv.country for cv in curves),
         stores=stores,
         capex=capex,
+        budget=budget,
         entry_year=entry,
         value=values,
         status=str(res.message),
@@ -430,6 +454,24 @@ def _top_up(stores: np.ndarray, curves, world: WorldSpec, spec: RolloutSpec) -> 
                 )
             stores[best, t] += 1
     return stores
+
+
+def _budgets(stores: np.ndarray, capex: np.ndarray, spec: RolloutSpec) -> np.ndarray:
+    """Each country's capital per year: its sequence's opening costs plus a share of
+    the year's unspent budget in proportion to its new stores (per-year budgets; with
+    ``carry_over`` the budgets are cumulative and each country keeps its own costs)."""
+    limits, cumulative = spec.budget_limits()
+    out = capex.copy()
+    if cumulative:
+        return out
+    for t in range(stores.shape[1]):
+        n = stores[:, t].sum()
+        if not np.isfinite(limits[t]):
+            out[:, t] = np.inf
+        elif n > 0:
+            slack = max(float(limits[t]) - float(capex[:, t].sum()), 0.0)
+            out[:, t] += slack * stores[:, t] / n * (1.0 - 1e-9)
+    return out
 
 
 def _repair(stores: np.ndarray, curves, world: WorldSpec, spec: RolloutSpec) -> np.ndarray:
@@ -538,7 +580,9 @@ def world_bound(
       by Abel summation the coefficients are differences of ramp factors, >= 0, and
       ``A_f`` is concave, so tangent lines bound it);
     * ``y[f, tau] <= margin_f x all_open_f`` (more stores of a format only add to its
-      stores' total capture);
+      stores' total capture), and ``y[f, tau] / margin_f <= f(G_f) + Top_{f,G_f}(N[f,
+      tau])`` for reference sets ``G_f`` of the format's columns only (the format's
+      stores earn at most what they would alone, ``f(S_f)``, which is submodular);
     * ``sum_f y[f, tau] / margin_f <= f(S_tau) <= f(G) + sum_f Top_{f,G}(N[f, tau])`` for
       every reference set ``G`` of the country (submodularity; ``Top`` the sum of the
       largest gains of the format's columns, concave in ``N``, tangent lines again);
@@ -596,6 +640,7 @@ def world_bound(
         )
         K = len(cv.ref_value)
         q = V.new((nf, K, T))
+        qf = V.new((nf, K, T))
         limit = float(min(cv.sites, cap_total[ci]))
         for t in range(T):
             rows.add(N[:, t], np.ones(nf), -np.inf, limit)
@@ -612,6 +657,19 @@ def world_bound(
                 for t in range(T):
                     for sl, ic in zip(slope, icpt, strict=True):
                         rows.add([q[a, k, t], N[a, t]], [1.0, -sl], -np.inf, ic)
+                # the format's own cut: y[f, tau] / m_f <= f(G_f) + Top_{f, G_f}(N[f, tau])
+                slope, icpt = _tangents(cv.fmt_ref_gain[fi][k])
+                for t in range(T):
+                    for sl, ic in zip(slope, icpt, strict=True):
+                        rows.add([qf[a, k, t], N[a, t]], [1.0, -sl], -np.inf, ic)
+                for tau in range(H):
+                    tt = min(tau, T - 1)
+                    rows.add(
+                        [y[a, tau], qf[a, k, tt]],
+                        [1.0 / cv.margins[fi], -1.0],
+                        -np.inf,
+                        float(cv.fmt_ref_value[fi, k]),
+                    )
             for tau in range(H):
                 last = min(tau + 1, T)
                 coef = [

@@ -98,7 +98,9 @@ def _country_rollout(
     upd = {
         "stores_per_year": [int(s) for s in stores],
         "min_stores_per_year": [int(s) for s in stores] if keep_min else None,
-        "budget_per_year": [float(c) * (1.0 + 1e-9) + 1e-6 for c in capex_local],
+        "budget_per_year": None
+        if not np.isfinite(capex_local).all()
+        else [float(c) * (1.0 + 1e-9) + 1e-6 for c in capex_local],
         "target_revenue": None,
         "carry_over": False,
         "universe": "candidates",
@@ -184,7 +186,7 @@ def plan_world(
     ctasks = [
         CountryTask(
             inputs[i],
-            _country_rollout(spec, alloc.stores[i], inputs[i].to_local(alloc.capex[i]), keep_min),
+            _country_rollout(spec, alloc.stores[i], inputs[i].to_local(alloc.budget[i]), keep_min),
             int(alloc.stores[i].sum()),
             float(world.country_seconds),
         )
