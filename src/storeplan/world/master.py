@@ -306,7 +306,7 @@ def _model(
         constraints=A,
         options={"time_limit": float(seconds), "disp": False, "mip_rel_gap": 1e-4},
     )
-    if res.x is None and res.status != 2:
+    if res.x is None:  # no integer point in time (or whole units cannot meet a yearly minimum)
         integrality = np.zeros(n)
         integrality[epos:] = 1
         left = max(float(seconds) - (time.perf_counter() - t0), 5.0)
