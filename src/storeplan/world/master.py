@@ -194,8 +194,8 @@ def _model(
             cost[z(gi, b, t)] = -dv[:, t]
         # monotone in t: z[b, t] - z[b, t+1] <= 0
         if T > 1:
-            bb, tt = np.meshgrid(b, np.arange(T - 1), indexing="ij")
-            bb, tt = bb.ravel(), tt.ravel()
+            b2, t2 = np.meshgrid(b, np.arange(T - 1), indexing="ij")
+            bb, tt = b2.ravel(), t2.ravel()
             k = np.arange(len(bb))
             rows.add_many(
                 np.concatenate([k, k]),
@@ -206,8 +206,8 @@ def _model(
             )
         # prefix: z[b, t] - z[b-1, t] <= 0
         if u > 1:
-            bb, tt = np.meshgrid(np.arange(1, u), np.arange(T), indexing="ij")
-            bb, tt = bb.ravel(), tt.ravel()
+            b2, t2 = np.meshgrid(np.arange(1, u), np.arange(T), indexing="ij")
+            bb, tt = b2.ravel(), t2.ravel()
             k = np.arange(len(bb))
             rows.add_many(
                 np.concatenate([k, k]),
@@ -717,9 +717,9 @@ def world_bound(
             rows.add(np.concatenate([oc, mc]), np.concatenate([ov, mv]), 0.0, np.inf)
     C = len(curves)
     for t in range(T):
-        cols = [e_all[c][t] for c in range(C)] + ([e_all[c][t - 1] for c in range(C)] if t > 0 else [])
-        vals = [1.0] * C + ([-1.0] * C if t > 0 else [])
-        rows.add(cols, vals, -np.inf, float(entries[t]))
+        ecols = [e_all[c][t] for c in range(C)] + ([e_all[c][t - 1] for c in range(C)] if t > 0 else [])
+        evals = [1.0] * C + ([-1.0] * C if t > 0 else [])
+        rows.add(ecols, evals, -np.inf, float(entries[t]))
     hi, lo = spec.max_stores(), spec.min_stores()
     limits, cumulative = spec.budget_limits()
     for t in range(T):
