@@ -450,8 +450,9 @@ def demo(
         if scenario in WORLD_SCENARIOS:
             if province or stores is not None:
                 raise InputError("--province and --stores apply to the China scenarios; use --country")
-            overrides: dict[str, Any] = {"areas": {"countries": list(country)}} if country else {}
-            note = None
+            from .world import slice_overrides
+
+            overrides, note = slice_overrides(path, country) if country else ({}, None)
         else:
             if country:
                 raise InputError(f"--country applies to the world scenario, not {scenario!r}")

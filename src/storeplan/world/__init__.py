@@ -12,6 +12,7 @@ from .files import check_world_plan, write_world
 from .inputs import ATTRACTIVENESS, CountryInput, country_inputs, planning_rates
 from .plan import COUNTRY_COLUMNS, STORE_COLUMNS, YEAR_COLUMNS, WorldMetrics, WorldPlan
 from .run import plan_world
+from .slices import slice_overrides
 
 __all__ = [
     "ATTRACTIVENESS",
@@ -25,5 +26,6 @@ __all__ = [
     "country_inputs",
     "plan_world",
     "planning_rates",
+    "slice_overrides",
     "write_world",
 ]
