@@ -101,7 +101,7 @@ def test_readme_python_blocks_run(folder: Path) -> None:
 
 @pytest.mark.slow
 def test_readme_world_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The world-plan block on its two-country slice (Luxembourg, Malta)."""
+    """The world-plan block on its two-country slice (Sri Lanka, United Arab Emirates)."""
     import storeplan.world
     from storeplan.bundled import demo_scenario_path
 
@@ -117,6 +117,6 @@ def test_readme_world_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         warnings.simplefilter("ignore", UserWarning)
         exec(compile(code, "README.md world block", "exec"), ns)  # noqa: S102
     wp = ns["wp"]
-    assert set(wp.countries["country"]) == {"LU", "MT"}  # type: ignore[attr-defined]
+    assert set(wp.countries["country"]) == {"LK", "AE"}  # type: ignore[attr-defined]
     for name in ("countries.csv", "plan.csv", "world_years.csv", "summary.json", "report.html", "map.html"):
         assert (tmp_path / "out-world" / name).is_file(), name

@@ -420,12 +420,14 @@ def test_cli_world_demo_on_a_two_country_slice(tmp_path):
     if not HAS_PLANNER or not demo_scenario_path("world").is_file():
         pytest.skip("storeplan.world.plan_world or the bundled world scenario is not there yet")
     out = tmp_path / "out"
-    args = ["demo", "--scenario", "world", "--country", "LU", "--country", "MT", "--out", str(out), "--quiet"]
+    args = ["demo", "--scenario", "world", "--country", "LK", "--country", "AE", "--out", str(out), "--quiet"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     c = read_csv(out / "countries.csv")
-    assert set(c["country"]) == {"LU", "MT"}
-    assert c["stores"].sum() == len(read_csv(out / "plan.csv"))
+    assert set(c["country"]) == {"LK", "AE"}
+    assert c["stores"].sum() == len(read_csv(out / "plan.csv")) > 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"]["countries_considered"]["value"] == 2
     assert (out / "map.html").is_file() and (out / "report.html").is_file()
 
 
@@ -435,3 +437,29 @@ def test_report_write_takes_a_world_plan(plan, tmp_path):
     written = report.write(plan, tmp_path, map=False)
     assert set(written) == {"report", "world_entry", "world_stores", "world_npv"}
     assert "World store plan" in (tmp_path / "report.html").read_text()
+
+
+def test_slice_overrides_scale_targets_by_population(tmp_path):
+    from storeplan import datasets
+    from storeplan.world import slice_overrides
+
+    toml = DATA / "two_countries.toml"
+    text = toml.read_text().replace(
+        "horizon_years = 5",
+        "horizon_years = 5\nmin_stores_per_year = [1, 1, 1]\ntarget_revenue = { 3 = 1e8 }",
+    )
+    text = text.replace("target_stores = 20", 'target_stores = 20\ncars = ["LU", "MT"]')
+    path = tmp_path / "w.toml"
+    path.write_text(text)
+    over, note = slice_overrides(path, ["Malta"])
+    pop = datasets.world(["LU", "MT"]).countries.set_index("country")["population"]
+    share = pop["MT"] / pop.sum()
+    assert over["areas"] == {"countries": ["MT"]}
+    assert over["rollout"]["min_stores_per_year"] is None
+    assert over["rollout"]["target_revenue"] == {"3": pytest.approx(1e8 * share, rel=1e-12)}
+    assert over["world"] == {"cars": ["MT"], "target_stores": max(1, round(20 * share))}
+    assert note.startswith("MT: ")
+    from storeplan.scenario import Scenario
+
+    scn = Scenario.from_toml(path, **over)
+    assert set(scn.areas["country"]) == {"MT"} and scn.world.cars == ("MT",)
