@@ -3,7 +3,7 @@ how much capital each gets per year, under the global limits.
 
 Countries are coupled only by the global yearly limits (``[rollout]`` stores per year,
 fewest stores per year, capital budget) and by the entry rules (``[world]`` most new
-countries per year). One model, built by :func:`_model` for two uses:
+countries per year). Two problems share these rows:
 
 **Allocation** (:func:`allocate`). Each country offers its *sequence*
 (:class:`~storeplan.world.curves.CountryCurve`): its stores in greedy order with their
@@ -19,25 +19,11 @@ bound the stores and the opening costs per year. HiGHS (``scipy.optimize.milp``)
 it; the store counts are then rounded down to whole stores and topped up in sequence
 order where a yearly minimum asks for more (never past a cap or a budget).
 
-**Bound** (:func:`world_bound`). The same rows over *upper items*: per country and
-format, the columns' solo values (a store never earns more than when it is our only new
-store, see :mod:`storeplan.world.curves`) sorted from the highest. Any schedule of the
-true problem maps to a feasible point of this relaxation of no smaller value:
-
-* replace each store by the best unused column of its format in its country and give
-  the earliest opening years to the best columns: its cash only grows (its solo value is
-  at least its true revenue in every year, and by the rearrangement inequality, since
-  ``R[t]`` falls with ``t``, :func:`~storeplan.world.curves.year_weights`); costs, store
-  counts and capital per year are unchanged;
-* value each unit of ``u`` stores at ``u`` times its first (best) column's value: at
-  least the sum over any of its columns (a fraction of a unit: at least that fraction
-  of its best columns);
-* the relaxation drops the minimum spacing and lets one site count once per format.
-
-So the master's optimum, and HiGHS's dual bound when its time limit stops it, bound
-the NPV of every plan that keeps the scenario's limits. The bound's units are coarser
-than the allocation's (at most :data:`BOUND_UNITS` per country and format), which keeps
-the relaxation small on the whole world at a small cost in tightness.
+**Bound** (:func:`world_bound`). A relaxation of the same limits per country, format
+and year, whose variables are store counts and yearly cash: each store earns at most
+its solo revenue (ramped), each format at most what all its columns would take, and
+our stores' revenue obeys the submodular cuts of :mod:`storeplan.world.curves`. Its
+argument is stated in :func:`world_bound`.
 """
 
 from __future__ import annotations
@@ -56,12 +42,9 @@ from ..rollout.cashflow import ramp_factor
 from ..rollout.world_spec import WorldSpec
 from .curves import CountryCurve, item_values
 
-__all__ = ["Allocation", "allocate", "world_bound", "BOUND_UNITS"]
+__all__ = ["Allocation", "allocate", "world_bound"]
 
 log = logging.getLogger("storeplan")
-
-#: Most units per (country, format) in the bound's relaxation.
-BOUND_UNITS = 40
 
 
 @dataclass(frozen=True)
@@ -154,8 +137,6 @@ def _model(
     spec: RolloutSpec,
     max_stores: np.ndarray,
     seconds: float,
-    *,
-    first_unit_is_entry: bool,
 ):
     """Solve the master over ``groups``; returns ``(res, zpos, epos)`` where ``zpos[g]``
     is the first variable of group ``g`` (units x years, row-major) and ``epos`` the
@@ -216,9 +197,8 @@ def _model(
                 -np.inf,
                 0.0,
             )
-        if first_unit_is_entry:
-            for t in range(T):
-                rows.add([z(gi, 0, t), e(g.country, t)], [1.0, -1.0], 0.0, 0.0)
+        for t in range(T):  # a country is entered with its whole first unit
+            rows.add([z(gi, 0, t), e(g.country, t)], [1.0, -1.0], 0.0, 0.0)
         # opened in year t: sum_b s_b (z[b, t] - z[b, t-1])
         for t in range(T):
             cols, vals = opened.setdefault((g.country, t), ([], []))
@@ -369,7 +349,6 @@ def allocate(
         spec,
         cap_total,
         world.master_seconds if seconds is None else seconds,
-        first_unit_is_entry=True,
     )
     if res.x is None:
         raise InfeasibleError(
