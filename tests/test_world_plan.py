@@ -24,7 +24,7 @@ from storeplan.rollout import RolloutSpec
 from storeplan.rollout.cashflow import evaluate
 from storeplan.rollout.world_spec import WorldSpec
 from storeplan.scenario import Scenario
-from storeplan.world import country_inputs, planning_rates
+from storeplan.world import ATTRACTIVENESS, country_inputs, planning_rates
 from storeplan.world.curves import CurveTask, country_curve, item_values, year_weights
 from storeplan.world.master import allocate, world_bound
 from storeplan.world.run import plan_world
@@ -236,7 +236,7 @@ def test_entry_order_caps_and_minimum_network_on_three_countries():
     entered = c[c["entry_year"] > 0].sort_values("entry_year")
     # at most one country a year, each with its minimum network in its entry year
     assert entered["entry_year"].is_unique
-    for cc, row in entered.iterrows():
+    for _cc, row in entered.iterrows():
         e = int(row["entry_year"])
         assert row[f"stores_year_{e}"] >= 3
         for t in range(e, 4):
@@ -247,9 +247,10 @@ def test_entry_order_caps_and_minimum_network_on_three_countries():
     assert plan.years_table["new_stores"].tolist()[:3] == [3, 5, 8]
     # the first country entered is the most attractive one that the allocation values most
     first = entered.index[0]
-    assert c.loc[first, "rank"] == c["rank"].min() or c.loc[first, "attractiveness_value"] >= c[
-        "attractiveness_value"
-    ].median()
+    assert (
+        c.loc[first, "rank"] == c["rank"].min()
+        or c.loc[first, "attractiveness_value"] >= c["attractiveness_value"].median()
+    )
     # totals add up: countries' stores = the stores table = the year table
     assert int(c["stores"].sum()) == len(plan.stores) == int(plan.years_table["new_stores"].sum())
     for cc, grp in plan.stores.groupby("country"):
@@ -292,12 +293,18 @@ def test_currency_conversion_round_trips_and_prices_follow_the_price_level():
     scn = replace(
         scn,
         countries=pd.DataFrame(
-            {"country": ["AA", "BB"], "name": ["A", "B"], "currency": ["EUR", "USD"], "price_level": [1.1, 0.9]}
+            {
+                "country": ["AA", "BB"],
+                "name": ["A", "B"],
+                "currency": ["EUR", "USD"],
+                "price_level": [1.1, 0.9],
+            }
         ),
         world=WorldSpec(min_network=1, country_caps=[2, 3], fx_date="2025-12-31"),
     )
     inputs = {c.country: c for c in country_inputs(scn)}
     a = inputs["AA"]
+    assert list(a.attractiveness) == list(ATTRACTIVENESS)  # the figures countries.csv documents
     assert a.currency == "EUR" and a.rate == pytest.approx(eur)
     assert a.to_planning(a.to_local(1234.5)) == pytest.approx(1234.5)
     base = scn.demand.categories[0].price["mid"]

@@ -9,8 +9,8 @@ problem (entry years, stores and capital per country and year under the global l
 """
 
 from .files import check_world_plan, write_world
-from .inputs import ATTRACTIVENESS, CountryInput, country_inputs, planning_rates
-from .plan import COUNTRY_COLUMNS, STORE_COLUMNS, YEAR_COLUMNS, WorldMetrics, WorldPlan
+from .inputs import CountryInput, country_inputs, planning_rates
+from .plan import ATTRACTIVENESS, COUNTRY_COLUMNS, STORE_COLUMNS, YEAR_COLUMNS, WorldMetrics, WorldPlan
 from .run import plan_world
 from .slices import slice_overrides
 

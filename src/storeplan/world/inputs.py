@@ -23,20 +23,7 @@ from ..errors import InputError, MissingColumnError, UnknownOptionError
 from ..rollout.world_spec import WorldSpec
 from ..scenario import Scenario, StoreFormat
 
-__all__ = ["CountryInput", "country_inputs", "planning_rates", "ATTRACTIVENESS"]
-
-#: Country attractiveness columns (name -> unit), computed once here.
-ATTRACTIVENESS: dict[str, str] = {
-    "population": "persons",
-    "income_per_person": "planning currency per person per year",
-    "offline_market": "planning currency per year",
-    "online_revenue": "planning currency per year",
-    "online_orders": "orders per year",
-    "rival_outlets_per_100k": "outlets per 100,000 persons",
-    "candidate_sites": "sites",
-    "price_level": "index (1 = planning-currency list price)",
-    "cost_level": "multiplier of the formats' costs",
-}
+__all__ = ["CountryInput", "country_inputs", "planning_rates"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,7 +48,7 @@ class CountryInput:
         with local prices), without a rollout: the world planner adds the country's
         yearly limits.
     attractiveness : Mapping of str to float
-        The :data:`ATTRACTIVENESS` figures (planning currency).
+        The :data:`storeplan.world.plan.ATTRACTIVENESS` figures (planning currency).
     """
 
     country: str

@@ -14,7 +14,21 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["WorldPlan", "WorldMetrics", "COUNTRY_COLUMNS", "STORE_COLUMNS", "YEAR_COLUMNS"]
+__all__ = ["WorldPlan", "WorldMetrics", "ATTRACTIVENESS", "COUNTRY_COLUMNS", "STORE_COLUMNS", "YEAR_COLUMNS"]
+
+#: Country attractiveness columns (name -> unit), computed once by
+#: :func:`storeplan.world.country_inputs`.
+ATTRACTIVENESS: dict[str, str] = {
+    "population": "persons",
+    "income_per_person": "planning currency per person per year",
+    "offline_market": "planning currency per year",
+    "online_revenue": "planning currency per year",
+    "online_orders": "orders per year",
+    "rival_outlets_per_100k": "outlets per 100,000 persons",
+    "candidate_sites": "sites",
+    "price_level": "index (1 = planning-currency list price)",
+    "cost_level": "multiplier of the formats' costs",
+}
 
 #: ``countries.csv``: one row per country considered (name -> unit).
 COUNTRY_COLUMNS: dict[str, str] = {
@@ -34,15 +48,7 @@ COUNTRY_COLUMNS: dict[str, str] = {
     "npv_bound": "planning currency (upper bound on this country's NPV under its allocation)",
     "gap": "share (npv_bound - npv) / |npv_bound|",
     "payback_year": "rollout year the cumulative cash turns positive (0: not in the horizon)",
-    "population": "persons",
-    "income_per_person": "planning currency per person per year",
-    "offline_market": "planning currency per year",
-    "online_revenue": "planning currency per year",
-    "online_orders": "orders per year",
-    "rival_outlets_per_100k": "outlets per 100,000 persons",
-    "candidate_sites": "sites",
-    "price_level": "index (1 = planning-currency list price)",
-    "cost_level": "multiplier of the formats' costs",
+    **ATTRACTIVENESS,
     "attractiveness_value": "planning currency (NPV upper bound of entering in year 1 alone)",
 }
 # plus one column ``stores_year_<t>`` per rollout year (new stores opened in year t)
