@@ -167,7 +167,7 @@ def world_tables(plan: WorldPlan) -> dict[str, Table]:
         pd.concat([rows, pd.DataFrame([total])], ignore_index=True),
         note=(
             f"Amounts in {cur}. Rank: order of attractiveness (the NPV bound of entering in "
-            "year 1 alone). Gap: (bound - NPV) / |bound| of the country's plan under its "
+            "year 1 alone). Gap: (bound - NPV) / |NPV| of the country's plan under its "
             "allocation of stores and capital."
         ),
         total=True,

@@ -46,7 +46,7 @@ COUNTRY_COLUMNS: dict[str, str] = {
     "capex": "planning currency (opening costs over the rollout)",
     "npv": "planning currency",
     "npv_bound": "planning currency (upper bound on this country's NPV under its allocation)",
-    "gap": "share (npv_bound - npv) / |npv_bound|",
+    "gap": "share (npv_bound - npv) / |npv|",
     "payback_year": "rollout year the cumulative cash turns positive (0: not in the horizon)",
     **ATTRACTIVENESS,
     "attractiveness_value": "planning currency (NPV upper bound of entering in year 1 alone)",
@@ -106,7 +106,7 @@ class WorldMetrics:
         Upper bound on the NPV of any plan that keeps every constraint (the world
         master's relaxation), planning currency.
     gap : float
-        ``(bound - npv) / |bound|``, share.
+        ``(bound - npv) / |npv|``, share (:func:`storeplan.solvers.solution.relative_gap`).
     allocation_bound : float
         Sum of the countries' own NPV bounds under their allocations (certifies each
         country's plan given its caps and budgets), planning currency.
