@@ -107,6 +107,16 @@ def year_color(year: int) -> str:
     return NOT_ENTERED_COLOR if y <= 0 else WAVE_COLORS[(y - 1) % len(WAVE_COLORS)]
 
 
+def _total_row(rows: pd.DataFrame, cols, keys, **labels: Any) -> dict[str, Any]:
+    """A table's total row: the sums of ``keys`` over ``rows`` (the rows shown above
+    it), ``labels`` in their cells, NaN (blank) in every other column."""
+    total: dict[str, Any] = {c.key: np.nan for c in cols}
+    total.update(labels)
+    for k in keys:
+        total[k] = float(pd.to_numeric(rows[k], errors="coerce").sum())
+    return total
+
+
 def _year_columns(plan: WorldPlan) -> list[str]:
     return [f"stores_year_{t}" for t in range(1, plan.years + 1) if f"stores_year_{t}" in plan.countries]
 
@@ -157,10 +167,7 @@ def world_tables(plan: WorldPlan) -> dict[str, Table]:
         name=[f"{n} ({c})" for n, c in zip(entered["name"], entered["country"], strict=True)],
     )[[c.key for c in cols]].reset_index(drop=True)
     total_keys = [*ycols, "stores", "stores_partner", "revenue_final_year", "capex", "npv", "npv_bound"]
-    total: dict[str, Any] = {c.key: np.nan for c in cols}
-    total.update(rank=np.nan, name=f"total ({len(rows)} countries)", entry="")
-    for k in total_keys:
-        total[k] = float(pd.to_numeric(rows[k], errors="coerce").sum())
+    total = _total_row(rows, cols, total_keys, rank=np.nan, name=f"total ({len(rows)} countries)", entry="")
     countries = Table(
         "world-countries",
         cols,
@@ -205,10 +212,9 @@ def world_tables(plan: WorldPlan) -> dict[str, Table]:
     )
     yrows = yt.assign(label=[year_label(plan, y) for y in yt["year"]])[[k.key for k in y_cols]]
     yrows["row_class"] = np.where(yt["year"].to_numpy(int) > plan.years, "after", "")
-    ytotal: dict[str, Any] = {k.key: np.nan for k in y_cols}
-    ytotal.update(label="total", row_class="")
-    for k in ("new_stores", "countries_entered", "capex", "cash_flow"):
-        ytotal[k] = float(pd.to_numeric(yt[k], errors="coerce").sum())
+    ytotal = _total_row(
+        yt, y_cols, ("new_stores", "countries_entered", "capex", "cash_flow"), label="total", row_class=""
+    )
     years = Table(
         "world-years",
         y_cols,
