@@ -64,6 +64,7 @@ __all__ = [
     "leaflet_assets",
     "js_json",
     "LEGEND_CSS",
+    "POPUP_TABLE_JS",
     "stable_element_ids",
 ]
 
@@ -610,7 +611,25 @@ def _store_groups(
     return group, groups, text
 
 
-_SETUP_JS = r"""
+#: The popups' JavaScript helper: ``table(rows)`` builds a two-column table element from
+#: ``[[label, value], ...]`` (shared by the plan map and the world map).
+POPUP_TABLE_JS = r"""
+    function table(rows) {
+        var t = document.createElement('table');
+        t.className = 'storeplan-popup';
+        for (var i = 0; i < rows.length; i++) {
+            var tr = t.insertRow();
+            var th = document.createElement('th');
+            th.textContent = rows[i][0];
+            tr.appendChild(th);
+            tr.insertCell().textContent = rows[i][1];
+        }
+        return t;
+    }
+"""
+
+_SETUP_JS = (
+    r"""
 var {{ this.get_name() }} = (function (map) {
     var D = {{ this.payload }};
     map.createPane('storeplanBase');
@@ -624,19 +643,9 @@ var {{ this.get_name() }} = (function (map) {
     var lineCanvas = L.canvas({padding: 0.5, pane: 'storeplanCatchments'});
     var svg = L.svg({pane: 'storeplanStores'});
     var storeCanvas = L.canvas({padding: 0.5, pane: 'storeplanStores'});
-    function table(rows) {
-        var t = document.createElement('table');
-        t.className = 'storeplan-popup';
-        for (var i = 0; i < rows.length; i++) {
-            var tr = t.insertRow();
-            var th = document.createElement('th');
-            th.textContent = rows[i][0];
-            tr.appendChild(th);
-            tr.insertCell().textContent = rows[i][1];
-        }
-        return t;
-    }
-    var legend = L.control({position: D.legend_position || 'bottomleft'});
+"""
+    + POPUP_TABLE_JS
+    + r"""    var legend = L.control({position: D.legend_position || 'bottomleft'});
     legend.onAdd = function () {
         var div = L.DomUtil.create('div', 'storeplan-legend');
         div.innerHTML = D.legend;
@@ -761,6 +770,7 @@ var {{ this.get_name() }} = (function (map) {
     };
 })({{ this._parent.get_name() }});
 """
+)
 
 LEGEND_CSS = """
 .leaflet-container { background: #eef1f4; }

@@ -34,7 +34,7 @@ from ..world.plan import WorldPlan
 from ._common import fmt_int, fmt_money, fmt_pct, is_missing, require, synthetic_notes
 from .charts import new_figure, no_data, save_png, style_axes
 from .html import REPORT_CSS, card, notes_html, render_table
-from .maps import LEGEND_CSS, WAVE_COLORS, js_json, leaflet_assets
+from .maps import LEGEND_CSS, POPUP_TABLE_JS, WAVE_COLORS, js_json, leaflet_assets
 from .tables import Column, Table
 
 __all__ = [
@@ -605,7 +605,8 @@ def write_world_report(plan: WorldPlan, out_dir: str | Path, *, map: bool = True
 
 # ----------------------------------------------------------------------------- map
 
-_WORLD_JS = r"""
+_WORLD_JS = (
+    r"""
 (function () {
     var D = __DATA__;
     var map = L.map('map', {preferCanvas: true, zoomSnap: 0.25, worldCopyJump: true});
@@ -617,19 +618,9 @@ _WORLD_JS = r"""
     var svg = L.svg({pane: 'storeplanStores'});
     var storeCanvas = L.canvas({padding: 0.5, pane: 'storeplanStores'});
     var renderer = D.stores.length > 2000 ? storeCanvas : svg;
-    function table(rows) {
-        var t = document.createElement('table');
-        t.className = 'storeplan-popup';
-        for (var i = 0; i < rows.length; i++) {
-            var tr = t.insertRow();
-            var th = document.createElement('th');
-            th.textContent = rows[i][0];
-            tr.appendChild(th);
-            tr.insertCell().textContent = rows[i][1];
-        }
-        return t;
-    }
-    var overlays = {};
+"""
+    + POPUP_TABLE_JS
+    + r"""    var overlays = {};
     var base = {};
     if (D.tiles) {
         base['OpenStreetMap (online only)'] = L.tileLayer(
@@ -707,6 +698,7 @@ _WORLD_JS = r"""
     window.storeplanWorldMap = map;
 })();
 """
+)
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
