@@ -283,10 +283,10 @@ def _tables(scenario, inputs, curves, alloc, plans, rates):
     year_new = np.zeros(H, np.int64)
     year_open = np.zeros(H, np.int64)
     standalone = []
+    most = int(scenario.world.caps(T).sum())
     for cv in curves:
         v = item_values(cv.seq_gain, cv.seq_fixed, cv.seq_capex, spec)[:, 0]
-        caps = scenario.world.caps(T)
-        standalone.append(float(np.clip(v[: int(caps.sum())], 0, None).sum()))
+        standalone.append(float(np.clip(v[:most], 0, None).sum()))
     rank = np.argsort(-np.asarray(standalone), kind="stable")
     ranks = np.empty(len(inputs), np.int64)
     ranks[rank] = np.arange(1, len(inputs) + 1)
@@ -330,12 +330,13 @@ def _tables(scenario, inputs, curves, alloc, plans, rates):
             fmt_own = {f.name: getattr(f, "ownership", "own") for f in inp.scenario.formats}
             psy = fc.per_store_year
             store_npv = (
-                psy.assign(d=psy["discounted_cash_flow"]).groupby("id")["d"].sum()
+                psy.groupby("id")["discounted_cash_flow"].sum()
                 if "discounted_cash_flow" in psy.columns
                 else pd.Series(dtype=float)
             )
             opened = dict(zip(np.asarray(sched.ids, dtype=object)[new], o[new], strict=True))
             own_n = part_n = 0
+            full_ramp = 0.0
             for r in st.itertuples():
                 sid = str(r.id)
                 if str(getattr(r, "status", "new")) != "new" or sid not in opened:
@@ -345,6 +346,7 @@ def _tables(scenario, inputs, curves, alloc, plans, rates):
                 own_n += own == "own"
                 part_n += own == "partner"
                 rev_local = float(getattr(r, "revenue", np.nan))
+                full_ramp += to(rev_local)
                 store_rows.append(
                     {
                         "id": sid,
@@ -374,9 +376,7 @@ def _tables(scenario, inputs, curves, alloc, plans, rates):
                 gap=float(ro.npv_gap) if ro is not None else np.nan,
                 payback_year=int(fc.payback_year or 0),
             )
-            row["revenue_full_ramp"] = float(
-                sum(s["revenue_full_ramp"] for s in store_rows if s["country"] == cc)
-            )
+            row["revenue_full_ramp"] = float(full_ramp)
         for t in range(T):
             row[f"stores_year_{t + 1}"] = int(per_year[t])
         rows.append(row)
