@@ -261,6 +261,15 @@ def test_entry_order_caps_and_minimum_network_on_three_countries():
     assert plan.metrics.npv == pytest.approx(float(c["npv"].sum()))
     assert plan.metrics.capex == pytest.approx(float(plan.years_table["capex"].sum()))
     assert plan.metrics.bound >= plan.metrics.npv
+    # one definition of a store's sales: the stores' full-ramp sales add up to their
+    # country's, and a country's final-year sales (ramping stores below full) never exceed it
+    full = plan.stores.groupby("country")["revenue_full_ramp"].sum()
+    for cc in entered.index:
+        assert full[cc] == pytest.approx(c.loc[cc, "revenue_full_ramp"], rel=1e-12)
+        assert c.loc[cc, "revenue_final_year"] <= c.loc[cc, "revenue_full_ramp"] * (1 + 1e-12)
+        ramped = plan.stores[(plan.stores["country"] == cc) & (plan.stores["open_year"] < 3)]
+        if len(ramped) == c.loc[cc, "stores"]:  # every store at full ramp by the final year (12 months)
+            assert c.loc[cc, "revenue_final_year"] == pytest.approx(c.loc[cc, "revenue_full_ramp"], rel=1e-9)
 
 
 def test_allocation_keeps_budget_caps_and_entries():
@@ -352,3 +361,4 @@ def test_local_processes_and_dask_give_identical_plans():
         pd.testing.assert_frame_equal(one.countries, other.countries)
         assert other.metrics.npv == one.metrics.npv
         assert other.metrics.bound == one.metrics.bound
+    assert (one.metrics.workers, two.metrics.workers, dsk.metrics.workers) == (1, 2, 2)

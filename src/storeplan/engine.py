@@ -67,6 +67,7 @@ __all__ = [
     "ScenarioTask",
     "Comparison",
     "run_many",
+    "worker_count",
     "run_scenario",
     "compare",
     "sweep",
@@ -201,6 +202,28 @@ class EngineUnavailableError(StoreplanError, ImportError):
 # ----------------------------------------------------------------------------- run_many
 
 
+def worker_count(engine: str, workers: int | None, n_tasks: int) -> int:
+    """Worker processes :func:`run_many` uses for ``n_tasks`` tasks.
+
+    Parameters
+    ----------
+    engine : {"local", "dask", "ray"}
+    workers : int, optional
+        As given to :func:`run_many` (None: the CPU count).
+    n_tasks : int
+        Number of tasks.
+
+    Returns
+    -------
+    int
+        Processes (local: never more than the tasks; 0 when there is no task).
+    """
+    if n_tasks <= 0:
+        return 0
+    n = int(workers or os.cpu_count() or 1)
+    return min(n, n_tasks) if engine == "local" else n
+
+
 def run_many(
     tasks: Iterable[Any],
     fn: Callable[[Any], Any],
@@ -246,7 +269,7 @@ def run_many(
     if not items:
         return []
     if engine == "local":
-        n = min(workers or os.cpu_count() or 1, len(items))
+        n = worker_count(engine, workers, len(items))
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
             return list(pool.map(fn, items))
@@ -267,7 +290,7 @@ def _run_dask(items, fn, workers, address, client) -> list:
     if client is None:
         if address is None:
             own_cluster = LocalCluster(
-                n_workers=workers or os.cpu_count() or 1,
+                n_workers=worker_count("dask", workers, len(items)),
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,

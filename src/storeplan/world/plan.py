@@ -126,6 +126,7 @@ class WorldMetrics:
     engine : str
         ``local``, ``dask`` or ``ray``.
     workers : int
+        Processes the countries ran on (1: in this process).
     """
 
     currency: str
@@ -174,8 +175,13 @@ class WorldMetrics:
     }
 
     def to_dict(self) -> dict[str, Any]:
-        """``{field: {"value": v, "unit": u}}`` for ``summary.json``."""
-        return {k: {"value": getattr(self, k), "unit": u} for k, u in self.UNITS.items()}
+        """``{field: {"value": v, "unit": u}}`` for ``summary.json``; money units name the
+        planning currency, as the data files' do: ``planning currency (USD)``."""
+        cur = f"planning currency ({self.currency})"
+        return {
+            k: {"value": getattr(self, k), "unit": u.replace("planning currency", cur)}
+            for k, u in self.UNITS.items()
+        }
 
 
 @dataclass(frozen=True, eq=False)
