@@ -175,7 +175,8 @@ def test_columns_and_units(plan, out):
         assert cols == declared, name
         assert list(units[name]) == cols, name
     assert units["countries.csv"]["npv"] == "planning currency (USD)"
-    assert summary["metrics"]["npv"] == {"value": plan.metrics.npv, "unit": f"planning currency ({plan.currency})"}
+    npv_unit = f"planning currency ({plan.currency})"
+    assert summary["metrics"]["npv"] == {"value": plan.metrics.npv, "unit": npv_unit}
 
 
 def test_countries_stores_per_year_sum_to_world_years(plan, out):
