@@ -142,6 +142,7 @@ def solve_min_detail(
     truncated_mip: bool = True,
     lagrangian_tau: float = 0.0,
     mip_share: float = 1.0,
+    lagrangian_volume: bool = False,
 ) -> MinOutcome:
     """:func:`solve_min` that also returns the state and the multipliers.
 
@@ -153,7 +154,8 @@ def solve_min_detail(
     improving once the certified relative gap is at most this. ``truncated_mip=False``:
     no truncated radius MIP when the reduced model is too large for the full one.
     ``lagrangian_tau``: deflection of the subgradient steps (see
-    :func:`.bounds.lagrangian_min`; 0 = plain steps). ``mip_share``: the MIP gets this
+    :func:`.bounds.lagrangian_min`; 0 = plain steps); ``lagrangian_volume``: the
+    volume algorithm instead of subgradient steps (same function). ``mip_share``: the MIP gets this
     share of the time left when it starts (a caller that repeats the search keeps the
     rest for the next repeat).
     Every phase checks the one deadline ``t0 + time_limit``.
@@ -234,6 +236,7 @@ def solve_min_detail(
             patience=lagrangian_patience,
             pi0=pi0,
             tau=lagrangian_tau,
+            volume=lagrangian_volume,
             deadline=deadline if not final or method == "heuristic" else _share(deadline, LAGRANGIAN_SHARE),
         )
         iterations += lr.iterations

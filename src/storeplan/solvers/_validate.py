@@ -193,19 +193,24 @@ def build_instance(
         u = np.asarray(unserved, dtype=np.float64)
         must = False
         integral = _is_integral(wcost) and _is_integral(fc) and _is_integral(u)
+    # column copy (CSC, rows ascending within a column); int32 temporaries, and the
+    # row arrays are not copied when they already have the engine's dtypes
     order = np.argsort(indices, kind="stable")
-    rows = np.repeat(np.arange(n, dtype=np.int64), counts)
+    crow = np.repeat(np.arange(n, dtype=np.int32), counts)[order]
+    wcost = np.ascontiguousarray(wcost, dtype=np.float64)
+    ccost = wcost[order]
+    del order
     cptr = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(np.bincount(indices, minlength=m), out=cptr[1:])
     return Instance(
         n=n,
         m=m,
-        indptr=indptr.astype(np.int64),
-        indices=indices.astype(np.int32),
-        cost=wcost.astype(np.float64),
+        indptr=np.ascontiguousarray(indptr, dtype=np.int64),
+        indices=np.ascontiguousarray(indices, dtype=np.int32),
+        cost=wcost,
         cptr=cptr,
-        crow=rows[order].astype(np.int32),
-        ccost=wcost[order].astype(np.float64),
+        crow=crow,
+        ccost=ccost,
         unserved=u,
         fcost=fc,
         must_serve=must,

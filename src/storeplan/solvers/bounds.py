@@ -42,6 +42,17 @@ from .constraints import SideArrays
 __all__ = ["LagrangianResult", "lagrangian_min", "reduce_min", "lagrangian_cover"]
 
 
+#: Volume algorithm (:func:`_volume_min`): first step factor, largest weight of the
+#: newest subgradient in the direction, non-improving steps before the step factor
+#: shrinks, and steps without progress before that weight halves. Measured on the
+#: China matrix at p = 50 (k = 210, 2,000 steps): step factor 0.1 and 20 reds stalled
+#: at 0.13 %; 0.5 and 30 reds reached 0.06 %.
+VOLUME_F0 = 0.5
+VOLUME_AMAX = 0.1
+VOLUME_REDS = 30
+VOLUME_AMAX_PATIENCE = 100
+
+
 @njit(cache=True)
 def _select(rho, status, kmin, kmax, sel, maximise):
     """Pick the best set of sites for site values ``rho`` under must/forbidden and
@@ -258,6 +269,202 @@ def _subgradient_min(
     return best, best_lam, it + 1, pi, stall
 
 
+@njit(cache=True)
+def _eval_min(
+    indptr,
+    indices,
+    cost,
+    unserved,
+    fcost,
+    status,
+    kmin,
+    kmax,
+    lam,
+    bcost,
+    bcap,
+    cptr,
+    crow,
+    ccost,
+    rho,
+    sel,
+    selw,
+    selk,
+    g,
+):
+    """:math:`L(\\lambda)` and a subgradient ``g`` (filled) at ``lam``; see
+    :func:`_subgradient_min`."""
+    n = lam.shape[0]
+    m = fcost.shape[0]
+    const = _reduced_costs(indptr, indices, cost, unserved, fcost, lam, rho)
+    val, nsel, order = _select(rho, status, kmin, kmax, sel, False)
+    for j in range(m):
+        selw[j] = sel[j]
+    if bcap < np.inf:
+        vk = _select_knap(rho, status, bcost, bcap, selk, False)
+        if vk > val:
+            val = vk
+            selw[:] = selk
+    for i in range(n):
+        g[i] = 0.0 if unserved[i] < lam[i] else 1.0
+    for j in range(m):
+        sj = selw[j]
+        if sj > 0.0:
+            for k in range(cptr[j], cptr[j + 1]):
+                i = crow[k]
+                if ccost[k] < lam[i]:
+                    g[i] -= sj
+    return const + val
+
+
+@njit(cache=True)
+def _volume_min(
+    indptr,
+    indices,
+    cost,
+    unserved,
+    fcost,
+    status,
+    kmin,
+    kmax,
+    lam_bar,
+    ub,
+    target,
+    max_iter,
+    bcost,
+    bcap,
+    cptr,
+    crow,
+    ccost,
+    v,
+    vs,
+    reds_max,
+    amax_patience,
+):
+    """``max_iter`` steps of the volume algorithm (Barahona & Anbil, Math. Prog. 87,
+    2000) from the stability centre ``lam_bar`` (updated in place).
+
+    The direction ``v`` (in place) is a convex combination of the subgradients seen,
+    ``v = a g + (1 - a) v`` with ``a`` the minimiser of ``|a g + (1 - a) v|`` clipped
+    to ``[amax / 10, amax]``; each trial point is ``lam_bar + s v`` with
+    ``s = f (ub - L(lam_bar)) / |v|^2``, and it becomes the centre when it raises the
+    bound. ``f`` grows by 1.1 after an improving step along ``v`` ("green"), shrinks
+    by 0.66 after ``reds_max`` non-improving ones, and ``amax`` halves when
+    the bound has not risen by 1e-4 of the gap for ``amax_patience`` steps.
+    ``vs`` carries the scalars between calls: ``[L(lam_bar), f, reds, amax,
+    started, last level, steps since]``. Every trial point is a multiplier vector, so
+    every bound returned is ``L`` at some ``lam`` (valid whatever the step rule).
+    Returns (best, iterations)."""
+    n = lam_bar.shape[0]
+    m = fcost.shape[0]
+    rho = np.empty(m)
+    sel = np.zeros(m, dtype=np.uint8)
+    selw = np.zeros(m)
+    selk = np.zeros(m)
+    g = np.empty(n)
+    lam = np.empty(n)
+    it = 0
+    if vs[4] == 0.0:
+        vs[0] = _eval_min(
+            indptr,
+            indices,
+            cost,
+            unserved,
+            fcost,
+            status,
+            kmin,
+            kmax,
+            lam_bar,
+            bcost,
+            bcap,
+            cptr,
+            crow,
+            ccost,
+            rho,
+            sel,
+            selw,
+            selk,
+            g,
+        )
+        v[:] = g
+        vs[4] = 1.0
+        vs[5] = vs[0]
+        vs[6] = 0.0
+    Lbar = vs[0]
+    f = vs[1]
+    reds = vs[2]
+    amax = vs[3]
+    for it in range(max_iter):  # noqa: B007
+        if Lbar >= target or f < 1e-6:
+            break
+        vv = 0.0
+        for i in range(n):
+            vv += v[i] * v[i]
+        if vv == 0.0:
+            break
+        s = f * max(ub - Lbar, 1e-9 * max(1.0, abs(ub))) / vv
+        for i in range(n):
+            x = lam_bar[i] + s * v[i]
+            lam[i] = x if x > 0.0 else 0.0
+        L = _eval_min(
+            indptr,
+            indices,
+            cost,
+            unserved,
+            fcost,
+            status,
+            kmin,
+            kmax,
+            lam,
+            bcost,
+            bcap,
+            cptr,
+            crow,
+            ccost,
+            rho,
+            sel,
+            selw,
+            selk,
+            g,
+        )
+        gv = 0.0
+        gg = 0.0
+        for i in range(n):
+            gv += g[i] * v[i]
+            gg += g[i] * g[i]
+        # a = argmin |a g + (1 - a) v|^2
+        den = gg - 2.0 * gv + vv
+        a = (vv - gv) / den if den > 0.0 else amax
+        if a > amax:
+            a = amax
+        if a < amax / 10.0:
+            a = amax / 10.0
+        if Lbar + 1e-12 * max(1.0, abs(L)) < L:
+            if gv > 0.0:
+                f = min(2.0, 1.1 * f)
+            lam_bar[:] = lam
+            Lbar = L
+            reds = 0.0
+        else:
+            reds += 1.0
+            if reds >= reds_max:
+                f *= 0.66
+                reds = 0.0
+        for i in range(n):
+            v[i] = a * g[i] + (1.0 - a) * v[i]
+        vs[6] += 1.0
+        if Lbar > vs[5] + 1e-4 * max(ub - Lbar, 0.0):
+            vs[5] = Lbar
+            vs[6] = 0.0
+        elif vs[6] >= amax_patience and amax > 1e-3:
+            amax *= 0.5
+            vs[6] = 0.0
+    vs[0] = Lbar
+    vs[1] = f
+    vs[2] = reds
+    vs[3] = amax
+    return Lbar, it + 1
+
+
 #: Longest stretch of subgradient iterations between two deadline checks, seconds.
 CHECK_EVERY_S = 0.1
 
@@ -318,6 +525,7 @@ def lagrangian_min(
     deadline: float | None = None,
     pi0: float = 2.0,
     tau: float = 0.0,
+    volume: bool = False,
 ) -> LagrangianResult:
     """Subgradient optimisation of :math:`L(\\lambda)` (lower bound for minimisation).
 
@@ -328,7 +536,15 @@ def lagrangian_min(
     previous result's ``pi`` to continue a run from its multipliers. ``tau > 0``
     deflects each step by the previous direction (Camerini, Fratta & Maffioli 1975,
     ``tau = 1.5`` their choice), which damps the zig-zag of plain subgradient steps.
+    ``volume=True`` runs the volume algorithm instead (:func:`_volume_min`, first step
+    factor ``VOLUME_F0 * pi0 / 2``; ``patience`` and ``tau`` unused): it steps from the
+    best multipliers along an average of the subgradients, which converges much
+    faster when many clients share each open site (measured on the 16,322 x 3,500
+    China matrix at p = 50, k = 210: 0.11 % from the incumbent after 1,250 steps,
+    against 2.7 % for the deflected subgradient).
     """
+    if volume:
+        return _volume(inst, side, kmin, kmax, ub, lam0, target, max_iter, deadline, pi0)
     lam = np.asarray(lam0, dtype=np.float64).copy()
     tgt = ub if target is None else target
     best, best_lam, its = -np.inf, lam.copy(), 0
@@ -370,6 +586,47 @@ def lagrangian_min(
         if best >= tgt or pi < 1e-6 or k < n_this or pace.out_of_time():
             break
     return LagrangianResult(float(best), best_lam, its, float(pi))
+
+
+def _volume(inst, side, kmin, kmax, ub, lam0, target, max_iter, deadline, pi0) -> LagrangianResult:
+    lam = np.asarray(lam0, dtype=np.float64).copy()
+    tgt = ub if target is None else target
+    v = np.zeros(inst.n)
+    vs = np.array([0.0, VOLUME_F0 * float(pi0) / 2.0, 0.0, VOLUME_AMAX, 0.0, 0.0, 0.0])
+    bcost = side.bcost if side.has_budget else np.zeros(inst.m)
+    its = 0
+    best = -np.inf
+    pace = Pace(deadline, max_iter)
+    while its < max_iter:
+        n_this = pace.next_chunk(its)
+        best, k = _volume_min(
+            inst.indptr,
+            inst.indices,
+            inst.cost,
+            inst.unserved,
+            inst.fcost,
+            side.status,
+            kmin,
+            kmax,
+            lam,
+            ub,
+            tgt,
+            n_this,
+            bcost,
+            side.bcap,
+            inst.cptr,
+            inst.crow,
+            inst.ccost,
+            v,
+            vs,
+            float(VOLUME_REDS),
+            float(VOLUME_AMAX_PATIENCE),
+        )
+        its += k
+        pace.done(k)
+        if best >= tgt or vs[1] < 1e-6 or k < n_this or pace.out_of_time():
+            break
+    return LagrangianResult(float(best), lam, its, float(2.0 * vs[1] / VOLUME_F0))
 
 
 @njit(cache=True)

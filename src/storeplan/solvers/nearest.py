@@ -98,22 +98,39 @@ def check_dense(cost, name: str = "cost") -> np.ndarray:
 
 
 #: The first structure may keep up to this many pairs in all (about 190 MB with its
-#: column copy) when three times the sites per open site is more than 96 per client.
+#: column copy) when twice the sites per open site is more than 96 per client.
 INITIAL_PAIRS = 8_000_000
+#: Memory the first structure is sized for, together with the dense matrix itself,
+#: bytes, and the peak memory per kept pair while the structure and its engine
+#: instance are built (measured on the 16,322 x 3,500 China matrix: 3.0 M pairs,
+#: 224 MiB above the matrix and the interpreter).
+MEMORY_BUDGET = 2**30
+PAIR_BYTES = 80
+#: Sites kept per client at first, per site per open site (:func:`initial_k`).
+SITES_PER_MEDIAN = 2.0
 
 
-def initial_k(m: int, p: int, n: int | None = None) -> int:
-    """First number of nearest sites kept per client: about three times the sites per
-    open site, at least 16, at most 96 or :data:`INITIAL_PAIRS` / ``n`` (whichever is
-    larger; ``n`` = number of clients).
+def initial_k(m: int, p: int, n: int | None = None, dense_bytes: int = 0) -> int:
+    """First number of nearest sites kept per client: about :data:`SITES_PER_MEDIAN`
+    times the sites per open site, at least 16, and at most 96 per client or the
+    larger number of pairs in all that both :data:`INITIAL_PAIRS` and the memory left
+    by the dense matrix (``dense_bytes``) in :data:`MEMORY_BUDGET` (at
+    :data:`PAIR_BYTES` a pair) allow (``n`` = number of clients).
 
     At small ``p`` a client's multiplier is about its distance to its median, and the
-    sites closer than that are about ``m / p``: starting below that number costs rounds
-    of enlarging, and a local search on a model whose tails bind misjudges the dense
-    objective (measured on 5,934 uniform points, p = 10, 60 s: from k = 96, four rounds
-    of enlarging left a 2.8 % gap)."""
-    cap = 96 if n is None else max(96, INITIAL_PAIRS // max(int(n), 1))
-    return int(min(m, max(16, min(cap, int(np.ceil(3.0 * m / max(p, 1)))))))
+    sites closer than that are fewer than ``m / p`` (measured on the China matrix at
+    p = 50: 58 arcs below the multipliers per client, ``m / p = 70``): starting well
+    below that costs rounds of enlarging, and a local search on a model whose tails
+    bind misjudges the dense objective (5,934 uniform points, p = 10, 60 s: from
+    k = 96, four rounds of enlarging left a 2.8 % gap); starting far above it makes
+    every Lagrangian step read long rows (China, p = 50, volume steps: k = 210 took
+    41-62 s to a 0.1 % gap and 1.0-1.1 GB, k = 140 19-30 s and 0.77 GB)."""
+    if n is None:
+        cap = 96
+    else:
+        pairs = min(INITIAL_PAIRS, max(MEMORY_BUDGET - int(dense_bytes), 0) // PAIR_BYTES)
+        cap = max(96, pairs // max(int(n), 1))
+    return int(min(m, max(16, min(cap, int(np.ceil(SITES_PER_MEDIAN * m / max(p, 1)))))))
 
 
 def _blocks(n: int, m: int):
@@ -168,44 +185,54 @@ def enlarge(
 
 
 def _assemble(D, n, m, kr, rows, old: Nearest | None, forb) -> Nearest:
-    counts = np.zeros(n, dtype=np.int64) if old is None else np.diff(old.indptr)
-    tail = np.full(n, np.inf) if old is None else old.tail.copy()
+    """Rebuild ``rows`` of the structure with their ``kr`` (copying the others from
+    ``old``). Each row is written straight into its final place (at most
+    ``min(k, allowed sites)`` entries; rows with fewer finite entries are compacted at
+    the end), so the transient memory is one block of rows, not a copy per pair."""
     rows = np.sort(np.asarray(rows, dtype=np.int64))
-    got_rows, got_rank, got_idx, got_val = [], [], [], []
-    # rows with the same k are read together, in blocks
-    for kv in np.unique(kr[rows]):
-        sel = rows[kr[rows] == kv]
-        for a, b in _blocks(sel.size, m):
-            rr = sel[a:b]
-            ki, kvv, cnt, tl = _rows_nearest(_gather(D, rr, forb), int(kv))
-            mask = np.arange(ki.shape[1])[None, :] < cnt[:, None]
-            got_rows.append(np.repeat(rr, cnt))
-            got_rank.append(np.nonzero(mask)[1])
-            got_idx.append(ki[mask])
-            got_val.append(kvv[mask])
-            counts[rr] = cnt
-            tail[rr] = tl
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    nnz = int(indptr[-1])
-    indices = np.empty(nnz, dtype=np.int32)
-    vals = np.empty(nnz, dtype=np.float64)
+    allowed = m - (0 if forb is None else int(np.asarray(forb).size))
+    counts = np.minimum(kr, allowed).astype(np.int64)
     if old is not None:
-        # copy the unchanged rows' segments in one vectorised gather
         changed = np.zeros(n, dtype=bool)
         changed[rows] = True
         keep_rows = np.flatnonzero(~changed)
+        counts[keep_rows] = np.diff(old.indptr)[keep_rows]
+    tail = np.full(n, np.inf) if old is None else old.tail.copy()
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=start[1:])
+    size = int(start[-1])
+    indices = np.empty(size, dtype=np.int32)
+    vals = np.empty(size, dtype=np.float64)
+    if old is not None:
+        # copy the unchanged rows' segments in one vectorised gather
         lens = counts[keep_rows]
         offs = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
-        dst = np.repeat(indptr[keep_rows], lens) + offs
+        dst = np.repeat(start[keep_rows], lens) + offs
         src = np.repeat(old.indptr[keep_rows], lens) + offs
         indices[dst] = old.indices[src]
         vals[dst] = old.vals[src]
-    if got_rows:
-        r_all = np.concatenate(got_rows)
-        dst = indptr[r_all] + np.concatenate(got_rank)
-        indices[dst] = np.concatenate(got_idx).astype(np.int32)
-        vals[dst] = np.concatenate(got_val)
+        del dst, src, offs
+    found = counts.copy()
+    # rows with the same k are read together, in blocks
+    for kv in np.unique(kr[rows]):
+        sel = rows[kr[rows] == kv]
+        kw = int(min(kv, allowed))
+        for a, b in _blocks(sel.size, m):
+            rr = sel[a:b]
+            ki, kvv, cnt, tl = _rows_nearest(_gather(D, rr, forb), int(kv))
+            pos = start[rr][:, None] + np.arange(kw)[None, :]
+            indices[pos] = ki[:, :kw]
+            vals[pos] = kvv[:, :kw]
+            found[rr] = cnt
+            tail[rr] = tl
+    if np.any(found != counts):
+        # some rows had fewer finite allowed entries than their k: drop the rest
+        rank = np.arange(size) - np.repeat(start[:-1], counts)
+        mask = rank < np.repeat(found, counts)
+        indices, vals = indices[mask], vals[mask]
+        counts = found
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
     return Nearest(n=n, m=m, k=kr, indptr=indptr, indices=indices, vals=vals, tail=tail)
 
 
@@ -253,6 +280,9 @@ GROW_STOP_SHARE = 0.25
 #: the China instance at p = 200 (1.0 M pairs, 2,000 steps, patience 163): gap 0.46 %
 #: plain, 0.07 % deflected; at p = 50 (2.5 M pairs, 1,000 steps): 8.8 % and 3.2 %.
 DEFLECTION = 1.5
+#: Use the volume algorithm (:func:`.bounds.lagrangian_min`, ``volume=True``) instead
+#: of the deflected subgradient.
+VOLUME = True
 #: When a final search stalls (:data:`STALL_SHARE`) short of the target with no
 #: multiplier at its tail, the clients whose multiplier is within this share of their
 #: weighted tail cost are enlarged (at most :data:`MAX_NEAR_ROUNDS` times): a tail caps
@@ -344,6 +374,7 @@ def solve_dense_pmedian(
     methods: list[str] = []
     iterations = 0
     out = None
+    last: Solution | None = None
     inst = _instance(nr, w, u)
 
     def evaluate(sites):
@@ -390,8 +421,10 @@ def solve_dense_pmedian(
             target_gap=target_gap,
             truncated_mip=False,
             lagrangian_tau=DEFLECTION,
+            lagrangian_volume=VOLUME,
             mip_share=MIP_SHARE,
         )
+        last = out.solution
         iterations += out.solution.iterations
         methods.append(out.solution.method)
         integral = integral and inst.integral
@@ -432,6 +465,10 @@ def solve_dense_pmedian(
             final = True
         rows = np.flatnonzero(grow)
         enlarged += rows.size
+        # drop the old engine instance (and the state that refers to it) first: only
+        # one of them is held at a time
+        out = None
+        del inst
         nr = enlarge(D, nr, rows, forbidden, GROW_FACTOR)
         inst = _instance(nr, w, u)
     if best_sites is None or best_cost is None:
@@ -443,11 +480,11 @@ def solve_dense_pmedian(
         )
     # the truncated optimum proven by the MIP is the dense one when nothing uses a tail
     mip_opt = bool(
-        out is not None
-        and out.solution.proven_optimal
-        and abs(best_obj - out.solution.objective) <= 1e-9 * max(1.0, abs(best_obj))
+        last is not None
+        and last.proven_optimal
+        and abs(best_obj - last.objective) <= 1e-9 * max(1.0, abs(best_obj))
     )
-    info = dict(out.solution.info) if out is not None else {}
+    info = dict(last.info) if last is not None else {}
     info |= {
         "k_initial": int(k0),
         "k_mean": float(nr.k.mean()),

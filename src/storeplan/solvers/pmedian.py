@@ -110,8 +110,9 @@ def pmedian(
         bound on the rest (the cost of the next one), enlarging that number for the
         clients whose Lagrangian multipliers reach the bound (:mod:`.nearest`), so the
         dense matrix is never sorted or copied whole. None: automatic, on from
-        :data:`.nearest.DENSE_AUTO_ENTRIES` entries (about three times ``n_sites / p``
-        to start, at most 96 or 8 million pairs in all, :func:`.nearest.initial_k`).
+        :data:`.nearest.DENSE_AUTO_ENTRIES` entries (about twice ``n_sites / p``
+        to start, at most 96 or 8 million pairs in all, fewer when the dense matrix leaves
+        less than 1 GiB, :func:`.nearest.initial_k`).
         The bound stays valid for the dense problem and the objective is
         evaluated on it; ``info`` reports ``k_initial``, ``k_mean``, ``k_max``,
         ``pairs`` and ``rounds``.
@@ -146,7 +147,7 @@ def pmedian(
         n, m = D.shape
         check_n_m(n, m)
         p = check_p(p, m)
-        k0 = initial_k(m, p, n) if nearest is None else int(nearest)
+        k0 = initial_k(m, p, n, D.nbytes) if nearest is None else int(nearest)
         if k0 < 1:
             raise InputError(f"nearest must be a positive number of sites, got {nearest!r}")
         if k0 < m:
