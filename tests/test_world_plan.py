@@ -26,7 +26,7 @@ from storeplan.rollout.world_spec import WorldSpec
 from storeplan.scenario import Scenario
 from storeplan.world import ATTRACTIVENESS, country_inputs, planning_rates
 from storeplan.world.curves import CurveTask, country_curve, item_values, year_weights
-from storeplan.world.master import allocate, world_bound
+from storeplan.world.master import allocate, best_bound, joint_bound, world_bound
 from storeplan.world.run import plan_world
 
 
@@ -166,8 +166,12 @@ def _curves(scn: Scenario):
 def test_bound_is_never_below_the_brute_force_optimum_and_the_plan_never_above(seed):
     scn = _world(seed, towns=3, rollout={"stores_per_year": [2, 3], "budget_per_year": 250_000})
     best = _brute_force(scn)
-    bound, _ = world_bound(_curves(scn), scn.world, scn.rollout)
+    curves = _curves(scn)
+    bound, _ = best_bound(curves, scn.world, scn.rollout)
     assert bound >= best - 1e-6 * max(1.0, abs(best))
+    # each of the two bounds is valid on its own
+    assert world_bound(curves, scn.world, scn.rollout)[0] >= best - 1e-6 * max(1.0, abs(best))
+    assert joint_bound(curves, scn.world, scn.rollout).bound >= best - 1e-6 * max(1.0, abs(best))
     plan = plan_world(scn, workers=1)
     assert plan.metrics.npv <= best + 1e-6 * max(1.0, abs(best))
     assert plan.metrics.bound == pytest.approx(bound)

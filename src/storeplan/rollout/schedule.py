@@ -19,7 +19,7 @@ from .spec import NEVER, RolloutSpec
 #: A set of sites: a bool mask over the sites, site indices, or site ids.
 Sites = np.ndarray | Sequence[str] | Sequence[int]
 
-__all__ = ["Schedule", "Sites", "schedule"]
+__all__ = ["Schedule", "Sites", "schedule", "single_store_values"]
 
 
 @dataclass(frozen=True)
@@ -893,9 +893,6 @@ def _bound(
     the objective is the NPV."""
     if spec.objective != "npv":
         return float("nan"), ""
-    H, Y = spec.horizon, spec.years
-    disc = spec.discount(H)
-    vw = spec.value_weights(H)
     base = np.flatnonzero(is_exist)
     blocked = np.zeros(len(opening_cost), bool)
     for j in base.tolist():
@@ -903,6 +900,90 @@ def _bound(
     cand = np.flatnonzero(~is_exist & ~is_forb & (~blocked | is_must))
     if len(cand) == 0:
         return npv0, "no candidates"
+    g, ramped = single_store_values(
+        oracle, spec, opening_cost, fixed_cost, base, cand, margin=margin, counter=counter
+    )
+    best = g.max(axis=1)
+    pos = np.sort(best[best > 0])[::-1]
+    k = int(min(np.minimum(limits.hi, len(cand)).sum(), len(pos), limits.max_new))
+    budgets = spec.budgets()
+    if np.isfinite(budgets).all():
+        cheap = np.sort(opening_cost[cand])
+        fit = int(np.searchsorted(np.cumsum(cheap), budgets.sum() * (1 + 1e-12), side="right"))
+        k = min(k, fit)
+    simple = float(npv0 + pos[:k].sum())
+    try:
+        lp = _lp_bound(g, cand, opening_cost, is_must, must_year, limits)
+        # the same programme in integers: the LP gains by splitting stores over years
+        # when the yearly budgets bind; HiGHS's dual bound is valid when it stops early
+        ip = _lp_bound(g, cand, opening_cost, is_must, must_year, limits, integer_seconds=BOUND_MIP_SECONDS)
+        solved = [v for v in (lp, ip) if v is not None]
+        lp = min(solved) if solved else None
+    except Exception:  # noqa: BLE001 - the simple bound stays valid
+        lp = None
+    how = " (ramp-up priced)" if ramped else ""
+    if lp is None or not npv0 + lp < simple:
+        return simple, "largest single-store gains" + how
+    return float(npv0 + lp), "integer programme over (site, year) single-store gains" + how
+
+
+def single_store_values(
+    oracle,
+    spec: RolloutSpec,
+    opening_cost: np.ndarray,
+    fixed_cost: np.ndarray,
+    existing: np.ndarray,
+    candidates: np.ndarray,
+    *,
+    margin: np.ndarray,
+    counter: list[int] | None = None,
+) -> tuple[np.ndarray, bool]:
+    """Each candidate's NPV if it were our only new store, per opening year: an upper
+    bound on what it adds to *any* schedule opened in that year.
+
+    ``g[c, y]`` is the discounted cash (margin on its own sales plus the margin-priced
+    change of the existing stores' sales, ramp-weighted) minus its fixed and opening
+    costs, of candidate ``c`` opened in year ``y + 1`` next to the existing stores only.
+    Under a Huff market a store's sales only fall as other stores open, so the NPV of a
+    schedule is at most the existing stores' NPV plus the sum of ``g`` over its
+    (site, year) openings (the bound of :func:`schedule`). A store at ramp factor
+    ``rho`` is valued as a store of ``rho`` times its attractiveness when the oracle
+    :attr:`~storeplan.market.oracles.HuffOracle.scales_attractiveness` (few ramp
+    levels), else at full ramp times ``rho``'s upper bound 1. The cannibalised revenue is
+    priced at the lowest margin of any store that may be open.
+
+    Parameters
+    ----------
+    oracle : callable
+        The schedule's revenue oracle (with ``gains``).
+    spec : RolloutSpec
+        With ``objective = "npv"``.
+    opening_cost, fixed_cost : ndarray of float64, shape (n_sites,)
+        Currency once, currency per year.
+    existing : ndarray of int64
+        Indices of the existing stores.
+    candidates : ndarray of int64
+        Indices of the candidates to value.
+    margin : ndarray of float64, shape (n_sites,)
+        Share of each site's sales that is cash to the brand.
+    counter : list of int, optional
+        ``counter[0]`` counts the oracle calls.
+
+    Returns
+    -------
+    g : ndarray of float64, shape (len(candidates), years)
+        Currency (of the oracle and costs).
+    ramped : bool
+        Whether the ramp-up was priced by scaled attractiveness.
+    """
+    counter = [0] if counter is None else counter
+    H, Y = spec.horizon, spec.years
+    disc = spec.discount(H)
+    vw = spec.value_weights(H)
+    base = np.asarray(existing, np.int64)
+    cand = np.asarray(candidates, np.int64)
+    is_exist = np.zeros(len(margin), bool)
+    is_exist[base] = True
     # per-site margins: the cannibalised revenue is priced at the lowest margin of any
     # store that may be open (see schedule's notes); one margin: exactly as before
     m_c = margin[cand]
@@ -942,28 +1023,7 @@ def _bound(
         - fixed_cost[cand][:, None] * tail[None, :]
         - opening_cost[cand][:, None] * disc[:Y][None, :]
     )
-    best = g.max(axis=1)
-    pos = np.sort(best[best > 0])[::-1]
-    k = int(min(np.minimum(limits.hi, len(cand)).sum(), len(pos), limits.max_new))
-    budgets = spec.budgets()
-    if np.isfinite(budgets).all():
-        cheap = np.sort(opening_cost[cand])
-        fit = int(np.searchsorted(np.cumsum(cheap), budgets.sum() * (1 + 1e-12), side="right"))
-        k = min(k, fit)
-    simple = float(npv0 + pos[:k].sum())
-    try:
-        lp = _lp_bound(g, cand, opening_cost, is_must, must_year, limits)
-        # the same programme in integers: the LP gains by splitting stores over years
-        # when the yearly budgets bind; HiGHS's dual bound is valid when it stops early
-        ip = _lp_bound(g, cand, opening_cost, is_must, must_year, limits, integer_seconds=BOUND_MIP_SECONDS)
-        solved = [v for v in (lp, ip) if v is not None]
-        lp = min(solved) if solved else None
-    except Exception:  # noqa: BLE001 - the simple bound stays valid
-        lp = None
-    how = " (ramp-up priced)" if ramped else ""
-    if lp is None or not npv0 + lp < simple:
-        return simple, "largest single-store gains" + how
-    return float(npv0 + lp), "integer programme over (site, year) single-store gains" + how
+    return g, ramped
 
 
 #: Seconds HiGHS may spend on the integer programme of the bound (:func:`_bound`); its

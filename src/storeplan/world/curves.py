@@ -35,7 +35,8 @@ import numpy as np
 from ..market.oracles import HuffOracle
 from ..pipeline import build_market, build_problem
 from ..rollout import RolloutSpec
-from ..rollout.cashflow import ramp_factor
+from ..rollout.cashflow import evaluate, ramp_factor
+from ..rollout.schedule import single_store_values
 from ..rollout.world_spec import WorldSpec
 from .inputs import CountryInput
 
@@ -106,6 +107,27 @@ class CountryCurve:
     base_cash : float
         Yearly cash of the existing stores with no new store, net of their fixed costs
         (an upper bound on theirs with any new stores), planning currency per year.
+    npv0 : float
+        NPV of the existing stores with no new store (as
+        :func:`storeplan.rollout.cashflow.evaluate` values it), planning currency; NaN
+        unless the rollout's objective is ``"npv"``.
+    col_value : ndarray of float64, shape (m, years)
+        The single-store values of the country's *kept* columns
+        (:func:`storeplan.rollout.schedule.single_store_values`: a column's NPV opened in
+        each year as our only new store; an upper bound on what it adds to any schedule),
+        planning currency. Kept: per class of columns of equal format and costs, those
+        among the ``max_stores + 1`` best of the class in some year (a plan of at most
+        ``max_stores`` stores can always move a store of a dropped column to a free kept
+        column of its class and year without losing value), and the ``must_open`` ones.
+        Empty (``m = 0``) unless the objective is ``"npv"``.
+    col_site : ndarray of int64, shape (m,)
+        Site number of each kept column (one store per site).
+    col_capex : ndarray of float64, shape (m,)
+        Opening cost of each kept column, planning currency.
+    col_format : ndarray of int64, shape (m,)
+        Index into :attr:`formats` of each kept column.
+    col_must : ndarray of bool, shape (m,)
+        Kept columns that must open.
     n_columns : int
         Candidate columns of the country.
     seconds : float
@@ -130,6 +152,12 @@ class CountryCurve:
     fmt_ref_gain: tuple[np.ndarray, ...]
     all_open: tuple[float, ...]
     base_cash: float
+    npv0: float
+    col_value: np.ndarray
+    col_site: np.ndarray
+    col_capex: np.ndarray
+    col_format: np.ndarray
+    col_must: np.ndarray
     n_columns: int
     seconds: float
 
@@ -311,6 +339,9 @@ def country_curve(task: CurveTask) -> CountryCurve:
         rev = oracle(np.concatenate([cols, exist]))
         all_open.append(float(to(float(rev[: len(cols)].sum()))))
     col_site = problem.col_site if problem.col_site is not None else np.arange(n)
+    single = _single_store_columns(
+        oracle, spec, problem, m, allowed, must, con, int(task.max_stores), fmts, col_fmt, to
+    )
     return CountryCurve(
         country=inp.country,
         seq_gain=np.asarray(to(np.asarray(gains, np.float64)), np.float64),
@@ -330,6 +361,71 @@ def country_curve(task: CurveTask) -> CountryCurve:
         fmt_ref_gain=tuple(fmt_ref_gain),
         all_open=tuple(all_open),
         base_cash=float(to(base_cash)),
+        **single,
         n_columns=int(k),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _single_store_columns(
+    oracle, spec: RolloutSpec, problem, m, allowed, must, con, max_stores: int, fmts, col_fmt, to
+) -> dict:
+    """The kept columns' single-store values (see :class:`CountryCurve`)."""
+    k, n = problem.n_sites, problem.n_columns
+    T = spec.years
+    empty = {
+        "npv0": float("nan"),
+        "col_value": np.zeros((0, T)),
+        "col_site": np.zeros(0, np.int64),
+        "col_capex": np.zeros(0),
+        "col_format": np.zeros(0, np.int64),
+        "col_must": np.zeros(0, bool),
+    }
+    if spec.objective != "npv" or k == 0:
+        return empty
+    opening = np.asarray(problem.opening_cost, np.float64)
+    fixed = np.asarray(problem.fixed_cost, np.float64)
+    exist = np.arange(k, n, dtype=np.int64)
+    # columns in conflict with an existing store never open
+    ok = allowed.copy()
+    if con is not None and con.conflicts is not None and len(con.conflicts) and len(exist):
+        pairs = np.asarray(con.conflicts, np.int64)
+        for a, b in ((pairs[:, 0], pairs[:, 1]), (pairs[:, 1], pairs[:, 0])):
+            hit = a[(b >= k) & (a < k)]
+            ok[hit] = False
+    is_must = np.zeros(k, bool)
+    is_must[np.asarray(must, np.int64)[np.asarray(must, np.int64) < k]] = True
+    ok |= is_must
+    cand = np.flatnonzero(ok)
+    if len(cand) == 0:
+        return empty
+    g, _ = single_store_values(oracle, spec, opening, fixed, exist, cand, margin=m)
+    base_year = np.concatenate([np.full(k, -1, np.int64), np.zeros(n - k, np.int64)])
+    npv0 = float(evaluate(oracle, base_year, spec, opening, fixed, margin=m)["value"]) if n > k else 0.0
+    # per class (format, opening cost, fixed cost): the max_stores + 1 best in each year
+    keep = is_must[cand].copy()
+    top = max_stores + 1
+    fmt_index = {f: i for i, f in enumerate(fmts)}
+    fi = np.array([fmt_index.get(str(f), -1) for f in col_fmt[cand]], np.float64)
+    cls = np.unique(
+        np.stack([fi, opening[cand], fixed[cand]], axis=1),
+        axis=0,
+        return_inverse=True,
+    )[1].ravel()
+    for c in np.unique(cls):
+        idx = np.flatnonzero(cls == c)
+        if len(idx) <= top:
+            keep[idx] = True
+            continue
+        for t in range(T):
+            keep[idx[np.argpartition(-g[idx, t], top - 1)[:top]]] = True
+    sel = cand[keep]
+    site = np.asarray(problem.col_site, np.int64)[:k] if problem.col_site is not None else np.arange(k)
+    return {
+        "npv0": float(to(npv0)),
+        "col_value": np.asarray(to(g[keep]), np.float64).reshape(-1, T),
+        "col_site": site[sel].astype(np.int64),
+        "col_capex": np.asarray(to(opening[sel]), np.float64).reshape(-1),
+        "col_format": np.array([fmt_index[str(f)] for f in col_fmt[sel]], np.int64),
+        "col_must": is_must[sel],
+    }

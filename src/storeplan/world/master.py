@@ -42,7 +42,15 @@ from ..rollout.cashflow import ramp_factor
 from ..rollout.world_spec import WorldSpec
 from .curves import CountryCurve, item_values
 
-__all__ = ["Allocation", "allocate", "world_bound"]
+__all__ = [
+    "Allocation",
+    "JointSolution",
+    "allocate",
+    "allocate_joint",
+    "best_bound",
+    "joint_bound",
+    "world_bound",
+]
 
 log = logging.getLogger("storeplan")
 
@@ -761,3 +769,394 @@ def world_bound(
         raise SolverError("world bound: HiGHS returned no bound")
     value = best
     return const + value + 1e-9 * max(1.0, abs(value)), status
+
+
+@dataclass(frozen=True)
+class JointSolution:
+    """The world programme over (column, year) single-store values
+    (:func:`joint_bound`): its bound and its best integer-entry solution.
+
+    Attributes
+    ----------
+    bound : float
+        Upper bound on the world NPV of every plan that keeps the limits, planning
+        currency (inf when not solved).
+    status : str
+        HiGHS's status messages.
+    stores : ndarray of float64, shape (n_countries, years) or None
+        New stores per country and year of the solution (fractional), None without one.
+    capex : ndarray of float64, shape (n_countries, years) or None
+        Their opening costs, planning currency.
+    entry_year : ndarray of int64 or None
+        Rollout year each country is entered in the solution (0: not entered).
+    value : float
+        The solution's value (single-store values plus the existing stores' NPV), planning
+        currency; -inf without one.
+    seconds : float
+    """
+
+    bound: float
+    status: str
+    stores: np.ndarray | None
+    capex: np.ndarray | None
+    entry_year: np.ndarray | None
+    value: float
+    seconds: float
+
+
+def joint_bound(
+    curves: Sequence[CountryCurve],
+    world: WorldSpec,
+    spec: RolloutSpec,
+    *,
+    seconds: float | None = None,
+) -> JointSolution:
+    r"""The world programme over every country's (column, year) single-store values.
+
+    ``x[j, t]`` (column ``j`` of a country opened in year ``t``, in [0, 1]) and
+    ``e[c, t]`` (country ``c`` entered by year ``t``, binary). For every plan, the NPV
+    of country ``c``'s schedule is at most its existing stores' NPV plus the sum of its
+    openings' single-store values ``g[j, t]``
+    (:func:`storeplan.rollout.schedule.single_store_values`: under a Huff market a
+    store's sales only fall as others open; the ramp-up priced by scaled
+    attractiveness). So the world NPV is at most ``sum_c npv0_c + max sum g x`` over:
+
+    * one store per site over formats and years, and only once the country is entered
+      (``sum_{j at s, tau <= t} x[j, tau] <= e_t``); the ``must_open`` columns open;
+    * per country and year, the openings ``<= sum_s caps[t - s] (e_s - e_{s-1})`` (caps
+      that ramp with presence) and ``>= min_network (e_t - e_{t-1})``; at most
+      ``countries_max_stores``;
+    * at most ``new_countries_per_year`` entries per year; the global stores (fewest and
+      most) and capital per year.
+
+    Only the minimum spacing between different sites is dropped (a relaxation), and the
+    columns kept by :func:`~storeplan.world.curves.country_curve` suffice (see
+    :class:`~storeplan.world.curves.CountryCurve`). The LP relaxation is solved first
+    (its optimum is a bound), then the binary entries with the time left (HiGHS's dual
+    bound, or the optimum, is a bound too; the smaller one is returned). The solution
+    is the MIP's incumbent, or, when HiGHS finds none in time, the LP with its entries
+    rounded (a country enters in the first year its LP entry reaches one half, fewest
+    entries per year kept, the most valuable countries first) and fixed.
+
+    Parameters
+    ----------
+    curves : sequence of CountryCurve
+    world : WorldSpec
+    spec : RolloutSpec
+    seconds : float, optional
+        Time limit, seconds (default ``world.master_seconds``).
+
+    Returns
+    -------
+    JointSolution
+
+    Raises
+    ------
+    InfeasibleError
+        The programme is infeasible: no plan keeps the limits.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    T = spec.years
+    C = len(curves)
+    caps = world.caps(T)
+    entries = world.entries(T)
+    cap_total = _max_stores(curves, world, spec)
+    hi, lo = spec.max_stores(), spec.min_stores()
+    limits, cumulative = spec.budget_limits()
+    # variables: per country its x block (m_c x T, row-major), then e (C x T)
+    sizes = [len(cv.col_value) for cv in curves]
+    xpos = np.concatenate([[0], np.cumsum(np.asarray(sizes, np.int64) * T)]).astype(np.int64)
+    epos = int(xpos[-1])
+    n = epos + C * T
+    cost = np.zeros(n)
+    const = 0.0
+    rows = _Rows()
+    for c, cv in enumerate(curves):
+        const += float(cv.npv0) if np.isfinite(cv.npv0) else 0.0
+        m = sizes[c]
+        ec = epos + c * T + np.arange(T)
+        if T > 1:
+            k = np.arange(T - 1)
+            rows.add_many(
+                np.concatenate([k, k]),
+                np.concatenate([ec[:-1], ec[1:]]),
+                np.r_[np.ones(T - 1), -np.ones(T - 1)],
+                -np.inf,
+                0.0,
+            )
+        if m == 0:
+            rows.add(ec, np.ones(T), 0.0, 0.0)
+            continue
+        x = xpos[c] + np.arange(m * T).reshape(m, T)
+        cost[x.ravel()] = -np.asarray(cv.col_value, np.float64).ravel()
+        # one store per site, open by year t only if the country is entered by then:
+        # sum_{j at the site, tau <= t} x[j, tau] <= e_t (the site row at t = T, and far
+        # tighter than the caps alone where e is fractional)
+        _, site_row = np.unique(cv.col_site, return_inverse=True)
+        site_row = site_row.ravel()
+        n_site = int(site_row.max()) + 1
+        tau, tt = np.nonzero(np.tri(T, dtype=bool).T)  # tau <= t
+        r = (site_row[:, None] * T + tt[None, :]).ravel()
+        xc = x[:, tau].ravel()
+        ur = np.arange(n_site * T)
+        rows.add_many(
+            np.concatenate([r, ur]),
+            np.concatenate([xc, ec[ur % T]]),
+            np.concatenate([np.ones(len(xc)), -np.ones(len(ur))]),
+            -np.inf,
+            0.0,
+        )
+        mi = np.flatnonzero(cv.col_must)
+        if len(mi):
+            rows.add_many(np.repeat(np.arange(len(mi)), T), x[mi].ravel(), np.ones(len(mi) * T), 1.0, np.inf)
+        for t in range(T):
+            # caps ramp with presence: opened_t <= sum_{s<=t} caps[t-s] (e_s - e_{s-1})
+            es = [ec[s] for s in range(t + 1)]
+            ev = [-(float(caps[t - s]) - (float(caps[t - s - 1]) if s < t else 0.0)) for s in range(t + 1)]
+            rows.add(np.concatenate([x[:, t], es]), np.concatenate([np.ones(m), ev]), -np.inf, 0.0)
+            # minimum network in the entry year
+            mc = [ec[t]] + ([ec[t - 1]] if t > 0 else [])
+            mv = [-float(world.min_network)] + ([float(world.min_network)] if t > 0 else [])
+            rows.add(np.concatenate([x[:, t], mc]), np.concatenate([np.ones(m), mv]), 0.0, np.inf)
+        if np.isfinite(cap_total[c]) and cap_total[c] < m:
+            rows.add(x.ravel(), np.ones(m * T), -np.inf, float(cap_total[c]))
+    for t in range(T):
+        cols = [epos + c * T + t for c in range(C)]
+        cols += [epos + c * T + t - 1 for c in range(C)] if t > 0 else []
+        vals = [1.0] * C + ([-1.0] * C if t > 0 else [])
+        rows.add(cols, vals, -np.inf, float(entries[t]))
+    for t in range(T):
+        ycols = [xpos[c] + np.arange(sizes[c]) * T + t for c in range(C) if sizes[c]]
+        if ycols:
+            rows.add(np.concatenate(ycols), 1.0, float(lo[t]), float(min(hi[t], 2**50)))
+        elif lo[t] > 0:
+            raise InfeasibleError(
+                f"rollout year {t + 1}: min_stores_per_year {lo[t]} but no country has stores"
+            )
+        if np.isfinite(limits[t]) and ycols:
+            upto = range(t + 1) if cumulative else (t,)
+            bc = [xpos[c] + np.arange(sizes[c]) * T + s for s in upto for c in range(C) if sizes[c]]
+            bv = [curves[c].col_capex for s in upto for c in range(C) if sizes[c]]
+            rows.add(np.concatenate(bc), np.concatenate(bv), -np.inf, float(limits[t]))
+    log.info("world joint bound: %d variables, %d rows", n, len(rows.lo))
+    A = sparse.csc_matrix(rows.matrix(n).A)
+    limit = float(world.master_seconds if seconds is None else seconds)
+    h = _highs(cost, A, np.asarray(rows.lo), np.asarray(rows.hi))
+    status: list[str] = []
+
+    def run(left: float) -> tuple[str, np.ndarray | None, float, float]:
+        import highspy
+
+        h.setOptionValue("time_limit", max(left, 1.0))
+        h.run()
+        st = h.getModelStatus()
+        info = h.getInfo()
+        status.append(h.modelStatusToString(st))
+        has = info.primal_solution_status == 2
+        x = np.asarray(h.getSolution().col_value) if has else None
+        obj = float(info.objective_function_value) if has else np.inf
+        ok = st == highspy.HighsModelStatus.kOptimal
+        infeasible = st == highspy.HighsModelStatus.kInfeasible
+        return (
+            ("optimal" if ok else "infeasible" if infeasible else "stopped"),
+            x,
+            obj,
+            float(info.mip_dual_bound),
+        )
+
+    st, x_lp, obj, _ = run(limit)
+    if st == "infeasible":
+        raise InfeasibleError(
+            "world: the yearly limits cannot all be kept (the joint programme is infeasible)"
+        )
+    best = -obj if st == "optimal" else np.inf
+    sol, sol_val = None, -np.inf
+    if x_lp is not None and st == "optimal":
+        # the LP's entries rounded and fixed (warm start): a first solution
+        e_fix = _round_entries(x_lp[epos:].reshape(C, T), -x_lp[:epos] * cost[:epos], xpos, T, entries)
+        idx = np.arange(epos, n, dtype=np.int32)
+        h.changeColsBounds(len(idx), idx, e_fix.ravel(), e_fix.ravel())
+        st2, x2, obj2, _ = run(limit - (time.perf_counter() - t0))
+        if st2 == "optimal" and x2 is not None:
+            sol, sol_val = x2, const - obj2
+        h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.ones(len(idx)))
+    left = limit - (time.perf_counter() - t0)
+    close = sol is not None and (const + best) - sol_val <= 1e-4 * max(1.0, abs(const + best))
+    if not close and (left >= 2.0 or sol is None):
+        import highspy
+
+        idx = np.arange(epos, n, dtype=np.int32)
+        h.changeColsIntegrality(len(idx), idx, np.full(len(idx), highspy.HighsVarType.kInteger))
+        st3, x3, obj3, dual = run(left)
+        if np.isfinite(dual):
+            best = min(best, -dual)
+        if x3 is not None and const - obj3 > sol_val:
+            sol, sol_val = x3, const - obj3
+    stores = capex = entry = None
+    if sol is not None:
+        stores = np.zeros((C, T))
+        capex = np.zeros((C, T))
+        for c, cv in enumerate(curves):
+            if sizes[c]:
+                xx = np.clip(sol[xpos[c] : xpos[c + 1]].reshape(sizes[c], T), 0.0, 1.0)
+                stores[c] = xx.sum(axis=0)
+                capex[c] = cv.col_capex @ xx
+        e = np.round(sol[epos:].reshape(C, T)).astype(np.int64)
+        entry = np.where(e.any(axis=1), T - e.sum(axis=1) + 1, 0).astype(np.int64)
+    value = const + best
+    return JointSolution(
+        bound=float(value + 1e-9 * max(1.0, abs(value))) if np.isfinite(best) else float("inf"),
+        status="; ".join(status),
+        stores=stores,
+        capex=capex,
+        entry_year=entry,
+        value=float(sol_val),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _round_entries(e_lp: np.ndarray, x_value: np.ndarray, xpos: np.ndarray, T: int, entries) -> np.ndarray:
+    """Entry binaries ``e[c, t]`` from the LP's: a country enters in the first year its
+    LP entry reaches one half, the countries of highest LP value first while the year
+    has entries left (later years otherwise)."""
+    C = e_lp.shape[0]
+    worth = np.array([float(x_value[xpos[c] : xpos[c + 1]].sum()) for c in range(C)])
+    left = np.asarray(entries, np.float64).copy()
+    out = np.zeros((C, T))
+    for c in np.argsort(-worth, kind="stable"):
+        reach = np.flatnonzero(e_lp[c] >= 0.5 - 1e-9)
+        if len(reach) == 0:
+            continue
+        for t in range(int(reach[0]), T):
+            if left[t] >= 1:
+                left[t] -= 1
+                out[c, t:] = 1.0
+                break
+    return out
+
+
+def _highs(cost: np.ndarray, A, row_lo: np.ndarray, row_hi: np.ndarray):
+    """A HiGHS model ``min cost x``, ``row_lo <= A x <= row_hi``, ``0 <= x <= 1`` (one
+    thread, quiet)."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    n, m = A.shape[1], A.shape[0]
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, m
+    lp.col_cost_ = np.asarray(cost, np.float64)
+    lp.col_lower_ = np.zeros(n)
+    lp.col_upper_ = np.ones(n)
+    lp.row_lower_ = np.where(np.isfinite(row_lo), row_lo, -inf)
+    lp.row_upper_ = np.where(np.isfinite(row_hi), row_hi, inf)
+    A = sparse.csc_matrix(A)
+    A.sort_indices()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(np.float64)
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("mip_rel_gap", 1e-4)
+    h.passModel(lp)
+    return h
+
+
+def allocate_joint(
+    curves: Sequence[CountryCurve], world: WorldSpec, spec: RolloutSpec, joint: JointSolution
+) -> Allocation | None:
+    """The allocation of :func:`joint_bound`'s solution: its entry years, its store counts
+    per country and year rounded down to whole stores (a country's cumulative count,
+    the minimum network kept in its entry year) and topped up where a yearly minimum
+    asks for more (the largest fractions first, within the caps and the budget), its
+    opening costs as the countries' capital. None without a solution or when the
+    rounding cannot keep the limits.
+    """
+    if joint.stores is None or joint.capex is None or joint.entry_year is None:
+        return None
+    T = spec.years
+    C = len(curves)
+    caps = world.caps(T)
+    lo, hi = spec.min_stores(), spec.max_stores()
+    limits, cumulative = spec.budget_limits()
+    total_cap = _max_stores(curves, world, spec)
+    cum = np.cumsum(joint.stores, axis=1)
+    whole = np.maximum.accumulate(np.floor(cum + 1e-6).astype(np.int64), axis=1)
+    stores = np.diff(np.concatenate([np.zeros((C, 1), np.int64), whole], axis=1), axis=1)
+    capex = np.maximum(joint.capex, 0.0).copy()
+    entry = np.zeros(C, np.int64)
+    cheapest = np.array([float(cv.col_capex.min()) if len(cv.col_capex) else np.inf for cv in curves])
+    room_sites = np.array([len(np.unique(cv.col_site)) for cv in curves], np.float64)
+    for c in range(C):
+        e = int(joint.entry_year[c])
+        if e == 0 or stores[c].sum() == 0:
+            stores[c] = 0
+            capex[c] = 0.0
+            continue
+        stores[c, : e - 1] = 0
+        if stores[c, e - 1] < world.min_network:
+            add = world.min_network - stores[c, e - 1]
+            stores[c, e - 1] += add
+            capex[c, e - 1] += add * cheapest[c]
+        entry[c] = e
+    capex[stores == 0] = 0.0
+    frac = joint.stores - stores
+    for t in range(T):
+        while stores[:, t].sum() < min(lo[t], hi[t]):
+            spent = capex.sum(axis=0)
+            used = spent[: t + 1].sum() if cumulative else spent[t]
+            room = limits[t] - used if np.isfinite(limits[t]) else np.inf
+            best, best_f = -1, -np.inf
+            for c in range(C):
+                e = int(entry[c])
+                if e == 0 or e - 1 > t:
+                    continue
+                if stores[c, t] >= caps[t - e + 1] or stores[c].sum() >= min(total_cap[c], room_sites[c]):
+                    continue
+                if cheapest[c] > room + 1e-6:
+                    continue
+                if frac[c, t] > best_f:
+                    best, best_f = c, float(frac[c, t])
+            if best < 0:
+                return None
+            stores[best, t] += 1
+            capex[best, t] += cheapest[best]
+            frac[best, t] -= 1.0
+    spent = capex.sum(axis=0)
+    for t in range(T):
+        used = spent[: t + 1].sum() if cumulative else spent[t]
+        if np.isfinite(limits[t]) and used > limits[t] * (1 + 1e-9) + 1e-6:
+            return None
+        if stores[:, t].sum() > hi[t]:
+            return None
+    return Allocation(
+        countries=tuple(cv.country for cv in curves),
+        stores=stores,
+        capex=capex,
+        budget=_budgets(stores, capex, spec),
+        entry_year=entry,
+        value=float(joint.value),
+        status=joint.status,
+        seconds=float(joint.seconds),
+    )
+
+
+def best_bound(
+    curves: Sequence[CountryCurve], world: WorldSpec, spec: RolloutSpec, joint: JointSolution | None = None
+) -> tuple[float, str]:
+    """The smaller of two valid bounds on the world NPV, planning currency, and how it
+    was obtained: :func:`joint_bound` (``joint``, computed when not given) and the
+    aggregate relaxation :func:`world_bound` (its submodular cuts are the tighter where
+    a country's stores take much from each other; its LP first, its binary entries only
+    when that LP is below the joint bound)."""
+    joint = joint_bound(curves, world, spec) if joint is None else joint
+    agg, how = world_bound(curves, world, spec, integer=False)
+    if agg < joint.bound:
+        agg, how = world_bound(curves, world, spec, integer=True)
+    if agg < joint.bound:
+        return agg, f"aggregate relaxation ({how})"
+    return joint.bound, f"joint programme over (site, format, year) ({joint.status})"

@@ -35,7 +35,7 @@ from ..rollout import RolloutSpec
 from ..scenario import Scenario
 from .curves import CountryCurve, CurveTask, country_curve, item_values
 from .inputs import CountryInput, country_inputs, planning_rates
-from .master import allocate, world_bound
+from .master import allocate, allocate_joint, best_bound, joint_bound
 from .plan import WorldMetrics, WorldPlan
 
 __all__ = ["plan_world", "CountryTask", "country_plan"]
@@ -169,8 +169,11 @@ def plan_world(
 
     t = time.perf_counter()
     report("master", 0.0)
-    alloc = allocate(curves, world, spec)
-    bound, bound_status = world_bound(curves, world, spec)
+    joint = joint_bound(curves, world, spec)
+    alloc = allocate_joint(curves, world, spec, joint)
+    if alloc is None:  # no joint solution in time: the sequences' allocation
+        alloc = allocate(curves, world, spec)
+    bound, bound_status = best_bound(curves, world, spec, joint)
     phases["master"] = time.perf_counter() - t
     log.info(
         "world: allocation %d stores in %d countries (master value %.4g), bound %.4g (%.1f s)",
