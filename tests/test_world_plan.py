@@ -26,7 +26,7 @@ from storeplan.rollout.world_spec import WorldSpec
 from storeplan.scenario import Scenario
 from storeplan.world import ATTRACTIVENESS, country_inputs, planning_rates
 from storeplan.world.curves import CurveTask, country_curve, item_values, year_weights
-from storeplan.world.master import allocate, best_bound, joint_bound, world_bound
+from storeplan.world.master import allocate, allocate_joint, best_bound, joint_bound, world_bound
 from storeplan.world.run import plan_world
 
 
@@ -286,16 +286,92 @@ def test_allocation_keeps_budget_caps_and_entries():
         world={"min_network": 2, "country_caps": [2, 3, 4], "new_countries_per_year": [1, 1, 1]},
     )
     curves = _curves(scn)
-    alloc = allocate(curves, scn.world, scn.rollout)
-    assert (alloc.stores.sum(axis=0) <= [3, 4, 5]).all()
-    assert (alloc.capex.sum(axis=0) <= np.array([250_000, 350_000, 450_000]) + 1e-6).all()
-    ent = np.bincount(alloc.entry_year[alloc.entry_year > 0], minlength=4)[1:]
-    assert (ent <= 1).all()
-    for c, e in enumerate(alloc.entry_year):
-        if e:
-            assert alloc.stores[c, e - 1] >= 2
-            for t in range(e - 1, 3):
-                assert alloc.stores[c, t] <= [2, 3, 4][t - e + 1]
+    joint = joint_bound(curves, scn.world, scn.rollout)
+    for alloc in (
+        allocate(curves, scn.world, scn.rollout),
+        allocate_joint(curves, scn.world, scn.rollout, joint),
+    ):
+        assert alloc is not None
+        assert (alloc.stores.sum(axis=0) <= [3, 4, 5]).all()
+        assert (alloc.capex.sum(axis=0) <= np.array([250_000, 350_000, 450_000]) + 1e-6).all()
+        assert (alloc.budget.sum(axis=0) <= np.array([250_000, 350_000, 450_000]) + 1e-6).all()
+        ent = np.bincount(alloc.entry_year[alloc.entry_year > 0], minlength=4)[1:]
+        assert (ent <= 1).all()
+        for c, e in enumerate(alloc.entry_year):
+            if e:
+                assert alloc.stores[c, e - 1] >= 2
+                assert (alloc.stores[c, : e - 1] == 0).all()
+                for t in range(e - 1, 3):
+                    assert alloc.stores[c, t] <= [2, 3, 4][t - e + 1]
+            else:
+                assert (alloc.stores[c] == 0).all()
+
+
+def _random_world(seed: int) -> Scenario:
+    """A random tiny world: one or two formats (a partner format with its own margin),
+    two or three countries, with or without a budget, a yearly minimum, a minimum
+    network of one or two stores and one or two entries a year."""
+    rng = np.random.default_rng(1000 + seed)
+    fm = [
+        {
+            "name": "store",
+            "opening_cost": float(rng.integers(60, 200)) * 1e3,
+            "fixed_cost": float(rng.integers(30, 100)) * 1e3,
+        }
+    ]
+    if rng.random() < 0.7:
+        fm.append(
+            {
+                "name": "partner",
+                "ownership": "partner",
+                "margin": float(rng.uniform(0.05, 0.15)),
+                "opening_cost": float(rng.integers(5, 40)) * 1e3,
+                "fixed_cost": 0,
+                "attractiveness": float(rng.uniform(0.4, 1.0)),
+            }
+        )
+    ro: dict = {"stores_per_year": [int(rng.integers(1, 4)), int(rng.integers(1, 4))]}
+    if rng.random() < 0.5:
+        ro["budget_per_year"] = float(rng.integers(100, 400)) * 1e3
+    if rng.random() < 0.3:
+        ro["min_stores_per_year"] = [1, 1]
+    wo = {
+        "min_network": int(rng.integers(1, 3)),
+        "country_caps": [2, 3],
+        "new_countries_per_year": int(rng.integers(1, 3)),
+    }
+    three = rng.random() >= 0.7
+    return _world(
+        seed,
+        countries=("AA", "BB", "CC") if three else ("AA", "BB"),
+        towns=2 if three else 3,
+        formats=fm,
+        rollout=ro,
+        world=wo,
+    )
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_both_world_bounds_are_valid_on_random_tiny_worlds(seed):
+    # (run offline on 300 such worlds: none below the brute force, see benchmarks/RESULTS_world.md)
+    scn = _random_world(seed)
+    best = _brute_force(scn)
+    if not np.isfinite(best):
+        return  # no plan keeps this world's limits
+    curves = _curves(scn)
+    tol = 1e-6 * max(1.0, abs(best))
+    joint = joint_bound(curves, scn.world, scn.rollout)
+    assert joint.bound >= best - tol
+    assert world_bound(curves, scn.world, scn.rollout)[0] >= best - tol
+    # the joint solution is a plan of the relaxation: its value is at most the bound
+    assert joint.value <= joint.bound + tol
+
+
+def test_country_scenarios_ask_for_the_most_stores_the_country_can_get():
+    scn = _world(0, towns=3, world={"countries_max_stores": {"BB": 2}}, rollout={"stores_per_year": [2, 3]})
+    got = {c.country: c.scenario.objective.stores for c in country_inputs(scn)}
+    # AA: its caps over the two years (2 + 3) and its three sites; BB: its maximum
+    assert got == {"AA": 3, "BB": 2}
 
 
 def test_currency_conversion_round_trips_and_prices_follow_the_price_level():

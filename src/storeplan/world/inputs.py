@@ -212,6 +212,11 @@ def country_inputs(scenario: Scenario, *, rates: ExchangeRates | None = None) ->
     e_idx = ex.groupby(ex["country"].astype(str), sort=True).indices if len(ex) else {}
     must = set(scenario.constraints.must_open)
     banned = set(scenario.constraints.forbidden)
+    ro = scenario.rollout
+    years = ro.years if ro is not None else len(spec.country_caps)
+    most_any = int(spec.caps(years).sum())
+    if ro is not None:
+        most_any = int(min(most_any, ro.max_stores().sum()))
     out: list[CountryInput] = []
     for row in table.itertuples():
         cc = row.country
@@ -248,13 +253,19 @@ def country_inputs(scenario: Scenario, *, rates: ExchangeRates | None = None) ->
         )
         must -= ids
         banned -= ids
+        # the most new stores the country can get in the world plan: its caps over the
+        # rollout, the rollout's total, its countries_max_stores, its candidate sites
+        # (the world planner sets each country's count from its allocation)
+        n_allowed = len(ids) - len(cons.forbidden)
+        most = min(most_any, spec.countries_max_stores.get(cc, most_any), n_allowed)
+        stores = max(most, len(cons.must_open), 1)
         scn = Scenario.from_frames(
             a,
             sites=s,
             existing=e,
             rivals=r,
             formats=formats,
-            objective=scenario.objective.model_copy(update={"stores": 1, "budget": None}),
+            objective=scenario.objective.model_copy(update={"stores": stores, "budget": None}),
             constraints=cons,
             options=scenario.options,
             name=f"{scenario.name} / {cc}",

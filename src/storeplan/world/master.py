@@ -1152,10 +1152,10 @@ def best_bound(
     was obtained: :func:`joint_bound` (``joint``, computed when not given) and the
     aggregate relaxation :func:`world_bound` (its submodular cuts are the tighter where
     a country's stores take much from each other; its LP first, its binary entries only
-    when that LP is below the joint bound)."""
+    when that LP is within 10 % of the joint bound)."""
     joint = joint_bound(curves, world, spec) if joint is None else joint
     agg, how = world_bound(curves, world, spec, integer=False)
-    if agg < joint.bound:
+    if agg - joint.bound < 0.1 * abs(joint.bound):  # close enough for its entries to help
         agg, how = world_bound(curves, world, spec, integer=True)
     if agg < joint.bound:
         return agg, f"aggregate relaxation ({how})"
