@@ -1034,6 +1034,28 @@ class Scenario:
         site_pairs = pairs[:, 1] < n
         return pairs[site_pairs], km[site_pairs], pairs[~site_pairs], km[~site_pairs]
 
+    def spaced_stores(self) -> int:
+        """The most new stores that surely fit the sites: candidate sites neither
+        forbidden nor within ``min_spacing_km`` of an existing store and, with a spacing,
+        a greedy packing of them (a feasible spacing: every store count up to it passes
+        :meth:`check`'s spacing test without a warning).
+
+        Returns
+        -------
+        int
+            Stores (0 without candidate sites).
+        """
+        if len(self.sites) == 0:
+            return 0
+        usable = ~self.sites["forbidden"].to_numpy(bool)
+        if self.constraints.min_spacing_km <= 0:
+            return int(usable.sum())
+        ss, _, se, _ = self._spacing_pairs()
+        usable[se[:, 0]] = False
+        keep = usable[ss[:, 0]] & usable[ss[:, 1]]
+        must = self.sites["must_open"].to_numpy(bool)
+        return int(_greedy_packing(len(self.sites), ss[keep], usable, must))
+
     def _check_spacing(self, p: int) -> None:
         """Must-open sites meet the spacing, and enough sites can be spaced apart.
 

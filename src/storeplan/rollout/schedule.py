@@ -928,7 +928,7 @@ def _bound(
 
 
 def single_store_values(
-    oracle,
+    oracle: Callable[[np.ndarray], np.ndarray],
     spec: RolloutSpec,
     opening_cost: np.ndarray,
     fixed_cost: np.ndarray,

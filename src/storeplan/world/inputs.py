@@ -12,7 +12,7 @@ country's currency; :attr:`CountryInput.rate` converts back to the planning curr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -253,19 +253,15 @@ def country_inputs(scenario: Scenario, *, rates: ExchangeRates | None = None) ->
         )
         must -= ids
         banned -= ids
-        # the most new stores the country can get in the world plan: its caps over the
-        # rollout, the rollout's total, its countries_max_stores, its candidate sites
-        # (the world planner sets each country's count from its allocation)
-        n_allowed = len(ids) - len(cons.forbidden)
-        most = min(most_any, spec.countries_max_stores.get(cc, most_any), n_allowed)
-        stores = max(most, len(cons.must_open), 1)
         scn = Scenario.from_frames(
             a,
             sites=s,
             existing=e,
             rivals=r,
             formats=formats,
-            objective=scenario.objective.model_copy(update={"stores": stores, "budget": None}),
+            objective=scenario.objective.model_copy(
+                update={"stores": max(len(cons.must_open), 1), "budget": None}
+            ),
             constraints=cons,
             options=scenario.options,
             name=f"{scenario.name} / {cc}",
@@ -276,6 +272,13 @@ def country_inputs(scenario: Scenario, *, rates: ExchangeRates | None = None) ->
             market=scenario.market,
             calibration=scenario.calibration,
         )
+        # the most new stores the country can get in the world plan: its caps over the
+        # rollout, the rollout's total, its countries_max_stores, and what its sites hold
+        # with the spacing (the world planner sets each country's count from its
+        # allocation; the scenario is built with the fewest it must open first)
+        most = min(most_any, spec.countries_max_stores.get(cc, most_any), scn.spaced_stores())
+        stores = max(most, len(cons.must_open), 1)
+        scn = replace(scn, objective=scn.objective.model_copy(update={"stores": int(stores)}))
         off = offline_spending(scn.areas, demand)["total"].to_numpy(np.float64)
         online = np.asarray(online_revenue(scn.areas, demand), dtype=np.float64)
         pop = float(a["population"].sum())

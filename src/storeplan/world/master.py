@@ -873,6 +873,7 @@ def joint_bound(
     cost = np.zeros(n)
     const = 0.0
     rows = _Rows()
+    total_row = np.full(C, -1, np.int64)
     for c, cv in enumerate(curves):
         const += float(cv.npv0) if np.isfinite(cv.npv0) else 0.0
         m = sizes[c]
@@ -920,8 +921,8 @@ def joint_bound(
             mc = [ec[t]] + ([ec[t - 1]] if t > 0 else [])
             mv = [-float(world.min_network)] + ([float(world.min_network)] if t > 0 else [])
             rows.add(np.concatenate([x[:, t], mc]), np.concatenate([np.ones(m), mv]), 0.0, np.inf)
-        if np.isfinite(cap_total[c]) and cap_total[c] < m:
-            rows.add(x.ravel(), np.ones(m * T), -np.inf, float(cap_total[c]))
+        total_row[c] = len(rows.lo)  # stores over the years
+        rows.add(x.ravel(), np.ones(m * T), -np.inf, float(min(cap_total[c], m)))
     for t in range(T):
         cols = [epos + c * T + t for c in range(C)]
         cols += [epos + c * T + t - 1 for c in range(C)] if t > 0 else []
@@ -966,6 +967,8 @@ def joint_bound(
             float(info.mip_dual_bound),
         )
 
+    import highspy
+
     st, x_lp, obj, _ = run(limit)
     if st == "infeasible":
         raise InfeasibleError(
@@ -978,21 +981,26 @@ def joint_bound(
         e_fix = _round_entries(x_lp[epos:].reshape(C, T), -x_lp[:epos] * cost[:epos], xpos, T, entries)
         idx = np.arange(epos, n, dtype=np.int32)
         h.changeColsBounds(len(idx), idx, e_fix.ravel(), e_fix.ravel())
+        # and no country above the stores its greedy sequence spaced apart (the
+        # programme drops the spacing; a solution must not ask for more than fits)
+        rr = total_row[total_row >= 0].astype(np.int32)
+        fit = np.array([min(cap_total[c], sizes[c], len(curves[c].seq_gain)) for c in range(C)])
+        h.changeRowsBounds(len(rr), rr, np.full(len(rr), -highspy.kHighsInf), fit[total_row >= 0])
         st2, x2, obj2, _ = run(limit - (time.perf_counter() - t0))
         if st2 == "optimal" and x2 is not None:
             sol, sol_val = x2, const - obj2
         h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.ones(len(idx)))
+        free = np.array([min(cap_total[c], sizes[c]) for c in range(C)], np.float64)
+        h.changeRowsBounds(len(rr), rr, np.full(len(rr), -highspy.kHighsInf), free[total_row >= 0])
     left = limit - (time.perf_counter() - t0)
     close = sol is not None and (const + best) - sol_val <= 1e-4 * max(1.0, abs(const + best))
     if not close and (left >= 2.0 or sol is None):
-        import highspy
-
         idx = np.arange(epos, n, dtype=np.int32)
         h.changeColsIntegrality(len(idx), idx, np.full(len(idx), highspy.HighsVarType.kInteger))
         st3, x3, obj3, dual = run(left)
         if np.isfinite(dual):
             best = min(best, -dual)
-        if x3 is not None and const - obj3 > sol_val:
+        if x3 is not None and sol is None:  # (its stores may not fit the spacing: capped later)
             sol, sol_val = x3, const - obj3
     stores = capex = entry = None
     if sol is not None:
@@ -1091,6 +1099,7 @@ def allocate_joint(
     entry = np.zeros(C, np.int64)
     cheapest = np.array([float(cv.col_capex.min()) if len(cv.col_capex) else np.inf for cv in curves])
     room_sites = np.array([len(np.unique(cv.col_site)) for cv in curves], np.float64)
+    fits = np.array([len(cv.seq_gain) for cv in curves], np.float64)
     for c in range(C):
         e = int(joint.entry_year[c])
         if e == 0 or stores[c].sum() == 0:
@@ -1103,6 +1112,16 @@ def allocate_joint(
             stores[c, e - 1] += add
             capex[c, e - 1] += add * cheapest[c]
         entry[c] = e
+    for c, cv in enumerate(curves):  # no more than the country's sites hold spaced apart
+        fit = len(cv.seq_gain)
+        while stores[c].sum() > fit:
+            t = int(np.flatnonzero(stores[c] > 0)[-1])
+            cut = min(int(stores[c].sum()) - fit, int(stores[c, t]))
+            capex[c, t] *= (stores[c, t] - cut) / stores[c, t]
+            stores[c, t] -= cut
+        if stores[c].sum() and stores[c, entry[c] - 1] < world.min_network:
+            stores[c] = 0
+            entry[c] = 0
     capex[stores == 0] = 0.0
     frac = joint.stores - stores
     for t in range(T):
@@ -1115,7 +1134,9 @@ def allocate_joint(
                 e = int(entry[c])
                 if e == 0 or e - 1 > t:
                     continue
-                if stores[c, t] >= caps[t - e + 1] or stores[c].sum() >= min(total_cap[c], room_sites[c]):
+                if stores[c, t] >= caps[t - e + 1] or stores[c].sum() >= min(
+                    total_cap[c], room_sites[c], fits[c]
+                ):
                     continue
                 if cheapest[c] > room + 1e-6:
                     continue
