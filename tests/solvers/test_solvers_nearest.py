@@ -53,6 +53,29 @@ def test_nearest_structure_matches_sorted_rows(n, m, k, grow, seed):
         assert s.tail[i] == (full[kk] if full.size > kk else np.inf)
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=hs.integers(1, 12),
+    m=hs.integers(1, 9),
+    k=hs.integers(1, 10),
+    cut=hs.lists(hs.integers(0, 10), min_size=12, max_size=12),
+    seed=hs.integers(0, 2**16),
+)
+def test_trim_keeps_a_sorted_prefix_and_its_tail(n, m, k, cut, seed):
+    rng = np.random.default_rng(seed)
+    D = rng.integers(0, 5, (n, m)).astype(float)
+    D[rng.random((n, m)) < 0.2] = np.inf
+    s = nr.trim(nr.nearest(D, k), np.array(cut[:n]))
+    for i in range(n):
+        kk = min(m, k, cut[i])
+        full = _rows_sorted(D, i)
+        got = s.vals[s.indptr[i] : s.indptr[i + 1]]
+        np.testing.assert_array_equal(got, full[:kk])
+        np.testing.assert_array_equal(D[i, s.indices[s.indptr[i] : s.indptr[i + 1]]], got)
+        assert s.tail[i] == (full[kk] if full.size > kk else np.inf)
+        assert s.k[i] == min(k, cut[i])
+
+
 def test_serve_is_the_row_minimum_over_the_sites():
     D = np.array([[3.0, 1.0, 2.0], [np.inf, 5.0, 4.0], [np.inf, np.inf, 7.0]])
     cost, site = nr.serve(D, np.array([0, 1]))
