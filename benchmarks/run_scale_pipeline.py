@@ -159,6 +159,7 @@ def child(path: Path, out: Path) -> None:
         write_report(plan, tmp)
         marks.append(("map and report", time.perf_counter() - t0, rss()))
     m = plan.metrics
+    info = plan.solution.info if plan.solution is not None else {}
     print(
         json.dumps(
             {
@@ -168,6 +169,9 @@ def child(path: Path, out: Path) -> None:
                 "bound": float(m.bound),
                 "method": str(plan.solution.method),
                 "pairs": int(m.network_pairs),
+                # the solver's own phases (seconds) and its cut-bound rounds, when it reports them
+                "solver_phases": info.get("phase_seconds"),
+                "cut_rounds": info.get("cut_rounds"),
                 "files_mib": sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20,
             }
         )
