@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from ..errors import InfeasibleError, InputError, SolverError
-from ._minimize import MIP_AUTO_ARCS, check_method, mip_time
+from ._minimize import HEURISTIC_SHARE, MIP_AUTO_ARCS, check_method, mip_time
 from ._validate import (
     Instance,
     as_sorted_csr,
@@ -155,7 +155,10 @@ def coverage(
     total = float(w.sum())
     small = inst.nnz + inst.n <= MIP_AUTO_ARCS
     iterations = 0
-    res = _run_heuristic(inst, side, kmin, seed, deadline, 0, kmax)
+    # the first search stops at a share of the time limit, as in the minimisation models,
+    # so that the Lagrangian bound that certifies it gets the rest
+    search_end = None if tl is None else t0 + HEURISTIC_SHARE * tl
+    res = _run_heuristic(inst, side, kmin, seed, search_end, 0, kmax)
     if fill_must_open and capacity is None:
         raise InputError("coverage: fill_must_open needs a capacity (the amount to fill)")
     if capacity is not None:
