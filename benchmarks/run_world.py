@@ -43,6 +43,9 @@ if __name__ == "__main__":
         "countries": m.countries_considered, "entered": m.countries_entered, "stores": m.stores,
         "areas": len(scn.areas), "sites": len(scn.sites),
         "npv": m.npv, "bound": m.bound, "gap": m.gap, "allocation_bound": m.allocation_bound,
+        "revenue_final_year": m.revenue_final_year, "target_revenue_final_year": m.target_revenue_final_year,
+        "country_gap_max": float(plan.countries.loc[plan.countries["stores"] > 0, "gap"].max()),
+        "country_gap_median": float(plan.countries.loc[plan.countries["stores"] > 0, "gap"].median()),
     }))
 """
 
@@ -77,10 +80,12 @@ def main() -> None:
         r = run(cfg)
         rows.append((w, r))
         print(f"workers {w}: {r['wall_s']:.1f} s, gap {100 * r['gap']:.2f} %", file=sys.stderr)
+        print("RAW " + json.dumps({"workers": w, **r}), file=sys.stderr)
     base = rows[0][1]["wall_s"]
     head = (
         "| workers | engine | areas | sites | countries (entered) | stores | inputs s | curves s | master s "
-        "| countries s | wall s | speed-up | peak RSS GiB | NPV bn | bound bn | gap | per-country bounds bn |"
+        "| countries s | wall s | speed-up | peak RSS GiB | NPV bn | bound bn | gap | per-country bounds bn "
+        "| country gap median / max | revenue final year bn |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for w, r in rows:
@@ -90,7 +95,9 @@ def main() -> None:
             f"{r['stores']:,} | {p.get('inputs', 0) + r['load_s']:.1f} | {p.get('curves', 0):.1f} | "
             f"{p.get('master', 0):.1f} | {p.get('countries', 0):.1f} | {r['wall_s']:.1f} | "
             f"{base / r['wall_s']:.2f} | {r['peak_rss_gib']:.2f} | {r['npv'] / 1e9:.3f} | "
-            f"{r['bound'] / 1e9:.3f} | {100 * r['gap']:.2f} % | {r['allocation_bound'] / 1e9:.3f} |"
+            f"{r['bound'] / 1e9:.3f} | {100 * r['gap']:.2f} % | {r['allocation_bound'] / 1e9:.3f} | "
+            f"{100 * r['country_gap_median']:.2f} / {100 * r['country_gap_max']:.2f} % | "
+            f"{r['revenue_final_year'] / 1e9:.3f} |"
         )
     table = "\n".join(lines)
     print(table)

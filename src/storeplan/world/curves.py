@@ -128,6 +128,9 @@ class CountryCurve:
         Index into :attr:`formats` of each kept column.
     col_must : ndarray of bool, shape (m,)
         Kept columns that must open.
+    site_pairs : ndarray of int64, shape (p, 2)
+        Pairs of sites (as in :attr:`col_site`) closer than the minimum spacing; with any,
+        every column is kept.
     n_columns : int
         Candidate columns of the country.
     seconds : float
@@ -158,6 +161,7 @@ class CountryCurve:
     col_capex: np.ndarray
     col_format: np.ndarray
     col_must: np.ndarray
+    site_pairs: np.ndarray
     n_columns: int
     seconds: float
 
@@ -380,6 +384,7 @@ def _single_store_columns(
         "col_capex": np.zeros(0),
         "col_format": np.zeros(0, np.int64),
         "col_must": np.zeros(0, bool),
+        "site_pairs": np.zeros((0, 2), np.int64),
     }
     if spec.objective != "npv" or k == 0:
         return empty
@@ -419,9 +424,23 @@ def _single_store_columns(
             continue
         for t in range(T):
             keep[idx[np.argpartition(-g[idx, t], top - 1)[:top]]] = True
-    sel = cand[keep]
     site = np.asarray(problem.col_site, np.int64)[:k] if problem.col_site is not None else np.arange(k)
+    # the spacing: pairs of distinct sites that conflict (both candidate columns); with
+    # them every column is kept (moving a store to another column could break them)
+    pairs = np.zeros((0, 2), np.int64)
+    if con is not None and con.conflicts is not None and len(con.conflicts):
+        cp = np.asarray(con.conflicts, np.int64)
+        cp = cp[(cp[:, 0] < k) & (cp[:, 1] < k)]
+        sp = np.sort(np.stack([site[cp[:, 0]], site[cp[:, 1]]], axis=1), axis=1)
+        sp = sp[sp[:, 0] != sp[:, 1]]
+        if len(sp):
+            pairs = np.unique(sp, axis=0)
+            keep[:] = True
+    sel = cand[keep]
+    used = np.unique(site[sel])
+    pairs = pairs[np.isin(pairs[:, 0], used) & np.isin(pairs[:, 1], used)]
     return {
+        "site_pairs": pairs,
         "npv0": float(to(npv0)),
         "col_value": np.asarray(to(g[keep]), np.float64).reshape(-1, T),
         "col_site": site[sel].astype(np.int64),

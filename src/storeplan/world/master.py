@@ -829,8 +829,9 @@ def joint_bound(
     * at most ``new_countries_per_year`` entries per year; the global stores (fewest and
       most) and capital per year.
 
-    Only the minimum spacing between different sites is dropped (a relaxation), and the
-    columns kept by :func:`~storeplan.world.curves.country_curve` suffice (see
+    Pairs of sites closer than the minimum spacing hold one store between them
+    (``sum_{j at a or b, t} x[j, t] <= e_T``), and the columns kept by
+    :func:`~storeplan.world.curves.country_curve` suffice (see
     :class:`~storeplan.world.curves.CountryCurve`). The LP relaxation is solved first
     (its optimum is a bound), then the binary entries with the time left (HiGHS's dual
     bound, or the optimum, is a bound too; the smaller one is returned). The solution
@@ -909,6 +910,25 @@ def joint_bound(
             -np.inf,
             0.0,
         )
+        # the minimum spacing: two sites that conflict hold one store between them
+        sp = np.asarray(cv.site_pairs, np.int64).reshape(-1, 2)
+        if len(sp):
+            sites_u, site_row = np.unique(cv.col_site, return_inverse=True)
+            ra, rb = np.searchsorted(sites_u, sp[:, 0]), np.searchsorted(sites_u, sp[:, 1])
+            order = np.argsort(site_row, kind="stable")
+            start = np.concatenate([[0], np.cumsum(np.bincount(site_row, minlength=n_site))])
+            rr, cc = [], []
+            for side in (ra, rb):
+                cnt = start[side + 1] - start[side]
+                pr = np.repeat(np.arange(len(sp)), cnt)
+                off = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+                cols = order[np.repeat(start[side], cnt) + off]
+                rr.append(np.repeat(pr, T))
+                cc.append(x[cols].ravel())
+            rr.append(np.arange(len(sp)))
+            cc.append(np.full(len(sp), ec[T - 1]))
+            vv = np.concatenate([np.ones(sum(len(a) for a in rr[:-1])), -np.ones(len(sp))])
+            rows.add_many(np.concatenate(rr), np.concatenate(cc), vv, -np.inf, 0.0)
         mi = np.flatnonzero(cv.col_must)
         if len(mi):
             rows.add_many(np.repeat(np.arange(len(mi)), T), x[mi].ravel(), np.ones(len(mi) * T), 1.0, np.inf)
@@ -955,6 +975,7 @@ def joint_bound(
         st = h.getModelStatus()
         info = h.getInfo()
         status.append(h.modelStatusToString(st))
+        log.info("world joint programme: %s after %.1f s", status[-1], time.perf_counter() - t0)
         has = info.primal_solution_status == 2
         x = np.asarray(h.getSolution().col_value) if has else None
         obj = float(info.objective_function_value) if has else np.inf
@@ -993,7 +1014,8 @@ def joint_bound(
         free = np.array([min(cap_total[c], sizes[c]) for c in range(C)], np.float64)
         h.changeRowsBounds(len(rr), rr, np.full(len(rr), -highspy.kHighsInf), free[total_row >= 0])
     left = limit - (time.perf_counter() - t0)
-    close = sol is not None and (const + best) - sol_val <= 1e-4 * max(1.0, abs(const + best))
+    # the binary entries only when the rounded solution leaves more than 0.5 % to gain
+    close = sol is not None and (const + best) - sol_val <= 5e-3 * max(1.0, abs(const + best))
     if not close and (left >= 2.0 or sol is None):
         idx = np.arange(epos, n, dtype=np.int32)
         h.changeColsIntegrality(len(idx), idx, np.full(len(idx), highspy.HighsVarType.kInteger))
