@@ -1003,16 +1003,17 @@ def joint_bound(
         idx = np.arange(epos, n, dtype=np.int32)
         h.changeColsBounds(len(idx), idx, e_fix.ravel(), e_fix.ravel())
         # and no country above the stores its greedy sequence spaced apart (the
-        # programme drops the spacing; a solution must not ask for more than fits)
-        rr = total_row[total_row >= 0].astype(np.int32)
+        # programme's spacing rows hold fractions; a solution must not ask for more
+        # stores than fit)
+        trows = total_row[total_row >= 0].astype(np.int32)
         fit = np.array([min(cap_total[c], sizes[c], len(curves[c].seq_gain)) for c in range(C)])
-        h.changeRowsBounds(len(rr), rr, np.full(len(rr), -highspy.kHighsInf), fit[total_row >= 0])
+        h.changeRowsBounds(len(trows), trows, np.full(len(trows), -highspy.kHighsInf), fit[total_row >= 0])
         st2, x2, obj2, _ = run(limit - (time.perf_counter() - t0))
         if st2 == "optimal" and x2 is not None:
             sol, sol_val = x2, const - obj2
         h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.ones(len(idx)))
         free = np.array([min(cap_total[c], sizes[c]) for c in range(C)], np.float64)
-        h.changeRowsBounds(len(rr), rr, np.full(len(rr), -highspy.kHighsInf), free[total_row >= 0])
+        h.changeRowsBounds(len(trows), trows, np.full(len(trows), -highspy.kHighsInf), free[total_row >= 0])
     left = limit - (time.perf_counter() - t0)
     # the binary entries only when the rounded solution leaves more than 0.5 % to gain
     close = sol is not None and (const + best) - sol_val <= 5e-3 * max(1.0, abs(const + best))
