@@ -804,6 +804,10 @@ class JointSolution:
     seconds: float
 
 
+#: Least time the joint programme's LP gets, seconds (:func:`joint_bound`).
+_LP_SECONDS = 600.0
+
+
 def joint_bound(
     curves: Sequence[CountryCurve],
     world: WorldSpec,
@@ -990,7 +994,9 @@ def joint_bound(
 
     import highspy
 
-    st, x_lp, obj, _ = run(limit)
+    # the LP runs to its optimum (its value is the bound; a stopped simplex proves
+    # nothing): at least _LP_SECONDS whatever the master's time limit
+    st, x_lp, obj, _ = run(max(limit, _LP_SECONDS))
     if st == "infeasible":
         raise InfeasibleError(
             "world: the yearly limits cannot all be kept (the joint programme is infeasible)"
