@@ -837,11 +837,14 @@ def joint_bound(
     (``sum_{j at a or b, t} x[j, t] <= e_T``), and the columns kept by
     :func:`~storeplan.world.curves.country_curve` suffice (see
     :class:`~storeplan.world.curves.CountryCurve`). The LP relaxation is solved first
-    (its optimum is a bound), then the binary entries with the time left (HiGHS's dual
-    bound, or the optimum, is a bound too; the smaller one is returned). The solution
-    is the MIP's incumbent, or, when HiGHS finds none in time, the LP with its entries
-    rounded (a country enters in the first year its LP entry reaches one half, fewest
-    entries per year kept, the most valuable countries first) and fixed.
+    (its optimum is a bound; it gets at least ``_LP_SECONDS`` whatever ``seconds``).
+    Its entries are then rounded (a country enters in the first year its LP entry
+    reaches one half, the most valuable countries first within the yearly entry
+    limits) and fixed, and the LP solved again with no country above the stores its
+    greedy sequence spaced apart: the solution. When that solution is more than 0.5 %
+    below the bound and time is left, the binary entries are solved too (HiGHS's dual
+    bound, or the optimum, is a bound as well; the smaller one is returned; its
+    incumbent is the solution only when there is no other).
 
     Parameters
     ----------
