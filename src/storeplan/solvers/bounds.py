@@ -16,7 +16,8 @@ relaxed, which keeps the bound valid). With an opening-cost budget
 :math:`\sum_j k_j y_j \le B` the subproblem is also solved as the LP of that knapsack
 (cardinality relaxed; Dantzig's ratio rule) and the larger of the two values is used:
 both relax the feasible set, so both are lower bounds. Every :math:`\lambda` gives a lower bound; subgradient
-optimisation (Held-Karp step, Beasley 1993) maximises it.
+optimisation (Held-Karp step, Beasley 1993; optionally deflected) or the volume algorithm
+(Barahona & Anbil 2000, used on dense nearest-k structures) maximises it.
 
 **Maximal covering.** Relax :math:`z_i \le \sum_{j \in N(i)} y_j` with
 :math:`\lambda_i \in [0, w_i]`:
