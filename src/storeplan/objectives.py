@@ -513,7 +513,7 @@ class Revenue(_Base):
             time_limit=problem.time_limit,
             seed=problem.seed,
             initial=None if initial is None else np.asarray(initial, np.int64)[np.asarray(initial) < n_sites],
-            bound_iters=300 if bound else 0,
+            bound_iters=200 if bound else 0,
             swap=local_search,
         )
 
