@@ -840,8 +840,9 @@ def joint_bound(
     (its optimum is a bound; it gets at least ``_LP_SECONDS`` whatever ``seconds``).
     Its entries are then rounded (a country enters in the first year its LP entry
     reaches one half, the most valuable countries first within the yearly entry
-    limits) and fixed, and the LP solved again with no country above the stores its
-    greedy sequence spaced apart: the solution. When that solution is more than 0.5 %
+    limits) and fixed, and the LP solved again (warm start, again at least
+    ``_LP_SECONDS``) with no country above the stores its greedy sequence spaced
+    apart: the solution. When that solution is more than 0.5 %
     below the bound and time is left, the binary entries are solved too (HiGHS's dual
     bound, or the optimum, is a bound as well; the smaller one is returned; its
     incumbent is the solution only when there is no other).
@@ -977,7 +978,8 @@ def joint_bound(
     def run(left: float) -> tuple[str, np.ndarray | None, float, float]:
         import highspy
 
-        h.setOptionValue("time_limit", max(left, 1.0))
+        # HiGHS's time limit counts its run time over all runs of the model
+        h.setOptionValue("time_limit", float(h.getRunTime()) + max(left, 1.0))
         h.run()
         st = h.getModelStatus()
         info = h.getInfo()
@@ -1017,7 +1019,7 @@ def joint_bound(
         trows = total_row[total_row >= 0].astype(np.int32)
         fit = np.array([min(cap_total[c], sizes[c], len(curves[c].seq_gain)) for c in range(C)])
         h.changeRowsBounds(len(trows), trows, np.full(len(trows), -highspy.kHighsInf), fit[total_row >= 0])
-        st2, x2, obj2, _ = run(limit - (time.perf_counter() - t0))
+        st2, x2, obj2, _ = run(max(limit - (time.perf_counter() - t0), _LP_SECONDS))
         if st2 == "optimal" and x2 is not None:
             sol, sol_val = x2, const - obj2
         h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.ones(len(idx)))
