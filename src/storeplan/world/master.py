@@ -1112,8 +1112,8 @@ def allocate_joint(
     curves: Sequence[CountryCurve], world: WorldSpec, spec: RolloutSpec, joint: JointSolution
 ) -> Allocation | None:
     """The allocation of :func:`joint_bound`'s solution: its entry years, its store counts
-    per country and year rounded down to whole stores (a country's cumulative count,
-    the minimum network kept in its entry year) and topped up where a yearly minimum
+    per country and year rounded down to whole stores (each year on its own, so no
+    year exceeds its maximum; the minimum network kept in its entry year) and topped up where a yearly minimum
     asks for more (the largest fractions first, within the caps and the budget), its
     opening costs as the countries' capital. None without a solution or when the
     rounding cannot keep the limits.
@@ -1126,9 +1126,8 @@ def allocate_joint(
     lo, hi = spec.min_stores(), spec.max_stores()
     limits, cumulative = spec.budget_limits()
     total_cap = _max_stores(curves, world, spec)
-    cum = np.cumsum(joint.stores, axis=1)
-    whole = np.maximum.accumulate(np.floor(cum + 1e-6).astype(np.int64), axis=1)
-    stores = np.diff(np.concatenate([np.zeros((C, 1), np.int64), whole], axis=1), axis=1)
+    # each year rounded down on its own: no year above the LP's count (the yearly maximum)
+    stores = np.floor(np.maximum(joint.stores, 0.0) + 1e-6).astype(np.int64)
     capex = np.maximum(joint.capex, 0.0).copy()
     entry = np.zeros(C, np.int64)
     cheapest = np.array([float(cv.col_capex.min()) if len(cv.col_capex) else np.inf for cv in curves])
