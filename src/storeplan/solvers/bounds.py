@@ -212,16 +212,27 @@ def _subgradient_min(
     stall = stall0
     it = 0
     for it in range(max_iter):  # noqa: B007
-        const = _reduced_costs(indptr, indices, cost, unserved, fcost, lam, rho)
-        val, nsel, order = _select(rho, status, kmin, kmax, sel, False)
-        for j in range(m):
-            selw[j] = sel[j]
-        if bcap < np.inf:
-            vk = _select_knap(rho, status, bcost, bcap, selk, False)
-            if vk > val:
-                val = vk
-                selw[:] = selk
-        L = const + val
+        L = _eval_min(
+            indptr,
+            indices,
+            cost,
+            unserved,
+            fcost,
+            status,
+            kmin,
+            kmax,
+            lam,
+            bcost,
+            bcap,
+            cptr,
+            crow,
+            ccost,
+            rho,
+            sel,
+            selw,
+            selk,
+            g,
+        )
         if best + 1e-12 * max(1.0, abs(L)) < L:
             best = L
             best_lam[:] = lam
@@ -233,15 +244,6 @@ def _subgradient_min(
                 stall = 0
         if best >= target or pi < 1e-6:
             break
-        for i in range(n):
-            g[i] = 0.0 if unserved[i] < lam[i] else 1.0
-        for j in range(m):
-            sj = selw[j]
-            if sj > 0.0:
-                for k in range(cptr[j], cptr[j + 1]):
-                    i = crow[k]
-                    if ccost[k] < lam[i]:
-                        g[i] -= sj
         norm = 0.0
         gd = 0.0
         dd = 0.0
