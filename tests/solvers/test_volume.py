@@ -17,17 +17,13 @@ from storeplan.solvers.constraints import prepare
 
 
 def _instance(D: np.ndarray, w: np.ndarray, u: np.ndarray | None):
-    """Engine instance of the finite entries of ``D`` (rows sorted by cost)."""
-    from storeplan.solvers import _validate
+    """Engine instance of the finite entries of ``D`` (rows sorted by cost), as the
+    solvers build it (``as_sorted_csr`` then ``build_instance``)."""
+    from storeplan.solvers._validate import as_sorted_csr, build_instance
 
-    n, m = D.shape
-    rows, cols = np.nonzero(np.isfinite(D))
-    order = np.lexsort((cols, D[rows, cols], rows))
-    rows, cols = rows[order], cols[order]
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    wcost = D[rows, cols] * w[rows]
-    return _validate.build_instance(n, m, indptr, cols.astype(np.int32), wcost, None if u is None else u * w)
+    n, m, indptr, indices, vals = as_sorted_csr(D)
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    return build_instance(n, m, indptr, indices, vals * w[rows], None if u is None else u * w)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
