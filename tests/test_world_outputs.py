@@ -356,6 +356,34 @@ def test_cli_validate_world_scenario():
     assert sum(c["areas"] for c in info["countries"]) == info["areas"]
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ('kind = "revenue"', 'kind = "pmedian"', "revenue objective"),
+        ("[objective]", "[objective]\nbudget = 1e6", "[objective] budget"),
+    ],
+)
+def test_cli_validate_refuses_what_run_refuses(tmp_path, old, new, named):
+    """`validate` and `run` refuse a world scenario the planner does not model with the
+    same named error (both go through storeplan.world.check_world_scenario)."""
+    from typer.testing import CliRunner
+
+    from storeplan.cli import app
+
+    text = (DATA / "two_countries.toml").read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    outs = []
+    for args in (["validate", str(bad)], ["run", str(bad), "--out", str(tmp_path / "out"), "--quiet"]):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code != 0, res.output
+        assert named in res.output, res.output
+        outs.append(res.exit_code)
+    assert outs[0] == outs[1]
+    assert not (tmp_path / "out").exists()
+
+
 def test_cli_run_dispatches_a_world_scenario(tmp_path, monkeypatch):
     """`storeplan run` on a [world] scenario calls plan_world with the engine options and
     writes the world output set (a stand-in planner returns a fake plan)."""

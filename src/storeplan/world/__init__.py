@@ -9,7 +9,7 @@ problem (entry years, stores and capital per country and year under the global l
 """
 
 from .files import check_world_plan, write_world
-from .inputs import CountryInput, country_inputs, planning_rates
+from .inputs import CountryInput, check_world_scenario, country_inputs, planning_rates
 from .plan import ATTRACTIVENESS, COUNTRY_COLUMNS, STORE_COLUMNS, YEAR_COLUMNS, WorldMetrics, WorldPlan
 from .run import plan_world
 from .slices import slice_overrides
@@ -23,6 +23,7 @@ __all__ = [
     "WorldMetrics",
     "WorldPlan",
     "check_world_plan",
+    "check_world_scenario",
     "country_inputs",
     "plan_world",
     "planning_rates",

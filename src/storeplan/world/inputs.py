@@ -19,11 +19,11 @@ import pandas as pd
 
 from ..data.fx import ExchangeRates, exchange_rates
 from ..demand import DemandParams, offline_spending, online_revenue
-from ..errors import InputError, MissingColumnError, UnknownOptionError
+from ..errors import InputError, MissingColumnError, UnknownOptionError, UnsupportedConstraintError
 from ..rollout.world_spec import WorldSpec
 from ..scenario import Scenario, StoreFormat
 
-__all__ = ["CountryInput", "country_inputs", "planning_rates"]
+__all__ = ["CountryInput", "check_world_scenario", "country_inputs", "planning_rates"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,6 +147,43 @@ def _country_table(scenario: Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def check_world_scenario(scenario: Scenario) -> None:
+    """Refuse, by name, what the world planner does not model (``validate`` and
+    ``run`` both call it, through :func:`country_inputs`).
+
+    Raises
+    ------
+    InputError
+        No ``[rollout]`` section.
+    UnsupportedConstraintError
+        Quotas or region limits, an objective other than revenue, ``[objective] budget``,
+        ``[market.channel]``, ``[rollout] must_open_year``.
+    """
+    if scenario.rollout is None:
+        raise InputError(f"{scenario.name}: a world plan needs [world] and [rollout] sections")
+    con = scenario.constraints
+    if con.quotas or con.region_min or con.region_max:
+        raise UnsupportedConstraintError(
+            "[constraints] quotas / region_min / region_max are not modelled by the world planner "
+            "(countries are planned one by one); use [world] countries_max_stores"
+        )
+    if scenario.objective.kind != "revenue":
+        raise UnsupportedConstraintError(
+            f"[world] plans the revenue objective (NPV of the stores' sales), not {scenario.objective.kind!r}"
+        )
+    if scenario.objective.budget is not None:
+        raise UnsupportedConstraintError(
+            "[objective] budget is not used by the world planner: give [rollout] budget_per_year"
+        )
+    if scenario.market.channel is not None:
+        raise UnsupportedConstraintError(
+            "[market.channel] is not modelled by the world planner: its bound needs each store's revenue "
+            "to fall as other stores open (the plain Huff model with a fixed online transfer)"
+        )
+    if scenario.rollout.must_open_year:
+        raise UnsupportedConstraintError("[rollout] must_open_year is not modelled by the world planner")
+
+
 def country_inputs(scenario: Scenario, *, rates: ExchangeRates | None = None) -> list[CountryInput]:
     """Split a world scenario into one :class:`CountryInput` per country (sorted by code).
 
@@ -173,10 +210,13 @@ def country_inputs(scenario: Scenario, *, rates: ExchangeRates | None = None) ->
     UnknownOptionError
         A currency without a rate under ``fx_fallback = "error"`` (the message names the
         countries and currencies), or a ``cars`` country that is not in the areas.
+    UnsupportedConstraintError
+        What the world planner does not model (:func:`check_world_scenario`).
     """
     spec = scenario.world
     if spec is None:
         raise InputError(f"{scenario.name}: not a world scenario (no [world] section)")
+    check_world_scenario(scenario)
     rates = planning_rates(spec) if rates is None else rates
     table = _country_table(scenario)
     usd = rates.per_base.get("USD")

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine import run_many, worker_count
-from ..errors import GapWarning, InputError, UnsupportedConstraintError
+from ..errors import GapWarning, InputError
 from ..pipeline import GAP_WARNING, solve
 from ..rollout import RolloutSpec
 from ..scenario import Scenario
@@ -68,31 +68,6 @@ def country_plan(task: CountryTask):
     # the country's certificate is its rollout's NPV gap (countries.csv); the single-year
     # objective's gap does not value the stores the joint rollout chose (no GapWarning)
     return solve(scn, gap_warning=float("inf"))
-
-
-def _check(scenario: Scenario) -> None:
-    con = scenario.constraints
-    if con.quotas or con.region_min or con.region_max:
-        raise UnsupportedConstraintError(
-            "[constraints] quotas / region_min / region_max are not modelled by the world planner "
-            "(countries are planned one by one); use [world] countries_max_stores"
-        )
-    if scenario.objective.kind != "revenue":
-        raise UnsupportedConstraintError(
-            f"[world] plans the revenue objective (NPV of the stores' sales), not {scenario.objective.kind!r}"
-        )
-    if scenario.objective.budget is not None:
-        raise UnsupportedConstraintError(
-            "[objective] budget is not used by the world planner: give [rollout] budget_per_year"
-        )
-    assert scenario.rollout is not None
-    if scenario.market.channel is not None:
-        raise UnsupportedConstraintError(
-            "[market.channel] is not modelled by the world planner: its bound needs each store's revenue "
-            "to fall as other stores open (the plain Huff model with a fixed online transfer)"
-        )
-    if scenario.rollout.must_open_year:
-        raise UnsupportedConstraintError("[rollout] must_open_year is not modelled by the world planner")
 
 
 def _country_rollout(
@@ -144,7 +119,6 @@ def plan_world(
     world, spec = scenario.world, scenario.rollout
     if world is None or spec is None:
         raise InputError(f"{scenario.name}: a world plan needs [world] and [rollout] sections")
-    _check(scenario)
     phases: dict[str, float] = {}
     t = time.perf_counter()
     report("inputs", 0.0)
