@@ -724,6 +724,9 @@ def _construct(
         heap = [(-float(kv), int(j)) for kv, j in zip(key(gains, free), free, strict=True)]
         heapq.heapify(heap)
         fresh = {int(j) for j in free}  # evaluated on the current state
+        # the cheapest site left: a store that leaves too little budget for the year's
+        # remaining minimum at this price would make the minimum unreachable
+        cheapest = float(opening_cost[free].min()) if len(free) else 0.0
         # slots left for the quota minimums: this year's and the later years'
         later = int(np.minimum(hi[y:], 2**40).sum())
         deficit = limits.deficit()
@@ -735,6 +738,10 @@ def _construct(
                 continue
             if opening_cost[j] > avail - spent + tol:
                 heapq.heappop(heap)  # does not fit this year's remaining budget
+                continue
+            short = int(lo[y - 1]) - count - 1
+            if short > 0 and opening_cost[j] + short * cheapest > avail - spent + tol:
+                heapq.heappop(heap)  # leaves too little budget for the year's minimum
                 continue
             slots = min(hi[y - 1] - count + later, limits.max_new - limits.n_new)
             forced = deficit.any() and (need >= slots or (y == Y and -neg <= 0))

@@ -80,6 +80,12 @@ class WorldSpec(BaseModel):
         Time limit of each master problem (allocation and bound), seconds.
     country_seconds : float
         Time limit of each country's solve, seconds (split over its phases).
+    compare_allocations : bool
+        Also plan each country under the sequence allocation
+        (:func:`storeplan.world.master.allocate`) where it differs from the joint
+        programme's, and keep the best combination of country plans that keeps the
+        global limits (:func:`storeplan.world.master.select_plans`). Default True; at
+        most doubles the countries phase.
     target_stores : int, optional
         Stores open at the end of the rollout the plan is held against (reported).
     """
@@ -101,6 +107,7 @@ class WorldSpec(BaseModel):
     block: int | None = Field(None, ge=1)
     master_seconds: float = Field(60.0, gt=0.0)
     country_seconds: float = Field(30.0, gt=0.0)
+    compare_allocations: bool = True
     target_stores: int | None = Field(None, ge=0)
 
     @field_validator("planning_currency")

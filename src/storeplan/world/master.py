@@ -24,6 +24,11 @@ and year, whose variables are store counts and yearly cash: each store earns at 
 its solo revenue (ramped), each format at most what all its columns would take, and
 our stores' revenue obeys the submodular cuts of :mod:`storeplan.world.curves`. Its
 argument is stated in :func:`world_bound`.
+
+**Selection** (:func:`select_plans`). Each country is planned under each allocation
+(where they differ); the country plans are exact (their own NPV, openings and
+opening costs), and the best combination of one plan (or none) per country that keeps
+the global limits is the world plan.
 """
 
 from __future__ import annotations
@@ -46,9 +51,11 @@ __all__ = [
     "Allocation",
     "JointSolution",
     "allocate",
+    "CountryOption",
     "allocate_joint",
     "best_bound",
     "joint_bound",
+    "select_plans",
     "world_bound",
 ]
 
@@ -1214,3 +1221,138 @@ def best_bound(
     if agg < joint.bound:
         return agg, f"aggregate relaxation ({how})"
     return joint.bound, f"joint programme over (site, format, year) ({joint.status})"
+
+
+@dataclass(frozen=True)
+class CountryOption:
+    """One finished country plan, as the global limits see it (:func:`select_plans`).
+
+    Attributes
+    ----------
+    country : int
+        Row of the country (its index in the curves).
+    npv : float
+        The plan's exact NPV, planning currency.
+    stores : ndarray of int64, shape (years,)
+        New stores per rollout year.
+    capex : ndarray of float64, shape (years,)
+        Opening costs per rollout year, planning currency.
+    """
+
+    country: int
+    npv: float
+    stores: np.ndarray
+    capex: np.ndarray
+
+    @property
+    def entry_year(self) -> int:
+        """Rollout year of the first openings (0: none)."""
+        opened = np.flatnonzero(np.asarray(self.stores) > 0)
+        return int(opened[0]) + 1 if len(opened) else 0
+
+    def keeps_network(self, world: WorldSpec) -> bool:
+        """Whether the entry year opens at least ``world.min_network`` stores and no
+        year of presence more than its cap (True without openings)."""
+        e = self.entry_year
+        if e == 0:
+            return True
+        s = np.asarray(self.stores, np.int64)
+        caps = world.caps(len(s))
+        return bool(s[e - 1] >= world.min_network and (s[e - 1 :] <= caps[: len(s) - e + 1]).all())
+
+
+def select_plans(
+    options: Sequence[CountryOption],
+    world: WorldSpec,
+    spec: RolloutSpec,
+    *,
+    incumbent: Sequence[int],
+    seconds: float = 30.0,
+) -> np.ndarray | None:
+    r"""The best combination of at most one plan per country under the global limits.
+
+    ``y[k]`` in {0, 1} picks option ``k``; at most one per country; maximise
+    ``sum_k npv_k y_k`` subject to, per rollout year ``t``, the fewest and most new
+    stores ``lo_t <= sum_k stores[k, t] y_k <= hi_t``, the capital budget
+    ``sum_k capex[k, t] y_k <= B_t`` (cumulative with ``carry_over``) and at most
+    ``new_countries_per_year`` options whose entry year is ``t``. The caps and minimum
+    network of a country are its options' own (each was planned under an allocation
+    that keeps them).
+
+    Parameters
+    ----------
+    options : sequence of CountryOption
+    world : WorldSpec
+    spec : RolloutSpec
+    incumbent : sequence of int
+        Indices into ``options`` of a preferred combination (e.g. every country's plan
+        under one allocation): returned when it keeps the limits and no combination
+        that keeps them has a larger NPV.
+    seconds : float, default 30
+        HiGHS time limit, seconds.
+
+    Returns
+    -------
+    ndarray of int64 or None
+        Indices into ``options`` of the chosen plans, in increasing order; None when
+        neither HiGHS's combination nor the incumbent keeps the limits.
+
+    Notes
+    -----
+    A budget row holds with the tolerance the allocation's rounding uses
+    (``B_t (1 + 1e-9) + 1e-6``), so an incumbent whose plans kept budgets that add up
+    to at most ``B_t`` keeps it. The chosen combination is checked again exactly
+    after HiGHS. One binary per option: the countries' plans
+    under two allocations make a programme of a few hundred binaries at most.
+    """
+    inc = np.asarray(sorted(int(k) for k in incumbent), np.int64)
+    K = len(options)
+    T = spec.years
+    npv = np.array([float(o.npv) for o in options])
+    st = np.array([np.asarray(o.stores, np.float64)[:T] for o in options]).reshape(K, T)
+    cx = np.array([np.asarray(o.capex, np.float64)[:T] for o in options]).reshape(K, T)
+    ent = np.array([o.entry_year for o in options], np.int64)
+    country = np.array([o.country for o in options], np.int64)
+    hi, lo = spec.max_stores(), spec.min_stores()
+    limits, cumulative = spec.budget_limits()
+    entries = world.entries(T)
+
+    def keeps(pick: np.ndarray) -> bool:
+        stores_t, capex_t = st[pick].sum(axis=0), cx[pick].sum(axis=0)
+        spend_t = np.cumsum(capex_t) if cumulative else capex_t
+        return bool(
+            len(np.unique(country[pick])) == len(pick)
+            and ((stores_t >= lo) & (stores_t <= hi)).all()
+            and (~np.isfinite(limits) | (spend_t <= limits * (1 + 1e-9) + 1e-6)).all()
+            and (np.bincount(ent[pick], minlength=T + 1)[1 : T + 1] <= entries).all()
+        )
+
+    inc_ok = keeps(inc)
+    if K == 0:
+        return inc if inc_ok else None
+    rows = _Rows()
+    _, crow = np.unique(country, return_inverse=True)
+    rows.add_many(crow.ravel(), np.arange(K), np.ones(K), -np.inf, 1.0)
+    for t in range(T):
+        rows.add(np.arange(K), st[:, t], float(lo[t]), float(min(hi[t], 2**50)))
+        if np.isfinite(limits[t]):
+            spend = cx[:, : t + 1].sum(axis=1) if cumulative else cx[:, t]
+            rows.add(np.arange(K), spend, -np.inf, float(limits[t]) * (1 + 1e-9) + 1e-6)
+        new = np.flatnonzero(ent == t + 1)
+        if len(new):
+            rows.add(new, np.ones(len(new)), -np.inf, float(entries[t]))
+    res = milp(
+        -npv,
+        integrality=np.ones(K),
+        bounds=Bounds(np.zeros(K), np.ones(K)),
+        constraints=rows.matrix(K),
+        options={"time_limit": float(seconds), "disp": False, "mip_rel_gap": 1e-9},
+    )
+    pick = None if res.x is None else np.flatnonzero(np.asarray(res.x) > 0.5).astype(np.int64)
+    if pick is None or not keeps(pick):  # (checked exactly: HiGHS keeps rows to its tolerances)
+        return inc if inc_ok else None
+    # a better combination only: ties and HiGHS's tolerances keep the incumbent
+    base = float(npv[inc].sum())
+    if inc_ok and float(npv[pick].sum()) - base <= 1e-9 * max(1.0, abs(base)):
+        return inc
+    return pick

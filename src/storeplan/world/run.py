@@ -9,7 +9,12 @@
    (:mod:`storeplan.world.master`);
 4. **countries**: each entered country's own plan and joint rollout under its
    allocation (:func:`storeplan.pipeline.solve` with the country's yearly caps and
-   budgets), independently, on the chosen engine; its forecast is exact;
+   budgets), independently, on the chosen engine; its forecast is exact. With
+   ``[world] compare_allocations`` the countries are planned under the sequence
+   allocation as well where it differs, and the best combination of country plans
+   that keeps the global limits is kept (:func:`~storeplan.world.master.select_plans`:
+   the joint programme values single stores and so misjudges how much a country's
+   stores take from each other; the sequences value them in greedy order);
 5. **tables**: the :class:`~storeplan.world.WorldPlan` tables, in the planning currency.
 
 Same inputs, seed and settings give the same plan on every engine and worker count: the
@@ -23,19 +28,19 @@ import logging
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from ..engine import run_many, worker_count
-from ..errors import GapWarning, InputError
+from ..errors import GapWarning, InfeasibleError, InputError
 from ..pipeline import GAP_WARNING, solve
 from ..rollout import RolloutSpec
 from ..scenario import Scenario
 from .curves import CountryCurve, CurveTask, country_curve, item_values
 from .inputs import CountryInput, country_inputs, planning_rates
-from .master import allocate, allocate_joint, best_bound, joint_bound
+from .master import Allocation, CountryOption, allocate, allocate_joint, best_bound, joint_bound, select_plans
 from .plan import WorldMetrics, WorldPlan
 
 __all__ = ["plan_world", "CountryTask", "country_plan"]
@@ -58,24 +63,34 @@ class CountryTask:
 def country_plan(task: CountryTask):
     """The country's :class:`~storeplan.plan.Plan` (country currency) under its yearly
     caps and budgets: the revenue objective's single-year plan, then the joint rollout
-    that chooses sites, formats and years for NPV."""
+    that chooses sites, formats and years for NPV; None when no plan keeps its limits
+    (e.g. its minimum network within its capital)."""
     scn = task.country.scenario
     obj = scn.objective.model_copy(update={"stores": int(task.stores), "budget": None})
     opt = scn.options.model_copy(update={"time_limit": float(task.seconds)})
-    from dataclasses import replace
-
     scn = replace(scn, objective=obj, options=opt, rollout=task.rollout)
     # the country's certificate is its rollout's NPV gap (countries.csv); the single-year
     # objective's gap does not value the stores the joint rollout chose (no GapWarning)
-    return solve(scn, gap_warning=float("inf"))
+    try:
+        return solve(scn, gap_warning=float("inf"))
+    except InfeasibleError:
+        return None  # no plan opens the minimum network within the country's capital
 
 
 def _country_rollout(
-    spec: RolloutSpec, stores: np.ndarray, capex_local: np.ndarray, keep_min: bool
+    spec: RolloutSpec, stores: np.ndarray, capex_local: np.ndarray, keep_min: bool, min_network: int
 ) -> RolloutSpec:
+    """The country's rollout under its allocation: at most its stores per year (exactly
+    them with ``keep_min``), at least the minimum network in its entry year, within its
+    capital per year (local currency)."""
+    least = np.zeros(len(stores), np.int64)
+    opened = np.flatnonzero(np.asarray(stores) > 0)
+    if len(opened):
+        least[opened[0]] = min(int(min_network), int(stores[opened[0]]))
+    least = np.asarray(stores, np.int64) if keep_min else least
     upd = {
         "stores_per_year": [int(s) for s in stores],
-        "min_stores_per_year": [int(s) for s in stores] if keep_min else None,
+        "min_stores_per_year": [int(s) for s in least] if least.any() else None,
         "budget_per_year": None
         if not np.isfinite(capex_local).all()
         else [float(c) * (1.0 + 1e-9) + 1e-6 for c in capex_local],
@@ -145,8 +160,14 @@ def plan_world(
     report("master", 0.0)
     joint = joint_bound(curves, world, spec)
     alloc = allocate_joint(curves, world, spec, joint)
+    other: Allocation | None = None
     if alloc is None:  # no joint solution in time: the sequences' allocation
         alloc = allocate(curves, world, spec)
+    elif world.compare_allocations:
+        try:
+            other = allocate(curves, world, spec)
+        except InfeasibleError:
+            other = None
     bound, bound_status = best_bound(curves, world, spec, joint)
     phases["master"] = time.perf_counter() - t
     log.info(
@@ -162,18 +183,57 @@ def plan_world(
     t = time.perf_counter()
     report("countries", 0.0)
     keep_min = bool((spec.min_stores() > 0).any())
-    entered = [i for i in range(len(inputs)) if alloc.entry_year[i] > 0]
+    # (allocation, country) pairs to plan: every entered country under ``alloc``, and
+    # under ``other`` where its stores differ
+    todo = [(alloc, i) for i in range(len(inputs)) if alloc.entry_year[i] > 0]
+    if other is not None:
+        todo += [
+            (other, i)
+            for i in range(len(inputs))
+            if other.entry_year[i] > 0 and not np.array_equal(other.stores[i], alloc.stores[i])
+        ]
     ctasks = [
         CountryTask(
             inputs[i],
-            _country_rollout(spec, alloc.stores[i], inputs[i].to_local(alloc.budget[i]), keep_min),
-            int(alloc.stores[i].sum()),
+            _country_rollout(
+                spec, al.stores[i], inputs[i].to_local(al.budget[i]), keep_min, world.min_network
+            ),
+            int(al.stores[i].sum()),
             float(world.country_seconds),
         )
-        for i in entered
+        for al, i in todo
     ]
-    plans = _run(ctasks, country_plan, engine, workers)
+    done = _run(ctasks, country_plan, engine, workers)
+    n_first = int((alloc.entry_year > 0).sum())
+    # the plans found (a country's solver may find none that opens its minimum network
+    # within its capital) that keep the minimum network
+    ok = [k for k, p in enumerate(done) if p is not None]
+    options = [_option(todo[k][1], inputs[todo[k][1]], done[k], T) for k in ok]
+    ok = [k for k, o in zip(ok, options, strict=True) if o.entry_year == 0 or o.keeps_network(world)]
+    options = [o for o in options if o.entry_year == 0 or o.keeps_network(world)]
+    first = [j for j, k in enumerate(ok) if k < n_first]
+    pick = select_plans(options, world, spec, incumbent=first)
+    if pick is None:
+        missing = sorted({inputs[i].country for k, (_, i) in enumerate(todo) if k not in ok})
+        raise InfeasibleError(
+            "world: the country plans cannot keep the yearly limits together"
+            + (f" (no plan with the minimum network in {missing})" if missing else "")
+        )
+    chosen = [ok[int(j)] for j in pick]
+    alloc = _merged(alloc, [todo[k] for k in chosen])
+    entered = [todo[k][1] for k in chosen]
+    plans = [done[k] for k in chosen]
+    order = np.argsort(entered, kind="stable")
+    entered = [entered[k] for k in order]
+    plans = [plans[k] for k in order]
     phases["countries"] = time.perf_counter() - t
+    log.info(
+        "world: %d country plans, %d kept (%d under the sequence allocation) (%.1f s)",
+        len(done),
+        len(chosen),
+        sum(k >= n_first for k in chosen),
+        phases["countries"],
+    )
     report("countries", 1.0)
 
     t = time.perf_counter()
@@ -246,6 +306,31 @@ def plan_world(
         plans=dict(zip([inputs[i].country for i in entered], plans, strict=True)),
         notes=tuple(scenario.notes),
     )
+
+
+def _option(row: int, inp: CountryInput, plan, T: int) -> CountryOption:
+    """A country plan's NPV, openings and opening costs per rollout year (planning
+    currency), for :func:`~storeplan.world.master.select_plans`."""
+    o = np.asarray(plan.schedule.open_year)
+    stores = np.bincount(o[o >= 1], minlength=T + 1)[1 : T + 1].astype(np.int64)
+    capex = inp.to_planning(plan.forecast.per_year["capex"].to_numpy(np.float64)[:T])
+    return CountryOption(
+        row, inp.to_planning(float(plan.forecast.npv)), stores, np.asarray(capex, np.float64)
+    )
+
+
+def _merged(alloc: Allocation, picked: list[tuple[Allocation, int]]) -> Allocation:
+    """``alloc`` with each picked country's rows from the allocation its plan was made
+    under (and no stores in the countries not picked)."""
+    stores = np.zeros_like(alloc.stores)
+    capex = np.zeros_like(alloc.capex)
+    budget = np.zeros_like(alloc.budget)
+    entry = np.zeros_like(alloc.entry_year)
+    for al, i in picked:
+        stores[i], capex[i], budget[i], entry[i] = al.stores[i], al.capex[i], al.budget[i], al.entry_year[i]
+    if all(al is alloc for al, _ in picked) and len(picked) == int((alloc.entry_year > 0).sum()):
+        return alloc
+    return replace(alloc, stores=stores, capex=capex, budget=budget, entry_year=entry)
 
 
 def _in_process(engine: str, workers: int | None, n_tasks: int) -> bool:
