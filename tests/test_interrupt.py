@@ -28,6 +28,17 @@ def _command() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "storeplan.cli"]
 
 
+def _as_foreground() -> None:
+    """Give the child the SIGINT disposition of a command typed at a terminal.
+
+    A shell without job control starts a background command (``pytest ... &``) with
+    SIGINT ignored, and an ignored disposition survives ``exec``: Python then installs
+    no ``KeyboardInterrupt`` handler and the demo would run to its end. Ctrl-C reaches
+    only foreground commands, whose SIGINT is never ignored, so that is what we test.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(out: Path, trigger: str | None, delay: float) -> tuple[int, str]:
     env = {**os.environ, "COLUMNS": "200"}
     proc = subprocess.Popen(
@@ -36,6 +47,7 @@ def _interrupt(out: Path, trigger: str | None, delay: float) -> tuple[int, str]:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_as_foreground,
     )
     seen = []
     if trigger is not None:
