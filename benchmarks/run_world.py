@@ -10,7 +10,13 @@ gives 34,150). Prints a
 table: workers, engine, wall seconds per phase, peak RSS (the largest process), stores,
 countries entered, NPV, bound and certified gap.
 
+With ``--countries N`` the scenario is planned on its first N countries only (the
+slice of ``storeplan demo --scenario world --country``:
+:func:`storeplan.world.slices.slice_overrides`, targets scaled, yearly minimums
+dropped), a mid-size run for the worker sweep.
+
     python benchmarks/run_world.py --workers 1 2 4
+    python benchmarks/run_world.py --countries 12 --engine dask --workers 1 2 4
     python benchmarks/run_world.py --whole-world --workers 2
 """
 
@@ -28,19 +34,22 @@ WHOLE_WORLD_MIN_POPULATION = 10_000.0
 """Persons: the whole world's candidate-site threshold (55,100 sites outside China)."""
 
 CHILD = r"""
-import json, sys, time
+import hashlib, json, sys, time
 from importlib.resources import files
 from storeplan.scenario import Scenario
 from storeplan.world import plan_world
+from storeplan.world.slices import slice_overrides
 if __name__ == "__main__":
     cfg = json.loads(sys.argv[1])
+    path = files("storeplan") / "scenarios" / "world_five_years.toml"
     over = {}
+    if cfg["countries"] is not None:
+        over, _ = slice_overrides(str(path), cfg["countries"])
     if cfg["whole_world"]:
         over["areas"] = {"countries": None, "exclude_countries": ["CN"]}
         over["world"] = {"new_countries_per_year": [8, 8, 6, 4, 4]}
     if cfg["min_population"] is not None:
         over["sites"] = {"min_population": cfg["min_population"]}
-    path = files("storeplan") / "scenarios" / "world_five_years.toml"
     t = time.perf_counter()
     scn = Scenario.from_toml(str(path), **over)
     load = time.perf_counter() - t
@@ -54,6 +63,9 @@ if __name__ == "__main__":
         "revenue_final_year": m.revenue_final_year, "target_revenue_final_year": m.target_revenue_final_year,
         "country_gap_max": float(plan.countries.loc[plan.countries["stores"] > 0, "gap"].max()),
         "country_gap_median": float(plan.countries.loc[plan.countries["stores"] > 0, "gap"].median()),
+        "plan_digest": hashlib.sha256(
+            plan.stores.sort_values(list(plan.stores.columns)).to_csv(index=False).encode()
+        ).hexdigest()[:16],
     }))
 """
 
@@ -75,11 +87,29 @@ def run(cfg: dict) -> dict:
     return res
 
 
+def first_countries(n: int) -> list[str]:
+    """The bundled scenario's first ``n`` countries (ISO2), in the file's order."""
+    import tomllib
+    from importlib.resources import files
+
+    path = files("storeplan") / "scenarios" / "world_five_years.toml"
+    codes = tomllib.loads(path.read_text(encoding="utf-8"))["areas"]["countries"]
+    if not 1 <= n <= len(codes):
+        raise SystemExit(f"--countries {n}: the scenario has {len(codes)} countries")
+    return list(codes[:n])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--engine", default="local", choices=["local", "dask", "ray"])
     ap.add_argument("--whole-world", action="store_true")
+    ap.add_argument(
+        "--countries",
+        type=int,
+        default=None,
+        help="plan the scenario's first N countries only (a slice, as demo --country)",
+    )
     ap.add_argument(
         "--min-population",
         type=float,
@@ -99,6 +129,7 @@ def main() -> None:
             "engine": args.engine,
             "whole_world": args.whole_world,
             "min_population": min_pop,
+            "countries": None if args.countries is None else first_countries(args.countries),
         }
         r = run(cfg)
         rows.append((w, r))
@@ -108,7 +139,7 @@ def main() -> None:
     head = (
         "| workers | engine | areas | sites | countries (entered) | stores | inputs s | curves s | master s "
         "| countries s | wall s | speed-up | peak RSS GiB | NPV bn | bound bn | gap | per-country bounds bn "
-        "| country gap median / max | revenue final year bn |"
+        "| country gap median / max | revenue final year bn | plan digest |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for w, r in rows:
@@ -120,7 +151,7 @@ def main() -> None:
             f"{base / r['wall_s']:.2f} | {r['peak_rss_gib']:.2f} | {r['npv'] / 1e9:.3f} | "
             f"{r['bound'] / 1e9:.3f} | {100 * r['gap']:.2f} % | {r['allocation_bound'] / 1e9:.3f} | "
             f"{100 * r['country_gap_median']:.2f} / {100 * r['country_gap_max']:.2f} % | "
-            f"{r['revenue_final_year'] / 1e9:.3f} |"
+            f"{r['revenue_final_year'] / 1e9:.3f} | {r['plan_digest']} |"
         )
     table = "\n".join(lines)
     print(table)

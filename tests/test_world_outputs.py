@@ -264,6 +264,56 @@ def test_report_says_which_layers_are_synthetic(out):
         assert f'"{name}"' in text, name
 
 
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (1_375_847_424.0, "1.38 bn"),  # the bundled scenario's NPV ...
+        (1_438_811_955.0, "1.44 bn"),  # ... and its bound: apart, not "1.4 bn" twice
+        (2.572e11, "257.2 bn"),
+        (-3.4e6, "-3.40 m"),
+        (45_300.0, "45.3 k"),
+        (9.996e6, "10.0 m"),  # rounding adds an integer digit: one decimal fewer
+        (999.96e6, "1.00 bn"),  # 1,000.0 m is shown as bn
+        (812.0, "812"),
+        (float("nan"), "-"),
+    ],
+)
+def test_amounts_have_three_significant_digits(amount, text):
+    from storeplan.report._common import fmt_money, fmt_unit
+
+    assert fmt_money(amount) == text
+    assert fmt_unit(amount, "currency") == text
+
+
+def test_headline_npv_and_bound_differ_visibly_and_densities_have_one_decimal(plan):
+    from storeplan.report._common import fmt_money
+    from storeplan.report.world import render_world_report
+
+    m = dataclasses.replace(plan.metrics, npv=1_375_847_424.0, bound=1_438_811_955.0)
+    page = render_world_report(dataclasses.replace(plan, metrics=m))
+    cur = plan.currency
+
+    def card_text(value: float) -> str:
+        card = rf'data-value="{re.escape(repr(value))}"><div class="label">[^<]*</div>'
+        hit = re.search(card + r'<div class="value">([^<]*)</div>', page)
+        assert hit, value
+        return hit.group(1)
+
+    assert card_text(m.npv) == f"1.38 bn {cur}"
+    assert card_text(m.bound) == f"1.44 bn {cur}"
+    assert f"NPV 1.38 bn {cur}; no plan under the same limits can beat 1.44 bn {cur}" in page
+    # the pdf chart pack formats amounts as the report does
+    from storeplan.report.pdf import _money
+
+    assert _money(m.npv, cur) == f"{fmt_money(m.npv)} {cur}"
+    # rival outlets per 100k: the typed figure, one decimal, in every row of the country table
+    table = page[page.index('id="world-countries"') :]
+    table = table[: table.index("</table>")]
+    for v in plan.entered["rival_outlets_per_100k"]:
+        assert f'data-value="{float(v)!r}">{float(v):,.1f}</td>' in table, v
+    assert not re.search(r">\d+\.\d{3}</td>", table)  # no "8.001"-style cells
+
+
 # ----------------------------------------------------------------------------- map
 
 

@@ -417,6 +417,32 @@ def test_currency_conversion_round_trips_and_prices_follow_the_price_level():
     )
 
 
+def test_cars_are_sold_only_in_the_scenarios_car_countries():
+    # a cars category (the bundled scenario's figures) and cars = ["AA"]: AA's spending
+    # includes cars, BB's does not; every other category is the same either way
+    from storeplan.demand import CategoryParams
+
+    base = _world(0, towns=3)
+    price = {"budget": 22e3, "mid": 30e3, "high": 42e3}
+    cars = CategoryParams(name="cars", penetration=0.3, purchases_per_year=0.002, price=price)
+    demand = base.demand.model_copy(update={"categories": (*base.demand.categories, cars)})
+
+    def spending(car_countries):
+        scn = replace(base, demand=demand, world=base.world.model_copy(update={"cars": car_countries}))
+        got = {}
+        for c in country_inputs(scn):
+            cats = {k.name: k for k in c.scenario.demand.categories}
+            got[c.country] = (cats["cars"].penetration, c.attractiveness["offline_market"])
+        return got
+
+    none, aa = spending(()), spending(("AA",))
+    assert aa["AA"][0] == 0.3 and aa["BB"][0] == 0.0 and none["AA"][0] == 0.0
+    assert aa["AA"][1] > none["AA"][1]  # AA's offline market gains its car spending
+    assert aa["BB"][1] == pytest.approx(none["BB"][1], rel=1e-12)
+    with pytest.raises(UnknownOptionError, match="ZZ"):
+        country_inputs(replace(base, demand=demand, world=base.world.model_copy(update={"cars": ("ZZ",)})))
+
+
 def test_a_currency_without_rate_is_refused_by_name_under_fx_fallback_error():
     scn = _world(0)
     scn = replace(

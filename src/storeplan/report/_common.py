@@ -105,15 +105,21 @@ def fmt_km(x: Any) -> str:
     return f"{float(x):,.1f} km"
 
 
-def fmt_money(x: Any, digits: int = 1) -> str:
-    """Format an amount of money compactly (``2.57e11 -> "257.2 bn"``, ``-3.4e6 -> "-3.4 m"``).
+def fmt_money(x: Any, sig: int = 3) -> str:
+    """Format an amount of money compactly, with at least ``sig`` significant digits and
+    one decimal after scaling (``1.3758e9 -> "1.38 bn"``, ``2.572e11 -> "257.2 bn"``,
+    ``-3.4e6 -> "-3.40 m"``, ``45_300 -> "45.3 k"``, ``812 -> "812"``).
+
+    Three significant digits keep two amounts a few percent apart (an NPV and its bound)
+    visibly apart: ``1.38 bn`` and ``1.44 bn``, not ``1.4 bn`` twice.
 
     Parameters
     ----------
     x : number
         Amount in currency units; ``"-"`` when missing.
-    digits : int, default 1
-        Decimals after scaling to thousands (``k``), millions (``m``) or billions (``bn``).
+    sig : int, default 3
+        Significant digits at least, after scaling to thousands (``k``), millions
+        (``m``) or billions (``bn``); never fewer than one decimal.
 
     Returns
     -------
@@ -125,10 +131,21 @@ def fmt_money(x: Any, digits: int = 1) -> str:
         v = float(x)
     except (TypeError, ValueError):
         return str(x)
+    # the smaller unit shows 1,000.0 from 999.95 on: switch to the larger one there
     for scale, unit in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
-        if abs(v) >= scale * (1 - 0.5 * 10.0**-digits / 1000):
-            return f"{v / scale:,.{digits}f} {unit}"
+        if abs(v) >= scale * (1 - 0.05 / 1000):
+            return f"{_sig_decimals(v / scale, sig)} {unit}"
     return f"{v:,.0f}"
+
+
+def _sig_decimals(x: float, sig: int) -> str:
+    """``x`` with ``sig`` significant digits at least and one decimal at least
+    (``1.3758 -> "1.38"``, ``9.996 -> "10.0"``, ``257.24 -> "257.2"``)."""
+    d = max(1, sig - len(str(int(abs(x)))))
+    text = f"{x:,.{d}f}"
+    whole = len(text.lstrip("-").split(".")[0].replace(",", ""))
+    d2 = max(1, sig - whole)  # rounding added an integer digit (9.996 -> 10.00)
+    return text if d2 == d else f"{x:,.{d2}f}"
 
 
 def fmt_pct(x: Any, digits: int = 1) -> str:
@@ -187,6 +204,8 @@ def fmt_unit(value: Any, unit: str) -> str:
         return fmt_money(value)
     if unit == "person-km":
         return f"{fmt_num(value)} person-km"
+    if unit == "per_100k":
+        return f"{float(value):,.1f}"
     if unit == "number":
         return f"{float(value):,.4g}"
     return fmt_value(value)

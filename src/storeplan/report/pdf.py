@@ -16,7 +16,6 @@ Every file is written to a temporary name and renamed (:mod:`storeplan._io`).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .._io import atomic_path
-from ._common import fmt_unit, require
+from ._common import fmt_money, fmt_unit, is_missing, require
 from .tables import forecast_year_table, rollout_region_table, unopened_counts
 
 __all__ = [
@@ -75,14 +74,11 @@ def _scale(values: Any) -> tuple[float, str]:
 
 
 def _money(x: Any, currency: str = "") -> str:
-    """``12.3 bn`` style amounts; ``-`` when missing."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)) or pd.isna(x):
+    """``12.3 bn`` style amounts (:func:`storeplan.report._common.fmt_money`, as the
+    HTML report); ``-`` when missing."""
+    if is_missing(x):
         return "-"
-    x = float(x)
-    s, unit = _scale([x])
-    digits = 1 if s > 1 else 0
-    text = f"{x / s:,.{digits}f}" + (f" {unit}" if unit else "")
-    return f"{text} {currency}".strip()
+    return f"{fmt_money(x)} {currency}".strip()
 
 
 def _years(fc: Any) -> pd.DataFrame:

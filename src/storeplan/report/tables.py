@@ -8,7 +8,8 @@ and a test can compare it with ``summary.json`` / ``plan.csv`` / ``forecast_year
 
 Units (:data:`UNITS`): ``text``, ``count``, ``persons``, ``km``, ``share`` (a fraction
 in [0, 1]), ``points`` (a change of a share, in share units), ``currency`` (once),
-``currency/year``, ``person-km``, ``year`` (a rollout year label), ``number``
+``currency/year``, ``person-km``, ``year`` (a rollout year label), ``per_100k`` (a
+count per 100,000 persons, e.g. rival outlets; one decimal), ``number``
 (dimensionless). A column with unit
 ``by_row`` takes each row's unit from the table's ``unit`` column (the assumptions).
 """
@@ -58,6 +59,7 @@ UNITS = (
     "currency/year",
     "person-km",
     "year",
+    "per_100k",  # a count per 100,000 persons (densities), one decimal
     "number",
     "by_row",
 )

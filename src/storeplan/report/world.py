@@ -149,7 +149,7 @@ def world_tables(plan: WorldPlan) -> dict[str, Table]:
         Column("income_per_person", f"income / person ({cur})", "currency/year"),
         Column("offline_market", f"offline market / year ({cur})", "currency/year"),
         Column("online_revenue", f"our online sales / year ({cur})", "currency/year"),
-        Column("rival_outlets_per_100k", "rival outlets / 100k people", "number"),
+        Column("rival_outlets_per_100k", "rival outlets / 100k people", "per_100k"),
         *(
             Column(c, f"new stores {year_label(plan, int(c.rsplit('_', 1)[1]), short=True)}", "count")
             for c in ycols
