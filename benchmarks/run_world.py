@@ -8,7 +8,8 @@ sites are then the places of ``--min-population`` people or more, 10,000 by defa
 55,100 sites, the issue's "about 50,000+"; the bundled scenario's threshold, 20,000,
 gives 34,150). Prints a
 table: workers, engine, wall seconds per phase, peak RSS (the largest process), stores,
-countries entered, NPV, bound and certified gap.
+countries entered, NPV, bound and certified gap, a digest of the plan (equal digests: the
+same stores, formats and years) and the 1-minute load average before and after the run.
 
 With ``--countries N`` the scenario is planned on its first N countries only (the
 slice of ``storeplan demo --scenario world --country``:
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -72,6 +74,7 @@ if __name__ == "__main__":
 
 def run(cfg: dict) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    load0 = os.getloadavg()[0]
     t = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-c", CHILD, json.dumps(cfg)], capture_output=True, text=True, check=False
@@ -83,6 +86,7 @@ def run(cfg: dict) -> dict:
         raise SystemExit(f"run {cfg} failed ({out.returncode}):\n{out.stderr[-3000:]}")
     res = json.loads(line[0][7:])
     res["process_s"] = wall
+    res["load"] = (load0, os.getloadavg()[0])  # 1-minute load average before / after
     res["peak_rss_gib"] = max(peak, before) / 2**20  # ru_maxrss is KiB on Linux
     return res
 
@@ -139,7 +143,7 @@ def main() -> None:
     head = (
         "| workers | engine | areas | sites | countries (entered) | stores | inputs s | curves s | master s "
         "| countries s | wall s | speed-up | peak RSS GiB | NPV bn | bound bn | gap | per-country bounds bn "
-        "| country gap median / max | revenue final year bn | plan digest |"
+        "| country gap median / max | revenue final year bn | plan digest | load before / after |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for w, r in rows:
@@ -151,7 +155,8 @@ def main() -> None:
             f"{base / r['wall_s']:.2f} | {r['peak_rss_gib']:.2f} | {r['npv'] / 1e9:.3f} | "
             f"{r['bound'] / 1e9:.3f} | {100 * r['gap']:.2f} % | {r['allocation_bound'] / 1e9:.3f} | "
             f"{100 * r['country_gap_median']:.2f} / {100 * r['country_gap_max']:.2f} % | "
-            f"{r['revenue_final_year'] / 1e9:.3f} | {r['plan_digest']} |"
+            f"{r['revenue_final_year'] / 1e9:.3f} | {r['plan_digest']} | "
+            f"{r['load'][0]:.1f} / {r['load'][1]:.1f} |"
         )
     table = "\n".join(lines)
     print(table)
