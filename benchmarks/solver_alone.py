@@ -23,15 +23,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-class _Dumped(Exception):
+class _DumpedError(Exception):
     pass
 
 
 def dump(args: argparse.Namespace) -> None:
-    import storeplan.objectives as objectives
-    import storeplan.solvers.revenue as rev
     from run_scale_pipeline import write_scenario
 
+    import storeplan.objectives as objectives
+    import storeplan.solvers.revenue as rev
     from storeplan.pipeline import solve
     from storeplan.scenario import Scenario
 
@@ -71,7 +71,7 @@ def dump(args: argparse.Namespace) -> None:
         def f(*a, **kw):
             with open(args.out, "wb") as fh:
                 pickle.dump({"kind": kind, "args": a, "kwargs": kw}, fh, protocol=5)
-            raise _Dumped
+            raise _DumpedError
 
         return f
 
@@ -79,7 +79,7 @@ def dump(args: argparse.Namespace) -> None:
     objectives.coverage = grab("coverage")
     try:
         solve(Scenario.from_toml(path))
-    except _Dumped:
+    except _DumpedError:
         print(f"wrote {args.out}")
 
 

@@ -684,7 +684,7 @@ def _cut_setup(rptr, rcol, rval, b, B, refs, nblk):
 
 @nb.njit(cache=True, parallel=True)
 def _tangent_setup(rptr, rval, b, B, ref_z, nblk, ta, tg):
-    """The tangent cut of each area's share at the reference utilities ``ref_z[i]``
+    r"""The tangent cut of each area's share at the reference utilities ``ref_z[i]``
     (the reference set's total utility in the area): ``ta[i]`` the constant and
     ``tg[i]`` the slope, so that :math:`s_i(X) \le ta_i + tg_i \sum_{j \in X}
     u_{ij}` (the share is concave in the utility; with no utility at all, the all-open
