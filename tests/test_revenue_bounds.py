@@ -68,7 +68,7 @@ def test_cut_bound_never_below_the_optimum_cardinality(batch):
             fixed_cost=fixed,
             swap=bool(rng.random() < 0.5),
             prune=float(rng.choice([0.0, 0.05, 0.5, 5.0])),
-            cut_rounds=int(rng.integers(1, 5)),
+            cut_rounds=int(rng.integers(1, 12)),
             bound_iters=int(rng.choice([10, 60])),
             modular_bound=False,
         )
@@ -129,3 +129,49 @@ def test_bound_share_one_leaves_the_search_no_time():
     assert sol.info["sweeps"] == 0
     sol = revenue(U, W, 4, base_own=b, base_total=B, time_limit=1e6, bound_share=0.5)
     assert sol.info["sweeps"] >= 1
+
+
+def test_tangent_cuts_bound_every_share():
+    # each area's tangent at a reference set is above its share at every site set
+    # (the share is concave in the area's utility), and exact at the reference set
+    from storeplan.solvers.revenue import _tangent_setup
+
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        n, m = int(rng.integers(3, 30)), int(rng.integers(2, 9))
+        U, W, b, B = _instance(rng, n, m)
+        if rng.random() < 0.3:
+            b = B.copy()  # every area's share already 1
+        prob = RevenueProblem.build(U, W, base_own=b, base_total=B)
+        rows = np.repeat(np.arange(n), np.diff(prob.rptr))
+        ref = rng.random(m) < 0.5
+        z_ref = np.bincount(rows, weights=np.where(ref[prob.rcol], prob.rval, 0.0), minlength=n)
+        ta, tg = np.empty(n), np.empty(n)
+        _tangent_setup(prob.rptr, prob.rval, prob.base_own, prob.base_total, z_ref, 3, ta, tg)
+        share = (prob.base_own + z_ref) / (prob.base_total + z_ref)
+        np.testing.assert_allclose(ta + tg * z_ref, share, rtol=1e-12, atol=1e-12)
+        for k in range(m + 1):
+            for combo in itertools.combinations(range(m), k):
+                x = np.zeros(m, dtype=bool)
+                x[list(combo)] = True
+                z = np.bincount(rows, weights=np.where(x[prob.rcol], prob.rval, 0.0), minlength=n)
+                s = (prob.base_own + z) / (prob.base_total + z)
+                assert np.all(ta + tg * z >= s - 1e-12)
+
+
+@pytest.mark.parametrize("batch", range(2))
+def test_cut_bound_with_many_tangent_rounds_never_below_the_optimum(batch):
+    # larger instances with many rounds, so that later rounds' tangents carry weight
+    rng = np.random.default_rng(4000 + batch)
+    rounds_run = 0
+    for _ in range(8):
+        n, m = int(rng.integers(40, 100)), int(rng.integers(8, 11))
+        p = int(rng.integers(2, 5))
+        U, W, b, B = _instance(rng, n, m)
+        prob = RevenueProblem.build(U, W, base_own=b, base_total=B)
+        sol = revenue(
+            U, W, p, base_own=b, base_total=B, swap=False, cut_rounds=12, bound_iters=20, modular_bound=False
+        )
+        rounds_run = max(rounds_run, len(sol.info["cut_rounds"]))
+        _check(sol, _optimum(prob, [p]))
+    assert rounds_run >= 3

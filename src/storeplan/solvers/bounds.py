@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ._kernels import FORBIDDEN, MUST
 from ._validate import Instance
@@ -716,6 +716,18 @@ def reduce_min(inst: Instance, side: SideArrays, kmin: int, kmax: int, lam: np.n
     return keep.astype(bool), keep_u.astype(bool), state, float(L)
 
 
+@njit(cache=True, parallel=True)
+def _cover_rho(cptr, crow, lam, rho):
+    """``rho[j]``: the multipliers of the areas site ``j`` covers, summed (sites in
+    parallel; each site's sum in the same order as a serial loop, so the same bits)."""
+    m = cptr.shape[0] - 1
+    for j in prange(m):
+        s = 0.0
+        for k in range(cptr[j], cptr[j + 1]):
+            s += lam[crow[k]]
+        rho[j] = s
+
+
 @njit(cache=True)
 def _subgradient_cover(
     cptr, crow, w, status, kmin, kmax, lam, lb, max_iter, patience, bcost, bcap, best0, stall0, pi0
@@ -735,11 +747,7 @@ def _subgradient_cover(
     stall = stall0
     it = 0
     for it in range(max_iter):  # noqa: B007
-        for j in range(m):
-            s = 0.0
-            for k in range(cptr[j], cptr[j + 1]):
-                s += lam[crow[k]]
-            rho[j] = s
+        _cover_rho(cptr, crow, lam, rho)
         val, nsel, order = _select(rho, status, kmin, kmax, sel, True)
         for j in range(m):
             selw[j] = sel[j]
