@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InfeasibleError, InputError, SolverError
+from . import lagbb
 from ._validate import Instance
 from .bounds import LagrangianResult, lagrangian_min, lagrangian_sites, reduce_min
 from .constraints import SideArrays, check_sites
@@ -313,7 +314,31 @@ def solve_min_detail(
         lim = None if full else np.minimum(st.d1, inst.unserved).copy()
         rounds = 0
         mip_deadline = _share(deadline, mip_share)
-        while full or truncated_mip:
+        use_bb = not full and lagbb.applicable(side)
+        if use_bb:
+            # too large for the full MIP: Lagrangian branch and bound on the sites
+            bb_deadline = mip_deadline if mip_deadline is not None else time.perf_counter() + MIP_DEFAULT_SECONDS
+            bb = lagbb.lagrangian_bb(
+                inst,
+                side,
+                kmin,
+                kmax,
+                ub,
+                lr.lam,
+                lambda v: improvement_threshold(inst, v),
+                deadline=bb_deadline,
+                root_bound=bound,
+            )
+            methods.append("lagrangian-bb")
+            iterations += bb.iterations
+            mip_info |= {"bb_nodes": bb.nodes, "bb_arcs": bb.arcs, "bb_proven": bb.proven}
+            if bb.sites is not None and bb.objective < ub:
+                st = _state_from_sites(inst, side, bb.sites)
+                ub = st.objective()
+                threshold = improvement_threshold(inst, ub)
+            bound = max(bound, min(bb.bound, threshold))
+            mip_optimal = bb.proven
+        while (full or truncated_mip) and not use_bb:
             remaining = mip_time(mip_deadline)
             if remaining is not None and remaining <= 0.05:
                 break
