@@ -1,7 +1,9 @@
 """The shared pipeline of the minimisation models (p-median, UFL) (internal).
 
 heuristic (greedy + fast interchange [+ VNS]) -> Lagrangian lower bound ->
-reduced-cost fixing -> HiGHS MIP on what is left (when small enough) -> Solution.
+reduced-cost fixing -> HiGHS MIP on what is left (when small enough; otherwise the
+Lagrangian branch and bound of :mod:`.lagbb` when only must-open / forbidden sites
+constrain the choice, else the truncated radius MIP) -> Solution.
 """
 
 from __future__ import annotations
@@ -314,10 +316,13 @@ def solve_min_detail(
         lim = None if full else np.minimum(st.d1, inst.unserved).copy()
         rounds = 0
         mip_deadline = _share(deadline, mip_share)
-        use_bb = not full and lagbb.applicable(side)
+        # too large for the full MIP: Lagrangian branch and bound on the sites instead of
+        # the truncated radius MIP (a caller that asks for no truncated MIP gets neither)
+        use_bb = not full and truncated_mip and lagbb.applicable(side)
         if use_bb:
-            # too large for the full MIP: Lagrangian branch and bound on the sites
-            bb_deadline = mip_deadline if mip_deadline is not None else time.perf_counter() + MIP_DEFAULT_SECONDS
+            bb_deadline = (
+                mip_deadline if mip_deadline is not None else time.perf_counter() + MIP_DEFAULT_SECONDS
+            )
             bb = lagbb.lagrangian_bb(
                 inst,
                 side,

@@ -105,9 +105,7 @@ def _restrict(inst: Instance, keep: np.ndarray, keep_u: np.ndarray) -> Instance 
     indptr = np.zeros(inst.n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     u = np.where(keep_u, inst.unserved, inst.big)
-    out = build_instance(
-        inst.n, inst.m, indptr, inst.indices[keep], inst.cost[keep], u, inst.fcost
-    )
+    out = build_instance(inst.n, inst.m, indptr, inst.indices[keep], inst.cost[keep], u, inst.fcost)
     out.integral = inst.integral
     return out
 
@@ -123,6 +121,7 @@ def lagrangian_bb(
     *,
     deadline: float | None,
     root_bound: float = -np.inf,
+    max_nodes: int | None = None,
 ) -> BBResult:
     """Branch and bound on the sites with Lagrangian node bounds (module docstring).
 
@@ -130,7 +129,8 @@ def lagrangian_bb(
     ``threshold_of(ub)``: the value a strictly better solution must reach (e.g.
     ``ub - 0.5`` for integer costs); ``deadline``: ``time.perf_counter()`` seconds or
     None; ``root_bound``: the bound already proven for the whole problem (the bound
-    reported if the search stops before its root node).
+    reported if the search stops before its root node); ``max_nodes``: stop (as at the
+    deadline) after this many nodes (tests of a stopped search).
     """
     thr = float(threshold_of(ub))
     best_sites: np.ndarray | None = None
@@ -151,7 +151,9 @@ def lagrangian_bb(
     def consider(is_open: np.ndarray) -> None:
         nonlocal best_sites, best_obj, ub, thr
         v = float(
-            _set_cost(inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, is_open.astype(np.uint8))
+            _set_cost(
+                inst.indptr, inst.indices, inst.cost, inst.unserved, inst.fcost, is_open.astype(np.uint8)
+            )
         )
         if v < ub and v <= thr:
             best_obj = ub = v
@@ -159,7 +161,9 @@ def lagrangian_bb(
             thr = float(threshold_of(ub))
 
     while stack:
-        if deadline is not None and time.perf_counter() >= deadline:
+        if (deadline is not None and time.perf_counter() >= deadline) or (
+            max_nodes is not None and nodes >= max_nodes
+        ):
             lo = min(s[2] for s in stack)
             return BBResult(False, min(lo, thr), nodes, its, best_sites, best_obj, red.nnz)
         status, lam_p, pb = stack.pop()
