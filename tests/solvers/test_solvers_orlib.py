@@ -50,11 +50,29 @@ def test_uncap_optimum_proven(name):
 
 @pytest.mark.parametrize("k", [2, 6])
 def test_pmed_truncated_radius_model(monkeypatch, k):
-    # force the truncated-and-expanded radius MIP (used for large reduced models)
-    from storeplan.solvers import _minimize
+    # force the truncated-and-expanded radius MIP (used for large reduced models when
+    # the side constraints rule out the Lagrangian branch and bound)
+    from storeplan.solvers import _minimize, lagbb
 
     monkeypatch.setattr(_minimize, "MIP_AUTO_ARCS", 300)
+    monkeypatch.setattr(lagbb, "applicable", lambda side: False)
     d, p = read_pmed(DATA / "pmed" / f"pmed{k}.txt")
     sol = pmedian(d, p)
     assert sol.objective == pytest.approx(PMED_OPT[f"pmed{k}"])
     assert sol.proven_optimal
+    if sol.info.get("mip_arcs", 0) > 300:
+        assert "mip(radius-expand)" in sol.method
+
+
+@pytest.mark.parametrize("k", [3, 6])
+def test_pmed_lagrangian_branch_and_bound(monkeypatch, k):
+    # force the Lagrangian branch and bound (used for large reduced models)
+    from storeplan.solvers import _minimize
+
+    monkeypatch.setattr(_minimize, "MIP_AUTO_ARCS", 300)
+    d, p = read_pmed(DATA / "pmed" / f"pmed{k}.txt")
+    sol = pmedian(d, p, time_limit=60)
+    assert sol.objective == pytest.approx(PMED_OPT[f"pmed{k}"])
+    assert sol.proven_optimal
+    assert "lagrangian-bb" in sol.method
+    assert sol.info["bb_proven"]
