@@ -52,6 +52,11 @@ __all__ = ["BBResult", "applicable", "lagrangian_bb"]
 NODE_ITERATIONS = 200
 NODE_PATIENCE = 20
 NODE_PI0 = 0.5
+#: A node whose reduced-cost fixing keeps at most this share of its arcs gets its own
+#: reduced model (inherited by its subtree) and is bounded again, at most NODE_ROUNDS
+#: times: removing arcs tightens the relaxation (pmed36: 9,833 on the full model).
+NODE_SHRINK = 0.8
+NODE_ROUNDS = 3
 
 
 @dataclass
@@ -143,8 +148,10 @@ def lagrangian_bb(
     status0[(state == 2) & (status0 == 0)] = FORBIDDEN
     status0[(state == 1) & (status0 == 0)] = MUST
     rho = np.empty(inst.m)
-    # (status, multipliers, inherited bound)
-    stack: list[tuple[np.ndarray, np.ndarray, float]] = [(status0, np.asarray(lam, float), root_bound)]
+    # (status, multipliers, inherited bound, reduced model of the node)
+    stack: list[tuple[np.ndarray, np.ndarray, float, Instance]] = [
+        (status0, np.asarray(lam, float), root_bound, red)
+    ]
     nodes = 0
     its = 0
 
@@ -166,7 +173,7 @@ def lagrangian_bb(
         ):
             lo = min(s[2] for s in stack)
             return BBResult(False, min(lo, thr), nodes, its, best_sites, best_obj, red.nnz)
-        status, lam_p, pb = stack.pop()
+        status, lam_p, pb, node_inst = stack.pop()
         if pb > thr:
             continue
         nodes += 1
@@ -182,33 +189,52 @@ def lagrangian_bb(
                 consider(is_open)
             continue
         s = dataclasses.replace(side, status=status)
-        lr = lagrangian_min(
-            red,
-            s,
-            kmin,
-            kmax,
-            ub,
-            lam_p,
-            target=thr,
-            max_iter=NODE_ITERATIONS,
-            patience=NODE_PATIENCE,
-            pi0=NODE_PI0,
-            deadline=deadline,
-        )
-        its += lr.iterations
-        if lr.bound > thr:
+        cur = node_inst
+        pruned = False
+        st2 = status
+        for _ in range(NODE_ROUNDS):
+            lr = lagrangian_min(
+                cur,
+                s,
+                kmin,
+                kmax,
+                ub,
+                lam_p,
+                target=thr,
+                max_iter=NODE_ITERATIONS,
+                patience=NODE_PATIENCE,
+                pi0=NODE_PI0,
+                deadline=deadline,
+            )
+            its += lr.iterations
+            lam_p = lr.lam
+            if lr.bound > thr:
+                pruned = True
+                break
+            keep, keep_u, st, _ = reduce_min(cur, s, kmin, kmax, lr.lam, thr)
+            st2 = st2.copy()
+            st2[(st == 2) & (st2 == 0)] = FORBIDDEN
+            st2[(st == 1) & (st2 == 0)] = MUST
+            s = dataclasses.replace(side, status=st2)
+            if int(np.count_nonzero(keep)) > NODE_SHRINK * cur.nnz or (
+                deadline is not None and time.perf_counter() >= deadline
+            ):
+                break
+            # the node's reduced model (valid for its whole subtree): bound it again
+            sub = _restrict(cur, keep, keep_u)
+            if sub is None:
+                pruned = True
+                break
+            cur = sub
+        if pruned:
             continue
         nb = max(lr.bound, pb)
-        _, _, st, _ = reduce_min(red, s, kmin, kmax, lr.lam, thr)
-        st2 = status.copy()
-        st2[(st == 2) & (status == 0)] = FORBIDDEN
-        st2[(st == 1) & (status == 0)] = MUST
-        _reduced_costs(red.indptr, red.indices, red.cost, red.unserved, red.fcost, lr.lam, rho)
+        _reduced_costs(cur.indptr, cur.indices, cur.cost, cur.unserved, cur.fcost, lr.lam, rho)
         free = np.flatnonzero(st2 == 0)
         nmust = int(np.count_nonzero(st2 == MUST))
         q = kmax - nmust
         if free.size == 0 or q <= 0 or nmust + free.size <= kmin:
-            stack.append((st2, lr.lam, nb))
+            stack.append((st2, lr.lam, nb, cur))
             continue
         order = free[np.argsort(rho[free], kind="stable")]
         # the Lagrangian selection: the must-open sites and the q most negative rho
@@ -233,6 +259,6 @@ def lagrangian_bb(
         closed[j] = FORBIDDEN
         opened = st2.copy()
         opened[j] = MUST
-        stack.append((closed, lr.lam, nb))
-        stack.append((opened, lr.lam, nb))
+        stack.append((closed, lr.lam, nb, cur))
+        stack.append((opened, lr.lam, nb, cur))
     return BBResult(True, thr, nodes, its, best_sites, best_obj, red.nnz)
