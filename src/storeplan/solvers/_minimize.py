@@ -1,9 +1,10 @@
 """The shared pipeline of the minimisation models (p-median, UFL) (internal).
 
 heuristic (greedy + fast interchange [+ VNS]) -> Lagrangian lower bound ->
-reduced-cost fixing -> HiGHS MIP on what is left (when small enough; otherwise the
-Lagrangian branch and bound of :mod:`.lagbb` when only must-open / forbidden sites
-constrain the choice, else the truncated radius MIP) -> Solution.
+reduced-cost fixing -> Lagrangian branch and bound on the sites (:mod:`.lagbb`, when
+only must-open / forbidden sites constrain the choice) -> HiGHS MIP on what is left when
+the B&B did not prove and the model is small enough (else the truncated radius MIP when
+the B&B does not apply) -> Solution.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ VNS_DEFAULT_ITERATIONS = 30
 HEURISTIC_SHARE = 0.5
 #: Under a time limit the Lagrangian phase leaves this share of the time to the MIP.
 LAGRANGIAN_SHARE = 0.8
+#: Share of the MIP's time the Lagrangian branch and bound (:mod:`.lagbb`) gets before the
+#: full HiGHS MIP when that fits (OR-Library pmed, B&B vs HiGHS on the reduced model:
+#: pmed38 2.2 s vs 78 s, pmed35 0.9 s vs 38 s, pmed39 5.9 s vs 55-109 s).
+BB_SHARE = 0.5
 
 
 @dataclass
@@ -316,13 +321,13 @@ def solve_min_detail(
         lim = None if full else np.minimum(st.d1, inst.unserved).copy()
         rounds = 0
         mip_deadline = _share(deadline, mip_share)
-        # too large for the full MIP: Lagrangian branch and bound on the sites instead of
-        # the truncated radius MIP (a caller that asks for no truncated MIP gets neither)
-        use_bb = not full and truncated_mip and lagbb.applicable(side)
+        # Lagrangian branch and bound on the sites first (method "auto", only must-open /
+        # forbidden sites, and not for callers that ask for no large-model proof step):
+        # when the full MIP fits it gets BB_SHARE of the time and HiGHS the rest if it
+        # did not prove; when it does not fit, it replaces the truncated radius MIP
+        use_bb = method == "auto" and truncated_mip and lagbb.applicable(side)
         if use_bb:
-            bb_deadline = (
-                mip_deadline if mip_deadline is not None else time.perf_counter() + MIP_DEFAULT_SECONDS
-            )
+            bb_end = mip_deadline if mip_deadline is not None else time.perf_counter() + MIP_DEFAULT_SECONDS
             bb = lagbb.lagrangian_bb(
                 inst,
                 side,
@@ -331,7 +336,7 @@ def solve_min_detail(
                 ub,
                 lr.lam,
                 lambda v: improvement_threshold(inst, v),
-                deadline=bb_deadline,
+                deadline=_share(bb_end, BB_SHARE) if full else bb_end,
                 root_bound=bound,
             )
             methods.append("lagrangian-bb")
@@ -343,7 +348,7 @@ def solve_min_detail(
                 threshold = improvement_threshold(inst, ub)
             bound = max(bound, min(bb.bound, threshold))
             mip_optimal = bb.proven
-        while (full or truncated_mip) and not use_bb:
+        while (full or truncated_mip) and not (use_bb and (mip_optimal or not full)):
             remaining = mip_time(mip_deadline)
             if remaining is not None and remaining <= 0.05:
                 break
