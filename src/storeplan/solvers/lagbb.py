@@ -44,7 +44,7 @@ from numba import njit
 
 from ._kernels import FORBIDDEN, MUST
 from ._validate import Instance, build_instance
-from .bounds import _reduced_costs, lagrangian_min, reduce_min
+from .bounds import lagrangian_min, reduce_min
 from .constraints import SideArrays
 
 __all__ = ["BBResult", "applicable", "lagrangian_bb"]
@@ -85,6 +85,20 @@ class BBResult:
 def applicable(side: SideArrays) -> bool:
     """Whether the search handles ``side`` (only must-open / forbidden sites)."""
     return not (side.has_groups or side.has_conflicts or side.has_quotas or side.has_budget)
+
+
+@njit(cache=True)
+def _site_values(indptr, indices, cost, fcost, lam, rho):
+    """Fill ``rho`` with the Lagrangian site values ``f_j + sum_i min(0, c_ij - lam_i)``
+    (as in :mod:`.bounds`; rows sorted by cost)."""
+    rho[:] = fcost
+    for i in range(lam.shape[0]):
+        li = lam[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            c = cost[k]
+            if c >= li:
+                break
+            rho[indices[k]] += c - li
 
 
 @njit(cache=True)
@@ -233,7 +247,7 @@ def lagrangian_bb(
         if pruned:
             continue
         nb = max(lr.bound, pb)
-        _reduced_costs(cur.indptr, cur.indices, cur.cost, cur.unserved, cur.fcost, lr.lam, rho)
+        _site_values(cur.indptr, cur.indices, cur.cost, cur.fcost, lr.lam, rho)
         free = np.flatnonzero(st2 == 0)
         nmust = int(np.count_nonzero(st2 == MUST))
         q = kmax - nmust
