@@ -17,7 +17,14 @@ import numpy as np
 from ..errors import InfeasibleError, InputError, SolverError
 from . import lagbb
 from ._validate import Instance
-from .bounds import LagrangianResult, lagrangian_min, lagrangian_sites, reduce_min
+from .bounds import (
+    LagrangianResult,
+    dual_ascent_min,
+    lagrangian_min,
+    lagrangian_sites,
+    lagrangian_value,
+    reduce_min,
+)
 from .constraints import SideArrays, check_sites
 from .greedy import State
 from .mip import solve_min_radius_mip
@@ -52,6 +59,11 @@ LAGRANGIAN_SHARE = 0.8
 #: full HiGHS MIP when that fits (OR-Library pmed, B&B vs HiGHS on the reduced model:
 #: pmed38 2.2 s vs 78 s, pmed35 0.9 s vs 38 s, pmed39 5.9 s vs 55-109 s).
 BB_SHARE = 0.5
+#: First step factor (``pi0``) of a volume search started from the dual ascent's
+#: multipliers (``dual_ascent=True``): they are within about 1 % of the bound, so the
+#: first steps are kept short (measured on the China matrix at p = 50: a 0.1 % gap
+#: after 500 steps with this factor, 600 with twice it).
+DUAL_ASCENT_PI0 = 0.2
 
 
 @dataclass
@@ -151,6 +163,8 @@ def solve_min_detail(
     lagrangian_tau: float = 0.0,
     mip_share: float = 1.0,
     lagrangian_volume: bool = False,
+    dual_ascent: bool = False,
+    lagrangian_primal_every: int = 0,
 ) -> MinOutcome:
     """:func:`solve_min` that also returns the state and the multipliers.
 
@@ -165,7 +179,12 @@ def solve_min_detail(
     :func:`.bounds.lagrangian_min`; 0 = plain steps); ``lagrangian_volume``: the
     volume algorithm instead of subgradient steps (same function). ``mip_share``: the MIP gets this
     share of the time left when it starts (a caller that repeats the search keeps the
-    rest for the next repeat).
+    rest for the next repeat). ``dual_ascent``: a search without ``lam0`` starts from
+    the dual ascent's multipliers (:func:`.bounds.dual_ascent_min`) when they give a
+    higher bound than the incumbent's service costs. ``lagrangian_primal_every``: the
+    volume search runs the Lagrangian heuristic (local search from the subproblem's
+    sites) about every this many steps and aims at the better incumbent it finds (0:
+    only after the search).
     Every phase checks the one deadline ``t0 + time_limit``.
     """
     deadline = None if time_limit is None else t0 + time_limit
@@ -229,9 +248,35 @@ def solve_min_detail(
     def done(bound: float, ub: float) -> bool:
         return bound >= improvement_threshold(inst, ub) or bound >= ub - target_gap * abs(ub)
 
+    # incumbents the Lagrangian heuristic finds during the search (lagrangian_primal_every)
+    better: list[State] = []
+
+    def primal(lam: np.ndarray) -> tuple[float, float]:
+        nonlocal iterations
+        tp = time.perf_counter()
+        cur = better[-1].objective() if better else ub
+        start_sites = lagrangian_sites(inst, side, kmin, kmax, lam)
+        if check_sites(side, start_sites) is None:
+            cand = _state_from_sites(inst, side, start_sites)
+            mv, _ = improve(cand, kmin, kmax, deadline)
+            iterations += mv
+            if cand.objective() < cur - 1e-9 * max(1.0, abs(cur)):
+                better.append(cand)
+                cur = cand.objective()
+        timings["lagrangian_primal_s"] = timings.get("lagrangian_primal_s", 0.0) + time.perf_counter() - tp
+        return cur, min(improvement_threshold(inst, cur), cur - target_gap * abs(cur))
+
     def lagrange(st: State, ub: float, lam_from: np.ndarray | None) -> LagrangianResult:
         nonlocal iterations
         lam_start = np.minimum(st.d1, inst.unserved) if lam_from is None else lam_from
+        pi_first = pi0
+        if lam_from is None and dual_ascent:
+            tp = time.perf_counter()
+            da_bound, da_lam = dual_ascent_min(inst, side, kmin, kmax, ub)
+            timings["dual_ascent_s"] = timings.get("dual_ascent_s", 0.0) + time.perf_counter() - tp
+            if da_bound > lagrangian_value(inst, side, kmin, kmax, lam_start):
+                lam_start = da_lam
+                pi_first = min(pi0, DUAL_ASCENT_PI0)
         lr = lagrangian_min(
             inst,
             side,
@@ -242,10 +287,12 @@ def solve_min_detail(
             target=min(improvement_threshold(inst, ub), ub - target_gap * abs(ub)),
             max_iter=lagrangian_iterations,
             patience=lagrangian_patience,
-            pi0=pi0,
+            pi0=pi_first,
             tau=lagrangian_tau,
             volume=lagrangian_volume,
             deadline=deadline if not final or method == "heuristic" else _share(deadline, LAGRANGIAN_SHARE),
+            primal=primal if lagrangian_primal_every > 0 else None,
+            primal_every=lagrangian_primal_every,
         )
         iterations += lr.iterations
         return lr
@@ -255,6 +302,12 @@ def solve_min_detail(
     timings["lagrangian_s"] = time.perf_counter() - tp
     bound = max(bound, lr.bound)
     methods.append("lagrangian")
+    if better and better[-1].objective() < ub:
+        st = better[-1]
+        ub = st.objective()
+        threshold = improvement_threshold(inst, ub)
+        methods.append("lagrangian-primal")
+    better.clear()
     proven = done(bound, ub)
 
     # Lagrangian heuristic: local search from the subproblem's sites
@@ -294,11 +347,18 @@ def solve_min_detail(
             ub = st.objective()
             threshold = improvement_threshold(inst, ub)
             methods.append("vns")
-            # a continued run (lam0 given) goes on from its best multipliers
-            lr2 = lagrange(st, ub, None if lam0 is None else lr.lam)
+            # a continued run (lam0 given) goes on from its best multipliers, and so
+            # does one started by the dual ascent
+            lr2 = lagrange(st, ub, None if lam0 is None and not dual_ascent else lr.lam)
             if lr2.bound > lr.bound:
                 lr = lr2
             bound = max(bound, lr.bound)
+            if better and better[-1].objective() < ub:
+                st = better[-1]
+                ub = st.objective()
+                threshold = improvement_threshold(inst, ub)
+                methods.append("lagrangian-primal")
+            better.clear()
         iterations += res2.moves
         proven = done(bound, ub)
 

@@ -40,7 +40,14 @@ from ._kernels import FORBIDDEN, MUST
 from ._validate import Instance
 from .constraints import SideArrays
 
-__all__ = ["LagrangianResult", "lagrangian_min", "reduce_min", "lagrangian_cover"]
+__all__ = [
+    "LagrangianResult",
+    "lagrangian_min",
+    "reduce_min",
+    "lagrangian_cover",
+    "dual_ascent_min",
+    "lagrangian_value",
+]
 
 
 #: Volume algorithm (:func:`_volume_min`): first step factor, largest weight of the
@@ -468,6 +475,159 @@ def _volume_min(
     return Lbar, it + 1
 
 
+@njit(cache=True)
+def _dual_ascent(indptr, indices, cost, unserved, fcost, status, mu, lam, max_pass):
+    """Erlenkotter's dual ascent (DUALOC, Oper. Res. 26, 1978) for the LP dual of the
+    p-median with the cardinality priced at ``mu`` per open site: raise each client's
+    ``lam_i`` one cost level per pass (at most to its unserved cost) while every site
+    ``j`` it would pay for keeps ``f_j + mu - sum_i (lam_i - c_ij)^+ >= 0``; a client
+    blocked by an exhausted site stays blocked (slacks only fall), so it leaves the
+    active list. Forbidden sites never constrain. Fills ``lam``; returns the passes."""
+    n = lam.shape[0]
+    m = fcost.shape[0]
+    s = np.empty(m)
+    for j in range(m):
+        s[j] = np.inf if status[j] == FORBIDDEN else fcost[j] + mu
+    kpos = np.empty(n, dtype=np.int64)
+    active = np.empty(n, dtype=np.int64)
+    na = 0
+    for i in range(n):
+        a = indptr[i]
+        b = indptr[i + 1]
+        li = cost[a] if b > a else unserved[i]
+        if li > unserved[i]:
+            li = unserved[i]
+        lam[i] = li
+        k = a
+        while k < b and cost[k] <= li:
+            k += 1
+        kpos[i] = k
+        if li < unserved[i]:
+            active[na] = i
+            na += 1
+    passes = 0
+    while na > 0 and passes < max_pass:
+        passes += 1
+        keep = 0
+        for t in range(na):
+            i = active[t]
+            li = lam[i]
+            ui = unserved[i]
+            k = kpos[i]
+            b = indptr[i + 1]
+            nxt = cost[k] if k < b else ui
+            if nxt > ui:
+                nxt = ui
+            d = nxt - li
+            a = indptr[i]
+            for q in range(a, k):
+                sq = s[indices[q]]
+                if sq < d:
+                    d = sq
+            if d <= 0.0:
+                continue  # blocked for good
+            for q in range(a, k):
+                s[indices[q]] -= d
+            li = li + d
+            lam[i] = li
+            while k < b and cost[k] <= li:
+                k += 1
+            kpos[i] = k
+            if li < ui:
+                active[keep] = i
+                keep += 1
+        na = keep
+    return passes
+
+
+def lagrangian_value(inst: Instance, side: SideArrays, kmin: int, kmax: int, lam: np.ndarray) -> float:
+    """:math:`L(\\lambda)` at ``lam`` (a lower bound for minimisation)."""
+    m = inst.m
+    return float(
+        _eval_min(
+            inst.indptr,
+            inst.indices,
+            inst.cost,
+            inst.unserved,
+            inst.fcost,
+            side.status,
+            kmin,
+            kmax,
+            np.asarray(lam, dtype=np.float64),
+            side.bcost if side.has_budget else np.zeros(m),
+            side.bcap,
+            inst.cptr,
+            inst.crow,
+            inst.ccost,
+            np.empty(m),
+            np.zeros(m, dtype=np.uint8),
+            np.zeros(m),
+            np.zeros(m),
+            np.empty(inst.n),
+        )
+    )
+
+
+#: Dual ascent start (:func:`dual_ascent_min`): the price of an open site is searched
+#: in ``[DA_MU_LO, DA_MU_HI] * ub / p`` by golden section with this many evaluations.
+DA_MU_LO = 0.1
+DA_MU_HI = 2.0
+DA_EVALS = 5
+
+
+def dual_ascent_min(
+    inst: Instance, side: SideArrays, kmin: int, kmax: int, ub: float, evals: int = DA_EVALS
+) -> tuple[float, np.ndarray]:
+    """Multipliers from Erlenkotter's dual ascent (:func:`_dual_ascent`) for the price
+    ``mu`` of an open site that maximises :math:`L(\\lambda)`, searched by golden
+    section in ``[DA_MU_LO, DA_MU_HI] * ub / kmax``. A start for
+    :func:`lagrangian_min`: at small ``p`` the incumbent's service costs are a poor one
+    (every closed site then saves its whole neighbourhood: measured on the 16,322 x
+    3,500 China matrix at p = 50, ``L`` 55 % below the incumbent there, 1.0 % at the
+    dual ascent's, and the volume steps reach a 0.1 % gap after 500 steps instead of
+    1,350). Returns ``(L(lam), lam)``; ``L`` is a valid lower bound whatever ``lam``."""
+    n = inst.n
+    scale = max(float(ub), 0.0) / max(int(kmax), 1)
+    best = (-np.inf, np.zeros(n))
+
+    def value(fr: float) -> float:
+        nonlocal best
+        lam = np.empty(n)
+        _dual_ascent(
+            inst.indptr,
+            inst.indices,
+            inst.cost,
+            inst.unserved,
+            inst.fcost,
+            side.status,
+            fr * scale,
+            lam,
+            10**6,
+        )
+        v = lagrangian_value(inst, side, kmin, kmax, lam)
+        if v > best[0]:
+            best = (v, lam)
+        return v
+
+    if scale <= 0.0 or not np.isfinite(scale):
+        value(0.0)
+        return best
+    gr = (5**0.5 - 1) / 2
+    a, b = DA_MU_LO, DA_MU_HI
+    c, d = b - gr * (b - a), a + gr * (b - a)
+    fc, fd = value(c), value(d)
+    for _ in range(max(int(evals) - 2, 0)):
+        if fc > fd:
+            b, d, fd = d, c, fc
+            c = b - gr * (b - a)
+            fc = value(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + gr * (b - a)
+            fd = value(d)
+    return best
+
+
 #: Longest stretch of subgradient iterations between two deadline checks, seconds.
 CHECK_EVERY_S = 0.1
 
@@ -529,6 +689,8 @@ def lagrangian_min(
     pi0: float = 2.0,
     tau: float = 0.0,
     volume: bool = False,
+    primal=None,
+    primal_every: int = 0,
 ) -> LagrangianResult:
     """Subgradient optimisation of :math:`L(\\lambda)` (lower bound for minimisation).
 
@@ -545,9 +707,17 @@ def lagrangian_min(
     faster when many clients share each open site (measured on the 16,322 x 3,500
     China matrix at p = 50, k = 210: 0.11 % from the incumbent after 1,250 steps,
     against 2.7 % for the deflected subgradient).
+    ``primal`` (volume steps only): called as ``primal(lam)`` with the best
+    multipliers about every ``primal_every`` steps while the target is not reached
+    and the bound is within :data:`PRIMAL_NEAR` times the target's distance of ``ub``;
+    it returns the new ``(ub, target)`` (a primal heuristic that improved the
+    incumbent lowers both: the steps aim at the better incumbent, and the search stops
+    at a target it can reach).
     """
     if volume:
-        return _volume(inst, side, kmin, kmax, ub, lam0, target, max_iter, deadline, pi0)
+        return _volume(
+            inst, side, kmin, kmax, ub, lam0, target, max_iter, deadline, pi0, primal, primal_every
+        )
     lam = np.asarray(lam0, dtype=np.float64).copy()
     tgt = ub if target is None else target
     best, best_lam, its = -np.inf, lam.copy(), 0
@@ -591,7 +761,13 @@ def lagrangian_min(
     return LagrangianResult(float(best), best_lam, its, float(pi))
 
 
-def _volume(inst, side, kmin, kmax, ub, lam0, target, max_iter, deadline, pi0) -> LagrangianResult:
+#: See :func:`_volume`.
+PRIMAL_NEAR = 3.0
+
+
+def _volume(
+    inst, side, kmin, kmax, ub, lam0, target, max_iter, deadline, pi0, primal=None, primal_every=0
+) -> LagrangianResult:
     lam = np.asarray(lam0, dtype=np.float64).copy()
     tgt = ub if target is None else target
     v = np.zeros(inst.n)
@@ -600,8 +776,9 @@ def _volume(inst, side, kmin, kmax, ub, lam0, target, max_iter, deadline, pi0) -
     its = 0
     best = -np.inf
     pace = Pace(deadline, max_iter)
+    next_primal = primal_every if primal is not None and primal_every > 0 else max_iter + 1
     while its < max_iter:
-        n_this = pace.next_chunk(its)
+        n_this = min(pace.next_chunk(its), max(next_primal - its, 1))
         best, k = _volume_min(
             inst.indptr,
             inst.indices,
@@ -629,6 +806,14 @@ def _volume(inst, side, kmin, kmax, ub, lam0, target, max_iter, deadline, pi0) -
         pace.done(k)
         if best >= tgt or vs[1] < 1e-6 or k < n_this or pace.out_of_time():
             break
+        # the heuristic runs once the bound is within PRIMAL_NEAR times the target's
+        # distance of the incumbent: far from it, the steps, not the incumbent, limit
+        if its >= next_primal and ub - best <= PRIMAL_NEAR * max(ub - tgt, 0.0):
+            next_primal = its + primal_every
+            ub, tgt = primal(lam)
+            if best >= tgt:
+                break
+            pace.t = time.perf_counter()  # the heuristic's time is not a step's
     return LagrangianResult(float(best), lam, its, float(2.0 * vs[1] / VOLUME_F0))
 
 
