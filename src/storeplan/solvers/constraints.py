@@ -20,10 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from ..errors import InfeasibleError, InputError
 
-__all__ = ["Constraints", "Quota", "SideArrays", "prepare"]
+__all__ = ["Constraints", "Quota", "SideArrays", "conflict_cliques", "prepare"]
 
 FREE, MUST, FORBIDDEN = 0, 1, 2
 
@@ -429,3 +430,65 @@ def check_sites(side: SideArrays, sites: np.ndarray) -> str | None:
             if use[t] < lo - quota_tol(lo) or use[t] > hi + quota_tol(hi):
                 return f"{side.q_names[t]} is {use[t]:.6g}, outside [{lo:.6g}, {hi:.6g}]"
     return None
+
+
+@njit(cache=True)
+def _greedy_cliques(ptr, adj, order, mark):  # pragma: no cover - numba
+    n = ptr.shape[0] - 1
+    out_ptr = [0]
+    out = []
+    members = np.empty(n, dtype=np.int64)
+    for v in order:
+        if ptr[v + 1] - ptr[v] < 2 or mark[v] != 0:
+            continue
+        members[0] = v
+        size = 1
+        # candidates: v's neighbours; keep u when it conflicts with every member so far
+        for q in range(ptr[v], ptr[v + 1]):
+            u = adj[q]
+            ok = True
+            for t in range(1, size):
+                w = members[t]
+                # is (u, w) a conflict? adjacency rows are sorted
+                lo = ptr[u]
+                hi = ptr[u + 1]
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if adj[mid] < w:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                if lo == ptr[u + 1] or adj[lo] != w:
+                    ok = False
+                    break
+            if ok:
+                members[size] = u
+                size += 1
+        if size >= 3:
+            for t in range(size):
+                out.append(members[t])
+                mark[members[t]] = 1
+            out_ptr.append(len(out))
+    return np.array(out_ptr, dtype=np.int64), np.array(out, dtype=np.int64)
+
+
+def conflict_cliques(side: SideArrays, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    r"""Cliques of the conflict (minimum-spacing) graph, as CSR ``(ptr, sites)``.
+
+    Every clique :math:`C` gives the valid row :math:`\sum_{j \in C} y_j \le 1` (any two
+    of its sites conflict, so at most one opens). Added beside the pair rows
+    :math:`y_a + y_b \le 1` it leaves the integer solutions unchanged and tightens the LP
+    relaxation, whose pair rows allow :math:`1/2` on every site of a dense cluster (a
+    city's candidates within the spacing of each other). Greedy: from each site in
+    ``order`` (default: by index) not yet in a clique, grow a maximal clique over its
+    neighbours; cliques of fewer than three sites are left to the pair rows.
+    """
+    m = side.status.shape[0]
+    if not side.has_conflicts:
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    ptr = np.asarray(side.conf_ptr, dtype=np.int64)
+    adj = np.asarray(side.conf_adj, dtype=np.int64)
+    rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(ptr))
+    adj = adj[np.lexsort((adj, rows))]  # each row sorted, for the binary search
+    order = np.arange(m, dtype=np.int64) if order is None else np.asarray(order, dtype=np.int64)
+    return _greedy_cliques(ptr, adj, order, np.zeros(m, dtype=np.int8))

@@ -71,7 +71,15 @@ import scipy.sparse as sp
 
 from storeplan.errors import InfeasibleError, InputError, SolverError
 from storeplan.solvers._kernels import quota_deficit, quota_ok
-from storeplan.solvers.constraints import FORBIDDEN, FREE, Constraints, Quota, check_sites, prepare
+from storeplan.solvers.constraints import (
+    FORBIDDEN,
+    FREE,
+    Constraints,
+    Quota,
+    check_sites,
+    conflict_cliques,
+    prepare,
+)
 from storeplan.solvers.solution import MIP_PROVEN_TOL, Solution, make_solution
 
 __all__ = ["revenue", "RevenueProblem", "objective_value", "marginal_gains", "swap_values", "GREEDY_FACTOR"]
@@ -1658,10 +1666,25 @@ def _modular_bound(prob, side, f_empty, mode, k_req, cap_req, left) -> tuple[flo
     if limit <= 0.2:
         return np.inf, None
     best, chosen = np.inf, None
+    # clique rows of the spacing conflicts, from the most valuable sites first: the pair
+    # rows alone let the LP put 1/2 on every site of a dense city, and HiGHS 1.15 did
+    # not close that gap within 30 s on the default China demo (bound 44.5 bn against
+    # 13.96 bn, which HiGHS 1.11 reached in 17 s)
+    cptr, csites = conflict_cliques(side, np.argsort(-v, kind="stable"))
+    n_cliques = cptr.size - 1
     for integer in (False, True):
         b = MipBuilder()
         y = b.add_sites(side, v, integer=integer)
         b.add_side(side, y, int(kmin), int(kmax))
+        if n_cliques > 0:
+            b.add_rows(
+                np.repeat(np.arange(n_cliques, dtype=np.int64), np.diff(cptr)),
+                y[csites],
+                np.ones(csites.size),
+                -np.inf,
+                1.0,
+                n_cliques,
+            )
         if mode == 1:
             b.add_rows(np.zeros(m, np.int64), y, prob.cost, -np.inf, float(cap_req), 1)
         t = time.perf_counter()
