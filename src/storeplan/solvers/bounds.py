@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._kernels import FORBIDDEN, MUST
 from ._validate import Instance
@@ -901,12 +901,15 @@ def reduce_min(inst: Instance, side: SideArrays, kmin: int, kmax: int, lam: np.n
     return keep.astype(bool), keep_u.astype(bool), state, float(L)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _cover_rho(cptr, crow, lam, rho):
-    """``rho[j]``: the multipliers of the areas site ``j`` covers, summed (sites in
-    parallel; each site's sum in the same order as a serial loop, so the same bits)."""
+    """``rho[j]``: the multipliers of the areas site ``j`` covers, summed.
+
+    Serial: a ``parallel=True`` version called from the cached subgradient kernel
+    crashed (SIGSEGV) the web app's worker processes when they loaded it from Numba's
+    cache (tests/web/test_web_api.py)."""
     m = cptr.shape[0] - 1
-    for j in prange(m):
+    for j in range(m):
         s = 0.0
         for k in range(cptr[j], cptr[j + 1]):
             s += lam[crow[k]]
