@@ -11,12 +11,18 @@ dense great-circle km (float64, about 450 MB at 3,500 sites). Rows, in one proce
   nearest-k relaxation for a dense matrix of this size).
 - ``storeplan full`` (``--full``): the same call with ``nearest=n_sites``, i.e. the whole
   matrix sorted into one structure (the behaviour before the nearest-k path).
+- with ``--cover KM``: maximal covering of the population within KM on the same matrix
+  and the same ``p``: ``numpy greedy cover`` (the peer: largest uncovered weight first,
+  on the sparse 0/1 cover matrix) and ``storeplan cover``
+  (``solvers.coverage(D, p, radius=KM, weights=w, time_limit=...)``, objective = covered
+  population, a maximisation, so the bound is above it).
 
 Peak RSS per row is the process's high-water mark reset at the start of the row, so it
 includes the matrix itself (about 450 MB) and the interpreter. Run sparingly on a
 shared machine, under ``flock /work/notes/bench.lock``::
 
     python benchmarks/run_dense_geo.py --p 200 --time-limit 60 --full
+    python benchmarks/run_dense_geo.py --p 50 200 500 --cover 30 --no-pmedian
 """
 
 from __future__ import annotations
@@ -95,6 +101,24 @@ def numpy_greedy_swap(D: np.ndarray, w: np.ndarray, p: int) -> tuple[float, np.n
     return obj, np.sort(s)
 
 
+def numpy_greedy_cover(D: np.ndarray, w: np.ndarray, p: int, radius: float) -> tuple[float, np.ndarray]:
+    """Greedy maximal covering: open the site covering the most uncovered weight, ``p`` times."""
+    import scipy.sparse as sp
+
+    n, m = D.shape
+    parts = [sp.csr_matrix(D[a:b] <= radius, dtype=np.float64) for a, b in _blocks(n, m)]
+    cover = sp.vstack(parts).tocsc()
+    left = w.astype(float).copy()
+    sites: list[int] = []
+    for _ in range(p):
+        g = cover.T @ left
+        g[sites] = -np.inf
+        j = int(np.argmax(g))
+        sites.append(j)
+        left[cover.indices[cover.indptr[j] : cover.indptr[j + 1]]] = 0.0
+    return float(w.sum() - left.sum()), np.sort(np.array(sites))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sites", type=int, default=3500)
@@ -104,6 +128,8 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="also run the whole-matrix path (slow)")
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--target-gap", type=float, default=0.001, help="stop at this certified gap")
+    ap.add_argument("--cover", type=float, nargs="*", default=[], help="maximal covering radii, km")
+    ap.add_argument("--no-pmedian", action="store_true", help="only the covering rows")
     args = ap.parse_args()
     t = time.perf_counter()
     D, w, _ = china_dense(args.sites, args.provinces or None)
@@ -121,14 +147,15 @@ def main() -> None:
     for p in args.p:
         peer_s = peer_obj = float("nan")
         rows = []
-        if not args.no_peer:
+        if not args.no_peer and not args.no_pmedian:
             reset_peak_rss()
             t = time.perf_counter()
             peer_obj, _ = numpy_greedy_swap(D, w, p)
             peer_s = time.perf_counter() - t
-            rows.append((p, "numpy greedy+swap", peer_s, peer_obj, None, None, "", "", phase_peak_rss_mib()))
+            rss = phase_peak_rss_mib()
+            rows.append((p, "numpy greedy+swap", peer_s, peer_obj, None, None, "", "", rss, None))
         runs = [("storeplan", None)] + ([("storeplan full", D.shape[1])] if args.full else [])
-        for name, k in runs:
+        for name, k in [] if args.no_pmedian else runs:
             reset_peak_rss()
             s = solvers.pmedian(
                 D, p, weights=w, time_limit=args.time_limit, nearest=k, target_gap=args.target_gap
@@ -137,10 +164,24 @@ def main() -> None:
             if "k_initial" in s.info:
                 ks = f"{s.info['k_initial']} / {s.info['k_mean']:.1f} / {s.info['k_max']}"
             pairs = s.info.get("pairs", s.info.get("arcs", ""))
-            rows.append((p, name, s.seconds, s.objective, s.bound, s, ks, pairs, phase_peak_rss_mib()))
-        for p_, name, sec, obj, bound, s, ks, pairs, rss in rows:
-            ratio = sec / peer_s if np.isfinite(peer_s) else float("nan")
-            dev = 100 * (obj - peer_obj) / peer_obj if np.isfinite(peer_obj) else float("nan")
+            rows.append((p, name, s.seconds, s.objective, s.bound, s, ks, pairs, phase_peak_rss_mib(), None))
+        for km in args.cover:
+            reset_peak_rss()
+            t = time.perf_counter()
+            c_obj, _ = numpy_greedy_cover(D, w, p, km)
+            c_s = time.perf_counter() - t
+            peer = (c_s, c_obj)  # the covering rows compare with the covering peer
+            name = f"numpy greedy cover {km:g} km"
+            rows.append((p, name, c_s, c_obj, None, None, "", "", phase_peak_rss_mib(), peer))
+            reset_peak_rss()
+            s = solvers.coverage(D, p, radius=km, weights=w, time_limit=args.time_limit)
+            pairs = s.info.get("pairs", s.info.get("arcs", ""))
+            name = f"storeplan cover {km:g} km"
+            rows.append((p, name, s.seconds, s.objective, s.bound, s, "", pairs, phase_peak_rss_mib(), peer))
+        for p_, name, sec, obj, bound, s, ks, pairs, rss, ref in rows:
+            ref_s, ref_obj = (peer_s, peer_obj) if ref is None else ref
+            ratio = sec / ref_s if np.isfinite(ref_s) else float("nan")
+            dev = 100 * (obj - ref_obj) / ref_obj if np.isfinite(ref_obj) else float("nan")
             bnd = "" if bound is None else f"{bound:.6g}"
             gap = "" if s is None else f"{100 * s.gap:.3f}"
             prv = "" if s is None else ("yes" if s.proven_optimal else "no")
