@@ -266,6 +266,17 @@ def solve_min_detail(
         timings["lagrangian_primal_s"] = timings.get("lagrangian_primal_s", 0.0) + time.perf_counter() - tp
         return cur, min(improvement_threshold(inst, cur), cur - target_gap * abs(cur))
 
+    def take_better(st: State, ub: float, threshold: float) -> tuple[State, float, float]:
+        """The search's incumbent after the heuristic inside a volume search: the best it
+        found when that beats ``ub`` (``better`` is emptied for the next search)."""
+        if better and better[-1].objective() < ub:
+            st = better[-1]
+            ub = st.objective()
+            threshold = improvement_threshold(inst, ub)
+            methods.append("lagrangian-primal")
+        better.clear()
+        return st, ub, threshold
+
     def lagrange(st: State, ub: float, lam_from: np.ndarray | None) -> LagrangianResult:
         nonlocal iterations
         lam_start = np.minimum(st.d1, inst.unserved) if lam_from is None else lam_from
@@ -302,12 +313,7 @@ def solve_min_detail(
     timings["lagrangian_s"] = time.perf_counter() - tp
     bound = max(bound, lr.bound)
     methods.append("lagrangian")
-    if better and better[-1].objective() < ub:
-        st = better[-1]
-        ub = st.objective()
-        threshold = improvement_threshold(inst, ub)
-        methods.append("lagrangian-primal")
-    better.clear()
+    st, ub, threshold = take_better(st, ub, threshold)
     proven = done(bound, ub)
 
     # Lagrangian heuristic: local search from the subproblem's sites
@@ -353,12 +359,7 @@ def solve_min_detail(
             if lr2.bound > lr.bound:
                 lr = lr2
             bound = max(bound, lr.bound)
-            if better and better[-1].objective() < ub:
-                st = better[-1]
-                ub = st.objective()
-                threshold = improvement_threshold(inst, ub)
-                methods.append("lagrangian-primal")
-            better.clear()
+            st, ub, threshold = take_better(st, ub, threshold)
         iterations += res2.moves
         proven = done(bound, ub)
 
