@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .constraints import FORBIDDEN, MUST, SideArrays
-from .mip import INF, run_highs, side_rows
+from .mip import INF, make_highs, run_highs, side_rows
 
 __all__ = ["MipBuilder", "INF"]
 
@@ -85,6 +85,37 @@ class MipBuilder:
             nside,
         )
 
+    def arrays(self):
+        """``(c, lo, hi, integer, A, row_lo, row_hi)``: the model as HiGHS takes it."""
+        A = sp.coo_matrix(
+            (
+                np.concatenate(self.vals) if self.vals else np.zeros(0),
+                (
+                    np.concatenate(self.rows) if self.rows else np.zeros(0, dtype=np.int64),
+                    np.concatenate(self.cols) if self.cols else np.zeros(0, dtype=np.int64),
+                ),
+            ),
+            shape=(self.n_row, self.n_col),
+        )
+        return (
+            np.concatenate(self.cost),
+            np.concatenate(self.lo),
+            np.concatenate(self.hi),
+            np.concatenate(self.integer),
+            A,
+            np.concatenate(self.row_lo) if self.row_lo else np.zeros(0),
+            np.concatenate(self.row_hi) if self.row_hi else np.zeros(0),
+        )
+
+    def highs(self, *, maximise: bool, relax: bool = False, warm=None, seed: int = 0):
+        """A ``highspy.Highs`` holding the model, not yet run (``relax``: every column
+        continuous, the LP relaxation), for callers that re-solve it after changing
+        bounds (``changeRowBounds`` / ``changeColsBounds``)."""
+        c, lo, hi, integer, A, row_lo, row_hi = self.arrays()
+        if relax:
+            integer = np.zeros_like(integer)
+        return make_highs(c, lo, hi, integer, A, row_lo, row_hi, maximise=maximise, warm=warm, seed=seed)
+
     def solve(
         self,
         *,
@@ -97,24 +128,8 @@ class MipBuilder:
         """Run HiGHS; returns ``(status, x, objective, bound, nodes)`` (see ``mip.run_highs``).
 
         ``time_limit`` counts from ``started`` (``time.perf_counter()``; default now)."""
-        A = sp.coo_matrix(
-            (
-                np.concatenate(self.vals) if self.vals else np.zeros(0),
-                (
-                    np.concatenate(self.rows) if self.rows else np.zeros(0, dtype=np.int64),
-                    np.concatenate(self.cols) if self.cols else np.zeros(0, dtype=np.int64),
-                ),
-            ),
-            shape=(self.n_row, self.n_col),
-        )
         return run_highs(
-            np.concatenate(self.cost),
-            np.concatenate(self.lo),
-            np.concatenate(self.hi),
-            np.concatenate(self.integer),
-            A,
-            np.concatenate(self.row_lo) if self.row_lo else np.zeros(0),
-            np.concatenate(self.row_hi) if self.row_hi else np.zeros(0),
+            *self.arrays(),
             maximise=maximise,
             time_limit=time_limit,
             warm=warm,

@@ -39,6 +39,7 @@ from ._validate import (
 )
 from .bounds import cover_sites, lagrangian_cover
 from .constraints import Constraints, SideArrays, check_sites, prepare
+from .cover_split import split_cover, splittable
 from .greedy import State
 from .mip import solve_cover_mip
 from .solution import Solution, make_solution
@@ -47,6 +48,10 @@ from .swap import heuristic_search, improve
 __all__ = ["coverage", "set_cover"]
 
 VNS_ITERATIONS = 30
+
+#: Share of the time limit the component split (:mod:`.cover_split`) may use before
+#: the whole MIP gets the rest.
+SPLIT_SHARE = 0.5
 
 
 def _check_radius(radius) -> float:
@@ -224,7 +229,46 @@ def coverage(
     st = res.state
     if st is None and (method == "heuristic" or not small):
         raise InfeasibleError(_infeasible(side, what))
-    if st is not None:
+    split = None
+    if st is not None and method == "auto" and small and p is not None and splittable(side):
+        # exact by independent site components (:mod:`.cover_split`); a share of the
+        # time limit, the whole MIP gets the rest when it does not finish
+        methods.append(res.method)
+        iterations += res.moves
+
+        def polish(sites):
+            cand = State(inst, side)
+            cand.open_many(sites)
+            improve(cand, kmin, kmax, deadline)
+            return cand.sites, total - cand.objective()
+
+        split = split_cover(
+            inst.cptr,
+            inst.crow,
+            w,
+            side,
+            p,
+            total - st.objective(),
+            deadline=None if tl is None else t0 + SPLIT_SHARE * tl,
+            seed=seed,
+            integral=_is_int(w),
+            polish=polish,
+        )
+        if split is None:
+            methods.pop()
+            iterations -= res.moves
+    if split is not None:
+        assert st is not None
+        methods.append("split")
+        iterations += split.mip_solves
+        cand = State(inst, side)
+        cand.open_many(split.sites)
+        if cand.objective() < st.objective():
+            st = cand
+        covered = total - st.objective()
+        bound = split.bound
+        proven = split.proven or bound <= covered + 1e-9 * max(1.0, covered)
+    elif st is not None:
         methods.append(res.method)
         iterations += res.moves
         covered = total - st.objective()
@@ -260,7 +304,7 @@ def coverage(
             proven = bound <= covered + 1e-9 * max(1.0, covered)
     else:
         covered, bound, proven = -np.inf, np.inf, False
-    mip_opt = False
+    mip_opt = split is not None and split.proven
     if not proven and method != "heuristic" and (small or method == "mip"):
         mip = solve_cover_mip(
             inst.cptr,

@@ -39,7 +39,7 @@ from numba import njit
 from .constraints import FORBIDDEN, MUST, SideArrays
 from .solution import MIP_PROVEN_TOL
 
-__all__ = ["MipResult", "solve_min_mip", "solve_cover_mip"]
+__all__ = ["MipResult", "make_highs", "solve_min_mip", "solve_cover_mip"]
 
 INF = highspy.kHighsInf
 _VERBOSE = False
@@ -123,16 +123,11 @@ def side_rows(
     return rows, cols, vals, lo, hi, r
 
 
-def run_highs(
-    c, lo_c, hi_c, integer, A, row_lo, row_hi, *, maximise, time_limit, warm, seed, threads=1, started=None
-):
-    """Solve one MIP with HiGHS; returns ``(status, x, objective, bound, nodes)``.
-
-    ``time_limit`` (seconds) counts from ``started`` (a ``time.perf_counter()`` value,
-    default: this call), so the time the caller spent building the model and the time
-    spent passing it to HiGHS come off the limit HiGHS gets.
-    """
-    started = time.perf_counter() if started is None else started
+def make_highs(c, lo_c, hi_c, integer, A, row_lo, row_hi, *, maximise, warm=None, seed=0, threads=1):
+    """A ``highspy.Highs`` holding one model (``integer`` marks the integer columns; all
+    False for an LP), with storeplan's options set and ``warm`` (a full column vector or
+    ``(indices, values)``) passed as the starting solution; not yet run. Callers that
+    re-solve with changed bounds (:mod:`.cover_split`) keep the object."""
     h = highspy.Highs()
     h.setOptionValue("output_flag", _VERBOSE)
     h.setOptionValue("mip_rel_gap", MIP_PROVEN_TOL / 10)
@@ -173,6 +168,22 @@ def run_highs(
         sol = highspy.HighsSolution()
         sol.col_value = list(np.asarray(warm, dtype=np.float64))
         h.setSolution(sol)
+    return h
+
+
+def run_highs(
+    c, lo_c, hi_c, integer, A, row_lo, row_hi, *, maximise, time_limit, warm, seed, threads=1, started=None
+):
+    """Solve one MIP with HiGHS; returns ``(status, x, objective, bound, nodes)``.
+
+    ``time_limit`` (seconds) counts from ``started`` (a ``time.perf_counter()`` value,
+    default: this call), so the time the caller spent building the model and the time
+    spent passing it to HiGHS come off the limit HiGHS gets.
+    """
+    started = time.perf_counter() if started is None else started
+    h = make_highs(
+        c, lo_c, hi_c, integer, A, row_lo, row_hi, maximise=maximise, warm=warm, seed=seed, threads=threads
+    )
     if time_limit is not None:
         # HiGHS checks its clock coarsely (root LP, presolve): keep a tenth in reserve
         left = float(time_limit) - (time.perf_counter() - started)
