@@ -188,9 +188,7 @@ def _enumerate(comp: _Component, w: np.ndarray) -> dict[int, _Entry]:
     size = np.zeros(masks.size, dtype=np.int64)
     for j in range(s):
         size += (masks >> j) & 1
-    must = 0
-    for j in np.flatnonzero(comp.side.status == MUST):
-        must |= 1 << int(j)
+    must = int(sum(1 << int(j) for j in np.flatnonzero(comp.side.status == MUST)))
     ok = (masks & must) == must
     for a, b in comp.side.conflicts:
         ok &= ((masks >> int(a)) & (masks >> int(b)) & 1) == 0
