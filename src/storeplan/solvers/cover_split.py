@@ -446,6 +446,15 @@ def split_cover(
     except _InconsistentError:
         return None
 
+    if best_sites is not None:
+        # the incumbent's part in each component is a feasible lower bound (and a MIP start)
+        for comp in comps:
+            local = np.flatnonzero(np.isin(comp.sites, best_sites))
+            e = comp.entries.get(int(local.size))
+            if e is not None and not e.exact:
+                v = comp.covered(w, local)
+                if v > e.lb:
+                    e.lb, e.sites = v, local
     proven = False
     while True:
         up = _dp(table("ub"), p)
@@ -468,12 +477,20 @@ def split_cover(
             if left is not None and left <= 0:
                 stopped = True
                 break
+            e = comp.entries[k]
+            warm = None
+            if e.sites is not None:
+                hit = np.zeros(comp.clients.size)
+                for j in e.sites:
+                    hit[comp.crow[comp.cptr[j] : comp.cptr[j + 1]]] = 1.0
+                yw = np.zeros(comp.sites.size)
+                yw[e.sites] = 1.0
+                warm = np.concatenate([yw, hit])
             bm, _ = _cover_builder(comp.cptr, comp.crow, w[comp.clients], comp.side, k, True)
             status, x, obj, dual, _ = bm.solve(
-                maximise=True, time_limit=left if left is not None else 300.0, seed=seed
+                maximise=True, time_limit=left if left is not None else 300.0, warm=warm, seed=seed
             )
             mip_solves += 1
-            e = comp.entries[k]
             if status == "infeasible":
                 e.ub, e.exact = -np.inf, True
                 continue
