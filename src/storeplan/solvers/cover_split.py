@@ -318,8 +318,9 @@ def split_cover(
     -------
     SplitResult or None
         None when the sites do not split (one component holds more than
-        :data:`MAX_SHARE` of them), the LP relaxation is not solved to optimality, or its
-        duals are inconsistent; the caller then solves the whole model.
+        :data:`MAX_SHARE` of them), the LP relaxation is not solved to optimality, its
+        duals are inconsistent, or the deadline passes before every window is known;
+        the caller then solves the whole model.
     """
     n = w.shape[0]
     allowed, lab = _components(cptr, crow, side, n)
@@ -438,6 +439,8 @@ def split_cover(
             for direction in (-1, 1):
                 k = (min(comp.entries) if direction < 0 else max(comp.entries)) + direction
                 while comp.k_lo <= k <= comp.k_hi:
+                    if deadline is not None and time.perf_counter() >= deadline:
+                        return None  # incomplete windows would not certify a bound
                     ell = lp_entry(comp, k, v_star, k_star)
                     if ell is None or ell > gap:
                         comp.entries.pop(k, None)
