@@ -979,6 +979,117 @@ def _subgradient_cover(
     return best, best_lam, it + 1, pi, stall
 
 
+@njit(cache=True)
+def _eval_cover(cptr, crow, w, status, kmin, kmax, lam, bcost, bcap, rho, sel, selw, selk, g):
+    """``U(lam)`` of maximal covering and its subgradient ``g`` (``cov_i - [lam_i < w_i]``,
+    ``cov_i`` the selected sites covering area ``i``)."""
+    n = w.shape[0]
+    m = cptr.shape[0] - 1
+    _cover_rho(cptr, crow, lam, rho)
+    val, nsel, order = _select(rho, status, kmin, kmax, sel, True)
+    for j in range(m):
+        selw[j] = sel[j]
+    if bcap < np.inf:
+        vk = _select_knap(rho, status, bcost, bcap, selk, True)
+        if vk < val:
+            val = vk
+            selw[:] = selk
+    U = val
+    for i in range(n):
+        if w[i] > lam[i]:
+            U += w[i] - lam[i]
+            g[i] = -1.0
+        else:
+            g[i] = 0.0
+    for j in range(m):
+        sj = selw[j]
+        if sj > 0.0:
+            for k in range(cptr[j], cptr[j + 1]):
+                g[crow[k]] += sj
+    return U
+
+
+@njit(cache=True)
+def _volume_cover(
+    cptr, crow, w, status, kmin, kmax, lam_bar, lb, max_iter, bcost, bcap, v, vs, reds_max, amax_patience
+):
+    """``max_iter`` volume steps (Barahona & Anbil 2000) minimising ``U`` over
+    ``0 <= lam <= w`` from the stability centre ``lam_bar`` (in place); the mirror of
+    :func:`_volume_min`: trial points ``clip(lam_bar - s v, 0, w)`` with
+    ``s = f (U(lam_bar) - lb) / |v|^2``, ``v`` the running convex combination of the
+    subgradients, the same step-factor and weight rules and the same ``vs`` layout.
+    Every trial point lies in the box, so every bound returned is ``U`` at a feasible
+    multiplier vector. Returns (best, iterations)."""
+    n = lam_bar.shape[0]
+    m = cptr.shape[0] - 1
+    rho = np.empty(m)
+    sel = np.zeros(m, dtype=np.uint8)
+    selw = np.zeros(m)
+    selk = np.zeros(m)
+    g = np.empty(n)
+    lam = np.empty(n)
+    it = 0
+    if vs[4] == 0.0:
+        vs[0] = _eval_cover(cptr, crow, w, status, kmin, kmax, lam_bar, bcost, bcap, rho, sel, selw, selk, g)
+        v[:] = g
+        vs[4] = 1.0
+        vs[5] = vs[0]
+        vs[6] = 0.0
+    Ubar = vs[0]
+    f = vs[1]
+    reds = vs[2]
+    amax = vs[3]
+    for it in range(max_iter):  # noqa: B007
+        if Ubar <= lb or f < 1e-6:
+            break
+        vv = 0.0
+        for i in range(n):
+            vv += v[i] * v[i]
+        if vv == 0.0:
+            break
+        s = f * max(Ubar - lb, 1e-9 * max(1.0, abs(lb))) / vv
+        for i in range(n):
+            x = lam_bar[i] - s * v[i]
+            lam[i] = 0.0 if x < 0.0 else (w[i] if x > w[i] else x)
+        U = _eval_cover(cptr, crow, w, status, kmin, kmax, lam, bcost, bcap, rho, sel, selw, selk, g)
+        gv = 0.0
+        gg = 0.0
+        for i in range(n):
+            gv += g[i] * v[i]
+            gg += g[i] * g[i]
+        den = gg - 2.0 * gv + vv
+        a = (vv - gv) / den if den > 0.0 else amax
+        if a > amax:
+            a = amax
+        if a < amax / 10.0:
+            a = amax / 10.0
+        if U < Ubar - 1e-12 * max(1.0, abs(U)):
+            if gv > 0.0:
+                f = min(2.0, 1.1 * f)
+            lam_bar[:] = lam
+            Ubar = U
+            reds = 0.0
+        else:
+            reds += 1.0
+            if reds >= reds_max:
+                f *= 0.66
+                reds = 0.0
+        for i in range(n):
+            v[i] = a * g[i] + (1.0 - a) * v[i]
+        vs[6] += 1.0
+        if Ubar < vs[5] - 1e-4 * max(Ubar - lb, 0.0):
+            vs[5] = Ubar
+            vs[6] = 0.0
+        elif vs[6] >= amax_patience and amax > 1e-3:
+            amax *= 0.5
+            vs[6] = 0.0
+    vs[0] = Ubar
+    vs[1] = f
+    vs[2] = reds
+    vs[3] = amax
+    return Ubar, it + 1
+
+
 def lagrangian_cover(
     cptr: np.ndarray,
     crow: np.ndarray,
@@ -991,15 +1102,26 @@ def lagrangian_cover(
     max_iter: int = 300,
     patience: int = 20,
     deadline: float | None = None,
+    volume: bool = True,
 ) -> LagrangianResult:
-    """Subgradient upper bound for maximal covering (``lb`` = incumbent covered weight).
+    """Lagrangian upper bound for maximal covering (``lb`` = incumbent covered weight).
 
     ``deadline`` (``time.perf_counter()`` seconds) is checked about every
     :data:`CHECK_EVERY_S` seconds; at least one iteration runs, so the bound is finite.
+    ``volume=True`` (default) runs the volume algorithm (:func:`_volume_cover`;
+    ``patience`` unused); ``False`` plain subgradient steps (step factor halved after
+    ``patience`` steps without progress). Measured against the incumbent of the same
+    run (heuristic search), volume / subgradient after 500 and 2,000 steps: China
+    places x 3,500 towns at 30 km, p = 200: 0.094 / 0.943 % and 0.085 / 0.138 %;
+    p = 500: 0.33 / 2.77 % and 0.22 / 0.52 %; Guangdong tenth of the 10^6 grid
+    (86,668 x 8,667, 9.4e6 pairs within 3 km, p = 867) after 200 / 2,000 steps:
+    0.71 / 3.95 % and 0.54 / 0.79 %.
     """
     lam = 0.5 * np.asarray(w, dtype=np.float64)
     wf = np.asarray(w, dtype=np.float64)
     bc = side.bcost if side.has_budget else np.zeros(cptr.shape[0] - 1)
+    if volume:
+        return _volume_cover_run(cptr, crow, wf, side, kmin, kmax, lb, lam, bc, max_iter, deadline)
     best, best_lam, its, pi, stall = np.inf, lam.copy(), 0, 1.0, 0
     pace = Pace(deadline, max_iter)
     while its < max_iter:
@@ -1028,6 +1150,38 @@ def lagrangian_cover(
         if best <= lb or pi < 1e-6 or k < n_this or pace.out_of_time():
             break
     return LagrangianResult(float(best), best_lam, int(its))
+
+
+def _volume_cover_run(cptr, crow, wf, side, kmin, kmax, lb, lam, bc, max_iter, deadline) -> LagrangianResult:
+    v = np.zeros(wf.shape[0])
+    vs = np.array([0.0, VOLUME_F0, 0.0, VOLUME_AMAX, 0.0, 0.0, 0.0])
+    its = 0
+    best = np.inf
+    pace = Pace(deadline, max_iter)
+    while its < max_iter:
+        n_this = pace.next_chunk(its)
+        best, k = _volume_cover(
+            cptr,
+            crow,
+            wf,
+            side.status,
+            kmin,
+            kmax,
+            lam,
+            float(lb),
+            n_this,
+            bc,
+            side.bcap,
+            v,
+            vs,
+            float(VOLUME_REDS),
+            float(VOLUME_AMAX_PATIENCE),
+        )
+        its += k
+        pace.done(k)
+        if best <= lb or vs[1] < 1e-6 or k < n_this or pace.out_of_time():
+            break
+    return LagrangianResult(float(best), lam, int(its), float(vs[1]))
 
 
 @njit(cache=True)
