@@ -1063,7 +1063,7 @@ def _volume_cover(
             a = amax
         if a < amax / 10.0:
             a = amax / 10.0
-        if U < Ubar - 1e-12 * max(1.0, abs(U)):
+        if Ubar - 1e-12 * max(1.0, abs(U)) > U:
             if gv > 0.0:
                 f = min(2.0, 1.1 * f)
             lam_bar[:] = lam
