@@ -917,69 +917,6 @@ def _cover_rho(cptr, crow, lam, rho):
 
 
 @njit(cache=True)
-def _subgradient_cover(
-    cptr, crow, w, status, kmin, kmax, lam, lb, max_iter, patience, bcost, bcap, best0, stall0, pi0
-):
-    """Minimise U(lambda) over lambda in [0, w] (upper bound for maximal covering),
-    continuing from ``best0`` / ``stall0`` / ``pi0`` (see :func:`_subgradient_min`)."""
-    n = w.shape[0]
-    m = cptr.shape[0] - 1
-    rho = np.empty(m)
-    sel = np.zeros(m, dtype=np.uint8)
-    selw = np.zeros(m)
-    selk = np.zeros(m)
-    cov = np.empty(n)
-    best = best0
-    best_lam = lam.copy()
-    pi = pi0
-    stall = stall0
-    it = 0
-    for it in range(max_iter):  # noqa: B007
-        _cover_rho(cptr, crow, lam, rho)
-        val, nsel, order = _select(rho, status, kmin, kmax, sel, True)
-        for j in range(m):
-            selw[j] = sel[j]
-        if bcap < np.inf:
-            vk = _select_knap(rho, status, bcost, bcap, selk, True)
-            if vk < val:
-                val = vk
-                selw[:] = selk
-        U = val
-        for i in range(n):
-            if w[i] > lam[i]:
-                U += w[i] - lam[i]
-        if best - 1e-12 * max(1.0, abs(U)) > U:
-            best = U
-            best_lam[:] = lam
-            stall = 0
-        else:
-            stall += 1
-            if stall >= patience:
-                pi *= 0.5
-                stall = 0
-        if best <= lb or pi < 1e-6:
-            break
-        cov[:] = 0.0
-        for j in range(m):
-            if selw[j] > 0.0:
-                for k in range(cptr[j], cptr[j + 1]):
-                    cov[crow[k]] += selw[j]
-        # subgradient of U w.r.t. lambda_i: cov_i - [lambda_i < w_i]
-        norm = 0.0
-        for i in range(n):
-            gi = cov[i] - (1.0 if lam[i] < w[i] else 0.0)
-            cov[i] = gi
-            norm += gi * gi
-        if norm == 0.0:
-            break
-        step = pi * max(U - lb, 1e-9 * max(1.0, abs(U))) / norm
-        for i in range(n):
-            v = lam[i] - step * cov[i]
-            lam[i] = min(max(v, 0.0), w[i])
-    return best, best_lam, it + 1, pi, stall
-
-
-@njit(cache=True)
 def _eval_cover(cptr, crow, w, status, kmin, kmax, lam, bcost, bcap, rho, sel, selw, selk, g):
     """``U(lam)`` of maximal covering and its subgradient ``g`` (``cov_i - [lam_i < w_i]``,
     ``cov_i`` the selected sites covering area ``i``)."""
@@ -998,15 +935,59 @@ def _eval_cover(cptr, crow, w, status, kmin, kmax, lam, bcost, bcap, rho, sel, s
     for i in range(n):
         if w[i] > lam[i]:
             U += w[i] - lam[i]
-            g[i] = -1.0
-        else:
-            g[i] = 0.0
+    g[:] = 0.0
     for j in range(m):
         sj = selw[j]
         if sj > 0.0:
             for k in range(cptr[j], cptr[j + 1]):
                 g[crow[k]] += sj
+    for i in range(n):
+        if lam[i] < w[i]:
+            g[i] -= 1.0
     return U
+
+
+@njit(cache=True)
+def _subgradient_cover(
+    cptr, crow, w, status, kmin, kmax, lam, lb, max_iter, patience, bcost, bcap, best0, stall0, pi0
+):
+    """Minimise U(lambda) over lambda in [0, w] (upper bound for maximal covering),
+    continuing from ``best0`` / ``stall0`` / ``pi0`` (see :func:`_subgradient_min`)."""
+    n = w.shape[0]
+    m = cptr.shape[0] - 1
+    rho = np.empty(m)
+    sel = np.zeros(m, dtype=np.uint8)
+    selw = np.zeros(m)
+    selk = np.zeros(m)
+    cov = np.empty(n)
+    best = best0
+    best_lam = lam.copy()
+    pi = pi0
+    stall = stall0
+    it = 0
+    for it in range(max_iter):  # noqa: B007
+        U = _eval_cover(cptr, crow, w, status, kmin, kmax, lam, bcost, bcap, rho, sel, selw, selk, cov)
+        if best - 1e-12 * max(1.0, abs(U)) > U:
+            best = U
+            best_lam[:] = lam
+            stall = 0
+        else:
+            stall += 1
+            if stall >= patience:
+                pi *= 0.5
+                stall = 0
+        if best <= lb or pi < 1e-6:
+            break
+        norm = 0.0
+        for i in range(n):
+            norm += cov[i] * cov[i]
+        if norm == 0.0:
+            break
+        step = pi * max(U - lb, 1e-9 * max(1.0, abs(U))) / norm
+        for i in range(n):
+            v = lam[i] - step * cov[i]
+            lam[i] = min(max(v, 0.0), w[i])
+    return best, best_lam, it + 1, pi, stall
 
 
 @njit(cache=True)
