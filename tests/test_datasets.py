@@ -241,7 +241,15 @@ def calibrated(national):
     return china(seed=0, rivals="calibrated")
 
 
+@pytest.fixture(scope="module")
+def sparse(national):
+    return china(seed=0, rivals="sparse")
+
+
 def test_calibrated_rivals_magnitudes(national, calibrated):
+    # the calibrated layer is the default
+    assert datasets.DEFAULT_RIVAL_LAYER == "calibrated"
+    pdt.assert_frame_equal(national.rivals, calibrated.rivals)
     r, a = calibrated.rivals, calibrated.areas
     assert tuple(r.columns) == datasets.OUTLET_COLUMNS
     pdt.assert_frame_equal(calibrated.areas, national.areas)  # only the rival layer differs
@@ -268,8 +276,9 @@ def test_calibrated_rivals_slice_and_option(calibrated):
         china(provinces=["Hainan"], rivals="dense")
 
 
-def test_rivals_national(national):
-    r = national.rivals
+def test_sparse_rivals_national(national, sparse):
+    pdt.assert_frame_equal(sparse.areas, national.areas)  # only the rival layer differs
+    r = sparse.rivals
     assert tuple(r.columns) == datasets.RIVAL_COLUMNS
     assert 2_000 <= len(r) <= 10_000
     assert r["id"].is_unique
@@ -482,7 +491,13 @@ def test_scenario_rival_layer(calibrated):
     want = calibrated.rivals[calibrated.rivals["region"] == "Hainan"]
     assert len(scn.rivals) == len(want) and set(scn.rivals["id"]) == set(want["id"])
     assert scn.rivals["attractiveness"].sum() == pytest.approx(want["attractiveness"].sum())
-    sparse = Scenario.from_spec(
+    default = Scenario.from_spec(
         Scenario.spec_from_dict({**raw, "areas": {"dataset": "china", "provinces": ["Hainan"]}})
     )
-    assert len(sparse.rivals) == len(china(provinces=["Hainan"]).rivals) < len(want)
+    assert set(default.rivals["id"]) == set(want["id"])  # the calibrated layer is the default
+    sparse = Scenario.from_spec(
+        Scenario.spec_from_dict(
+            {**raw, "areas": {"dataset": "china", "provinces": ["Hainan"], "rival_layer": "sparse"}}
+        )
+    )
+    assert len(sparse.rivals) == len(china(provinces=["Hainan"], rivals="sparse").rivals) < len(want)

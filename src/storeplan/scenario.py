@@ -217,7 +217,8 @@ class TableSpec(_Model):
     #: Countries left out of the ``world`` dataset (e.g. the home market, ``["CN"]``).
     exclude_countries: tuple[str, ...] = ()
     crs: str | None = None
-    #: Rival layer of the bundled dataset (``china(rivals=...)``, see docs/data.md).
+    #: Rival layer of the bundled dataset (``china(rivals=...)``, see docs/data.md); None:
+    #: the dataset's default (``datasets.DEFAULT_RIVAL_LAYER``, the calibrated layer).
     rival_layer: Literal["sparse", "calibrated"] | None = None
 
     @model_validator(mode="after")
@@ -570,12 +571,12 @@ class Scenario:
             notes.append(wd.attribution)
             notes.extend(wd.notes)
         elif spec.areas.dataset is not None:
-            from .data.datasets import china
+            from .data.datasets import DEFAULT_RIVAL_LAYER, china
 
             data = china(
                 provinces=list(spec.areas.provinces) if spec.areas.provinces else None,
                 seed=spec.options.seed,
-                rivals=spec.areas.rival_layer or "sparse",
+                rivals=spec.areas.rival_layer or DEFAULT_RIVAL_LAYER,
             )
             areas = data.areas
             dataset_rivals = data.rivals

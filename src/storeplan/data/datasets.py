@@ -165,6 +165,9 @@ RIVAL_COLUMNS: tuple[str, ...] = (
 OUTLET_COLUMNS: tuple[str, ...] = (*RIVAL_COLUMNS, "outlets")
 #: Accepted values of ``china(rivals=...)``.
 RIVAL_LAYERS: tuple[str, ...] = ("sparse", "calibrated")
+#: The rival layer ``china()`` and a scenario's ``[areas] dataset = "china"`` use unless
+#: told otherwise (dataset version 2 on: points of sale at published magnitudes).
+DEFAULT_RIVAL_LAYER = "calibrated"
 SYNTHETIC_COLUMNS: tuple[str, ...] = ("income", "tier", "online_share", "online_orders", "rivals")
 
 ATTRIBUTION = (
@@ -814,7 +817,7 @@ def china(
     provinces: str | Iterable[str] | None = None,
     seed: int = 0,
     cache: bool = True,
-    rivals: str = "sparse",
+    rivals: str = DEFAULT_RIVAL_LAYER,
 ) -> ChinaData:
     """The bundled China dataset: real places and census totals plus synthetic layers.
 
@@ -831,12 +834,13 @@ def china(
         Read / write the national tables under :func:`cache_dir`. ``False`` rebuilds
         from the packages and writes nothing.
     rivals : {"sparse", "calibrated"}
-        Rival layer. ``"sparse"`` (default, unchanged since dataset version 1): 3,650
-        stores of three generic brands, one row each. ``"calibrated"``: about 205,000
-        points of sale at published magnitudes (:data:`synthetic.CALIBRATED_BRANDS`),
-        one row per (brand, place) with an ``outlets`` count (columns
-        :data:`OUTLET_COLUMNS`). The default stays sparse until the denser market is
-        reviewed against the bundled scenarios (``docs/data.md``).
+        Rival layer. ``"calibrated"`` (default, :data:`DEFAULT_RIVAL_LAYER`): about
+        205,000 points of sale at published magnitudes
+        (:data:`synthetic.CALIBRATED_BRANDS`), one row per (brand, place) with an
+        ``outlets`` count (columns :data:`OUTLET_COLUMNS`; 29,894 rows for seed 0).
+        ``"sparse"`` (the default until dataset version 2, kept for comparisons): 3,650
+        stores of three generic brands, one row each, about a hundred times sparser than
+        the real market (``docs/data.md``).
 
     Returns
     -------

@@ -7,7 +7,7 @@ own (``summary.json`` / ``plan.csv`` / ``forecast_years.csv`` carry the same val
 rounded only for display in the browser.
 
 Payloads are compact and columnar (one array per field, only the fields shown), so the
-default plan's map (16k areas, 1,000 stores, 3,650 rivals) is a few hundred kB gzipped.
+default plan's map (16,322 areas, 1,000 stores, 29,894 rival rows) is 0.74 MB.
 """
 
 from __future__ import annotations
