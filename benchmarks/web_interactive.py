@@ -2,8 +2,9 @@
 
 Measures, for a finished run of the bundled default scenario (16k areas, 1,000 stores,
 29,894 rival rows; 3,650 before the calibrated layer became the default), the time from
-navigation to the map drawn and clickable (the page sets ``body[data-ready=1]`` once the plan's layers are drawn and its store markers take
-clicks; ``performance.now()`` at that moment, i.e. since the navigation started), then
+navigation to the map drawn and clickable (the page sets ``body[data-ready=1]`` once the
+plan's layers are drawn and its store markers take clicks; ``performance.now()`` at that
+moment, i.e. since the navigation started), then
 the time from a click on a store to its card, and the size of the map payload (raw and
 gzipped, as the server sends it). Every load uses a fresh browser context (no cache).
 
