@@ -327,6 +327,57 @@ def _eval_min(
 
 
 @njit(cache=True)
+def _volume_rules(g, v, vv, val, lam, lam_bar, other, sense, reds_max, amax_patience, vs):
+    """The volume algorithm's rules after one trial point (shared by :func:`_volume_min`,
+    ``sense = 1``, maximising, and :func:`_volume_cover`, ``sense = -1``, minimising).
+
+    ``lam`` is the trial point, ``val`` its value, ``g`` its subgradient, ``vv = |v|^2``,
+    ``other`` the opposite bound (an upper bound when maximising, a lower one when
+    minimising). Updates in place the direction ``v = a g + (1 - a) v`` (``a`` the
+    minimiser of ``|a g + (1 - a) v|`` clipped to ``[amax / 10, amax]``), the centre
+    ``lam_bar`` (moved to ``lam`` when ``val`` improves on it) and ``vs`` = [best, f,
+    reds, amax, started, patience best, patience count]: ``f`` grows by 1.1 (at most 2)
+    after an improving step along ``v``, shrinks by 0.66 after ``reds_max`` steps that do
+    not improve; ``amax`` halves when ``amax_patience`` steps move the best by less than
+    1e-4 of the gap to ``other``. Multiplying by ``sense = -1`` is exact, so both callers
+    compute what their own copies of these rules did."""
+    n = g.shape[0]
+    gv = 0.0
+    gg = 0.0
+    for i in range(n):
+        gv += g[i] * v[i]
+        gg += g[i] * g[i]
+    amax = vs[3]
+    # a = argmin |a g + (1 - a) v|^2
+    den = gg - 2.0 * gv + vv
+    a = (vv - gv) / den if den > 0.0 else amax
+    if a > amax:
+        a = amax
+    if a < amax / 10.0:
+        a = amax / 10.0
+    if sense * val > sense * vs[0] + 1e-12 * max(1.0, abs(val)):
+        if gv > 0.0:
+            vs[1] = min(2.0, 1.1 * vs[1])
+        lam_bar[:] = lam
+        vs[0] = val
+        vs[2] = 0.0
+    else:
+        vs[2] += 1.0
+        if vs[2] >= reds_max:
+            vs[1] *= 0.66
+            vs[2] = 0.0
+    for i in range(n):
+        v[i] = a * g[i] + (1.0 - a) * v[i]
+    vs[6] += 1.0
+    if sense * vs[0] > sense * vs[5] + 1e-4 * max(sense * (other - vs[0]), 0.0):
+        vs[5] = vs[0]
+        vs[6] = 0.0
+    elif vs[6] >= amax_patience and amax > 1e-3:
+        vs[3] = 0.5 * amax
+        vs[6] = 0.0
+
+
+@njit(cache=True)
 def _volume_min(
     indptr,
     indices,
@@ -399,19 +450,16 @@ def _volume_min(
         vs[4] = 1.0
         vs[5] = vs[0]
         vs[6] = 0.0
-    Lbar = vs[0]
-    f = vs[1]
-    reds = vs[2]
-    amax = vs[3]
     for it in range(max_iter):  # noqa: B007
-        if Lbar >= target or f < 1e-6:
+        Lbar = vs[0]
+        if Lbar >= target or vs[1] < 1e-6:
             break
         vv = 0.0
         for i in range(n):
             vv += v[i] * v[i]
         if vv == 0.0:
             break
-        s = f * max(ub - Lbar, 1e-9 * max(1.0, abs(ub))) / vv
+        s = vs[1] * max(ub - Lbar, 1e-9 * max(1.0, abs(ub))) / vv
         for i in range(n):
             x = lam_bar[i] + s * v[i]
             lam[i] = x if x > 0.0 else 0.0
@@ -436,43 +484,8 @@ def _volume_min(
             selk,
             g,
         )
-        gv = 0.0
-        gg = 0.0
-        for i in range(n):
-            gv += g[i] * v[i]
-            gg += g[i] * g[i]
-        # a = argmin |a g + (1 - a) v|^2
-        den = gg - 2.0 * gv + vv
-        a = (vv - gv) / den if den > 0.0 else amax
-        if a > amax:
-            a = amax
-        if a < amax / 10.0:
-            a = amax / 10.0
-        if Lbar + 1e-12 * max(1.0, abs(L)) < L:
-            if gv > 0.0:
-                f = min(2.0, 1.1 * f)
-            lam_bar[:] = lam
-            Lbar = L
-            reds = 0.0
-        else:
-            reds += 1.0
-            if reds >= reds_max:
-                f *= 0.66
-                reds = 0.0
-        for i in range(n):
-            v[i] = a * g[i] + (1.0 - a) * v[i]
-        vs[6] += 1.0
-        if Lbar > vs[5] + 1e-4 * max(ub - Lbar, 0.0):
-            vs[5] = Lbar
-            vs[6] = 0.0
-        elif vs[6] >= amax_patience and amax > 1e-3:
-            amax *= 0.5
-            vs[6] = 0.0
-    vs[0] = Lbar
-    vs[1] = f
-    vs[2] = reds
-    vs[3] = amax
-    return Lbar, it + 1
+        _volume_rules(g, v, vv, L, lam, lam_bar, ub, 1.0, reds_max, amax_patience, vs)
+    return vs[0], it + 1
 
 
 @njit(cache=True)
@@ -1016,59 +1029,22 @@ def _volume_cover(
         vs[4] = 1.0
         vs[5] = vs[0]
         vs[6] = 0.0
-    Ubar = vs[0]
-    f = vs[1]
-    reds = vs[2]
-    amax = vs[3]
     for it in range(max_iter):  # noqa: B007
-        if Ubar <= lb or f < 1e-6:
+        Ubar = vs[0]
+        if Ubar <= lb or vs[1] < 1e-6:
             break
         vv = 0.0
         for i in range(n):
             vv += v[i] * v[i]
         if vv == 0.0:
             break
-        s = f * max(Ubar - lb, 1e-9 * max(1.0, abs(lb))) / vv
+        s = vs[1] * max(Ubar - lb, 1e-9 * max(1.0, abs(lb))) / vv
         for i in range(n):
             x = lam_bar[i] - s * v[i]
             lam[i] = 0.0 if x < 0.0 else (w[i] if x > w[i] else x)
         U = _eval_cover(cptr, crow, w, status, kmin, kmax, lam, bcost, bcap, rho, sel, selw, selk, g)
-        gv = 0.0
-        gg = 0.0
-        for i in range(n):
-            gv += g[i] * v[i]
-            gg += g[i] * g[i]
-        den = gg - 2.0 * gv + vv
-        a = (vv - gv) / den if den > 0.0 else amax
-        if a > amax:
-            a = amax
-        if a < amax / 10.0:
-            a = amax / 10.0
-        if Ubar - 1e-12 * max(1.0, abs(U)) > U:
-            if gv > 0.0:
-                f = min(2.0, 1.1 * f)
-            lam_bar[:] = lam
-            Ubar = U
-            reds = 0.0
-        else:
-            reds += 1.0
-            if reds >= reds_max:
-                f *= 0.66
-                reds = 0.0
-        for i in range(n):
-            v[i] = a * g[i] + (1.0 - a) * v[i]
-        vs[6] += 1.0
-        if Ubar < vs[5] - 1e-4 * max(Ubar - lb, 0.0):
-            vs[5] = Ubar
-            vs[6] = 0.0
-        elif vs[6] >= amax_patience and amax > 1e-3:
-            amax *= 0.5
-            vs[6] = 0.0
-    vs[0] = Ubar
-    vs[1] = f
-    vs[2] = reds
-    vs[3] = amax
-    return Ubar, it + 1
+        _volume_rules(g, v, vv, U, lam, lam_bar, lb, -1.0, reds_max, amax_patience, vs)
+    return vs[0], it + 1
 
 
 def lagrangian_cover(
