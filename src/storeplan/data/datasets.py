@@ -1030,7 +1030,7 @@ def china(
         Rival layer. ``"calibrated"`` (default, :data:`DEFAULT_RIVAL_LAYER`): about
         205,000 points of sale at published magnitudes
         (:data:`synthetic.CALIBRATED_BRANDS`), one row per (brand, place) with an
-        ``outlets`` count (columns :data:`OUTLET_COLUMNS`; 29,894 rows for seed 0).
+        ``outlets`` count (columns :data:`OUTLET_COLUMNS`; 66,628 rows for seed 0).
         ``"sparse"`` (the default until dataset version 2, kept for comparisons): 3,650
         stores of three generic brands, one row each, about a hundred times sparser than
         the real market (``docs/data.md``).
