@@ -155,7 +155,9 @@ def test_township_stand_ins_fill_each_county_to_its_nbs_count(national):
     assert (towns["population"] > 0).all()
     # Numbered 1..k within each county, never a real name.
     no = towns["id"].str.extract(r"t(\d+)$")[0].astype(int)
-    assert (no.groupby(towns["county_code"]).transform("max") == added.reindex(towns["county_code"]).to_numpy()).all()
+    assert (
+        no.groupby(towns["county_code"]).transform("max") == added.reindex(towns["county_code"]).to_numpy()
+    ).all()
     assert (towns["name"] == towns["county"] + " township " + no.astype(str)).all()
     # Thin provinces now have township-sized places (issue 14: medians were 148k-243k).
     t = a[a["level"] == "township"]
@@ -193,8 +195,14 @@ def test_township_points_hand_checked_square():
     import shapely
 
     county = geopandas.GeoDataFrame(
-        {"code": ["450101"], "name": ["Sq"], "city_code": ["4501"], "city": ["C"], "region": ["Guangxi"],
-         "region_zh": ["广西"]},
+        {
+            "code": ["450101"],
+            "name": ["Sq"],
+            "city_code": ["4501"],
+            "city": ["C"],
+            "region": ["Guangxi"],
+            "region_zh": ["广西"],
+        },
         geometry=[shapely.box(110.0, 30.0, 110.5, 30.5)],
         crs="EPSG:4326",
     )

@@ -67,6 +67,6 @@ def test_demo_scenarios_validate(name, stores):
     res = CliRunner().invoke(app, ["validate", str(demo_scenario_path(name)), "--json"])
     assert res.exit_code == 0, res.output
     info = json.loads(res.stdout)
-    assert info["areas"] == 41719  # 16,048 GeoNames places + 274 county + 25,397 township stand-ins (docs/data.md)
+    assert info["areas"] == 41719  # 16,048 places + 274 county + 25,397 township stand-ins
     assert info["new_stores"] == stores
     assert info["rival_stores"] > 1000
