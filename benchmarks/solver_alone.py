@@ -116,8 +116,12 @@ def run(args: argparse.Namespace) -> None:
         "gap_pct": round(100 * (sol.bound - sol.objective) / abs(sol.objective), 3),
         "method": sol.method,
         "phases": {k: round(float(v), 1) for k, v in (info.get("phase_seconds") or {}).items()},
-        "cut_rounds": [[int(a), round(float(b), 1), float(c)] for a, b, c in info.get("cut_rounds", [])],
-        "info": {k: float(v) for k, v in info.items() if np.isscalar(v) and k.endswith("bound")},
+        "cut_rounds": [
+            [int(r[0]), round(float(r[1]), 1), *map(float, r[2:])] for r in info.get("cut_rounds", [])
+        ],
+        "info": {
+            k: float(v) for k, v in info.items() if np.isscalar(v) and (k.endswith("bound") or k == "capture")
+        },
     }
     print(json.dumps(out))
 

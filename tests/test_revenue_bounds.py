@@ -120,6 +120,11 @@ def test_pruning_keeps_the_bound_close():
     assert pruned.info["cut_pairs_dropped"] > 0 and full.info["cut_pairs_dropped"] == 0
     np.testing.assert_array_equal(full.sites, pruned.sites)
     assert pruned.info["cut_bound"] <= full.info["cut_bound"] + 0.01 * full.objective
+    # each round logs the dropped gains its last maximiser brought into the bound: none
+    # without pruning, and at most the pruning's share of the capture with it
+    assert full.info["cut_rounds"] and all(r[3] == 0.0 for r in full.info["cut_rounds"])
+    assert any(r[3] > 0.0 for r in pruned.info["cut_rounds"])
+    assert all(0.0 <= r[3] <= 0.01 * pruned.info["capture"] * (1 + 1e-12) for r in pruned.info["cut_rounds"])
 
 
 def test_bound_share_one_leaves_the_search_no_time():

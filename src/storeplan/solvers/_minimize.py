@@ -123,8 +123,10 @@ def solve_min(
     label: str,
     t0: float,
     target_gap: float = 0.0,
+    lagrangian_volume: bool = False,
 ) -> Solution:
-    """Solve one minimisation instance; see the module docstring."""
+    """Solve one minimisation instance; see the module docstring (``lagrangian_volume``:
+    the bound's steps are the volume algorithm's, see :func:`solve_min_detail`)."""
     return solve_min_detail(
         inst,
         side,
@@ -137,6 +139,7 @@ def solve_min(
         label=label,
         t0=t0,
         target_gap=target_gap,
+        lagrangian_volume=lagrangian_volume,
     ).solution
 
 
@@ -165,6 +168,7 @@ def solve_min_detail(
     lagrangian_volume: bool = False,
     dual_ascent: bool = False,
     lagrangian_primal_every: int = 0,
+    known_ub: float = np.inf,
 ) -> MinOutcome:
     """:func:`solve_min` that also returns the state and the multipliers.
 
@@ -245,8 +249,13 @@ def solve_min_detail(
     bound = -np.inf
     mip_optimal = False
 
+    def aim(v: float) -> float:
+        """The bound that certifies an incumbent of value ``v`` (the target gap, or no
+        better integral solution)."""
+        return min(improvement_threshold(inst, v), v - target_gap * abs(v)) if np.isfinite(v) else np.inf
+
     def done(bound: float, ub: float) -> bool:
-        return bound >= improvement_threshold(inst, ub) or bound >= ub - target_gap * abs(ub)
+        return bound >= aim(min(ub, known_ub))
 
     # incumbents the Lagrangian heuristic finds during the search (lagrangian_primal_every)
     better: list[State] = []
@@ -264,7 +273,7 @@ def solve_min_detail(
                 better.append(cand)
                 cur = cand.objective()
         timings["lagrangian_primal_s"] = timings.get("lagrangian_primal_s", 0.0) + time.perf_counter() - tp
-        return cur, min(improvement_threshold(inst, cur), cur - target_gap * abs(cur))
+        return cur, aim(min(cur, known_ub))
 
     def take_better(st: State, ub: float, threshold: float) -> tuple[State, float, float]:
         """The search's incumbent after the heuristic inside a volume search: the best it
@@ -295,7 +304,7 @@ def solve_min_detail(
             kmax,
             ub,
             lam_start,
-            target=min(improvement_threshold(inst, ub), ub - target_gap * abs(ub)),
+            target=aim(min(ub, known_ub)),
             max_iter=lagrangian_iterations,
             patience=lagrangian_patience,
             pi0=pi_first,

@@ -775,7 +775,7 @@ def lagrangian_min(
 
 
 #: See :func:`_volume`.
-PRIMAL_NEAR = 3.0
+PRIMAL_NEAR = 10.0
 
 
 def _volume(
@@ -821,12 +821,14 @@ def _volume(
             break
         # the heuristic runs once the bound is within PRIMAL_NEAR times the target's
         # distance of the incumbent: far from it, the steps, not the incumbent, limit
-        if its >= next_primal and ub - best <= PRIMAL_NEAR * max(ub - tgt, 0.0):
+        if its >= next_primal:
+            # the next look in primal_every steps either way (not one step at a time)
             next_primal = its + primal_every
-            ub, tgt = primal(lam)
-            if best >= tgt:
-                break
-            pace.t = time.perf_counter()  # the heuristic's time is not a step's
+            if ub - best <= PRIMAL_NEAR * max(ub - tgt, 0.0):
+                ub, tgt = primal(lam)
+                if best >= tgt:
+                    break
+                pace.t = time.perf_counter()  # the heuristic's time is not a step's
     return LagrangianResult(float(best), lam, its, float(2.0 * vs[1] / VOLUME_F0))
 
 

@@ -469,6 +469,9 @@ def solve_dense_pmedian(
             mip_share=MIP_SHARE,
             dual_ascent=DUAL_ASCENT,
             lagrangian_primal_every=PRIMAL_EVERY if final else 0,
+            # the truncated optimum is at most the dense one: the best dense objective
+            # bounds it, so the search stops once that is certified
+            known_ub=best_obj,
         )
         last = out.solution
         iterations += out.solution.iterations
