@@ -172,7 +172,8 @@ def child(path: Path, out: Path) -> None:
                 "method": str(plan.solution.method),
                 "pairs": int(m.network_pairs),
                 # the solver's own phases (seconds) and its cut-bound rounds, when it reports them
-                "solver_phases": info.get("phase_seconds"),
+                "solver_phases": info.get("phase_seconds")
+                or {k: float(v) for k, v in info.items() if k.endswith("_s") and isinstance(v, (int, float))},
                 "cut_rounds": info.get("cut_rounds"),
                 "files_mib": sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20,
             }

@@ -124,9 +124,10 @@ def solve_min(
     t0: float,
     target_gap: float = 0.0,
     lagrangian_volume: bool = False,
+    dual_ascent: bool = False,
 ) -> Solution:
-    """Solve one minimisation instance; see the module docstring (``lagrangian_volume``:
-    the bound's steps are the volume algorithm's, see :func:`solve_min_detail`)."""
+    """Solve one minimisation instance; see the module docstring (``lagrangian_volume``,
+    ``dual_ascent``: the bound's steps and start, see :func:`solve_min_detail`)."""
     return solve_min_detail(
         inst,
         side,
@@ -140,6 +141,7 @@ def solve_min(
         t0=t0,
         target_gap=target_gap,
         lagrangian_volume=lagrangian_volume,
+        dual_ascent=dual_ascent,
     ).solution
 
 
