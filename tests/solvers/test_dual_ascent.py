@@ -273,3 +273,43 @@ def test_the_primal_heuristic_improves_incumbents():
     # incumbent than the greedy + swap's in most of these instances (5 of 6 measured)
     methods = [_solve(seed, 1, 0.02)[3].method for seed in range(6)]
     assert sum("lagrangian-primal" in m for m in methods) >= 3
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_known_ub_stops_the_search_once_the_callers_incumbent_is_certified(seed):
+    """``known_ub`` (an upper bound on the optimum the caller holds, e.g. the objective of
+    a solution of the problem the instance relaxes): the bound stays valid (at most the
+    brute-force optimum), the search stops at the target gap measured against it, and it
+    never takes more steps than without it."""
+    rng = np.random.default_rng(500 + seed)
+    n, m, p = 40, 10, int(rng.integers(2, 4))
+    D, w, u, _ = _random(rng, n, m, False, False, False)
+    inst = _instance(D, w + 0.1, None)
+    side = prepare(None, m, p, p)
+    opt = _brute(inst, side.status, p, p)
+    lp_val, _ = _lp(inst, side.status, p, p)
+
+    def run(known):
+        return solve_min_detail(
+            inst,
+            side,
+            p,
+            p,
+            ufl=False,
+            time_limit=20.0,
+            seed=0,
+            method="heuristic",
+            label="test",
+            t0=time.perf_counter(),
+            lagrangian_volume=True,
+            lagrangian_iterations=3000,
+            target_gap=0.02,
+            known_ub=known,
+        ).solution
+
+    with_known, without = run(opt), run(np.inf)
+    tol = 1e-7 * max(1.0, abs(opt))
+    assert with_known.bound <= opt + tol and without.bound <= opt + tol
+    if lp_val >= (1 - 0.02) * opt + tol:  # the target can be reached: it is
+        assert with_known.bound >= (1 - 0.02) * opt - tol
+    assert with_known.iterations <= without.iterations
