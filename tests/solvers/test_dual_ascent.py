@@ -217,13 +217,10 @@ def test_dual_ascent_start_beats_the_service_costs_at_small_p():
     assert (ub - da) / ub < 0.1
 
 
-def _solve(seed: int, every: int, target_gap: float):
-    rng = np.random.default_rng(seed)
-    n, m, p = 120, 25, int(rng.integers(2, 6))
-    D, w, u, _ = _random(rng, n, m, False, seed % 2 == 1, False)
-    inst = _instance(D, w + 0.1, None if u is None else u + 5.0)
-    side = prepare(None, m, p, p)
-    out = solve_min_detail(
+def _heuristic_volume(inst, side, p: int, **kw):
+    """``solve_min_detail`` with the heuristic method and volume steps (``kw``: the
+    options a test varies)."""
+    return solve_min_detail(
         inst,
         side,
         p,
@@ -235,13 +232,27 @@ def _solve(seed: int, every: int, target_gap: float):
         label="test",
         t0=time.perf_counter(),
         lagrangian_volume=True,
+        **kw,
+    ).solution
+
+
+def _solve(seed: int, every: int, target_gap: float):
+    rng = np.random.default_rng(seed)
+    n, m, p = 120, 25, int(rng.integers(2, 6))
+    D, w, u, _ = _random(rng, n, m, False, seed % 2 == 1, False)
+    inst = _instance(D, w + 0.1, None if u is None else u + 5.0)
+    side = prepare(None, m, p, p)
+    sol = _heuristic_volume(
+        inst,
+        side,
+        p,
         lagrangian_iterations=300,
         pi0=2.0,
         dual_ascent=True,
         lagrangian_primal_every=every,
         target_gap=target_gap,
     )
-    return inst, side, p, out.solution
+    return inst, side, p, sol
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -289,25 +300,10 @@ def test_known_ub_stops_the_search_once_the_callers_incumbent_is_certified(seed)
     opt = _brute(inst, side.status, p, p)
     lp_val, _ = _lp(inst, side.status, p, p)
 
-    def run(known):
-        return solve_min_detail(
-            inst,
-            side,
-            p,
-            p,
-            ufl=False,
-            time_limit=20.0,
-            seed=0,
-            method="heuristic",
-            label="test",
-            t0=time.perf_counter(),
-            lagrangian_volume=True,
-            lagrangian_iterations=3000,
-            target_gap=0.02,
-            known_ub=known,
-        ).solution
-
-    with_known, without = run(opt), run(np.inf)
+    with_known, without = (
+        _heuristic_volume(inst, side, p, lagrangian_iterations=3000, target_gap=0.02, known_ub=known)
+        for known in (opt, np.inf)
+    )
     tol = 1e-7 * max(1.0, abs(opt))
     assert with_known.bound <= opt + tol and without.bound <= opt + tol
     if lp_val >= (1 - 0.02) * opt + tol:  # the target can be reached: it is

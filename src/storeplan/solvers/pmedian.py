@@ -231,6 +231,7 @@ def pmedian(
             fill_must_open=fill_must_open,
             fill_tolerance=fill_tolerance,
         )
+    large = inst.nnz >= VOLUME_FROM_ARCS
     return solve_min(
         inst,
         side,
@@ -243,6 +244,6 @@ def pmedian(
         label="pmedian",
         t0=t0,
         target_gap=tg,
-        lagrangian_volume=inst.nnz >= VOLUME_FROM_ARCS,
-        dual_ascent=DUAL_ASCENT and inst.nnz >= VOLUME_FROM_ARCS,
+        lagrangian_volume=large,
+        dual_ascent=DUAL_ASCENT and large,
     )
