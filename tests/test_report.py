@@ -531,6 +531,14 @@ def test_rollout_table_equals_the_forecast(rollout_plan: FakePlan, rollout_repor
     assert f"Our stores would sell {fmt_money(rollout_plan.metrics['own_revenue'])}" in brief
 
 
+@pytest.mark.parametrize(("years", "words"), [(1, "over 1 year"), (3, "over 3 years")])
+def test_rollout_length_reads_in_the_singular_for_one_year(tmp_path: Path, years: int, words: str) -> None:
+    plan = make_plan(n_areas=120, n_stores=9, n_rivals=0, seed=5, rollout_years=years)
+    text = write_report(plan, tmp_path, map=False)["report"].read_text(encoding="utf-8")
+    assert f"The rollout {words}" in text and "1 years" not in text
+    assert f"{words};" in text  # the card of the new stores opened
+
+
 def test_rollout_verdict_when_targets_are_met(tmp_path: Path) -> None:
     from storeplan.testing import add_rollout
 

@@ -153,6 +153,11 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; }
 """
 
 
+def _years(n: int) -> str:
+    """``"1 year"``, ``"3 years"``."""
+    return f"{n} year" if n == 1 else f"{n} years"
+
+
 def card(label: str, value: str, detail: str = "", tone: str = "", exact: Any = None) -> str:
     """A headline card; ``exact`` (a number) is written to ``data-value`` so the figure
     behind the rounded text can be read back (and checked against the data files)."""
@@ -365,7 +370,7 @@ def _summary(plan: Any) -> str:
         years = h.years
         text = "The rollout"
         if years is not None and not is_missing(years):
-            text += f" over {int(years)} years"
+            text += f" over {_years(int(years))}"
         sched = getattr(plan, "schedule", None)
         oy = getattr(sched, "open_year", None)
         if oy is not None:
@@ -578,7 +583,7 @@ def _rollout_cards(plan: Any, h: RolloutSummary) -> str:
             card(
                 "New stores opened",
                 fmt_int(ry["stores_opened"].sum()),
-                f"over {len(ry)} years; {fmt_int(last['stores_open'])} open at the end",
+                f"over {_years(len(ry))}; {fmt_int(last['stores_open'])} open at the end",
                 exact=ry["stores_opened"].sum(),
             )
         )
